@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+//
+// Building a fresh context on a new stack, and the sanitizer annotations
+// (ASan fibers, TSan fibers, valgrind stacks) that make switching stacks
+// visible to the tools.
+#include "context.h"
+
+#include <stdint.h>
+#include <string.h>
+#include <valgrind/valgrind.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CIO_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CIO_ASAN 1
+#endif
+#endif
+
+#ifdef CIO_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+#ifdef CIO_CONTEXT_UCONTEXT
+
+void cio__ctx_make(cio__ctx *c, void *lo, size_t size, void (*entry)(void)) {
+  getcontext(&c->uc);
+  c->uc.uc_stack.ss_sp = lo;
+  c->uc.uc_stack.ss_size = size;
+  c->uc.uc_link = NULL;
+  makecontext(&c->uc, entry, 0);
+}
+
+#else
+
+void cio__ctx_trampoline(void);
+
+#if defined(__x86_64__)
+// The frame cio__ctx_switch pops, from the saved stack pointer upward.
+struct initial_frame {
+  uint32_t mxcsr, x87cw;                          // FP control words
+  uint64_t r15, r14, r13, r12, rbx, rbp, ret;     // r12 holds entry()
+};
+
+void cio__ctx_make(cio__ctx *c, void *lo, size_t size, void (*entry)(void)) {
+  uintptr_t hi = ((uintptr_t)lo + size) & ~(uintptr_t)15;
+  struct initial_frame *f = (struct initial_frame *)(hi - 16 - sizeof *f);
+  memset(f, 0, sizeof *f);
+  f->mxcsr = 0x1F80; // all exceptions masked, round to nearest (the ABI's initial state)
+  f->x87cw = 0x037F;
+  f->r12 = (uint64_t)(uintptr_t)entry;
+  f->ret = (uint64_t)(uintptr_t)cio__ctx_trampoline;
+  c->sp = f;
+}
+#elif defined(__aarch64__)
+// The 176-byte frame cio__ctx_switch pops (offsets as in switch_aarch64.S).
+struct initial_frame {
+  uint64_t x19_x28[10]; // x19 holds entry()
+  uint64_t d8_d15[8];
+  uint64_t fpcr;
+  uint64_t pad;
+  uint64_t x29, x30;    // x30 = trampoline
+};
+
+void cio__ctx_make(cio__ctx *c, void *lo, size_t size, void (*entry)(void)) {
+  uintptr_t hi = ((uintptr_t)lo + size) & ~(uintptr_t)15;
+  struct initial_frame *f = (struct initial_frame *)(hi - 16 - sizeof *f);
+  memset(f, 0, sizeof *f);
+  f->x19_x28[0] = (uint64_t)(uintptr_t)entry;
+  f->x30 = (uint64_t)(uintptr_t)cio__ctx_trampoline;
+  c->sp = f;
+}
+#else
+#error "no assembly context switch for this architecture: configure with -DCIO_CONTEXT=ucontext"
+#endif
+
+#endif // CIO_CONTEXT_UCONTEXT
+
+#ifdef CIO_ASAN
+void cio__san_start_switch(void **fake_stack_save, const void *to_lo, size_t to_size) {
+  __sanitizer_start_switch_fiber(fake_stack_save, to_lo, to_size);
+}
+void cio__san_finish_switch(void *fake_stack_save) {
+  __sanitizer_finish_switch_fiber(fake_stack_save, NULL, NULL);
+}
+#else
+void cio__san_start_switch(void **fake_stack_save, const void *to_lo, size_t to_size) {
+  (void)fake_stack_save, (void)to_lo, (void)to_size;
+}
+void cio__san_finish_switch(void *fake_stack_save) { (void)fake_stack_save; }
+#endif
+
+unsigned cio__san_stack_register(void *lo, size_t size) {
+  return VALGRIND_STACK_REGISTER(lo, (char *)lo + size);
+}
+
+void cio__san_stack_deregister(unsigned id) { VALGRIND_STACK_DEREGISTER(id); }

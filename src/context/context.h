@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: MIT
+//
+// The machine-level switch between stacks, and its sanitizer annotations.
+//
+// A cio__ctx is what a suspended stack needs to resume.  With the assembly
+// backends (x86-64, AArch64) it is one saved stack pointer: the registers sit
+// on the suspended stack itself.  The portable fallback (-DCIO_CONTEXT=ucontext)
+// keeps a ucontext_t; it is correct everywhere and slow (swapcontext makes a
+// sigprocmask system call on each switch).
+#ifndef CIO_CONTEXT_H
+#define CIO_CONTEXT_H
+
+#include <stddef.h>
+
+#ifdef CIO_CONTEXT_UCONTEXT
+#include <ucontext.h>
+typedef struct cio__ctx {
+  ucontext_t uc; // the saved machine context
+} cio__ctx;
+#else
+typedef struct cio__ctx {
+  void *sp; // saved stack pointer; the registers are stored below it
+} cio__ctx;
+#endif
+
+// Prepares `c` so that the first switch to it calls entry() on the stack
+// [lo, lo + size).  entry() must never return.
+void cio__ctx_make(cio__ctx *c, void *lo, size_t size, void (*entry)(void));
+
+#ifdef CIO_CONTEXT_UCONTEXT
+static inline void cio__ctx_switch(cio__ctx *from, cio__ctx *to) { swapcontext(&from->uc, &to->uc); }
+#else
+// Saves the running context in *from and resumes *to (switch_<arch>.S).
+void cio__ctx_switch(cio__ctx *from, cio__ctx *to);
+#endif
+
+// Sanitizer bookkeeping around a switch.  ASan must be told which stack is
+// about to run (start) and, once running, that the switch happened (finish);
+// a context that will never resume passes NULL for `fake_stack_save`.  These
+// compile to nothing without sanitizers.
+void cio__san_start_switch(void **fake_stack_save, const void *to_lo, size_t to_size);
+void cio__san_finish_switch(void *fake_stack_save);
+
+// Valgrind must know every stack it may see the stack pointer move into.
+// Returns an id for cio__san_stack_deregister().
+unsigned cio__san_stack_register(void *lo, size_t size);
+void cio__san_stack_deregister(unsigned id);
+
+#endif

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+//
+// Task stacks: carved from large mmap'd slabs, guarded, pooled for reuse.
+//
+// Why slabs: vm.max_map_count defaults to 65530 and an mprotect'd guard page
+// splits a mapping in two, so one mapping per stack stops near 32,000 tasks.
+// Here one mapping holds many stacks and the guard below each stack is a
+// guard region installed with madvise(MADV_GUARD_INSTALL) (Linux 6.13+),
+// which lives inside the mapping and costs no extra VMA: a million stacks
+// are about a thousand mappings.  On older kernels the first stacks get
+// mprotect guards while a budget of mappings lasts (a quarter of
+// max_map_count); beyond it a stack gets a canary word at its low end,
+// checked every time its task switches out and when it finishes.
+//
+// Memory is committed lazily: a stack costs address space until its task
+// touches it, and a task that has not started has no stack at all.  A
+// finished task's stack goes back to a LIFO pool, so the next task runs on
+// memory that is already resident and cached.
+#ifndef CIO_STACK_H
+#define CIO_STACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum cio__guard {
+  CIO__GUARD_MADVISE,  // guard region inside the slab (no extra mapping)
+  CIO__GUARD_MPROTECT, // PROT_NONE page, one extra mapping
+  CIO__GUARD_CANARY,   // no guard: canary word checked at every switch
+};
+
+#define CIO__CANARY 0x63696f2d73746b21ull // "cio-stk!"
+
+typedef struct cio__stack {
+  char *lo;                 // lowest usable byte (just above the guard)
+  size_t size;              // usable bytes
+  struct cio__stack *next;  // free-list link while pooled
+  uint8_t guard;            // enum cio__guard
+  unsigned valgrind_id;     // valgrind's id for this stack
+} cio__stack;
+
+typedef struct cio__stack_pool {
+  size_t size;              // usable size of every stack in this pool
+  size_t guard_size;        // bytes of guard below each stack
+  cio__stack *free;         // LIFO of stacks ready for reuse
+  struct cio__slab *slabs;  // every slab, for teardown
+  size_t next_slab;         // stacks in the next slab (grows to a cap)
+  size_t live;              // stacks handed out and not yet returned
+  size_t total;             // stacks carved so far
+} cio__stack_pool;
+
+// Sets up an empty pool of stacks with `size` usable bytes (rounded up to
+// pages).  No memory is mapped until the first cio__stack_get().
+void cio__stack_pool_init(cio__stack_pool *p, size_t size);
+
+// Unmaps every slab.  Stacks still handed out become invalid.
+void cio__stack_pool_fini(cio__stack_pool *p);
+
+// Returns a stack, or NULL if no memory could be mapped.
+cio__stack *cio__stack_get(cio__stack_pool *p);
+
+// Gives a stack back to the pool.
+void cio__stack_put(cio__stack_pool *p, cio__stack *s);
+
+// True if the canary of a canary-guarded stack is intact (always true for
+// other guards).
+static inline bool cio__stack_intact(const cio__stack *s) {
+  return s->guard != CIO__GUARD_CANARY || *(const uint64_t *)(const void *)s->lo == CIO__CANARY;
+}
+
+// True if `addr` lies in the guard region below `s` (or within one guard
+// size below that, where a large frame that skipped the guard lands).
+bool cio__stack_guard_hit(const cio__stack_pool *p, const cio__stack *s, const void *addr);
+
+// Which guard strategy new stacks get on this kernel, for messages and docs.
+const char *cio__stack_guard_name(enum cio__guard g);
+
+#endif

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+//
+// Diagnostics shared by every layer: misuse lines, warnings, the deadlock
+// report and the task dump.
+#include "debug.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../internal.h"
+#include "../task/task.h"
+
+static bool env_debug(void) {
+  const char *e = getenv("CIO_DEBUG");
+  return e && *e && strcmp(e, "0") != 0;
+}
+
+void cio__warn(const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "cio: %s\n", buf);
+}
+
+_Noreturn void cio__fatal(const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "cio: fatal: %s\n", buf);
+  abort();
+}
+
+int cio__misuse_outside(const char *fn) {
+  cio__loop *L = cio__tls_loop;
+  const char *where = L ? "on the loop's own stack (a thread-safe callback), not in a task"
+                        : "outside cio_run(): no event loop runs on this thread";
+  fprintf(stderr, "cio: %s() called %s; await only from a task started by cio_run() or cio_spawn()\n",
+          fn, where);
+  if ((L && L->debug) || (!L && env_debug())) abort();
+  return -EPERM;
+}
+
+int cio__seconds_to_ns(double s, int64_t *ns) {
+  if (isnan(s) || s < 0) return -EINVAL;
+  if (s >= 9.2e9) {
+    *ns = INT64_MAX;
+    return 0;
+  }
+  *ns = (int64_t)(s * 1e9 + 0.5);
+  return 0;
+}
+
+static const char *state_name(const cio_task *t) {
+  switch (t->state) {
+  case CIO__NEW: return "new";
+  case CIO__READY: return "ready";
+  case CIO__RUNNING: return "running";
+  case CIO__PARKED: return "waiting";
+  case CIO__DONE: return "done";
+  }
+  return "?";
+}
+
+void cio__dump_tasks(cio__loop *L, FILE *out) {
+  int64_t now = cio__loop_now(L);
+  fprintf(out, "cio: %zu task(s) alive:\n", L->nlive);
+  for (cio_task *t = L->all_head; t; t = t->all_next) {
+    fprintf(out, "  #%llu %-20s %-8s", (unsigned long long)t->id, cio_task_name(t), state_name(t));
+    if (t->state == CIO__PARKED) {
+      fprintf(out, " on %s", t->waiting_on ? t->waiting_on : "?");
+      if (cio__timer_armed(&t->timer))
+        fprintf(out, " (deadline in %.3f s)", (double)(t->timer.deadline - now) / 1e9);
+      if (L->debug) fprintf(out, " for %.3f s", (double)(now - t->state_since) / 1e9);
+    }
+    if (t->cancelled) fprintf(out, " [cancelled]");
+    fprintf(out, "  spawned at %s:%d\n", t->file ? t->file : "?", t->line);
+  }
+}
+
+bool cio__deadlock(cio__loop *L) {
+  bool again = L->deadlock_cancelled;
+  fprintf(stderr,
+          "cio: deadlock: %zu task(s) wait and nothing can wake them (no ready task, timer, "
+          "descriptor or other thread)%s\n",
+          L->nlive, again ? "; they ignored cancellation, abandoning them" : "; cancelling them");
+  cio__dump_tasks(L, stderr);
+  if (again) return false;
+  L->deadlock_cancelled = true;
+  for (cio_task *t = L->all_head; t; t = t->all_next)
+    if (t->state < CIO__DONE) cio_cancel(t);
+  return true;
+}

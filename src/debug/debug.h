@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: MIT
+//
+// Diagnostics: misuse lines, stack-overflow reports, the deadlock report and
+// the task dump.
+#ifndef CIO_DEBUG_H
+#define CIO_DEBUG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "../loop/loop.h"
+
+struct cio_task;
+
+// Installs the SIGSEGV/SIGBUS handler that names the task whose stack
+// overflowed, with an alternate signal stack for this thread.  Returns 0 or
+// -errno.  cio__overflow_uninstall() undoes it for this thread.
+int cio__overflow_install(cio__loop *L);
+void cio__overflow_uninstall(cio__loop *L);
+
+// Reports a smashed canary of task `t` and aborts.
+_Noreturn void cio__overflow_canary(struct cio_task *t);
+
+// Called when every task waits and nothing can wake them: prints the report
+// and a task dump, and cancels every task.  Returns true to keep running
+// (the cancelled tasks may finish), false to give up (a second deadlock after
+// cancelling: the tasks are abandoned).
+bool cio__deadlock(cio__loop *L);
+
+// Prints every task of L to `out`.
+void cio__dump_tasks(cio__loop *L, FILE *out);
+
+#endif

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: MIT
+//
+// Helpers shared by every layer: branch hints, containers, and the one place
+// that reports misuse (an awaiting function called outside a task).
+#ifndef CIO_INTERNAL_H
+#define CIO_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define cio__likely(x) __builtin_expect(!!(x), 1)
+#define cio__unlikely(x) __builtin_expect(!!(x), 0)
+
+#define cio__container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+#define CIO__NEVER INT64_MAX // a deadline that never comes
+
+// Prints "cio: <fn>() called outside a running task ..." once per call site
+// kind and returns -EPERM; in debug mode it aborts instead (DESIGN §3).
+int cio__misuse_outside(const char *fn);
+
+// Prints "cio: <message>" to stderr; printf-style.
+void cio__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// Prints a fatal "cio: <message>" and aborts.
+_Noreturn void cio__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// Converts seconds to nanoseconds, saturating; -EINVAL for NaN or negative.
+int cio__seconds_to_ns(double s, int64_t *ns);
+
+#endif

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+//
+// The loop's own machinery: setup and teardown, one pass over timers,
+// descriptors and posted callbacks, and the thread-safe entry points.
+#include "loop.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../include/cio.h"
+#include "../internal.h"
+
+__thread cio__loop *cio__tls_loop;
+
+const cio__poller_ops *cio__poller_pick(void) {
+  const char *name = getenv("CIO_BACKEND");
+  if (!name || !*name || strcmp(name, "epoll") == 0) return &cio__poller_epoll;
+  return NULL;
+}
+
+int cio__loop_init(cio__loop *L) {
+  L->poller = cio__poller_pick();
+  if (!L->poller) {
+    cio__warn("CIO_BACKEND=%s is not a backend this build has (try epoll)", getenv("CIO_BACKEND"));
+    return -EINVAL;
+  }
+  int rc = L->poller->init(&L->poller_state);
+  if (rc < 0) return rc;
+  cio__timers_init(&L->timers);
+  pthread_mutex_init(&L->post_lock, NULL);
+  atomic_init(&L->post_pending, false);
+  atomic_init(&L->holds, 0);
+  return 0;
+}
+
+// Runs callbacks posted before this call; later ones wait for the next pass.
+static void run_posts(cio__loop *L) {
+  atomic_store(&L->post_pending, false);
+  pthread_mutex_lock(&L->post_lock);
+  cio__post *p = L->post_head;
+  L->post_head = L->post_tail = NULL;
+  pthread_mutex_unlock(&L->post_lock);
+  while (p) {
+    cio__post *next = p->next;
+    p->fn(p->arg);
+    free(p);
+    p = next;
+  }
+}
+
+void cio__loop_fini(cio__loop *L) {
+  run_posts(L); // nothing posted is lost: its memory, at least, is freed
+  L->poller->fini(L->poller_state);
+  cio__timers_fini(&L->timers);
+  pthread_mutex_destroy(&L->post_lock);
+}
+
+void cio__loop_pass(cio__loop *L, int64_t timeout_ns) {
+  if (L->timers.len) {
+    L->now_valid = false;
+    cio__timers_run(&L->timers, cio__loop_now(L));
+  }
+  bool posted = atomic_load_explicit(&L->post_pending, memory_order_acquire);
+  if (posted) timeout_ns = 0;
+  if (timeout_ns != 0 || L->watched) {
+    if (L->timers.len) {
+      int64_t until = cio__timers_next(&L->timers) - cio__loop_now(L);
+      if (until < 0) until = 0;
+      if (timeout_ns < 0 || until < timeout_ns) timeout_ns = until;
+    }
+    L->poller->poll(L->poller_state, timeout_ns);
+    L->now_valid = false;
+    if (L->timers.len) cio__timers_run(&L->timers, cio__loop_now(L));
+  }
+  if (posted || atomic_load_explicit(&L->post_pending, memory_order_acquire)) run_posts(L);
+  L->now_valid = false;
+}
+
+cio_loop *cio_loop_current(void) { return cio__tls_loop; }
+
+int cio_call_soon_threadsafe(cio_loop *L, void (*fn)(void *), void *arg) {
+  if (!L || !fn) return -EINVAL;
+  cio__post *p = malloc(sizeof *p);
+  if (!p) return -ENOMEM;
+  p->next = NULL;
+  p->fn = fn;
+  p->arg = arg;
+  pthread_mutex_lock(&L->post_lock);
+  if (L->post_tail)
+    L->post_tail->next = p;
+  else
+    L->post_head = p;
+  L->post_tail = p;
+  pthread_mutex_unlock(&L->post_lock);
+  if (!atomic_exchange_explicit(&L->post_pending, true, memory_order_acq_rel))
+    return L->poller->wakeup(L->poller_state);
+  return 0;
+}
+
+int cio_loop_hold(cio_loop *L, int delta) {
+  if (!L) return -EINVAL;
+  return atomic_fetch_add(&L->holds, delta) + delta;
+}

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+//
+// The event loop's state: one loop per thread, reached through a
+// thread-local pointer.  The scheduler that moves tasks through it lives in
+// task/sched.c; this layer owns the clock, timers, poller and the queue of
+// callbacks posted from other threads.
+#ifndef CIO_LOOP_H
+#define CIO_LOOP_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "../context/context.h"
+#include "../context/stack.h"
+#include "poller.h"
+#include "timer.h"
+
+struct cio_task;
+
+// A callback posted by cio_call_soon_threadsafe().
+typedef struct cio__post {
+  struct cio__post *next; // FIFO link
+  void (*fn)(void *arg);  // runs on the loop thread, outside any task
+  void *arg;              // its argument
+} cio__post;
+
+typedef struct cio_loop {
+  struct cio_task *current;    // the running task; NULL while on the loop's own stack
+  cio__ctx ctx;                // the loop's own context (the thread's stack)
+  void *main_stack_lo;         // the thread's stack, for ASan's fiber switches
+  size_t main_stack_size;      //   "
+
+  struct cio_task *ready_head; // FIFO of tasks ready to run
+  struct cio_task *ready_tail; //   "
+  size_t ready_len;            // tasks in it
+  size_t round_left;           // tasks still to run before the next loop pass
+
+  int64_t now;                 // cached clock (ns), valid while now_valid
+  bool now_valid;              // false after each pass: read again on demand
+  cio__timers timers;          // armed deadlines
+
+  const cio__poller_ops *poller; // the backend
+  void *poller_state;          // its state
+  uint32_t watched;            // descriptors registered with the poller
+
+  pthread_mutex_t post_lock;   // guards the post queue
+  cio__post *post_head;        // callbacks from other threads
+  cio__post *post_tail;        //   "
+  atomic_bool post_pending;    // set by posters, cleared by the loop
+  atomic_int holds;            // promises of future posts (see cio_loop_hold)
+
+  cio__stack_pool stacks;      // stacks for tasks
+  struct cio_task *dead;       // a task that just finished: its stack is recycled on the loop stack
+  struct cio_task *free_tasks; // recycled task structs
+  struct cio_task *all_head;   // every live task, in spawn order
+  struct cio_task *all_tail;   //   "
+  size_t nlive;                // tasks not finished yet
+  uint64_t nrecords;           // task records not yet released
+  struct cio_task *main_task;  // the task cio_run() started
+  bool debug;                  // debug mode
+  bool closing;                // main has returned; cancelling the rest
+  bool deadlock_cancelled;     // a deadlock was reported and every task cancelled
+
+  uint64_t switches;           // context switches (stats)
+  size_t max_ready;            // longest ready queue seen (stats)
+} cio__loop;
+
+extern __thread cio__loop *cio__tls_loop;
+
+// Reads the monotonic clock (ns).
+static inline int64_t cio__clock_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+// The loop's cached clock, read once per pass.
+static inline int64_t cio__loop_now(cio__loop *L) {
+  if (!L->now_valid) {
+    L->now = cio__clock_ns();
+    L->now_valid = true;
+  }
+  return L->now;
+}
+
+// Work the loop must look at between tasks: timers, descriptors, posts.
+static inline bool cio__loop_has_events(cio__loop *L) {
+  return L->timers.len || L->watched ||
+         atomic_load_explicit(&L->post_pending, memory_order_relaxed);
+}
+
+// Sets up the clock, timers, poller and post queue.  Returns 0 or -errno.
+int cio__loop_init(cio__loop *L);
+void cio__loop_fini(cio__loop *L);
+
+// One pass: runs expired timers, polls descriptors (blocking up to
+// `timeout_ns`, capped by the next timer; 0 = do not block, -1 = until
+// something happens) and runs posted callbacks.
+void cio__loop_pass(cio__loop *L, int64_t timeout_ns);
+
+// The poller backend CIO_BACKEND names (default epoll), or NULL if unknown.
+const cio__poller_ops *cio__poller_pick(void);
+
+#endif

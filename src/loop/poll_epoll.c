@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT
+//
+// The epoll backend: one epoll instance per loop, edge-triggered
+// registrations, and an eventfd that other threads write to wake the loop.
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "poller.h"
+
+#define MAX_EVENTS 256 // events taken per epoll_pwait2() call
+
+struct epoll_state {
+  int epfd;                             // the epoll instance
+  int wakefd;                           // eventfd written by wakeup()
+  struct epoll_event events[MAX_EVENTS]; // buffer for one poll()
+};
+
+static int epoll_init(void **state) {
+  struct epoll_state *s = calloc(1, sizeof *s);
+  if (!s) return -ENOMEM;
+  s->epfd = epoll_create1(EPOLL_CLOEXEC);
+  s->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+  if (s->epfd < 0 || s->wakefd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wakefd, &ev) < 0) {
+    int err = -errno;
+    if (s->epfd >= 0) close(s->epfd);
+    if (s->wakefd >= 0) close(s->wakefd);
+    free(s);
+    return err;
+  }
+  *state = s;
+  return 0;
+}
+
+static void epoll_fini(void *state) {
+  struct epoll_state *s = state;
+  close(s->epfd);
+  close(s->wakefd);
+  free(s);
+}
+
+static uint32_t to_epoll(uint32_t events) {
+  return EPOLLET | EPOLLRDHUP | (events & CIO__IO_READ ? EPOLLIN : 0u) |
+         (events & CIO__IO_WRITE ? EPOLLOUT : 0u);
+}
+
+static int epoll_add(void *state, cio__io *io, uint32_t events) {
+  struct epoll_state *s = state;
+  struct epoll_event ev = {.events = to_epoll(events), .data.ptr = io};
+  if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, io->fd, &ev) < 0) return -errno;
+  io->events = events;
+  return 0;
+}
+
+static int epoll_del(void *state, cio__io *io) {
+  struct epoll_state *s = state;
+  if (epoll_ctl(s->epfd, EPOLL_CTL_DEL, io->fd, NULL) < 0) return -errno;
+  io->events = 0;
+  return 0;
+}
+
+static int epoll_poll(void *state, int64_t timeout_ns) {
+  struct epoll_state *s = state;
+  struct timespec ts, *tp = NULL;
+  if (timeout_ns >= 0) {
+    ts.tv_sec = timeout_ns / 1000000000;
+    ts.tv_nsec = timeout_ns % 1000000000;
+    tp = &ts;
+  }
+  int n = epoll_pwait2(s->epfd, s->events, MAX_EVENTS, tp, NULL);
+  if (n < 0) return errno == EINTR ? 0 : -errno;
+  int reported = 0;
+  for (int i = 0; i < n; i++) {
+    cio__io *io = s->events[i].data.ptr;
+    uint32_t e = s->events[i].events;
+    if (!io) { // the wakeup eventfd
+      uint64_t v;
+      while (read(s->wakefd, &v, sizeof v) > 0) {
+      }
+      continue;
+    }
+    uint32_t ev = 0;
+    if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ev |= CIO__IO_READ;
+    if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ev |= CIO__IO_WRITE;
+    io->ready(io, ev & (io->events | (e & (EPOLLHUP | EPOLLERR) ? 3u : 0u)));
+    reported++;
+  }
+  return reported;
+}
+
+static int epoll_wakeup(void *state) {
+  struct epoll_state *s = state;
+  uint64_t one = 1;
+  if (write(s->wakefd, &one, sizeof one) < 0 && errno != EAGAIN) return -errno;
+  return 0;
+}
+
+const cio__poller_ops cio__poller_epoll = {
+    .name = "epoll",
+    .init = epoll_init,
+    .fini = epoll_fini,
+    .add = epoll_add,
+    .del = epoll_del,
+    .poll = epoll_poll,
+    .wakeup = epoll_wakeup,
+};
+

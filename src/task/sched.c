@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: MIT
+//
+// The scheduler: the ready queue, parking and waking, and the switches
+// between tasks.
+//
+// Tasks switch directly to the next ready task; the loop's own stack (the
+// thread's) is entered only when nothing is ready (to block in the poller)
+// and when a task finishes (its stack cannot be recycled while in use).
+// Work is done in rounds: a round runs the tasks that were ready when it
+// began, then the loop takes one non-blocking pass over timers, descriptors
+// and posted callbacks, so a task that yields in a loop cannot starve
+// timers or I/O.  When there are no timers, descriptors or posts the pass
+// is skipped, and so is reading the clock.
+#include <errno.h>
+#include <stdio.h>
+
+#include "../debug/debug.h"
+#include "../internal.h"
+#include "task.h"
+
+void cio__ready(cio__loop *L, cio_task *t) {
+  t->state = CIO__READY;
+  t->next_ready = NULL;
+  if (L->ready_tail)
+    L->ready_tail->next_ready = t;
+  else
+    L->ready_head = t;
+  L->ready_tail = t;
+  if (++L->ready_len > L->max_ready) L->max_ready = L->ready_len;
+}
+
+static cio_task *ready_pop(cio__loop *L) {
+  cio_task *t = L->ready_head;
+  L->ready_head = t->next_ready;
+  if (!L->ready_head) L->ready_tail = NULL;
+  L->ready_len--;
+  return t;
+}
+
+// The next task of this round, starting a new round (with a loop pass) when
+// the current one is used up.  NULL if nothing is ready.
+static cio_task *next_ready(cio__loop *L) {
+  if (L->round_left == 0) {
+    if (cio__loop_has_events(L)) cio__loop_pass(L, 0);
+    L->now_valid = false;
+    L->round_left = L->ready_len;
+  }
+  if (!L->ready_head) return NULL;
+  if (L->round_left) L->round_left--;
+  return ready_pop(L);
+}
+
+static void task_entry(void);
+
+// The next task that can actually run: tasks cancelled before they started
+// finish here without running, and a task gets its stack on its first run.
+static cio_task *next_runnable(cio__loop *L) {
+  cio_task *t;
+  while ((t = next_ready(L))) {
+    if (cio__likely(t->state != CIO__NEW)) return t;
+    if (t->cancelled) {
+      cio__task_finish(L, t, -ECANCELED);
+      continue;
+    }
+    t->stack = cio__stack_get(&L->stacks);
+    if (!t->stack) {
+      cio__warn("task '%s' could not get a stack (out of memory); it fails with -ENOMEM",
+                cio_task_name(t));
+      cio__task_finish(L, t, -ENOMEM);
+      continue;
+    }
+    t->canary = t->stack->guard == CIO__GUARD_CANARY;
+    cio__ctx_make(&t->ctx, t->stack->lo, t->stack->size, task_entry);
+    return t;
+  }
+  return NULL;
+}
+
+// Switches from the context `from` (whose ASan handle is *fake) to task `to`.
+static inline void switch_to_task(cio__loop *L, cio__ctx *from, void **fake, cio_task *to) {
+  to->state = CIO__RUNNING;
+  L->current = to;
+  L->switches++;
+  cio__san_start_switch(fake, to->stack->lo, to->stack->size);
+  cio__ctx_switch(from, &to->ctx);
+  cio__san_finish_switch(*fake);
+}
+
+// Suspends the running task `cur` (already queued or parked) and runs
+// others; returns when `cur` is resumed.
+static void schedule(cio__loop *L, cio_task *cur) {
+  if (cio__unlikely(cur->canary) && !cio__stack_intact(cur->stack)) cio__overflow_canary(cur);
+  cio_task *next = next_runnable(L);
+  if (next == cur) {
+    cur->state = CIO__RUNNING;
+    return;
+  }
+  if (next) {
+    switch_to_task(L, &cur->ctx, &cur->asan_fake_stack, next);
+    return;
+  }
+  L->current = NULL;
+  L->switches++;
+  cio__san_start_switch(&cur->asan_fake_stack, L->main_stack_lo, L->main_stack_size);
+  cio__ctx_switch(&cur->ctx, &L->ctx);
+  cio__san_finish_switch(cur->asan_fake_stack);
+}
+
+static void timer_fired(cio__timer *tm) {
+  cio_task *t = cio__container_of(tm, cio_task, timer);
+  cio__wake(cio__tls_loop, t, -ETIMEDOUT);
+}
+
+int cio__park(cio__loop *L, int64_t deadline, const char *what) {
+  cio_task *cur = L->current;
+  if (cio__cancel_due(cur)) return -ECANCELED;
+  if (deadline != CIO__NEVER) {
+    if (deadline <= cio__loop_now(L)) return -ETIMEDOUT;
+    cur->timer.fire = timer_fired;
+    if (cio__timer_arm(&L->timers, &cur->timer, deadline) < 0) return -ENOMEM;
+  }
+  cur->state = CIO__PARKED;
+  cur->waiting_on = what;
+  if (cio__unlikely(L->debug)) cur->state_since = cio__loop_now(L);
+  schedule(L, cur);
+  cur->waiting_on = NULL;
+  return cur->wake_code;
+}
+
+void cio__wake(cio__loop *L, cio_task *t, int code) {
+  if (t->state != CIO__PARKED) return;
+  if (cio__timer_armed(&t->timer)) cio__timer_disarm(&L->timers, &t->timer);
+  t->wake_code = code;
+  cio__ready(L, t);
+}
+
+void cio__yield(cio__loop *L) {
+  cio_task *cur = L->current;
+  cio__ready(L, cur);
+  schedule(L, cur);
+}
+
+// The first code that runs on a task's stack.
+static void task_entry(void) {
+  cio__san_finish_switch(NULL);
+  cio__loop *L = cio__tls_loop;
+  cio_task *t = L->current;
+  t->result = t->fn(t->arg);
+  if (cio__unlikely(t->canary) && !cio__stack_intact(t->stack)) cio__overflow_canary(t);
+  // Back to the loop's stack for good: it recycles this stack.
+  L->dead = t;
+  L->current = NULL;
+  cio__san_start_switch(NULL, L->main_stack_lo, L->main_stack_size);
+  cio__ctx_switch(&t->ctx, &L->ctx);
+  cio__fatal("a finished task was resumed");
+}
+
+// After a switch back to the loop's stack: if a task finished, recycle its
+// stack and record its outcome.
+static void reap(cio__loop *L) {
+  cio_task *t = L->dead;
+  if (!t) return;
+  L->dead = NULL;
+  cio__stack_put(&L->stacks, t->stack);
+  t->stack = NULL;
+  cio__task_finish(L, t, t->result);
+}
+
+// Nothing is ready, tasks remain, and no timer, descriptor, post or hold can
+// ever wake them.
+static bool deadlocked(cio__loop *L) {
+  return !cio__loop_has_events(L) && atomic_load(&L->holds) <= 0;
+}
+
+int cio__sched_run(cio__loop *L) {
+  int rc = 0;
+  void *fake = NULL;
+  while (L->nlive > 0) {
+    cio_task *t = next_runnable(L);
+    if (t) {
+      switch_to_task(L, &L->ctx, &fake, t);
+      reap(L);
+      continue;
+    }
+    if (L->nlive == 0) break;
+    if (deadlocked(L)) {
+      rc = -EDEADLK;
+      if (!cio__deadlock(L)) break; // gave up: tasks are abandoned
+      continue;
+    }
+    cio__loop_pass(L, -1);
+    L->round_left = L->ready_len;
+  }
+  return rc;
+}

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: MIT
+//
+// Task lifecycle and the public task API: spawn, join, detach, cancel,
+// inspection, shield scopes, sleep and yield.
+#include <errno.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../internal.h"
+#include "task.h"
+
+static atomic_uint_fast64_t next_id = 1;
+
+// ---------------------------------------------------------------- records
+
+cio_task *cio__task_new(cio__loop *L, const char *name, cio_fn fn, void *arg, const char *file,
+                        int line) {
+  cio_task *t = L->free_tasks;
+  if (t)
+    L->free_tasks = t->next_ready;
+  else if (!(t = malloc(sizeof *t)))
+    return NULL;
+  t->stack = NULL;
+  t->fn = fn;
+  t->arg = arg;
+  t->result = 0;
+  t->wake_code = 0;
+  t->state = CIO__NEW;
+  t->cancelled = false;
+  t->detached = false;
+  t->outcome_read = false;
+  t->joining = false;
+  t->canary = false;
+  t->magic = CIO__TASK_MAGIC;
+  t->shield = 0;
+  cio__timer_init(&t->timer, NULL);
+  cio__waitq_init(&t->done_waiters);
+  t->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+  t->file = file;
+  t->line = line;
+  t->waiting_on = NULL;
+  t->state_since = 0;
+  t->asan_fake_stack = NULL;
+  t->name[0] = '\0';
+  if (name) {
+    size_t n = strnlen(name, CIO__NAME_MAX - 1);
+    memcpy(t->name, name, n);
+    t->name[n] = '\0';
+  }
+  t->all_next = NULL;
+  t->all_prev = L->all_tail;
+  if (L->all_tail)
+    L->all_tail->all_next = t;
+  else
+    L->all_head = t;
+  L->all_tail = t;
+  L->nrecords++;
+  L->nlive++;
+  cio__ready(L, t);
+  t->state = CIO__NEW;
+  return t;
+}
+
+void cio__task_free(cio__loop *L, cio_task *t) {
+  if (t->all_prev)
+    t->all_prev->all_next = t->all_next;
+  else
+    L->all_head = t->all_next;
+  if (t->all_next)
+    t->all_next->all_prev = t->all_prev;
+  else
+    L->all_tail = t->all_prev;
+  L->nrecords--;
+  t->magic = 0;
+  t->state = CIO__FREE;
+  t->next_ready = L->free_tasks;
+  L->free_tasks = t;
+}
+
+// asyncio.run's epilogue: once main has returned, every task still alive is
+// cancelled, and the loop runs until they have finished.
+static void cancel_all(cio__loop *L) {
+  for (cio_task *t = L->all_head; t; t = t->all_next)
+    if (t->state < CIO__DONE) cio_cancel(t);
+}
+
+void cio__task_finish(cio__loop *L, cio_task *t, int result) {
+  t->result = result;
+  t->state = CIO__DONE;
+  L->nlive--;
+  if (L->debug) t->state_since = cio__loop_now(L);
+  cio__waitq_wake_all(L, &t->done_waiters, 0, t);
+  if (t == L->main_task) {
+    L->closing = true;
+    cancel_all(L);
+  }
+  if (t->detached) cio__task_free(L, t);
+}
+
+// ---------------------------------------------------------------- public API
+
+cio_task *cio_spawn_at(const char *name, cio_fn fn, void *arg, const char *file, int line) {
+  cio__loop *L = cio__tls_loop;
+  if (!L) {
+    errno = -cio__misuse_outside("cio_spawn");
+    return NULL;
+  }
+  if (!fn) {
+    errno = EINVAL;
+    return NULL;
+  }
+  cio_task *t = cio__task_new(L, name, fn, arg, file, line);
+  if (!t) errno = ENOMEM;
+  return t;
+}
+
+// Waits until `t` is done; -ECANCELED if the caller was cancelled first.
+static int wait_done(cio__loop *L, cio_task *t) {
+  while (t->state < CIO__DONE) {
+    int rc = cio__waitq_wait(L, &t->done_waiters, CIO__NEVER, "join");
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
+int cio_join(cio_task *t) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside("cio_join");
+  if (!cio__task_valid(t) || t->detached || t->joining) return -EINVAL;
+  if (t == L->current) return -EDEADLK;
+  t->joining = true;
+  if (wait_done(L, t) < 0) {
+    // Cancelled while joining: cancel the child too and still reap it, so
+    // the handle never leaks.  Our own cancellation stays pending.
+    cio_cancel(t);
+    cio_task *cur = L->current;
+    cur->shield++;
+    int rc = wait_done(L, t);
+    cur->shield--;
+    if (rc < 0) { // only -ENOMEM can get here
+      t->joining = false;
+      return rc;
+    }
+  }
+  int result = t->result;
+  t->outcome_read = true;
+  cio__task_free(L, t);
+  return result;
+}
+
+int cio_detach(cio_task *t) {
+  cio__loop *L = cio__tls_loop;
+  if (!L) return cio__misuse_outside("cio_detach");
+  if (!cio__task_valid(t) || t->detached || t->joining) return -EINVAL;
+  t->detached = true;
+  if (t->state == CIO__DONE) cio__task_free(L, t);
+  return 0;
+}
+
+int cio_cancel(cio_task *t) {
+  cio__loop *L = cio__tls_loop;
+  if (!L) return cio__misuse_outside("cio_cancel");
+  if (!cio__task_valid(t)) return -EINVAL;
+  if (t->state >= CIO__DONE) return 0;
+  t->cancelled = true;
+  if (t->state == CIO__PARKED && t->shield == 0) cio__wake(L, t, -ECANCELED);
+  return 1;
+}
+
+bool cio_task_done(const cio_task *t) { return cio__task_valid(t) && t->state == CIO__DONE; }
+
+int cio_task_result(const cio_task *t) {
+  if (!cio__task_valid(t)) return -EINVAL;
+  if (t->state != CIO__DONE) return -EBUSY;
+  ((cio_task *)t)->outcome_read = true;
+  return t->result;
+}
+
+bool cio_task_cancelled(const cio_task *t) { return cio__task_valid(t) && t->cancelled; }
+
+const char *cio_task_name(const cio_task *t) {
+  if (!t || (t->magic != CIO__TASK_MAGIC && t->state != CIO__DONE)) return "(invalid task)";
+  if (!t->name[0]) snprintf(((cio_task *)t)->name, CIO__NAME_MAX, "task-%llu", (unsigned long long)t->id);
+  return t->name;
+}
+
+uint64_t cio_task_id(const cio_task *t) { return cio__task_valid(t) ? t->id : 0; }
+
+cio_task *cio_current(void) {
+  cio__loop *L = cio__tls_loop;
+  return L ? L->current : NULL;
+}
+
+size_t cio_all_tasks(cio_task **out, size_t cap) {
+  cio__loop *L = cio__tls_loop;
+  if (!L) return 0;
+  size_t n = 0;
+  for (cio_task *t = L->all_head; t; t = t->all_next) {
+    if (t->state >= CIO__DONE) continue;
+    if (n < cap && out) out[n] = t;
+    n++;
+  }
+  return n;
+}
+
+int cio_shield_begin(void) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside("cio_shield_begin");
+  L->current->shield++;
+  return 0;
+}
+
+int cio_shield_end(void) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside("cio_shield_end");
+  if (L->current->shield == 0) return -EINVAL;
+  L->current->shield--;
+  return 0;
+}
+
+// ---------------------------------------------------------------- time
+
+double cio_now(void) {
+  cio__loop *L = cio__tls_loop;
+  return L ? (double)cio__loop_now(L) / 1e9 : 0.0;
+}
+
+int64_t cio_now_ns(void) {
+  cio__loop *L = cio__tls_loop;
+  return L ? cio__loop_now(L) : 0;
+}
+
+int cio_yield(void) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside("cio_yield");
+  cio_task *cur = L->current;
+  if (cio__cancel_due(cur)) return -ECANCELED;
+  cio__yield(L);
+  return cio__cancel_due(cur) ? -ECANCELED : 0;
+}
+
+int cio_sleep(double seconds) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside("cio_sleep");
+  int64_t ns;
+  if (cio__seconds_to_ns(seconds, &ns) < 0) return -EINVAL;
+  if (ns == 0) return cio_yield();
+  int64_t now = cio__loop_now(L);
+  int64_t deadline = ns > INT64_MAX - now ? CIO__NEVER - 1 : now + ns;
+  int rc = cio__park(L, deadline, "sleep");
+  return rc == -ETIMEDOUT ? 0 : rc;
+}

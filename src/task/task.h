@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+//
+// The task record and the scheduler's internal interface.
+//
+// Life of a task: NEW (spawned, queued, no stack yet) -> RUNNING <-> READY /
+// PARKED -> DONE.  A task parks by calling cio__park(); whoever wakes it
+// calls cio__wake() with a code the park returns (0, -ECANCELED,
+// -ETIMEDOUT...).  A task is woken at most once per park: the first waker
+// wins, so a wakeup that hands over ownership (a lock, a queue item) is
+// never overtaken by a cancellation; the cancellation is then delivered at
+// the next await instead (cancellation is level triggered).
+#ifndef CIO_TASK_H
+#define CIO_TASK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../../include/cio.h"
+#include "../loop/loop.h"
+
+enum cio__state {
+  CIO__NEW,     // spawned, never run: no stack
+  CIO__READY,   // on the ready queue
+  CIO__RUNNING, // the loop's current task
+  CIO__PARKED,  // waiting for cio__wake()
+  CIO__DONE,    // finished; outcome in `result`
+  CIO__FREE,    // released (joined or detached and done); struct is pooled
+};
+
+#define CIO__TASK_MAGIC 0x63696f74u // "ciot"
+#define CIO__NAME_MAX 48
+
+// A waiter on a wait queue.  Lives on the waiting task's stack (or inside
+// the object that waits), linked into the queue while it waits.
+typedef struct cio__waiter {
+  struct cio__waiter *prev, *next; // queue links
+  cio_task *task;                  // the task to wake, or NULL if `notify` is set
+  void (*notify)(struct cio__waiter *w, void *from); // called instead of waking, if set
+  void *data;                      // for the owner of the waiter
+  bool linked;                     // on a queue now
+} cio__waiter;
+
+// A FIFO of waiters: the one primitive every blocking object is built on.
+typedef struct cio__waitq {
+  cio__waiter *head, *tail; // FIFO order
+} cio__waitq;
+
+struct cio_task {
+  cio__ctx ctx;              // saved context while not running
+  cio_task *next_ready;      // ready-queue link
+  cio__stack *stack;         // NULL before the first run and after finishing
+  cio_fn fn;                 // body
+  void *arg;                 // its argument
+  int result;                // outcome once DONE
+  int wake_code;             // what the last waker passed to cio__wake()
+  uint8_t state;             // enum cio__state
+  bool cancelled;            // cancellation requested (stays set: level triggered)
+  bool detached;             // the handle was given up
+  bool outcome_read;         // somebody looked at the outcome (debug leak report)
+  bool joining;              // a cio_join() is under way
+  bool canary;               // its stack is canary-guarded: check at every switch
+  uint32_t magic;            // CIO__TASK_MAGIC while the handle is valid
+  uint32_t shield;           // open shield scopes
+  cio__timer timer;          // deadline of the current park
+  cio__waitq done_waiters;   // woken when the task finishes
+  cio_task *all_prev;        // registry of live tasks (cio_all_tasks)
+  cio_task *all_next;        //   "
+  uint64_t id;               // unique id, from 1
+  const char *file;          // spawn site
+  int line;                  //   "
+  const char *waiting_on;    // what a parked task waits for ("sleep", "join"...)
+  int64_t state_since;       // loop time when it entered its state (debug dump)
+  void *asan_fake_stack;     // ASan's fake-stack handle across a switch
+  char name[CIO__NAME_MAX];  // "" = unnamed (shown as task-<id>)
+};
+
+// The loop of this thread if the caller is a task, else NULL after printing
+// the misuse line for `fn` (which returns -EPERM).
+static inline cio__loop *cio__task_loop(void) {
+  cio__loop *L = cio__tls_loop;
+  return L && L->current ? L : NULL;
+}
+
+// Appends a task to the ready queue (state READY).
+void cio__ready(cio__loop *L, cio_task *t);
+
+// Parks the running task until woken or until `deadline` (CIO__NEVER: no
+// deadline), and returns the wake code: what cio__wake() passed, -ETIMEDOUT
+// at the deadline, -ECANCELED on cancellation.  If the task is already
+// cancelled (and not shielded) it returns -ECANCELED at once without
+// parking.  `what` names the wait in task dumps.
+int cio__park(cio__loop *L, int64_t deadline, const char *what);
+
+// Makes a parked task ready; its cio__park() returns `code`.  Does nothing
+// if the task is not parked (it was already woken).
+void cio__wake(cio__loop *L, cio_task *t, int code);
+
+// Moves the running task to the back of the ready queue and runs others.
+void cio__yield(cio__loop *L);
+
+// True if the running task must see -ECANCELED at its next await.
+static inline bool cio__cancel_due(const cio_task *t) { return t->cancelled && t->shield == 0; }
+
+// Wait queues.
+static inline void cio__waitq_init(cio__waitq *q) { q->head = q->tail = NULL; }
+static inline bool cio__waitq_empty(const cio__waitq *q) { return q->head == NULL; }
+void cio__waitq_push(cio__waitq *q, cio__waiter *w);
+void cio__waitq_remove(cio__waitq *q, cio__waiter *w);
+// Unlinks the first waiter and wakes it (or calls its notify).  Returns it,
+// or NULL if the queue was empty.
+cio__waiter *cio__waitq_wake_one(cio__loop *L, cio__waitq *q, int code, void *from);
+// Wakes every waiter; returns how many.
+size_t cio__waitq_wake_all(cio__loop *L, cio__waitq *q, int code, void *from);
+// Parks the running task on `q` until woken, the deadline, or cancellation;
+// unlinks itself on timeout or cancellation.  Returns the wake code.
+int cio__waitq_wait(cio__loop *L, cio__waitq *q, int64_t deadline, const char *what);
+
+// Task registry and lifecycle (task.c).
+cio_task *cio__task_new(cio__loop *L, const char *name, cio_fn fn, void *arg, const char *file,
+                        int line);
+void cio__task_free(cio__loop *L, cio_task *t);
+// Records the outcome, wakes the waiters and frees a detached task's record.
+void cio__task_finish(cio__loop *L, cio_task *t, int result);
+// True if `t` looks like a valid, unreleased handle.
+static inline bool cio__task_valid(const cio_task *t) { return t && t->magic == CIO__TASK_MAGIC; }
+
+// The scheduler's main loop (sched.c): runs until every task has finished.
+// Returns 0, or -EDEADLK if every task waits and nothing can wake them.
+int cio__sched_run(cio__loop *L);
+
+#endif

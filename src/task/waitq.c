@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: MIT
+//
+// The wait queue: a FIFO of waiters that every blocking object (task
+// completion, locks, events, queues...) is built on.  Waking is FIFO, and a
+// waiter that leaves because it timed out or was cancelled unlinks itself,
+// so a wakeup is never spent on a waiter that is gone.
+#include "task.h"
+
+void cio__waitq_push(cio__waitq *q, cio__waiter *w) {
+  w->next = NULL;
+  w->prev = q->tail;
+  if (q->tail)
+    q->tail->next = w;
+  else
+    q->head = w;
+  q->tail = w;
+  w->linked = true;
+}
+
+void cio__waitq_remove(cio__waitq *q, cio__waiter *w) {
+  if (!w->linked) return;
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    q->head = w->next;
+  if (w->next)
+    w->next->prev = w->prev;
+  else
+    q->tail = w->prev;
+  w->prev = w->next = NULL;
+  w->linked = false;
+}
+
+cio__waiter *cio__waitq_wake_one(cio__loop *L, cio__waitq *q, int code, void *from) {
+  cio__waiter *w = q->head;
+  if (!w) return NULL;
+  cio__waitq_remove(q, w);
+  if (w->notify)
+    w->notify(w, from);
+  else
+    cio__wake(L, w->task, code);
+  return w;
+}
+
+size_t cio__waitq_wake_all(cio__loop *L, cio__waitq *q, int code, void *from) {
+  size_t n = 0;
+  while (cio__waitq_wake_one(L, q, code, from)) n++;
+  return n;
+}
+
+int cio__waitq_wait(cio__loop *L, cio__waitq *q, int64_t deadline, const char *what) {
+  cio__waiter w = {.task = L->current};
+  cio__waitq_push(q, &w);
+  int rc = cio__park(L, deadline, what);
+  cio__waitq_remove(q, &w);
+  return rc;
+}
