@@ -41,7 +41,14 @@ static cio_task *ready_pop(cio__loop *L) {
 // the current one is used up.  NULL if nothing is ready.
 static cio_task *next_ready(cio__loop *L) {
   if (L->round_left == 0) {
-    if (cio__loop_has_events(L)) cio__loop_pass(L, 0);
+    if (cio__loop_has_events(L)) {
+      // Callbacks posted from other threads run here, outside any task
+      // (even though this may be a parked task's stack).
+      cio_task *cur = L->current;
+      L->current = NULL;
+      cio__loop_pass(L, 0);
+      L->current = cur;
+    }
     L->now_valid = false;
     L->round_left = L->ready_len;
   }

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: MIT
+//
+// The test runner (see test.h).
+#include "test.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+_Noreturn void test_fail(const char *file, int line, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "%s:%d: ", file, line);
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  fflush(stderr);
+  _exit(1);
+}
+
+_Noreturn void test_skip(const char *reason) {
+  fprintf(stderr, "skipped: %s\n", reason);
+  fflush(stderr);
+  _exit(77);
+}
+
+double test_scale(void) {
+  const char *e = getenv("CIO_TEST_SCALE");
+  double s = e ? atof(e) : 1.0;
+  return s > 0 ? s : 1.0;
+}
+
+static double mult(void) {
+  const char *e = getenv("CIO_TEST_TIMEOUT_MULT");
+  double m = e ? atof(e) : 1.0;
+  return m > 0 ? m : 1.0;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+// Runs one case in a child; returns 0 pass, 77 skip, 1 fail.
+static int run_one(const test_case *c) {
+  fflush(NULL);
+  double t0 = now_s();
+  pid_t pid = fork();
+  if (pid == 0) {
+    c->fn();
+    fflush(NULL);
+    _exit(0);
+  }
+  int limit = (int)((c->timeout_s ? c->timeout_s : 30) * mult());
+  int status = 0;
+  for (;;) {
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) break;
+    if (now_s() - t0 > limit) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      printf("FAIL %s: timed out after %d s\n", c->name, limit);
+      return 1;
+    }
+    usleep(2000);
+  }
+  double dt = now_s() - t0;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    printf("ok   %s (%.2f s)\n", c->name, dt);
+    return 0;
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+    printf("skip %s\n", c->name);
+    return 77;
+  }
+  if (WIFSIGNALED(status))
+    printf("FAIL %s: killed by signal %d (%s)\n", c->name, WTERMSIG(status), strsignal(WTERMSIG(status)));
+  else
+    printf("FAIL %s: exit code %d\n", c->name, WEXITSTATUS(status));
+  return 1;
+}
+
+int test_main(int argc, char **argv, const test_case *cases, size_t n) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  if (argc > 1) {
+    for (size_t i = 0; i < n; i++)
+      if (strcmp(cases[i].name, argv[1]) == 0) {
+        cases[i].fn();
+        return 0;
+      }
+    fprintf(stderr, "no case named %s\n", argv[1]);
+    return 2;
+  }
+  int failed = 0, skipped = 0;
+  for (size_t i = 0; i < n; i++) {
+    int r = run_one(&cases[i]);
+    failed += r == 1;
+    skipped += r == 77;
+  }
+  printf("%zu cases: %zu passed, %d failed, %d skipped\n", n, n - failed - skipped, failed, skipped);
+  return failed ? 1 : 0;
+}
+
+int test_run_child(void (*fn)(void), char *out, size_t cap) {
+  int fds[2];
+  if (pipe(fds) < 0) test_fail(__FILE__, __LINE__, "pipe: %s", strerror(errno));
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    dup2(fds[1], STDOUT_FILENO);
+    dup2(fds[1], STDERR_FILENO);
+    close(fds[1]);
+    signal(SIGABRT, SIG_DFL);
+    fn();
+    fflush(NULL);
+    _exit(0);
+  }
+  close(fds[1]);
+  size_t len = 0;
+  ssize_t r;
+  while ((r = read(fds[0], out + len, cap - 1 - len)) > 0 && len < cap - 1) len += (size_t)r;
+  out[len] = '\0';
+  char sink[4096];
+  while (read(fds[0], sink, sizeof sink) > 0) {
+  }
+  close(fds[0]);
+  int status;
+  waitpid(pid, &status, 0);
+  return status;
+}

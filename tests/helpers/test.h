@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+//
+// A small test runner in the manner of libuv's: every case runs in its own
+// process with a timeout (scaled by CIO_TEST_TIMEOUT_MULT on slow
+// machines), so a crash or a hang fails one named case.  `test_x` runs all
+// cases of a file; `test_x name` runs one in-process (for gdb).  Exit code
+// 77 from a case means skipped, with a reason printed.
+#ifndef CIO_TEST_H
+#define CIO_TEST_H
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct test_case {
+  const char *name;  // case name
+  void (*fn)(void);  // body; returns on success, exits non-zero on failure
+  int timeout_s;     // 0 = 30 s default
+} test_case;
+
+// Runs the cases (see above).  Returns the process exit code.
+int test_main(int argc, char **argv, const test_case *cases, size_t n);
+
+#define TEST_MAIN(cases)                                                   \
+  int main(int argc, char **argv) {                                        \
+    return test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);   \
+  }
+
+_Noreturn void test_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+_Noreturn void test_skip(const char *reason);
+
+#define ASSERT(cond)                                                          \
+  do {                                                                        \
+    if (!(cond)) test_fail(__FILE__, __LINE__, "ASSERT(%s) failed", #cond);   \
+  } while (0)
+
+#define ASSERT_EQ(a, b)                                                              \
+  do {                                                                               \
+    int64_t a_ = (int64_t)(a), b_ = (int64_t)(b);                                    \
+    if (a_ != b_)                                                                    \
+      test_fail(__FILE__, __LINE__, "`%s == %s` (%" PRId64 " vs %" PRId64 ")", #a, #b, a_, b_); \
+  } while (0)
+
+#define ASSERT_NE(a, b)                                                              \
+  do {                                                                               \
+    int64_t a_ = (int64_t)(a), b_ = (int64_t)(b);                                    \
+    if (a_ == b_)                                                                    \
+      test_fail(__FILE__, __LINE__, "`%s != %s` (both %" PRId64 ")", #a, #b, a_);    \
+  } while (0)
+
+// a <= x <= b, for timings with generous bounds.
+#define ASSERT_BETWEEN(x, a, b)                                                         \
+  do {                                                                                  \
+    double x_ = (double)(x), a_ = (double)(a), b_ = (double)(b);                        \
+    if (!(x_ >= a_ && x_ <= b_))                                                        \
+      test_fail(__FILE__, __LINE__, "`%s` = %g not in [%g, %g]", #x, x_, a_, b_);       \
+  } while (0)
+
+#define ASSERT_STR_CONTAINS(hay, needle)                                                    \
+  do {                                                                                      \
+    if (!strstr((hay), (needle)))                                                           \
+      test_fail(__FILE__, __LINE__, "expected \"%s\" in output:\n%s", (needle), (hay));     \
+  } while (0)
+
+// Runs fn() in a child process with its stderr (and stdout) captured into
+// out[0..cap).  Returns the child's wait status.
+int test_run_child(void (*fn)(void), char *out, size_t cap);
+
+// A scale for heavy cases: 1 normally, smaller under sanitizers/valgrind
+// (CIO_TEST_SCALE=0.01 etc.).
+double test_scale(void);
+
+#endif

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: MIT
+//
+// The loop: waking it from another thread, posted callbacks in order,
+// deadlock detection, and holds that keep a waiting loop alive.
+#include <cio.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers/test.h"
+
+struct poster {
+  cio_loop *loop;   // where to post
+  cio_task *target; // what the callback cancels
+  int order[8];     // callbacks' run order
+  int n;            // callbacks run
+};
+
+static void record(void *arg) {
+  struct poster *p = arg;
+  p->order[p->n] = p->n;
+  p->n++;
+}
+static void cancel_target(void *arg) {
+  struct poster *p = arg;
+  ASSERT_EQ(cio_cancel(p->target), 1);
+}
+
+static void *thread_body(void *arg) {
+  struct poster *p = arg;
+  usleep(50 * 1000);
+  for (int i = 0; i < 5; i++) ASSERT_EQ(cio_call_soon_threadsafe(p->loop, record, p), 0);
+  ASSERT_EQ(cio_call_soon_threadsafe(p->loop, cancel_target, p), 0);
+  return NULL;
+}
+
+static int long_sleeper(void *arg) {
+  (void)arg;
+  return cio_sleep(30);
+}
+
+static int wake_main(void *arg) {
+  (void)arg;
+  struct poster p = {.loop = cio_loop_current(), .n = 0};
+  p.target = cio_spawn(long_sleeper, NULL);
+  pthread_t th;
+  double t0 = cio_now();
+  ASSERT_EQ(pthread_create(&th, NULL, thread_body, &p), 0);
+  ASSERT_EQ(cio_join(p.target), -ECANCELED); // woken by the other thread
+  ASSERT_BETWEEN(cio_now() - t0, 0.04, 5.0);
+  pthread_join(th, NULL);
+  ASSERT_EQ(p.n, 5);
+  for (int i = 0; i < 5; i++) ASSERT_EQ(p.order[i], i);
+  return 0;
+}
+static void other_thread_wakes_the_loop(void) { ASSERT_EQ(cio_run(wake_main, NULL), 0); }
+
+static void bad_post(void) {
+  ASSERT_EQ(cio_call_soon_threadsafe(NULL, record, NULL), -EINVAL);
+  ASSERT(cio_loop_current() == NULL);
+}
+
+// Two tasks joining each other can never finish: the loop says so, names
+// them, cancels them and cio_run returns -EDEADLK.
+// alice joins bob, bob joins main, main joins alice: a cycle.
+static int join_other(void *arg) { return cio_join(*(cio_task **)arg); }
+static int deadlock_main(void *arg) {
+  (void)arg;
+  static cio_task *a, *b, *m;
+  m = cio_current();
+  a = cio_spawn_named("alice", join_other, &b);
+  b = cio_spawn_named("bob", join_other, &m);
+  return cio_join(a);
+}
+static void run_deadlock(void) { printf("rc=%d\n", cio_run(deadlock_main, NULL)); }
+static void deadlock_is_reported(void) {
+  char out[4096];
+  int status = test_run_child(run_deadlock, out, sizeof out);
+  ASSERT(WIFEXITED(status));
+  ASSERT_STR_CONTAINS(out, "cio: deadlock: 3 task(s) wait and nothing can wake them");
+  ASSERT_STR_CONTAINS(out, "alice");
+  ASSERT_STR_CONTAINS(out, "bob");
+  ASSERT_STR_CONTAINS(out, "on join");
+  char expect[32];
+  snprintf(expect, sizeof expect, "rc=%d", -EDEADLK);
+  ASSERT_STR_CONTAINS(out, expect);
+}
+
+// With a hold outstanding, a waiting loop waits for the other thread.
+static void set_flag(void *arg) { *(int *)arg = 1; }
+struct hold {
+  cio_loop *loop;
+  int flag;
+};
+static void *late_poster(void *arg) {
+  struct hold *h = arg;
+  usleep(100 * 1000);
+  ASSERT_EQ(cio_call_soon_threadsafe(h->loop, set_flag, &h->flag), 0);
+  cio_loop_hold(h->loop, -1);
+  return NULL;
+}
+static int hold_main(void *arg) {
+  (void)arg;
+  struct hold h = {cio_loop_current(), 0};
+  ASSERT_EQ(cio_loop_hold(h.loop, 1), 1);
+  pthread_t th;
+  ASSERT_EQ(pthread_create(&th, NULL, late_poster, &h), 0);
+  while (!h.flag) ASSERT_EQ(cio_sleep(0.01), 0);
+  pthread_join(th, NULL);
+  return 0;
+}
+static void hold_keeps_loop_waiting(void) { ASSERT_EQ(cio_run(hold_main, NULL), 0); }
+
+// Two loops on two threads run independently.
+static int nap_main(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 10; i++)
+    if (cio_sleep(0.005) < 0) return -1;
+  return 1;
+}
+static void *loop_thread(void *arg) {
+  *(int *)arg = cio_run(nap_main, NULL);
+  return NULL;
+}
+static void loops_on_two_threads(void) {
+  int r1 = 0, r2 = 0;
+  pthread_t a, b;
+  pthread_create(&a, NULL, loop_thread, &r1);
+  pthread_create(&b, NULL, loop_thread, &r2);
+  pthread_join(a, NULL);
+  pthread_join(b, NULL);
+  ASSERT_EQ(r1, 1);
+  ASSERT_EQ(r2, 1);
+}
+
+static const test_case cases[] = {
+    {"other_thread_wakes_the_loop", other_thread_wakes_the_loop, 0},
+    {"bad_post", bad_post, 0},
+    {"deadlock_is_reported", deadlock_is_reported, 0},
+    {"hold_keeps_loop_waiting", hold_keeps_loop_waiting, 0},
+    {"loops_on_two_threads", loops_on_two_threads, 0},
+};
+TEST_MAIN(cases)

@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: MIT
+//
+// Tasks: spawn, join, detach, outcome, names, ids, current, all_tasks,
+// nested spawns, and every cancellation case of DESIGN §3.
+#include <cio.h>
+#include <string.h>
+
+#include "helpers/test.h"
+
+static int return_arg(void *arg) { return (int)(intptr_t)arg; }
+
+static int sleeper(void *arg) {
+  int rc = cio_sleep(arg ? *(double *)arg : 10.0);
+  return rc < 0 ? rc : 42;
+}
+
+// ---------------------------------------------------------------- outcome
+
+static int outcome_main(void *arg) {
+  (void)arg;
+  cio_task *ok = cio_spawn(return_arg, (void *)(intptr_t)7);
+  cio_task *bad = cio_spawn(return_arg, (void *)(intptr_t)-EIO);
+  ASSERT(ok && bad);
+  ASSERT(!cio_task_done(ok));
+  ASSERT_EQ(cio_task_result(ok), -EBUSY);
+  ASSERT_EQ(cio_join(ok), 7);
+  ASSERT(cio_task_done(bad)); // ran while we were joining `ok`
+  ASSERT_EQ(cio_task_result(bad), -EIO);
+  ASSERT_EQ(cio_join(bad), -EIO);
+  return 5;
+}
+
+static void join_returns_outcome(void) { ASSERT_EQ(cio_run(outcome_main, NULL), 5); }
+
+// A task hands back a value through its argument (the documented pattern).
+struct square {
+  int in, out;
+};
+static int square(void *arg) {
+  struct square *s = arg;
+  ASSERT_EQ(cio_sleep(0.001), 0);
+  s->out = s->in * s->in;
+  return 0;
+}
+static int value_main(void *arg) {
+  (void)arg;
+  struct square s[10];
+  cio_task *t[10];
+  for (int i = 0; i < 10; i++) {
+    s[i] = (struct square){i, -1};
+    t[i] = cio_spawn(square, &s[i]);
+  }
+  for (int i = 0; i < 10; i++) ASSERT_EQ(cio_join(t[i]), 0);
+  for (int i = 0; i < 10; i++) ASSERT_EQ(s[i].out, i * i);
+  return 0;
+}
+static void task_hands_back_value_through_arg(void) { ASSERT_EQ(cio_run(value_main, NULL), 0); }
+
+// ---------------------------------------------------------------- names, ids
+
+static int names_main(void *arg) {
+  (void)arg;
+  ASSERT(strcmp(cio_task_name(cio_current()), "main") == 0);
+  cio_task *a = cio_spawn_named("fetcher", return_arg, NULL);
+  cio_task *b = cio_spawn(return_arg, NULL);
+  char longname[100];
+  memset(longname, 'x', sizeof longname - 1);
+  longname[99] = 0;
+  cio_task *c = cio_spawn_named(longname, return_arg, NULL);
+  ASSERT(strcmp(cio_task_name(a), "fetcher") == 0);
+  char expect[32];
+  snprintf(expect, sizeof expect, "task-%llu", (unsigned long long)cio_task_id(b));
+  ASSERT(strcmp(cio_task_name(b), expect) == 0);
+  ASSERT_EQ(strlen(cio_task_name(c)), 47);
+  ASSERT(cio_task_id(b) > cio_task_id(a));
+  ASSERT_EQ(cio_join(a), 0);
+  ASSERT_EQ(cio_join(b), 0);
+  ASSERT_EQ(cio_join(c), 0);
+  return 0;
+}
+static void names_and_ids(void) { ASSERT_EQ(cio_run(names_main, NULL), 0); }
+
+static int current_task(void *arg) {
+  *(cio_task **)arg = cio_current();
+  return 0;
+}
+static int all_main(void *arg) {
+  (void)arg;
+  double d = 5;
+  cio_task *t[3];
+  for (int i = 0; i < 3; i++) t[i] = cio_spawn(sleeper, &d);
+  cio_task *list[8];
+  ASSERT_EQ(cio_all_tasks(list, 8), 4); // main + 3
+  ASSERT(list[0] == cio_current());
+  for (int i = 0; i < 3; i++) ASSERT(list[i + 1] == t[i]);
+  ASSERT_EQ(cio_all_tasks(NULL, 0), 4);
+  for (int i = 0; i < 3; i++) cio_cancel(t[i]);
+  for (int i = 0; i < 3; i++) ASSERT_EQ(cio_join(t[i]), -ECANCELED);
+  ASSERT_EQ(cio_all_tasks(list, 8), 1);
+  cio_task *seen = NULL;
+  cio_task *c = cio_spawn(current_task, &seen);
+  ASSERT_EQ(cio_join(c), 0);
+  ASSERT(seen == c);
+  return 0;
+}
+static void all_tasks_and_current(void) {
+  ASSERT(cio_current() == NULL);
+  ASSERT_EQ(cio_run(all_main, NULL), 0);
+}
+
+// ---------------------------------------------------------------- nesting
+
+static int nest(void *arg) {
+  int depth = (int)(intptr_t)arg;
+  if (depth == 0) return 1;
+  cio_task *a = cio_spawn(nest, (void *)(intptr_t)(depth - 1));
+  cio_task *b = cio_spawn(nest, (void *)(intptr_t)(depth - 1));
+  int ra = cio_join(a), rb = cio_join(b);
+  return ra + rb;
+}
+static int nest_main(void *arg) {
+  (void)arg;
+  cio_task *t = cio_spawn(nest, (void *)(intptr_t)10);
+  ASSERT_EQ(cio_join(t), 1024); // 2^10 leaves
+  return 0;
+}
+static void nested_spawns(void) { ASSERT_EQ(cio_run(nest_main, NULL), 0); }
+
+// ---------------------------------------------------------------- detach
+
+static int count_done(void *arg) {
+  ASSERT_EQ(cio_sleep(0.01), 0);
+  (*(int *)arg)++;
+  return 0;
+}
+static int detach_main(void *arg) {
+  int *done = arg;
+  for (int i = 0; i < 10; i++) ASSERT_EQ(cio_detach(cio_spawn(count_done, done)), 0);
+  ASSERT_EQ(cio_sleep(0.1), 0);
+  ASSERT_EQ(*done, 10);
+  cio_task *t = cio_spawn(count_done, done);
+  ASSERT_EQ(cio_detach(t), 0);
+  ASSERT_EQ(cio_detach(t), -EINVAL); // twice
+  ASSERT_EQ(cio_join(t), -EINVAL);   // joining a detached task
+  return 0;
+}
+static void detached_tasks_run_and_free(void) {
+  int done = 0;
+  ASSERT_EQ(cio_run(detach_main, &done), 0);
+  ASSERT_EQ(done, 10); // the 11th was cancelled before it started: never ran
+}
+
+// ---------------------------------------------------------------- cancel
+
+static int cancel_sleeping_main(void *arg) {
+  (void)arg;
+  cio_task *t = cio_spawn(sleeper, NULL);
+  ASSERT_EQ(cio_sleep(0.01), 0); // let it start sleeping
+  double t0 = cio_now();
+  ASSERT_EQ(cio_cancel(t), 1);
+  ASSERT(cio_task_cancelled(t));
+  ASSERT_EQ(cio_join(t), -ECANCELED);
+  ASSERT(cio_now() - t0 < 1.0);
+  return 0;
+}
+static void cancel_while_sleeping(void) { ASSERT_EQ(cio_run(cancel_sleeping_main, NULL), 0); }
+
+struct steps {
+  int reached; // how far the body got
+};
+static int stepper(void *arg) {
+  struct steps *s = arg;
+  s->reached = 1;
+  int rc = cio_yield();
+  s->reached = 2;
+  if (rc < 0) return rc;
+  s->reached = 3;
+  return 0;
+}
+static int cancel_ready_main(void *arg) {
+  (void)arg;
+  struct steps s = {0};
+  cio_task *t = cio_spawn(stepper, &s);
+  ASSERT_EQ(cio_yield(), 0); // t runs to its yield and is ready again
+  ASSERT_EQ(s.reached, 1);
+  ASSERT_EQ(cio_cancel(t), 1);
+  ASSERT_EQ(cio_join(t), -ECANCELED);
+  ASSERT_EQ(s.reached, 2);
+  return 0;
+}
+static void cancel_while_ready(void) { ASSERT_EQ(cio_run(cancel_ready_main, NULL), 0); }
+
+static int cancel_before_start_main(void *arg) {
+  (void)arg;
+  struct steps s = {0};
+  cio_task *t = cio_spawn(stepper, &s);
+  ASSERT_EQ(cio_cancel(t), 1);
+  ASSERT_EQ(cio_join(t), -ECANCELED);
+  ASSERT_EQ(s.reached, 0); // the body never ran
+  return 0;
+}
+static void cancel_before_first_run(void) { ASSERT_EQ(cio_run(cancel_before_start_main, NULL), 0); }
+
+static int cancel_after_done_main(void *arg) {
+  (void)arg;
+  cio_task *t = cio_spawn(return_arg, (void *)(intptr_t)3);
+  ASSERT_EQ(cio_sleep(0.001), 0);
+  ASSERT(cio_task_done(t));
+  ASSERT_EQ(cio_cancel(t), 0); // too late: no effect
+  ASSERT(!cio_task_cancelled(t));
+  ASSERT_EQ(cio_join(t), 3);
+  return 0;
+}
+static void cancel_after_done(void) { ASSERT_EQ(cio_run(cancel_after_done_main, NULL), 0); }
+
+// Level triggered: every await after the cancellation fails, until return.
+static int stubborn(void *arg) {
+  int *fails = arg;
+  for (int i = 0; i < 5; i++)
+    if (cio_sleep(0.001) == -ECANCELED) (*fails)++;
+  if (cio_yield() == -ECANCELED) (*fails)++;
+  return 9; // returned normally after all: the outcome is 9
+}
+static int level_main(void *arg) {
+  (void)arg;
+  int fails = 0;
+  cio_task *t = cio_spawn(stubborn, &fails);
+  ASSERT_EQ(cio_yield(), 0);
+  cio_cancel(t);
+  ASSERT_EQ(cio_join(t), 9);
+  ASSERT_EQ(fails, 6);
+  return 0;
+}
+static void cancellation_is_level_triggered(void) { ASSERT_EQ(cio_run(level_main, NULL), 0); }
+
+// A shield lets cleanup await while cancelled; the request is delivered after.
+static int cleanup_task(void *arg) {
+  double *slept = arg;
+  int rc = cio_sleep(10);
+  ASSERT_EQ(rc, -ECANCELED);
+  ASSERT_EQ(cio_shield_begin(), 0);
+  double t0 = cio_now();
+  ASSERT_EQ(cio_sleep(0.05), 0); // cleanup still awaits
+  *slept = cio_now() - t0;
+  ASSERT_EQ(cio_shield_end(), 0);
+  ASSERT_EQ(cio_shield_end(), -EINVAL);
+  ASSERT_EQ(cio_yield(), -ECANCELED); // delivered again after the scope
+  return rc;
+}
+static int shield_main(void *arg) {
+  (void)arg;
+  double slept = 0;
+  cio_task *t = cio_spawn(cleanup_task, &slept);
+  ASSERT_EQ(cio_sleep(0.01), 0);
+  cio_cancel(t);
+  ASSERT_EQ(cio_join(t), -ECANCELED);
+  ASSERT_BETWEEN(slept, 0.04, 2.0);
+  return 0;
+}
+static void shield_lets_cleanup_await(void) { ASSERT_EQ(cio_run(shield_main, NULL), 0); }
+
+// Cancel while shielded: not interrupted, delivered when the scope ends.
+static int shielded_sleep(void *arg) {
+  (void)arg;
+  ASSERT_EQ(cio_shield_begin(), 0);
+  int rc = cio_sleep(0.05);
+  ASSERT_EQ(cio_shield_end(), 0);
+  ASSERT_EQ(rc, 0);
+  return cio_yield();
+}
+static int shield2_main(void *arg) {
+  (void)arg;
+  cio_task *t = cio_spawn(shielded_sleep, NULL);
+  ASSERT_EQ(cio_sleep(0.01), 0);
+  ASSERT_EQ(cio_cancel(t), 1);
+  ASSERT_EQ(cio_join(t), -ECANCELED);
+  return 0;
+}
+static void cancel_inside_shield_is_deferred(void) { ASSERT_EQ(cio_run(shield2_main, NULL), 0); }
+
+// Waiters of a cancelled task are woken with its outcome; a joiner that is
+// cancelled cancels and still reaps what it joins.
+static int joiner(void *arg) { return cio_join((cio_task *)arg); }
+static int join_cancel_main(void *arg) {
+  (void)arg;
+  cio_task *inner = cio_spawn_named("inner", sleeper, NULL);
+  cio_task *outer = cio_spawn_named("outer", joiner, inner);
+  ASSERT_EQ(cio_sleep(0.01), 0);
+  double t0 = cio_now();
+  cio_cancel(outer);
+  ASSERT_EQ(cio_join(outer), -ECANCELED); // inner's outcome, passed through
+  ASSERT(cio_now() - t0 < 1.0);
+  ASSERT_EQ(cio_all_tasks(NULL, 0), 1); // inner is gone too
+  return 0;
+}
+static void cancelled_joiner_cancels_and_reaps(void) { ASSERT_EQ(cio_run(join_cancel_main, NULL), 0); }
+
+// asyncio.run's epilogue: tasks left when main returns are cancelled and
+// awaited; detached ones run their cleanup.
+static int cleanup_counter(void *arg) {
+  int rc = cio_sleep(100);
+  (*(int *)arg)++;
+  return rc;
+}
+static int leftover_main(void *arg) {
+  for (int i = 0; i < 5; i++) ASSERT_EQ(cio_detach(cio_spawn(cleanup_counter, arg)), 0);
+  ASSERT_EQ(cio_sleep(0.01), 0);
+  return 3;
+}
+static void run_cancels_leftover_tasks(void) {
+  int cleaned = 0;
+  ASSERT_EQ(cio_run(leftover_main, &cleaned), 3);
+  ASSERT_EQ(cleaned, 5);
+}
+
+// ---------------------------------------------------------------- bad input
+
+static int bad_main(void *arg) {
+  (void)arg;
+  ASSERT_EQ(cio_join(NULL), -EINVAL);
+  ASSERT_EQ(cio_cancel(NULL), -EINVAL);
+  ASSERT_EQ(cio_detach(NULL), -EINVAL);
+  ASSERT_EQ(cio_task_result(NULL), -EINVAL);
+  ASSERT(!cio_task_done(NULL));
+  ASSERT_EQ(cio_join(cio_current()), -EDEADLK);
+  errno = 0;
+  ASSERT(cio_spawn(NULL, NULL) == NULL);
+  ASSERT_EQ(errno, EINVAL);
+  cio_task *t = cio_spawn(return_arg, NULL);
+  ASSERT_EQ(cio_join(t), 0);
+  ASSERT_EQ(cio_join(t), -EINVAL); // joined twice: the handle was released
+  return 0;
+}
+static void bad_handles(void) { ASSERT_EQ(cio_run(bad_main, NULL), 0); }
+
+static int nested_run_main(void *arg) {
+  (void)arg;
+  ASSERT_EQ(cio_run(return_arg, NULL), -EBUSY);
+  return 0;
+}
+static void bad_run_arguments(void) {
+  ASSERT_EQ(cio_run(NULL, NULL), -EINVAL);
+  cio_opts small = {.stack_size = 4096};
+  ASSERT_EQ(cio_run_opts(&small, return_arg, NULL), -EINVAL);
+  cio_opts huge = {.stack_size = (size_t)1 << 40};
+  ASSERT_EQ(cio_run_opts(&huge, return_arg, NULL), -EINVAL);
+  ASSERT_EQ(cio_run(nested_run_main, NULL), 0);
+}
+
+static const test_case cases[] = {
+    {"join_returns_outcome", join_returns_outcome, 0},
+    {"task_hands_back_value_through_arg", task_hands_back_value_through_arg, 0},
+    {"names_and_ids", names_and_ids, 0},
+    {"all_tasks_and_current", all_tasks_and_current, 0},
+    {"nested_spawns", nested_spawns, 0},
+    {"detached_tasks_run_and_free", detached_tasks_run_and_free, 0},
+    {"cancel_while_sleeping", cancel_while_sleeping, 0},
+    {"cancel_while_ready", cancel_while_ready, 0},
+    {"cancel_before_first_run", cancel_before_first_run, 0},
+    {"cancel_after_done", cancel_after_done, 0},
+    {"cancellation_is_level_triggered", cancellation_is_level_triggered, 0},
+    {"shield_lets_cleanup_await", shield_lets_cleanup_await, 0},
+    {"cancel_inside_shield_is_deferred", cancel_inside_shield_is_deferred, 0},
+    {"cancelled_joiner_cancels_and_reaps", cancelled_joiner_cancels_and_reaps, 0},
+    {"run_cancels_leftover_tasks", run_cancels_leftover_tasks, 0},
+    {"bad_handles", bad_handles, 0},
+    {"bad_run_arguments", bad_run_arguments, 0},
+};
+TEST_MAIN(cases)

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: MIT
+//
+// Time: sleep durations and order, the cached clock, yield, bad durations,
+// and the guide's sequential-vs-concurrent lesson.
+#include <cio.h>
+#include <math.h>
+#include <string.h>
+
+#include "helpers/test.h"
+
+static int sleep_main(void *arg) {
+  (void)arg;
+  double t0 = cio_now();
+  ASSERT_EQ(cio_sleep(0.2), 0);
+  double dt = cio_now() - t0;
+  ASSERT_BETWEEN(dt, 0.2, 1.5); // never early; generous lateness
+  return 0;
+}
+static void sleep_is_never_early(void) { ASSERT_EQ(cio_run(sleep_main, NULL), 0); }
+
+struct order {
+  int seq[16]; // wake order
+  int n;
+};
+struct sleeper_arg {
+  struct order *o;
+  int id;
+  double s;
+};
+static int ordered_sleeper(void *arg) {
+  struct sleeper_arg *a = arg;
+  ASSERT_EQ(cio_sleep(a->s), 0);
+  a->o->seq[a->o->n++] = a->id;
+  return 0;
+}
+static int order_main(void *arg) {
+  (void)arg;
+  struct order o = {{0}, 0};
+  // Shorter sleeps wake first; equal sleeps wake in spawn order.
+  double secs[8] = {0.08, 0.02, 0.05, 0.02, 0.02, 0.11, 0.05, 0.001};
+  int expect[8] = {7, 1, 3, 4, 2, 6, 0, 5};
+  struct sleeper_arg a[8];
+  cio_task *t[8];
+  for (int i = 0; i < 8; i++) {
+    a[i] = (struct sleeper_arg){&o, i, secs[i]};
+    t[i] = cio_spawn(ordered_sleeper, &a[i]);
+  }
+  for (int i = 0; i < 8; i++) ASSERT_EQ(cio_join(t[i]), 0);
+  for (int i = 0; i < 8; i++) ASSERT_EQ(o.seq[i], expect[i]);
+  return 0;
+}
+static void sleepers_wake_in_deadline_then_spawn_order(void) { ASSERT_EQ(cio_run(order_main, NULL), 0); }
+
+static int bad_main(void *arg) {
+  (void)arg;
+  ASSERT_EQ(cio_sleep(-1), -EINVAL);
+  ASSERT_EQ(cio_sleep(NAN), -EINVAL);
+  ASSERT_EQ(cio_sleep(-INFINITY), -EINVAL);
+  ASSERT_EQ(cio_sleep(0), 0); // a yield
+  return 0;
+}
+static void bad_durations(void) { ASSERT_EQ(cio_run(bad_main, NULL), 0); }
+
+// A huge duration does not overflow into the past: the sleeper stays asleep.
+static int forever(void *arg) {
+  (void)arg;
+  return cio_sleep(INFINITY);
+}
+static int huge_main(void *arg) {
+  (void)arg;
+  cio_task *t = cio_spawn(forever, NULL);
+  ASSERT_EQ(cio_sleep(0.05), 0);
+  ASSERT(!cio_task_done(t));
+  cio_cancel(t);
+  ASSERT_EQ(cio_join(t), -ECANCELED);
+  return 0;
+}
+static void huge_duration_does_not_overflow(void) { ASSERT_EQ(cio_run(huge_main, NULL), 0); }
+
+static int clock_main(void *arg) {
+  (void)arg;
+  double a = cio_now();
+  int64_t ns = cio_now_ns();
+  ASSERT(a > 0);
+  ASSERT_BETWEEN((double)ns / 1e9 - a, -0.01, 0.01);
+  ASSERT_EQ(cio_sleep(0.01), 0);
+  ASSERT(cio_now() > a);
+  return 0;
+}
+static void clock_moves(void) {
+  ASSERT(cio_now() == 0.0); // outside a loop
+  ASSERT_EQ(cio_run(clock_main, NULL), 0);
+}
+
+// The guide: two 0.3 s fetches awaited in turn take 0.6 s; gathered, 0.3 s.
+static int fetch(void *arg) {
+  (void)arg;
+  return cio_sleep(0.3);
+}
+static int seq_conc_main(void *arg) {
+  (void)arg;
+  double t0 = cio_now();
+  ASSERT_EQ(fetch(NULL), 0);
+  ASSERT_EQ(fetch(NULL), 0);
+  double sequential = cio_now() - t0;
+  t0 = cio_now();
+  cio_task *a = cio_spawn(fetch, NULL), *b = cio_spawn(fetch, NULL);
+  ASSERT_EQ(cio_join(a), 0);
+  ASSERT_EQ(cio_join(b), 0);
+  double concurrent = cio_now() - t0;
+  ASSERT_BETWEEN(sequential, 0.6, 1.5);
+  ASSERT_BETWEEN(concurrent, 0.3, 0.55);
+  return 0;
+}
+static void sequential_vs_concurrent(void) { ASSERT_EQ(cio_run(seq_conc_main, NULL), 0); }
+
+// A task that yields in a loop does not starve a sleeper's timer.
+static int spinner(void *arg) {
+  volatile int *stop = arg;
+  while (!*stop)
+    if (cio_yield() < 0) break;
+  return 0;
+}
+static int starve_main(void *arg) {
+  (void)arg;
+  volatile int stop = 0;
+  cio_task *s = cio_spawn(spinner, (void *)&stop);
+  double t0 = cio_now();
+  ASSERT_EQ(cio_sleep(0.05), 0);
+  ASSERT_BETWEEN(cio_now() - t0, 0.05, 1.0);
+  stop = 1;
+  ASSERT_EQ(cio_join(s), 0);
+  return 0;
+}
+static void yielding_task_does_not_starve_timers(void) { ASSERT_EQ(cio_run(starve_main, NULL), 0); }
+
+static const test_case cases[] = {
+    {"sleep_is_never_early", sleep_is_never_early, 0},
+    {"sleepers_wake_in_deadline_then_spawn_order", sleepers_wake_in_deadline_then_spawn_order, 0},
+    {"bad_durations", bad_durations, 0},
+    {"huge_duration_does_not_overflow", huge_duration_does_not_overflow, 0},
+    {"clock_moves", clock_moves, 0},
+    {"sequential_vs_concurrent", sequential_vs_concurrent, 0},
+    {"yielding_task_does_not_starve_timers", yielding_task_does_not_starve_timers, 0},
+};
+TEST_MAIN(cases)
