@@ -293,7 +293,9 @@ static int join_cancel_main(void *arg) {
   ASSERT_EQ(cio_all_tasks(NULL, 0), 1); // inner is gone too
   return 0;
 }
-static void cancelled_joiner_cancels_and_reaps(void) { ASSERT_EQ(cio_run(join_cancel_main, NULL), 0); }
+static void cancelled_joiner_cancels_and_reaps(void) {
+  ASSERT_EQ(cio_run(join_cancel_main, NULL), 0);
+}
 
 // asyncio.run's epilogue: tasks left when main returns are cancelled and
 // awaited; detached ones run their cleanup.

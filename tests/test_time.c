@@ -49,7 +49,9 @@ static int order_main(void *arg) {
   for (int i = 0; i < 8; i++) ASSERT_EQ(o.seq[i], expect[i]);
   return 0;
 }
-static void sleepers_wake_in_deadline_then_spawn_order(void) { ASSERT_EQ(cio_run(order_main, NULL), 0); }
+static void sleepers_wake_in_deadline_then_spawn_order(void) {
+  ASSERT_EQ(cio_run(order_main, NULL), 0);
+}
 
 static int bad_main(void *arg) {
   (void)arg;

@@ -38,8 +38,8 @@ void cio__ctx_trampoline(void);
 #if defined(__x86_64__)
 // The frame cio__ctx_switch pops, from the saved stack pointer upward.
 struct initial_frame {
-  uint32_t mxcsr, x87cw;                          // FP control words
-  uint64_t r15, r14, r13, r12, rbx, rbp, ret;     // r12 holds entry()
+  uint32_t mxcsr, x87cw;                      // FP control words
+  uint64_t r15, r14, r13, r12, rbx, rbp, ret; // r12 holds entry()
 };
 
 void cio__ctx_make(cio__ctx *c, void *lo, size_t size, void (*entry)(void)) {
@@ -59,7 +59,7 @@ struct initial_frame {
   uint64_t d8_d15[8];
   uint64_t fpcr;
   uint64_t pad;
-  uint64_t x29, x30;    // x30 = trampoline
+  uint64_t x29, x30; // x30 = trampoline
 };
 
 void cio__ctx_make(cio__ctx *c, void *lo, size_t size, void (*entry)(void)) {

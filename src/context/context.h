@@ -28,7 +28,9 @@ typedef struct cio__ctx {
 void cio__ctx_make(cio__ctx *c, void *lo, size_t size, void (*entry)(void));
 
 #ifdef CIO_CONTEXT_UCONTEXT
-static inline void cio__ctx_switch(cio__ctx *from, cio__ctx *to) { swapcontext(&from->uc, &to->uc); }
+static inline void cio__ctx_switch(cio__ctx *from, cio__ctx *to) {
+  swapcontext(&from->uc, &to->uc);
+}
 #else
 // Saves the running context in *from and resumes *to (switch_<arch>.S).
 void cio__ctx_switch(cio__ctx *from, cio__ctx *to);

@@ -18,9 +18,9 @@
 #define MADV_GUARD_INSTALL 102 // Linux 6.13; glibc 2.36's headers lack it
 #endif
 
-#define FIRST_SLAB 16     // stacks in the first slab
-#define MAX_SLAB 1024     // stacks per slab once grown (64 MiB at 64 KiB)
-#define GUARD_PAGES 4     // 16 KiB of guard: catches frames up to that size
+#define FIRST_SLAB 16 // stacks in the first slab
+#define MAX_SLAB 1024 // stacks per slab once grown (64 MiB at 64 KiB)
+#define GUARD_PAGES 4 // 16 KiB of guard: catches frames up to that size
 
 struct cio__slab {
   struct cio__slab *next; // next slab of the same pool

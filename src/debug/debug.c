@@ -41,8 +41,9 @@ int cio__misuse_outside(const char *fn) {
   cio__loop *L = cio__tls_loop;
   const char *where = L ? "on the loop's own stack (a thread-safe callback), not in a task"
                         : "outside cio_run(): no event loop runs on this thread";
-  fprintf(stderr, "cio: %s() called %s; await only from a task started by cio_run() or cio_spawn()\n",
-          fn, where);
+  fprintf(stderr,
+          "cio: %s() called %s; await only from a task started by cio_run() or cio_spawn()\n", fn,
+          where);
   if ((L && L->debug) || (!L && env_debug())) abort();
   return -EPERM;
 }

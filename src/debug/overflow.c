@@ -37,7 +37,8 @@ static void put(struct msg *m, const char *s) {
 static void put_num(struct msg *m, unsigned long long v) {
   char tmp[24];
   int i = 0;
-  do tmp[i++] = (char)('0' + v % 10); while ((v /= 10) && i < 23);
+  do tmp[i++] = (char)('0' + v % 10);
+  while ((v /= 10) && i < 23);
   while (i > 0 && m->len < sizeof m->buf - 1) m->buf[m->len++] = tmp[--i];
 }
 

@@ -28,29 +28,29 @@ typedef struct cio__post {
 } cio__post;
 
 typedef struct cio_loop {
-  struct cio_task *current;    // the running task; NULL while on the loop's own stack
-  cio__ctx ctx;                // the loop's own context (the thread's stack)
-  void *main_stack_lo;         // the thread's stack, for ASan's fiber switches
-  size_t main_stack_size;      //   "
+  struct cio_task *current; // the running task; NULL while on the loop's own stack
+  cio__ctx ctx;             // the loop's own context (the thread's stack)
+  void *main_stack_lo;      // the thread's stack, for ASan's fiber switches
+  size_t main_stack_size;   //   "
 
   struct cio_task *ready_head; // FIFO of tasks ready to run
   struct cio_task *ready_tail; //   "
   size_t ready_len;            // tasks in it
   size_t round_left;           // tasks still to run before the next loop pass
 
-  int64_t now;                 // cached clock (ns), valid while now_valid
-  bool now_valid;              // false after each pass: read again on demand
-  cio__timers timers;          // armed deadlines
+  int64_t now;        // cached clock (ns), valid while now_valid
+  bool now_valid;     // false after each pass: read again on demand
+  cio__timers timers; // armed deadlines
 
   const cio__poller_ops *poller; // the backend
-  void *poller_state;          // its state
-  uint32_t watched;            // descriptors registered with the poller
+  void *poller_state;            // its state
+  uint32_t watched;              // descriptors registered with the poller
 
-  pthread_mutex_t post_lock;   // guards the post queue
-  cio__post *post_head;        // callbacks from other threads
-  cio__post *post_tail;        //   "
-  atomic_bool post_pending;    // set by posters, cleared by the loop
-  atomic_int holds;            // promises of future posts (see cio_loop_hold)
+  pthread_mutex_t post_lock; // guards the post queue
+  cio__post *post_head;      // callbacks from other threads
+  cio__post *post_tail;      //   "
+  atomic_bool post_pending;  // set by posters, cleared by the loop
+  atomic_int holds;          // promises of future posts (see cio_loop_hold)
 
   cio__stack_pool stacks;      // stacks for tasks
   struct cio_task *dead;       // a task that just finished: its stack is recycled on the loop stack
@@ -64,8 +64,8 @@ typedef struct cio_loop {
   bool closing;                // main has returned; cancelling the rest
   bool deadlock_cancelled;     // a deadlock was reported and every task cancelled
 
-  uint64_t switches;           // context switches (stats)
-  size_t max_ready;            // longest ready queue seen (stats)
+  uint64_t switches; // context switches (stats)
+  size_t max_ready;  // longest ready queue seen (stats)
 } cio__loop;
 
 extern __thread cio__loop *cio__tls_loop;

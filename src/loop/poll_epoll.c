@@ -3,6 +3,7 @@
 // The epoll backend: one epoll instance per loop, edge-triggered
 // registrations, and an eventfd that other threads write to wake the loop.
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -14,8 +15,8 @@
 #define MAX_EVENTS 256 // events taken per epoll_pwait2() call
 
 struct epoll_state {
-  int epfd;                             // the epoll instance
-  int wakefd;                           // eventfd written by wakeup()
+  int epfd;                              // the epoll instance
+  int wakefd;                            // eventfd written by wakeup()
   struct epoll_event events[MAX_EVENTS]; // buffer for one poll()
 };
 
@@ -63,15 +64,31 @@ static int epoll_del(void *state, cio__io *io) {
   return 0;
 }
 
+// epoll_pwait2 (Linux 5.11) takes a nanosecond timeout; where it is missing
+// (older kernels, valgrind 3.19) epoll_wait gets the timeout rounded up to
+// whole milliseconds, so a timer is never reached early.
+static int wait_events(struct epoll_state *s, int64_t timeout_ns) {
+  static bool no_pwait2;
+  if (!no_pwait2) {
+    struct timespec ts, *tp = NULL;
+    if (timeout_ns >= 0) {
+      ts.tv_sec = timeout_ns / 1000000000;
+      ts.tv_nsec = timeout_ns % 1000000000;
+      tp = &ts;
+    }
+    int n = epoll_pwait2(s->epfd, s->events, MAX_EVENTS, tp, NULL);
+    if (n >= 0 || errno != ENOSYS) return n;
+    no_pwait2 = true;
+  }
+  int ms = timeout_ns < 0                               ? -1
+           : timeout_ns >= (int64_t)INT32_MAX * 1000000 ? INT32_MAX
+                                                        : (int)((timeout_ns + 999999) / 1000000);
+  return epoll_wait(s->epfd, s->events, MAX_EVENTS, ms);
+}
+
 static int epoll_poll(void *state, int64_t timeout_ns) {
   struct epoll_state *s = state;
-  struct timespec ts, *tp = NULL;
-  if (timeout_ns >= 0) {
-    ts.tv_sec = timeout_ns / 1000000000;
-    ts.tv_nsec = timeout_ns % 1000000000;
-    tp = &ts;
-  }
-  int n = epoll_pwait2(s->epfd, s->events, MAX_EVENTS, tp, NULL);
+  int n = wait_events(s, timeout_ns);
   if (n < 0) return errno == EINTR ? 0 : -errno;
   int reported = 0;
   for (int i = 0; i < n; i++) {
@@ -108,4 +125,3 @@ const cio__poller_ops cio__poller_epoll = {
     .poll = epoll_poll,
     .wakeup = epoll_wakeup,
 };
-

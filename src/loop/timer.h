@@ -19,9 +19,9 @@
 #define CIO__TIMER_IDLE UINT32_MAX // index of a timer that is not armed
 
 typedef struct cio__timer {
-  int64_t deadline;                    // absolute deadline, loop clock in ns
-  uint32_t index;                      // slot in the heap, CIO__TIMER_IDLE if not armed
-  void (*fire)(struct cio__timer *t);  // called on the loop when it expires (disarmed first)
+  int64_t deadline;                   // absolute deadline, loop clock in ns
+  uint32_t index;                     // slot in the heap, CIO__TIMER_IDLE if not armed
+  void (*fire)(struct cio__timer *t); // called on the loop when it expires (disarmed first)
 } cio__timer;
 
 typedef struct cio__timer_slot {

@@ -21,8 +21,10 @@ static size_t env_size(const char *name) {
   if (!e || !*e) return 0;
   char *end;
   unsigned long long v = strtoull(e, &end, 10);
-  if (*end == 'k' || *end == 'K') v <<= 10, end++;
-  else if (*end == 'm' || *end == 'M') v <<= 20, end++;
+  if (*end == 'k' || *end == 'K')
+    v <<= 10, end++;
+  else if (*end == 'm' || *end == 'M')
+    v <<= 20, end++;
   if (*end) {
     cio__warn("%s=%s is not a size (use e.g. 256K or 1M); ignoring it", name, e);
     return 0;

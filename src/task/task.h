@@ -33,11 +33,11 @@ enum cio__state {
 // A waiter on a wait queue.  Lives on the waiting task's stack (or inside
 // the object that waits), linked into the queue while it waits.
 typedef struct cio__waiter {
-  struct cio__waiter *prev, *next; // queue links
-  cio_task *task;                  // the task to wake, or NULL if `notify` is set
+  struct cio__waiter *prev, *next;                   // queue links
+  cio_task *task;                                    // the task to wake, or NULL if `notify` is set
   void (*notify)(struct cio__waiter *w, void *from); // called instead of waking, if set
-  void *data;                      // for the owner of the waiter
-  bool linked;                     // on a queue now
+  void *data;                                        // for the owner of the waiter
+  bool linked;                                       // on a queue now
 } cio__waiter;
 
 // A FIFO of waiters: the one primitive every blocking object is built on.
@@ -46,32 +46,32 @@ typedef struct cio__waitq {
 } cio__waitq;
 
 struct cio_task {
-  cio__ctx ctx;              // saved context while not running
-  cio_task *next_ready;      // ready-queue link
-  cio__stack *stack;         // NULL before the first run and after finishing
-  cio_fn fn;                 // body
-  void *arg;                 // its argument
-  int result;                // outcome once DONE
-  int wake_code;             // what the last waker passed to cio__wake()
-  uint8_t state;             // enum cio__state
-  bool cancelled;            // cancellation requested (stays set: level triggered)
-  bool detached;             // the handle was given up
-  bool outcome_read;         // somebody looked at the outcome (debug leak report)
-  bool joining;              // a cio_join() is under way
-  bool canary;               // its stack is canary-guarded: check at every switch
-  uint32_t magic;            // CIO__TASK_MAGIC while the handle is valid
-  uint32_t shield;           // open shield scopes
-  cio__timer timer;          // deadline of the current park
-  cio__waitq done_waiters;   // woken when the task finishes
-  cio_task *all_prev;        // registry of live tasks (cio_all_tasks)
-  cio_task *all_next;        //   "
-  uint64_t id;               // unique id, from 1
-  const char *file;          // spawn site
-  int line;                  //   "
-  const char *waiting_on;    // what a parked task waits for ("sleep", "join"...)
-  int64_t state_since;       // loop time when it entered its state (debug dump)
-  void *asan_fake_stack;     // ASan's fake-stack handle across a switch
-  char name[CIO__NAME_MAX];  // "" = unnamed (shown as task-<id>)
+  cio__ctx ctx;             // saved context while not running
+  cio_task *next_ready;     // ready-queue link
+  cio__stack *stack;        // NULL before the first run and after finishing
+  cio_fn fn;                // body
+  void *arg;                // its argument
+  int result;               // outcome once DONE
+  int wake_code;            // what the last waker passed to cio__wake()
+  uint8_t state;            // enum cio__state
+  bool cancelled;           // cancellation requested (stays set: level triggered)
+  bool detached;            // the handle was given up
+  bool outcome_read;        // somebody looked at the outcome (debug leak report)
+  bool joining;             // a cio_join() is under way
+  bool canary;              // its stack is canary-guarded: check at every switch
+  uint32_t magic;           // CIO__TASK_MAGIC while the handle is valid
+  uint32_t shield;          // open shield scopes
+  cio__timer timer;         // deadline of the current park
+  cio__waitq done_waiters;  // woken when the task finishes
+  cio_task *all_prev;       // registry of live tasks (cio_all_tasks)
+  cio_task *all_next;       //   "
+  uint64_t id;              // unique id, from 1
+  const char *file;         // spawn site
+  int line;                 //   "
+  const char *waiting_on;   // what a parked task waits for ("sleep", "join"...)
+  int64_t state_since;      // loop time when it entered its state (debug dump)
+  void *asan_fake_stack;    // ASan's fake-stack handle across a switch
+  char name[CIO__NAME_MAX]; // "" = unnamed (shown as task-<id>)
 };
 
 // The loop of this thread if the caller is a task, else NULL after printing

@@ -78,7 +78,8 @@ static int run_one(const test_case *c) {
     return 77;
   }
   if (WIFSIGNALED(status))
-    printf("FAIL %s: killed by signal %d (%s)\n", c->name, WTERMSIG(status), strsignal(WTERMSIG(status)));
+    printf("FAIL %s: killed by signal %d (%s)\n", c->name, WTERMSIG(status),
+           strsignal(WTERMSIG(status)));
   else
     printf("FAIL %s: exit code %d\n", c->name, WEXITSTATUS(status));
   return 1;
@@ -101,7 +102,8 @@ int test_main(int argc, char **argv, const test_case *cases, size_t n) {
     failed += r == 1;
     skipped += r == 77;
   }
-  printf("%zu cases: %zu passed, %d failed, %d skipped\n", n, n - failed - skipped, failed, skipped);
+  printf("%zu cases: %zu passed, %d failed, %d skipped\n", n, n - failed - skipped, failed,
+         skipped);
   return failed ? 1 : 0;
 }
 

@@ -15,54 +15,53 @@
 #include <stdlib.h>
 
 typedef struct test_case {
-  const char *name;  // case name
-  void (*fn)(void);  // body; returns on success, exits non-zero on failure
-  int timeout_s;     // 0 = 30 s default
+  const char *name; // case name
+  void (*fn)(void); // body; returns on success, exits non-zero on failure
+  int timeout_s;    // 0 = 30 s default
 } test_case;
 
 // Runs the cases (see above).  Returns the process exit code.
 int test_main(int argc, char **argv, const test_case *cases, size_t n);
 
-#define TEST_MAIN(cases)                                                   \
-  int main(int argc, char **argv) {                                        \
-    return test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);   \
+#define TEST_MAIN(cases)                                                                           \
+  int main(int argc, char **argv) {                                                                \
+    return test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);                           \
   }
 
 _Noreturn void test_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 _Noreturn void test_skip(const char *reason);
 
-#define ASSERT(cond)                                                          \
-  do {                                                                        \
-    if (!(cond)) test_fail(__FILE__, __LINE__, "ASSERT(%s) failed", #cond);   \
+#define ASSERT(cond)                                                                               \
+  do {                                                                                             \
+    if (!(cond)) test_fail(__FILE__, __LINE__, "ASSERT(%s) failed", #cond);                        \
   } while (0)
 
-#define ASSERT_EQ(a, b)                                                              \
-  do {                                                                               \
-    int64_t a_ = (int64_t)(a), b_ = (int64_t)(b);                                    \
-    if (a_ != b_)                                                                    \
-      test_fail(__FILE__, __LINE__, "`%s == %s` (%" PRId64 " vs %" PRId64 ")", #a, #b, a_, b_); \
+#define ASSERT_EQ(a, b)                                                                            \
+  do {                                                                                             \
+    int64_t a_ = (int64_t)(a), b_ = (int64_t)(b);                                                  \
+    if (a_ != b_)                                                                                  \
+      test_fail(__FILE__, __LINE__, "`%s == %s` (%" PRId64 " vs %" PRId64 ")", #a, #b, a_, b_);    \
   } while (0)
 
-#define ASSERT_NE(a, b)                                                              \
-  do {                                                                               \
-    int64_t a_ = (int64_t)(a), b_ = (int64_t)(b);                                    \
-    if (a_ == b_)                                                                    \
-      test_fail(__FILE__, __LINE__, "`%s != %s` (both %" PRId64 ")", #a, #b, a_);    \
+#define ASSERT_NE(a, b)                                                                            \
+  do {                                                                                             \
+    int64_t a_ = (int64_t)(a), b_ = (int64_t)(b);                                                  \
+    if (a_ == b_) test_fail(__FILE__, __LINE__, "`%s != %s` (both %" PRId64 ")", #a, #b, a_);      \
   } while (0)
 
 // a <= x <= b, for timings with generous bounds.
-#define ASSERT_BETWEEN(x, a, b)                                                         \
-  do {                                                                                  \
-    double x_ = (double)(x), a_ = (double)(a), b_ = (double)(b);                        \
-    if (!(x_ >= a_ && x_ <= b_))                                                        \
-      test_fail(__FILE__, __LINE__, "`%s` = %g not in [%g, %g]", #x, x_, a_, b_);       \
+#define ASSERT_BETWEEN(x, a, b)                                                                    \
+  do {                                                                                             \
+    double x_ = (double)(x), a_ = (double)(a), b_ = (double)(b);                                   \
+    if (!(x_ >= a_ && x_ <= b_))                                                                   \
+      test_fail(__FILE__, __LINE__, "`%s` = %g not in [%g, %g]", #x, x_, a_, b_);                  \
   } while (0)
 
-#define ASSERT_STR_CONTAINS(hay, needle)                                                    \
-  do {                                                                                      \
-    if (!strstr((hay), (needle)))                                                           \
-      test_fail(__FILE__, __LINE__, "expected \"%s\" in output:\n%s", (needle), (hay));     \
+#define ASSERT_STR_CONTAINS(hay, needle)                                                           \
+  do {                                                                                             \
+    if (!strstr((hay), (needle)))                                                                  \
+      test_fail(__FILE__, __LINE__, "expected \"%s\" in output:\n%s", (needle), (hay));            \
   } while (0)
 
 // Runs fn() in a child process with its stderr (and stdout) captured into

@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: MIT
+#
+# The short commands, in front of CMake:
+#   make demo           build and run the demo
+#   make test           build and run every test (plus the sanitizer suite: make test-asan)
+#   make bench [W=name] run the benchmarks beside their peers
+#   make serve          (comes with the HTTP framework)
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all demo test test-asan test-valgrind test-ucontext bench format check-format clean
+
+all: $(BUILD)/Makefile
+	@cmake --build $(BUILD) -j $(JOBS)
+
+$(BUILD)/Makefile:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIO_WERROR=ON $(CMAKE_FLAGS) >/dev/null
+
+demo: all
+	@$(BUILD)/examples/sleeps
+
+test: all
+	@cd $(BUILD) && ctest --output-on-failure -j 2
+
+# The whole suite under ASan+UBSan (fiber-annotated switches).  The heavy
+# cases run scaled down: ASan's shadow memory makes a million stacks costly.
+test-asan:
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCIO_SANITIZE=address,undefined -DCIO_WERROR=ON -DCIO_BUILD_BENCH=OFF >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@cd build-asan && CIO_TEST_SCALE=0.05 ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j 2
+
+# The suite under valgrind memcheck (scaled down, longer timeouts).
+# A memcheck error makes the case's process exit 9, which fails the case.
+test-valgrind: all
+	@fail=0; for t in $(BUILD)/tests/test_*; do \
+	  CIO_TEST_SCALE=0.01 CIO_TEST_TIMEOUT_MULT=20 valgrind --quiet --error-exitcode=9 \
+	    --leak-check=full --errors-for-leak-kinds=definite $$t || fail=1; done; exit $$fail
+
+# The portable ucontext fallback instead of the assembly switch.
+test-ucontext:
+	@cmake -S . -B build-ucontext -DCIO_CONTEXT=ucontext -DCIO_WERROR=ON -DCIO_BUILD_BENCH=OFF >/dev/null
+	@cmake --build build-ucontext -j $(JOBS)
+	@cd build-ucontext && CIO_TEST_SCALE=0.1 ctest --output-on-failure -j 2
+
+bench: all
+	@bench/run.sh $(BUILD) $(W)
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+check-format:
+	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) build-asan build-ucontext

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Runs cio's benchmarks and, in the same run, the peers' (Go, Python asyncio,
+# uvloop), printing each figure with its ratio to cio's.
+#
+#   bench/run.sh BUILD_DIR [workload ...]     (default: all workloads)
+#
+# Each workload prints a table row per runtime; the last line of the whole
+# run for a single workload is cio's own "<name> <value> <unit>".
+set -eu
+build=${1:?usage: run.sh BUILD_DIR [workload ...]}
+shift
+here=$(cd "$(dirname "$0")" && pwd)
+workloads=("$@")
+[ ${#workloads[@]} -gt 0 ] || workloads=(switch spawn idle timers)
+
+# Peers to run per workload (Python is slow at a million tasks: it gets a
+# smaller count where noted and its figure is per task anyway).
+peers_for() {
+  case $1 in
+    switch) echo "go1 asyncio uvloop" ;;
+    spawn) echo "go go1 asyncio uvloop" ;;
+    idle) echo "go asyncio uvloop" ;;
+    timers) echo "go go1 uvloop" ;;
+  esac
+}
+
+last_value() { tail -n 1 | awk '{print $2}'; }
+
+for w in "${workloads[@]}"; do
+  bin="$build/bench/bench_$w"
+  [ -x "$bin" ] || { echo "no benchmark named $w (built: $build/bench)"; exit 2; }
+  out=$("$bin")
+  ours=$(printf '%s\n' "$out" | last_value)
+  unit=$(printf '%s\n' "$out" | tail -n 1 | awk '{print $3}')
+  printf '%s\n' "$out" | sed '$d' | sed "s/^/  cio /"
+  printf '%-8s %-10s %12s %s\n' "$w" "cio" "$ours" "$unit"
+  for p in $(peers_for "$w"); do
+    set +e
+    pout=$("$here/peers/run_peer.sh" "$p" "$w" 2>&1)
+    rc=$?
+    set -e
+    if [ $rc -eq 77 ]; then
+      printf '%-8s %-10s %12s (%s)\n' "$w" "$p" "-" "$(printf '%s' "$pout" | tail -n 1)"
+      continue
+    elif [ $rc -ne 0 ]; then
+      printf '%-8s %-10s %12s (failed: %s)\n' "$w" "$p" "-" "$(printf '%s' "$pout" | tail -n 1)"
+      continue
+    fi
+    theirs=$(printf '%s\n' "$pout" | last_value)
+    ratio=$(awk -v a="$ours" -v b="$theirs" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }')
+    printf '%-8s %-10s %12s %s   cio/%s = %s\n' "$w" "$p" "$theirs" "$unit" "$p" "$ratio"
+  done
+  echo "$w $ours $unit"
+done
