@@ -12,7 +12,7 @@ CMAKE_FLAGS ?=
 .PHONY: all demo test test-asan test-valgrind test-ucontext bench format check-format clean
 
 all: $(BUILD)/Makefile
-	@cmake --build $(BUILD) -j $(JOBS)
+	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory >$(BUILD)/build.log 2>&1 || { cat $(BUILD)/build.log; exit 1; }
 
 $(BUILD)/Makefile:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIO_WERROR=ON $(CMAKE_FLAGS) >/dev/null

@@ -46,6 +46,14 @@ static void million_tasks_sleep_concurrently(void) {
   ASSERT_EQ(cio_run(million_main, &n), 0);
 }
 
+// Without guard regions (older kernels): mprotect guards while the mapping
+// budget lasts, canaries beyond it; 200,000 tasks still run.
+static void many_tasks_on_fallback_guards(void) {
+  setenv("CIO_STACK_GUARD", "mprotect", 1);
+  long n = (long)(200000 * test_scale());
+  ASSERT_EQ(cio_run(million_main, &n), 0);
+}
+
 // 16 KiB of buffers on the stack fit the default stack; the size is honoured.
 static int big_frame(void *arg) {
   size_t kib = (size_t)(uintptr_t)arg;
@@ -167,6 +175,7 @@ static void finished_stacks_are_reused(void) { ASSERT_EQ(cio_run(reuse_main, NUL
 
 static const test_case cases[] = {
     {"million_tasks_sleep_concurrently", million_tasks_sleep_concurrently, 120},
+    {"many_tasks_on_fallback_guards", many_tasks_on_fallback_guards, 120},
     {"default_stack_holds_buffers", default_stack_holds_buffers, 0},
     {"stack_size_option", stack_size_option, 0},
     {"overflow_reported_guard_region", overflow_reported_guard_region, 0},

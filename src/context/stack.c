@@ -5,6 +5,7 @@
 #include "stack.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +32,10 @@ struct cio__slab {
 };
 
 // Process-wide: whether MADV_GUARD_INSTALL works (-1 unknown, 0 no, 1 yes),
-// and how many mprotect guards may still be made on kernels without it.
+// and how many mprotect guards may still be made on kernels without it
+// (LONG_MIN until first read; it goes negative once spent).
 static atomic_int madvise_guard_works = -1;
-static atomic_long mprotect_budget = -1;
+static atomic_long mprotect_budget = LONG_MIN;
 
 static size_t page_size(void) {
   static size_t ps;
@@ -95,16 +97,19 @@ static enum cio__guard install_guard(char *guard, size_t len) {
   if (forced == CIO__GUARD_MPROTECT) atomic_store(&madvise_guard_works, 0);
   int works = atomic_load_explicit(&madvise_guard_works, memory_order_relaxed);
   if (works != 0) {
-    if (madvise(guard, len, MADV_GUARD_INSTALL) == 0) {
+    // The first time, check that the guard is real: an emulator (qemu-user
+    // 7.2) may return 0 for advice it does not know and install nothing.
+    // The kernel cannot read a guard region, so access() fails with EFAULT.
+    if (madvise(guard, len, MADV_GUARD_INSTALL) == 0 &&
+        (works > 0 || (access(guard, F_OK) < 0 && errno == EFAULT))) {
       if (works < 0) atomic_store(&madvise_guard_works, 1);
       return CIO__GUARD_MADVISE;
     }
     atomic_store(&madvise_guard_works, 0);
   }
-  long expect = atomic_load(&mprotect_budget);
-  if (expect < 0) {
+  long expect = LONG_MIN;
+  if (atomic_load(&mprotect_budget) == LONG_MIN)
     atomic_compare_exchange_strong(&mprotect_budget, &expect, map_count_budget());
-  }
   if (atomic_fetch_sub(&mprotect_budget, 2) >= 2 && mprotect(guard, len, PROT_NONE) == 0)
     return CIO__GUARD_MPROTECT;
   return CIO__GUARD_CANARY;

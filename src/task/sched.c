@@ -12,6 +12,7 @@
 // timers or I/O.  When there are no timers, descriptors or posts the pass
 // is skipped, and so is reading the clock.
 #include <errno.h>
+#include <fenv.h>
 #include <stdio.h>
 
 #include "../debug/debug.h"
@@ -150,6 +151,11 @@ void cio__yield(cio__loop *L) {
 // The first code that runs on a task's stack.
 static void task_entry(void) {
   cio__san_finish_switch(NULL);
+#ifdef CIO_CONTEXT_UCONTEXT
+  // makecontext copies the creator's FP environment; a task starts with the
+  // default one, as with the assembly switch.
+  fesetenv(FE_DFL_ENV);
+#endif
   cio__loop *L = cio__tls_loop;
   cio_task *t = L->current;
   t->result = t->fn(t->arg);
