@@ -13,9 +13,9 @@ static int sleeper(void *arg) {
 }
 
 struct result {
-  long n;           // tasks
-  double kib;       // resident KiB per task
-  double wall;      // seconds until all finished
+  long n;      // tasks
+  double kib;  // resident KiB per task
+  double wall; // seconds until all finished
 };
 
 static int bench(void *arg) {

@@ -19,6 +19,7 @@
 #include "timer.h"
 
 struct cio_task;
+struct cio__record_chunk;
 
 // A callback posted by cio_call_soon_threadsafe().
 typedef struct cio__post {
@@ -53,16 +54,18 @@ typedef struct cio_loop {
   atomic_int holds;          // promises of future posts (see cio_loop_hold)
 
   cio__stack_pool stacks;      // stacks for tasks
-  struct cio_task *dead;       // a task that just finished: its stack is recycled on the loop stack
-  struct cio_task *free_tasks; // recycled task structs
-  struct cio_task *all_head;   // every live task, in spawn order
-  struct cio_task *all_tail;   //   "
-  size_t nlive;                // tasks not finished yet
-  uint64_t nrecords;           // task records not yet released
-  struct cio_task *main_task;  // the task cio_run() started
-  bool debug;                  // debug mode
-  bool closing;                // main has returned; cancelling the rest
-  bool deadlock_cancelled;     // a deadlock was reported and every task cancelled
+  cio__stack *dead_stack;      // stack of a task that just finished, recycled by the next context
+  cio__ctx dead_ctx;           // where a finished task's last switch saves its (unused) state
+  struct cio_task *free_tasks; // task records ready for reuse
+  struct cio__record_chunk *record_chunks; // where task records are allocated
+  struct cio_task *all_head;               // every live task, in spawn order
+  struct cio_task *all_tail;               //   "
+  size_t nlive;                            // tasks not finished yet
+  uint64_t nrecords;                       // task records not yet released
+  struct cio_task *main_task;              // the task cio_run() started
+  bool debug;                              // debug mode
+  bool closing;                            // main has returned; cancelling the rest
+  bool deadlock_cancelled;                 // a deadlock was reported and every task cancelled
 
   uint64_t switches; // context switches (stats)
   size_t max_ready;  // longest ready queue seen (stats)

@@ -46,21 +46,6 @@ static void find_main_stack(cio__loop *L) {
   pthread_attr_destroy(&attr);
 }
 
-static void free_records(cio__loop *L) {
-  cio_task *t = L->all_head;
-  while (t) {
-    cio_task *next = t->all_next;
-    free(t);
-    t = next;
-  }
-  t = L->free_tasks;
-  while (t) {
-    cio_task *next = t->next_ready;
-    free(t);
-    t = next;
-  }
-}
-
 int cio_run_opts(const cio_opts *opts, cio_fn main_fn, void *arg) {
   if (!main_fn) return -EINVAL;
   if (cio__tls_loop) {
@@ -96,7 +81,7 @@ int cio_run_opts(const cio_opts *opts, cio_fn main_fn, void *arg) {
   cio__tls_loop = NULL;
   cio__overflow_uninstall(L);
 out:
-  free_records(L);
+  cio__task_records_free(L);
   cio__stack_pool_fini(&L->stacks);
   cio__loop_fini(L);
   free(L);

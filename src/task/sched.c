@@ -59,6 +59,7 @@ static cio_task *next_ready(cio__loop *L) {
 }
 
 static void task_entry(void);
+static void reap(cio__loop *L);
 
 // The next task that can actually run: tasks cancelled before they started
 // finish here without running, and a task gets its stack on its first run.
@@ -84,6 +85,14 @@ static cio_task *next_runnable(cio__loop *L) {
   return NULL;
 }
 
+// A finished task switches straight to the next one; whoever runs next
+// (another task, or the loop) gives its stack back to the pool, since a
+// stack cannot be recycled while it is in use.
+static void reap(cio__loop *L) {
+  cio__stack_put(&L->stacks, L->dead_stack);
+  L->dead_stack = NULL;
+}
+
 // Switches from the context `from` (whose ASan handle is *fake) to task `to`.
 static inline void switch_to_task(cio__loop *L, cio__ctx *from, void **fake, cio_task *to) {
   to->state = CIO__RUNNING;
@@ -92,6 +101,7 @@ static inline void switch_to_task(cio__loop *L, cio__ctx *from, void **fake, cio
   cio__san_start_switch(fake, to->stack->lo, to->stack->size);
   cio__ctx_switch(from, &to->ctx);
   cio__san_finish_switch(*fake);
+  if (cio__unlikely(L->dead_stack != NULL)) reap(L);
 }
 
 // Suspends the running task `cur` (already queued or parked) and runs
@@ -112,6 +122,7 @@ static void schedule(cio__loop *L, cio_task *cur) {
   cio__san_start_switch(&cur->asan_fake_stack, L->main_stack_lo, L->main_stack_size);
   cio__ctx_switch(&cur->ctx, &L->ctx);
   cio__san_finish_switch(cur->asan_fake_stack);
+  if (cio__unlikely(L->dead_stack != NULL)) reap(L);
 }
 
 static void timer_fired(cio__timer *tm) {
@@ -151,32 +162,34 @@ void cio__yield(cio__loop *L) {
 // The first code that runs on a task's stack.
 static void task_entry(void) {
   cio__san_finish_switch(NULL);
+  cio__loop *L = cio__tls_loop;
+  if (L->dead_stack) reap(L);
 #ifdef CIO_CONTEXT_UCONTEXT
   // makecontext copies the creator's FP environment; a task starts with the
   // default one, as with the assembly switch.
   fesetenv(FE_DFL_ENV);
 #endif
-  cio__loop *L = cio__tls_loop;
   cio_task *t = L->current;
   t->result = t->fn(t->arg);
   if (cio__unlikely(t->canary) && !cio__stack_intact(t->stack)) cio__overflow_canary(t);
-  // Back to the loop's stack for good: it recycles this stack.
-  L->dead = t;
-  L->current = NULL;
-  cio__san_start_switch(NULL, L->main_stack_lo, L->main_stack_size);
-  cio__ctx_switch(&t->ctx, &L->ctx);
-  cio__fatal("a finished task was resumed");
-}
-
-// After a switch back to the loop's stack: if a task finished, recycle its
-// stack and record its outcome.
-static void reap(cio__loop *L) {
-  cio_task *t = L->dead;
-  if (!t) return;
-  L->dead = NULL;
-  cio__stack_put(&L->stacks, t->stack);
+  // Record the outcome now (waking joiners; the record may be freed), then
+  // leave this stack for good (a NULL fake-stack handle tells ASan so).
+  L->dead_stack = t->stack;
   t->stack = NULL;
   cio__task_finish(L, t, t->result);
+  cio_task *next = next_runnable(L);
+  if (next) {
+    next->state = CIO__RUNNING;
+    L->current = next;
+    L->switches++;
+    cio__san_start_switch(NULL, next->stack->lo, next->stack->size);
+    cio__ctx_switch(&L->dead_ctx, &next->ctx);
+  } else {
+    L->current = NULL;
+    cio__san_start_switch(NULL, L->main_stack_lo, L->main_stack_size);
+    cio__ctx_switch(&L->dead_ctx, &L->ctx);
+  }
+  cio__fatal("a finished task was resumed");
 }
 
 // Nothing is ready, tasks remain, and no timer, descriptor, post or hold can
@@ -192,7 +205,6 @@ int cio__sched_run(cio__loop *L) {
     cio_task *t = next_runnable(L);
     if (t) {
       switch_to_task(L, &L->ctx, &fake, t);
-      reap(L);
       continue;
     }
     if (L->nlive == 0) break;

@@ -16,13 +16,44 @@ static atomic_uint_fast64_t next_id = 1;
 
 // ---------------------------------------------------------------- records
 
+// Task records come in chunks (one allocation per RECORDS_PER_CHUNK tasks)
+// and are recycled through a free list; chunks are freed with the loop.
+#define RECORDS_PER_CHUNK 256
+
+struct cio__record_chunk {
+  struct cio__record_chunk *next;    // every chunk of the loop
+  cio_task tasks[RECORDS_PER_CHUNK]; // the records
+};
+
+static int add_records(cio__loop *L) {
+  struct cio__record_chunk *c = malloc(sizeof *c);
+  if (!c) return -ENOMEM;
+  c->next = L->record_chunks;
+  L->record_chunks = c;
+  for (size_t i = RECORDS_PER_CHUNK; i-- > 0;) {
+    c->tasks[i].magic = 0;
+    c->tasks[i].next_ready = L->free_tasks;
+    L->free_tasks = &c->tasks[i];
+  }
+  return 0;
+}
+
+void cio__task_records_free(cio__loop *L) {
+  struct cio__record_chunk *c = L->record_chunks;
+  while (c) {
+    struct cio__record_chunk *next = c->next;
+    free(c);
+    c = next;
+  }
+  L->record_chunks = NULL;
+  L->free_tasks = NULL;
+}
+
 cio_task *cio__task_new(cio__loop *L, const char *name, cio_fn fn, void *arg, const char *file,
                         int line) {
+  if (!L->free_tasks && add_records(L) < 0) return NULL;
   cio_task *t = L->free_tasks;
-  if (t)
-    L->free_tasks = t->next_ready;
-  else if (!(t = malloc(sizeof *t)))
-    return NULL;
+  L->free_tasks = t->next_ready;
   t->stack = NULL;
   t->fn = fn;
   t->arg = arg;

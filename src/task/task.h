@@ -119,6 +119,8 @@ int cio__waitq_wait(cio__loop *L, cio__waitq *q, int64_t deadline, const char *w
 cio_task *cio__task_new(cio__loop *L, const char *name, cio_fn fn, void *arg, const char *file,
                         int line);
 void cio__task_free(cio__loop *L, cio_task *t);
+// Frees every task record of the loop (at teardown).
+void cio__task_records_free(cio__loop *L);
 // Records the outcome, wakes the waiters and frees a detached task's record.
 void cio__task_finish(cio__loop *L, cio_task *t, int result);
 // True if `t` looks like a valid, unreleased handle.
