@@ -69,6 +69,9 @@ static int regs_task(void *arg) {
     w = sqrt(w + 1.0);
     if (cio_yield() < 0) return -1;
   }
+  // The same arithmetic without switches, written out again on purpose: the
+  // values above must stay in registers across the yields, which a shared
+  // helper working on a struct in memory would not test.
   unsigned long ai = seed, bi = seed * 3, ci = seed * 5, di = seed * 7, ei = seed * 11,
                 fi = seed * 13;
   double xi = seed * 0.5, yi = seed * 0.25, zi = seed * 0.125, wi = 1.0 / (seed + 1);
