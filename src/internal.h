@@ -16,8 +16,9 @@
 
 #define CIO__NEVER INT64_MAX // a deadline that never comes
 
-// Prints "cio: <fn>() called outside a running task ..." once per call site
-// kind and returns -EPERM; in debug mode it aborts instead (DESIGN §3).
+// Prints "cio: <fn>() called outside ..." (saying whether no loop runs or
+// the caller is a callback on the loop's own stack) and returns -EPERM; in
+// debug mode it aborts instead (DESIGN §3).
 int cio__misuse_outside(const char *fn);
 
 // Prints "cio: <message>" to stderr; printf-style.

@@ -213,7 +213,7 @@ int cio_task_result(const cio_task *t) {
 bool cio_task_cancelled(const cio_task *t) { return cio__task_valid(t) && t->cancelled; }
 
 const char *cio_task_name(const cio_task *t) {
-  if (!t || (t->magic != CIO__TASK_MAGIC && t->state != CIO__DONE)) return "(invalid task)";
+  if (!cio__task_valid(t)) return "(invalid task)";
   if (!t->name[0])
     snprintf(((cio_task *)t)->name, CIO__NAME_MAX, "task-%llu", (unsigned long long)t->id);
   return t->name;

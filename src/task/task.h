@@ -74,8 +74,8 @@ struct cio_task {
   char name[CIO__NAME_MAX]; // "" = unnamed (shown as task-<id>)
 };
 
-// The loop of this thread if the caller is a task, else NULL after printing
-// the misuse line for `fn` (which returns -EPERM).
+// The loop of this thread if the caller is a task, else NULL (the caller
+// then reports the misuse with cio__misuse_outside()).
 static inline cio__loop *cio__task_loop(void) {
   cio__loop *L = cio__tls_loop;
   return L && L->current ? L : NULL;
