@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "helpers/test.h"
+#include "internal.h"
+#include "task/task.h"
 
 struct poster {
   cio_loop *loop;   // where to post
@@ -87,8 +89,15 @@ static void deadlock_is_reported(void) {
   ASSERT_STR_CONTAINS(out, expect);
 }
 
-// With a hold outstanding, a waiting loop waits for the other thread.
-static void set_flag(void *arg) { *(int *)arg = 1; }
+// With a hold outstanding, a loop whose tasks all wait (no timer, no
+// descriptor) waits for the other thread instead of reporting a deadlock.
+// White box: the task parks on a bare wait queue that only the posted
+// callback wakes.
+static cio__waitq hold_queue;
+static void wake_waiter(void *arg) {
+  *(int *)arg = 1;
+  cio__waitq_wake_one(cio__tls_loop, &hold_queue, 0, NULL);
+}
 struct hold {
   cio_loop *loop;
   int flag;
@@ -96,17 +105,19 @@ struct hold {
 static void *late_poster(void *arg) {
   struct hold *h = arg;
   usleep(100 * 1000);
-  ASSERT_EQ(cio_call_soon_threadsafe(h->loop, set_flag, &h->flag), 0);
+  ASSERT_EQ(cio_call_soon_threadsafe(h->loop, wake_waiter, &h->flag), 0);
   cio_loop_hold(h->loop, -1);
   return NULL;
 }
 static int hold_main(void *arg) {
   (void)arg;
   struct hold h = {cio_loop_current(), 0};
+  cio__waitq_init(&hold_queue);
   ASSERT_EQ(cio_loop_hold(h.loop, 1), 1);
   pthread_t th;
   ASSERT_EQ(pthread_create(&th, NULL, late_poster, &h), 0);
-  while (!h.flag) ASSERT_EQ(cio_sleep(0.01), 0);
+  ASSERT_EQ(cio__waitq_wait(cio__tls_loop, &hold_queue, CIO__NEVER, "test"), 0);
+  ASSERT_EQ(h.flag, 1);
   pthread_join(th, NULL);
   return 0;
 }

@@ -3,14 +3,14 @@
 // The scheduler: the ready queue, parking and waking, and the switches
 // between tasks.
 //
-// Tasks switch directly to the next ready task; the loop's own stack (the
-// thread's) is entered only when nothing is ready (to block in the poller)
-// and when a task finishes (its stack cannot be recycled while in use).
-// Work is done in rounds: a round runs the tasks that were ready when it
-// began, then the loop takes one non-blocking pass over timers, descriptors
-// and posted callbacks, so a task that yields in a loop cannot starve
-// timers or I/O.  When there are no timers, descriptors or posts the pass
-// is skipped, and so is reading the clock.
+// Tasks switch directly to the next ready task, finishing tasks included;
+// the loop's own stack (the thread's) is entered only when nothing is ready,
+// to block in the poller.  A finished task's stack is recycled by whichever
+// context runs next, since it cannot be recycled while in use.  Work is done in rounds: a round
+// runs the tasks that were ready when it began, then the loop takes one non-blocking pass over
+// timers, descriptors and posted callbacks, so a task that yields in a loop cannot starve timers or
+// I/O.  When there are no timers, descriptors or posts the pass is skipped, and so is reading the
+// clock.
 #include <errno.h>
 #include <fenv.h>
 #include <stdio.h>
@@ -93,14 +93,21 @@ static void reap(cio__loop *L) {
   L->dead_stack = NULL;
 }
 
-// Switches from the context `from` (whose ASan handle is *fake) to task `to`.
-static inline void switch_to_task(cio__loop *L, cio__ctx *from, void **fake, cio_task *to) {
-  to->state = CIO__RUNNING;
+// Leaves the context `from` for task `to`, or for the loop's own stack if
+// `to` is NULL.  `fake` keeps ASan's handle for `from`; NULL means `from`
+// is never resumed.  Returns when `from` is resumed.
+static inline void switch_away(cio__loop *L, cio__ctx *from, void **fake, cio_task *to) {
   L->current = to;
   L->switches++;
-  cio__san_start_switch(fake, to->stack->lo, to->stack->size);
-  cio__ctx_switch(from, &to->ctx);
-  cio__san_finish_switch(*fake);
+  if (to) {
+    to->state = CIO__RUNNING;
+    cio__san_start_switch(fake, to->stack->lo, to->stack->size);
+    cio__ctx_switch(from, &to->ctx);
+  } else {
+    cio__san_start_switch(fake, L->main_stack_lo, L->main_stack_size);
+    cio__ctx_switch(from, &L->ctx);
+  }
+  cio__san_finish_switch(fake ? *fake : NULL);
   if (cio__unlikely(L->dead_stack != NULL)) reap(L);
 }
 
@@ -109,23 +116,13 @@ static inline void switch_to_task(cio__loop *L, cio__ctx *from, void **fake, cio
 static void schedule(cio__loop *L, cio_task *cur) {
   if (cio__unlikely(cur->canary) && !cio__stack_intact(cur->stack)) cio__overflow_canary(cur);
   cio_task *next = next_runnable(L);
-  if (next == cur) {
+  if (next == cur)
     cur->state = CIO__RUNNING;
-    return;
-  }
-  if (next) {
-    switch_to_task(L, &cur->ctx, &cur->asan_fake_stack, next);
-    return;
-  }
-  L->current = NULL;
-  L->switches++;
-  cio__san_start_switch(&cur->asan_fake_stack, L->main_stack_lo, L->main_stack_size);
-  cio__ctx_switch(&cur->ctx, &L->ctx);
-  cio__san_finish_switch(cur->asan_fake_stack);
-  if (cio__unlikely(L->dead_stack != NULL)) reap(L);
+  else
+    switch_away(L, &cur->ctx, &cur->asan_fake_stack, next);
 }
 
-static void timer_fired(cio__timer *tm) {
+void cio__task_timer_fired(cio__timer *tm) {
   cio_task *t = cio__container_of(tm, cio_task, timer);
   cio__wake(cio__tls_loop, t, -ETIMEDOUT);
 }
@@ -135,7 +132,6 @@ int cio__park(cio__loop *L, int64_t deadline, const char *what) {
   if (cio__cancel_due(cur)) return -ECANCELED;
   if (deadline != CIO__NEVER) {
     if (deadline <= cio__loop_now(L)) return -ETIMEDOUT;
-    cur->timer.fire = timer_fired;
     if (cio__timer_arm(&L->timers, &cur->timer, deadline) < 0) return -ENOMEM;
   }
   cur->state = CIO__PARKED;
@@ -177,18 +173,7 @@ static void task_entry(void) {
   L->dead_stack = t->stack;
   t->stack = NULL;
   cio__task_finish(L, t, t->result);
-  cio_task *next = next_runnable(L);
-  if (next) {
-    next->state = CIO__RUNNING;
-    L->current = next;
-    L->switches++;
-    cio__san_start_switch(NULL, next->stack->lo, next->stack->size);
-    cio__ctx_switch(&L->dead_ctx, &next->ctx);
-  } else {
-    L->current = NULL;
-    cio__san_start_switch(NULL, L->main_stack_lo, L->main_stack_size);
-    cio__ctx_switch(&L->dead_ctx, &L->ctx);
-  }
+  switch_away(L, &L->dead_ctx, NULL, next_runnable(L));
   cio__fatal("a finished task was resumed");
 }
 
@@ -204,7 +189,7 @@ int cio__sched_run(cio__loop *L) {
   while (L->nlive > 0) {
     cio_task *t = next_runnable(L);
     if (t) {
-      switch_to_task(L, &L->ctx, &fake, t);
+      switch_away(L, &L->ctx, &fake, t);
       continue;
     }
     if (L->nlive == 0) break;

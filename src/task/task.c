@@ -67,7 +67,7 @@ cio_task *cio__task_new(cio__loop *L, const char *name, cio_fn fn, void *arg, co
   t->canary = false;
   t->magic = CIO__TASK_MAGIC;
   t->shield = 0;
-  cio__timer_init(&t->timer, NULL);
+  cio__timer_init(&t->timer, cio__task_timer_fired);
   cio__waitq_init(&t->done_waiters);
   t->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
   t->file = file;
