@@ -6,11 +6,13 @@
 // Tasks switch directly to the next ready task, finishing tasks included;
 // the loop's own stack (the thread's) is entered only when nothing is ready,
 // to block in the poller.  A finished task's stack is recycled by whichever
-// context runs next, since it cannot be recycled while in use.  Work is done in rounds: a round
-// runs the tasks that were ready when it began, then the loop takes one non-blocking pass over
-// timers, descriptors and posted callbacks, so a task that yields in a loop cannot starve timers or
-// I/O.  When there are no timers, descriptors or posts the pass is skipped, and so is reading the
-// clock.
+// context runs next, since it cannot be recycled while in use.
+//
+// Work is done in rounds: a round runs the tasks that were ready when it
+// began, then the loop takes one non-blocking pass over timers, descriptors
+// and posted callbacks, so a task that yields in a loop cannot starve
+// timers or I/O.  When there are no timers, descriptors or posts the pass
+// is skipped, and so is reading the clock.
 #include <errno.h>
 #include <fenv.h>
 #include <stdio.h>
