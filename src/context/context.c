@@ -9,14 +9,6 @@
 #include <string.h>
 #include <valgrind/valgrind.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define CIO_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CIO_ASAN 1
-#endif
-#endif
-
 #ifdef CIO_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
@@ -83,11 +75,6 @@ void cio__san_start_switch(void **fake_stack_save, const void *to_lo, size_t to_
 void cio__san_finish_switch(void *fake_stack_save) {
   __sanitizer_finish_switch_fiber(fake_stack_save, NULL, NULL);
 }
-#else
-void cio__san_start_switch(void **fake_stack_save, const void *to_lo, size_t to_size) {
-  (void)fake_stack_save, (void)to_lo, (void)to_size;
-}
-void cio__san_finish_switch(void *fake_stack_save) { (void)fake_stack_save; }
 #endif
 
 unsigned cio__san_stack_register(void *lo, size_t size) {

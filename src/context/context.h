@@ -40,8 +40,24 @@ void cio__ctx_switch(cio__ctx *from, cio__ctx *to);
 // about to run (start) and, once running, that the switch happened (finish);
 // a context that will never resume passes NULL for `fake_stack_save`.  These
 // compile to nothing without sanitizers.
+#if defined(__SANITIZE_ADDRESS__)
+#define CIO_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CIO_ASAN 1
+#endif
+#endif
+
+#ifdef CIO_ASAN
 void cio__san_start_switch(void **fake_stack_save, const void *to_lo, size_t to_size);
 void cio__san_finish_switch(void *fake_stack_save);
+#else
+static inline void cio__san_start_switch(void **fake_stack_save, const void *to_lo,
+                                         size_t to_size) {
+  (void)fake_stack_save, (void)to_lo, (void)to_size;
+}
+static inline void cio__san_finish_switch(void *fake_stack_save) { (void)fake_stack_save; }
+#endif
 
 // Valgrind must know every stack it may see the stack pointer move into.
 // Returns an id for cio__san_stack_deregister().

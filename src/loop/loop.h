@@ -57,7 +57,9 @@ typedef struct cio_loop {
   cio__stack *dead_stack;      // stack of a task that just finished, recycled by the next context
   cio__ctx dead_ctx;           // where a finished task's last switch saves its (unused) state
   struct cio_task *free_tasks; // task records ready for reuse
-  struct cio__record_chunk *record_chunks; // where task records are allocated
+  struct cio__record_chunk *record_chunks; // arenas task records come from
+  char *record_next;                       // bump pointer in the newest arena
+  char *record_end;                        // its end
   struct cio_task *all_head;               // every live task, in spawn order
   struct cio_task *all_tail;               //   "
   size_t nlive;                            // tasks not finished yet
