@@ -59,6 +59,29 @@ static inline void cio__san_start_switch(void **fake_stack_save, const void *to_
 static inline void cio__san_finish_switch(void *fake_stack_save) { (void)fake_stack_save; }
 #endif
 
+// ThreadSanitizer must be told about each stack ("fiber") and each switch
+// between them, or it loses track of the shadow stack and crashes.
+#if defined(__SANITIZE_THREAD__)
+#define CIO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CIO_TSAN 1
+#endif
+#endif
+
+#ifdef CIO_TSAN
+#include <sanitizer/tsan_interface.h>
+static inline void *cio__tsan_current(void) { return __tsan_get_current_fiber(); }
+static inline void *cio__tsan_create(void) { return __tsan_create_fiber(0); }
+static inline void cio__tsan_destroy(void *fiber) { __tsan_destroy_fiber(fiber); }
+static inline void cio__tsan_switch(void *fiber) { __tsan_switch_to_fiber(fiber, 0); }
+#else
+static inline void *cio__tsan_current(void) { return NULL; }
+static inline void *cio__tsan_create(void) { return NULL; }
+static inline void cio__tsan_destroy(void *fiber) { (void)fiber; }
+static inline void cio__tsan_switch(void *fiber) { (void)fiber; }
+#endif
+
 // Valgrind must know every stack it may see the stack pointer move into.
 // Returns an id for cio__san_stack_deregister().
 unsigned cio__san_stack_register(void *lo, size_t size);

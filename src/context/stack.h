@@ -19,6 +19,7 @@
 #ifndef CIO_STACK_H
 #define CIO_STACK_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +48,14 @@ typedef struct cio__stack_pool {
   size_t next_slab;        // stacks in the next slab (grows to a cap)
   size_t live;             // stacks handed out and not yet returned
   size_t total;            // stacks carved so far
+  // The prefetcher thread (stack.c) and what it hands over:
+  pthread_mutex_t lock;    // guards ready, nready, stop
+  pthread_cond_t cond;     // wakes the prefetcher
+  struct cio__slab *ready; // slabs built ahead of demand
+  int nready;              // how many
+  bool stop;               // the pool is being torn down
+  bool prefetching;        // the thread runs
+  pthread_t thread;        // the prefetcher
 } cio__stack_pool;
 
 // Sets up an empty pool of stacks with `size` usable bytes (rounded up to

@@ -55,6 +55,8 @@ typedef struct cio_loop {
 
   cio__stack_pool stacks;      // stacks for tasks
   cio__stack *dead_stack;      // stack of a task that just finished, recycled by the next context
+  void *dead_fiber;            // its TSan fiber, destroyed with it
+  void *tsan_fiber;            // TSan's fiber for the loop's own stack
   cio__ctx dead_ctx;           // where a finished task's last switch saves its (unused) state
   struct cio_task *free_tasks; // task records ready for reuse
   struct cio__record_chunk *record_chunks; // arenas task records come from

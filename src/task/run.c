@@ -66,6 +66,7 @@ int cio_run_opts(const cio_opts *opts, cio_fn main_fn, void *arg) {
   }
   cio__stack_pool_init(&L->stacks, stack);
   find_main_stack(L);
+  L->tsan_fiber = cio__tsan_current();
   rc = cio__overflow_install(L);
   if (rc < 0) goto out;
   cio__tls_loop = L;

@@ -82,6 +82,7 @@ static cio_task *next_runnable(cio__loop *L) {
     }
     t->canary = t->stack->guard == CIO__GUARD_CANARY;
     cio__ctx_make(&t->ctx, t->stack->lo, t->stack->size, task_entry);
+    t->tsan_fiber = cio__tsan_create();
     return t;
   }
   return NULL;
@@ -93,6 +94,10 @@ static cio_task *next_runnable(cio__loop *L) {
 static void reap(cio__loop *L) {
   cio__stack_put(&L->stacks, L->dead_stack);
   L->dead_stack = NULL;
+  if (L->dead_fiber) {
+    cio__tsan_destroy(L->dead_fiber);
+    L->dead_fiber = NULL;
+  }
 }
 
 // Leaves the context `from` for task `to`, or for the loop's own stack if
@@ -103,9 +108,11 @@ static inline void switch_away(cio__loop *L, cio__ctx *from, void **fake, cio_ta
   L->switches++;
   if (to) {
     to->state = CIO__RUNNING;
+    cio__tsan_switch(to->tsan_fiber);
     cio__san_start_switch(fake, to->stack->lo, to->stack->size);
     cio__ctx_switch(from, &to->ctx);
   } else {
+    cio__tsan_switch(L->tsan_fiber);
     cio__san_start_switch(fake, L->main_stack_lo, L->main_stack_size);
     cio__ctx_switch(from, &L->ctx);
   }
@@ -173,6 +180,7 @@ static void task_entry(void) {
   // Record the outcome now (waking joiners; the record may be freed), then
   // leave this stack for good (a NULL fake-stack handle tells ASan so).
   L->dead_stack = t->stack;
+  L->dead_fiber = t->tsan_fiber;
   t->stack = NULL;
   cio__task_finish(L, t, t->result);
   switch_away(L, &L->dead_ctx, NULL, next_runnable(L));

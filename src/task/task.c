@@ -107,6 +107,7 @@ cio_task *cio__task_new(cio__loop *L, const char *name, cio_fn fn, void *arg, co
   t->waiting_on = NULL;
   t->state_since = 0;
   t->asan_fake_stack = NULL;
+  t->tsan_fiber = NULL;
   t->name[0] = '\0';
   if (name) {
     size_t n = strnlen(name, CIO__NAME_MAX - 1);

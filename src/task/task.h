@@ -71,6 +71,7 @@ struct cio_task {
   const char *waiting_on;   // what a parked task waits for ("sleep", "join"...)
   int64_t state_since;      // loop time when it entered its state (debug dump)
   void *asan_fake_stack;    // ASan's fake-stack handle across a switch
+  void *tsan_fiber;         // TSan's fiber for this stack (NULL without TSan)
   char name[CIO__NAME_MAX]; // "" = unnamed (shown as task-<id>)
 };
 
