@@ -160,17 +160,48 @@ cio_task *cio_current(void);
 // how many there are in all (which may exceed cap).  0 outside a loop.
 size_t cio_all_tasks(cio_task **out, size_t cap);
 
-// ---------------------------------------------------------------- shield
+// ---------------------------------------------------------------- scopes
 
-// Opens a shield scope in the current task: until the matching
-// cio_shield_end(), awaits are not interrupted by cancellation (the request
-// is kept and delivered at the first await after the scope closes).  Use it
-// for cleanup that must still await.  Scopes nest.  Returns 0 or -EPERM.
-int cio_shield_begin(void);
+// A timeout or shield scope in the current task (asyncio.timeout, Trio's
+// move_on_after and shielded cancel scopes).  The caller provides the
+// storage (usually on its stack); the fields are private.  Scopes nest and
+// must be closed innermost first with cio_scope_end().
+typedef struct cio_scope {
+  int64_t deadline_;          // private: this scope's deadline (loop ns)
+  int64_t saved_deadline_;    // private: the task's deadline before it opened
+  struct cio_scope *parent_;  // private: the enclosing scope
+  void *task_;                // private: the task that opened it
+  int kind_;                  // private: timeout or shield
+  int fired_;                 // private: this scope's deadline interrupted an await
+} cio_scope;
 
-// Closes the innermost shield scope.  Returns 0, -EPERM, or -EINVAL if no
-// scope is open.
-int cio_shield_end(void);
+// "No timeout": pass as a duration to wait without limit.
+#define CIO_FOREVER (__builtin_inf())
+
+// Opens a timeout scope: once `seconds` have passed, every await inside it
+// returns -ETIMEDOUT (level triggered, like cancellation) until the scope is
+// closed.  A scope never extends an enclosing one: the task's deadline is the
+// earliest of its open scopes.  0 or a negative duration expires at once
+// (the next await fails, as asyncio.timeout(0)); CIO_FOREVER never expires.
+// Returns 0, -EINVAL for NaN or a NULL scope, -EPERM outside a task.
+int cio_timeout_begin(cio_scope *scope, double seconds);
+
+// As cio_timeout_begin() with an absolute deadline on the cio_now() clock
+// (asyncio.timeout_at).
+int cio_timeout_at_begin(cio_scope *scope, double when);
+
+// Opens a shield scope: awaits inside are interrupted neither by the task's
+// cancellation nor by enclosing timeout scopes (a timeout scope opened
+// inside it still works).  For cleanup that must await.  A cancellation
+// requested meanwhile is kept and delivered at the first await after the
+// scope closes.  Returns 0, -EINVAL, -EPERM.
+int cio_shield_begin(cio_scope *scope);
+
+// Closes `scope`, which must be the task's innermost open scope.  Returns
+// -ETIMEDOUT if this timeout scope's deadline interrupted an await inside it
+// (when nested deadlines expire together, the outermost of them reports
+// it), otherwise 0; -EINVAL if `scope` is not the innermost open scope.
+int cio_scope_end(cio_scope *scope);
 
 // ---------------------------------------------------------------- errors
 
@@ -180,4 +211,7 @@ const char *cio_strerror(int code);
 #ifdef __cplusplus
 }
 #endif
+
+#include "cio/combine.h"
+
 #endif

@@ -37,7 +37,9 @@ static void every_awaiting_function_names_itself(void) {
   ASSERT_EQ(cio_sleep(1), -EPERM);
   ASSERT_EQ(cio_yield(), -EPERM);
   ASSERT_EQ(cio_join(NULL), -EPERM);
-  ASSERT_EQ(cio_shield_begin(), -EPERM);
+  cio_scope scope;
+  ASSERT_EQ(cio_shield_begin(&scope), -EPERM);
+  ASSERT_EQ(cio_timeout_begin(&scope, 1), -EPERM);
   errno = 0;
   ASSERT(cio_spawn(NULL, NULL) == NULL);
   ASSERT_EQ(errno, EPERM);

@@ -238,12 +238,13 @@ static int cleanup_task(void *arg) {
   double *slept = arg;
   int rc = cio_sleep(10);
   ASSERT_EQ(rc, -ECANCELED);
-  ASSERT_EQ(cio_shield_begin(), 0);
+  cio_scope shield;
+  ASSERT_EQ(cio_shield_begin(&shield), 0);
   double t0 = cio_now();
   ASSERT_EQ(cio_sleep(0.05), 0); // cleanup still awaits
   *slept = cio_now() - t0;
-  ASSERT_EQ(cio_shield_end(), 0);
-  ASSERT_EQ(cio_shield_end(), -EINVAL);
+  ASSERT_EQ(cio_scope_end(&shield), 0);
+  ASSERT_EQ(cio_scope_end(&shield), -EINVAL); // no longer open
   ASSERT_EQ(cio_yield(), -ECANCELED); // delivered again after the scope
   return rc;
 }
@@ -262,9 +263,10 @@ static void shield_lets_cleanup_await(void) { ASSERT_EQ(cio_run(shield_main, NUL
 // Cancel while shielded: not interrupted, delivered when the scope ends.
 static int shielded_sleep(void *arg) {
   (void)arg;
-  ASSERT_EQ(cio_shield_begin(), 0);
+  cio_scope shield;
+  ASSERT_EQ(cio_shield_begin(&shield), 0);
   int rc = cio_sleep(0.05);
-  ASSERT_EQ(cio_shield_end(), 0);
+  ASSERT_EQ(cio_scope_end(&shield), 0);
   ASSERT_EQ(rc, 0);
   return cio_yield();
 }

@@ -133,22 +133,35 @@ static void schedule(cio__loop *L, cio_task *cur) {
 
 void cio__task_timer_fired(cio__timer *tm) {
   cio_task *t = cio__container_of(tm, cio_task, timer);
-  cio__wake(cio__tls_loop, t, -ETIMEDOUT);
+  cio__wake(cio__tls_loop, t, CIO__WOKE_TIMER);
+}
+
+// A park's deadline or the task's scope deadline has passed at `now`: the
+// scope takes precedence, since its expiry must reach the code inside it.
+static int expired(cio_task *cur, int64_t now) {
+  if (cur->scope_deadline <= now) {
+    cio__scope_fire(cur, now);
+    return -ETIMEDOUT;
+  }
+  return CIO__PARK_DEADLINE;
 }
 
 int cio__park(cio__loop *L, int64_t deadline, const char *what) {
   cio_task *cur = L->current;
   if (cio__cancel_due(cur)) return -ECANCELED;
-  if (deadline != CIO__NEVER) {
-    if (deadline <= cio__loop_now(L)) return -ETIMEDOUT;
-    if (cio__timer_arm(&L->timers, &cur->timer, deadline) < 0) return -ENOMEM;
+  int64_t when = deadline < cur->scope_deadline ? deadline : cur->scope_deadline;
+  if (when != CIO__NEVER) {
+    int64_t now = cio__loop_now(L);
+    if (when <= now) return expired(cur, now);
+    if (cio__timer_arm(&L->timers, &cur->timer, when) < 0) return -ENOMEM;
   }
   cur->state = CIO__PARKED;
   cur->waiting_on = what;
   if (cio__unlikely(L->debug)) cur->state_since = cio__loop_now(L);
   schedule(L, cur);
   cur->waiting_on = NULL;
-  return cur->wake_code;
+  int rc = cur->wake_code;
+  return rc == CIO__WOKE_TIMER ? expired(cur, cio__loop_now(L)) : rc;
 }
 
 void cio__wake(cio__loop *L, cio_task *t, int code) {
@@ -156,6 +169,16 @@ void cio__wake(cio__loop *L, cio_task *t, int code) {
   if (cio__timer_armed(&t->timer)) cio__timer_disarm(&L->timers, &t->timer);
   t->wake_code = code;
   cio__ready(L, t);
+}
+
+int cio__checkpoint(cio__loop *L) {
+  cio_task *cur = L->current;
+  if (cio__cancel_due(cur)) return -ECANCELED;
+  if (cur->scope_deadline != CIO__NEVER) {
+    int64_t now = cio__loop_now(L);
+    if (cur->scope_deadline <= now) return expired(cur, now);
+  }
+  return 0;
 }
 
 void cio__yield(cio__loop *L) {

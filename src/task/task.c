@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
 // Task lifecycle and the public task API: spawn, join, detach, cancel,
-// inspection, shield scopes, sleep and yield.
+// inspection, sleep and yield.
 #include <errno.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -97,8 +97,11 @@ cio_task *cio__task_new(cio__loop *L, const char *name, cio_fn fn, void *arg, co
   t->outcome_read = false;
   t->joining = false;
   t->canary = false;
+  t->marked = false;
   t->magic = CIO__TASK_MAGIC;
   t->shield = 0;
+  t->scope_top = NULL;
+  t->scope_deadline = CIO__NEVER;
   cio__timer_init(&t->timer, cio__task_timer_fired);
   cio__waitq_init(&t->done_waiters);
   t->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
@@ -197,13 +200,15 @@ int cio_join(cio_task *t) {
   if (t == L->current) return -EDEADLK;
   t->joining = true;
   if (wait_done(L, t) < 0) {
-    // Cancelled while joining: cancel the child too and still reap it, so
-    // the handle never leaks.  Our own cancellation stays pending.
+    // Cancelled or timed out while joining: cancel the child too and still
+    // reap it, so the handle never leaks.  Our own cancellation or expired
+    // scope stays in force for the next await.
     cio_cancel(t);
     cio_task *cur = L->current;
-    cur->shield++;
+    cio_scope shield;
+    cio__shield_enter(cur, &shield);
     int rc = wait_done(L, t);
-    cur->shield--;
+    cio__shield_leave(cur, &shield);
     if (rc < 0) { // only -ENOMEM can get here
       t->joining = false;
       return rc;
@@ -271,21 +276,6 @@ size_t cio_all_tasks(cio_task **out, size_t cap) {
   return n;
 }
 
-int cio_shield_begin(void) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_shield_begin");
-  L->current->shield++;
-  return 0;
-}
-
-int cio_shield_end(void) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_shield_end");
-  if (L->current->shield == 0) return -EINVAL;
-  L->current->shield--;
-  return 0;
-}
-
 // ---------------------------------------------------------------- time
 
 double cio_now(void) {
@@ -301,10 +291,10 @@ int64_t cio_now_ns(void) {
 int cio_yield(void) {
   cio__loop *L = cio__task_loop();
   if (!L) return cio__misuse_outside("cio_yield");
-  cio_task *cur = L->current;
-  if (cio__cancel_due(cur)) return -ECANCELED;
+  int rc = cio__checkpoint(L);
+  if (rc < 0) return rc;
   cio__yield(L);
-  return cio__cancel_due(cur) ? -ECANCELED : 0;
+  return cio__checkpoint(L);
 }
 
 int cio_sleep(double seconds) {
@@ -316,5 +306,5 @@ int cio_sleep(double seconds) {
   int64_t now = cio__loop_now(L);
   int64_t deadline = ns > INT64_MAX - now ? CIO__NEVER - 1 : now + ns;
   int rc = cio__park(L, deadline, "sleep");
-  return rc == -ETIMEDOUT ? 0 : rc;
+  return rc == CIO__PARK_DEADLINE ? 0 : rc;
 }

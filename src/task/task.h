@@ -59,8 +59,11 @@ struct cio_task {
   bool outcome_read;        // somebody looked at the outcome (debug leak report)
   bool joining;             // a cio_join() is under way
   bool canary;              // its stack is canary-guarded: check at every switch
+  bool marked;              // scratch mark for duplicate checks (combinators)
   uint32_t magic;           // CIO__TASK_MAGIC while the handle is valid
   uint32_t shield;          // open shield scopes
+  cio_scope *scope_top;     // innermost open scope
+  int64_t scope_deadline;   // earliest deadline of the open scopes (CIO__NEVER: none)
   cio__timer timer;         // deadline of the current park
   cio__waitq done_waiters;  // woken when the task finishes
   cio_task *all_prev;       // registry of live tasks (cio_all_tasks)
@@ -85,11 +88,16 @@ static inline cio__loop *cio__task_loop(void) {
 // Appends a task to the ready queue (state READY).
 void cio__ready(cio__loop *L, cio_task *t);
 
+// Positive codes cio__park() returns besides what a waker passed.
+#define CIO__PARK_DEADLINE 1 // the park's own deadline passed
+#define CIO__WOKE_TIMER 2    // internal: the task's timer fired
+
 // Parks the running task until woken or until `deadline` (CIO__NEVER: no
-// deadline), and returns the wake code: what cio__wake() passed, -ETIMEDOUT
-// at the deadline, -ECANCELED on cancellation.  If the task is already
-// cancelled (and not shielded) it returns -ECANCELED at once without
-// parking.  `what` names the wait in task dumps.
+// deadline), and returns the wake code: what cio__wake() passed,
+// CIO__PARK_DEADLINE when `deadline` passed, -ETIMEDOUT when an enclosing
+// timeout scope expired, -ECANCELED on cancellation.  A task already
+// cancelled (and not shielded), or already past its scope deadline, gets
+// that error at once without parking.  `what` names the wait in task dumps.
 int cio__park(cio__loop *L, int64_t deadline, const char *what);
 
 // A task's timer expired: wakes it with -ETIMEDOUT.
@@ -99,11 +107,29 @@ void cio__task_timer_fired(cio__timer *tm);
 // if the task is not parked (it was already woken).
 void cio__wake(cio__loop *L, cio_task *t, int code);
 
+// An await point that does not park: -ECANCELED if the task is cancelled,
+// -ETIMEDOUT if its scope deadline has passed, else 0.
+int cio__checkpoint(cio__loop *L);
+
 // Moves the running task to the back of the ready queue and runs others.
 void cio__yield(cio__loop *L);
 
 // True if the running task must see -ECANCELED at its next await.
 static inline bool cio__cancel_due(const cio_task *t) { return t->cancelled && t->shield == 0; }
+
+// The absolute deadline `seconds` from now: CIO_FOREVER (or anything
+// beyond the clock's range) is CIO__NEVER, 0 or negative is now.  -EINVAL
+// for NaN.
+int cio__deadline_after(cio__loop *L, double seconds, int64_t *deadline);
+
+// Marks the timeout scope that owns an expiry at `now` (the outermost
+// expired one inside the nearest shield) as fired (scope.c).
+void cio__scope_fire(cio_task *t, int64_t now);
+
+// Opens and closes an internal shield around waits that must finish (the
+// reaping part of cio_join).
+void cio__shield_enter(cio_task *t, cio_scope *s);
+void cio__shield_leave(cio_task *t, cio_scope *s);
 
 // Wait queues.
 static inline void cio__waitq_init(cio__waitq *q) { q->head = q->tail = NULL; }

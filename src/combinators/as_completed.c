@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+//
+// cio_as_completed_*(): tasks handed out in the order they finish, with an
+// overall timeout.
+#include <errno.h>
+#include <stdlib.h>
+
+#include "../internal.h"
+#include "watch.h"
+
+struct cio_as_completed {
+  cio__watch watch;   // the tasks and their completions
+  size_t handed;      // completions handed out so far
+  int64_t deadline;   // end of the whole iteration
+  bool timed_out;     // the deadline passed: report the rest as timed out
+  bool stopped;       // watching nothing any more (caller interrupted)
+  size_t next_late;   // scan position over tasks for timed-out reports
+  bool *handed_out;   // per task: already handed out (used after the timeout)
+};
+
+int cio_as_completed_begin(cio_as_completed **out, cio_task **tasks, size_t n, double timeout) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside("cio_as_completed_begin");
+  if (!out) return -EINVAL;
+  cio_as_completed *it = calloc(1, sizeof *it);
+  if (!it) return -ENOMEM;
+  int rc = cio__deadline_after(L, timeout, &it->deadline);
+  if (rc == 0 && !(it->handed_out = calloc(n ? n : 1, sizeof(bool)))) rc = -ENOMEM;
+  if (rc == 0) rc = cio__watch_start(&it->watch, L, tasks, n);
+  if (rc < 0) {
+    free(it->handed_out);
+    free(it);
+    return rc;
+  }
+  *out = it;
+  return 0;
+}
+
+// After the timeout: the next task not yet handed out (each once).
+static int report_late(cio_as_completed *it, cio_task **task) {
+  cio__watch *w = &it->watch;
+  while (it->next_late < w->n) {
+    size_t i = it->next_late++;
+    if (!it->handed_out[i]) {
+      *task = w->tasks[i];
+      return -ETIMEDOUT;
+    }
+  }
+  return 0;
+}
+
+int cio_as_completed_next(cio_as_completed *it, cio_task **task) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside("cio_as_completed_next");
+  if (!it || !task) return -EINVAL;
+  *task = NULL;
+  cio__watch *w = &it->watch;
+  if (it->stopped) return -ECANCELED;
+  if (it->timed_out) return report_late(it, task);
+  if (it->handed == w->n) return 0;
+  while (it->handed == w->ndone) {
+    int rc = cio__watch_park(w, it->handed, it->deadline, "as_completed");
+    if (rc == CIO__PARK_DEADLINE) {
+      // Note what was handed out, so the rest can be reported once each.
+      cio__watch_detach(w);
+      for (size_t i = 0; i < it->handed; i++) it->handed_out[w->order[i]] = true;
+      it->timed_out = true;
+      return report_late(it, task);
+    }
+    if (rc < 0) {
+      cio__watch_detach(w); // no waiter stays registered
+      it->stopped = true;
+      return rc;
+    }
+  }
+  *task = w->tasks[w->order[it->handed++]];
+  return 1;
+}
+
+void cio_as_completed_end(cio_as_completed *it) {
+  if (!it) return;
+  cio__watch_stop(&it->watch);
+  free(it->handed_out);
+  free(it);
+}

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+//
+// Task groups (asyncio.TaskGroup, Trio nurseries).  A group's tasks are
+// detached tasks with a membership record linked into their done queue:
+// when one finishes, the record's notify callback collects its outcome,
+// cancels the others at the first failure and wakes the waiting owner; the
+// task then frees itself.  So a group holds nothing for a finished task.
+#include <errno.h>
+#include <stdlib.h>
+
+#include "../internal.h"
+#include "../task/task.h"
+
+struct member {
+  cio__waiter waiter;         // linked into the task's done queue
+  cio_task *task;             // the member
+  cio_group *group;           // its group
+  struct member *prev, *next; // the group's running members
+};
+
+struct cio_group {
+  cio_task *owner;         // the task that created it (the only one that waits)
+  struct member *members;  // running members
+  size_t running;          // how many
+  bool cancelling;         // a failure or the owner's interruption cancelled the rest
+  bool closed;             // cio_group_wait() returned: no more spawns
+  bool waiting;            // the owner is parked in cio_group_wait()
+  int *failures;           // outcomes of failed members, in order
+  size_t nfailures;        // how many
+  size_t cap;              // allocated
+};
+
+static void cancel_members(cio_group *g) {
+  g->cancelling = true;
+  for (struct member *m = g->members; m; m = m->next) cio_cancel(m->task);
+}
+
+static void record_failure(cio_group *g, int outcome) {
+  if (g->nfailures == g->cap) {
+    size_t cap = g->cap ? 2 * g->cap : 4;
+    int *f = realloc(g->failures, cap * sizeof *f);
+    if (!f) return; // the first failure is still returned by wait
+    g->failures = f;
+    g->cap = cap;
+  }
+  g->failures[g->nfailures++] = outcome;
+}
+
+static void on_member_done(cio__waiter *w, void *from) {
+  struct member *m = cio__container_of(w, struct member, waiter);
+  cio_group *g = m->group;
+  int outcome = ((cio_task *)from)->result;
+  ((cio_task *)from)->outcome_read = true;
+  if (m->prev)
+    m->prev->next = m->next;
+  else
+    g->members = m->next;
+  if (m->next) m->next->prev = m->prev;
+  g->running--;
+  free(m);
+  // A cancelled member is not a failure (asyncio.TaskGroup agrees): not the
+  // ones the group cancelled, nor one cancelled on its own.
+  if (outcome < 0 && outcome != -ECANCELED) {
+    record_failure(g, outcome);
+    if (!g->cancelling) cancel_members(g);
+  }
+  if (g->running == 0 && g->waiting) cio__wake(cio__tls_loop, g->owner, 0);
+}
+
+cio_group *cio_group_new(void) {
+  cio__loop *L = cio__task_loop();
+  if (!L) {
+    errno = -cio__misuse_outside("cio_group_new");
+    return NULL;
+  }
+  cio_group *g = calloc(1, sizeof *g);
+  if (!g) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  g->owner = L->current;
+  return g;
+}
+
+cio_task *cio_group_spawn_at(cio_group *g, const char *name, cio_fn fn, void *arg,
+                             const char *file, int line) {
+  cio__loop *L = cio__tls_loop;
+  if (!L) {
+    errno = -cio__misuse_outside("cio_group_spawn");
+    return NULL;
+  }
+  if (!g || !fn || g->closed) {
+    errno = EINVAL;
+    return NULL;
+  }
+  if (g->cancelling) {
+    errno = ECANCELED;
+    return NULL;
+  }
+  struct member *m = malloc(sizeof *m);
+  cio_task *t = m ? cio__task_new(L, name, fn, arg, file, line) : NULL;
+  if (!t) {
+    free(m);
+    errno = ENOMEM;
+    return NULL;
+  }
+  t->detached = true; // the group owns it; it frees itself when done
+  m->waiter = (cio__waiter){.notify = on_member_done};
+  m->task = t;
+  m->group = g;
+  m->prev = NULL;
+  m->next = g->members;
+  if (g->members) g->members->prev = m;
+  g->members = m;
+  g->running++;
+  cio__waitq_push(&t->done_waiters, &m->waiter);
+  return t;
+}
+
+int cio_group_wait(cio_group *g) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside("cio_group_wait");
+  if (!g || g->closed) return -EINVAL;
+  if (L->current != g->owner) return -EPERM;
+  int interrupted = 0;
+  cio_scope shield;
+  g->waiting = true;
+  while (g->running > 0) {
+    int rc = cio__park(L, CIO__NEVER, "group");
+    if (rc < 0 && !interrupted) {
+      // The owner was cancelled or timed out: so is the group.  Its tasks
+      // are still awaited (shielded), so none outlives the group.
+      interrupted = rc;
+      cancel_members(g);
+      cio__shield_enter(L->current, &shield);
+    }
+  }
+  if (interrupted) cio__shield_leave(L->current, &shield);
+  g->waiting = false;
+  g->closed = true;
+  if (interrupted) return interrupted;
+  return g->nfailures ? g->failures[0] : 0;
+}
+
+size_t cio_group_failures(const cio_group *g, int *outcomes, size_t cap) {
+  if (!g) return 0;
+  for (size_t i = 0; i < g->nfailures && i < cap; i++)
+    if (outcomes) outcomes[i] = g->failures[i];
+  return g->nfailures;
+}
+
+int cio_group_free(cio_group *g) {
+  if (!g) return -EINVAL;
+  if (g->running) return -EBUSY;
+  free(g->failures);
+  free(g);
+  return 0;
+}

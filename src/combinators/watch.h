@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: MIT
+//
+// Watching a set of tasks finish: the mechanism under gather, wait and
+// as_completed.  A waiter is linked into each task's done queue; when a task
+// finishes, its waiter's notify callback appends the task's index to a
+// completion list and wakes the watching task.  The watcher then reads the
+// list from where it left off, so each completion is seen once, in order,
+// and waiting on n tasks costs O(n) in all, not O(n) per wakeup.
+#ifndef CIO_WATCH_H
+#define CIO_WATCH_H
+
+#include "../task/task.h"
+
+#define CIO__WATCH_INLINE 8 // sets this small need no allocation
+
+typedef struct cio__watch {
+  cio__loop *L;          // the loop
+  cio_task *owner;       // the watching task, woken on each completion
+  cio_task **tasks;      // the watched tasks (the caller's array)
+  size_t n;              // how many
+  cio__waiter *waiters;  // one per task
+  size_t *order;         // indices of finished tasks, in completion order
+  size_t ndone;          // entries in order[]
+  cio__waiter inline_waiters[CIO__WATCH_INLINE]; // storage for small sets
+  size_t inline_order[CIO__WATCH_INLINE];        //   "
+} cio__watch;
+
+// Checks tasks[0..n) (each a valid handle, not detached or group-owned, not
+// being joined, no repeats) and starts watching them; tasks already done are
+// recorded at once, in array order.  Returns 0, -EINVAL or -ENOMEM (nothing
+// registered).
+int cio__watch_start(cio__watch *w, cio__loop *L, cio_task **tasks, size_t n);
+
+// Unlinks every waiter still registered; the completion list stays
+// readable until cio__watch_stop().
+void cio__watch_detach(cio__watch *w);
+
+// Stops watching: unlinks every waiter still registered, frees storage.
+void cio__watch_stop(cio__watch *w);
+
+// Parks the owner until another task finishes, the deadline passes or the
+// owner is cancelled; returns cio__park()'s code.  Returns 0 at once if a
+// completion is already unread (ndone > seen).
+int cio__watch_park(cio__watch *w, size_t seen, int64_t deadline, const char *what);
+
+// Cancels every watched task that has not finished.
+void cio__watch_cancel_rest(cio__watch *w);
+
+#endif
