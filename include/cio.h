@@ -167,12 +167,12 @@ size_t cio_all_tasks(cio_task **out, size_t cap);
 // storage (usually on its stack); the fields are private.  Scopes nest and
 // must be closed innermost first with cio_scope_end().
 typedef struct cio_scope {
-  int64_t deadline_;          // private: this scope's deadline (loop ns)
-  int64_t saved_deadline_;    // private: the task's deadline before it opened
-  struct cio_scope *parent_;  // private: the enclosing scope
-  void *task_;                // private: the task that opened it
-  int kind_;                  // private: timeout or shield
-  int fired_;                 // private: this scope's deadline interrupted an await
+  int64_t deadline_;         // private: this scope's deadline (loop ns)
+  int64_t saved_deadline_;   // private: the task's deadline before it opened
+  struct cio_scope *parent_; // private: the enclosing scope
+  void *task_;               // private: the task that opened it
+  int kind_;                 // private: timeout or shield
+  int fired_;                // private: this scope's deadline interrupted an await
 } cio_scope;
 
 // "No timeout": pass as a duration to wait without limit.

@@ -245,7 +245,7 @@ static int cleanup_task(void *arg) {
   *slept = cio_now() - t0;
   ASSERT_EQ(cio_scope_end(&shield), 0);
   ASSERT_EQ(cio_scope_end(&shield), -EINVAL); // no longer open
-  ASSERT_EQ(cio_yield(), -ECANCELED); // delivered again after the scope
+  ASSERT_EQ(cio_yield(), -ECANCELED);         // delivered again after the scope
   return rc;
 }
 static int shield_main(void *arg) {

@@ -9,13 +9,13 @@
 #include "watch.h"
 
 struct cio_as_completed {
-  cio__watch watch;   // the tasks and their completions
-  size_t handed;      // completions handed out so far
-  int64_t deadline;   // end of the whole iteration
-  bool timed_out;     // the deadline passed: report the rest as timed out
-  bool stopped;       // watching nothing any more (caller interrupted)
-  size_t next_late;   // scan position over tasks for timed-out reports
-  bool *handed_out;   // per task: already handed out (used after the timeout)
+  cio__watch watch; // the tasks and their completions
+  size_t handed;    // completions handed out so far
+  int64_t deadline; // end of the whole iteration
+  bool timed_out;   // the deadline passed: report the rest as timed out
+  bool stopped;     // watching nothing any more (caller interrupted)
+  size_t next_late; // scan position over tasks for timed-out reports
+  bool *handed_out; // per task: already handed out (used after the timeout)
 };
 
 int cio_as_completed_begin(cio_as_completed **out, cio_task **tasks, size_t n, double timeout) {

@@ -19,15 +19,15 @@ struct member {
 };
 
 struct cio_group {
-  cio_task *owner;         // the task that created it (the only one that waits)
-  struct member *members;  // running members
-  size_t running;          // how many
-  bool cancelling;         // a failure or the owner's interruption cancelled the rest
-  bool closed;             // cio_group_wait() returned: no more spawns
-  bool waiting;            // the owner is parked in cio_group_wait()
-  int *failures;           // outcomes of failed members, in order
-  size_t nfailures;        // how many
-  size_t cap;              // allocated
+  cio_task *owner;        // the task that created it (the only one that waits)
+  struct member *members; // running members
+  size_t running;         // how many
+  bool cancelling;        // a failure or the owner's interruption cancelled the rest
+  bool closed;            // cio_group_wait() returned: no more spawns
+  bool waiting;           // the owner is parked in cio_group_wait()
+  int *failures;          // outcomes of failed members, in order
+  size_t nfailures;       // how many
+  size_t cap;             // allocated
 };
 
 static void cancel_members(cio_group *g) {
@@ -82,8 +82,8 @@ cio_group *cio_group_new(void) {
   return g;
 }
 
-cio_task *cio_group_spawn_at(cio_group *g, const char *name, cio_fn fn, void *arg,
-                             const char *file, int line) {
+cio_task *cio_group_spawn_at(cio_group *g, const char *name, cio_fn fn, void *arg, const char *file,
+                             int line) {
   cio__loop *L = cio__tls_loop;
   if (!L) {
     errno = -cio__misuse_outside("cio_group_spawn");

@@ -14,13 +14,13 @@
 #define CIO__WATCH_INLINE 8 // sets this small need no allocation
 
 typedef struct cio__watch {
-  cio__loop *L;          // the loop
-  cio_task *owner;       // the watching task, woken on each completion
-  cio_task **tasks;      // the watched tasks (the caller's array)
-  size_t n;              // how many
-  cio__waiter *waiters;  // one per task
-  size_t *order;         // indices of finished tasks, in completion order
-  size_t ndone;          // entries in order[]
+  cio__loop *L;                                  // the loop
+  cio_task *owner;                               // the watching task, woken on each completion
+  cio_task **tasks;                              // the watched tasks (the caller's array)
+  size_t n;                                      // how many
+  cio__waiter *waiters;                          // one per task
+  size_t *order;                                 // indices of finished tasks, in completion order
+  size_t ndone;                                  // entries in order[]
   cio__waiter inline_waiters[CIO__WATCH_INLINE]; // storage for small sets
   size_t inline_order[CIO__WATCH_INLINE];        //   "
 } cio__watch;
