@@ -12,12 +12,12 @@
 // A task that sleeps `delay` seconds and then returns `outcome`.  On
 // cancellation it records that and returns -ECANCELED, or `on_cancel` if set.
 struct job {
-  double delay;    // how long it works
-  int outcome;     // what it returns when done
-  int on_cancel;   // what it returns when cancelled (0: -ECANCELED)
-  double cleanup;  // seconds of shielded cleanup after a cancellation
-  int saw_cancel;  // set when its sleep was interrupted
-  int finished;    // set when it returned
+  double delay;   // how long it works
+  int outcome;    // what it returns when done
+  int on_cancel;  // what it returns when cancelled (0: -ECANCELED)
+  double cleanup; // seconds of shielded cleanup after a cancellation
+  int saw_cancel; // set when its sleep was interrupted
+  int finished;   // set when it returned
 };
 
 static int job_fn(void *arg) {
@@ -50,13 +50,13 @@ static size_t live_tasks(void) { return cio_all_tasks(NULL, 0); }
 
 static int gather_order_main(void *arg) {
   (void)arg;
-  struct job j[3] = {{.delay = 0.15, .outcome = 1}, {.delay = 0.05, .outcome = 2},
-                     {.delay = 0.1, .outcome = 3}};
+  struct job j[3] = {
+      {.delay = 0.15, .outcome = 1}, {.delay = 0.05, .outcome = 2}, {.delay = 0.1, .outcome = 3}};
   cio_task *t[3] = {start(&j[0]), start(&j[1]), start(&j[2])};
   int out[3] = {0};
   double t0 = cio_now();
   ASSERT_EQ(cio_gather(t, 3, out, 0), 0);
-  ASSERT_BETWEEN(cio_now() - t0, 0.15, 1.0); // concurrently: the longest, not the sum
+  ASSERT_BETWEEN(cio_now() - t0, 0.15, 1.0);         // concurrently: the longest, not the sum
   ASSERT(out[0] == 1 && out[1] == 2 && out[2] == 3); // in order, not completion order
   ASSERT_EQ(live_tasks(), 1);
   ASSERT_EQ(cio_gather(NULL, 0, NULL, 0), 0); // nothing to gather
@@ -80,7 +80,7 @@ static int gather_fail_main(void *arg) {
     ASSERT(out[1] == -ECANCELED && j[1].saw_cancel); // the sibling was cancelled
     ASSERT_BETWEEN(dt, 0.05, 0.25);
   } else {
-    ASSERT_EQ(rc, -EIO); // first failure, returned once all have finished
+    ASSERT_EQ(rc, -EIO);                     // first failure, returned once all have finished
     ASSERT(out[1] == 7 && !j[1].saw_cancel); // the sibling ran on (asyncio's default)
     ASSERT_BETWEEN(dt, 0.3, 1.0);
   }
@@ -158,14 +158,14 @@ static void gather_bad_input(void) { ASSERT_EQ(cio_run(gather_bad_main, NULL), 0
 static int wait_first_main(void *arg) {
   (void)arg;
   // The guide's "wait for first, then cancel the rest".
-  struct job j[3] = {{.delay = 0.3, .outcome = 1}, {.delay = 0.05, .outcome = 2},
-                     {.delay = 0.2, .outcome = 3}};
+  struct job j[3] = {
+      {.delay = 0.3, .outcome = 1}, {.delay = 0.05, .outcome = 2}, {.delay = 0.2, .outcome = 3}};
   cio_task *t[3] = {start(&j[0]), start(&j[1]), start(&j[2])};
   cio_task *fastest = t[1];
   double t0 = cio_now();
   ASSERT_EQ(cio_wait(t, 3, CIO_FIRST_COMPLETED, CIO_FOREVER), 1);
   ASSERT_BETWEEN(cio_now() - t0, 0.05, 0.19);
-  ASSERT(t[0] == fastest); // done first, pending after
+  ASSERT(t[0] == fastest);                      // done first, pending after
   ASSERT(!j[0].saw_cancel && !j[2].saw_cancel); // wait cancels nothing itself
   for (int i = 1; i < 3; i++) cio_cancel(t[i]);
   ASSERT_EQ(cio_join(t[0]), 2);
@@ -178,7 +178,8 @@ static void wait_first_then_cancel_the_rest(void) { ASSERT_EQ(cio_run(wait_first
 
 static int wait_exception_main(void *arg) {
   (void)arg;
-  struct job j[3] = {{.delay = 0.02, .outcome = 1}, {.delay = 0.06, .outcome = -EIO},
+  struct job j[3] = {{.delay = 0.02, .outcome = 1},
+                     {.delay = 0.06, .outcome = -EIO},
                      {.delay = 0.4, .outcome = 3}};
   cio_task *t[3] = {start(&j[0]), start(&j[1]), start(&j[2])};
   cio_task *ok = t[0], *bad = t[1], *slow = t[2];
@@ -402,8 +403,8 @@ static void shield_holds_off_timeouts(void) { ASSERT_EQ(cio_run(shield_timeout_m
 static int as_completed_main(void *arg) {
   (void)arg;
   // The guide's "for loop over results as they arrive".
-  struct job j[3] = {{.delay = 0.15, .outcome = 1}, {.delay = 0.05, .outcome = 2},
-                     {.delay = 0.1, .outcome = 3}};
+  struct job j[3] = {
+      {.delay = 0.15, .outcome = 1}, {.delay = 0.05, .outcome = 2}, {.delay = 0.1, .outcome = 3}};
   cio_task *t[3] = {start(&j[0]), start(&j[1]), start(&j[2])};
   cio_as_completed *it;
   ASSERT_EQ(cio_as_completed_begin(&it, t, 3, CIO_FOREVER), 0);
@@ -419,7 +420,9 @@ static int as_completed_main(void *arg) {
   cio_as_completed_end(it);
   return 0;
 }
-static void as_completed_in_completion_order(void) { ASSERT_EQ(cio_run(as_completed_main, NULL), 0); }
+static void as_completed_in_completion_order(void) {
+  ASSERT_EQ(cio_run(as_completed_main, NULL), 0);
+}
 
 static int as_completed_timeout_main(void *arg) {
   (void)arg;
@@ -647,7 +650,8 @@ static const test_case cases[] = {
     {"gather_first_failure_siblings_run_on", gather_first_failure_siblings_run_on, 0},
     {"gather_cancel_on_error", gather_cancel_on_error, 0},
     {"gather_collect_every_outcome", gather_collect_every_outcome, 0},
-    {"gather_cancelled_from_outside_cancels_children", gather_cancelled_from_outside_cancels_children, 0},
+    {"gather_cancelled_from_outside_cancels_children",
+     gather_cancelled_from_outside_cancels_children, 0},
     {"gather_bad_input", gather_bad_input, 0},
     {"wait_first_then_cancel_the_rest", wait_first_then_cancel_the_rest, 0},
     {"wait_first_exception", wait_first_exception, 0},

@@ -26,7 +26,8 @@
 #define PREFETCH_AFTER 4096 // stacks carved before the prefetcher starts
 #define PREFETCH_SLABS 2    // full slabs it keeps ready
 
-static void adopt_slab(cio__stack_pool *p, struct cio__slab *slab);
+static int adopt_slab(cio__stack_pool *p, struct cio__slab *slab);
+static void free_slab(struct cio__slab *slab);
 
 struct cio__slab {
   struct cio__slab *next; // next slab of the same pool
@@ -82,6 +83,7 @@ void cio__stack_pool_init(cio__stack_pool *p, size_t size) {
   p->size = (size + ps - 1) & ~(ps - 1);
   p->guard_size = GUARD_PAGES * ps;
   p->free = NULL;
+  p->nfree = p->free_cap = 0;
   p->slabs = NULL;
   p->next_slab = FIRST_SLAB;
   p->live = 0;
@@ -104,22 +106,20 @@ void cio__stack_pool_fini(cio__stack_pool *p) {
     p->prefetching = false;
     while (p->ready) {
       struct cio__slab *next = p->ready->next;
-      adopt_slab(p, p->ready);
+      free_slab(p->ready);
       p->ready = next;
     }
   }
   pthread_mutex_destroy(&p->lock);
   pthread_cond_destroy(&p->cond);
-  struct cio__slab *s = p->slabs;
-  while (s) {
-    struct cio__slab *next = s->next;
-    for (size_t i = 0; i < s->count; i++) cio__san_stack_deregister(s->stacks[i].valgrind_id);
-    munmap(s->base, s->len);
-    free(s);
-    s = next;
+  while (p->slabs) {
+    struct cio__slab *next = p->slabs->next;
+    free_slab(p->slabs);
+    p->slabs = next;
   }
-  p->slabs = NULL;
+  free(p->free);
   p->free = NULL;
+  p->nfree = p->free_cap = 0;
 }
 
 // Picks and installs the guard below one stack.
@@ -181,15 +181,29 @@ static struct cio__slab *build_slab(size_t size, size_t guard_size, size_t count
   return slab;
 }
 
+static void free_slab(struct cio__slab *slab) {
+  for (size_t i = 0; i < slab->count; i++) cio__san_stack_deregister(slab->stacks[i].valgrind_id);
+  munmap(slab->base, slab->len);
+  free(slab);
+}
+
 // Puts a slab's stacks on the free list, lowest first.
-static void adopt_slab(cio__stack_pool *p, struct cio__slab *slab) {
-  for (size_t i = slab->count; i-- > 0;) {
-    slab->stacks[i].next = p->free;
-    p->free = &slab->stacks[i];
+static int adopt_slab(cio__stack_pool *p, struct cio__slab *slab) {
+  // Room for every stack of the pool, so cio__stack_put() never grows it.
+  size_t need = p->total + slab->count;
+  if (need > p->free_cap) {
+    size_t cap = p->free_cap ? p->free_cap : 64;
+    while (cap < need) cap *= 2;
+    cio__stack **v = realloc(p->free, cap * sizeof *v);
+    if (!v) return -ENOMEM;
+    p->free = v;
+    p->free_cap = cap;
   }
+  for (size_t i = slab->count; i-- > 0;) p->free[p->nfree++] = &slab->stacks[i];
   slab->next = p->slabs;
   p->slabs = slab;
   p->total += slab->count;
+  return 0;
 }
 
 // The prefetcher: once a program holds thousands of stacks, a helper
@@ -231,22 +245,23 @@ static int add_slab(cio__stack_pool *p) {
   }
   if (!slab) slab = build_slab(p->size, p->guard_size, p->next_slab, false);
   if (!slab) return -ENOMEM;
-  adopt_slab(p, slab);
+  if (adopt_slab(p, slab) < 0) {
+    free_slab(slab);
+    return -ENOMEM;
+  }
   if (p->next_slab < MAX_SLAB) p->next_slab *= 2;
   return 0;
 }
 
 cio__stack *cio__stack_get(cio__stack_pool *p) {
-  if (!p->free && add_slab(p) < 0) return NULL;
-  cio__stack *st = p->free;
-  p->free = st->next;
+  if (!p->nfree && add_slab(p) < 0) return NULL;
+  cio__stack *st = p->free[--p->nfree];
   p->live++;
   return st;
 }
 
 void cio__stack_put(cio__stack_pool *p, cio__stack *s) {
-  s->next = p->free;
-  p->free = s;
+  p->free[p->nfree++] = s; // never overflows: every stack fits
   p->live--;
 }
 

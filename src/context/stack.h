@@ -33,17 +33,18 @@ enum cio__guard {
 #define CIO__CANARY 0x63696f2d73746b21ull // "cio-stk!"
 
 typedef struct cio__stack {
-  char *lo;                // lowest usable byte (just above the guard)
-  size_t size;             // usable bytes
-  struct cio__stack *next; // free-list link while pooled
-  uint8_t guard;           // enum cio__guard
-  unsigned valgrind_id;    // valgrind's id for this stack
+  char *lo;             // lowest usable byte (just above the guard)
+  size_t size;          // usable bytes
+  uint8_t guard;        // enum cio__guard
+  unsigned valgrind_id; // valgrind's id for this stack
 } cio__stack;
 
 typedef struct cio__stack_pool {
   size_t size;             // usable size of every stack in this pool
   size_t guard_size;       // bytes of guard below each stack
-  cio__stack *free;        // LIFO of stacks ready for reuse
+  cio__stack **free;       // stacks ready for reuse, used LIFO (an array: no pointer chasing)
+  size_t nfree;            // how many
+  size_t free_cap;         // allocated entries
   struct cio__slab *slabs; // every slab, for teardown
   size_t next_slab;        // stacks in the next slab (grows to a cap)
   size_t live;             // stacks handed out and not yet returned
