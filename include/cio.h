@@ -213,5 +213,6 @@ const char *cio_strerror(int code);
 #endif
 
 #include "cio/combine.h"
+#include "cio/sync.h"
 
 #endif

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT
+//
+// Barrier: `parties` tasks meet; the last to arrive releases the others.
+// A party that leaves (cancelled, timed out) breaks the barrier for the
+// rest, as threading.Barrier does, so nobody waits for a party that will
+// never come.
+#include <stdlib.h>
+
+#include "sync.h"
+
+struct cio_barrier {
+  uint32_t magic;       // CIO__BARRIER_MAGIC while alive
+  size_t parties;       // tasks that must meet
+  size_t count;         // arrived in the current cycle
+  uint64_t cycle;       // completed cycles (tells a waiter it was released)
+  bool broken;          // aborted or left: waits fail with -EPIPE
+  cio__waitq waiters;   // arrived tasks, waiting
+};
+
+static bool valid(const cio_barrier *b) { return b && b->magic == CIO__BARRIER_MAGIC; }
+
+cio_barrier *cio_barrier_new(size_t parties) {
+  if (parties < 1) {
+    errno = EINVAL;
+    return NULL;
+  }
+  cio_barrier *b = calloc(1, sizeof *b);
+  if (!b) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  b->magic = CIO__BARRIER_MAGIC;
+  b->parties = parties;
+  cio__waitq_init(&b->waiters);
+  return b;
+}
+
+int cio_barrier_free(cio_barrier *b) {
+  if (!valid(b)) return -EINVAL;
+  b->magic = 0;
+  if (cio__tls_loop) cio__waitq_wake_all(cio__tls_loop, &b->waiters, -EIDRM, NULL);
+  free(b);
+  return 0;
+}
+
+static void break_barrier(cio_barrier *b, bool broken) {
+  b->broken = broken;
+  b->count = 0;
+  if (cio__tls_loop) cio__waitq_wake_all(cio__tls_loop, &b->waiters, -EPIPE, NULL);
+}
+
+int cio_barrier_abort(cio_barrier *b) {
+  if (!valid(b)) return -EINVAL;
+  break_barrier(b, true);
+  return 0;
+}
+
+int cio_barrier_reset(cio_barrier *b) {
+  if (!valid(b)) return -EINVAL;
+  break_barrier(b, false);
+  return 0;
+}
+
+static int wait(cio_barrier *b, int64_t deadline, const char *fn) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside(fn);
+  if (!valid(b)) return -EINVAL;
+  if (b->broken) return -EPIPE;
+  int index = (int)b->count++;
+  if (b->count == b->parties) { // the last one: release everybody
+    b->count = 0;
+    b->cycle++;
+    cio__waitq_wake_all(L, &b->waiters, 0, NULL);
+    return index;
+  }
+  uint64_t cycle = b->cycle;
+  int rc = cio__sync_wait(L, &b->waiters, deadline, "barrier");
+  if (rc == 0) return index; // released (a cancellation arrives at the next await)
+  if (rc == -EPIPE || rc == -EIDRM) return rc;
+  if (b->cycle == cycle && !b->broken) break_barrier(b, true); // we left: broken
+  return rc;
+}
+
+int cio_barrier_wait(cio_barrier *b) { return wait(b, CIO__NEVER, "cio_barrier_wait"); }
+
+int cio_barrier_wait_for(cio_barrier *b, double timeout) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside("cio_barrier_wait_for");
+  int64_t deadline;
+  if (cio__sync_deadline(L, timeout, &deadline) < 0) return -EINVAL;
+  return wait(b, deadline, "cio_barrier_wait_for");
+}
+
+size_t cio_barrier_parties(const cio_barrier *b) { return valid(b) ? b->parties : 0; }
+size_t cio_barrier_n_waiting(const cio_barrier *b) { return valid(b) ? b->count : 0; }
+bool cio_barrier_broken(const cio_barrier *b) { return valid(b) && b->broken; }

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: MIT
+//
+// Condition: wait releases the lock, waits for a notify, and re-acquires
+// the lock before returning, shielded, so the caller holds it on every
+// return path.  A waiter that is cancelled after being notified passes the
+// notification on (asyncio 3.13's rule).
+#include <stdlib.h>
+
+#include "sync.h"
+
+struct cio_cond {
+  uint32_t magic;      // CIO__COND_MAGIC while alive
+  cio_lock *lock;      // the lock it waits with
+  bool own_lock;       // created by cio_cond_new(NULL): freed with it
+  cio__waitq waiters;  // tasks waiting for a notify, FIFO
+};
+
+static bool valid(const cio_cond *c) { return c && c->magic == CIO__COND_MAGIC; }
+
+cio_cond *cio_cond_new(cio_lock *lock) {
+  cio_cond *c = calloc(1, sizeof *c);
+  if (!c) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  c->lock = lock ? lock : cio_lock_new();
+  if (!c->lock) {
+    free(c);
+    errno = ENOMEM;
+    return NULL;
+  }
+  c->own_lock = !lock;
+  c->magic = CIO__COND_MAGIC;
+  cio__waitq_init(&c->waiters);
+  return c;
+}
+
+int cio_cond_free(cio_cond *c) {
+  if (!valid(c)) return -EINVAL;
+  c->magic = 0;
+  if (cio__tls_loop) cio__waitq_wake_all(cio__tls_loop, &c->waiters, -EIDRM, NULL);
+  if (c->own_lock) cio_lock_free(c->lock);
+  free(c);
+  return 0;
+}
+
+cio_lock *cio_cond_lock(cio_cond *c) { return valid(c) ? c->lock : NULL; }
+
+int cio_cond_notify(cio_cond *c, size_t n) {
+  if (!valid(c)) return -EINVAL;
+  if (!cio_lock_locked(c->lock)) return -EPERM;
+  size_t woken = 0;
+  while (woken < n && cio__tls_loop && cio__waitq_wake_one(cio__tls_loop, &c->waiters, 0, NULL))
+    woken++;
+  return (int)woken;
+}
+
+int cio_cond_notify_all(cio_cond *c) { return cio_cond_notify(c, (size_t)-1); }
+
+static int wait(cio__loop *L, cio_cond *c, int64_t deadline) {
+  if (!cio_lock_locked(c->lock)) return -EPERM;
+  cio_lock *lock = c->lock;
+  cio_lock_release(lock);
+  int rc = cio__sync_wait(L, &c->waiters, deadline, "condition");
+  if (rc == -EIDRM) return rc; // freed: nothing left to touch
+  cio_scope shield;
+  cio__shield_enter(L->current, &shield);
+  int locked = cio_lock_acquire(lock);
+  cio__shield_leave(L->current, &shield);
+  if (locked < 0) return locked; // only if the lock itself was freed
+  if (rc == 0) {
+    rc = cio__checkpoint(L);
+    if (rc < 0) cio_cond_notify(c, 1); // notified but cancelled: pass it on
+  }
+  return rc;
+}
+
+int cio_cond_wait(cio_cond *c) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside("cio_cond_wait");
+  if (!valid(c)) return -EINVAL;
+  return wait(L, c, CIO__NEVER);
+}
+
+int cio_cond_wait_timeout(cio_cond *c, double timeout) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside("cio_cond_wait_timeout");
+  int64_t deadline;
+  if (!valid(c) || cio__sync_deadline(L, timeout, &deadline) < 0) return -EINVAL;
+  return wait(L, c, deadline);
+}
+
+int cio_cond_wait_until(cio_cond *c, bool (*pred)(void *), void *arg, double timeout) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside("cio_cond_wait_until");
+  int64_t deadline;
+  if (!valid(c) || !pred || cio__sync_deadline(L, timeout, &deadline) < 0) return -EINVAL;
+  while (!pred(arg)) {
+    int rc = wait(L, c, deadline);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}

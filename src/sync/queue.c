@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: MIT
+//
+// Queue: FIFO (a ring), LIFO (a stack) or priority (a binary min-heap on
+// (priority, arrival)), bounded or not, with task_done/join and Python
+// 3.13's shutdown.
+//
+// Waiting follows asyncio: a put wakes one waiting getter, which then takes
+// an item itself (so a getter cancelled after the wakeup takes nothing and
+// passes the wakeup on); a get wakes one waiting putter likewise.  The fast
+// path — an item put and got without anyone waiting — touches the array
+// and two counters, no wait queue.
+//
+// From other threads only put_nowait is allowed: the item travels to the
+// loop as a posted callback.  `len` and `pending` are atomics so those
+// threads can check for room; the loop side uses relaxed accesses, which
+// compile to plain loads and stores.
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "sync.h"
+
+struct slot {
+  void *item;        // the caller's pointer
+  int64_t priority;  // priority queues: lower first
+  uint64_t seq;      // arrival order: FIFO among equal priorities
+};
+
+struct cio_queue {
+  uint32_t magic;          // CIO__QUEUE_MAGIC while alive
+  enum cio_queue_kind kind; // FIFO, LIFO, PRIORITY
+  size_t maxsize;          // 0 = unbounded
+  struct slot *slots;      // ring (FIFO), stack (LIFO) or heap (PRIORITY)
+  size_t cap;              // slots allocated
+  size_t head;             // FIFO: index of the oldest item
+  atomic_size_t len;       // items queued (read by other threads)
+  atomic_size_t pending;   // items posted by other threads, not yet queued
+  uint64_t seq;            // next arrival number
+  size_t unfinished;       // items put and not yet task_done()
+  bool shutdown;           // cio_queue_shutdown() was called
+  cio__loop *loop;         // the loop it belongs to
+  cio__waitq getters;      // tasks waiting for an item
+  cio__waitq putters;      // tasks waiting for room
+  cio__waitq joiners;      // tasks in cio_queue_join()
+};
+
+static bool valid(const cio_queue *q) { return q && q->magic == CIO__QUEUE_MAGIC; }
+
+static size_t length(const cio_queue *q) {
+  return atomic_load_explicit((atomic_size_t *)&q->len, memory_order_relaxed);
+}
+
+static void set_length(cio_queue *q, size_t n) {
+  atomic_store_explicit(&q->len, n, memory_order_relaxed);
+}
+
+static bool is_full(const cio_queue *q) {
+  return q->maxsize &&
+         length(q) + atomic_load_explicit((atomic_size_t *)&q->pending, memory_order_relaxed) >=
+             q->maxsize;
+}
+
+cio_queue *cio_queue_new(enum cio_queue_kind kind, size_t maxsize) {
+  if (kind > CIO_QUEUE_PRIORITY) {
+    errno = EINVAL;
+    return NULL;
+  }
+  cio_queue *q = calloc(1, sizeof *q);
+  size_t cap = maxsize && maxsize < 64 ? maxsize : 64;
+  if (q) q->slots = malloc(cap * sizeof *q->slots);
+  if (!q || !q->slots) {
+    free(q);
+    errno = ENOMEM;
+    return NULL;
+  }
+  q->magic = CIO__QUEUE_MAGIC;
+  q->kind = kind;
+  q->maxsize = maxsize;
+  q->cap = cap;
+  atomic_init(&q->len, 0);
+  atomic_init(&q->pending, 0);
+  q->loop = cio__tls_loop;
+  cio__waitq_init(&q->getters);
+  cio__waitq_init(&q->putters);
+  cio__waitq_init(&q->joiners);
+  return q;
+}
+
+int cio_queue_free(cio_queue *q) {
+  if (!valid(q)) return -EINVAL;
+  if (length(q) || atomic_load(&q->pending)) return -ENOTEMPTY;
+  q->magic = 0;
+  if (cio__tls_loop) {
+    cio__waitq_wake_all(cio__tls_loop, &q->getters, -EIDRM, NULL);
+    cio__waitq_wake_all(cio__tls_loop, &q->putters, -EIDRM, NULL);
+    cio__waitq_wake_all(cio__tls_loop, &q->joiners, -EIDRM, NULL);
+  }
+  free(q->slots);
+  free(q);
+  return 0;
+}
+
+// ---------------------------------------------------------------- storage
+
+static bool grow(cio_queue *q) {
+  size_t cap = q->cap * 2;
+  struct slot *s = malloc(cap * sizeof *s);
+  if (!s) return false;
+  size_t n = length(q);
+  for (size_t i = 0; i < n; i++) // unwrap the ring (a no-op order for the others)
+    s[i] = q->slots[q->kind == CIO_QUEUE_FIFO ? (q->head + i) % q->cap : i];
+  free(q->slots);
+  q->slots = s;
+  q->cap = cap;
+  q->head = 0;
+  return true;
+}
+
+static bool heap_before(const struct slot *a, const struct slot *b) {
+  return a->priority < b->priority || (a->priority == b->priority && a->seq < b->seq);
+}
+
+static int push(cio_queue *q, void *item, int64_t priority) {
+  size_t n = length(q);
+  if (n == q->cap && !grow(q)) return -ENOMEM;
+  struct slot s = {item, priority, q->seq++};
+  if (q->kind == CIO_QUEUE_FIFO) {
+    size_t at = q->head + n;
+    q->slots[at >= q->cap ? at - q->cap : at] = s;
+  } else if (q->kind == CIO_QUEUE_LIFO) {
+    q->slots[n] = s;
+  } else {
+    size_t i = n;
+    while (i > 0 && heap_before(&s, &q->slots[(i - 1) / 2])) {
+      q->slots[i] = q->slots[(i - 1) / 2];
+      i = (i - 1) / 2;
+    }
+    q->slots[i] = s;
+  }
+  set_length(q, n + 1);
+  q->unfinished++;
+  return 0;
+}
+
+static void *pop(cio_queue *q) {
+  size_t n = length(q) - 1;
+  set_length(q, n);
+  if (q->kind == CIO_QUEUE_FIFO) {
+    void *item = q->slots[q->head].item;
+    q->head = q->head + 1 == q->cap ? 0 : q->head + 1;
+    return item;
+  }
+  if (q->kind == CIO_QUEUE_LIFO) return q->slots[n].item;
+  void *item = q->slots[0].item;
+  struct slot last = q->slots[n];
+  size_t i = 0;
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && heap_before(&q->slots[c + 1], &q->slots[c])) c++;
+    if (!heap_before(&q->slots[c], &last)) break;
+    q->slots[i] = q->slots[c];
+    i = c;
+  }
+  if (n) q->slots[i] = last;
+  return item;
+}
+
+// ---------------------------------------------------------------- put
+
+// Adds an item on the loop's thread and wakes a getter.
+static int put_now(cio__loop *L, cio_queue *q, void *item, int64_t priority) {
+  int rc = push(q, item, priority);
+  if (rc == 0 && !cio__waitq_empty(&q->getters)) cio__waitq_wake_one(L, &q->getters, 0, NULL);
+  return rc;
+}
+
+static int put(cio_queue *q, void *item, int64_t priority, int64_t deadline, const char *fn) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside(fn);
+  if (!valid(q) || !item) return -EINVAL;
+  if (!q->loop) q->loop = L;
+  while (is_full(q)) {
+    if (q->shutdown) return -ESHUTDOWN;
+    int rc = cio__sync_wait(L, &q->putters, deadline, "queue put");
+    if (rc == 0) rc = cio__checkpoint(L);
+    if (rc < 0) {
+      // Woken for room but leaving: the room goes to the next putter.
+      if (rc != -EIDRM && !is_full(q) && !cio__waitq_empty(&q->putters))
+        cio__waitq_wake_one(L, &q->putters, 0, NULL);
+      return rc;
+    }
+  }
+  if (q->shutdown) return -ESHUTDOWN;
+  return put_now(L, q, item, priority);
+}
+
+int cio_queue_put(cio_queue *q, void *item) {
+  return put(q, item, 0, CIO__NEVER, "cio_queue_put");
+}
+
+int cio_queue_put_for(cio_queue *q, void *item, double timeout) {
+  return cio_queue_put_priority(q, item, 0, timeout);
+}
+
+int cio_queue_put_priority(cio_queue *q, void *item, int64_t priority, double timeout) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside("cio_queue_put_priority");
+  int64_t deadline;
+  if (cio__sync_deadline(L, timeout, &deadline) < 0) return -EINVAL;
+  return put(q, item, priority, deadline, "cio_queue_put_priority");
+}
+
+// An item posted from another thread arrives on the loop.
+struct posted {
+  cio_queue *q; // where it goes
+  void *item;   // what
+};
+
+static void receive(void *arg) {
+  struct posted *p = arg;
+  cio_queue *q = p->q;
+  atomic_fetch_sub(&q->pending, 1);
+  if (put_now(cio__tls_loop, q, p->item, 0) < 0)
+    cio__warn("queue: out of memory adding an item from another thread (item %p)", p->item);
+  free(p);
+}
+
+int cio_queue_put_nowait(cio_queue *q, void *item) {
+  if (!valid(q) || !item) return -EINVAL;
+  if (q->shutdown) return -ESHUTDOWN;
+  cio__loop *L = cio__tls_loop;
+  if (L && (q->loop == L || !q->loop)) {
+    if (is_full(q)) return -EAGAIN;
+    if (!q->loop) q->loop = L;
+    return put_now(L, q, item, 0);
+  }
+  if (!q->loop) return -EINVAL; // no loop to hand it to yet
+  // Another thread: reserve room, then post the item to the loop.
+  size_t pend = atomic_load(&q->pending);
+  do {
+    if (q->maxsize && length(q) + pend >= q->maxsize) return -EAGAIN;
+  } while (!atomic_compare_exchange_weak(&q->pending, &pend, pend + 1));
+  struct posted *p = malloc(sizeof *p);
+  int rc = -ENOMEM;
+  if (p) {
+    *p = (struct posted){q, item};
+    rc = cio_call_soon_threadsafe(q->loop, receive, p);
+  }
+  if (rc < 0) {
+    free(p);
+    atomic_fetch_sub(&q->pending, 1);
+  }
+  return rc;
+}
+
+// ---------------------------------------------------------------- get
+
+static void *take(cio__loop *L, cio_queue *q) {
+  void *item = pop(q);
+  if (!cio__waitq_empty(&q->putters)) cio__waitq_wake_one(L, &q->putters, 0, NULL);
+  return item;
+}
+
+static int get(cio_queue *q, void **item, int64_t deadline, const char *fn) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside(fn);
+  if (!valid(q) || !item) return -EINVAL;
+  if (!q->loop) q->loop = L;
+  while (length(q) == 0) {
+    if (q->shutdown) return -ESHUTDOWN;
+    int rc = cio__sync_wait(L, &q->getters, deadline, "queue get");
+    if (rc == 0) rc = cio__checkpoint(L);
+    if (rc < 0) {
+      // Woken for an item but leaving: the item goes to the next getter.
+      if (rc != -EIDRM && length(q) && !cio__waitq_empty(&q->getters))
+        cio__waitq_wake_one(L, &q->getters, 0, NULL);
+      return rc;
+    }
+  }
+  *item = take(L, q);
+  return 0;
+}
+
+int cio_queue_get(cio_queue *q, void **item) { return get(q, item, CIO__NEVER, "cio_queue_get"); }
+
+int cio_queue_get_for(cio_queue *q, void **item, double timeout) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside("cio_queue_get_for");
+  int64_t deadline;
+  if (cio__sync_deadline(L, timeout, &deadline) < 0) return -EINVAL;
+  return get(q, item, deadline, "cio_queue_get_for");
+}
+
+int cio_queue_get_nowait(cio_queue *q, void **item) {
+  if (!valid(q) || !item) return -EINVAL;
+  cio__loop *L = cio__tls_loop;
+  if (!L || (q->loop && q->loop != L)) return -EPERM; // not thread-safe
+  if (length(q) == 0) return q->shutdown ? -ESHUTDOWN : -EAGAIN;
+  *item = take(L, q);
+  return 0;
+}
+
+// ---------------------------------------------------------------- join, shutdown
+
+int cio_queue_task_done(cio_queue *q) {
+  if (!valid(q)) return -EINVAL;
+  if (q->unfinished == 0) return -EOVERFLOW; // more task_done() than items
+  if (--q->unfinished == 0 && cio__tls_loop) cio__waitq_wake_all(cio__tls_loop, &q->joiners, 0, NULL);
+  return 0;
+}
+
+int cio_queue_join(cio_queue *q) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside("cio_queue_join");
+  if (!valid(q)) return -EINVAL;
+  while (q->unfinished > 0) {
+    int rc = cio__sync_wait(L, &q->joiners, CIO__NEVER, "queue join");
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
+int cio_queue_shutdown(cio_queue *q, bool immediate) {
+  if (!valid(q)) return -EINVAL;
+  cio__loop *L = cio__tls_loop;
+  q->shutdown = true;
+  int dropped = 0;
+  if (immediate) {
+    while (length(q)) {
+      pop(q);
+      dropped++;
+    }
+    q->unfinished = q->unfinished > (size_t)dropped ? q->unfinished - (size_t)dropped : 0;
+  }
+  if (L) {
+    cio__waitq_wake_all(L, &q->putters, -ESHUTDOWN, NULL);
+    if (length(q) == 0) cio__waitq_wake_all(L, &q->getters, -ESHUTDOWN, NULL);
+    if (q->unfinished == 0) cio__waitq_wake_all(L, &q->joiners, 0, NULL);
+  }
+  return dropped;
+}
+
+size_t cio_queue_size(const cio_queue *q) { return valid(q) ? length(q) : 0; }
+size_t cio_queue_maxsize(const cio_queue *q) { return valid(q) ? q->maxsize : 0; }
+bool cio_queue_empty(const cio_queue *q) { return !valid(q) || length(q) == 0; }
+bool cio_queue_full(const cio_queue *q) { return valid(q) && is_full(q); }
