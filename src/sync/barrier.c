@@ -9,12 +9,12 @@
 #include "sync.h"
 
 struct cio_barrier {
-  uint32_t magic;       // CIO__BARRIER_MAGIC while alive
-  size_t parties;       // tasks that must meet
-  size_t count;         // arrived in the current cycle
-  uint64_t cycle;       // completed cycles (tells a waiter it was released)
-  bool broken;          // aborted or left: waits fail with -EPIPE
-  cio__waitq waiters;   // arrived tasks, waiting
+  uint32_t magic;     // CIO__BARRIER_MAGIC while alive
+  size_t parties;     // tasks that must meet
+  size_t count;       // arrived in the current cycle
+  uint64_t cycle;     // completed cycles (tells a waiter it was released)
+  bool broken;        // aborted or left: waits fail with -EPIPE
+  cio__waitq waiters; // arrived tasks, waiting
 };
 
 static bool valid(const cio_barrier *b) { return b && b->magic == CIO__BARRIER_MAGIC; }
@@ -39,7 +39,7 @@ int cio_barrier_free(cio_barrier *b) {
   if (!valid(b)) return -EINVAL;
   b->magic = 0;
   if (cio__tls_loop) cio__waitq_wake_all(cio__tls_loop, &b->waiters, -EIDRM, NULL);
-  free(b);
+  cio__sync_release(b);
   return 0;
 }
 

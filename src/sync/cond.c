@@ -9,10 +9,10 @@
 #include "sync.h"
 
 struct cio_cond {
-  uint32_t magic;      // CIO__COND_MAGIC while alive
-  cio_lock *lock;      // the lock it waits with
-  bool own_lock;       // created by cio_cond_new(NULL): freed with it
-  cio__waitq waiters;  // tasks waiting for a notify, FIFO
+  uint32_t magic;     // CIO__COND_MAGIC while alive
+  cio_lock *lock;     // the lock it waits with
+  bool own_lock;      // created by cio_cond_new(NULL): freed with it
+  cio__waitq waiters; // tasks waiting for a notify, FIFO
 };
 
 static bool valid(const cio_cond *c) { return c && c->magic == CIO__COND_MAGIC; }
@@ -40,7 +40,7 @@ int cio_cond_free(cio_cond *c) {
   c->magic = 0;
   if (cio__tls_loop) cio__waitq_wake_all(cio__tls_loop, &c->waiters, -EIDRM, NULL);
   if (c->own_lock) cio_lock_free(c->lock);
-  free(c);
+  cio__sync_release(c);
   return 0;
 }
 

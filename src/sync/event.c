@@ -9,10 +9,10 @@
 #include "sync.h"
 
 struct cio_event {
-  uint32_t magic;      // CIO__EVENT_MAGIC while alive
-  atomic_bool flag;    // set or not (read by any thread)
-  cio__loop *loop;     // the loop it belongs to (first to use it)
-  cio__waitq waiters;  // tasks waiting for the flag
+  uint32_t magic;     // CIO__EVENT_MAGIC while alive
+  atomic_bool flag;   // set or not (read by any thread)
+  cio__loop *loop;    // the loop it belongs to (first to use it)
+  cio__waitq waiters; // tasks waiting for the flag
 };
 
 static bool valid(const cio_event *e) { return e && e->magic == CIO__EVENT_MAGIC; }
@@ -34,7 +34,7 @@ int cio_event_free(cio_event *e) {
   if (!valid(e)) return -EINVAL;
   e->magic = 0;
   if (cio__tls_loop) cio__waitq_wake_all(cio__tls_loop, &e->waiters, -EIDRM, NULL);
-  free(e);
+  cio__sync_release(e);
   return 0;
 }
 

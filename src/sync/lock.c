@@ -9,10 +9,10 @@
 #include "sync.h"
 
 struct cio_lock {
-  uint32_t magic;      // CIO__LOCK_MAGIC while alive
-  bool locked;         // held by someone
-  cio_task *owner;     // the task that acquired it (for -EDEADLK)
-  cio__waitq waiters;  // tasks waiting, FIFO
+  uint32_t magic;     // CIO__LOCK_MAGIC while alive
+  bool locked;        // held by someone
+  cio_task *owner;    // the task that acquired it (for -EDEADLK)
+  cio__waitq waiters; // tasks waiting, FIFO
 };
 
 static bool valid(const cio_lock *l) { return l && l->magic == CIO__LOCK_MAGIC; }
@@ -32,7 +32,7 @@ int cio_lock_free(cio_lock *l) {
   if (!valid(l)) return -EINVAL;
   l->magic = 0;
   if (cio__tls_loop) cio__waitq_wake_all(cio__tls_loop, &l->waiters, -EIDRM, NULL);
-  free(l);
+  cio__sync_release(l);
   return 0;
 }
 

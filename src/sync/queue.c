@@ -20,27 +20,27 @@
 #include "sync.h"
 
 struct slot {
-  void *item;        // the caller's pointer
-  int64_t priority;  // priority queues: lower first
-  uint64_t seq;      // arrival order: FIFO among equal priorities
+  void *item;       // the caller's pointer
+  int64_t priority; // priority queues: lower first
+  uint64_t seq;     // arrival order: FIFO among equal priorities
 };
 
 struct cio_queue {
-  uint32_t magic;          // CIO__QUEUE_MAGIC while alive
+  uint32_t magic;           // CIO__QUEUE_MAGIC while alive
   enum cio_queue_kind kind; // FIFO, LIFO, PRIORITY
-  size_t maxsize;          // 0 = unbounded
-  struct slot *slots;      // ring (FIFO), stack (LIFO) or heap (PRIORITY)
-  size_t cap;              // slots allocated
-  size_t head;             // FIFO: index of the oldest item
-  atomic_size_t len;       // items queued (read by other threads)
-  atomic_size_t pending;   // items posted by other threads, not yet queued
-  uint64_t seq;            // next arrival number
-  size_t unfinished;       // items put and not yet task_done()
-  bool shutdown;           // cio_queue_shutdown() was called
-  cio__loop *loop;         // the loop it belongs to
-  cio__waitq getters;      // tasks waiting for an item
-  cio__waitq putters;      // tasks waiting for room
-  cio__waitq joiners;      // tasks in cio_queue_join()
+  size_t maxsize;           // 0 = unbounded
+  struct slot *slots;       // ring (FIFO), stack (LIFO) or heap (PRIORITY)
+  size_t cap;               // slots allocated
+  size_t head;              // FIFO: index of the oldest item
+  atomic_size_t len;        // items queued (read by other threads)
+  atomic_size_t pending;    // items posted by other threads, not yet queued
+  uint64_t seq;             // next arrival number
+  size_t unfinished;        // items put and not yet task_done()
+  bool shutdown;            // cio_queue_shutdown() was called
+  cio__loop *loop;          // the loop it belongs to
+  cio__waitq getters;       // tasks waiting for an item
+  cio__waitq putters;       // tasks waiting for room
+  cio__waitq joiners;       // tasks in cio_queue_join()
 };
 
 static bool valid(const cio_queue *q) { return q && q->magic == CIO__QUEUE_MAGIC; }
@@ -95,7 +95,7 @@ int cio_queue_free(cio_queue *q) {
     cio__waitq_wake_all(cio__tls_loop, &q->joiners, -EIDRM, NULL);
   }
   free(q->slots);
-  free(q);
+  cio__sync_release(q);
   return 0;
 }
 
@@ -194,9 +194,7 @@ static int put(cio_queue *q, void *item, int64_t priority, int64_t deadline, con
   return put_now(L, q, item, priority);
 }
 
-int cio_queue_put(cio_queue *q, void *item) {
-  return put(q, item, 0, CIO__NEVER, "cio_queue_put");
-}
+int cio_queue_put(cio_queue *q, void *item) { return put(q, item, 0, CIO__NEVER, "cio_queue_put"); }
 
 int cio_queue_put_for(cio_queue *q, void *item, double timeout) {
   return cio_queue_put_priority(q, item, 0, timeout);
@@ -305,7 +303,8 @@ int cio_queue_get_nowait(cio_queue *q, void **item) {
 int cio_queue_task_done(cio_queue *q) {
   if (!valid(q)) return -EINVAL;
   if (q->unfinished == 0) return -EOVERFLOW; // more task_done() than items
-  if (--q->unfinished == 0 && cio__tls_loop) cio__waitq_wake_all(cio__tls_loop, &q->joiners, 0, NULL);
+  if (--q->unfinished == 0 && cio__tls_loop)
+    cio__waitq_wake_all(cio__tls_loop, &q->joiners, 0, NULL);
   return 0;
 }
 

@@ -7,10 +7,10 @@
 #include "sync.h"
 
 struct cio_sem {
-  uint32_t magic;      // CIO__SEM_MAGIC while alive
-  int64_t value;       // free permits
-  int64_t bound;       // initial value of a bounded semaphore, or -1
-  cio__waitq waiters;  // tasks waiting for a permit, FIFO
+  uint32_t magic;     // CIO__SEM_MAGIC while alive
+  int64_t value;      // free permits
+  int64_t bound;      // initial value of a bounded semaphore, or -1
+  cio__waitq waiters; // tasks waiting for a permit, FIFO
 };
 
 static bool valid(const cio_sem *s) { return s && s->magic == CIO__SEM_MAGIC; }
@@ -39,7 +39,7 @@ int cio_sem_free(cio_sem *s) {
   if (!valid(s)) return -EINVAL;
   s->magic = 0;
   if (cio__tls_loop) cio__waitq_wake_all(cio__tls_loop, &s->waiters, -EIDRM, NULL);
-  free(s);
+  cio__sync_release(s);
   return 0;
 }
 

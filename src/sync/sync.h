@@ -33,4 +33,11 @@ static inline int cio__sync_deadline(cio__loop *L, double timeout, int64_t *dead
   return cio__deadline_after(L, timeout, deadline);
 }
 
+// Frees a synchronization object whose magic was just cleared, after a
+// delay: the last CIO__QUARANTINE objects freed on this thread stay
+// allocated, so a double free or a late use is caught by the magic check
+// (-EINVAL) instead of touching freed memory.
+#define CIO__QUARANTINE 64
+void cio__sync_release(void *obj);
+
 #endif

@@ -1,0 +1,549 @@
+// SPDX-License-Identifier: MIT
+//
+// Synchronization: Lock, Event, Condition, Semaphore, Barrier, Queue —
+// behaviour, asyncio's hard cases (cancelled waiters never hold or swallow
+// anything), thread-safe entry points, and bad input.
+#include <cio.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpers/test.h"
+
+static size_t live_tasks(void) { return cio_all_tasks(NULL, 0); }
+
+// ---------------------------------------------------------------- lock
+
+struct locker {
+  cio_lock *lock;   // shared
+  int *inside;      // tasks in the critical section now
+  int *max_inside;  // most ever at once
+  char *order;      // acquisition order
+  int *n;           // entries in order
+  char id;          // this task's letter
+  double hold;      // seconds held
+};
+
+static int locker_fn(void *arg) {
+  struct locker *k = arg;
+  int rc = cio_lock_acquire(k->lock);
+  if (rc < 0) return rc;
+  k->order[(*k->n)++] = k->id;
+  if (++*k->inside > *k->max_inside) *k->max_inside = *k->inside;
+  rc = cio_sleep(k->hold);
+  --*k->inside;
+  ASSERT_EQ(cio_lock_release(k->lock), 0);
+  return rc;
+}
+
+static int lock_main(void *arg) {
+  (void)arg;
+  cio_lock *l = cio_lock_new();
+  int inside = 0, max_inside = 0, n = 0;
+  char order[8] = {0};
+  struct locker k[5];
+  cio_task *t[5];
+  for (int i = 0; i < 5; i++) {
+    k[i] = (struct locker){l, &inside, &max_inside, order, &n, (char)('a' + i), 0.01};
+    t[i] = cio_spawn(locker_fn, &k[i]);
+  }
+  ASSERT_EQ(cio_gather(t, 5, NULL, 0), 0);
+  ASSERT(strcmp(order, "abcde") == 0); // FIFO
+  ASSERT_EQ(max_inside, 1);            // mutual exclusion
+  ASSERT(!cio_lock_locked(l));
+  ASSERT_EQ(cio_lock_release(l), -EPERM); // not locked
+  ASSERT_EQ(cio_lock_acquire(l), 0);
+  ASSERT_EQ(cio_lock_acquire(l), -EDEADLK); // not reentrant, and says so
+  ASSERT_EQ(cio_lock_try_acquire(l), -EBUSY);
+  double t0 = cio_now();
+  struct locker late = {l, &inside, &max_inside, order, &n, 'z', 0};
+  cio_task *waiter = cio_spawn(locker_fn, &late);
+  ASSERT_EQ(cio_yield(), 0);
+  ASSERT_EQ(cio_lock_acquire_for(l, 0.05), -EDEADLK);
+  ASSERT_EQ(cio_lock_release(l), 0); // handed to the waiter
+  ASSERT(cio_lock_locked(l));
+  ASSERT_EQ(cio_join(waiter), 0);
+  ASSERT(cio_now() - t0 < 1);
+  ASSERT_EQ(cio_lock_free(l), 0);
+  ASSERT_EQ(cio_lock_free(l), -EINVAL); // double free
+  return 0;
+}
+static void lock_fifo_mutual_exclusion_and_misuse(void) { ASSERT_EQ(cio_run(lock_main, NULL), 0); }
+
+static int lock_timeout_fn(void *arg) { return cio_lock_acquire_for((cio_lock *)arg, 0.05); }
+static int lock_cancel_main(void *arg) {
+  (void)arg;
+  cio_lock *l = cio_lock_new();
+  int inside = 0, max_inside = 0, n = 0;
+  char order[8] = {0};
+  ASSERT_EQ(cio_lock_acquire(l), 0); // main holds it
+  struct locker a = {l, &inside, &max_inside, order, &n, 'a', 0};
+  struct locker b = {l, &inside, &max_inside, order, &n, 'b', 0};
+  cio_task *ta = cio_spawn(locker_fn, &a), *tb = cio_spawn(locker_fn, &b);
+  ASSERT_EQ(cio_yield(), 0); // both wait, a at the head
+  // A cancelled waiter at the head leaves; the lock goes to the next one.
+  cio_cancel(ta);
+  ASSERT_EQ(cio_join(ta), -ECANCELED);
+  ASSERT_EQ(cio_lock_release(l), 0);
+  ASSERT_EQ(cio_join(tb), 0);
+  ASSERT(strcmp(order, "b") == 0);
+  // A waiter handed the lock, then cancelled before it runs, hands it on.
+  ASSERT_EQ(cio_lock_acquire(l), 0);
+  ta = cio_spawn(locker_fn, &a);
+  tb = cio_spawn(locker_fn, &b);
+  ASSERT_EQ(cio_yield(), 0);
+  ASSERT_EQ(cio_lock_release(l), 0); // a is handed the lock...
+  cio_cancel(ta);                    // ...and cancelled before it runs
+  ASSERT_EQ(cio_join(ta), -ECANCELED);
+  ASSERT_EQ(cio_join(tb), 0);
+  ASSERT(strcmp(order, "bb") == 0);
+  ASSERT(!cio_lock_locked(l));
+  // A timed-out waiter does not hold it either.
+  ASSERT_EQ(cio_lock_acquire(l), 0);
+  cio_task *tt = cio_spawn(lock_timeout_fn, l);
+  ASSERT_EQ(cio_join(tt), -ETIMEDOUT);
+  ASSERT_EQ(cio_lock_release(l), 0);
+  ASSERT(!cio_lock_locked(l));
+  // Freed with a waiter: it wakes with -EIDRM.
+  ASSERT_EQ(cio_lock_acquire(l), 0);
+  ta = cio_spawn(locker_fn, &a);
+  ASSERT_EQ(cio_yield(), 0);
+  ASSERT_EQ(cio_lock_free(l), 0);
+  ASSERT_EQ(cio_join(ta), -EIDRM);
+  return 0;
+}
+static void lock_cancelled_waiters_hold_nothing(void) { ASSERT_EQ(cio_run(lock_cancel_main, NULL), 0); }
+
+// ---------------------------------------------------------------- event
+
+static int event_waiter(void *arg) { return cio_event_wait((cio_event *)arg); }
+static int event_main(void *arg) {
+  (void)arg;
+  cio_event *e = cio_event_new();
+  ASSERT(!cio_event_is_set(e));
+  cio_task *w[3];
+  for (int i = 0; i < 3; i++) w[i] = cio_spawn(event_waiter, e);
+  ASSERT_EQ(cio_yield(), 0);
+  ASSERT(!cio_task_done(w[0]));
+  ASSERT_EQ(cio_event_set(e), 0);
+  ASSERT_EQ(cio_event_clear(e), 0); // cleared before the waiters run: they still wake
+  ASSERT_EQ(cio_gather(w, 3, NULL, 0), 0);
+  ASSERT_EQ(cio_event_wait_for(e, 0.05), -ETIMEDOUT);
+  ASSERT_EQ(cio_event_set(e), 0);
+  double t0 = cio_now();
+  ASSERT_EQ(cio_event_wait(e), 0); // set before wait: no blocking
+  ASSERT(cio_now() - t0 < 0.01);
+  ASSERT_EQ(cio_event_free(e), 0);
+  ASSERT_EQ(cio_event_set(e), -EINVAL);
+  return 0;
+}
+static void event_set_clear_wait(void) { ASSERT_EQ(cio_run(event_main, NULL), 0); }
+
+struct from_thread {
+  cio_loop *loop;  // the loop to hold
+  cio_event *e;    // set by the thread
+  cio_queue *q;    // fed by the thread
+  int items[5];    // what it puts
+};
+static void *setter_thread(void *arg) {
+  struct from_thread *f = arg;
+  usleep(50 * 1000);
+  for (int i = 0; i < 5; i++) ASSERT_EQ(cio_queue_put_nowait(f->q, &f->items[i]), 0);
+  ASSERT_EQ(cio_queue_put_nowait(f->q, &f->items[0]), -EAGAIN); // maxsize 5
+  ASSERT_EQ(cio_event_set(f->e), 0);
+  ASSERT(cio_event_is_set(f->e));
+  cio_loop_hold(f->loop, -1);
+  return NULL;
+}
+static int thread_main(void *arg) {
+  (void)arg;
+  struct from_thread f = {cio_loop_current(), cio_event_new(), cio_queue_new(CIO_QUEUE_FIFO, 5),
+                          {1, 2, 3, 4, 5}};
+  cio_loop_hold(f.loop, 1); // another thread will wake us
+  pthread_t th;
+  ASSERT_EQ(pthread_create(&th, NULL, setter_thread, &f), 0);
+  double t0 = cio_now();
+  ASSERT_EQ(cio_event_wait(f.e), 0); // woken by the other thread
+  ASSERT_BETWEEN(cio_now() - t0, 0.04, 5);
+  for (int i = 0; i < 5; i++) {
+    void *item;
+    ASSERT_EQ(cio_queue_get(f.q, &item), 0);
+    ASSERT_EQ(*(int *)item, i + 1); // in order, none lost
+  }
+  pthread_join(th, NULL);
+  ASSERT_EQ(cio_queue_free(f.q), 0);
+  ASSERT_EQ(cio_event_free(f.e), 0);
+  return 0;
+}
+static void event_and_queue_from_another_thread(void) { ASSERT_EQ(cio_run(thread_main, NULL), 0); }
+
+// ---------------------------------------------------------------- condition
+
+struct cond_waiter {
+  cio_cond *c;   // shared
+  int *woken;    // count of waiters that returned
+};
+static int cond_waiter_fn(void *arg) {
+  struct cond_waiter *w = arg;
+  ASSERT_EQ(cio_lock_acquire(cio_cond_lock(w->c)), 0);
+  int rc = cio_cond_wait(w->c);
+  ASSERT(cio_lock_locked(cio_cond_lock(w->c))); // held again on return
+  (*w->woken)++;
+  ASSERT_EQ(cio_lock_release(cio_cond_lock(w->c)), 0);
+  return rc;
+}
+static int items_ready;
+static bool have_items(void *arg) {
+  (void)arg;
+  return items_ready >= 3;
+}
+static int cond_main(void *arg) {
+  (void)arg;
+  cio_cond *c = cio_cond_new(NULL);
+  cio_lock *l = cio_cond_lock(c);
+  int woken = 0;
+  struct cond_waiter w = {c, &woken};
+  cio_task *t[5];
+  for (int i = 0; i < 5; i++) t[i] = cio_spawn(cond_waiter_fn, &w);
+  ASSERT_EQ(cio_sleep(0.01), 0);
+  ASSERT_EQ(cio_cond_notify(c, 1), -EPERM); // lock not held
+  ASSERT_EQ(cio_lock_acquire(l), 0);
+  ASSERT_EQ(cio_cond_notify(c, 3), 3);
+  ASSERT_EQ(cio_lock_release(l), 0);
+  ASSERT_EQ(cio_sleep(0.01), 0);
+  ASSERT_EQ(woken, 3); // exactly n
+  ASSERT_EQ(cio_lock_acquire(l), 0);
+  ASSERT_EQ(cio_cond_notify_all(c), 2);
+  ASSERT_EQ(cio_lock_release(l), 0);
+  ASSERT_EQ(cio_gather(t, 5, NULL, 0), 0);
+  ASSERT_EQ(woken, 5);
+  // wait_until: predicate checked first and after each notify.
+  ASSERT_EQ(cio_lock_acquire(l), 0);
+  ASSERT_EQ(cio_cond_wait_until(c, have_items, NULL, 0.05), -ETIMEDOUT);
+  ASSERT(cio_lock_locked(l)); // still held after the timeout
+  items_ready = 3;
+  ASSERT_EQ(cio_cond_wait_until(c, have_items, NULL, CIO_FOREVER), 0);
+  ASSERT_EQ(cio_lock_release(l), 0);
+  ASSERT_EQ(cio_cond_wait(c), -EPERM); // without the lock
+  ASSERT_EQ(cio_cond_free(c), 0);
+  return 0;
+}
+static void condition_notify_n_wakes_exactly_n(void) { ASSERT_EQ(cio_run(cond_main, NULL), 0); }
+
+static int cond_pass_main(void *arg) {
+  (void)arg;
+  // A waiter notified and then cancelled before it runs passes the
+  // notification to the next waiter.
+  cio_cond *c = cio_cond_new(NULL);
+  int woken = 0;
+  struct cond_waiter w = {c, &woken};
+  cio_task *a = cio_spawn(cond_waiter_fn, &w), *b = cio_spawn(cond_waiter_fn, &w);
+  ASSERT_EQ(cio_sleep(0.01), 0);
+  ASSERT_EQ(cio_lock_acquire(cio_cond_lock(c)), 0);
+  ASSERT_EQ(cio_cond_notify(c, 1), 1); // a is notified...
+  cio_cancel(a);                       // ...and cancelled
+  ASSERT_EQ(cio_lock_release(cio_cond_lock(c)), 0);
+  ASSERT_EQ(cio_join(a), -ECANCELED);
+  ASSERT_EQ(cio_join(b), 0); // b got the notification
+  ASSERT_EQ(woken, 2);
+  ASSERT_EQ(cio_cond_free(c), 0);
+  return 0;
+}
+static void condition_cancelled_after_notify_passes_it_on(void) {
+  ASSERT_EQ(cio_run(cond_pass_main, NULL), 0);
+}
+
+// ---------------------------------------------------------------- semaphore
+
+struct limited {
+  cio_sem *sem;     // the rate limit
+  int *in_flight;   // fetches running now
+  int *max_flight;  // most at once
+};
+static int limited_fetch(void *arg) {
+  struct limited *l = arg;
+  int rc = cio_sem_acquire(l->sem);
+  if (rc < 0) return rc;
+  if (++*l->in_flight > *l->max_flight) *l->max_flight = *l->in_flight;
+  rc = cio_sleep(0.1);
+  --*l->in_flight;
+  ASSERT_EQ(cio_sem_release(l->sem), 0);
+  return rc;
+}
+static int rate_main(void *arg) {
+  (void)arg;
+  // The guide's rate limiting: Semaphore(3), 9 fetches of 0.1 s.
+  cio_sem *s = cio_sem_new(3);
+  int in_flight = 0, max_flight = 0;
+  struct limited l = {s, &in_flight, &max_flight};
+  cio_task *t[9];
+  double t0 = cio_now();
+  for (int i = 0; i < 9; i++) t[i] = cio_spawn(limited_fetch, &l);
+  ASSERT_EQ(cio_gather(t, 9, NULL, 0), 0);
+  ASSERT_EQ(max_flight, 3); // never a 4th
+  ASSERT_BETWEEN(cio_now() - t0, 0.3, 0.6); // three rounds
+  ASSERT_EQ(cio_sem_value(s), 3);
+  ASSERT_EQ(cio_sem_free(s), 0);
+  return 0;
+}
+static void semaphore_rate_limit_never_lets_a_fourth_in(void) { ASSERT_EQ(cio_run(rate_main, NULL), 0); }
+
+static int sem_acquirer(void *arg) { return cio_sem_acquire((cio_sem *)arg); }
+static int sem_pass_main(void *arg) {
+  (void)arg;
+  cio_sem *s = cio_sem_new(0);
+  cio_task *a = cio_spawn(sem_acquirer, s), *b = cio_spawn(sem_acquirer, s);
+  ASSERT_EQ(cio_yield(), 0);
+  ASSERT_EQ(cio_sem_release(s), 0); // the permit goes to a...
+  cio_cancel(a);                    // ...cancelled right after being woken
+  ASSERT_EQ(cio_join(a), -ECANCELED);
+  ASSERT_EQ(cio_join(b), 0); // the permit passed on to b
+  ASSERT_EQ(cio_sem_value(s), 0);
+  ASSERT_EQ(cio_sem_try_acquire(s), -EAGAIN);
+  ASSERT_EQ(cio_sem_acquire_for(s, 0.02), -ETIMEDOUT);
+  ASSERT_EQ(cio_sem_release(s), 0);
+  ASSERT_EQ(cio_sem_try_acquire(s), 0);
+  ASSERT_EQ(cio_sem_free(s), 0);
+  cio_sem *bs = cio_sem_new_bounded(2);
+  ASSERT_EQ(cio_sem_release(bs), -EOVERFLOW); // above the bound
+  ASSERT_EQ(cio_sem_acquire(bs), 0);
+  ASSERT_EQ(cio_sem_release(bs), 0);
+  ASSERT_EQ(cio_sem_value(bs), 2);
+  ASSERT_EQ(cio_sem_free(bs), 0);
+  errno = 0;
+  ASSERT(cio_sem_new(-1) == NULL && errno == EINVAL);
+  return 0;
+}
+static void semaphore_woken_then_cancelled_passes_permit(void) {
+  ASSERT_EQ(cio_run(sem_pass_main, NULL), 0);
+}
+
+// ---------------------------------------------------------------- barrier
+
+static int barrier_party(void *arg) { return cio_barrier_wait((cio_barrier *)arg); }
+static int barrier_main(void *arg) {
+  (void)arg;
+  cio_barrier *b = cio_barrier_new(3);
+  cio_task *t[2] = {cio_spawn(barrier_party, b), cio_spawn(barrier_party, b)};
+  ASSERT_EQ(cio_yield(), 0);
+  ASSERT_EQ(cio_barrier_n_waiting(b), 2);
+  ASSERT_EQ(cio_barrier_wait(b), 2); // the last arrival releases all
+  int out[2];
+  ASSERT_EQ(cio_gather(t, 2, out, 0), 0);
+  ASSERT(out[0] == 0 && out[1] == 1);
+  // Abort wakes every waiter with an error, and later waits fail too.
+  t[0] = cio_spawn(barrier_party, b);
+  t[1] = cio_spawn(barrier_party, b);
+  ASSERT_EQ(cio_yield(), 0);
+  ASSERT_EQ(cio_barrier_abort(b), 0);
+  ASSERT_EQ(cio_gather(t, 2, out, CIO_GATHER_COLLECT), 2);
+  ASSERT(out[0] == -EPIPE && out[1] == -EPIPE);
+  ASSERT(cio_barrier_broken(b));
+  ASSERT_EQ(cio_barrier_wait(b), -EPIPE);
+  ASSERT_EQ(cio_barrier_reset(b), 0);
+  ASSERT(!cio_barrier_broken(b));
+  // A party that times out breaks it for the others.
+  t[0] = cio_spawn(barrier_party, b);
+  ASSERT_EQ(cio_yield(), 0);
+  ASSERT_EQ(cio_barrier_wait_for(b, 0.02), -ETIMEDOUT);
+  ASSERT_EQ(cio_join(t[0]), -EPIPE);
+  ASSERT_EQ(cio_barrier_free(b), 0);
+  errno = 0;
+  ASSERT(cio_barrier_new(0) == NULL && errno == EINVAL);
+  return 0;
+}
+static void barrier_indices_abort_reset(void) { ASSERT_EQ(cio_run(barrier_main, NULL), 0); }
+
+// ---------------------------------------------------------------- queue
+
+static int values[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+static int queue_order_main(void *arg) {
+  (void)arg;
+  cio_queue *fifo = cio_queue_new(CIO_QUEUE_FIFO, 0);
+  cio_queue *lifo = cio_queue_new(CIO_QUEUE_LIFO, 0);
+  cio_queue *prio = cio_queue_new(CIO_QUEUE_PRIORITY, 0);
+  for (int i = 0; i < 200; i++) { // past the initial capacity: growth keeps order
+    ASSERT_EQ(cio_queue_put(fifo, &values[i % 16]), 0);
+    ASSERT_EQ(cio_queue_put(lifo, &values[i % 16]), 0);
+  }
+  void *item;
+  for (int i = 0; i < 200; i++) {
+    ASSERT_EQ(cio_queue_get(fifo, &item), 0);
+    ASSERT_EQ(*(int *)item, i % 16);
+    ASSERT_EQ(cio_queue_get(lifo, &item), 0);
+    ASSERT_EQ(*(int *)item, (199 - i) % 16);
+  }
+  // Priorities 5, 1, 3, 1, 5, 1: lowest first, FIFO among equals.
+  int64_t p[6] = {5, 1, 3, 1, 5, 1};
+  for (int i = 0; i < 6; i++) ASSERT_EQ(cio_queue_put_priority(prio, &values[i], p[i], 1), 0);
+  int expect[6] = {1, 3, 5, 2, 0, 4};
+  for (int i = 0; i < 6; i++) {
+    ASSERT_EQ(cio_queue_get(prio, &item), 0);
+    ASSERT_EQ(*(int *)item, expect[i]);
+  }
+  ASSERT_EQ(cio_queue_get_nowait(fifo, &item), -EAGAIN);
+  ASSERT_EQ(cio_queue_put(fifo, NULL), -EINVAL);
+  ASSERT_EQ(cio_queue_free(fifo), 0);
+  ASSERT_EQ(cio_queue_free(lifo), 0);
+  ASSERT_EQ(cio_queue_free(prio), 0);
+  errno = 0;
+  ASSERT(cio_queue_new((enum cio_queue_kind)7, 0) == NULL && errno == EINVAL);
+  return 0;
+}
+static void queue_fifo_lifo_priority_order(void) { ASSERT_EQ(cio_run(queue_order_main, NULL), 0); }
+
+struct producer {
+  cio_queue *q;  // where it puts
+  int n;         // items
+  int *progress; // items put so far
+};
+static int producer_fn(void *arg) {
+  struct producer *p = arg;
+  for (int i = 0; i < p->n; i++) {
+    int rc = cio_queue_put(p->q, &values[i % 16]);
+    if (rc < 0) return rc;
+    (*p->progress)++;
+  }
+  return 0;
+}
+static int backpressure_main(void *arg) {
+  (void)arg;
+  cio_queue *q = cio_queue_new(CIO_QUEUE_FIFO, 4);
+  int progress = 0;
+  struct producer p = {q, 10, &progress};
+  cio_task *t = cio_spawn(producer_fn, &p);
+  ASSERT_EQ(cio_sleep(0.01), 0);
+  ASSERT_EQ(progress, 4); // a fast producer waits for the slow consumer
+  ASSERT(cio_queue_full(q));
+  ASSERT_EQ(cio_queue_put_nowait(q, &values[0]), -EAGAIN);
+  ASSERT_EQ(cio_queue_put_for(q, &values[0], 0.01), -ETIMEDOUT);
+  void *item;
+  for (int i = 0; i < 10; i++) {
+    ASSERT_EQ(cio_queue_get(q, &item), 0);
+    ASSERT_EQ(*(int *)item, i);
+    ASSERT_EQ(cio_queue_task_done(q), 0);
+  }
+  ASSERT_EQ(cio_join(t), 0);
+  ASSERT_EQ(cio_queue_join(q), 0); // all done
+  ASSERT_EQ(cio_queue_task_done(q), -EOVERFLOW); // once too often
+  ASSERT_EQ(cio_queue_free(q), 0);
+  return 0;
+}
+static void queue_backpressure_and_task_done(void) { ASSERT_EQ(cio_run(backpressure_main, NULL), 0); }
+
+struct consumer {
+  cio_queue *q;  // where it gets
+  int done;      // items processed
+};
+static int consumer_fn(void *arg) {
+  struct consumer *c = arg;
+  for (;;) {
+    void *item;
+    int rc = cio_queue_get(c->q, &item);
+    if (rc < 0) return rc;
+    ASSERT_EQ(cio_sleep(0.005), 0);
+    c->done++;
+    ASSERT_EQ(cio_queue_task_done(c->q), 0);
+  }
+}
+static int getter_fn(void *arg) {
+  void *item;
+  int rc = cio_queue_get((cio_queue *)arg, &item);
+  return rc < 0 ? rc : *(int *)item;
+}
+static int join_shutdown_main(void *arg) {
+  (void)arg;
+  // The guide's producer/consumer with join.
+  cio_queue *q = cio_queue_new(CIO_QUEUE_FIFO, 0);
+  struct consumer c = {q, 0};
+  cio_task *workers[2] = {cio_spawn(consumer_fn, &c), cio_spawn(consumer_fn, &c)};
+  for (int i = 0; i < 10; i++) ASSERT_EQ(cio_queue_put(q, &values[i]), 0);
+  ASSERT_EQ(cio_queue_join(q), 0);
+  ASSERT_EQ(c.done, 10);
+  // Shutdown wakes the idle consumers with -ESHUTDOWN.
+  ASSERT_EQ(cio_queue_shutdown(q, false), 0);
+  int out[2];
+  ASSERT_EQ(cio_gather(workers, 2, out, CIO_GATHER_COLLECT), 2);
+  ASSERT(out[0] == -ESHUTDOWN && out[1] == -ESHUTDOWN);
+  ASSERT_EQ(cio_queue_put(q, &values[0]), -ESHUTDOWN);
+  ASSERT_EQ(cio_queue_free(q), 0);
+  // Non-immediate: what is queued is still delivered; immediate drops it.
+  q = cio_queue_new(CIO_QUEUE_FIFO, 0);
+  ASSERT_EQ(cio_queue_put(q, &values[1]), 0);
+  ASSERT_EQ(cio_queue_put(q, &values[2]), 0);
+  ASSERT_EQ(cio_queue_shutdown(q, false), 0);
+  void *item;
+  ASSERT_EQ(cio_queue_get(q, &item), 0);
+  ASSERT_EQ(cio_queue_shutdown(q, true), 1); // one item dropped
+  ASSERT_EQ(cio_queue_get(q, &item), -ESHUTDOWN);
+  ASSERT_EQ(cio_queue_get_nowait(q, &item), -ESHUTDOWN);
+  ASSERT_EQ(cio_queue_task_done(q), 0);
+  ASSERT_EQ(cio_queue_join(q), 0);
+  ASSERT_EQ(cio_queue_free(q), 0);
+  // A blocked putter is woken by shutdown.
+  q = cio_queue_new(CIO_QUEUE_FIFO, 1);
+  int progress = 0;
+  struct producer p = {q, 3, &progress};
+  cio_task *t = cio_spawn(producer_fn, &p);
+  ASSERT_EQ(cio_yield(), 0);
+  ASSERT_EQ(cio_queue_shutdown(q, true), 1);
+  ASSERT_EQ(cio_join(t), -ESHUTDOWN);
+  ASSERT_EQ(cio_queue_free(q), 0);
+  return 0;
+}
+static void queue_join_and_shutdown(void) { ASSERT_EQ(cio_run(join_shutdown_main, NULL), 0); }
+
+static int queue_pass_main(void *arg) {
+  (void)arg;
+  cio_queue *q = cio_queue_new(CIO_QUEUE_FIFO, 0);
+  cio_task *a = cio_spawn(getter_fn, q), *b = cio_spawn(getter_fn, q);
+  ASSERT_EQ(cio_yield(), 0);
+  ASSERT_EQ(cio_queue_put(q, &values[7]), 0); // wakes a...
+  cio_cancel(a);                              // ...cancelled before it takes the item
+  ASSERT_EQ(cio_join(a), -ECANCELED);
+  ASSERT_EQ(cio_join(b), 7); // the wakeup was passed on, the item not lost
+  // Free refuses while items remain; with waiters, they get -EIDRM.
+  ASSERT_EQ(cio_queue_put(q, &values[1]), 0);
+  ASSERT_EQ(cio_queue_free(q), -ENOTEMPTY);
+  void *item;
+  ASSERT_EQ(cio_queue_get(q, &item), 0);
+  a = cio_spawn(getter_fn, q);
+  ASSERT_EQ(cio_yield(), 0);
+  ASSERT_EQ(cio_queue_free(q), 0);
+  ASSERT_EQ(cio_join(a), -EIDRM);
+  ASSERT_EQ(cio_queue_free(q), -EINVAL); // double free
+  ASSERT_EQ(live_tasks(), 1);
+  return 0;
+}
+static void queue_cancelled_getter_passes_wakeup(void) { ASSERT_EQ(cio_run(queue_pass_main, NULL), 0); }
+
+static void bad_input(void) {
+  ASSERT_EQ(cio_lock_free(NULL), -EINVAL);
+  ASSERT_EQ(cio_lock_release(NULL), -EINVAL);
+  ASSERT_EQ(cio_event_set(NULL), -EINVAL);
+  ASSERT_EQ(cio_sem_release(NULL), -EINVAL);
+  ASSERT_EQ(cio_barrier_abort(NULL), -EINVAL);
+  ASSERT_EQ(cio_queue_put_nowait(NULL, values), -EINVAL);
+  ASSERT_EQ(cio_queue_task_done(NULL), -EINVAL);
+  ASSERT_EQ(cio_cond_notify(NULL, 1), -EINVAL);
+  ASSERT_EQ(cio_lock_acquire(NULL), -EPERM); // outside a task: misuse first
+}
+
+static const test_case cases[] = {
+    {"lock_fifo_mutual_exclusion_and_misuse", lock_fifo_mutual_exclusion_and_misuse, 0},
+    {"lock_cancelled_waiters_hold_nothing", lock_cancelled_waiters_hold_nothing, 0},
+    {"event_set_clear_wait", event_set_clear_wait, 0},
+    {"event_and_queue_from_another_thread", event_and_queue_from_another_thread, 0},
+    {"condition_notify_n_wakes_exactly_n", condition_notify_n_wakes_exactly_n, 0},
+    {"condition_cancelled_after_notify_passes_it_on", condition_cancelled_after_notify_passes_it_on, 0},
+    {"semaphore_rate_limit_never_lets_a_fourth_in", semaphore_rate_limit_never_lets_a_fourth_in, 0},
+    {"semaphore_woken_then_cancelled_passes_permit", semaphore_woken_then_cancelled_passes_permit, 0},
+    {"barrier_indices_abort_reset", barrier_indices_abort_reset, 0},
+    {"queue_fifo_lifo_priority_order", queue_fifo_lifo_priority_order, 0},
+    {"queue_backpressure_and_task_done", queue_backpressure_and_task_done, 0},
+    {"queue_join_and_shutdown", queue_join_and_shutdown, 0},
+    {"queue_cancelled_getter_passes_wakeup", queue_cancelled_getter_passes_wakeup, 0},
+    {"bad_input", bad_input, 0},
+};
+TEST_MAIN(cases)
