@@ -13,7 +13,7 @@ build=${1:?usage: run.sh BUILD_DIR [workload ...]}
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 workloads=("$@")
-[ ${#workloads[@]} -gt 0 ] || workloads=(switch spawn idle timers gather wait_first)
+[ ${#workloads[@]} -gt 0 ] || workloads=(switch spawn idle timers gather wait_first queue lock sem)
 
 # Peers to run per workload (Python is slow at a million tasks: it gets a
 # smaller count where noted and its figure is per task anyway).
@@ -23,7 +23,7 @@ peers_for() {
     spawn) echo "go go1 asyncio uvloop" ;;
     idle) echo "go asyncio uvloop" ;;
     timers) echo "go go1 uvloop" ;;
-    gather | wait_first) echo "go go1 asyncio uvloop" ;;
+    gather | wait_first | queue | lock | sem) echo "go go1 asyncio uvloop" ;;
   esac
 }
 
