@@ -8,9 +8,9 @@
 #include "bench.h"
 
 struct params {
-  long total;      // acquisitions
-  long counter;    // incremented under the lock
-  cio_lock *lock;  // the lock
+  long total;     // acquisitions
+  long counter;   // incremented under the lock
+  cio_lock *lock; // the lock
 };
 
 static int worker(void *arg) {

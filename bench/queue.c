@@ -8,9 +8,9 @@
 #include "bench.h"
 
 struct params {
-  long n;          // items
-  cio_queue *q;    // the queue
-  double ns;       // result
+  long n;       // items
+  cio_queue *q; // the queue
+  double ns;    // result
 };
 
 static int producer(void *arg) {

@@ -213,6 +213,7 @@ const char *cio_strerror(int code);
 #endif
 
 #include "cio/combine.h"
+#include "cio/io.h"
 #include "cio/sync.h"
 
 #endif

@@ -15,13 +15,13 @@ static size_t live_tasks(void) { return cio_all_tasks(NULL, 0); }
 // ---------------------------------------------------------------- lock
 
 struct locker {
-  cio_lock *lock;   // shared
-  int *inside;      // tasks in the critical section now
-  int *max_inside;  // most ever at once
-  char *order;      // acquisition order
-  int *n;           // entries in order
-  char id;          // this task's letter
-  double hold;      // seconds held
+  cio_lock *lock;  // shared
+  int *inside;     // tasks in the critical section now
+  int *max_inside; // most ever at once
+  char *order;     // acquisition order
+  int *n;          // entries in order
+  char id;         // this task's letter
+  double hold;     // seconds held
 };
 
 static int locker_fn(void *arg) {
@@ -112,7 +112,9 @@ static int lock_cancel_main(void *arg) {
   ASSERT_EQ(cio_join(ta), -EIDRM);
   return 0;
 }
-static void lock_cancelled_waiters_hold_nothing(void) { ASSERT_EQ(cio_run(lock_cancel_main, NULL), 0); }
+static void lock_cancelled_waiters_hold_nothing(void) {
+  ASSERT_EQ(cio_run(lock_cancel_main, NULL), 0);
+}
 
 // ---------------------------------------------------------------- event
 
@@ -140,10 +142,10 @@ static int event_main(void *arg) {
 static void event_set_clear_wait(void) { ASSERT_EQ(cio_run(event_main, NULL), 0); }
 
 struct from_thread {
-  cio_loop *loop;  // the loop to hold
-  cio_event *e;    // set by the thread
-  cio_queue *q;    // fed by the thread
-  int items[5];    // what it puts
+  cio_loop *loop; // the loop to hold
+  cio_event *e;   // set by the thread
+  cio_queue *q;   // fed by the thread
+  int items[5];   // what it puts
 };
 static void *setter_thread(void *arg) {
   struct from_thread *f = arg;
@@ -157,8 +159,8 @@ static void *setter_thread(void *arg) {
 }
 static int thread_main(void *arg) {
   (void)arg;
-  struct from_thread f = {cio_loop_current(), cio_event_new(), cio_queue_new(CIO_QUEUE_FIFO, 5),
-                          {1, 2, 3, 4, 5}};
+  struct from_thread f = {
+      cio_loop_current(), cio_event_new(), cio_queue_new(CIO_QUEUE_FIFO, 5), {1, 2, 3, 4, 5}};
   cio_loop_hold(f.loop, 1); // another thread will wake us
   pthread_t th;
   ASSERT_EQ(pthread_create(&th, NULL, setter_thread, &f), 0);
@@ -180,8 +182,8 @@ static void event_and_queue_from_another_thread(void) { ASSERT_EQ(cio_run(thread
 // ---------------------------------------------------------------- condition
 
 struct cond_waiter {
-  cio_cond *c;   // shared
-  int *woken;    // count of waiters that returned
+  cio_cond *c; // shared
+  int *woken;  // count of waiters that returned
 };
 static int cond_waiter_fn(void *arg) {
   struct cond_waiter *w = arg;
@@ -256,9 +258,9 @@ static void condition_cancelled_after_notify_passes_it_on(void) {
 // ---------------------------------------------------------------- semaphore
 
 struct limited {
-  cio_sem *sem;     // the rate limit
-  int *in_flight;   // fetches running now
-  int *max_flight;  // most at once
+  cio_sem *sem;    // the rate limit
+  int *in_flight;  // fetches running now
+  int *max_flight; // most at once
 };
 static int limited_fetch(void *arg) {
   struct limited *l = arg;
@@ -280,13 +282,15 @@ static int rate_main(void *arg) {
   double t0 = cio_now();
   for (int i = 0; i < 9; i++) t[i] = cio_spawn(limited_fetch, &l);
   ASSERT_EQ(cio_gather(t, 9, NULL, 0), 0);
-  ASSERT_EQ(max_flight, 3); // never a 4th
+  ASSERT_EQ(max_flight, 3);                 // never a 4th
   ASSERT_BETWEEN(cio_now() - t0, 0.3, 0.6); // three rounds
   ASSERT_EQ(cio_sem_value(s), 3);
   ASSERT_EQ(cio_sem_free(s), 0);
   return 0;
 }
-static void semaphore_rate_limit_never_lets_a_fourth_in(void) { ASSERT_EQ(cio_run(rate_main, NULL), 0); }
+static void semaphore_rate_limit_never_lets_a_fourth_in(void) {
+  ASSERT_EQ(cio_run(rate_main, NULL), 0);
+}
 
 static int sem_acquirer(void *arg) { return cio_sem_acquire((cio_sem *)arg); }
 static int sem_pass_main(void *arg) {
@@ -425,16 +429,18 @@ static int backpressure_main(void *arg) {
     ASSERT_EQ(cio_queue_task_done(q), 0);
   }
   ASSERT_EQ(cio_join(t), 0);
-  ASSERT_EQ(cio_queue_join(q), 0); // all done
+  ASSERT_EQ(cio_queue_join(q), 0);               // all done
   ASSERT_EQ(cio_queue_task_done(q), -EOVERFLOW); // once too often
   ASSERT_EQ(cio_queue_free(q), 0);
   return 0;
 }
-static void queue_backpressure_and_task_done(void) { ASSERT_EQ(cio_run(backpressure_main, NULL), 0); }
+static void queue_backpressure_and_task_done(void) {
+  ASSERT_EQ(cio_run(backpressure_main, NULL), 0);
+}
 
 struct consumer {
-  cio_queue *q;  // where it gets
-  int done;      // items processed
+  cio_queue *q; // where it gets
+  int done;     // items processed
 };
 static int consumer_fn(void *arg) {
   struct consumer *c = arg;
@@ -516,7 +522,9 @@ static int queue_pass_main(void *arg) {
   ASSERT_EQ(live_tasks(), 1);
   return 0;
 }
-static void queue_cancelled_getter_passes_wakeup(void) { ASSERT_EQ(cio_run(queue_pass_main, NULL), 0); }
+static void queue_cancelled_getter_passes_wakeup(void) {
+  ASSERT_EQ(cio_run(queue_pass_main, NULL), 0);
+}
 
 static void bad_input(void) {
   ASSERT_EQ(cio_lock_free(NULL), -EINVAL);
@@ -536,9 +544,11 @@ static const test_case cases[] = {
     {"event_set_clear_wait", event_set_clear_wait, 0},
     {"event_and_queue_from_another_thread", event_and_queue_from_another_thread, 0},
     {"condition_notify_n_wakes_exactly_n", condition_notify_n_wakes_exactly_n, 0},
-    {"condition_cancelled_after_notify_passes_it_on", condition_cancelled_after_notify_passes_it_on, 0},
+    {"condition_cancelled_after_notify_passes_it_on", condition_cancelled_after_notify_passes_it_on,
+     0},
     {"semaphore_rate_limit_never_lets_a_fourth_in", semaphore_rate_limit_never_lets_a_fourth_in, 0},
-    {"semaphore_woken_then_cancelled_passes_permit", semaphore_woken_then_cancelled_passes_permit, 0},
+    {"semaphore_woken_then_cancelled_passes_permit", semaphore_woken_then_cancelled_passes_permit,
+     0},
     {"barrier_indices_abort_reset", barrier_indices_abort_reset, 0},
     {"queue_fifo_lifo_priority_order", queue_fifo_lifo_priority_order, 0},
     {"queue_backpressure_and_task_done", queue_backpressure_and_task_done, 0},

@@ -6,7 +6,7 @@
 #
 # Usage: run_peer.sh <lang> <workload> [args...]
 #   lang:     go | go1 (GOMAXPROCS=1) | asyncio | uvloop
-#   workload: switch | spawn | idle | timers | gather | wait_first
+#   workload: switch | spawn | idle | timers | gather | wait_first | queue | lock | sem
 #
 # Go programs are built once into $BENCH_BUILD (default /tmp/cio-peers) and
 # rebuilt when their source is newer. Environment: GO (go tool, default: go in
@@ -16,7 +16,7 @@
 set -eu
 
 usage() {
-	echo "usage: $0 <go|go1|asyncio|uvloop> <switch|spawn|idle|timers|gather|wait_first> [args...]" >&2
+	echo "usage: $0 <go|go1|asyncio|uvloop> <switch|spawn|idle|timers|gather|wait_first|queue|lock|sem> [args...]" >&2
 	exit 2
 }
 
@@ -26,7 +26,7 @@ workload=$2
 shift 2
 
 case $workload in
-switch | spawn | idle | timers | gather | wait_first) ;;
+switch | spawn | idle | timers | gather | wait_first | queue | lock | sem) ;;
 *) usage ;;
 esac
 

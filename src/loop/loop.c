@@ -31,6 +31,7 @@ int cio__loop_init(cio__loop *L) {
   pthread_mutex_init(&L->post_lock, NULL);
   atomic_init(&L->post_pending, false);
   atomic_init(&L->holds, 0);
+  atomic_init(&L->signal_pending, false);
   return 0;
 }
 
@@ -62,7 +63,7 @@ void cio__loop_pass(cio__loop *L, int64_t timeout_ns) {
     cio__timers_run(&L->timers, cio__loop_now(L));
   }
   bool posted = atomic_load_explicit(&L->post_pending, memory_order_acquire);
-  if (posted) timeout_ns = 0;
+  if (posted || atomic_load_explicit(&L->signal_pending, memory_order_acquire)) timeout_ns = 0;
   if (timeout_ns != 0 || L->watched) {
     if (L->timers.len) {
       int64_t until = cio__timers_next(&L->timers) - cio__loop_now(L);
@@ -74,6 +75,7 @@ void cio__loop_pass(cio__loop *L, int64_t timeout_ns) {
     if (L->timers.len) cio__timers_run(&L->timers, cio__loop_now(L));
   }
   if (posted || atomic_load_explicit(&L->post_pending, memory_order_acquire)) run_posts(L);
+  if (atomic_load_explicit(&L->signal_pending, memory_order_acquire)) cio__signals_dispatch(L);
   L->now_valid = false;
 }
 
@@ -86,16 +88,20 @@ int cio_call_soon_threadsafe(cio_loop *L, void (*fn)(void *), void *arg) {
   p->next = NULL;
   p->fn = fn;
   p->arg = arg;
+  // Wake the loop before unlocking: once the lock is released the loop may
+  // run the callback, finish and free itself, so this thread must not touch
+  // it afterwards.
   pthread_mutex_lock(&L->post_lock);
   if (L->post_tail)
     L->post_tail->next = p;
   else
     L->post_head = p;
   L->post_tail = p;
-  pthread_mutex_unlock(&L->post_lock);
+  int rc = 0;
   if (!atomic_exchange_explicit(&L->post_pending, true, memory_order_acq_rel))
-    return L->poller->wakeup(L->poller_state);
-  return 0;
+    rc = L->poller->wakeup(L->poller_state);
+  pthread_mutex_unlock(&L->post_lock);
+  return rc;
 }
 
 int cio_loop_hold(cio_loop *L, int delta) {

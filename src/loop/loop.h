@@ -20,6 +20,7 @@
 
 struct cio_task;
 struct cio__record_chunk;
+struct cio__signal_state;
 
 // A callback posted by cio_call_soon_threadsafe().
 typedef struct cio__post {
@@ -47,11 +48,14 @@ typedef struct cio_loop {
   void *poller_state;            // its state
   uint32_t watched;              // descriptors registered with the poller
 
-  pthread_mutex_t post_lock; // guards the post queue
-  cio__post *post_head;      // callbacks from other threads
-  cio__post *post_tail;      //   "
-  atomic_bool post_pending;  // set by posters, cleared by the loop
-  atomic_int holds;          // promises of future posts (see cio_loop_hold)
+  pthread_mutex_t post_lock;         // guards the post queue
+  cio__post *post_head;              // callbacks from other threads
+  cio__post *post_tail;              //   "
+  atomic_bool post_pending;          // set by posters, cleared by the loop
+  atomic_int holds;                  // promises of future posts (see cio_loop_hold)
+  size_t jobs_in_flight;             // thread-pool jobs started here and not completed
+  atomic_bool signal_pending;        // a signal for this loop arrived (set by the handler)
+  struct cio__signal_state *signals; // tasks waiting for signals (io/signal.c)
 
   cio__stack_pool stacks;      // stacks for tasks
   cio__stack *dead_stack;      // stack of a task that just finished, recycled by the next context
@@ -96,7 +100,8 @@ static inline int64_t cio__loop_now(cio__loop *L) {
 // Work the loop must look at between tasks: timers, descriptors, posts.
 static inline bool cio__loop_has_events(cio__loop *L) {
   return L->timers.len || L->watched ||
-         atomic_load_explicit(&L->post_pending, memory_order_relaxed);
+         atomic_load_explicit(&L->post_pending, memory_order_relaxed) ||
+         atomic_load_explicit(&L->signal_pending, memory_order_relaxed);
 }
 
 // Sets up the clock, timers, poller and post queue.  Returns 0 or -errno.
@@ -107,6 +112,9 @@ void cio__loop_fini(cio__loop *L);
 // `timeout_ns`, capped by the next timer; 0 = do not block, -1 = until
 // something happens) and runs posted callbacks.
 void cio__loop_pass(cio__loop *L, int64_t timeout_ns);
+
+// Called by a pass when a signal arrived for L (defined by io/signal.c).
+void cio__signals_dispatch(cio__loop *L);
 
 // The poller backend CIO_BACKEND names (default epoll), or NULL if unknown.
 const cio__poller_ops *cio__poller_pick(void);

@@ -9,6 +9,7 @@
 
 #include "../debug/debug.h"
 #include "../internal.h"
+#include "../io/signals.h"
 #include "task.h"
 
 #define DEFAULT_STACK (64 * 1024)
@@ -70,6 +71,7 @@ int cio_run_opts(const cio_opts *opts, cio_fn main_fn, void *arg) {
   rc = cio__overflow_install(L);
   if (rc < 0) goto out;
   cio__tls_loop = L;
+  cio__signals_start(L);
 
   L->main_task = cio__task_new(L, "main", main_fn, arg, "cio_run", 0);
   if (!L->main_task) {
@@ -79,6 +81,7 @@ int cio_run_opts(const cio_opts *opts, cio_fn main_fn, void *arg) {
     if (rc == 0) rc = L->main_task->result;
   }
 
+  cio__signals_stop(L);
   cio__tls_loop = NULL;
   cio__overflow_uninstall(L);
 out:

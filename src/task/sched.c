@@ -213,19 +213,21 @@ static void task_entry(void) {
 // Nothing is ready, tasks remain, and no timer, descriptor, post or hold can
 // ever wake them.
 static bool deadlocked(cio__loop *L) {
-  return !cio__loop_has_events(L) && atomic_load(&L->holds) <= 0;
+  return !cio__loop_has_events(L) && atomic_load(&L->holds) <= 0 && L->jobs_in_flight == 0;
 }
 
 int cio__sched_run(cio__loop *L) {
   int rc = 0;
   void *fake = NULL;
-  while (L->nlive > 0) {
+  // Thread-pool jobs must report back before the loop may be freed, even
+  // when the tasks that started them are gone.
+  while (L->nlive > 0 || L->jobs_in_flight > 0) {
     cio_task *t = next_runnable(L);
     if (t) {
       switch_away(L, &L->ctx, &fake, t);
       continue;
     }
-    if (L->nlive == 0) break;
+    if (L->nlive == 0 && L->jobs_in_flight == 0) break;
     if (deadlocked(L)) {
       rc = -EDEADLK;
       if (!cio__deadlock(L)) break; // gave up: tasks are abandoned

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: MIT
+//
+// File helpers.  Regular files are always "ready" for epoll, so their
+// reads and writes block; they run on the worker pool instead.
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../include/cio.h"
+#include "../internal.h"
+#include "../task/task.h"
+#include "pool.h"
+
+struct file_job {
+  const char *path;  // file
+  int fd;            // or descriptor
+  void *buf;         // data in or out
+  size_t len;        // bytes
+  size_t max;        // read_all: limit (0 none)
+  off_t offset;      // pread/pwrite
+  ssize_t rc;        // result: bytes or -errno
+};
+
+static void *read_all(void *arg) {
+  struct file_job *j = arg;
+  int fd = open(j->path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    j->rc = -errno;
+    return NULL;
+  }
+  size_t cap = 4096, len = 0;
+  char *data = malloc(cap + 1);
+  j->rc = data ? 0 : -ENOMEM;
+  while (j->rc == 0) {
+    if (len == cap) {
+      char *bigger = realloc(data, 2 * cap + 1);
+      if (!bigger) {
+        j->rc = -ENOMEM;
+        break;
+      }
+      data = bigger;
+      cap *= 2;
+    }
+    ssize_t r = read(fd, data + len, cap - len);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) j->rc = -errno;
+    if (r <= 0) break;
+    len += (size_t)r;
+    if (j->max && len > j->max) j->rc = -EFBIG;
+  }
+  close(fd);
+  if (j->rc < 0) {
+    free(data);
+    return NULL;
+  }
+  data[len] = '\0';
+  j->buf = data;
+  j->len = len;
+  return NULL;
+}
+
+static void *write_all(void *arg) {
+  struct file_job *j = arg;
+  int fd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    j->rc = -errno;
+    return NULL;
+  }
+  size_t done = 0;
+  j->rc = 0;
+  while (done < j->len) {
+    ssize_t w = write(fd, (const char *)j->buf + done, j->len - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) {
+      j->rc = -errno;
+      break;
+    }
+    done += (size_t)w;
+  }
+  if (close(fd) < 0 && j->rc == 0) j->rc = -errno;
+  return NULL;
+}
+
+static void *do_pread(void *arg) {
+  struct file_job *j = arg;
+  ssize_t r;
+  do r = pread(j->fd, j->buf, j->len, j->offset);
+  while (r < 0 && errno == EINTR);
+  j->rc = r < 0 ? -errno : r;
+  return NULL;
+}
+
+static void *do_pwrite(void *arg) {
+  struct file_job *j = arg;
+  ssize_t r;
+  do r = pwrite(j->fd, j->buf, j->len, j->offset);
+  while (r < 0 && errno == EINTR);
+  j->rc = r < 0 ? -errno : r;
+  return NULL;
+}
+
+// A file job on the pool.  If the caller gives up (cancelled, timed out)
+// the worker still uses the job; whichever of the two finishes last frees
+// it (and what read_all allocated), decided by one atomic exchange.
+enum { RUNNING, FINISHED, ABANDONED };
+
+struct owned {
+  void *(*fn)(void *);  // the real job
+  struct file_job job;  // its data (copied, so the caller's frame may go)
+  atomic_int state;     // RUNNING, then FINISHED or ABANDONED
+};
+
+static void discard(struct owned *o) {
+  if (o->fn == read_all) free(o->job.buf);
+  free(o);
+}
+
+static void *run_owned(void *arg) {
+  struct owned *o = arg;
+  o->fn(&o->job);
+  if (atomic_exchange(&o->state, FINISHED) == ABANDONED) discard(o);
+  return NULL;
+}
+
+static int run(void *(*fn)(void *), struct file_job *job, const char *name) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside(name);
+  struct owned *o = malloc(sizeof *o);
+  if (!o) return -ENOMEM;
+  o->fn = fn;
+  o->job = *job;
+  atomic_init(&o->state, RUNNING);
+  int rc = cio__pool_submit_wait(L, run_owned, o, NULL);
+  if (rc < 0) {
+    if (atomic_exchange(&o->state, ABANDONED) == FINISHED) discard(o);
+    return rc;
+  }
+  *job = o->job;
+  free(o);
+  return 0;
+}
+
+int cio_file_read_all(const char *path, size_t max, char **data, size_t *len) {
+  if (!path || !data) return -EINVAL;
+  struct file_job j = {.path = path, .max = max};
+  int rc = run(read_all, &j, "cio_file_read_all");
+  if (rc < 0) return rc;
+  if (j.rc < 0) return (int)j.rc;
+  *data = j.buf;
+  if (len) *len = j.len;
+  return 0;
+}
+
+int cio_file_write_all(const char *path, const void *data, size_t len) {
+  if (!path || (!data && len)) return -EINVAL;
+  struct file_job j = {.path = path, .buf = (void *)data, .len = len};
+  int rc = run(write_all, &j, "cio_file_write_all");
+  return rc < 0 ? rc : (int)j.rc;
+}
+
+ssize_t cio_file_pread(int fd, void *buf, size_t len, off_t offset) {
+  if (fd < 0 || (!buf && len)) return -EINVAL;
+  struct file_job j = {.fd = fd, .buf = buf, .len = len, .offset = offset};
+  int rc = run(do_pread, &j, "cio_file_pread");
+  return rc < 0 ? rc : j.rc;
+}
+
+ssize_t cio_file_pwrite(int fd, const void *buf, size_t len, off_t offset) {
+  if (fd < 0 || (!buf && len)) return -EINVAL;
+  struct file_job j = {.fd = fd, .buf = (void *)buf, .len = len, .offset = offset};
+  int rc = run(do_pwrite, &j, "cio_file_pwrite");
+  return rc < 0 ? rc : j.rc;
+}
