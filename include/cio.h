@@ -28,6 +28,7 @@
 #ifndef CIO_H
 #define CIO_H
 
+#include <errno.h> // every result is 0 or a negative errno
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -214,6 +215,8 @@ const char *cio_strerror(int code);
 
 #include "cio/combine.h"
 #include "cio/io.h"
+#include "cio/net.h"
+#include "cio/stream.h"
 #include "cio/sync.h"
 
 #endif

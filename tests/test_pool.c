@@ -39,7 +39,9 @@ static int pool_main(void *arg) {
   printf("  100 blocking 50 ms calls in %.2f s\n", dt);
   return 0;
 }
-static void to_thread_runs_blocking_calls_concurrently(void) { ASSERT_EQ(cio_run(pool_main, NULL), 0); }
+static void to_thread_runs_blocking_calls_concurrently(void) {
+  ASSERT_EQ(cio_run(pool_main, NULL), 0);
+}
 
 static atomic_int finished;
 static void *slow_then_flag(void *arg) {

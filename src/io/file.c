@@ -15,13 +15,13 @@
 #include "pool.h"
 
 struct file_job {
-  const char *path;  // file
-  int fd;            // or descriptor
-  void *buf;         // data in or out
-  size_t len;        // bytes
-  size_t max;        // read_all: limit (0 none)
-  off_t offset;      // pread/pwrite
-  ssize_t rc;        // result: bytes or -errno
+  const char *path; // file
+  int fd;           // or descriptor
+  void *buf;        // data in or out
+  size_t len;       // bytes
+  size_t max;       // read_all: limit (0 none)
+  off_t offset;     // pread/pwrite
+  ssize_t rc;       // result: bytes or -errno
 };
 
 static void *read_all(void *arg) {
@@ -108,9 +108,9 @@ static void *do_pwrite(void *arg) {
 enum { RUNNING, FINISHED, ABANDONED };
 
 struct owned {
-  void *(*fn)(void *);  // the real job
-  struct file_job job;  // its data (copied, so the caller's frame may go)
-  atomic_int state;     // RUNNING, then FINISHED or ABANDONED
+  void *(*fn)(void *); // the real job
+  struct file_job job; // its data (copied, so the caller's frame may go)
+  atomic_int state;    // RUNNING, then FINISHED or ABANDONED
 };
 
 static void discard(struct owned *o) {

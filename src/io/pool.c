@@ -20,12 +20,12 @@
 #include "pool.h"
 
 struct job {
-  struct job *next;          // queue link
-  void *(*fn)(void *);       // the call
-  void *arg;                 //   its argument
-  void *result;              // its return value
-  cio__loop *loop;           // where to report
-  cio_task *waiter;          // the task awaiting it, NULL once it gave up
+  struct job *next;    // queue link
+  void *(*fn)(void *); // the call
+  void *arg;           //   its argument
+  void *result;        // its return value
+  cio__loop *loop;     // where to report
+  cio_task *waiter;    // the task awaiting it, NULL once it gave up
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;

@@ -20,16 +20,16 @@
 
 #define NSIG_MAX 65
 
-static atomic_int pending[NSIG_MAX];             // deliveries not yet handled
-static _Atomic(cio__loop *) owner[NSIG_MAX];     // loop to wake for each signal
-static struct sigaction previous[NSIG_MAX];      // what was installed before us
-static atomic_bool installed[NSIG_MAX];          // our handler is in place
+static atomic_int pending[NSIG_MAX];         // deliveries not yet handled
+static _Atomic(cio__loop *) owner[NSIG_MAX]; // loop to wake for each signal
+static struct sigaction previous[NSIG_MAX];  // what was installed before us
+static atomic_bool installed[NSIG_MAX];      // our handler is in place
 static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 
 // Per loop: who waits for which signal.
 struct cio__signal_state {
-  int waiters[NSIG_MAX];        // tasks in cio_signal_wait()
-  cio__waitq queue[NSIG_MAX];   // their wait queues
+  int waiters[NSIG_MAX];      // tasks in cio_signal_wait()
+  cio__waitq queue[NSIG_MAX]; // their wait queues
 };
 
 static int waiting(const cio__loop *L, int signo) {
@@ -39,8 +39,8 @@ static int waiting(const cio__loop *L, int signo) {
 static void on_signal(int signo) {
   int saved = errno;
   cio__loop *L = atomic_load(&owner[signo]);
-  if (atomic_fetch_add(&pending[signo], 1) > 0 && (signo == SIGINT || signo == SIGTERM) &&
-      L && waiting(L, signo) == 0) {
+  if (atomic_fetch_add(&pending[signo], 1) > 0 && (signo == SIGINT || signo == SIGTERM) && L &&
+      waiting(L, signo) == 0) {
     // Not handled since the last one: give the user a way out.
     signal(signo, SIG_DFL);
     raise(signo);
@@ -76,7 +76,8 @@ int cio__signals_start(cio__loop *L) {
   // Ctrl-C cancels main, unless the program installed its own handler.
   for (int signo = SIGINT; signo; signo = signo == SIGINT ? SIGTERM : 0) {
     struct sigaction cur;
-    if (sigaction(signo, NULL, &cur) == 0 && cur.sa_handler == SIG_DFL && !(cur.sa_flags & SA_SIGINFO))
+    if (sigaction(signo, NULL, &cur) == 0 && cur.sa_handler == SIG_DFL &&
+        !(cur.sa_flags & SA_SIGINFO))
       if (install(signo, L) < 0) return -errno;
   }
   return 0;
@@ -109,8 +110,8 @@ void cio__signals_dispatch(cio__loop *L) {
 int cio_signal_wait(int signo) {
   cio__loop *L = cio__task_loop();
   if (!L) return cio__misuse_outside("cio_signal_wait");
-  if (signo <= 0 || signo >= NSIG_MAX || signo == SIGKILL || signo == SIGSTOP ||
-      signo == SIGSEGV || signo == SIGBUS || signo == SIGILL || signo == SIGFPE)
+  if (signo <= 0 || signo >= NSIG_MAX || signo == SIGKILL || signo == SIGSTOP || signo == SIGSEGV ||
+      signo == SIGBUS || signo == SIGILL || signo == SIGFPE)
     return -EINVAL;
   if (!L->signals && !(L->signals = calloc(1, sizeof *L->signals))) return -ENOMEM;
   int rc = install(signo, L);

@@ -1,0 +1,492 @@
+// SPDX-License-Identifier: MIT
+//
+// Sockets.  Each socket is registered with the loop's poller once, for
+// reading and writing, edge-triggered.  Operations try the system call
+// first and only on EAGAIN park the task until the poller reports the next
+// edge; the poller's callback wakes the parked reader or writer.  Since the
+// loop is single-threaded, no edge can slip in between the EAGAIN and the
+// park.
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include "../../include/cio.h"
+#include "../internal.h"
+#include "../task/task.h"
+#include "pool.h"
+
+struct cio_sock {
+  cio__io io;          // poller registration (io.fd is the descriptor)
+  cio__loop *loop;     // the loop it belongs to
+  cio_task *reader;    // task parked until readable
+  cio_task *writer;    // task parked until writable
+  uint32_t magic;      // SOCK_MAGIC while open
+};
+
+#define SOCK_MAGIC 0x736f636bu // "sock"
+
+static bool valid(const cio_sock *s) { return s && s->magic == SOCK_MAGIC; }
+
+static void on_ready(cio__io *io, uint32_t ev) {
+  cio_sock *s = cio__container_of(io, cio_sock, io);
+  if ((ev & CIO__IO_READ) && s->reader) {
+    cio_task *t = s->reader;
+    s->reader = NULL;
+    cio__wake(s->loop, t, 0);
+  }
+  if ((ev & CIO__IO_WRITE) && s->writer) {
+    cio_task *t = s->writer;
+    s->writer = NULL;
+    cio__wake(s->loop, t, 0);
+  }
+}
+
+// Wraps fd for loop L.  Returns 0 or -errno (fd is then left as it was).
+static int wrap(cio__loop *L, int fd, cio_sock **out) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return -errno;
+  cio_sock *s = calloc(1, sizeof *s);
+  if (!s) return -ENOMEM;
+  s->io.fd = fd;
+  s->io.ready = on_ready;
+  s->loop = L;
+  int rc = L->poller->add(L->poller_state, &s->io, CIO__IO_READ | CIO__IO_WRITE);
+  if (rc < 0) {
+    free(s);
+    return rc;
+  }
+  L->watched++;
+  s->magic = SOCK_MAGIC;
+  *out = s;
+  return 0;
+}
+
+cio_sock *cio_sock_wrap(int fd) {
+  cio__loop *L = cio__tls_loop;
+  if (!L) {
+    errno = -cio__misuse_outside("cio_sock_wrap");
+    return NULL;
+  }
+  if (fcntl(fd, F_GETFD) < 0) {
+    errno = EBADF;
+    return NULL;
+  }
+  cio_sock *s;
+  int rc = wrap(L, fd, &s);
+  if (rc < 0) {
+    errno = -rc;
+    return NULL;
+  }
+  return s;
+}
+
+int cio_sock_close(cio_sock *s) {
+  if (!valid(s)) return -EINVAL;
+  cio__loop *L = s->loop;
+  s->magic = 0;
+  // Waiters wake with -EBADF and do not touch the socket again.
+  if (s->reader) cio__wake(L, s->reader, -EBADF);
+  if (s->writer) cio__wake(L, s->writer, -EBADF);
+  L->poller->del(L->poller_state, &s->io);
+  L->watched--;
+  close(s->io.fd);
+  free(s);
+  return 0;
+}
+
+// Parks the running task until `s` is readable (or writable).
+static int wait_ready(cio__loop *L, cio_sock *s, bool write) {
+  cio_task **slot = write ? &s->writer : &s->reader;
+  if (*slot) return -EBUSY;
+  *slot = L->current;
+  int rc = cio__park(L, CIO__NEVER, write ? "socket write" : "socket read");
+  if (rc == -EBADF) return rc; // closed meanwhile: s is gone
+  *slot = NULL;
+  return rc;
+}
+
+static cio__loop *sock_loop(const cio_sock *s, const char *fn, int *err) {
+  cio__loop *L = cio__task_loop();
+  if (!L) {
+    *err = cio__misuse_outside(fn);
+    return NULL;
+  }
+  if (!valid(s)) {
+    *err = -EBADF;
+    return NULL;
+  }
+  if (s->loop != L) {
+    *err = -EPERM; // another loop's socket
+    return NULL;
+  }
+  return L;
+}
+
+ssize_t cio_sock_read(cio_sock *s, void *buf, size_t len) {
+  int err;
+  cio__loop *L = sock_loop(s, "cio_sock_read", &err);
+  if (!L) return err;
+  if (!buf && len) return -EINVAL;
+  for (;;) {
+    ssize_t r = read(s->io.fd, buf, len);
+    if (r >= 0) return r;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) return -errno;
+    int rc = wait_ready(L, s, false);
+    if (rc < 0) return rc;
+  }
+}
+
+ssize_t cio_sock_write(cio_sock *s, const void *buf, size_t len) {
+  int err;
+  cio__loop *L = sock_loop(s, "cio_sock_write", &err);
+  if (!L) return err;
+  if (!buf && len) return -EINVAL;
+  size_t done = 0;
+  while (done < len) {
+    ssize_t w = send(s->io.fd, (const char *)buf + done, len - done, MSG_NOSIGNAL);
+    if (w < 0 && errno == ENOTSOCK) w = write(s->io.fd, (const char *)buf + done, len - done);
+    if (w >= 0) {
+      done += (size_t)w;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) return -errno;
+    int rc = wait_ready(L, s, true);
+    if (rc < 0) return rc;
+  }
+  return (ssize_t)len;
+}
+
+ssize_t cio_sock_recvfrom(cio_sock *s, void *buf, size_t len, struct sockaddr_storage *from,
+                          socklen_t *fromlen) {
+  int err;
+  cio__loop *L = sock_loop(s, "cio_sock_recvfrom", &err);
+  if (!L) return err;
+  for (;;) {
+    socklen_t fl = sizeof *from;
+    ssize_t r = recvfrom(s->io.fd, buf, len, 0, (struct sockaddr *)from, from ? &fl : NULL);
+    if (r >= 0) {
+      if (fromlen) *fromlen = fl;
+      return r;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) return -errno;
+    int rc = wait_ready(L, s, false);
+    if (rc < 0) return rc;
+  }
+}
+
+ssize_t cio_sock_sendto(cio_sock *s, const void *buf, size_t len, const struct sockaddr *to,
+                        socklen_t tolen) {
+  int err;
+  cio__loop *L = sock_loop(s, "cio_sock_sendto", &err);
+  if (!L) return err;
+  for (;;) {
+    ssize_t w = sendto(s->io.fd, buf, len, MSG_NOSIGNAL, to, tolen);
+    if (w >= 0) return w;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) return -errno;
+    int rc = wait_ready(L, s, true);
+    if (rc < 0) return rc;
+  }
+}
+
+int cio_sock_accept(cio_sock *l, cio_sock **out) {
+  int err;
+  cio__loop *L = sock_loop(l, "cio_sock_accept", &err);
+  if (!L) return err;
+  if (!out) return -EINVAL;
+  for (;;) {
+    int fd = accept4(l->io.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); // fails harmlessly on Unix sockets
+      int rc = wrap(L, fd, out);
+      if (rc < 0) close(fd);
+      return rc;
+    }
+    // A connection that died in the backlog, or a signal: try again.
+    if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
+    if (errno != EAGAIN) return -errno;
+    int rc = wait_ready(L, l, false);
+    if (rc < 0) return rc;
+  }
+}
+
+int cio_sock_shutdown(cio_sock *s, int how) {
+  if (!valid(s)) return -EINVAL;
+  return shutdown(s->io.fd, how) < 0 ? -errno : 0;
+}
+
+int cio_sock_fd(const cio_sock *s) { return valid(s) ? s->io.fd : -EBADF; }
+
+int cio_sock_port(const cio_sock *s) {
+  if (!valid(s)) return -EBADF;
+  struct sockaddr_storage a;
+  socklen_t len = sizeof a;
+  if (getsockname(s->io.fd, (struct sockaddr *)&a, &len) < 0) return -errno;
+  if (a.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&a)->sin_port);
+  if (a.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&a)->sin6_port);
+  return -EAFNOSUPPORT;
+}
+
+int cio_sock_peer_name(const cio_sock *s, char *buf, size_t cap) {
+  if (!valid(s) || !buf || !cap) return -EINVAL;
+  struct sockaddr_storage a;
+  socklen_t len = sizeof a;
+  if (getpeername(s->io.fd, (struct sockaddr *)&a, &len) < 0) return -errno;
+  char host[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (a.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &((struct sockaddr_in *)&a)->sin_addr, host, sizeof host);
+    port = ntohs(((struct sockaddr_in *)&a)->sin_port);
+    snprintf(buf, cap, "%s:%d", host, port);
+  } else if (a.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&a)->sin6_addr, host, sizeof host);
+    port = ntohs(((struct sockaddr_in6 *)&a)->sin6_port);
+    snprintf(buf, cap, "[%s]:%d", host, port);
+  } else {
+    snprintf(buf, cap, "unix");
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- addresses
+
+struct lookup {
+  char *host, *port;       // query (owned copies)
+  int flags;               // AI_* flags
+  int socktype;            // SOCK_STREAM / SOCK_DGRAM
+  struct addrinfo *res;    // answer
+  int rc;                  // getaddrinfo's code
+  atomic_int state;        // RUNNING, then FINISHED or ABANDONED (who frees it)
+};
+
+enum { RUNNING, FINISHED, ABANDONED };
+
+static void lookup_free(struct lookup *q) {
+  if (q->res) freeaddrinfo(q->res);
+  free(q->host);
+  free(q->port);
+  free(q);
+}
+
+static void *do_lookup(void *arg) {
+  struct lookup *q = arg;
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = q->socktype, .ai_flags = q->flags};
+  q->rc = getaddrinfo(q->host, q->port, &hints, &q->res);
+  if (q->rc) q->res = NULL;
+  return NULL;
+}
+
+// On the pool: if the task gave up waiting, the last one out frees q.
+static void *pooled_lookup(void *arg) {
+  struct lookup *q = arg;
+  do_lookup(q);
+  if (atomic_exchange(&q->state, FINISHED) == ABANDONED) lookup_free(q);
+  return NULL;
+}
+
+static int gai_errno(int rc) {
+  switch (rc) {
+  case 0: return 0;
+  case EAI_NONAME:
+#ifdef EAI_NODATA
+  case EAI_NODATA:
+#endif
+  case EAI_FAIL: return -ENOENT;
+  case EAI_SERVICE: return -EINVAL;
+  case EAI_MEMORY: return -ENOMEM;
+  case EAI_AGAIN: return -EAGAIN;
+  case EAI_SYSTEM: return -errno;
+  default: return -EINVAL;
+  }
+}
+
+static bool valid_port(const char *port) {
+  if (!port || !*port) return false;
+  char *end;
+  long p = strtol(port, &end, 10);
+  return *end ? true /* a service name: getaddrinfo decides */ : p >= 0 && p <= 65535;
+}
+
+// Resolves without blocking the loop: numeric addresses at once, names on
+// the worker pool.  *res is the caller's to freeaddrinfo().
+static int resolve(cio__loop *L, const char *host, const char *port, int socktype, int flags,
+                   struct addrinfo **res) {
+  if (!valid_port(port)) return -EINVAL;
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = socktype,
+                           .ai_flags = flags | AI_NUMERICHOST};
+  int rc = getaddrinfo(host, port, &hints, res);
+  if (rc != EAI_NONAME || !host || (flags & AI_PASSIVE)) return gai_errno(rc);
+  // A name: resolve it on the pool.
+  struct lookup *q = calloc(1, sizeof *q);
+  if (!q || !(q->host = strdup(host)) || !(q->port = strdup(port))) {
+    if (q) lookup_free(q);
+    return -ENOMEM;
+  }
+  q->flags = flags;
+  q->socktype = socktype;
+  atomic_init(&q->state, RUNNING);
+  rc = cio__pool_submit_wait(L, pooled_lookup, q, NULL);
+  if (rc < 0) {
+    if (atomic_exchange(&q->state, ABANDONED) == FINISHED) lookup_free(q);
+    return rc;
+  }
+  rc = gai_errno(q->rc);
+  *res = q->res;
+  q->res = NULL;
+  lookup_free(q);
+  return rc;
+}
+
+// Connects s to addr, awaiting completion; closes s on failure.
+static int finish_connect(cio__loop *L, cio_sock *s, const struct sockaddr *addr, socklen_t len) {
+  int rc = 0;
+  if (connect(s->io.fd, addr, len) < 0) {
+    if (errno != EINPROGRESS && errno != EAGAIN) {
+      rc = -errno;
+    } else if ((rc = wait_ready(L, s, true)) == 0) {
+      int soerr = 0;
+      socklen_t sl = sizeof soerr;
+      getsockopt(s->io.fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+      rc = -soerr;
+    }
+  }
+  if (rc < 0 && rc != -EBADF) cio_sock_close(s);
+  return rc;
+}
+
+int cio_tcp_connect(cio_sock **out, const char *host, const char *port) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside("cio_tcp_connect");
+  if (!out || !host || !*host) return -EINVAL;
+  struct addrinfo *res;
+  int rc = resolve(L, host, port, SOCK_STREAM, 0, &res);
+  if (rc < 0) return rc;
+  rc = -ECONNREFUSED;
+  for (struct addrinfo *a = res; a; a = a->ai_next) {
+    int fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      rc = -errno;
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    cio_sock *s;
+    if ((rc = wrap(L, fd, &s)) < 0) {
+      close(fd);
+      continue;
+    }
+    rc = finish_connect(L, s, a->ai_addr, a->ai_addrlen);
+    if (rc == 0) {
+      freeaddrinfo(res);
+      *out = s;
+      return 0;
+    }
+    if (rc == -ECANCELED || rc == -ETIMEDOUT) break; // interrupted: stop trying
+  }
+  freeaddrinfo(res);
+  return rc;
+}
+
+static int listen_on(cio__loop *L, int family, const struct sockaddr *addr, socklen_t len,
+                     int backlog, unsigned flags, cio_sock **out) {
+  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1;
+  if (family != AF_UNIX) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if ((flags & CIO_REUSEPORT) && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+    int err = -errno;
+    close(fd);
+    return err;
+  }
+  int rc = 0;
+  if (bind(fd, addr, len) < 0 || listen(fd, backlog > 0 ? backlog : SOMAXCONN) < 0) rc = -errno;
+  if (rc == 0) rc = wrap(L, fd, out);
+  if (rc < 0) close(fd);
+  return rc;
+}
+
+int cio_tcp_listen(cio_sock **out, const char *host, const char *port, int backlog,
+                   unsigned flags) {
+  cio__loop *L = cio__tls_loop;
+  if (!L) return cio__misuse_outside("cio_tcp_listen");
+  if (!out || (flags & ~CIO_REUSEPORT)) return -EINVAL;
+  struct addrinfo *res;
+  int rc = resolve(L, host && *host ? host : NULL, port, SOCK_STREAM, AI_PASSIVE, &res);
+  if (rc < 0) return rc;
+  rc = listen_on(L, res->ai_family, res->ai_addr, res->ai_addrlen, backlog, flags, out);
+  freeaddrinfo(res);
+  return rc;
+}
+
+static int unix_addr(const char *path, struct sockaddr_un *a) {
+  if (!path || !*path || strlen(path) >= sizeof a->sun_path) return -EINVAL;
+  memset(a, 0, sizeof *a);
+  a->sun_family = AF_UNIX;
+  strcpy(a->sun_path, path);
+  return 0;
+}
+
+int cio_unix_listen(cio_sock **out, const char *path, int backlog) {
+  cio__loop *L = cio__tls_loop;
+  if (!L) return cio__misuse_outside("cio_unix_listen");
+  struct sockaddr_un a;
+  if (!out || unix_addr(path, &a) < 0) return -EINVAL;
+  struct stat st;
+  if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path); // stale
+  return listen_on(L, AF_UNIX, (struct sockaddr *)&a, sizeof a, backlog, 0, out);
+}
+
+int cio_unix_connect(cio_sock **out, const char *path) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside("cio_unix_connect");
+  struct sockaddr_un a;
+  if (!out || unix_addr(path, &a) < 0) return -EINVAL;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  cio_sock *s;
+  int rc = wrap(L, fd, &s);
+  if (rc < 0) {
+    close(fd);
+    return rc;
+  }
+  rc = finish_connect(L, s, (struct sockaddr *)&a, sizeof a);
+  if (rc < 0) return rc;
+  *out = s;
+  return 0;
+}
+
+int cio_udp_open(cio_sock **out, const char *host, const char *port) {
+  cio__loop *L = cio__tls_loop;
+  if (!L) return cio__misuse_outside("cio_udp_open");
+  if (!out) return -EINVAL;
+  int family = AF_INET;
+  struct addrinfo *res = NULL;
+  if (port) {
+    int rc = resolve(L, host && *host ? host : NULL, port, SOCK_DGRAM, AI_PASSIVE, &res);
+    if (rc < 0) return rc;
+    family = res->ai_family;
+  }
+  int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int rc = fd < 0 ? -errno : 0;
+  if (rc == 0 && res && bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
+    rc = -errno;
+    close(fd);
+  }
+  if (res) freeaddrinfo(res);
+  if (rc == 0 && (rc = wrap(L, fd, out)) < 0) close(fd);
+  return rc;
+}
