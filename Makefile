@@ -41,7 +41,7 @@ test-tsan:
 # A memcheck error makes the case's process exit 9, which fails the case.
 test-valgrind: all
 	@fail=0; for t in $(BUILD)/tests/test_*; do \
-	  CIO_TEST_SCALE=0.01 CIO_TEST_TIMEOUT_MULT=20 valgrind --quiet --error-exitcode=9 \
+	  CIO_TEST_SCALE=0.01 CIO_TEST_TIMEOUT_MULT=20 valgrind --quiet --error-exitcode=9 --suppressions=tests/valgrind.supp --show-possibly-lost=no \
 	    --leak-check=full --errors-for-leak-kinds=definite $$t || fail=1; done; exit $$fail
 
 # The portable ucontext fallback instead of the assembly switch.

@@ -26,9 +26,12 @@ static int one_client(void *arg) {
     rc = cio_stream_write(st, line, (size_t)n);
     if (rc == 0) rc = cio_stream_drain(st);
     ssize_t got = rc < 0 ? rc : cio_stream_readline(st, back, sizeof back);
-    if (got < 0) rc = (int)got;
-    else if (got != n || memcmp(line, back, (size_t)n) != 0) rc = -EPROTO;
-    else c->bytes += got;
+    if (got < 0)
+      rc = (int)got;
+    else if (got != n || memcmp(line, back, (size_t)n) != 0)
+      rc = -EPROTO;
+    else
+      c->bytes += got;
   }
   int closed = cio_stream_close(st);
   return rc < 0 ? rc : closed;
@@ -55,8 +58,8 @@ static int run(void *arg) {
     if (outcomes[i] < 0) fprintf(stderr, "connection %d: %s\n", i, cio_strerror(outcomes[i]));
   long bytes = 0;
   for (int i = 0; i < p->n; i++) bytes += c[i].bytes;
-  printf("%d connections, %ld bytes echoed and checked, %d failed, %.3f s\n", p->n, bytes,
-         failures, cio_now() - t0);
+  printf("%d connections, %ld bytes echoed and checked, %d failed, %.3f s\n", p->n, bytes, failures,
+         cio_now() - t0);
   free(c);
   free(t);
   free(outcomes);

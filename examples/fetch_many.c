@@ -9,12 +9,12 @@
 #include <string.h>
 
 struct fetch {
-  int id;            // which fetch
-  char port[8];      // the echo server's port
-  cio_sem *limit;    // Semaphore(3)
-  int *in_flight;    // fetches running now
-  int *most;         // most at once
-  double t0;         // start of the program
+  int id;         // which fetch
+  char port[8];   // the echo server's port
+  cio_sem *limit; // Semaphore(3)
+  int *in_flight; // fetches running now
+  int *most;      // most at once
+  double t0;      // start of the program
 };
 
 static int echo(cio_stream *conn, void *arg) {
@@ -64,7 +64,8 @@ static int run(void *arg) {
   cio_task *t[9];
   double t0 = cio_now();
   for (int i = 0; i < 9; i++) {
-    f[i] = (struct fetch){.id = i, .limit = limit, .in_flight = &in_flight, .most = &most, .t0 = t0};
+    f[i] =
+        (struct fetch){.id = i, .limit = limit, .in_flight = &in_flight, .most = &most, .t0 = t0};
     snprintf(f[i].port, sizeof f[i].port, "%d", cio_server_port(srv));
     t[i] = cio_spawn(fetch, &f[i]);
   }

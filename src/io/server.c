@@ -17,23 +17,23 @@
 #define EMFILE_BACKOFF 0.05 // seconds to wait when out of descriptors
 
 struct conn {
-  cio_server *srv;        // its server
-  cio_stream *stream;     // the connection
-  cio_task *task;         // its handler
+  cio_server *srv;          // its server
+  cio_stream *stream;       // the connection
+  cio_task *task;           // its handler
   struct conn *prev, *next; // the server's running connections
 };
 
 struct cio_server {
-  cio_sock *listener;     // listening socket
-  cio_conn_fn fn;         // handler
-  void *arg;              //   its argument
-  cio_sem *slots;         // connection limit, or NULL
-  size_t limit;           // stream limit per connection
-  cio_task *acceptor;     // the accept loop
-  struct conn *conns;     // running handlers
-  size_t nconns;          // how many
-  cio_event *idle;        // set when nconns drops to 0
-  bool closing;           // cio_server_close() began
+  cio_sock *listener; // listening socket
+  cio_conn_fn fn;     // handler
+  void *arg;          //   its argument
+  cio_sem *slots;     // connection limit, or NULL
+  size_t limit;       // stream limit per connection
+  cio_task *acceptor; // the accept loop
+  struct conn *conns; // running handlers
+  size_t nconns;      // how many
+  cio_event *idle;    // set when nconns drops to 0
+  bool closing;       // cio_server_close() began
 };
 
 static int handle(void *arg) {
@@ -103,15 +103,14 @@ int cio_server_start(cio_server **out, const char *host, const char *port, cio_c
   srv->fn = fn;
   srv->arg = arg;
   srv->limit = opts ? opts->limit : 0;
-  int rc = cio_tcp_listen(&srv->listener, host, port, opts ? opts->backlog : 0,
-                          opts ? opts->flags : 0);
+  int rc =
+      cio_tcp_listen(&srv->listener, host, port, opts ? opts->backlog : 0, opts ? opts->flags : 0);
   if (rc == 0 && opts && opts->max_connections &&
       !(srv->slots = cio_sem_new((int64_t)opts->max_connections)))
     rc = -ENOMEM;
   if (rc == 0 && !(srv->idle = cio_event_new())) rc = -ENOMEM;
   if (rc == 0) cio_event_set(srv->idle);
-  if (rc == 0 && !(srv->acceptor = cio_spawn_named("server accept", accept_loop, srv)))
-    rc = -errno;
+  if (rc == 0 && !(srv->acceptor = cio_spawn_named("server accept", accept_loop, srv))) rc = -errno;
   if (rc < 0) {
     if (srv->listener) cio_sock_close(srv->listener);
     if (srv->slots) cio_sem_free(srv->slots);

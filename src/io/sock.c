@@ -6,19 +6,19 @@
 // edge; the poller's callback wakes the parked reader or writer.  Since the
 // loop is single-threaded, no edge can slip in between the EAGAIN and the
 // park.
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
 
 #include "../../include/cio.h"
 #include "../internal.h"
@@ -26,11 +26,11 @@
 #include "pool.h"
 
 struct cio_sock {
-  cio__io io;          // poller registration (io.fd is the descriptor)
-  cio__loop *loop;     // the loop it belongs to
-  cio_task *reader;    // task parked until readable
-  cio_task *writer;    // task parked until writable
-  uint32_t magic;      // SOCK_MAGIC while open
+  cio__io io;       // poller registration (io.fd is the descriptor)
+  cio__loop *loop;  // the loop it belongs to
+  cio_task *reader; // task parked until readable
+  cio_task *writer; // task parked until writable
+  uint32_t magic;   // SOCK_MAGIC while open
 };
 
 #define SOCK_MAGIC 0x736f636bu // "sock"
@@ -211,7 +211,8 @@ int cio_sock_accept(cio_sock *l, cio_sock **out) {
     int fd = accept4(l->io.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
       int one = 1;
-      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); // fails harmlessly on Unix sockets
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+                 sizeof one); // fails harmlessly on Unix sockets
       int rc = wrap(L, fd, out);
       if (rc < 0) close(fd);
       return rc;
@@ -265,12 +266,12 @@ int cio_sock_peer_name(const cio_sock *s, char *buf, size_t cap) {
 // ---------------------------------------------------------------- addresses
 
 struct lookup {
-  char *host, *port;       // query (owned copies)
-  int flags;               // AI_* flags
-  int socktype;            // SOCK_STREAM / SOCK_DGRAM
-  struct addrinfo *res;    // answer
-  int rc;                  // getaddrinfo's code
-  atomic_int state;        // RUNNING, then FINISHED or ABANDONED (who frees it)
+  char *host, *port;    // query (owned copies)
+  int flags;            // AI_* flags
+  int socktype;         // SOCK_STREAM / SOCK_DGRAM
+  struct addrinfo *res; // answer
+  int rc;               // getaddrinfo's code
+  atomic_int state;     // RUNNING, then FINISHED or ABANDONED (who frees it)
 };
 
 enum { RUNNING, FINISHED, ABANDONED };
@@ -284,7 +285,8 @@ static void lookup_free(struct lookup *q) {
 
 static void *do_lookup(void *arg) {
   struct lookup *q = arg;
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = q->socktype, .ai_flags = q->flags};
+  struct addrinfo hints = {
+      .ai_family = AF_UNSPEC, .ai_socktype = q->socktype, .ai_flags = q->flags};
   q->rc = getaddrinfo(q->host, q->port, &hints, &q->res);
   if (q->rc) q->res = NULL;
   return NULL;
@@ -326,8 +328,8 @@ static bool valid_port(const char *port) {
 static int resolve(cio__loop *L, const char *host, const char *port, int socktype, int flags,
                    struct addrinfo **res) {
   if (!valid_port(port)) return -EINVAL;
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = socktype,
-                           .ai_flags = flags | AI_NUMERICHOST};
+  struct addrinfo hints = {
+      .ai_family = AF_UNSPEC, .ai_socktype = socktype, .ai_flags = flags | AI_NUMERICHOST};
   int rc = getaddrinfo(host, port, &hints, res);
   if (rc != EAI_NONAME || !host || (flags & AI_PASSIVE)) return gai_errno(rc);
   // A name: resolve it on the pool.

@@ -14,16 +14,16 @@
 #define READ_CHUNK 16384 // bytes asked of the socket per read
 
 struct cio_stream {
-  cio_sock *sock;       // owned
-  char *rbuf;           // read buffer
-  size_t rcap;          // its size
-  size_t rstart, rend;  // unread bytes are rbuf[rstart, rend)
-  size_t limit;         // most readuntil buffers
-  bool eof;             // the peer closed its side
-  char *wbuf;           // bytes queued for sending
-  size_t wlen, wcap;    // queued, allocated
-  size_t high_water;    // drain() returns once wlen <= this
-  int werr;             // first write error (sticky)
+  cio_sock *sock;      // owned
+  char *rbuf;          // read buffer
+  size_t rcap;         // its size
+  size_t rstart, rend; // unread bytes are rbuf[rstart, rend)
+  size_t limit;        // most readuntil buffers
+  bool eof;            // the peer closed its side
+  char *wbuf;          // bytes queued for sending
+  size_t wlen, wcap;   // queued, allocated
+  size_t high_water;   // drain() returns once wlen <= this
+  int werr;            // first write error (sticky)
 };
 
 cio_stream *cio_stream_new(cio_sock *s, size_t limit) {

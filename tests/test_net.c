@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: MIT
+//
+// Sockets, streams and the server helper on real sockets on 127.0.0.1.
+#include <cio.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <valgrind/valgrind.h>
+
+#include "helpers/test.h"
+
+static int echo(cio_stream *conn, void *arg) {
+  (void)arg;
+  char buf[16384]; // the default stack is 64 KiB
+  for (;;) {
+    ssize_t n = cio_stream_read(conn, buf, sizeof buf);
+    if (n <= 0) return (int)n;
+    int rc = cio_stream_write(conn, buf, (size_t)n);
+    if (rc == 0) rc = cio_stream_drain(conn);
+    if (rc < 0) return rc;
+  }
+}
+
+static cio_server *start_echo(char *port, size_t cap) {
+  cio_server *srv;
+  ASSERT_EQ(cio_server_start(&srv, "127.0.0.1", "0", echo, NULL, NULL), 0);
+  snprintf(port, cap, "%d", cio_server_port(srv));
+  return srv;
+}
+
+// ---------------------------------------------------------------- many connections
+
+struct client {
+  const char *port; // server
+  int id;           // which client
+  long checked;     // bytes verified
+};
+
+static int client_fn(void *arg) {
+  struct client *c = arg;
+  cio_stream *st;
+  int rc = cio_stream_connect(&st, "127.0.0.1", c->port);
+  if (rc < 0) return rc;
+  for (int i = 0; i < 5 && rc == 0; i++) {
+    char line[64], back[64];
+    int n = snprintf(line, sizeof line, "client %d says %d\n", c->id, i);
+    rc = cio_stream_write(st, line, (size_t)n);
+    if (rc == 0) rc = cio_stream_drain(st);
+    ssize_t got = rc < 0 ? rc : cio_stream_readline(st, back, sizeof back);
+    if (got != n || memcmp(line, back, (size_t)n) != 0) rc = got < 0 ? (int)got : -EPROTO;
+    else c->checked += got;
+  }
+  int closed = cio_stream_close(st);
+  return rc < 0 ? rc : closed;
+}
+
+static int many_main(void *arg) {
+  int n = *(int *)arg;
+  char port[8];
+  cio_server *srv = start_echo(port, sizeof port);
+  struct client *c = calloc((size_t)n, sizeof *c);
+  cio_task **t = calloc((size_t)n, sizeof *t);
+  for (int i = 0; i < n; i++) {
+    c[i] = (struct client){port, i, 0};
+    t[i] = cio_spawn(client_fn, &c[i]);
+  }
+  ASSERT_EQ(cio_gather(t, (size_t)n, NULL, 0), 0);
+  long want = 0, got = 0;
+  for (int i = 0; i < n; i++) {
+    char line[64];
+    for (int k = 0; k < 5; k++) want += snprintf(line, sizeof line, "client %d says %d\n", i, k);
+    got += c[i].checked;
+  }
+  ASSERT_EQ(got, want); // every byte checked
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  free(c);
+  free(t);
+  return 0;
+}
+static void thousand_concurrent_connections(void) {
+  int n = (int)(1000 * test_scale());
+  if (n < 10) n = 10;
+  ASSERT_EQ(cio_run(many_main, &n), 0);
+}
+
+// ---------------------------------------------------------------- short reads and writes
+
+struct bulk {
+  cio_sock *s;       // the connection
+  size_t len;        // bytes to send
+  const char *data;  // what
+};
+static int bulk_writer(void *arg) {
+  struct bulk *b = arg;
+  // 1-byte... no: many small writes, each awaiting a tiny send buffer.
+  for (size_t off = 0; off < b->len; off += 1000) {
+    size_t n = b->len - off < 1000 ? b->len - off : 1000;
+    ssize_t w = cio_sock_write(b->s, b->data + off, n);
+    if (w != (ssize_t)n) return w < 0 ? (int)w : -EIO;
+  }
+  return cio_sock_shutdown(b->s, SHUT_WR);
+}
+static int short_io_main(void *arg) {
+  (void)arg;
+  char port[8];
+  cio_server *srv = start_echo(port, sizeof port);
+  cio_sock *s;
+  ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", port), 0);
+  int tiny = 4096;
+  setsockopt(cio_sock_fd(s), SOL_SOCKET, SO_SNDBUF, &tiny, sizeof tiny);
+  size_t len = (size_t)(4 << 20);
+  char *data = malloc(len), *back = malloc(len);
+  for (size_t i = 0; i < len; i++) data[i] = (char)(i * 7 + (i >> 12));
+  struct bulk b = {s, len, data};
+  cio_task *w = cio_spawn(bulk_writer, &b);
+  size_t got = 0;
+  long reads = 0;
+  for (;;) { // small reads: many short reads through a tiny buffer
+    ssize_t r = cio_sock_read(s, back + got, len - got < 777 ? len - got : 777);
+    ASSERT(r >= 0);
+    if (r == 0) break;
+    got += (size_t)r;
+    reads++;
+  }
+  ASSERT_EQ(cio_join(w), 0);
+  ASSERT_EQ(got, len);
+  ASSERT(memcmp(data, back, len) == 0); // byte-exact
+  ASSERT(reads > 1000);
+  ASSERT_EQ(cio_sock_close(s), 0);
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  free(data);
+  free(back);
+  return 0;
+}
+static void short_reads_and_writes_are_byte_exact(void) { ASSERT_EQ(cio_run(short_io_main, NULL), 0); }
+
+// ---------------------------------------------------------------- errors
+
+static int reset_handler(cio_stream *conn, void *arg) {
+  char buf[64];
+  ssize_t r;
+  while ((r = cio_stream_read(conn, buf, sizeof buf)) > 0) {
+  }
+  *(ssize_t *)arg = r; // what the server saw when the client reset
+  return 0;
+}
+static int errors_main(void *arg) {
+  (void)arg;
+  // Refused: nobody listens on a port we just closed.
+  cio_sock *l, *s;
+  ASSERT_EQ(cio_tcp_listen(&l, "127.0.0.1", "0", 1, 0), 0);
+  char port[8];
+  snprintf(port, sizeof port, "%d", cio_sock_port(l));
+  ASSERT_EQ(cio_sock_close(l), 0);
+  ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", port), -ECONNREFUSED);
+  // Bad input.
+  ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", "99999"), -EINVAL);
+  ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", ""), -EINVAL);
+  ASSERT_EQ(cio_tcp_connect(&s, NULL, "80"), -EINVAL);
+  int rc = cio_tcp_connect(&s, "no-such-host.invalid", "80");
+  ASSERT(rc == -ENOENT || rc == -EAGAIN);
+  ASSERT_EQ(cio_tcp_listen(&l, "not an address", "0", 0, 0), -ENOENT);
+  errno = 0;
+  ASSERT(cio_sock_wrap(-1) == NULL && errno == EBADF);
+  // Peer reset mid-stream.
+  ssize_t seen = 1;
+  cio_server *srv;
+  ASSERT_EQ(cio_server_start(&srv, "127.0.0.1", "0", reset_handler, &seen, NULL), 0);
+  snprintf(port, sizeof port, "%d", cio_server_port(srv));
+  ASSERT_EQ(cio_tcp_connect(&s, "localhost", port), 0); // by name, via the pool
+  ASSERT_EQ(cio_sock_write(s, "partial", 7), 7);
+  struct linger lg = {1, 0}; // close with RST
+  setsockopt(cio_sock_fd(s), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  ASSERT_EQ(cio_sleep(0.02), 0);
+  ASSERT_EQ(cio_sock_close(s), 0);
+  while (seen == 1) ASSERT_EQ(cio_sleep(0.01), 0);
+  ASSERT_EQ(seen, -ECONNRESET);
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  // Zero-length operations.
+  char port2[8];
+  srv = start_echo(port2, sizeof port2);
+  ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", port2), 0);
+  ASSERT_EQ(cio_sock_write(s, "", 0), 0);
+  char b;
+  ASSERT_EQ(cio_sock_read(s, &b, 0), 0);
+  ASSERT_EQ(cio_sock_close(s), 0);
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  return 0;
+}
+static void refused_reset_and_bad_input(void) { ASSERT_EQ(cio_run(errors_main, NULL), 0); }
+
+// ---------------------------------------------------------------- timeouts
+
+static int silent(cio_stream *conn, void *arg) {
+  (void)conn, (void)arg;
+  return cio_sleep(CIO_FOREVER); // never answers
+}
+static int timeout_main(void *arg) {
+  (void)arg;
+  cio_server *srv;
+  ASSERT_EQ(cio_server_start(&srv, "127.0.0.1", "0", silent, NULL, NULL), 0);
+  char port[8];
+  snprintf(port, sizeof port, "%d", cio_server_port(srv));
+  cio_sock *s;
+  ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", port), 0);
+  cio_scope scope;
+  double t0 = cio_now();
+  ASSERT_EQ(cio_timeout_begin(&scope, 0.1), 0);
+  char buf[16];
+  ASSERT_EQ(cio_sock_read(s, buf, sizeof buf), -ETIMEDOUT); // read timeout
+  ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
+  ASSERT_BETWEEN(cio_now() - t0, 0.1, 1.0);
+  ASSERT_EQ(cio_sock_close(s), 0);
+  // Connect timeout: a listener whose backlog is full drops new SYNs.
+  cio_sock *full;
+  ASSERT_EQ(cio_tcp_listen(&full, "127.0.0.1", "0", 1, 0), 0);
+  snprintf(port, sizeof port, "%d", cio_sock_port(full));
+  cio_sock *fill[4] = {0};
+  int timed_out = 0;
+  for (int i = 0; i < 4 && !timed_out; i++) {
+    ASSERT_EQ(cio_timeout_begin(&scope, 0.2), 0);
+    int rc = cio_tcp_connect(&fill[i], "127.0.0.1", port);
+    if (cio_scope_end(&scope) == -ETIMEDOUT) {
+      ASSERT_EQ(rc, -ETIMEDOUT);
+      timed_out = 1;
+    } else {
+      ASSERT_EQ(rc, 0);
+    }
+  }
+  ASSERT(timed_out);
+  for (int i = 0; i < 4; i++)
+    if (fill[i]) ASSERT_EQ(cio_sock_close(fill[i]), 0);
+  ASSERT_EQ(cio_sock_close(full), 0);
+  ASSERT_EQ(cio_server_close(srv, 0.05), 1); // the silent handler had to be cancelled
+  return 0;
+}
+static void connect_and_read_timeouts(void) { ASSERT_EQ(cio_run(timeout_main, NULL), 0); }
+
+// ---------------------------------------------------------------- stream reads
+
+static int teller(cio_stream *conn, void *arg) {
+  const char *what = arg;
+  int rc = cio_stream_write(conn, what, strlen(what));
+  return rc < 0 ? rc : cio_stream_drain(conn); // then closes
+}
+static int flood(cio_stream *conn, void *arg) {
+  (void)arg;
+  char junk[4096];
+  memset(junk, 'x', sizeof junk);
+  for (;;) { // a peer that sends forever, never a newline
+    int rc = cio_stream_write(conn, junk, sizeof junk);
+    if (rc == 0) rc = cio_stream_drain(conn);
+    if (rc < 0) return rc;
+  }
+}
+static int stream_main(void *arg) {
+  (void)arg;
+  cio_server *srv;
+  char port[8];
+  ASSERT_EQ(cio_server_start(&srv, "127.0.0.1", "0", teller, "one\ntwo\r\nend:three", NULL), 0);
+  snprintf(port, sizeof port, "%d", cio_server_port(srv));
+  cio_stream *st;
+  ASSERT_EQ(cio_stream_connect(&st, "127.0.0.1", port), 0);
+  char buf[64];
+  ASSERT_EQ(cio_stream_readline(st, buf, sizeof buf), 4);
+  ASSERT(memcmp(buf, "one\n", 4) == 0);
+  ASSERT_EQ(cio_stream_readuntil(st, "\r\n", 2, buf, sizeof buf), 5);
+  ASSERT(memcmp(buf, "two\r\n", 5) == 0);
+  ASSERT_EQ(cio_stream_readuntil(st, ":", 1, buf, 2), -EMSGSIZE); // cap too small; data stays
+  ASSERT_EQ(cio_stream_readuntil(st, ":", 1, buf, sizeof buf), 4);
+  size_t got = 99;
+  ASSERT_EQ(cio_stream_readexactly(st, buf, 10, &got), -ENODATA); // partial
+  ASSERT_EQ(got, 5);
+  ASSERT(memcmp(buf, "three", 5) == 0);
+  ASSERT_EQ(cio_stream_read(st, buf, sizeof buf), 0); // end of stream, again and again
+  ASSERT_EQ(cio_stream_read(st, buf, sizeof buf), 0);
+  ASSERT_EQ(cio_stream_close(st), 0);
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  // A peer that sends forever: the limit holds, memory stays bounded.
+  ASSERT_EQ(cio_server_start(&srv, "127.0.0.1", "0", flood, NULL, NULL), 0);
+  snprintf(port, sizeof port, "%d", cio_server_port(srv));
+  cio_sock *s;
+  ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", port), 0);
+  st = cio_stream_new(s, 100000);
+  char *line = malloc(1 << 20);
+  ASSERT_EQ(cio_stream_readline(st, line, 1 << 20), -EMSGSIZE);
+  free(line);
+  ASSERT_EQ(cio_stream_close(st), 0);
+  ASSERT_EQ(cio_server_close(srv, 0.5), 0);
+  return 0;
+}
+static void stream_readline_readuntil_readexactly(void) { ASSERT_EQ(cio_run(stream_main, NULL), 0); }
+
+// ---------------------------------------------------------------- EMFILE
+
+static double cpu_seconds(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+struct holder {
+  const char *port; // server
+  double hold;      // seconds to keep the connection
+  int ok;           // echoed correctly
+};
+static int hold_client(void *arg) {
+  struct holder *h = arg;
+  cio_stream *st;
+  int rc;
+  // Retry while the process is out of descriptors (the clients share it).
+  while ((rc = cio_stream_connect(&st, "127.0.0.1", h->port)) == -EMFILE)
+    if ((rc = cio_sleep(0.01)) < 0) return rc;
+  if (rc < 0) return rc;
+  rc = cio_stream_write(st, "ping\n", 5);
+  if (rc == 0) rc = cio_stream_drain(st);
+  char buf[8];
+  if (rc == 0) rc = cio_stream_readline(st, buf, sizeof buf) == 5 ? 0 : -EPROTO;
+  if (rc == 0) rc = cio_sleep(h->hold);
+  int closed = cio_stream_close(st);
+  h->ok = rc == 0 && closed == 0;
+  return rc;
+}
+static int emfile_main(void *arg) {
+  (void)arg;
+  char port[8];
+  cio_server *srv = start_echo(port, sizeof port);
+  enum { N = 40 };
+  struct holder h[N];
+  cio_task *t[N];
+  double cpu0 = cpu_seconds(), t0 = cio_now();
+  for (int i = 0; i < N; i++) {
+    h[i] = (struct holder){port, i < 20 ? 0.5 : 0.01, 0};
+    t[i] = cio_spawn(hold_client, &h[i]);
+  }
+  ASSERT_EQ(cio_gather(t, N, NULL, 0), 0);
+  for (int i = 0; i < N; i++) ASSERT(h[i].ok); // all served once descriptors freed up
+  double wall = cio_now() - t0, cpu = cpu_seconds() - cpu0;
+  printf("  %d clients through a 64-descriptor limit in %.2f s, %.2f s CPU\n", N, wall, cpu);
+  ASSERT(cpu < wall * 0.5 + 0.1); // backed off instead of spinning
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  return 0;
+}
+static void accept_survives_emfile(void) {
+  if (RUNNING_ON_VALGRIND) test_skip("valgrind keeps descriptors of its own: the limit cannot be lowered");
+  struct rlimit rl = {64, 64};
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+  ASSERT_EQ(cio_run(emfile_main, NULL), 0);
+}
+
+// ---------------------------------------------------------------- unix, udp
+
+static int local_main(void *arg) {
+  (void)arg;
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/cio-test-%d.sock", (int)getpid());
+  cio_sock *l, *c, *a;
+  ASSERT_EQ(cio_unix_listen(&l, path, 0), 0);
+  ASSERT_EQ(cio_unix_connect(&c, path), 0);
+  ASSERT_EQ(cio_sock_accept(l, &a), 0);
+  ASSERT_EQ(cio_sock_write(c, "unix", 4), 4);
+  char buf[8];
+  ASSERT_EQ(cio_sock_read(a, buf, sizeof buf), 4);
+  ASSERT(memcmp(buf, "unix", 4) == 0);
+  ASSERT_EQ(cio_sock_close(a), 0);
+  ASSERT_EQ(cio_sock_read(c, buf, sizeof buf), 0); // EOF
+  ASSERT_EQ(cio_sock_close(c), 0);
+  ASSERT_EQ(cio_sock_close(l), 0);
+  unlink(path);
+  // UDP round trip.
+  cio_sock *u1, *u2;
+  ASSERT_EQ(cio_udp_open(&u1, "127.0.0.1", "0"), 0);
+  ASSERT_EQ(cio_udp_open(&u2, "127.0.0.1", "0"), 0);
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cio_sock_port(u1)),
+                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  ASSERT_EQ(cio_sock_sendto(u2, "dgram", 5, (struct sockaddr *)&to, sizeof to), 5);
+  struct sockaddr_storage from;
+  socklen_t fl;
+  ASSERT_EQ(cio_sock_recvfrom(u1, buf, sizeof buf, &from, &fl), 5);
+  ASSERT(memcmp(buf, "dgram", 5) == 0);
+  ASSERT_EQ(ntohs(((struct sockaddr_in *)&from)->sin_port), cio_sock_port(u2));
+  ASSERT_EQ(cio_sock_close(u1), 0);
+  ASSERT_EQ(cio_sock_close(u2), 0);
+  // IPv6 loopback, if the machine has it.
+  if (cio_tcp_listen(&l, "::1", "0", 0, 0) == 0) {
+    char port[8];
+    snprintf(port, sizeof port, "%d", cio_sock_port(l));
+    ASSERT_EQ(cio_tcp_connect(&c, "::1", port), 0);
+    ASSERT_EQ(cio_sock_accept(l, &a), 0);
+    char name[64];
+    ASSERT_EQ(cio_sock_peer_name(a, name, sizeof name), 0);
+    ASSERT(strncmp(name, "[::1]:", 6) == 0);
+    ASSERT_EQ(cio_sock_close(a), 0);
+    ASSERT_EQ(cio_sock_close(c), 0);
+    ASSERT_EQ(cio_sock_close(l), 0);
+  }
+  return 0;
+}
+static void unix_udp_and_ipv6(void) { ASSERT_EQ(cio_run(local_main, NULL), 0); }
+
+// A task waiting on a socket that another task closes wakes with -EBADF.
+static int blocked_reader(void *arg) {
+  char b;
+  return (int)cio_sock_read((cio_sock *)arg, &b, 1);
+}
+static int close_main(void *arg) {
+  (void)arg;
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  cio_sock *r = cio_sock_wrap(fds[0]);
+  ASSERT(r);
+  cio_task *t = cio_spawn(blocked_reader, r);
+  ASSERT_EQ(cio_yield(), 0);
+  cio_task *t2 = cio_spawn(blocked_reader, r);
+  ASSERT_EQ(cio_join(t2), -EBUSY); // one reader at a time
+  ASSERT_EQ(cio_sock_close(r), 0);
+  ASSERT_EQ(cio_join(t), -EBADF);
+  close(fds[1]);
+  return 0;
+}
+static void close_wakes_blocked_reader(void) { ASSERT_EQ(cio_run(close_main, NULL), 0); }
+
+static const test_case cases[] = {
+    {"thousand_concurrent_connections", thousand_concurrent_connections, 60},
+    {"short_reads_and_writes_are_byte_exact", short_reads_and_writes_are_byte_exact, 60},
+    {"refused_reset_and_bad_input", refused_reset_and_bad_input, 0},
+    {"connect_and_read_timeouts", connect_and_read_timeouts, 0},
+    {"stream_readline_readuntil_readexactly", stream_readline_readuntil_readexactly, 0},
+    {"accept_survives_emfile", accept_survives_emfile, 0},
+    {"unix_udp_and_ipv6", unix_udp_and_ipv6, 0},
+    {"close_wakes_blocked_reader", close_wakes_blocked_reader, 0},
+};
+TEST_MAIN(cases)
