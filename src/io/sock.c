@@ -30,6 +30,10 @@ struct cio_sock {
   cio__loop *loop;  // the loop it belongs to
   cio_task *reader; // task parked until readable
   cio_task *writer; // task parked until writable
+  bool readable;    // no EAGAIN or short read since the last read edge
+  bool writable;    // no EAGAIN since the last write edge
+  bool datagram;    // a short read does not mean the queue is empty
+  bool hup;         // the peer closed (or the socket failed): reads never wait again
   uint32_t magic;   // SOCK_MAGIC while open
 };
 
@@ -39,6 +43,9 @@ static bool valid(const cio_sock *s) { return s && s->magic == SOCK_MAGIC; }
 
 static void on_ready(cio__io *io, uint32_t ev) {
   cio_sock *s = cio__container_of(io, cio_sock, io);
+  if (ev & CIO__IO_READ) s->readable = true;
+  if (ev & CIO__IO_HUP) s->hup = true;
+  if (ev & CIO__IO_WRITE) s->writable = true;
   if ((ev & CIO__IO_READ) && s->reader) {
     cio_task *t = s->reader;
     s->reader = NULL;
@@ -60,6 +67,10 @@ static int wrap(cio__loop *L, int fd, cio_sock **out) {
   s->io.fd = fd;
   s->io.ready = on_ready;
   s->loop = L;
+  s->readable = s->writable = true;
+  int type = 0;
+  socklen_t tl = sizeof type;
+  s->datagram = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_DGRAM;
   int rc = L->poller->add(L->poller_state, &s->io, CIO__IO_READ | CIO__IO_WRITE);
   if (rc < 0) {
     free(s);
@@ -132,18 +143,31 @@ static cio__loop *sock_loop(const cio_sock *s, const char *fn, int *err) {
   return L;
 }
 
+// Reads skip the system call that would only say EAGAIN: a stream read
+// that returned less than asked drained the socket, so the next read waits
+// for the poller's next edge first (which also saves the echo benchmark a
+// third of its system calls).
 ssize_t cio_sock_read(cio_sock *s, void *buf, size_t len) {
   int err;
   cio__loop *L = sock_loop(s, "cio_sock_read", &err);
   if (!L) return err;
   if (!buf && len) return -EINVAL;
   for (;;) {
+    if (!s->readable && len) {
+      int rc = wait_ready(L, s, false);
+      if (rc < 0) return rc;
+      continue;
+    }
     ssize_t r = read(s->io.fd, buf, len);
-    if (r >= 0) return r;
+    if (r > 0) {
+      // The peer's FIN may have come with this data, and no edge follows.
+      if ((size_t)r < len && !s->datagram && !s->hup) s->readable = false;
+      return r;
+    }
+    if (r == 0) return 0;
     if (errno == EINTR) continue;
     if (errno != EAGAIN) return -errno;
-    int rc = wait_ready(L, s, false);
-    if (rc < 0) return rc;
+    s->readable = false;
   }
 }
 
@@ -162,8 +186,11 @@ ssize_t cio_sock_write(cio_sock *s, const void *buf, size_t len) {
     }
     if (errno == EINTR) continue;
     if (errno != EAGAIN) return -errno;
-    int rc = wait_ready(L, s, true);
-    if (rc < 0) return rc;
+    s->writable = false;
+    while (!s->writable) {
+      int rc = wait_ready(L, s, true);
+      if (rc < 0) return rc;
+    }
   }
   return (ssize_t)len;
 }

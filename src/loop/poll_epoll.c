@@ -103,7 +103,8 @@ static int epoll_poll(void *state, int64_t timeout_ns) {
     uint32_t ev = 0;
     if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ev |= CIO__IO_READ;
     if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ev |= CIO__IO_WRITE;
-    io->ready(io, ev & (io->events | (e & (EPOLLHUP | EPOLLERR) ? 3u : 0u)));
+    if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ev |= CIO__IO_HUP;
+    io->ready(io, ev & (io->events | CIO__IO_HUP | (e & (EPOLLHUP | EPOLLERR) ? 3u : 0u)));
     reported++;
   }
   return reported;

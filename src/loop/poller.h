@@ -10,6 +10,7 @@
 
 #define CIO__IO_READ 1u  // readable, or hung up / error (a read will not block)
 #define CIO__IO_WRITE 2u // writable, or error
+#define CIO__IO_HUP 4u   // reported with READ: the peer closed or the socket failed
 
 // A file descriptor the poller watches.  Owned by whoever registered it and
 // must stay valid until removed.
