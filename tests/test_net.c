@@ -50,8 +50,10 @@ static int client_fn(void *arg) {
     rc = cio_stream_write(st, line, (size_t)n);
     if (rc == 0) rc = cio_stream_drain(st);
     ssize_t got = rc < 0 ? rc : cio_stream_readline(st, back, sizeof back);
-    if (got != n || memcmp(line, back, (size_t)n) != 0) rc = got < 0 ? (int)got : -EPROTO;
-    else c->checked += got;
+    if (got != n || memcmp(line, back, (size_t)n) != 0)
+      rc = got < 0 ? (int)got : -EPROTO;
+    else
+      c->checked += got;
   }
   int closed = cio_stream_close(st);
   return rc < 0 ? rc : closed;
@@ -89,9 +91,9 @@ static void thousand_concurrent_connections(void) {
 // ---------------------------------------------------------------- short reads and writes
 
 struct bulk {
-  cio_sock *s;       // the connection
-  size_t len;        // bytes to send
-  const char *data;  // what
+  cio_sock *s;      // the connection
+  size_t len;       // bytes to send
+  const char *data; // what
 };
 static int bulk_writer(void *arg) {
   struct bulk *b = arg;
@@ -135,7 +137,9 @@ static int short_io_main(void *arg) {
   free(back);
   return 0;
 }
-static void short_reads_and_writes_are_byte_exact(void) { ASSERT_EQ(cio_run(short_io_main, NULL), 0); }
+static void short_reads_and_writes_are_byte_exact(void) {
+  ASSERT_EQ(cio_run(short_io_main, NULL), 0);
+}
 
 // ---------------------------------------------------------------- errors
 
@@ -292,14 +296,17 @@ static int stream_main(void *arg) {
   ASSERT_EQ(cio_server_close(srv, 0.5), 0);
   return 0;
 }
-static void stream_readline_readuntil_readexactly(void) { ASSERT_EQ(cio_run(stream_main, NULL), 0); }
+static void stream_readline_readuntil_readexactly(void) {
+  ASSERT_EQ(cio_run(stream_main, NULL), 0);
+}
 
 // ---------------------------------------------------------------- EMFILE
 
 static double cpu_seconds(void) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 struct holder {
   const char *port; // server
@@ -344,7 +351,8 @@ static int emfile_main(void *arg) {
   return 0;
 }
 static void accept_survives_emfile(void) {
-  if (RUNNING_ON_VALGRIND) test_skip("valgrind keeps descriptors of its own: the limit cannot be lowered");
+  if (RUNNING_ON_VALGRIND)
+    test_skip("valgrind keeps descriptors of its own: the limit cannot be lowered");
   struct rlimit rl = {64, 64};
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
   ASSERT_EQ(cio_run(emfile_main, NULL), 0);
@@ -373,7 +381,8 @@ static int local_main(void *arg) {
   cio_sock *u1, *u2;
   ASSERT_EQ(cio_udp_open(&u1, "127.0.0.1", "0"), 0);
   ASSERT_EQ(cio_udp_open(&u2, "127.0.0.1", "0"), 0);
-  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cio_sock_port(u1)),
+  struct sockaddr_in to = {.sin_family = AF_INET,
+                           .sin_port = htons((uint16_t)cio_sock_port(u1)),
                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   ASSERT_EQ(cio_sock_sendto(u2, "dgram", 5, (struct sockaddr *)&to, sizeof to), 5);
   struct sockaddr_storage from;
