@@ -5,6 +5,7 @@
 // A child process opens the connections (client and server would not fit
 // in one process's descriptor limit); the server reports its resident
 // memory per connection.  Last line: "conns <KiB per connection> KiB".
+#include <arpa/inet.h>
 #include <cio.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -13,7 +14,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include "bench.h"
 
@@ -46,8 +46,8 @@ static void client(int port, long n, int ready_fd) {
 }
 
 struct params {
-  long n;       // connections
-  double kib;   // result
+  long n;     // connections
+  double kib; // result
 };
 
 static int run(void *arg) {

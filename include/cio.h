@@ -216,6 +216,7 @@ const char *cio_strerror(int code);
 #include "cio/combine.h"
 #include "cio/io.h"
 #include "cio/net.h"
+#include "cio/process.h"
 #include "cio/stream.h"
 #include "cio/sync.h"
 

@@ -519,3 +519,15 @@ int cio_udp_open(cio_sock **out, const char *host, const char *port) {
   if (rc == 0 && (rc = wrap(L, fd, out)) < 0) close(fd);
   return rc;
 }
+
+int cio__sock_wait_edge(cio_sock *s) {
+  int err;
+  cio__loop *L = sock_loop(s, "cio__sock_wait_edge", &err);
+  if (!L) return err;
+  s->readable = false;
+  while (!s->readable) {
+    int rc = wait_ready(L, s, false);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT
+//
+// Subprocesses.  posix_spawnp starts the child with pipes for the streams
+// asked for; the exit is awaited on a pidfd (readable when the child has
+// exited) and reaped with waitid(P_PIDFD), so no SIGCHLD handler is
+// needed and other children of the program are left alone.
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../include/cio.h"
+#include "../internal.h"
+#include "../task/task.h"
+#include "sock.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+extern char **environ;
+
+struct cio_process {
+  pid_t pid;           // the child
+  cio_sock *pidfd;     // its pidfd, watched by the poller, or NULL
+  cio_stream *in, *out, *err; // pipes, or NULL
+  bool reaped;         // waited for
+  int returncode;      // once reaped
+};
+
+static int returncode_of(const siginfo_t *si) {
+  return si->si_code == CLD_EXITED ? si->si_status : -si->si_status;
+}
+
+static int pipe_stream(int fds[2], bool parent_reads, cio_stream **out) {
+  cio_sock *s = cio_sock_wrap(parent_reads ? fds[0] : fds[1]);
+  if (!s) return -errno;
+  *out = cio_stream_new(s, 0);
+  if (!*out) {
+    cio_sock_close(s);
+    return -ENOMEM;
+  }
+  close(parent_reads ? fds[1] : fds[0]);
+  return 0;
+}
+
+int cio_process_spawn(cio_process **out, const char *file, char *const argv[],
+                      const cio_process_opts *opts) {
+  if (!cio__tls_loop) return cio__misuse_outside("cio_process_spawn");
+  if (!out || !file || !argv || !argv[0]) return -EINVAL;
+  cio_process_opts none = {0};
+  if (!opts) opts = &none;
+  int p[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
+  bool want[3] = {opts->pipe_stdin, opts->pipe_stdout, opts->pipe_stderr};
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  int rc = 0;
+  for (int i = 0; i < 3 && rc == 0; i++) {
+    if (!want[i]) continue;
+    if (pipe2(p[i], O_CLOEXEC) < 0) {
+      rc = -errno;
+      break;
+    }
+    // The child's end becomes fd i (dup2 clears close-on-exec).
+    posix_spawn_file_actions_adddup2(&fa, i == 0 ? p[i][0] : p[i][1], i);
+  }
+  cio_process *proc = rc == 0 ? calloc(1, sizeof *proc) : NULL;
+  if (rc == 0 && !proc) rc = -ENOMEM;
+  if (rc == 0) {
+    int err = posix_spawnp(&proc->pid, file, &fa, NULL, argv, opts->envp ? opts->envp : environ);
+    if (err) rc = -err;
+  }
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc < 0) {
+    for (int i = 0; i < 3; i++)
+      for (int k = 0; k < 2; k++)
+        if (p[i][k] >= 0) close(p[i][k]);
+    free(proc);
+    return rc;
+  }
+  if (want[0]) pipe_stream(p[0], false, &proc->in);
+  if (want[1]) pipe_stream(p[1], true, &proc->out);
+  if (want[2]) pipe_stream(p[2], true, &proc->err);
+  int pidfd = (int)syscall(SYS_pidfd_open, proc->pid, 0);
+  if (pidfd >= 0 && !(proc->pidfd = cio_sock_wrap(pidfd))) close(pidfd);
+  *out = proc;
+  return 0;
+}
+
+cio_stream *cio_process_stdin(cio_process *p) { return p ? p->in : NULL; }
+cio_stream *cio_process_stdout(cio_process *p) { return p ? p->out : NULL; }
+cio_stream *cio_process_stderr(cio_process *p) { return p ? p->err : NULL; }
+pid_t cio_process_pid(const cio_process *p) { return p ? p->pid : -1; }
+
+int cio_process_close_stdin(cio_process *p) {
+  if (!p || !p->in) return -EINVAL;
+  int rc = cio_stream_close(p->in);
+  p->in = NULL;
+  return rc;
+}
+
+// Reaps the child if it has exited: 1 reaped, 0 still running, -errno.
+static int try_reap(cio_process *p) {
+  siginfo_t si = {0};
+  int rc = p->pidfd ? waitid((idtype_t)P_PIDFD, (id_t)cio_sock_fd(p->pidfd), &si, WEXITED | WNOHANG)
+                    : waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG);
+  if (rc < 0) return -errno;
+  if (si.si_pid == 0) return 0;
+  p->reaped = true;
+  p->returncode = returncode_of(&si);
+  return 1;
+}
+
+int cio_process_wait(cio_process *p, int *returncode) {
+  if (!cio__task_loop()) return cio__misuse_outside("cio_process_wait");
+  if (!p) return -EINVAL;
+  while (!p->reaped) {
+    int rc = try_reap(p);
+    if (rc < 0) return rc;
+    if (rc > 0) break;
+    // A pidfd turns readable when the child exits; without one, poll.
+    rc = p->pidfd ? cio__sock_wait_edge(p->pidfd) : cio_sleep(0.01);
+    if (rc < 0) return rc;
+  }
+  if (returncode) *returncode = p->returncode;
+  return 0;
+}
+
+int cio_process_kill(cio_process *p, int sig) {
+  if (!p) return -EINVAL;
+  if (p->reaped) return -ESRCH;
+  if (p->pidfd && syscall(SYS_pidfd_send_signal, cio_sock_fd(p->pidfd), sig, NULL, 0) == 0) return 0;
+  return kill(p->pid, sig) < 0 ? -errno : 0;
+}
+
+int cio_process_free(cio_process *p) {
+  if (!p) return -EINVAL;
+  if (!p->reaped) {
+    cio_process_kill(p, SIGKILL);
+    siginfo_t si;
+    waitid(P_PID, (id_t)p->pid, &si, WEXITED); // immediate after SIGKILL
+  }
+  cio_stream *streams[3] = {p->in, p->out, p->err};
+  for (int i = 0; i < 3; i++) {
+    if (!streams[i]) continue;
+    cio_sock_close(cio_stream_sock(streams[i]));
+  }
+  if (p->pidfd) cio_sock_close(p->pidfd);
+  free(p);
+  return 0;
+}
