@@ -4,6 +4,7 @@
 #include <cio.h>
 #include <signal.h>
 #include <string.h>
+#include <valgrind/valgrind.h>
 
 #include "helpers/test.h"
 
@@ -68,7 +69,9 @@ static int kill_main(void *arg) {
   ASSERT(cio_now() - t0 < 2);
   ASSERT_EQ(cio_process_free(p), 0);
   char *none[] = {"no-such-program-cio", NULL};
-  ASSERT_EQ(cio_process_spawn(&p, "no-such-program-cio", none, NULL), -ENOENT);
+  // (valgrind runs posix_spawn as a plain fork, which cannot report this.)
+  if (!RUNNING_ON_VALGRIND)
+    ASSERT_EQ(cio_process_spawn(&p, "no-such-program-cio", none, NULL), -ENOENT);
   ASSERT_EQ(cio_process_spawn(&p, "sh", NULL, NULL), -EINVAL);
   // Freed without waiting: killed and reaped, no zombie.
   ASSERT_EQ(cio_process_spawn(&p, "sleep", argv, NULL), 0);

@@ -14,12 +14,13 @@ extern "C" {
 #endif
 
 typedef struct cio_process cio_process;
+typedef struct cio_stream cio_stream; // <cio/stream.h>
 
 typedef struct cio_process_opts {
-  bool pipe_stdin;    // give the child a pipe as stdin (else it inherits ours)
-  bool pipe_stdout;   // likewise stdout
-  bool pipe_stderr;   // likewise stderr
-  char *const *envp;  // environment (NULL: ours)
+  bool pipe_stdin;   // give the child a pipe as stdin (else it inherits ours)
+  bool pipe_stdout;  // likewise stdout
+  bool pipe_stderr;  // likewise stderr
+  char *const *envp; // environment (NULL: ours)
 } cio_process_opts;
 
 // Starts `file` (searched in PATH) with argv (argv[0] is the program's name,

@@ -15,6 +15,7 @@ extern "C" {
 #endif
 
 typedef struct cio_stream cio_stream;
+typedef struct cio_sock cio_sock; // <cio/net.h>
 
 #define CIO_STREAM_LIMIT (64 * 1024) // default limit for readline/readuntil
 

@@ -17,6 +17,7 @@
 #include "../internal.h"
 #include "../task/task.h"
 #include "sock.h"
+#include "stream.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -25,11 +26,11 @@
 extern char **environ;
 
 struct cio_process {
-  pid_t pid;           // the child
-  cio_sock *pidfd;     // its pidfd, watched by the poller, or NULL
+  pid_t pid;                  // the child
+  cio_sock *pidfd;            // its pidfd, watched by the poller, or NULL
   cio_stream *in, *out, *err; // pipes, or NULL
-  bool reaped;         // waited for
-  int returncode;      // once reaped
+  bool reaped;                // waited for
+  int returncode;             // once reaped
 };
 
 static int returncode_of(const siginfo_t *si) {
@@ -133,7 +134,8 @@ int cio_process_wait(cio_process *p, int *returncode) {
 int cio_process_kill(cio_process *p, int sig) {
   if (!p) return -EINVAL;
   if (p->reaped) return -ESRCH;
-  if (p->pidfd && syscall(SYS_pidfd_send_signal, cio_sock_fd(p->pidfd), sig, NULL, 0) == 0) return 0;
+  if (p->pidfd && syscall(SYS_pidfd_send_signal, cio_sock_fd(p->pidfd), sig, NULL, 0) == 0)
+    return 0;
   return kill(p->pid, sig) < 0 ? -errno : 0;
 }
 
@@ -144,11 +146,9 @@ int cio_process_free(cio_process *p) {
     siginfo_t si;
     waitid(P_PID, (id_t)p->pid, &si, WEXITED); // immediate after SIGKILL
   }
-  cio_stream *streams[3] = {p->in, p->out, p->err};
-  for (int i = 0; i < 3; i++) {
-    if (!streams[i]) continue;
-    cio_sock_close(cio_stream_sock(streams[i]));
-  }
+  cio__stream_abort(p->in);
+  cio__stream_abort(p->out);
+  cio__stream_abort(p->err);
   if (p->pidfd) cio_sock_close(p->pidfd);
   free(p);
   return 0;

@@ -13,6 +13,7 @@
 
 #include "../../include/cio.h"
 #include "../internal.h"
+#include "stream.h"
 
 #define EMFILE_BACKOFF 0.05 // seconds to wait when out of descriptors
 
@@ -81,8 +82,10 @@ static int accept_loop(void *arg) {
     cio_sock_peer_name(s, name + 5, sizeof name - 5);
     cio_task *t = st ? cio_spawn_named(name, handle, c) : NULL;
     if (!t) {
-      if (st) free(st); // nothing was written: closing the socket is enough
-      cio_sock_close(s);
+      if (st)
+        cio__stream_abort(st); // nothing was written: no flush needed
+      else
+        cio_sock_close(s);
       free(c);
       if (srv->slots) cio_sem_release(srv->slots);
       continue;

@@ -10,6 +10,7 @@
 
 #include "../../include/cio.h"
 #include "../internal.h"
+#include "stream.h"
 
 #define READ_CHUNK 16384 // bytes asked of the socket per read
 
@@ -193,9 +194,14 @@ int cio_stream_close(cio_stream *st) {
     st->high_water = 0;
     rc = cio_stream_drain(st);
   }
+  cio__stream_abort(st);
+  return rc;
+}
+
+void cio__stream_abort(cio_stream *st) {
+  if (!st) return;
   cio_sock_close(st->sock);
   free(st->rbuf);
   free(st->wbuf);
   free(st);
-  return rc;
 }
