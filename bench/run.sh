@@ -13,7 +13,7 @@ build=${1:?usage: run.sh BUILD_DIR [workload ...]}
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 workloads=("$@")
-[ ${#workloads[@]} -gt 0 ] || workloads=(switch spawn idle timers gather wait_first queue lock sem)
+[ ${#workloads[@]} -gt 0 ] || workloads=(switch spawn idle timers gather wait_first queue lock sem echo conns)
 
 # Peers to run per workload (Python is slow at a million tasks: it gets a
 # smaller count where noted and its figure is per task anyway).
@@ -29,7 +29,44 @@ peers_for() {
 
 last_value() { tail -n 1 | awk '{print $2}'; }
 
+# The echo benchmark: each server pinned to CPU 0, the same load client
+# (bench_echo_load, 100 connections, 5 s) pinned to CPU 1.
+echo_load() { taskset -c 1 "$build/bench/bench_echo_load" "$1" 100 "${ECHO_SECONDS:-5}"; }
+
+run_echo() {
+  local port=19471 pid out ours unit theirs p rc
+  taskset -c 0 "$build/bench/bench_echo_server" "$port" >/dev/null &
+  pid=$!
+  sleep 0.3
+  out=$(echo_load "$port")
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+  ours=$(printf '%s\n' "$out" | last_value)
+  unit=msg/s
+  printf '%-8s %-10s %12s %s\n' echo cio "$ours" "$unit"
+  for p in go1 go uvloop asyncio node; do
+    port=$((port + 1))
+    set +e
+    pid=$("$here/peers/start_echo.sh" "$p" "$port" 0 2>/tmp/cio-echo-peer.err)
+    rc=$?
+    set -e
+    if [ $rc -ne 0 ]; then
+      printf '%-8s %-10s %12s (%s)\n' echo "$p" "-" "$(tail -n 1 /tmp/cio-echo-peer.err)"
+      continue
+    fi
+    theirs=$(echo_load "$port" | last_value)
+    kill "$pid" 2>/dev/null || true
+    ratio=$(awk -v a="$ours" -v b="$theirs" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }')
+    printf '%-8s %-10s %12s %s   cio/%s = %s\n' echo "$p" "$theirs" "$unit" "$p" "$ratio"
+  done
+  echo "echo $ours $unit"
+}
+
 for w in "${workloads[@]}"; do
+  if [ "$w" = echo ]; then
+    run_echo
+    continue
+  fi
   bin="$build/bench/bench_$w"
   [ -x "$bin" ] || { echo "no benchmark named $w (built: $build/bench)"; exit 2; }
   out=$("$bin")
