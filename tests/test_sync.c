@@ -418,7 +418,8 @@ static int backpressure_main(void *arg) {
   struct producer p = {q, 10, &progress};
   cio_task *t = cio_spawn(producer_fn, &p);
   ASSERT_EQ(cio_sleep(0.01), 0);
-  ASSERT_EQ(progress, 4); // a fast producer waits for the slow consumer
+  ASSERT_EQ(progress, 4);                             // a fast producer waits for the slow consumer
+  ASSERT_EQ(cio_queue_join_for(q, 0.02), -ETIMEDOUT); // 4 items not done
   ASSERT(cio_queue_full(q));
   ASSERT_EQ(cio_queue_put_nowait(q, &values[0]), -EAGAIN);
   ASSERT_EQ(cio_queue_put_for(q, &values[0], 0.01), -ETIMEDOUT);

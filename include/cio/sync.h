@@ -170,6 +170,7 @@ int cio_queue_get_nowait(cio_queue *q, void **item);
 int cio_queue_task_done(cio_queue *q);
 // Awaits until every item put has been marked done.
 CIO_AWAIT int cio_queue_join(cio_queue *q);
+CIO_AWAIT int cio_queue_join_for(cio_queue *q, double timeout);
 // Python 3.13's shutdown: puts fail with -ESHUTDOWN at once and blocked
 // putters wake with it; gets drain what is left, then fail with -ESHUTDOWN.
 // With `immediate`, the items left are dropped (counted as done) and

@@ -308,15 +308,27 @@ int cio_queue_task_done(cio_queue *q) {
   return 0;
 }
 
-int cio_queue_join(cio_queue *q) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_queue_join");
+static int join(cio__loop *L, cio_queue *q, int64_t deadline) {
   if (!valid(q)) return -EINVAL;
   while (q->unfinished > 0) {
-    int rc = cio__sync_wait(L, &q->joiners, CIO__NEVER, "queue join");
+    int rc = cio__sync_wait(L, &q->joiners, deadline, "queue join");
     if (rc < 0) return rc;
   }
   return 0;
+}
+
+int cio_queue_join(cio_queue *q) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside("cio_queue_join");
+  return join(L, q, CIO__NEVER);
+}
+
+int cio_queue_join_for(cio_queue *q, double timeout) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside("cio_queue_join_for");
+  int64_t deadline;
+  if (cio__sync_deadline(L, timeout, &deadline) < 0) return -EINVAL;
+  return join(L, q, deadline);
 }
 
 int cio_queue_shutdown(cio_queue *q, bool immediate) {
