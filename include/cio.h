@@ -48,8 +48,9 @@ typedef int (*cio_fn)(void *arg);
 
 // Options for cio_run_opts().  Zero-initialise and set what you need.
 typedef struct cio_opts {
-  bool debug;        // debug mode (also on when the environment has CIO_DEBUG=1)
-  size_t stack_size; // usable stack per task in bytes; 0 = CIO_STACK_SIZE env or 64 KiB
+  bool debug;             // debug mode (also on when the environment has CIO_DEBUG=1)
+  size_t stack_size;      // usable stack per task in bytes; 0 = CIO_STACK_SIZE env or 64 KiB
+  double block_threshold; // debug mode: report a task that blocks the loop this long (0: 0.1 s)
 } cio_opts;
 
 // Runs `main(arg)` as the first task of a new event loop on this thread and
@@ -214,6 +215,7 @@ const char *cio_strerror(int code);
 #endif
 
 #include "cio/combine.h"
+#include "cio/debug.h"
 #include "cio/io.h"
 #include "cio/net.h"
 #include "cio/process.h"

@@ -77,7 +77,7 @@ static int deadlock_main(void *arg) {
 }
 static void run_deadlock(void) { printf("rc=%d\n", cio_run(deadlock_main, NULL)); }
 static void deadlock_is_reported(void) {
-  char out[4096];
+  static char out[65536]; // the report includes every task's backtrace
   int status = test_run_child(run_deadlock, out, sizeof out);
   ASSERT(WIFEXITED(status));
   ASSERT_STR_CONTAINS(out, "cio: deadlock: 3 task(s) wait and nothing can wake them");

@@ -68,6 +68,33 @@ void cio__ctx_make(cio__ctx *c, void *lo, size_t size, void (*entry)(void)) {
 
 #endif // CIO_CONTEXT_UCONTEXT
 
+#if defined(CIO_CONTEXT_UCONTEXT)
+int cio__ctx_backtrace(const cio__ctx *c, void **pcs, int max, const void *lo, const void *hi) {
+  (void)c, (void)pcs, (void)max, (void)lo, (void)hi;
+  return 0;
+}
+#else
+int cio__ctx_backtrace(const cio__ctx *c, void **pcs, int max, const void *lo, const void *hi) {
+  const uintptr_t *sp = c->sp;
+#if defined(__x86_64__)
+  uintptr_t fp = sp[6], pc = sp[7]; // rbp and the return address (see initial_frame)
+#else
+  uintptr_t fp = sp[20], pc = sp[21]; // x29 and x30
+#endif
+  int n = 0;
+  while (n < max && pc) {
+    pcs[n++] = (void *)pc;
+    // Each frame: [fp] = caller's fp, [fp + 8] = return address.
+    if (fp < (uintptr_t)lo || fp + 16 > (uintptr_t)hi || (fp & 7)) break;
+    const uintptr_t *frame = (const uintptr_t *)fp;
+    if (frame[0] <= fp) break; // frames go up the stack; stop at garbage
+    pc = frame[1];
+    fp = frame[0];
+  }
+  return n;
+}
+#endif
+
 #ifdef CIO_ASAN
 void cio__san_start_switch(void **fake_stack_save, const void *to_lo, size_t to_size) {
   __sanitizer_start_switch_fiber(fake_stack_save, to_lo, to_size);

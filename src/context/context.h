@@ -36,6 +36,12 @@ static inline void cio__ctx_switch(cio__ctx *from, cio__ctx *to) {
 void cio__ctx_switch(cio__ctx *from, cio__ctx *to);
 #endif
 
+// Walks the frame pointers of a suspended context (without running it) and
+// stores up to max return addresses in pcs, the first being where it will
+// resume.  Frames must lie within [lo, hi) (the context's stack).  Returns
+// how many were stored; 0 with the ucontext fallback.
+int cio__ctx_backtrace(const cio__ctx *c, void **pcs, int max, const void *lo, const void *hi);
+
 // Sanitizer bookkeeping around a switch.  ASan must be told which stack is
 // about to run (start) and, once running, that the switch happened (finish);
 // a context that will never resume passes NULL for `fake_stack_save`.  These

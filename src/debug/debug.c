@@ -5,6 +5,7 @@
 #include "debug.h"
 
 #include <errno.h>
+#include <execinfo.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -69,19 +70,83 @@ static const char *state_name(const cio_task *t) {
   return "?";
 }
 
-void cio__dump_tasks(cio__loop *L, FILE *out) {
+// The saved frames of a suspended task, symbolized.
+static void print_backtrace(FILE *out, const cio_task *t) {
+  void *pcs[24];
+  int n = 0;
+  if (t->state == CIO__RUNNING)
+    n = backtrace(pcs, 24);
+  else if (t->stack && (t->state == CIO__PARKED || t->state == CIO__READY))
+    n = cio__ctx_backtrace(&t->ctx, pcs, 24, t->stack->lo, t->stack->lo + t->stack->size);
+  if (n <= 0) return;
+  char **names = backtrace_symbols(pcs, n);
+  for (int i = 0; i < n; i++) fprintf(out, "      at %s\n", names ? names[i] : "?");
+  free(names);
+}
+
+int cio__dump_tasks(cio__loop *L, FILE *out) {
   int64_t now = cio__loop_now(L);
+  int n = 0;
   fprintf(out, "cio: %zu task(s) alive:\n", L->nlive);
   for (cio_task *t = L->all_head; t; t = t->all_next) {
-    fprintf(out, "  #%llu %-20s %-8s", (unsigned long long)t->id, cio_task_name(t), state_name(t));
+    if (t->state >= CIO__DONE) continue;
+    n++;
+    fprintf(out, "  #%llu %s: %s", (unsigned long long)t->id, cio_task_name(t), state_name(t));
     if (t->state == CIO__PARKED) {
-      fprintf(out, " on %s", t->waiting_on ? t->waiting_on : "?");
-      if (cio__timer_armed(&t->timer))
+      const char *what = t->waiting_on ? t->waiting_on : "?";
+      if (strcmp(what, "sleep") == 0 && cio__timer_armed(&t->timer))
+        fprintf(out, " (sleep, %.3f s left)", (double)(t->timer.deadline - now) / 1e9);
+      else if (strcmp(what, "join") == 0 && t->wait_obj)
+        fprintf(out, " on join of '%s'",
+                cio_task_name(cio__container_of(t->wait_obj, cio_task, done_waiters)));
+      else if (t->wait_obj)
+        fprintf(out, " on %s %p", what, t->wait_obj);
+      else
+        fprintf(out, " on %s", what);
+      if (cio__timer_armed(&t->timer) && strcmp(what, "sleep") != 0)
         fprintf(out, " (deadline in %.3f s)", (double)(t->timer.deadline - now) / 1e9);
-      if (L->debug) fprintf(out, " for %.3f s", (double)(now - t->state_since) / 1e9);
     }
+    if (L->debug && t->state != CIO__RUNNING)
+      fprintf(out, " for %.3f s", (double)(now - t->state_since) / 1e9);
     if (t->cancelled) fprintf(out, " [cancelled]");
-    fprintf(out, "  spawned at %s:%d\n", t->file ? t->file : "?", t->line);
+    fprintf(out, ", spawned at %s:%d\n", t->file ? t->file : "?", t->line);
+    print_backtrace(out, t);
+  }
+  fflush(out);
+  return n;
+}
+
+int cio_dump_tasks(FILE *out) {
+  cio__loop *L = cio__tls_loop;
+  if (!L) return -EPERM;
+  return cio__dump_tasks(L, out ? out : stderr);
+}
+
+int cio_task_counts_get(cio_task_counts *c) {
+  cio__loop *L = cio__tls_loop;
+  if (!L) return -EPERM;
+  cio_task_counts z = {0, 0, 0, 0};
+  for (cio_task *t = L->all_head; t; t = t->all_next) {
+    switch (t->state) {
+    case CIO__RUNNING: z.running++; break;
+    case CIO__READY: z.ready++; break;
+    case CIO__PARKED: z.waiting++; break;
+    case CIO__NEW: z.fresh++; break;
+    default: break;
+    }
+  }
+  if (c) *c = z;
+  return (int)(z.running + z.ready + z.waiting + z.fresh);
+}
+
+void cio__report_lost(cio__loop *L) {
+  for (cio_task *t = L->all_head; t; t = t->all_next) {
+    if (t == L->main_task || t->detached) continue;
+    fprintf(stderr,
+            "cio: task '%s' (spawned at %s:%d) was never joined or detached: a lost task "
+            "(its outcome was %s). Keep the handle and cio_join() it, or cio_detach() it.\n",
+            cio_task_name(t), t->file ? t->file : "?", t->line,
+            t->state == CIO__DONE ? cio_strerror(t->result) : "not reached");
   }
 }
 

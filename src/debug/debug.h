@@ -2,8 +2,8 @@
 //
 // Diagnostics: misuse lines, stack-overflow reports, the deadlock report and
 // the task dump.
-#ifndef CIO_DEBUG_H
-#define CIO_DEBUG_H
+#ifndef CIO_DEBUG_INTERNAL_H
+#define CIO_DEBUG_INTERNAL_H
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -27,7 +27,16 @@ _Noreturn void cio__overflow_canary(struct cio_task *t);
 // cancelling: the tasks are abandoned).
 bool cio__deadlock(cio__loop *L);
 
-// Prints every task of L to `out`.
-void cio__dump_tasks(cio__loop *L, FILE *out);
+// Prints every task of L to `out`; returns how many.
+int cio__dump_tasks(cio__loop *L, FILE *out);
+
+// Debug mode: starts the watchdog thread for L (threshold in seconds, 0 for
+// the default).  Returns 0 or -errno.
+int cio__watchdog_start(cio__loop *L, double threshold);
+// Stops it; returns the longest block seen, in ms.
+long cio__watchdog_stop(cio__loop *L);
+
+// Debug mode, at the end of cio_run(): reports lost tasks.
+void cio__report_lost(cio__loop *L);
 
 #endif

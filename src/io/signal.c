@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../../include/cio.h"
+#include "../debug/debug.h"
 #include "../internal.h"
 #include "../task/task.h"
 #include "signals.h"
@@ -72,7 +73,24 @@ static int install(int signo, cio__loop *L) {
   return rc;
 }
 
+// The signal that prints a task dump: SIGQUIT unless CIO_DUMP says
+// otherwise (SIGUSR1, SIGUSR2, or off).  0 for none.
+static int dump_signal(void) {
+  const char *e = getenv("CIO_DUMP");
+  if (!e || !*e || strcmp(e, "SIGQUIT") == 0) return SIGQUIT;
+  if (strcmp(e, "SIGUSR1") == 0) return SIGUSR1;
+  if (strcmp(e, "SIGUSR2") == 0) return SIGUSR2;
+  return 0;
+}
+
 int cio__signals_start(cio__loop *L) {
+  int dump = dump_signal();
+  if (dump) {
+    struct sigaction cur;
+    if (sigaction(dump, NULL, &cur) == 0 && cur.sa_handler == SIG_DFL &&
+        !(cur.sa_flags & SA_SIGINFO))
+      install(dump, L);
+  }
   // Ctrl-C cancels main, unless the program installed its own handler.
   for (int signo = SIGINT; signo; signo = signo == SIGINT ? SIGTERM : 0) {
     struct sigaction cur;
@@ -99,6 +117,8 @@ void cio__signals_dispatch(cio__loop *L) {
     atomic_store(&pending[signo], 0);
     if (waiting(L, signo) > 0) {
       cio__waitq_wake_all(L, &L->signals->queue[signo], signo, NULL);
+    } else if (signo == dump_signal()) {
+      cio__dump_tasks(L, stderr);
     } else if ((signo == SIGINT || signo == SIGTERM) && L->main_task &&
                L->main_task->state < CIO__DONE) {
       cio__warn("%s: cancelling the main task", signo == SIGINT ? "SIGINT" : "SIGTERM");

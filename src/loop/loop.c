@@ -70,7 +70,9 @@ void cio__loop_pass(cio__loop *L, int64_t timeout_ns) {
       if (until < 0) until = 0;
       if (timeout_ns < 0 || until < timeout_ns) timeout_ns = until;
     }
+    if (L->debug) atomic_store_explicit(&L->polling, timeout_ns != 0, memory_order_relaxed);
     L->poller->poll(L->poller_state, timeout_ns);
+    if (L->debug) atomic_store_explicit(&L->polling, false, memory_order_relaxed);
     L->now_valid = false;
     if (L->timers.len) cio__timers_run(&L->timers, cio__loop_now(L));
   }

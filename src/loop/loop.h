@@ -21,6 +21,7 @@
 struct cio_task;
 struct cio__record_chunk;
 struct cio__signal_state;
+struct cio__watchdog;
 
 // A callback posted by cio_call_soon_threadsafe().
 typedef struct cio__post {
@@ -72,6 +73,9 @@ typedef struct cio_loop {
   uint64_t nrecords;                       // task records not yet released
   struct cio_task *main_task;              // the task cio_run() started
   bool debug;                              // debug mode
+  atomic_uint_fast64_t beat;               // debug: bumped at every await (the watchdog watches it)
+  atomic_bool polling;                     // debug: the loop sleeps in the poller (not blocked)
+  struct cio__watchdog *watchdog;          // debug: the watchdog, or NULL
   bool closing;                            // main has returned; cancelling the rest
   bool deadlock_cancelled;                 // a deadlock was reported and every task cancelled
 

@@ -4,6 +4,7 @@
 // spawns to completion, tear everything down.
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,8 @@ int cio_run_opts(const cio_opts *opts, cio_fn main_fn, void *arg) {
   if (rc < 0) goto out;
   cio__tls_loop = L;
   cio__signals_start(L);
+  if (L->debug && cio__watchdog_start(L, opts ? opts->block_threshold : 0) < 0)
+    cio__warn("debug mode: could not start the watchdog thread");
 
   L->main_task = cio__task_new(L, "main", main_fn, arg, "cio_run", 0);
   if (!L->main_task) {
@@ -81,6 +84,16 @@ int cio_run_opts(const cio_opts *opts, cio_fn main_fn, void *arg) {
     if (rc == 0) rc = L->main_task->result;
   }
 
+  long longest = cio__watchdog_stop(L);
+  if (L->debug) {
+    cio__report_lost(L);
+    const char *e = getenv("CIO_DEBUG");
+    if (e && strcmp(e, "stats") == 0)
+      fprintf(stderr,
+              "cio: stats: %llu context switches, longest ready queue %zu, longest block %ld ms, "
+              "%zu stacks carved\n",
+              (unsigned long long)L->switches, L->max_ready, longest, L->stacks.total);
+  }
   cio__signals_stop(L);
   cio__tls_loop = NULL;
   cio__overflow_uninstall(L);

@@ -23,6 +23,7 @@
 
 void cio__ready(cio__loop *L, cio_task *t) {
   t->state = CIO__READY;
+  if (cio__unlikely(L->debug)) t->state_since = cio__loop_now(L);
   t->next_ready = NULL;
   if (L->ready_tail)
     L->ready_tail->next_ready = t;
@@ -124,6 +125,7 @@ static inline void switch_away(cio__loop *L, cio__ctx *from, void **fake, cio_ta
 // others; returns when `cur` is resumed.
 static void schedule(cio__loop *L, cio_task *cur) {
   if (cio__unlikely(cur->canary) && !cio__stack_intact(cur->stack)) cio__overflow_canary(cur);
+  if (cio__unlikely(L->debug)) atomic_fetch_add_explicit(&L->beat, 1, memory_order_relaxed);
   cio_task *next = next_runnable(L);
   if (next == cur)
     cur->state = CIO__RUNNING;
@@ -160,6 +162,7 @@ int cio__park(cio__loop *L, int64_t deadline, const char *what) {
   if (cio__unlikely(L->debug)) cur->state_since = cio__loop_now(L);
   schedule(L, cur);
   cur->waiting_on = NULL;
+  cur->wait_obj = NULL;
   int rc = cur->wake_code;
   return rc == CIO__WOKE_TIMER ? expired(cur, cio__loop_now(L)) : rc;
 }
@@ -222,6 +225,7 @@ int cio__sched_run(cio__loop *L) {
   // Thread-pool jobs must report back before the loop may be freed, even
   // when the tasks that started them are gone.
   while (L->nlive > 0 || L->jobs_in_flight > 0) {
+    if (cio__unlikely(L->debug)) atomic_fetch_add_explicit(&L->beat, 1, memory_order_relaxed);
     cio_task *t = next_runnable(L);
     if (t) {
       switch_away(L, &L->ctx, &fake, t);

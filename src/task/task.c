@@ -108,6 +108,7 @@ cio_task *cio__task_new(cio__loop *L, const char *name, cio_fn fn, void *arg, co
   t->file = file;
   t->line = line;
   t->waiting_on = NULL;
+  t->wait_obj = NULL;
   t->state_since = 0;
   t->asan_fake_stack = NULL;
   t->tsan_fiber = NULL;
@@ -160,6 +161,11 @@ void cio__task_finish(cio__loop *L, cio_task *t, int result) {
   L->nlive--;
   if (L->debug) t->state_since = cio__loop_now(L);
   cio__waitq_wake_all(L, &t->done_waiters, 0, t);
+  if (cio__unlikely(L->debug) && t->detached && result < 0 && result != -ECANCELED &&
+      !t->outcome_read)
+    cio__warn("detached task '%s' (spawned at %s:%d) failed with %s, and nobody will read it "
+              "(asyncio: 'Task exception was never retrieved')",
+              cio_task_name(t), t->file ? t->file : "?", t->line, cio_strerror(result));
   if (t == L->main_task) {
     L->closing = true;
     cancel_all(L);

@@ -72,6 +72,7 @@ struct cio_task {
   const char *file;         // spawn site
   int line;                 //   "
   const char *waiting_on;   // what a parked task waits for ("sleep", "join"...)
+  const void *wait_obj;     // the wait queue (or object) it waits on (task dumps)
   int64_t state_since;      // loop time when it entered its state (debug dump)
   void *asan_fake_stack;    // ASan's fake-stack handle across a switch
   void *tsan_fiber;         // TSan's fiber for this stack (NULL without TSan)

@@ -51,6 +51,7 @@ size_t cio__waitq_wake_all(cio__loop *L, cio__waitq *q, int code, void *from) {
 int cio__waitq_wait(cio__loop *L, cio__waitq *q, int64_t deadline, const char *what) {
   cio__waiter w = {.task = L->current};
   cio__waitq_push(q, &w);
+  L->current->wait_obj = q;
   int rc = cio__park(L, deadline, what);
   cio__waitq_remove(q, &w);
   return rc;

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: MIT
+//
+// Debug mode and introspection, each report checked for its text and the
+// task's name (run in child processes, output captured): the guide's
+// mistakes — blocking the loop (3), losing a task (2), never reading a
+// failure — plus task dumps (cio_dump_tasks, SIGQUIT), counts and stats.
+// Mistakes 1, 4 and 5 are in test_misuse.c and the compile tests; stack
+// overflows in test_stack.c.  Built with -rdynamic so backtraces name the
+// (non-static) functions below.
+#include <cio.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <valgrind/valgrind.h>
+
+#include "helpers/test.h"
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+// ---------------------------------------------------------------- blocking
+
+// Mistake 3: CPU work (or a blocking call) inside a task, never awaiting.
+__attribute__((noinline)) void crunch_numbers(double seconds) {
+  double until = now_s() + seconds;
+  volatile unsigned long x = 0;
+  while (now_s() < until) x++;
+}
+static int cruncher(void *arg) {
+  (void)arg;
+  crunch_numbers(0.3);
+  return 0;
+}
+static int ticker(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 5; i++)
+    if (cio_sleep(0.01) < 0) return -1;
+  return 0;
+}
+static int blocking_main(void *arg) {
+  (void)arg;
+  cio_task *t = cio_spawn(ticker, NULL);
+  cio_task *c = cio_spawn_named("cruncher", cruncher, NULL);
+  ASSERT_EQ(cio_join(c), 0);
+  ASSERT_EQ(cio_join(t), 0);
+  return 0;
+}
+static void run_blocking(void) {
+  cio_opts o = {.debug = true, .block_threshold = 0.1};
+  ASSERT_EQ(cio_run_opts(&o, blocking_main, NULL), 0);
+}
+static void blocking_the_loop_is_reported_while_it_happens(void) {
+  if (RUNNING_ON_VALGRIND) test_skip("valgrind serializes threads: the watchdog's timing does not hold");
+  char out[8192];
+  int status = test_run_child(run_blocking, out, sizeof out);
+  if (!WIFEXITED(status) || WEXITSTATUS(status)) fputs(out, stderr);
+  ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_STR_CONTAINS(out, "cio: the loop is blocked: task 'cruncher'");
+  ASSERT_STR_CONTAINS(out, "has not awaited for 100 ms");
+  ASSERT_STR_CONTAINS(out, "crunch_numbers"); // its backtrace, symbolized
+  ASSERT_STR_CONTAINS(out, "ms by cruncher");  // and how long, afterwards
+}
+
+static void run_blocking_plain(void) { ASSERT_EQ(cio_run(blocking_main, NULL), 0); }
+static void release_mode_is_quiet(void) {
+  unsetenv("CIO_DEBUG");
+  char out[4096];
+  int status = test_run_child(run_blocking_plain, out, sizeof out);
+  ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT(strstr(out, "blocked") == NULL);
+}
+
+// ---------------------------------------------------------------- lost tasks
+
+static int fails(void *arg) {
+  (void)arg;
+  return -EIO;
+}
+static int lost_main(void *arg) {
+  (void)arg;
+  ASSERT(cio_spawn_named("forgotten", fails, NULL)); // mistake 2: never joined
+  ASSERT_EQ(cio_detach(cio_spawn_named("background", fails, NULL)), 0);
+  ASSERT_EQ(cio_sleep(0.01), 0);
+  return 0;
+}
+static void run_lost(void) {
+  setenv("CIO_DEBUG", "1", 1);
+  ASSERT_EQ(cio_run(lost_main, NULL), 0);
+}
+static void lost_and_unread_tasks_are_reported(void) {
+  char out[4096];
+  int status = test_run_child(run_lost, out, sizeof out);
+  ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_STR_CONTAINS(out, "cio: task 'forgotten' (spawned at ");
+  ASSERT_STR_CONTAINS(out, "test_debug.c:");
+  ASSERT_STR_CONTAINS(out, "was never joined or detached: a lost task");
+  ASSERT_STR_CONTAINS(out, "cio: detached task 'background'");
+  ASSERT_STR_CONTAINS(out, "failed with Input/output error, and nobody will read it");
+}
+
+// ---------------------------------------------------------------- dumps
+
+__attribute__((noinline)) int stuck_in_queue(cio_queue *q) {
+  void *item;
+  return cio_queue_get(q, &item);
+}
+static int consumer(void *arg) { return stuck_in_queue(arg); }
+static int sleeper(void *arg) {
+  (void)arg;
+  return cio_sleep(30);
+}
+static int joiner(void *arg) { return cio_join(arg); }
+static int dump_main(void *arg) {
+  (void)arg;
+  cio_queue *q = cio_queue_new(CIO_QUEUE_FIFO, 0);
+  cio_task *c = cio_spawn_named("consumer", consumer, q);
+  cio_task *s = cio_spawn_named("napper", sleeper, NULL);
+  cio_task *j = cio_spawn_named("waits-for-napper", joiner, s);
+  ASSERT_EQ(cio_sleep(0.02), 0);
+  cio_task_counts n;
+  ASSERT_EQ(cio_task_counts_get(&n), 4);
+  ASSERT(n.running == 1 && n.waiting == 3);
+  char *text;
+  size_t len;
+  FILE *f = open_memstream(&text, &len);
+  ASSERT_EQ(cio_dump_tasks(f), 4);
+  fclose(f);
+  ASSERT_STR_CONTAINS(text, "consumer: waiting on queue get");
+#ifndef CIO_CONTEXT_UCONTEXT // the fallback cannot walk a suspended context
+  ASSERT_STR_CONTAINS(text, "stuck_in_queue"); // read from the suspended task's frames
+#endif
+  ASSERT_STR_CONTAINS(text, "napper: waiting (sleep, ");
+  ASSERT_STR_CONTAINS(text, "waits-for-napper: waiting on join of 'napper'");
+  ASSERT_STR_CONTAINS(text, " for 0.0"); // time in state (debug mode)
+  ASSERT_STR_CONTAINS(text, "test_debug.c:");
+  free(text);
+  kill(getpid(), SIGQUIT); // Ctrl-\: a dump on stderr, not a core dump
+  ASSERT_EQ(cio_sleep(0.05), 0);
+  cio_cancel(c);
+  cio_cancel(s);
+  ASSERT_EQ(cio_join(c), -ECANCELED);
+  ASSERT_EQ(cio_join(j), -ECANCELED);
+  ASSERT_EQ(cio_queue_free(q), 0);
+  return 0;
+}
+static void run_dump(void) {
+  setenv("CIO_DEBUG", "stats", 1);
+  ASSERT_EQ(cio_run(dump_main, NULL), 0);
+}
+static void task_dump_sigquit_and_stats(void) {
+  char out[16384];
+  int status = test_run_child(run_dump, out, sizeof out);
+  if (!WIFEXITED(status) || WEXITSTATUS(status)) fputs(out, stderr);
+  ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_STR_CONTAINS(out, "cio: 4 task(s) alive:"); // from SIGQUIT
+  ASSERT_STR_CONTAINS(out, "consumer: waiting on queue get");
+  ASSERT_STR_CONTAINS(out, "cio: stats: ");
+  ASSERT_STR_CONTAINS(out, "context switches");
+  ASSERT_EQ(cio_dump_tasks(NULL), -EPERM); // outside a loop
+}
+
+static const test_case cases[] = {
+    {"blocking_the_loop_is_reported_while_it_happens", blocking_the_loop_is_reported_while_it_happens, 0},
+    {"release_mode_is_quiet", release_mode_is_quiet, 0},
+    {"lost_and_unread_tasks_are_reported", lost_and_unread_tasks_are_reported, 0},
+    {"task_dump_sigquit_and_stats", task_dump_sigquit_and_stats, 0},
+};
+TEST_MAIN(cases)
