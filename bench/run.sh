@@ -13,7 +13,7 @@ build=${1:?usage: run.sh BUILD_DIR [workload ...]}
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 workloads=("$@")
-[ ${#workloads[@]} -gt 0 ] || workloads=(switch spawn idle timers gather wait_first queue lock sem echo conns)
+[ ${#workloads[@]} -gt 0 ] || workloads=(switch spawn idle timers gather wait_first queue lock sem echo conns debug_cost)
 
 # Peers to run per workload (Python is slow at a million tasks: it gets a
 # smaller count where noted and its figure is per task anyway).
@@ -62,7 +62,21 @@ run_echo() {
   echo "echo $ours $unit"
 }
 
+# Debug mode's cost when on: the switch benchmark with and without it.
+run_debug_cost() {
+  local off on
+  off=$("$build/bench/bench_switch" | last_value)
+  on=$(CIO_DEBUG=1 "$build/bench/bench_switch" | last_value)
+  printf '%-8s %-10s %12s ns\n' switch "debug off" "$off"
+  printf '%-8s %-10s %12s ns\n' switch "debug on" "$on"
+  awk -v a="$on" -v b="$off" 'BEGIN { printf "debug_cost %.3f x\n", a / b }'
+}
+
 for w in "${workloads[@]}"; do
+  if [ "$w" = debug_cost ]; then
+    run_debug_cost
+    continue
+  fi
   if [ "$w" = echo ]; then
     run_echo
     continue

@@ -56,7 +56,8 @@ static void run_blocking(void) {
   ASSERT_EQ(cio_run_opts(&o, blocking_main, NULL), 0);
 }
 static void blocking_the_loop_is_reported_while_it_happens(void) {
-  if (RUNNING_ON_VALGRIND) test_skip("valgrind serializes threads: the watchdog's timing does not hold");
+  if (RUNNING_ON_VALGRIND)
+    test_skip("valgrind serializes threads: the watchdog's timing does not hold");
   char out[8192];
   int status = test_run_child(run_blocking, out, sizeof out);
   if (!WIFEXITED(status) || WEXITSTATUS(status)) fputs(out, stderr);
@@ -64,7 +65,7 @@ static void blocking_the_loop_is_reported_while_it_happens(void) {
   ASSERT_STR_CONTAINS(out, "cio: the loop is blocked: task 'cruncher'");
   ASSERT_STR_CONTAINS(out, "has not awaited for 100 ms");
   ASSERT_STR_CONTAINS(out, "crunch_numbers"); // its backtrace, symbolized
-  ASSERT_STR_CONTAINS(out, "ms by cruncher");  // and how long, afterwards
+  ASSERT_STR_CONTAINS(out, "ms by cruncher"); // and how long, afterwards
 }
 
 static void run_blocking_plain(void) { ASSERT_EQ(cio_run(blocking_main, NULL), 0); }
@@ -132,7 +133,7 @@ static int dump_main(void *arg) {
   ASSERT_EQ(cio_dump_tasks(f), 4);
   fclose(f);
   ASSERT_STR_CONTAINS(text, "consumer: waiting on queue get");
-#ifndef CIO_CONTEXT_UCONTEXT // the fallback cannot walk a suspended context
+#ifndef CIO_CONTEXT_UCONTEXT                   // the fallback cannot walk a suspended context
   ASSERT_STR_CONTAINS(text, "stuck_in_queue"); // read from the suspended task's frames
 #endif
   ASSERT_STR_CONTAINS(text, "napper: waiting (sleep, ");
@@ -166,7 +167,8 @@ static void task_dump_sigquit_and_stats(void) {
 }
 
 static const test_case cases[] = {
-    {"blocking_the_loop_is_reported_while_it_happens", blocking_the_loop_is_reported_while_it_happens, 0},
+    {"blocking_the_loop_is_reported_while_it_happens",
+     blocking_the_loop_is_reported_while_it_happens, 0},
     {"release_mode_is_quiet", release_mode_is_quiet, 0},
     {"lost_and_unread_tasks_are_reported", lost_and_unread_tasks_are_reported, 0},
     {"task_dump_sigquit_and_stats", task_dump_sigquit_and_stats, 0},

@@ -28,15 +28,15 @@
 #define SAMPLE_NS 5000000 // 5 ms between samples
 
 struct cio__watchdog {
-  cio__loop *L;                  // the loop watched
-  pthread_t thread;              // the watchdog
-  pthread_t loop_thread;         // the loop's thread (signalled)
-  int64_t threshold;             // ns without an await that counts as blocking
-  atomic_bool stop;              // tear down
-  atomic_bool reported;          // a block is being reported
+  cio__loop *L;                     // the loop watched
+  pthread_t thread;                 // the watchdog
+  pthread_t loop_thread;            // the loop's thread (signalled)
+  int64_t threshold;                // ns without an await that counts as blocking
+  atomic_bool stop;                 // tear down
+  atomic_bool reported;             // a block is being reported
   char blocked_name[CIO__NAME_MAX]; // the task that blocked (written by the handler)
-  atomic_bool named;             // blocked_name is written (release/acquire)
-  atomic_long longest_ms;        // longest block seen
+  atomic_bool named;                // blocked_name is written (release/acquire)
+  atomic_long longest_ms;           // longest block seen
 };
 
 // Async-signal-safe output.
@@ -49,7 +49,8 @@ static void out_num(long v) {
   char b[24];
   int i = 23;
   b[i] = 0;
-  do b[--i] = (char)('0' + v % 10); while ((v /= 10) && i > 0);
+  do b[--i] = (char)('0' + v % 10);
+  while ((v /= 10) && i > 0);
   out(b + i);
 }
 

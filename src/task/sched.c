@@ -125,7 +125,9 @@ static inline void switch_away(cio__loop *L, cio__ctx *from, void **fake, cio_ta
 // others; returns when `cur` is resumed.
 static void schedule(cio__loop *L, cio_task *cur) {
   if (cio__unlikely(cur->canary) && !cio__stack_intact(cur->stack)) cio__overflow_canary(cur);
-  if (cio__unlikely(L->debug)) atomic_fetch_add_explicit(&L->beat, 1, memory_order_relaxed);
+  if (cio__unlikely(L->debug)) // one writer: a plain store, no locked add
+    atomic_store_explicit(&L->beat, atomic_load_explicit(&L->beat, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
   cio_task *next = next_runnable(L);
   if (next == cur)
     cur->state = CIO__RUNNING;
@@ -174,7 +176,7 @@ void cio__wake(cio__loop *L, cio_task *t, int code) {
   cio__ready(L, t);
 }
 
-int cio__checkpoint(cio__loop *L) {
+int cio__checkpoint_slow(cio__loop *L) {
   cio_task *cur = L->current;
   if (cio__cancel_due(cur)) return -ECANCELED;
   if (cur->scope_deadline != CIO__NEVER) {
@@ -225,7 +227,9 @@ int cio__sched_run(cio__loop *L) {
   // Thread-pool jobs must report back before the loop may be freed, even
   // when the tasks that started them are gone.
   while (L->nlive > 0 || L->jobs_in_flight > 0) {
-    if (cio__unlikely(L->debug)) atomic_fetch_add_explicit(&L->beat, 1, memory_order_relaxed);
+    if (cio__unlikely(L->debug)) // one writer: a plain store, no locked add
+      atomic_store_explicit(&L->beat, atomic_load_explicit(&L->beat, memory_order_relaxed) + 1,
+                            memory_order_relaxed);
     cio_task *t = next_runnable(L);
     if (t) {
       switch_away(L, &L->ctx, &fake, t);

@@ -109,8 +109,14 @@ void cio__task_timer_fired(cio__timer *tm);
 void cio__wake(cio__loop *L, cio_task *t, int code);
 
 // An await point that does not park: -ECANCELED if the task is cancelled,
-// -ETIMEDOUT if its scope deadline has passed, else 0.
-int cio__checkpoint(cio__loop *L);
+// -ETIMEDOUT if its scope deadline has passed, else 0.  Inline fast path:
+// most tasks are neither cancelled nor inside a timeout.
+int cio__checkpoint_slow(cio__loop *L);
+static inline int cio__checkpoint(cio__loop *L) {
+  const cio_task *cur = L->current;
+  if (__builtin_expect(!cur->cancelled && cur->scope_deadline == INT64_MAX, 1)) return 0;
+  return cio__checkpoint_slow(L);
+}
 
 // Moves the running task to the back of the ready queue and runs others.
 void cio__yield(cio__loop *L);
