@@ -11,7 +11,7 @@
 
 // Mistake 3: a blocking call inside a task.
 __attribute__((noinline)) int load_config_blocking(void) {
-  int rc = usleep(250 * 1000);
+  volatile int rc = usleep(250 * 1000);
   return rc; // (not a tail call, so this frame shows in backtraces)
 }
 
