@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: MIT
+//
+// The HTTP request parser: an RFC 9112 edge-case table (including the
+// request-smuggling disguises), each case parsed whole, split at every byte,
+// and placed right before an unmapped page; and the chunked decoder, fed
+// whole and one byte at a time.
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "helpers/test.h"
+#include "http/parse.h"
+
+struct req_case {
+  const char *text; // the request (may include a body after the head)
+  int expect;       // >0: length of the head; 0 would be "incomplete"; <0: -status
+};
+
+#define OK_HEAD(s) ((int)strlen(s))
+
+static const struct req_case cases_table[] = {
+    // Well-formed.
+    {"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 0},
+    {"GET /user/1/profile?x=2&y=%20 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n", 0},
+    {"GET / HTTP/1.0\r\n\r\n", 0},
+    {"POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", 0},
+    {"POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", 0},
+    {"POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 0},
+    {"POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , chunked\r\n\r\n", 0},
+    {"GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\nX-Tab:\tv\t\r\n\r\n", 0},
+    // Line endings: bare LF and bare CR (smuggling through a lenient proxy).
+    {"GET / HTTP/1.1\nHost: a\n\n", -CIO__HTTP_BAD},
+    {"GET / HTTP/1.1\r\nHost: a\n\r\n", -CIO__HTTP_BAD},
+    {"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", -CIO__HTTP_BAD},
+    // Field syntax.
+    {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n folded\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET / HTTP/1.1\r\nHost: a\r\n: novalue\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET / HTTP/1.1\r\nHost: a\r\nX: \x01\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET / HTTP/1.1\r\nHost: a\r\nX\x7f: a\r\n\r\n", -CIO__HTTP_BAD},
+    // Content-Length and Transfer-Encoding disguises.
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", -CIO__HTTP_BAD},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n", -CIO__HTTP_BAD},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n", -CIO__HTTP_BAD},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", -CIO__HTTP_BAD},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n\r\n", -CIO__HTTP_BAD},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n", -CIO__HTTP_BAD},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", -CIO__HTTP_BAD},
+    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", -CIO__HTTP_BAD},
+    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", -CIO__HTTP_BAD},
+    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n\r\n", -CIO__HTTP_BAD},
+    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", -CIO__HTTP_NOT_IMPLEMENTED},
+    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n", -CIO__HTTP_NOT_IMPLEMENTED},
+    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \"chunked\"\r\n\r\n", -CIO__HTTP_BAD},
+    {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", -CIO__HTTP_BAD},
+    // Host.
+    {"GET / HTTP/1.1\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", -CIO__HTTP_BAD},
+    // Request line.
+    {"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET /\t HTTP/1.1\r\nHost: a\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET / HTTP/1.1 \r\nHost: a\r\n\r\n", -CIO__HTTP_BAD},
+    {"G(T / HTTP/1.1\r\nHost: a\r\n\r\n", -CIO__HTTP_BAD},
+    {" / HTTP/1.1\r\nHost: a\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET / http/1.1\r\nHost: a\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET / HTTP/2.0\r\nHost: a\r\n\r\n", -CIO__HTTP_VERSION},
+    {"GET / HTTP/1.2\r\nHost: a\r\n\r\n", -CIO__HTTP_VERSION},
+    {"GET /\x80 HTTP/1.1\r\nHost: a\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n", -CIO__HTTP_BAD},
+};
+
+// Parses text[0..len) placed right before an unmapped page, so a read past
+// the end faults.
+static int parse_guarded(const char *text, size_t len, cio__http_request *r,
+                         const cio__http_limits *lim) {
+  static char *pages;
+  long ps = sysconf(_SC_PAGESIZE);
+  size_t room = 16 * (size_t)ps;
+  if (!pages) {
+    pages = mmap(NULL, room + (size_t)ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT(pages != MAP_FAILED);
+    ASSERT_EQ(mprotect(pages + room, (size_t)ps, PROT_NONE), 0);
+  }
+  ASSERT(len <= room);
+  char *at = pages + room - len;
+  memcpy(at, text, len);
+  return cio__http_parse_request(at, len, r, lim);
+}
+
+static void request_table(void) {
+  for (size_t i = 0; i < sizeof cases_table / sizeof cases_table[0]; i++) {
+    const struct req_case *c = &cases_table[i];
+    size_t len = strlen(c->text);
+    int want = c->expect == 0 ? (int)len : c->expect;
+    cio__http_request r;
+    int got = parse_guarded(c->text, len, &r, NULL);
+    if (got != want) test_fail(__FILE__, __LINE__, "case %zu: got %d, want %d: %s", i, got, want, c->text);
+    // Split at every byte: a prefix is incomplete (0) or, for a bad
+    // request, may already be the same error; never a success.
+    for (size_t k = 0; k < len; k++) {
+      int part = parse_guarded(c->text, k, &r, NULL);
+      if (part != 0 && !(want < 0 && part == want))
+        test_fail(__FILE__, __LINE__, "case %zu split at %zu: got %d", i, k, part);
+    }
+  }
+}
+
+static void request_fields(void) {
+  cio__http_request r;
+  const char *t = "POST /a?b=1 HTTP/1.1\r\nHost: ex\r\nContent-Length: 5\r\n"
+                  "Connection: close\r\nExpect: 100-continue\r\n\r\nhello";
+  int head = cio__http_parse_request(t, strlen(t), &r, NULL);
+  ASSERT_EQ(head, (int)strlen(t) - 5); // the body is not part of the head
+  ASSERT(r.method.n == 4 && memcmp(r.method.p, "POST", 4) == 0);
+  ASSERT(r.target.n == 6 && memcmp(r.target.p, "/a?b=1", 6) == 0);
+  ASSERT_EQ(r.minor, 1);
+  ASSERT_EQ(r.content_length, 5);
+  ASSERT(!r.keep_alive && r.expect_continue && !r.chunked);
+  const cio__http_slice *host = cio__http_header_get(&r, "HOST");
+  ASSERT(host && host->n == 2 && memcmp(host->p, "ex", 2) == 0);
+  ASSERT(cio__http_header_get(&r, "missing") == NULL);
+  t = "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+  ASSERT(cio__http_parse_request(t, strlen(t), &r, NULL) > 0 && r.keep_alive);
+  t = "GET / HTTP/1.0\r\n\r\n";
+  ASSERT(cio__http_parse_request(t, strlen(t), &r, NULL) > 0 && !r.keep_alive);
+  t = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+  ASSERT(cio__http_parse_request(t, strlen(t), &r, NULL) > 0 && r.keep_alive);
+}
+
+static void limits(void) {
+  cio__http_request r;
+  cio__http_limits lim = {.max_line = 64, .max_head = 256, .max_headers = 4};
+  char buf[2048];
+  // URI too long: 414, even before the line is complete.
+  memset(buf, 'a', sizeof buf);
+  memcpy(buf, "GET /", 5);
+  ASSERT_EQ(cio__http_parse_request(buf, 100, &r, &lim), -CIO__HTTP_URI_TOO_LONG);
+  // Head too large (never ending): 431.
+  int n = snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: a\r\n");
+  while (n < 400) n += snprintf(buf + n, sizeof buf - (size_t)n, "X-Pad: %040d\r\n", n);
+  ASSERT_EQ(cio__http_parse_request(buf, (size_t)n, &r, &lim), -CIO__HTTP_HEAD_TOO_LARGE);
+  // Too many headers: 431.
+  n = snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n");
+  ASSERT_EQ(cio__http_parse_request(buf, (size_t)n, &r, &lim), -CIO__HTTP_HEAD_TOO_LARGE);
+  // Within the limits: fine.
+  n = snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\n\r\n");
+  ASSERT_EQ(cio__http_parse_request(buf, (size_t)n, &r, &lim), n);
+}
+
+// ---------------------------------------------------------------- chunked
+
+struct chunk_case {
+  const char *in;     // encoded body (and what follows it)
+  const char *out;    // decoded payload, or NULL for an error
+  size_t tail;        // bytes after the body that must not be consumed
+};
+
+static const struct chunk_case chunk_cases[] = {
+    {"5\r\nhello\r\n0\r\n\r\n", "hello", 0},
+    {"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\nNEXT", "hello world", 4},
+    {"A;ext=1\r\n0123456789\r\n0\r\n\r\n", "0123456789", 0},
+    {"3\r\nabc\r\n0\r\nTrailer: x\r\nOther: y\r\n\r\n", "abc", 0},
+    {"0\r\n\r\n", "", 0},
+    {"zz\r\n", NULL, 0},
+    {"\r\n", NULL, 0},
+    {";x\r\n", NULL, 0},
+    {"5\r\nhelloX\r\n0\r\n\r\n", NULL, 0},
+    {"5\nhello\r\n0\r\n\r\n", NULL, 0},
+    {"fffffffffffffffff\r\n", NULL, 0},
+    {"1\r\na\r\n0\r\nBad\x01: y\r\n\r\n", NULL, 0},
+};
+
+static void chunked_decoder(void) {
+  for (size_t i = 0; i < sizeof chunk_cases / sizeof chunk_cases[0]; i++) {
+    const struct chunk_case *c = &chunk_cases[i];
+    size_t len = strlen(c->in);
+    // Whole.
+    char buf[256];
+    memcpy(buf, c->in, len);
+    cio__http_chunked d = {0};
+    size_t n = len, used = 0;
+    int rc = cio__http_chunked_decode(&d, buf, &n, &used);
+    if (!c->out) {
+      if (rc >= 0) test_fail(__FILE__, __LINE__, "chunk case %zu accepted", i);
+      continue;
+    }
+    if (rc != 1 || n != strlen(c->out) || memcmp(buf, c->out, n) != 0 || used != len - c->tail)
+      test_fail(__FILE__, __LINE__, "chunk case %zu: rc %d, %zu bytes, used %zu", i, rc, n, used);
+    // One byte at a time.
+    cio__http_chunked d2 = {0};
+    char out[256];
+    size_t total = 0, consumed = 0;
+    rc = 0;
+    for (size_t k = 0; k < len && rc == 0; k++) {
+      char byte = c->in[k];
+      size_t one = 1, u = 0;
+      rc = cio__http_chunked_decode(&d2, &byte, &one, &u);
+      ASSERT(rc >= 0);
+      if (one) out[total++] = byte;
+      consumed += u;
+    }
+    if (rc != 1 || total != strlen(c->out) || memcmp(out, c->out, total) != 0 ||
+        consumed != len - c->tail)
+      test_fail(__FILE__, __LINE__, "chunk case %zu byte by byte: rc %d, %zu bytes", i, rc, total);
+  }
+}
+
+static const test_case cases[] = {
+    {"request_table", request_table, 0},
+    {"request_fields", request_fields, 0},
+    {"limits", limits, 0},
+    {"chunked_decoder", chunked_decoder, 0},
+};
+TEST_MAIN(cases)
