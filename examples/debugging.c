@@ -37,7 +37,7 @@ static int demo(void *arg) {
   (void)arg;
   cio_queue *jobs = cio_queue_new(CIO_QUEUE_FIFO, 0);
   cio_task *w = cio_spawn_named("worker", worker, jobs);
-  cio_spawn_named("forgotten", fails, NULL); // mistake 2: the handle is lost
+  cio_spawn_named("forgotten", fails, NULL);              // mistake 2: the handle is lost
   cio_detach(cio_spawn_named("background", fails, NULL)); // nobody reads its failure
   if (cio_sleep(0.01) < 0) return -1;
   cio_dump_tasks(stdout); // what SIGQUIT (Ctrl-\) prints too

@@ -39,18 +39,23 @@ static const struct req_case cases_table[] = {
     {"GET / HTTP/1.1\r\nHost: a\r\nX: \x01\r\n\r\n", -CIO__HTTP_BAD},
     {"GET / HTTP/1.1\r\nHost: a\r\nX\x7f: a\r\n\r\n", -CIO__HTTP_BAD},
     // Content-Length and Transfer-Encoding disguises.
-    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", -CIO__HTTP_BAD},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+     -CIO__HTTP_BAD},
     {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n", -CIO__HTTP_BAD},
     {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n", -CIO__HTTP_BAD},
     {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", -CIO__HTTP_BAD},
     {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n\r\n", -CIO__HTTP_BAD},
     {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n", -CIO__HTTP_BAD},
-    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", -CIO__HTTP_BAD},
-    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", -CIO__HTTP_BAD},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+     -CIO__HTTP_BAD},
+    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+     -CIO__HTTP_BAD},
     {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", -CIO__HTTP_BAD},
-    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n\r\n", -CIO__HTTP_BAD},
+    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n\r\n",
+     -CIO__HTTP_BAD},
     {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", -CIO__HTTP_NOT_IMPLEMENTED},
-    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n", -CIO__HTTP_NOT_IMPLEMENTED},
+    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n",
+     -CIO__HTTP_NOT_IMPLEMENTED},
     {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \"chunked\"\r\n\r\n", -CIO__HTTP_BAD},
     {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", -CIO__HTTP_BAD},
     // Host.
@@ -77,7 +82,8 @@ static int parse_guarded(const char *text, size_t len, cio__http_request *r,
   long ps = sysconf(_SC_PAGESIZE);
   size_t room = 16 * (size_t)ps;
   if (!pages) {
-    pages = mmap(NULL, room + (size_t)ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    pages =
+        mmap(NULL, room + (size_t)ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     ASSERT(pages != MAP_FAILED);
     ASSERT_EQ(mprotect(pages + room, (size_t)ps, PROT_NONE), 0);
   }
@@ -94,7 +100,8 @@ static void request_table(void) {
     int want = c->expect == 0 ? (int)len : c->expect;
     cio__http_request r;
     int got = parse_guarded(c->text, len, &r, NULL);
-    if (got != want) test_fail(__FILE__, __LINE__, "case %zu: got %d, want %d: %s", i, got, want, c->text);
+    if (got != want)
+      test_fail(__FILE__, __LINE__, "case %zu: got %d, want %d: %s", i, got, want, c->text);
     // Split at every byte: a prefix is incomplete (0) or, for a bad
     // request, may already be the same error; never a success.
     for (size_t k = 0; k < len; k++) {
@@ -140,7 +147,8 @@ static void limits(void) {
   while (n < 400) n += snprintf(buf + n, sizeof buf - (size_t)n, "X-Pad: %040d\r\n", n);
   ASSERT_EQ(cio__http_parse_request(buf, (size_t)n, &r, &lim), -CIO__HTTP_HEAD_TOO_LARGE);
   // Too many headers: 431.
-  n = snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n");
+  n = snprintf(buf, sizeof buf,
+               "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n");
   ASSERT_EQ(cio__http_parse_request(buf, (size_t)n, &r, &lim), -CIO__HTTP_HEAD_TOO_LARGE);
   // Within the limits: fine.
   n = snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\n\r\n");
@@ -150,9 +158,9 @@ static void limits(void) {
 // ---------------------------------------------------------------- chunked
 
 struct chunk_case {
-  const char *in;     // encoded body (and what follows it)
-  const char *out;    // decoded payload, or NULL for an error
-  size_t tail;        // bytes after the body that must not be consumed
+  const char *in;  // encoded body (and what follows it)
+  const char *out; // decoded payload, or NULL for an error
+  size_t tail;     // bytes after the body that must not be consumed
 };
 
 static const struct chunk_case chunk_cases[] = {

@@ -282,7 +282,8 @@ int cio__http_chunked_decode(cio__http_chunked *d, char *buf, size_t *len, size_
       d->state = TRAILER_IN;
       break;
     case TRAILER_IN:
-      if (c == '\r') d->state = TRAILER_LF;
+      if (c == '\r')
+        d->state = TRAILER_LF;
       else if (((unsigned char)c < ' ' && c != '\t') || ++d->trailer > MAX_TRAILER)
         return -CIO__HTTP_BAD;
       in++;

@@ -13,11 +13,11 @@
 #include <stdint.h>
 
 // Errors, each the status a server answers with.
-#define CIO__HTTP_BAD 400            // malformed
-#define CIO__HTTP_URI_TOO_LONG 414   // request line over the limit
-#define CIO__HTTP_HEAD_TOO_LARGE 431 // header block or count over the limit
+#define CIO__HTTP_BAD 400             // malformed
+#define CIO__HTTP_URI_TOO_LONG 414    // request line over the limit
+#define CIO__HTTP_HEAD_TOO_LARGE 431  // header block or count over the limit
 #define CIO__HTTP_NOT_IMPLEMENTED 501 // a transfer coding other than chunked
-#define CIO__HTTP_VERSION 505        // not HTTP/1.0 or 1.1
+#define CIO__HTTP_VERSION 505         // not HTTP/1.0 or 1.1
 
 #define CIO__HTTP_MAX_HEADERS 64
 
@@ -38,15 +38,15 @@ typedef struct cio__http_limits {
 } cio__http_limits;
 
 typedef struct cio__http_request {
-  cio__http_slice method;       // e.g. "GET"
-  cio__http_slice target;       // request-target, e.g. "/user/1?x=2"
-  int minor;                    // HTTP/1.<minor>
+  cio__http_slice method;                          // e.g. "GET"
+  cio__http_slice target;                          // request-target, e.g. "/user/1?x=2"
+  int minor;                                       // HTTP/1.<minor>
   cio__http_header headers[CIO__HTTP_MAX_HEADERS]; // in order
-  size_t nheaders;              // how many
-  int64_t content_length;       // -1 if no Content-Length
-  bool chunked;                 // Transfer-Encoding: chunked
-  bool keep_alive;              // the connection may carry another request
-  bool expect_continue;         // Expect: 100-continue
+  size_t nheaders;                                 // how many
+  int64_t content_length;                          // -1 if no Content-Length
+  bool chunked;                                    // Transfer-Encoding: chunked
+  bool keep_alive;                                 // the connection may carry another request
+  bool expect_continue;                            // Expect: 100-continue
 } cio__http_request;
 
 // Parses the request head at the start of buf[0..len).  Returns the head's
