@@ -9,7 +9,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all demo test test-asan test-tsan test-valgrind test-ucontext bench format check-format clean
+.PHONY: all demo test fuzz test-asan test-tsan test-valgrind test-ucontext bench format check-format clean
 
 all: $(BUILD)/Makefile
 	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory >$(BUILD)/build.log 2>&1 || { cat $(BUILD)/build.log; exit 1; }
@@ -50,6 +50,16 @@ test-ucontext:
 	@cmake --build build-ucontext -j $(JOBS)
 	@cd build-ucontext && CIO_TEST_SCALE=0.1 ctest --output-on-failure -j 2
 
+# The HTTP parser's fuzzer, for FUZZ_SECONDS (default 120), from the corpus
+# in fuzz/corpus/http; crashes land in fuzz/crashes/ (commit them with the fix).
+FUZZ_SECONDS ?= 120
+fuzz:
+	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCIO_FUZZ=ON -DCIO_BUILD_BENCH=OFF >/dev/null
+	@cmake --build build-fuzz --target fuzz_http -j $(JOBS) >/dev/null
+	@mkdir -p fuzz/crashes build-fuzz/corpus
+	@build-fuzz/fuzz/fuzz_http -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+	  -artifact_prefix=fuzz/crashes/ build-fuzz/corpus fuzz/corpus/http 2>&1 | tail -n 12
+
 bench: all
 	@bench/run.sh $(BUILD) $(W)
 
@@ -60,4 +70,4 @@ check-format:
 	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan build-ucontext
+	rm -rf $(BUILD) build-asan build-tsan build-ucontext build-fuzz
