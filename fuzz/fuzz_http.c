@@ -20,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (head > (int)size) abort();
   if (head > 0) {
     for (size_t i = 0; i < req.nheaders; i++)
-      if (req.headers[i].name.p < buf || req.headers[i].value.p + req.headers[i].value.n > buf + size)
+      if (req.headers[i].name.p < buf ||
+          req.headers[i].value.p + req.headers[i].value.n > buf + size)
         abort();
     if (req.chunked) {
       cio__http_chunked d = {0};

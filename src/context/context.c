@@ -74,7 +74,10 @@ int cio__ctx_backtrace(const cio__ctx *c, void **pcs, int max, const void *lo, c
   return 0;
 }
 #else
-int cio__ctx_backtrace(const cio__ctx *c, void **pcs, int max, const void *lo, const void *hi) {
+// Reads saved frame pointers and return addresses anywhere in the stack,
+// including words ASan keeps as redzones: not instrumented.
+__attribute__((no_sanitize("address"))) int
+cio__ctx_backtrace(const cio__ctx *c, void **pcs, int max, const void *lo, const void *hi) {
   const uintptr_t *sp = c->sp;
 #if defined(__x86_64__)
   uintptr_t fp = sp[6], pc = sp[7]; // rbp and the return address (see initial_frame)

@@ -71,10 +71,10 @@ static const char *state_name(const cio_task *t) {
 }
 
 // The saved frames of a suspended task, symbolized.
-static void print_backtrace(FILE *out, const cio_task *t) {
+static void print_backtrace(FILE *out, const cio__loop *L, const cio_task *t) {
   void *pcs[24];
   int n = 0;
-  if (t->state == CIO__RUNNING)
+  if (t->state == CIO__RUNNING || t == L->pass_host) // on the CPU now: its saved frames are stale
     n = backtrace(pcs, 24);
   else if (t->stack && (t->state == CIO__PARKED || t->state == CIO__READY))
     n = cio__ctx_backtrace(&t->ctx, pcs, 24, t->stack->lo, t->stack->lo + t->stack->size);
@@ -110,7 +110,7 @@ int cio__dump_tasks(cio__loop *L, FILE *out) {
       fprintf(out, " for %.3f s", (double)(now - t->state_since) / 1e9);
     if (t->cancelled) fprintf(out, " [cancelled]");
     fprintf(out, ", spawned at %s:%d\n", t->file ? t->file : "?", t->line);
-    print_backtrace(out, t);
+    print_backtrace(out, L, t);
   }
   fflush(out);
   return n;

@@ -71,6 +71,7 @@ typedef struct cio_loop {
   struct cio_task *all_tail;               //   "
   size_t nlive;                            // tasks not finished yet
   uint64_t nrecords;                       // task records not yet released
+  struct cio_task *pass_host;              // task on whose stack a loop pass runs now, or NULL
   struct cio_task *main_task;              // the task cio_run() started
   bool debug;                              // debug mode
   atomic_uint_fast64_t beat;               // debug: bumped at every await (the watchdog watches it)

@@ -50,7 +50,9 @@ static cio_task *next_ready(cio__loop *L) {
       // (even though this may be a parked task's stack).
       cio_task *cur = L->current;
       L->current = NULL;
+      L->pass_host = cur; // its saved context is stale while we run on its stack
       cio__loop_pass(L, 0);
+      L->pass_host = NULL;
       L->current = cur;
     }
     L->now_valid = false;
