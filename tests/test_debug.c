@@ -117,20 +117,28 @@ static int sleeper(void *arg) {
   return cio_sleep(30);
 }
 static int joiner(void *arg) { return cio_join(arg); }
+static int pipe_reader(void *arg) {
+  char b;
+  return (int)cio_sock_read(arg, &b, 1);
+}
 static int dump_main(void *arg) {
   (void)arg;
   cio_queue *q = cio_queue_new(CIO_QUEUE_FIFO, 0);
   cio_task *c = cio_spawn_named("consumer", consumer, q);
   cio_task *s = cio_spawn_named("napper", sleeper, NULL);
   cio_task *j = cio_spawn_named("waits-for-napper", joiner, s);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  cio_sock *rd = cio_sock_wrap(fds[0]);
+  cio_task *r = cio_spawn_named("reader", pipe_reader, rd);
   ASSERT_EQ(cio_sleep(0.02), 0);
   cio_task_counts n;
-  ASSERT_EQ(cio_task_counts_get(&n), 4);
-  ASSERT(n.running == 1 && n.waiting == 3);
+  ASSERT_EQ(cio_task_counts_get(&n), 5);
+  ASSERT(n.running == 1 && n.waiting == 4);
   char *text;
   size_t len;
   FILE *f = open_memstream(&text, &len);
-  ASSERT_EQ(cio_dump_tasks(f), 4);
+  ASSERT_EQ(cio_dump_tasks(f), 5);
   fclose(f);
   ASSERT_STR_CONTAINS(text, "consumer: waiting on queue get");
 #ifndef CIO_CONTEXT_UCONTEXT                   // the fallback cannot walk a suspended context
@@ -139,12 +147,17 @@ static int dump_main(void *arg) {
   ASSERT_STR_CONTAINS(text, "napper: waiting (sleep, ");
   ASSERT_STR_CONTAINS(text, "waits-for-napper: waiting on join of 'napper'");
   ASSERT_STR_CONTAINS(text, " for 0.0"); // time in state (debug mode)
+  ASSERT_STR_CONTAINS(text, "reader: waiting on socket read (fd ");
   ASSERT_STR_CONTAINS(text, "test_debug.c:");
   free(text);
   kill(getpid(), SIGQUIT); // Ctrl-\: a dump on stderr, not a core dump
   ASSERT_EQ(cio_sleep(0.05), 0);
   cio_cancel(c);
   cio_cancel(s);
+  cio_cancel(r);
+  ASSERT_EQ(cio_join(r), -ECANCELED);
+  ASSERT_EQ(cio_sock_close(rd), 0);
+  close(fds[1]);
   ASSERT_EQ(cio_join(c), -ECANCELED);
   ASSERT_EQ(cio_join(j), -ECANCELED);
   ASSERT_EQ(cio_queue_free(q), 0);
@@ -159,7 +172,7 @@ static void task_dump_sigquit_and_stats(void) {
   int status = test_run_child(run_dump, out, sizeof out);
   if (!WIFEXITED(status) || WEXITSTATUS(status)) fputs(out, stderr);
   ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  ASSERT_STR_CONTAINS(out, "cio: 4 task(s) alive:"); // from SIGQUIT
+  ASSERT_STR_CONTAINS(out, "cio: 5 task(s) alive:"); // from SIGQUIT
   ASSERT_STR_CONTAINS(out, "consumer: waiting on queue get");
   ASSERT_STR_CONTAINS(out, "cio: stats: ");
   ASSERT_STR_CONTAINS(out, "context switches");

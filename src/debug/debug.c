@@ -99,6 +99,8 @@ int cio__dump_tasks(cio__loop *L, FILE *out) {
       else if (strcmp(what, "join") == 0 && t->wait_obj)
         fprintf(out, " on join of '%s'",
                 cio_task_name(cio__container_of(t->wait_obj, cio_task, done_waiters)));
+      else if (strncmp(what, "socket", 6) == 0)
+        fprintf(out, " on %s (fd %d)", what, (int)(intptr_t)t->wait_obj);
       else if (t->wait_obj)
         fprintf(out, " on %s %p", what, t->wait_obj);
       else

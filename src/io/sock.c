@@ -120,6 +120,7 @@ static int wait_ready(cio__loop *L, cio_sock *s, bool write) {
   cio_task **slot = write ? &s->writer : &s->reader;
   if (*slot) return -EBUSY;
   *slot = L->current;
+  L->current->wait_obj = (const void *)(intptr_t)s->io.fd; // task dumps show the fd
   int rc = cio__park(L, CIO__NEVER, write ? "socket write" : "socket read");
   if (rc == -EBADF) return rc; // closed meanwhile: s is gone
   *slot = NULL;
