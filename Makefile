@@ -4,12 +4,12 @@
 #   make demo           build and run the demo
 #   make test           build and run every test (plus the sanitizer suite: make test-asan)
 #   make bench [W=name] run the benchmarks beside their peers
-#   make serve          (comes with the HTTP framework)
+#   make serve          the guide's FastAPI demo service (PORT=8000)
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all demo test fuzz test-asan test-tsan test-valgrind test-ucontext bench format check-format clean
+.PHONY: all demo serve test fuzz test-asan test-tsan test-valgrind test-ucontext bench format check-format clean
 
 all: $(BUILD)/Makefile
 	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory >$(BUILD)/build.log 2>&1 || { cat $(BUILD)/build.log; exit 1; }
@@ -19,6 +19,11 @@ $(BUILD)/Makefile:
 
 demo: all
 	@$(BUILD)/examples/sleeps
+
+# The guide's FastAPI demo service, in the foreground (PORT, default 8000).
+PORT ?= 8000
+serve: all
+	@$(BUILD)/examples/fastapi_demo $(PORT)
 
 test: all
 	@cd $(BUILD) && ctest --output-on-failure -j 2

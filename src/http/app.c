@@ -1,0 +1,662 @@
+// SPDX-License-Identifier: MIT
+//
+// The HTTP framework: routes, requests and responses, and the connection
+// loop each connection's task runs (keep-alive, pipelining, bodies with
+// Content-Length or chunked, Expect: 100-continue, HEAD, limits and
+// timeouts).  Parsing is parse.c's; this file decides what to answer.
+//
+// Not yet here (see the HTTP issue): cancelling a handler when its client
+// disconnects, chunked responses streamed from a handler, JSON request
+// parsing with a library.
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../../include/cio/http.h"
+#include "parse.h"
+
+#define MAX_SEGS 16
+#define MAX_PARAMS 8
+
+enum param_type { P_STR, P_INT, P_FLOAT, P_PATH };
+
+struct seg {
+  char *literal;  // fixed text, or NULL for a parameter
+  char *param;    // parameter name
+  int type;       // enum param_type
+};
+
+struct route {
+  char method[16];        // "GET", ...
+  struct seg segs[MAX_SEGS]; // path segments
+  int nsegs;              // how many
+  cio_http_handler fn;    // handler
+  void *arg;              //   its argument
+  struct route *next;     // next route, in the order added
+};
+
+struct cio_http_app {
+  struct route *routes;   // first route
+  struct route **tail;    // where the next one goes
+};
+
+struct cio_http_req {
+  const cio__http_request *head; // parsed head (slices into the buffer)
+  char method[16];        // NUL-terminated copies
+  char *path;             //   "
+  char *query;            // raw query string, or NULL
+  const char *names[MAX_PARAMS];  // path parameter names
+  char *values[MAX_PARAMS];       //   and values
+  int nparams;            // how many
+  char *body;             // request body
+  size_t body_len;        //   its length
+  char scratch[2048];     // NUL-terminated copies live here
+  size_t used;            // bytes of scratch used
+};
+
+struct cio_http_res {
+  int status;             // 0 until set
+  char *body;             // response body (malloc'd)
+  size_t len;             //   its length
+  char type[64];          // Content-Type
+  char headers[512];      // extra header lines
+  size_t hlen;            //   their length
+};
+
+// ---------------------------------------------------------------- app
+
+cio_http_app *cio_http_app_new(void) {
+  cio_http_app *app = calloc(1, sizeof *app);
+  if (app) app->tail = &app->routes;
+  return app;
+}
+
+void cio_http_app_free(cio_http_app *app) {
+  if (!app) return;
+  struct route *r = app->routes;
+  while (r) {
+    struct route *next = r->next;
+    for (int i = 0; i < r->nsegs; i++) {
+      free(r->segs[i].literal);
+      free(r->segs[i].param);
+    }
+    free(r);
+    r = next;
+  }
+  free(app);
+}
+
+int cio_http_route(cio_http_app *app, const char *method, const char *pattern,
+                   cio_http_handler fn, void *arg) {
+  if (!app || !method || !pattern || pattern[0] != '/' || !fn || strlen(method) >= 16)
+    return -EINVAL;
+  struct route *r = calloc(1, sizeof *r);
+  if (!r) return -ENOMEM;
+  strcpy(r->method, method);
+  r->fn = fn;
+  r->arg = arg;
+  const char *p = pattern + 1;
+  while (*p) {
+    const char *end = strchr(p, '/');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    if (r->nsegs == MAX_SEGS) goto bad;
+    struct seg *s = &r->segs[r->nsegs++];
+    if (n >= 2 && p[0] == '{' && p[n - 1] == '}') {
+      const char *colon = memchr(p, ':', n);
+      size_t name_len = colon ? (size_t)(colon - p - 1) : n - 2;
+      s->param = strndup(p + 1, name_len);
+      s->type = P_STR;
+      if (colon) {
+        size_t tl = n - 2 - name_len - 1;
+        if (tl == 3 && !strncmp(colon + 1, "int", 3)) s->type = P_INT;
+        else if (tl == 5 && !strncmp(colon + 1, "float", 5)) s->type = P_FLOAT;
+        else if (tl == 4 && !strncmp(colon + 1, "path", 4)) s->type = P_PATH;
+        else if (!(tl == 3 && !strncmp(colon + 1, "str", 3))) goto bad;
+      }
+      if (!s->param || !*s->param) goto bad;
+    } else {
+      s->literal = strndup(p, n);
+      if (!s->literal) goto bad;
+    }
+    p += n;
+    if (*p == '/') p++;
+  }
+  *app->tail = r;
+  app->tail = &r->next;
+  return 0;
+bad:
+  for (int i = 0; i < r->nsegs; i++) {
+    free(r->segs[i].literal);
+    free(r->segs[i].param);
+  }
+  free(r);
+  return -EINVAL;
+}
+
+// ---------------------------------------------------------------- JSON text
+
+// Appends s as a JSON string (quoted, escaped) to out[*n..cap).
+static void json_string(char *out, size_t cap, size_t *n, const char *s) {
+  if (*n < cap) out[(*n)++] = '"';
+  for (; *s && *n + 7 < cap; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') {
+      out[(*n)++] = '\\';
+      out[(*n)++] = (char)c;
+    } else if (c < 0x20) {
+      *n += (size_t)snprintf(out + *n, cap - *n, "\\u%04x", c);
+    } else {
+      out[(*n)++] = (char)c;
+    }
+  }
+  if (*n < cap) out[(*n)++] = '"';
+  out[*n < cap ? *n : cap - 1] = '\0';
+}
+
+// FastAPI's validation error: 422 {"detail":[{"type","loc","msg","input"}]}.
+static void answer_422(cio_http_res *res, const char *where, const char *name, const char *type,
+                       const char *msg, const char *input) {
+  char body[1024];
+  size_t n = (size_t)snprintf(body, sizeof body, "{\"detail\":[{\"type\":\"%s\",\"loc\":[\"%s\",",
+                              type, where);
+  json_string(body, sizeof body, &n, name);
+  n += (size_t)snprintf(body + n, sizeof body - n, "],\"msg\":\"%s\",\"input\":", msg);
+  json_string(body, sizeof body, &n, input);
+  snprintf(body + n, sizeof body - n, "}]}");
+  cio_http_json(res, 422, body);
+}
+
+// ---------------------------------------------------------------- request
+
+static char *keep(cio_http_req *req, const char *p, size_t n) {
+  if (req->used + n + 1 > sizeof req->scratch) return NULL;
+  char *s = req->scratch + req->used;
+  memcpy(s, p, n);
+  s[n] = '\0';
+  req->used += n + 1;
+  return s;
+}
+
+const char *cio_http_method(const cio_http_req *req) { return req ? req->method : NULL; }
+const char *cio_http_path(const cio_http_req *req) { return req ? req->path : NULL; }
+
+const char *cio_http_param(const cio_http_req *req, const char *name) {
+  for (int i = 0; req && i < req->nparams; i++)
+    if (strcmp(req->names[i], name) == 0) return req->values[i];
+  return NULL;
+}
+
+int64_t cio_http_param_int(const cio_http_req *req, const char *name) {
+  const char *v = cio_http_param(req, name);
+  return v ? strtoll(v, NULL, 10) : 0;
+}
+
+double cio_http_param_float(const cio_http_req *req, const char *name) {
+  const char *v = cio_http_param(req, name);
+  return v ? strtod(v, NULL) : 0;
+}
+
+static int unhex(char c) {
+  return isdigit((unsigned char)c) ? c - '0' : (tolower((unsigned char)c) - 'a' + 10);
+}
+
+// Decodes %XX and '+' in place.
+static void url_decode(char *s) {
+  char *o = s;
+  for (; *s; s++) {
+    if (*s == '%' && isxdigit((unsigned char)s[1]) && isxdigit((unsigned char)s[2])) {
+      *o++ = (char)(unhex(s[1]) * 16 + unhex(s[2]));
+      s += 2;
+    } else {
+      *o++ = *s == '+' ? ' ' : *s;
+    }
+  }
+  *o = '\0';
+}
+
+const char *cio_http_query(const cio_http_req *req, const char *name) {
+  if (!req || !req->query) return NULL;
+  size_t nl = strlen(name);
+  const char *p = req->query;
+  while (*p) {
+    const char *amp = strchr(p, '&');
+    size_t n = amp ? (size_t)(amp - p) : strlen(p);
+    if (n >= nl && !strncmp(p, name, nl) && (n == nl || p[nl] == '=')) {
+      static __thread char value[1024];
+      size_t vl = n > nl ? n - nl - 1 : 0;
+      if (vl >= sizeof value) vl = sizeof value - 1;
+      memcpy(value, p + nl + (n > nl), vl);
+      value[vl] = '\0';
+      url_decode(value);
+      return value;
+    }
+    p += n + (amp != NULL);
+  }
+  return NULL;
+}
+
+static bool to_int(const char *s, int64_t *out) {
+  if (!*s) return false;
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (*end || errno) return false;
+  *out = v;
+  return true;
+}
+
+int cio_http_query_int(cio_http_req *req, cio_http_res *res, const char *name, int64_t def,
+                       int64_t *out) {
+  const char *v = cio_http_query(req, name);
+  if (!v) {
+    *out = def;
+    return 0;
+  }
+  if (to_int(v, out)) return 0;
+  answer_422(res, "query", name, "int_parsing",
+             "Input should be a valid integer, unable to parse string as an integer", v);
+  return -EINVAL;
+}
+
+const char *cio_http_header(const cio_http_req *req, const char *name) {
+  if (!req) return NULL;
+  const cio__http_slice *v = cio__http_header_get(req->head, name);
+  return v ? keep((cio_http_req *)req, v->p, v->n) : NULL;
+}
+
+const char *cio_http_body(const cio_http_req *req, size_t *len) {
+  if (len) *len = req ? req->body_len : 0;
+  return req ? req->body : NULL;
+}
+
+// ---------------------------------------------------------------- response
+
+int cio_http_send(cio_http_res *res, int status, const char *type, const void *body, size_t len) {
+  char *copy = malloc(len ? len : 1);
+  if (!copy) return -ENOMEM;
+  memcpy(copy, body, len);
+  free(res->body);
+  res->body = copy;
+  res->len = len;
+  res->status = status;
+  snprintf(res->type, sizeof res->type, "%s", type ? type : "application/octet-stream");
+  return 0;
+}
+
+int cio_http_json(cio_http_res *res, int status, const char *json) {
+  return cio_http_send(res, status, "application/json", json, strlen(json));
+}
+
+int cio_http_set_header(cio_http_res *res, const char *name, const char *value) {
+  if (!res || !name || !value || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n")) return -EINVAL;
+  int n = snprintf(res->headers + res->hlen, sizeof res->headers - res->hlen, "%s: %s\r\n", name,
+                   value);
+  if (n < 0 || (size_t)n >= sizeof res->headers - res->hlen) return -ENOSPC;
+  res->hlen += (size_t)n;
+  return 0;
+}
+
+static const char *reason(int status) {
+  switch (status) {
+  case 200: return "OK";
+  case 201: return "Created";
+  case 204: return "No Content";
+  case 400: return "Bad Request";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 408: return "Request Timeout";
+  case 413: return "Content Too Large";
+  case 414: return "URI Too Long";
+  case 422: return "Unprocessable Content";
+  case 431: return "Request Header Fields Too Large";
+  case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 504: return "Gateway Timeout";
+  case 505: return "HTTP Version Not Supported";
+  default: return "Status";
+  }
+}
+
+static void error_body(cio_http_res *res, int status) {
+  char body[128];
+  snprintf(body, sizeof body, "{\"detail\":\"%s\"}", reason(status));
+  cio_http_json(res, status, body);
+}
+
+// ---------------------------------------------------------------- routing
+
+// Matches path against r; fills the parameters.  Returns 1 on a match, 0
+// if the path does not fit, -1 if it fits but a typed parameter does not
+// convert (then *bad is that parameter's segment index).
+static int match(const struct route *r, cio_http_req *req, char *path, int *bad) {
+  char *segs[MAX_SEGS + 1];
+  int n = 0;
+  char *p = path + 1;
+  char *rest[MAX_SEGS + 1];
+  while (*p && n <= MAX_SEGS) {
+    rest[n] = p;
+    segs[n++] = p;
+    char *slash = strchr(p, '/');
+    if (!slash) break;
+    *slash = '\0';
+    p = slash + 1;
+  }
+  if (path[1] == '\0') n = 0;
+  int rc = 1;
+  req->nparams = 0;
+  int i;
+  for (i = 0; i < r->nsegs; i++) {
+    const struct seg *s = &r->segs[i];
+    if (s->type == P_PATH && s->param) { // the rest of the path, slashes included
+      if (i >= n) { rc = 0; break; }
+      for (int k = i; k < n - 1; k++) segs[k][strlen(segs[k])] = '/';
+      req->names[req->nparams] = s->param;
+      req->values[req->nparams++] = rest[i];
+      i = r->nsegs;
+      n = i; // consumed
+      break;
+    }
+    if (i >= n) { rc = 0; break; }
+    if (s->literal) {
+      if (strcmp(s->literal, segs[i]) != 0) { rc = 0; break; }
+      continue;
+    }
+    url_decode(segs[i]);
+    if (req->nparams < MAX_PARAMS) {
+      req->names[req->nparams] = s->param;
+      req->values[req->nparams++] = segs[i];
+    }
+    int64_t iv;
+    char *end;
+    if ((s->type == P_INT && !to_int(segs[i], &iv)) ||
+        (s->type == P_FLOAT && (strtod(segs[i], &end), *end || !*segs[i]))) {
+      if (rc == 1) *bad = i;
+      rc = -1;
+    }
+  }
+  if (rc != 0 && i != n) rc = 0;
+  return rc; // (path is a scratch copy: dispatch makes a fresh one per route)
+}
+
+// Routes the request: runs the handler or answers 404/405/422.
+static void dispatch(cio_http_app *app, cio_http_req *req, cio_http_res *res, double timeout) {
+  char allow[128] = "";
+  size_t plen = strlen(req->path);
+  char *path = malloc(plen + 1);
+  if (!path) {
+    error_body(res, 500);
+    return;
+  }
+  bool head = strcmp(req->method, "HEAD") == 0;
+  for (struct route *r = app->routes; r; r = r->next) {
+    memcpy(path, req->path, plen + 1);
+    int bad = -1;
+    int m = match(r, req, path, &bad);
+    if (m == 0) continue;
+    if (strcmp(r->method, req->method) != 0 && !(head && strcmp(r->method, "GET") == 0)) {
+      if (!strstr(allow, r->method)) {
+        size_t al = strlen(allow);
+        snprintf(allow + al, sizeof allow - al, "%s%s", al ? ", " : "", r->method);
+      }
+      continue;
+    }
+    if (m < 0) {
+      const struct seg *s = &r->segs[bad];
+      bool is_int = s->type == P_INT;
+      answer_422(res, "path", s->param, is_int ? "int_parsing" : "float_parsing",
+                 is_int ? "Input should be a valid integer, unable to parse string as an integer"
+                        : "Input should be a valid number, unable to parse string as a number",
+                 cio_http_param(req, s->param));
+      free(path);
+      return;
+    }
+    // Parameters point into `path`: keep them in the request's scratch.
+    for (int i = 0; i < req->nparams; i++)
+      req->values[i] = keep(req, req->values[i], strlen(req->values[i]));
+    free(path);
+    int rc;
+    cio_scope scope;
+    if (timeout > 0) (void)cio_timeout_begin(&scope, timeout);
+    rc = r->fn(req, res, r->arg);
+    int expired = timeout > 0 ? cio_scope_end(&scope) : 0;
+    if (expired == -ETIMEDOUT || (rc == -ETIMEDOUT && !res->status)) {
+      cio_http_json(res, 504, "{\"detail\":\"the handler timed out\"}");
+    } else if (rc < 0 || !res->status) {
+      char body[160];
+      snprintf(body, sizeof body, "{\"detail\":\"internal error: %s\"}",
+               rc < 0 ? cio_strerror(rc) : "no response");
+      cio_http_json(res, 500, body);
+    }
+    return;
+  }
+  free(path);
+  if (allow[0]) {
+    error_body(res, 405);
+    cio_http_set_header(res, "Allow", allow);
+  } else {
+    error_body(res, 404);
+  }
+}
+
+// ---------------------------------------------------------------- connections
+
+struct http_server {
+  cio_http_app *app;    // routes
+  cio_http_opts opts;   // limits and timeouts, defaults filled in
+};
+
+struct conn {
+  cio_sock *sock;       // the connection
+  char *buf;            // received bytes
+  size_t cap, have;     // allocated, filled
+};
+
+// Reads more into c->buf within `timeout` seconds.  Returns bytes read,
+// 0 at end of stream, -ETIMEDOUT, -errno.
+static ssize_t read_more(struct conn *c, double timeout) {
+  if (c->have == c->cap) return -ENOBUFS;
+  cio_scope scope;
+  if (cio_timeout_begin(&scope, timeout) < 0) return -EINVAL;
+  ssize_t r = cio_sock_read(c->sock, c->buf + c->have, c->cap - c->have);
+  int expired = cio_scope_end(&scope);
+  if (r > 0) c->have += (size_t)r;
+  return expired == -ETIMEDOUT ? -ETIMEDOUT : r;
+}
+
+static int write_response(struct conn *c, cio_http_res *res, bool head_only, bool keep_alive) {
+  char top[1024];
+  int n = snprintf(top, sizeof top,
+                   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%.*s\r\n",
+                   res->status, reason(res->status), res->type[0] ? res->type : "text/plain",
+                   res->len, keep_alive ? "" : "Connection: close\r\n", (int)res->hlen,
+                   res->headers);
+  if (n < 0 || (size_t)n >= sizeof top) return -EOVERFLOW;
+  if (head_only || res->len == 0 || (size_t)n + res->len > sizeof top) {
+    ssize_t w = cio_sock_write(c->sock, top, (size_t)n);
+    if (w < 0) return (int)w;
+    if (!head_only && res->len) w = cio_sock_write(c->sock, res->body, res->len);
+    return w < 0 ? (int)w : 0;
+  }
+  memcpy(top + n, res->body, res->len); // one write for small responses
+  ssize_t w = cio_sock_write(c->sock, top, (size_t)n + res->len);
+  return w < 0 ? (int)w : 0;
+}
+
+static void reset_res(cio_http_res *res) {
+  free(res->body);
+  memset(res, 0, sizeof *res);
+}
+
+// Answers an error and closes the connection.
+static int fail(struct conn *c, cio_http_res *res, int status) {
+  reset_res(res);
+  error_body(res, status);
+  int rc = write_response(c, res, false, false);
+  reset_res(res);
+  return rc;
+}
+
+// Reads the body the head announces into a malloc'd buffer.
+static int read_body(struct conn *c, const struct http_server *srv, const cio__http_request *h,
+                     size_t head_len, char **out, size_t *out_len, size_t *consumed) {
+  size_t max = srv->opts.max_body;
+  if (h->chunked) {
+    cio__http_chunked d = {0};
+    char *body = malloc(max + 1);
+    size_t blen = 0, pos = head_len;
+    if (!body) return -ENOMEM;
+    for (;;) {
+      size_t len = c->have - pos, used = 0;
+      int rc = cio__http_chunked_decode(&d, c->buf + pos, &len, &used);
+      if (rc < 0) {
+        free(body);
+        return 400;
+      }
+      if (blen + len > max) {
+        free(body);
+        return 413;
+      }
+      memcpy(body + blen, c->buf + pos, len);
+      blen += len;
+      pos += used;
+      if (rc == 1) break;
+      // Drop what was consumed so the buffer never fills up.
+      memmove(c->buf + head_len, c->buf + pos, c->have - pos);
+      c->have -= pos - head_len;
+      pos = head_len;
+      ssize_t r = read_more(c, srv->opts.header_timeout);
+      if (r <= 0) {
+        free(body);
+        return r == -ETIMEDOUT ? 408 : -EPIPE;
+      }
+    }
+    body[blen] = '\0';
+    *out = body;
+    *out_len = blen;
+    *consumed = pos;
+    return 0;
+  }
+  size_t cl = h->content_length > 0 ? (size_t)h->content_length : 0;
+  if (cl > max) return 413;
+  char *body = malloc(cl + 1);
+  if (!body) return -ENOMEM;
+  size_t got = c->have - head_len < cl ? c->have - head_len : cl;
+  memcpy(body, c->buf + head_len, got);
+  size_t pos = head_len + got;
+  while (got < cl) { // read the rest straight into the body
+    cio_scope scope;
+    (void)cio_timeout_begin(&scope, srv->opts.header_timeout);
+    ssize_t r = cio_sock_read(c->sock, body + got, cl - got);
+    int expired = cio_scope_end(&scope);
+    if (r <= 0 || expired) {
+      free(body);
+      return expired ? 408 : -EPIPE;
+    }
+    got += (size_t)r;
+  }
+  body[cl] = '\0';
+  *out = body;
+  *out_len = cl;
+  *consumed = pos;
+  return 0;
+}
+
+static int serve_connection(cio_stream *st, void *arg) {
+  struct http_server *srv = arg;
+  struct conn c = {cio_stream_sock(st), NULL, srv->opts.max_head + 4096, 0};
+  c.buf = malloc(c.cap);
+  if (!c.buf) return -ENOMEM;
+  cio__http_limits lim = {srv->opts.max_line, srv->opts.max_head, 0};
+  cio_http_res res;
+  memset(&res, 0, sizeof res);
+  int rc = 0;
+  for (;;) {
+    // The head: idle timeout before the first byte, header timeout after.
+    cio__http_request h;
+    int head_len;
+    while ((head_len = cio__http_parse_request(c.buf, c.have, &h, &lim)) == 0) {
+      ssize_t r = read_more(&c, c.have ? srv->opts.header_timeout : srv->opts.idle_timeout);
+      if (r == 0 || (r < 0 && c.have == 0)) goto done; // closed, or idle too long
+      if (r == -ETIMEDOUT) { // slow loris: drop it
+        rc = fail(&c, &res, 408);
+        goto done;
+      }
+      if (r < 0) {
+        rc = (int)r;
+        goto done;
+      }
+    }
+    if (head_len < 0) {
+      fail(&c, &res, -head_len);
+      goto done;
+    }
+    bool has_body = h.chunked || h.content_length > 0;
+    if (has_body && h.expect_continue && !h.chunked && (size_t)h.content_length > srv->opts.max_body) {
+      fail(&c, &res, 413);
+      goto done;
+    }
+    if (has_body && h.expect_continue && c.have == (size_t)head_len) {
+      static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      if (cio_sock_write(c.sock, go_on, sizeof go_on - 1) < 0) goto done;
+    }
+    cio_http_req *req = calloc(1, sizeof *req);
+    if (!req) goto done;
+    req->head = &h;
+    size_t consumed = (size_t)head_len;
+    if (has_body) {
+      int b = read_body(&c, srv, &h, (size_t)head_len, &req->body, &req->body_len, &consumed);
+      if (b != 0) {
+        free(req);
+        if (b > 0) fail(&c, &res, b);
+        goto done;
+      }
+    }
+    snprintf(req->method, sizeof req->method, "%.*s", (int)h.method.n, h.method.p);
+    const char *q = memchr(h.target.p, '?', h.target.n);
+    size_t plen = q ? (size_t)(q - h.target.p) : h.target.n;
+    req->path = keep(req, h.target.p, plen);
+    if (q) req->query = keep(req, q + 1, h.target.n - plen - 1);
+    if (!req->path || req->path[0] != '/') {
+      int status = !req->path ? 414 : 400;
+      free(req->body);
+      free(req);
+      fail(&c, &res, status);
+      goto done;
+    }
+    dispatch(srv->app, req, &res, srv->opts.handler_timeout);
+    bool head_only = strcmp(req->method, "HEAD") == 0;
+    free(req->body);
+    free(req);
+    rc = write_response(&c, &res, head_only, h.keep_alive);
+    reset_res(&res);
+    if (rc < 0 || !h.keep_alive) goto done;
+    // Pipelining: keep what follows this request.
+    memmove(c.buf, c.buf + consumed, c.have - consumed);
+    c.have -= consumed;
+  }
+done:
+  reset_res(&res);
+  free(c.buf);
+  return rc < 0 ? rc : 0;
+}
+
+int cio_http_serve(cio_http_app *app, const char *host, const char *port,
+                   const cio_http_opts *opts, cio_server **out) {
+  if (!app || !out) return -EINVAL;
+  struct http_server *srv = calloc(1, sizeof *srv); // lives as long as the process
+  if (!srv) return -ENOMEM;
+  srv->app = app;
+  if (opts) srv->opts = *opts;
+  if (!srv->opts.max_body) srv->opts.max_body = 1 << 20;
+  if (!srv->opts.max_head) srv->opts.max_head = 16384;
+  if (!srv->opts.max_line) srv->opts.max_line = 8192;
+  if (srv->opts.header_timeout <= 0) srv->opts.header_timeout = 10;
+  if (srv->opts.idle_timeout <= 0) srv->opts.idle_timeout = 60;
+  cio_server_opts so = {.max_connections = srv->opts.max_connections, .backlog = 4096};
+  int rc = cio_server_start(out, host, port, serve_connection, srv, &so);
+  if (rc < 0) free(srv);
+  return rc;
+}
