@@ -34,15 +34,18 @@ static int item(cio_http_req *req, cio_http_res *res, void *arg) {
 }
 static int files(cio_http_req *req, cio_http_res *res, void *arg) {
   (void)arg;
-  return cio_http_send(res, 200, "text/plain", cio_http_param(req, "p"), strlen(cio_http_param(req, "p")));
+  return cio_http_send(res, 200, "text/plain", cio_http_param(req, "p"),
+                       strlen(cio_http_param(req, "p")));
 }
 static int fails(cio_http_req *req, cio_http_res *res, void *arg) {
   (void)req, (void)res, (void)arg;
   return -EIO;
 }
+static int slow_cancelled; // set when /slow's sleep was interrupted by a cancellation
 static int slow(cio_http_req *req, cio_http_res *res, void *arg) {
   (void)req, (void)arg;
   int rc = cio_sleep(5);
+  if (rc == -ECANCELED) slow_cancelled = 1;
   return rc < 0 ? rc : cio_http_json(res, 200, "{}");
 }
 static int sleeper(void *arg) { return cio_sleep(*(double *)arg); }
@@ -53,7 +56,8 @@ static int profile(cio_http_req *req, cio_http_res *res, void *arg) {
   int rc = cio_gather(t, 2, NULL, 0);
   if (rc < 0) return rc;
   char body[128];
-  snprintf(body, sizeof body, "{\"user\":{\"id\":%lld}}", (long long)cio_http_param_int(req, "user_id"));
+  snprintf(body, sizeof body, "{\"user\":{\"id\":%lld}}",
+           (long long)cio_http_param_int(req, "user_id"));
   return cio_http_json(res, 200, body);
 }
 
@@ -67,8 +71,11 @@ static cio_server *start(cio_http_app **app_out, char *port, double header_timeo
   ASSERT_EQ(cio_http_route(app, "GET", "/slow", slow, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/user/{user_id:int}/profile", profile, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/bad/{x:wat}", hello, NULL), -EINVAL);
-  cio_http_opts o = {.max_body = 1000, .max_head = 2048, .max_line = 256,
-                     .header_timeout = header_timeout, .handler_timeout = 1.0};
+  cio_http_opts o = {.max_body = 1000,
+                     .max_head = 2048,
+                     .max_line = 256,
+                     .header_timeout = header_timeout,
+                     .handler_timeout = 1.0};
   cio_server *srv;
   ASSERT_EQ(cio_http_serve(app, "127.0.0.1", "0", &o, &srv), 0);
   snprintf(port, 8, "%d", cio_server_port(srv));
@@ -125,7 +132,8 @@ static int behaviour_main(void *arg) {
   exchange(port, chunked, strlen(chunked), out, sizeof out, 1);
   ASSERT_STR_CONTAINS(out, "Content-Length: 7\r\n");
   ASSERT_STR_CONTAINS(out, "\r\n\r\nabcdefg");
-  const char *expect = "POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+  const char *expect =
+      "POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
   cio_sock *s;
   ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", port), 0);
   ASSERT_EQ(cio_sock_write(s, expect, strlen(expect)), (ssize_t)strlen(expect));
@@ -172,11 +180,23 @@ static int behaviour_main(void *arg) {
   exchange(port, t504, strlen(t504), out, sizeof out, 1);
   ASSERT_STR_CONTAINS(out, "HTTP/1.1 504 ");
   ASSERT_BETWEEN(cio_now() - t0, 0.9, 3.0);
+  // A client that disconnects cancels its handler.
+  ASSERT_EQ(slow_cancelled, 0);
+  ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", port), 0);
+  ASSERT_EQ(cio_sock_write(s, t504, strlen(t504)), (ssize_t)strlen(t504));
+  ASSERT_EQ(cio_sleep(0.05), 0);
+  cio_sock_close(s);
+  t0 = cio_now();
+  while (!slow_cancelled && cio_now() - t0 < 2) ASSERT_EQ(cio_sleep(0.01), 0);
+  ASSERT_EQ(slow_cancelled, 1);
+  ASSERT(cio_now() - t0 < 0.5);
   ASSERT_EQ(cio_server_close(srv, 1), 0);
   cio_http_app_free(app);
   return 0;
 }
-static void keepalive_pipelining_bodies_and_errors(void) { ASSERT_EQ(cio_run(behaviour_main, NULL), 0); }
+static void keepalive_pipelining_bodies_and_errors(void) {
+  ASSERT_EQ(cio_run(behaviour_main, NULL), 0);
+}
 
 static int limits_main(void *arg) {
   (void)arg;
@@ -189,7 +209,8 @@ static int limits_main(void *arg) {
     const char *want; // status line expected
   } cases[] = {
       {"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n", "HTTP/1.1 413 "},
-      {"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\nhello",
+      {"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: "
+       "chunked\r\n\r\nhello",
        "HTTP/1.1 400 "},
       {"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", "HTTP/1.1 501 "},
       {"GET / HTTP/1.1\nHost: a\n\n", "HTTP/1.1 400 "},
@@ -210,7 +231,8 @@ static int limits_main(void *arg) {
   n += snprintf(big + n, sizeof big - (size_t)n, "\r\n");
   exchange(port, big, (size_t)n, out, sizeof out, 0);
   ASSERT_STR_CONTAINS(out, "HTTP/1.1 431 ");
-  n = snprintf(big, sizeof big, "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
+  n = snprintf(big, sizeof big,
+               "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
   for (int k = 0; k < 3; k++) {
     n += snprintf(big + n, sizeof big - (size_t)n, "200\r\n");
     memset(big + n, 'z', 512);

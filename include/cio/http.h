@@ -55,8 +55,8 @@ int cio_http_route(cio_http_app *app, const char *method, const char *pattern,
 
 // Serves the app (see cio_server_start; the server is stopped with
 // cio_server_close).  opts may be NULL.  The app must outlive the server.
-int cio_http_serve(cio_http_app *app, const char *host, const char *port,
-                   const cio_http_opts *opts, cio_server **out);
+int cio_http_serve(cio_http_app *app, const char *host, const char *port, const cio_http_opts *opts,
+                   cio_server **out);
 
 // ---------------------------------------------------------------- request
 

@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "../../include/cio/http.h"
+#include "../io/sock.h"
 #include "parse.h"
 
 #define MAX_SEGS 16
@@ -24,46 +25,46 @@
 enum param_type { P_STR, P_INT, P_FLOAT, P_PATH };
 
 struct seg {
-  char *literal;  // fixed text, or NULL for a parameter
-  char *param;    // parameter name
-  int type;       // enum param_type
+  char *literal; // fixed text, or NULL for a parameter
+  char *param;   // parameter name
+  int type;      // enum param_type
 };
 
 struct route {
-  char method[16];        // "GET", ...
+  char method[16];           // "GET", ...
   struct seg segs[MAX_SEGS]; // path segments
-  int nsegs;              // how many
-  cio_http_handler fn;    // handler
-  void *arg;              //   its argument
-  struct route *next;     // next route, in the order added
+  int nsegs;                 // how many
+  cio_http_handler fn;       // handler
+  void *arg;                 //   its argument
+  struct route *next;        // next route, in the order added
 };
 
 struct cio_http_app {
-  struct route *routes;   // first route
-  struct route **tail;    // where the next one goes
+  struct route *routes; // first route
+  struct route **tail;  // where the next one goes
 };
 
 struct cio_http_req {
   const cio__http_request *head; // parsed head (slices into the buffer)
-  char method[16];        // NUL-terminated copies
-  char *path;             //   "
-  char *query;            // raw query string, or NULL
-  const char *names[MAX_PARAMS];  // path parameter names
-  char *values[MAX_PARAMS];       //   and values
-  int nparams;            // how many
-  char *body;             // request body
-  size_t body_len;        //   its length
-  char scratch[2048];     // NUL-terminated copies live here
-  size_t used;            // bytes of scratch used
+  char method[16];               // NUL-terminated copies
+  char *path;                    //   "
+  char *query;                   // raw query string, or NULL
+  const char *names[MAX_PARAMS]; // path parameter names
+  char *values[MAX_PARAMS];      //   and values
+  int nparams;                   // how many
+  char *body;                    // request body
+  size_t body_len;               //   its length
+  char scratch[2048];            // NUL-terminated copies live here
+  size_t used;                   // bytes of scratch used
 };
 
 struct cio_http_res {
-  int status;             // 0 until set
-  char *body;             // response body (malloc'd)
-  size_t len;             //   its length
-  char type[64];          // Content-Type
-  char headers[512];      // extra header lines
-  size_t hlen;            //   their length
+  int status;        // 0 until set
+  char *body;        // response body (malloc'd)
+  size_t len;        //   its length
+  char type[64];     // Content-Type
+  char headers[512]; // extra header lines
+  size_t hlen;       //   their length
 };
 
 // ---------------------------------------------------------------- app
@@ -89,8 +90,8 @@ void cio_http_app_free(cio_http_app *app) {
   free(app);
 }
 
-int cio_http_route(cio_http_app *app, const char *method, const char *pattern,
-                   cio_http_handler fn, void *arg) {
+int cio_http_route(cio_http_app *app, const char *method, const char *pattern, cio_http_handler fn,
+                   void *arg) {
   if (!app || !method || !pattern || pattern[0] != '/' || !fn || strlen(method) >= 16)
     return -EINVAL;
   struct route *r = calloc(1, sizeof *r);
@@ -111,10 +112,14 @@ int cio_http_route(cio_http_app *app, const char *method, const char *pattern,
       s->type = P_STR;
       if (colon) {
         size_t tl = n - 2 - name_len - 1;
-        if (tl == 3 && !strncmp(colon + 1, "int", 3)) s->type = P_INT;
-        else if (tl == 5 && !strncmp(colon + 1, "float", 5)) s->type = P_FLOAT;
-        else if (tl == 4 && !strncmp(colon + 1, "path", 4)) s->type = P_PATH;
-        else if (!(tl == 3 && !strncmp(colon + 1, "str", 3))) goto bad;
+        if (tl == 3 && !strncmp(colon + 1, "int", 3))
+          s->type = P_INT;
+        else if (tl == 5 && !strncmp(colon + 1, "float", 5))
+          s->type = P_FLOAT;
+        else if (tl == 4 && !strncmp(colon + 1, "path", 4))
+          s->type = P_PATH;
+        else if (!(tl == 3 && !strncmp(colon + 1, "str", 3)))
+          goto bad;
       }
       if (!s->param || !*s->param) goto bad;
     } else {
@@ -351,7 +356,10 @@ static int match(const struct route *r, cio_http_req *req, char *path, int *bad)
   for (i = 0; i < r->nsegs; i++) {
     const struct seg *s = &r->segs[i];
     if (s->type == P_PATH && s->param) { // the rest of the path, slashes included
-      if (i >= n) { rc = 0; break; }
+      if (i >= n) {
+        rc = 0;
+        break;
+      }
       for (int k = i; k < n - 1; k++) segs[k][strlen(segs[k])] = '/';
       req->names[req->nparams] = s->param;
       req->values[req->nparams++] = rest[i];
@@ -359,9 +367,15 @@ static int match(const struct route *r, cio_http_req *req, char *path, int *bad)
       n = i; // consumed
       break;
     }
-    if (i >= n) { rc = 0; break; }
+    if (i >= n) {
+      rc = 0;
+      break;
+    }
     if (s->literal) {
-      if (strcmp(s->literal, segs[i]) != 0) { rc = 0; break; }
+      if (strcmp(s->literal, segs[i]) != 0) {
+        rc = 0;
+        break;
+      }
       continue;
     }
     url_decode(segs[i]);
@@ -444,14 +458,14 @@ static void dispatch(cio_http_app *app, cio_http_req *req, cio_http_res *res, do
 // ---------------------------------------------------------------- connections
 
 struct http_server {
-  cio_http_app *app;    // routes
-  cio_http_opts opts;   // limits and timeouts, defaults filled in
+  cio_http_app *app;  // routes
+  cio_http_opts opts; // limits and timeouts, defaults filled in
 };
 
 struct conn {
-  cio_sock *sock;       // the connection
-  char *buf;            // received bytes
-  size_t cap, have;     // allocated, filled
+  cio_sock *sock;   // the connection
+  char *buf;        // received bytes
+  size_t cap, have; // allocated, filled
 };
 
 // Reads more into c->buf within `timeout` seconds.  Returns bytes read,
@@ -468,11 +482,10 @@ static ssize_t read_more(struct conn *c, double timeout) {
 
 static int write_response(struct conn *c, cio_http_res *res, bool head_only, bool keep_alive) {
   char top[1024];
-  int n = snprintf(top, sizeof top,
-                   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%.*s\r\n",
-                   res->status, reason(res->status), res->type[0] ? res->type : "text/plain",
-                   res->len, keep_alive ? "" : "Connection: close\r\n", (int)res->hlen,
-                   res->headers);
+  int n = snprintf(
+      top, sizeof top, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%.*s\r\n",
+      res->status, reason(res->status), res->type[0] ? res->type : "text/plain", res->len,
+      keep_alive ? "" : "Connection: close\r\n", (int)res->hlen, res->headers);
   if (n < 0 || (size_t)n >= sizeof top) return -EOVERFLOW;
   if (head_only || res->len == 0 || (size_t)n + res->len > sizeof top) {
     ssize_t w = cio_sock_write(c->sock, top, (size_t)n);
@@ -580,7 +593,7 @@ static int serve_connection(cio_stream *st, void *arg) {
     while ((head_len = cio__http_parse_request(c.buf, c.have, &h, &lim)) == 0) {
       ssize_t r = read_more(&c, c.have ? srv->opts.header_timeout : srv->opts.idle_timeout);
       if (r == 0 || (r < 0 && c.have == 0)) goto done; // closed, or idle too long
-      if (r == -ETIMEDOUT) { // slow loris: drop it
+      if (r == -ETIMEDOUT) {                           // slow loris: drop it
         rc = fail(&c, &res, 408);
         goto done;
       }
@@ -594,7 +607,8 @@ static int serve_connection(cio_stream *st, void *arg) {
       goto done;
     }
     bool has_body = h.chunked || h.content_length > 0;
-    if (has_body && h.expect_continue && !h.chunked && (size_t)h.content_length > srv->opts.max_body) {
+    if (has_body && h.expect_continue && !h.chunked &&
+        (size_t)h.content_length > srv->opts.max_body) {
       fail(&c, &res, 413);
       goto done;
     }
@@ -626,7 +640,16 @@ static int serve_connection(cio_stream *st, void *arg) {
       fail(&c, &res, status);
       goto done;
     }
+    // A client that disconnects while its handler runs cancels the handler
+    // (a half-closed client counts as gone: HTTP/1.1 clients do not do that).
+    cio__sock_cancel_on_hup(c.sock, cio_current());
     dispatch(srv->app, req, &res, srv->opts.handler_timeout);
+    cio__sock_cancel_on_hup(c.sock, NULL);
+    if (cio_task_cancelled(cio_current())) { // gone: nobody to answer
+      free(req->body);
+      free(req);
+      goto done;
+    }
     bool head_only = strcmp(req->method, "HEAD") == 0;
     free(req->body);
     free(req);
@@ -643,8 +666,8 @@ done:
   return rc < 0 ? rc : 0;
 }
 
-int cio_http_serve(cio_http_app *app, const char *host, const char *port,
-                   const cio_http_opts *opts, cio_server **out) {
+int cio_http_serve(cio_http_app *app, const char *host, const char *port, const cio_http_opts *opts,
+                   cio_server **out) {
   if (!app || !out) return -EINVAL;
   struct http_server *srv = calloc(1, sizeof *srv); // lives as long as the process
   if (!srv) return -ENOMEM;

@@ -34,6 +34,7 @@ struct cio_sock {
   bool writable;    // no EAGAIN since the last write edge
   bool datagram;    // a short read does not mean the queue is empty
   bool hup;         // the peer closed (or the socket failed): reads never wait again
+  cio_task *on_hup; // task to cancel when the peer closes (cio__sock_cancel_on_hup)
   uint32_t magic;   // SOCK_MAGIC while open
 };
 
@@ -44,7 +45,10 @@ static bool valid(const cio_sock *s) { return s && s->magic == SOCK_MAGIC; }
 static void on_ready(cio__io *io, uint32_t ev) {
   cio_sock *s = cio__container_of(io, cio_sock, io);
   if (ev & CIO__IO_READ) s->readable = true;
-  if (ev & CIO__IO_HUP) s->hup = true;
+  if (ev & CIO__IO_HUP) {
+    s->hup = true;
+    if (s->on_hup) cio_cancel(s->on_hup);
+  }
   if (ev & CIO__IO_WRITE) s->writable = true;
   if ((ev & CIO__IO_READ) && s->reader) {
     cio_task *t = s->reader;
@@ -530,5 +534,12 @@ int cio__sock_wait_edge(cio_sock *s) {
     int rc = wait_ready(L, s, false);
     if (rc < 0) return rc;
   }
+  return 0;
+}
+
+int cio__sock_cancel_on_hup(cio_sock *s, cio_task *t) {
+  if (!valid(s)) return -EBADF;
+  s->on_hup = t;
+  if (t && s->hup) cio_cancel(t); // already gone
   return 0;
 }

@@ -10,4 +10,10 @@
 // read, like a pidfd).  Returns 0, -ECANCELED, -ETIMEDOUT, -EBADF.
 int cio__sock_wait_edge(cio_sock *s);
 
+// Cancels task t (NULL: nobody) when the peer closes the connection (a
+// FIN or an error, not more data), or at once if it already has.  Used so
+// that a client that disconnects cancels its HTTP handler.  Returns 0 or
+// -EBADF.
+int cio__sock_cancel_on_hup(cio_sock *s, cio_task *t);
+
 #endif
