@@ -9,6 +9,7 @@
 #include <cio/http.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "helpers/test.h"
 
@@ -319,7 +320,54 @@ static void thousand_clients_on_profile(void) {
   ASSERT_EQ(cio_run(concurrency_main, &n), 0);
 }
 
+// Real clients: Python's http.client and httpx (tests/http_clients.py), and
+// curl, run as subprocesses against the server.
+struct run_result {
+  int code;       // exit code
+  char out[4096]; // what it printed
+};
+static void run_program(char *const argv[], struct run_result *r) {
+  cio_process *p;
+  cio_process_opts o = {.pipe_stdout = true};
+  ASSERT_EQ(cio_process_spawn(&p, argv[0], argv, &o), 0);
+  size_t got = 0;
+  ssize_t n;
+  while ((n = cio_stream_read(cio_process_stdout(p), r->out + got, sizeof r->out - 1 - got)) > 0)
+    got += (size_t)n;
+  r->out[got] = 0;
+  ASSERT_EQ(cio_process_wait(p, &r->code), 0);
+  ASSERT_EQ(cio_process_free(p), 0);
+}
+static int clients_main(void *arg) {
+  (void)arg;
+  cio_http_app *app;
+  char port[8];
+  cio_server *srv = start(&app, port, 5.0);
+  struct run_result r;
+  char *py[] = {"/usr/bin/python3", CIO_SOURCE_DIR "/tests/http_clients.py", port, NULL};
+  run_program(py, &r);
+  if (r.code != 0) test_fail(__FILE__, __LINE__, "python clients: %s", r.out);
+  ASSERT_STR_CONTAINS(r.out, "ok 12 checks");
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%s/user/4/profile", port);
+  char *curl[] = {"curl", "-s", "-i", url, NULL};
+  run_program(curl, &r);
+  ASSERT_EQ(r.code, 0);
+  ASSERT_STR_CONTAINS(r.out, "HTTP/1.1 200 OK");
+  ASSERT_STR_CONTAINS(r.out, "{\"user\":{\"id\":4}}");
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  cio_http_app_free(app);
+  return 0;
+}
+static void real_clients_curl_httpx_http_client(void) {
+  if (access("/usr/bin/python3", X_OK) || system("/usr/bin/python3 -c 'import httpx' 2>/dev/null"))
+    test_skip("needs /usr/bin/python3 with httpx (apt-get install python3-httpx)");
+  if (system("curl --version >/dev/null 2>&1")) test_skip("needs curl");
+  ASSERT_EQ(cio_run(clients_main, NULL), 0);
+}
+
 static const test_case cases[] = {
+    {"real_clients_curl_httpx_http_client", real_clients_curl_httpx_http_client, 60},
     {"keepalive_pipelining_bodies_and_errors", keepalive_pipelining_bodies_and_errors, 0},
     {"limits_and_slow_loris", limits_and_slow_loris, 0},
     {"thousand_clients_on_profile", thousand_clients_on_profile, 60},

@@ -46,7 +46,9 @@ typedef struct cio_http_opts {
   double handler_timeout; // seconds a handler may run, 504 beyond (0: none)
 } cio_http_opts;
 
+// A new app with no routes, or NULL (ENOMEM).
 cio_http_app *cio_http_app_new(void);
+// Frees the app; close its servers first.
 void cio_http_app_free(cio_http_app *app);
 
 // Adds a route.  Returns 0, -EINVAL for a bad pattern, -ENOMEM.

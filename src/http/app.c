@@ -39,9 +39,17 @@ struct route {
   struct route *next;        // next route, in the order added
 };
 
+// A server started for an app: its options, freed with the app.
+struct http_server {
+  cio_http_app *app;        // routes
+  cio_http_opts opts;       // limits and timeouts, defaults filled in
+  struct http_server *next; // the app's other servers
+};
+
 struct cio_http_app {
-  struct route *routes; // first route
-  struct route **tail;  // where the next one goes
+  struct route *routes;        // first route
+  struct route **tail;         // where the next one goes
+  struct http_server *servers; // servers started for it (freed with it)
 };
 
 struct cio_http_req {
@@ -77,6 +85,11 @@ cio_http_app *cio_http_app_new(void) {
 
 void cio_http_app_free(cio_http_app *app) {
   if (!app) return;
+  while (app->servers) {
+    struct http_server *next = app->servers->next;
+    free(app->servers);
+    app->servers = next;
+  }
   struct route *r = app->routes;
   while (r) {
     struct route *next = r->next;
@@ -457,11 +470,6 @@ static void dispatch(cio_http_app *app, cio_http_req *req, cio_http_res *res, do
 
 // ---------------------------------------------------------------- connections
 
-struct http_server {
-  cio_http_app *app;  // routes
-  cio_http_opts opts; // limits and timeouts, defaults filled in
-};
-
 struct conn {
   cio_sock *sock;   // the connection
   char *buf;        // received bytes
@@ -669,7 +677,7 @@ done:
 int cio_http_serve(cio_http_app *app, const char *host, const char *port, const cio_http_opts *opts,
                    cio_server **out) {
   if (!app || !out) return -EINVAL;
-  struct http_server *srv = calloc(1, sizeof *srv); // lives as long as the process
+  struct http_server *srv = calloc(1, sizeof *srv); // freed with the app
   if (!srv) return -ENOMEM;
   srv->app = app;
   if (opts) srv->opts = *opts;
@@ -680,6 +688,11 @@ int cio_http_serve(cio_http_app *app, const char *host, const char *port, const 
   if (srv->opts.idle_timeout <= 0) srv->opts.idle_timeout = 60;
   cio_server_opts so = {.max_connections = srv->opts.max_connections, .backlog = 4096};
   int rc = cio_server_start(out, host, port, serve_connection, srv, &so);
-  if (rc < 0) free(srv);
-  return rc;
+  if (rc < 0) {
+    free(srv);
+    return rc;
+  }
+  srv->next = app->servers;
+  app->servers = srv;
+  return 0;
 }
