@@ -62,8 +62,35 @@ static int profile(cio_http_req *req, cio_http_res *res, void *arg) {
   return cio_http_json(res, 200, body);
 }
 
+// Middleware: a request log (outermost) and a timing header.
+struct log {
+  int requests;      // requests seen
+  int last_status;   // status of the last one
+};
+static struct log request_log;
+static int logger(cio_http_req *req, cio_http_res *res, cio_http_next next, void *state,
+                  void *arg) {
+  struct log *l = arg;
+  int rc = next(req, res, state);
+  l->requests++;
+  l->last_status = cio_http_status(res);
+  return rc;
+}
+static int timer(cio_http_req *req, cio_http_res *res, cio_http_next next, void *state,
+                 void *arg) {
+  (void)arg;
+  double t0 = cio_now();
+  int rc = next(req, res, state);
+  char v[32];
+  snprintf(v, sizeof v, "%.6f", cio_now() - t0);
+  cio_http_set_header(res, "X-Process-Time", v);
+  return rc;
+}
+
 static cio_server *start(cio_http_app **app_out, char *port, double header_timeout) {
   cio_http_app *app = cio_http_app_new();
+  ASSERT_EQ(cio_http_use(app, logger, &request_log), 0);
+  ASSERT_EQ(cio_http_use(app, timer, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/", hello, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "POST", "/echo", echo_body, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/items/{id:int}", item, NULL), 0);
@@ -165,8 +192,12 @@ static int behaviour_main(void *arg) {
   ASSERT_STR_CONTAINS(out, "HTTP/1.1 405 ");
   ASSERT_STR_CONTAINS(out, "Allow: GET\r\n");
   const char *e404 = "GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n";
+  int before = request_log.requests;
   exchange(port, e404, strlen(e404), out, sizeof out, 1);
   ASSERT_STR_CONTAINS(out, "HTTP/1.1 404 ");
+  ASSERT_STR_CONTAINS(out, "X-Process-Time: 0.0"); // middleware wraps every request
+  ASSERT_EQ(request_log.requests, before + 1);
+  ASSERT_EQ(request_log.last_status, 404);
   const char *path = "GET /files/a/b/c.txt HTTP/1.1\r\nHost: a\r\n\r\n";
   exchange(port, path, strlen(path), out, sizeof out, 1);
   ASSERT_STR_CONTAINS(out, "\r\n\r\na/b/c.txt");

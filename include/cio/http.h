@@ -55,6 +55,20 @@ void cio_http_app_free(cio_http_app *app);
 int cio_http_route(cio_http_app *app, const char *method, const char *pattern,
                    cio_http_handler handler, void *arg);
 
+// Middleware: a function around every request (FastAPI's
+// @app.middleware("http")).  It calls next(req, res, state) to run the rest
+// (later middleware, then routing and the handler) and may look at or change
+// the response afterwards.  Returns what the handler would.
+typedef int (*cio_http_next)(cio_http_req *req, cio_http_res *res, void *state);
+typedef int (*cio_http_middleware)(cio_http_req *req, cio_http_res *res, cio_http_next next,
+                                   void *state, void *arg);
+
+// Adds a middleware; the first added runs outermost.  Returns 0, -EINVAL, -ENOMEM.
+int cio_http_use(cio_http_app *app, cio_http_middleware mw, void *arg);
+
+// The response's status so far (0 before one is set): for middleware.
+int cio_http_status(const cio_http_res *res);
+
 // Serves the app (see cio_server_start; the server is stopped with
 // cio_server_close).  opts may be NULL.  The app must outlive the server.
 int cio_http_serve(cio_http_app *app, const char *host, const char *port, const cio_http_opts *opts,

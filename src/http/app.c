@@ -39,6 +39,13 @@ struct route {
   struct route *next;        // next route, in the order added
 };
 
+// A middleware in the app's chain.
+struct mw {
+  cio_http_middleware fn; // the function
+  void *arg;              //   its argument
+  struct mw *next;        // the next one inward
+};
+
 // A server started for an app: its options, freed with the app.
 struct http_server {
   cio_http_app *app;        // routes
@@ -50,6 +57,8 @@ struct cio_http_app {
   struct route *routes;        // first route
   struct route **tail;         // where the next one goes
   struct http_server *servers; // servers started for it (freed with it)
+  struct mw *mws;              // middleware, outermost first
+  struct mw **mw_tail;         // where the next one goes
 };
 
 struct cio_http_req {
@@ -79,12 +88,20 @@ struct cio_http_res {
 
 cio_http_app *cio_http_app_new(void) {
   cio_http_app *app = calloc(1, sizeof *app);
-  if (app) app->tail = &app->routes;
+  if (app) {
+    app->tail = &app->routes;
+    app->mw_tail = &app->mws;
+  }
   return app;
 }
 
 void cio_http_app_free(cio_http_app *app) {
   if (!app) return;
+  while (app->mws) {
+    struct mw *next = app->mws->next;
+    free(app->mws);
+    app->mws = next;
+  }
   while (app->servers) {
     struct http_server *next = app->servers->next;
     free(app->servers);
@@ -468,6 +485,39 @@ static void dispatch(cio_http_app *app, cio_http_req *req, cio_http_res *res, do
   }
 }
 
+// ---------------------------------------------------------------- middleware
+
+int cio_http_use(cio_http_app *app, cio_http_middleware fn, void *arg) {
+  if (!app || !fn) return -EINVAL;
+  struct mw *m = calloc(1, sizeof *m);
+  if (!m) return -ENOMEM;
+  m->fn = fn;
+  m->arg = arg;
+  *app->mw_tail = m;
+  app->mw_tail = &m->next;
+  return 0;
+}
+
+int cio_http_status(const cio_http_res *res) { return res ? res->status : 0; }
+
+// Where a request is in the middleware chain.
+struct chain {
+  cio_http_app *app; // routes
+  struct mw *at;     // the next middleware to run, or NULL: route it
+  double timeout;    // handler timeout
+};
+
+static int chain_next(cio_http_req *req, cio_http_res *res, void *state) {
+  struct chain *c = state;
+  struct mw *m = c->at;
+  if (!m) {
+    dispatch(c->app, req, res, c->timeout);
+    return 0;
+  }
+  c->at = m->next;
+  return m->fn(req, res, chain_next, c, m->arg);
+}
+
 // ---------------------------------------------------------------- connections
 
 struct conn {
@@ -651,7 +701,9 @@ static int serve_connection(cio_stream *st, void *arg) {
     // A client that disconnects while its handler runs cancels the handler
     // (a half-closed client counts as gone: HTTP/1.1 clients do not do that).
     cio__sock_cancel_on_hup(c.sock, cio_current());
-    dispatch(srv->app, req, &res, srv->opts.handler_timeout);
+    struct chain chain = {srv->app, srv->app->mws, srv->opts.handler_timeout};
+    int mrc = chain_next(req, &res, &chain);
+    if (mrc < 0 && !res.status) error_body(&res, 500);
     cio__sock_cancel_on_hup(c.sock, NULL);
     if (cio_task_cancelled(cio_current())) { // gone: nobody to answer
       free(req->body);
