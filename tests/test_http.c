@@ -38,6 +38,17 @@ static int files(cio_http_req *req, cio_http_res *res, void *arg) {
   return cio_http_send(res, 200, "text/plain", cio_http_param(req, "p"),
                        strlen(cio_http_param(req, "p")));
 }
+static int streamer(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)req, (void)arg;
+  int rc = cio_http_stream_start(res, 200, "text/plain");
+  for (int i = 0; rc == 0 && i < 3; i++) {
+    char piece[16];
+    int n = snprintf(piece, sizeof piece, "part%d;", i);
+    rc = cio_http_stream_write(res, piece, (size_t)n);
+    if (rc == 0) rc = cio_sleep(0.01);
+  }
+  return rc;
+}
 static int fails(cio_http_req *req, cio_http_res *res, void *arg) {
   (void)req, (void)res, (void)arg;
   return -EIO;
@@ -64,8 +75,8 @@ static int profile(cio_http_req *req, cio_http_res *res, void *arg) {
 
 // Middleware: a request log (outermost) and a timing header.
 struct log {
-  int requests;      // requests seen
-  int last_status;   // status of the last one
+  int requests;    // requests seen
+  int last_status; // status of the last one
 };
 static struct log request_log;
 static int logger(cio_http_req *req, cio_http_res *res, cio_http_next next, void *state,
@@ -76,8 +87,7 @@ static int logger(cio_http_req *req, cio_http_res *res, cio_http_next next, void
   l->last_status = cio_http_status(res);
   return rc;
 }
-static int timer(cio_http_req *req, cio_http_res *res, cio_http_next next, void *state,
-                 void *arg) {
+static int timer(cio_http_req *req, cio_http_res *res, cio_http_next next, void *state, void *arg) {
   (void)arg;
   double t0 = cio_now();
   int rc = next(req, res, state);
@@ -96,6 +106,7 @@ static cio_server *start(cio_http_app **app_out, char *port, double header_timeo
   ASSERT_EQ(cio_http_route(app, "GET", "/items/{id:int}", item, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/files/{p:path}", files, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/fail", fails, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "GET", "/stream", streamer, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/slow", slow, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/user/{user_id:int}/profile", profile, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/bad/{x:wat}", hello, NULL), -EINVAL);
@@ -201,6 +212,12 @@ static int behaviour_main(void *arg) {
   const char *path = "GET /files/a/b/c.txt HTTP/1.1\r\nHost: a\r\n\r\n";
   exchange(port, path, strlen(path), out, sizeof out, 1);
   ASSERT_STR_CONTAINS(out, "\r\n\r\na/b/c.txt");
+  // A streamed (chunked) response, then the connection is reused.
+  const char *st2 = "GET /stream HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+  exchange(port, st2, strlen(st2), out, sizeof out, 2);
+  ASSERT_STR_CONTAINS(out, "Transfer-Encoding: chunked\r\n");
+  ASSERT_STR_CONTAINS(out,
+                      "\r\n\r\n6\r\npart0;\r\n6\r\npart1;\r\n6\r\npart2;\r\n0\r\n\r\nHTTP/1.1 200");
   // Handler failures: 500 with a JSON error, and the server keeps serving.
   const char *f500 = "GET /fail HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
   exchange(port, f500, strlen(f500), out, sizeof out, 2);
@@ -378,7 +395,7 @@ static int clients_main(void *arg) {
   char *py[] = {"/usr/bin/python3", CIO_SOURCE_DIR "/tests/http_clients.py", port, NULL};
   run_program(py, &r);
   if (r.code != 0) test_fail(__FILE__, __LINE__, "python clients: %s", r.out);
-  ASSERT_STR_CONTAINS(r.out, "ok 12 checks");
+  ASSERT_STR_CONTAINS(r.out, "ok 13 checks");
   char url[64];
   snprintf(url, sizeof url, "http://127.0.0.1:%s/user/4/profile", port);
   char *curl[] = {"curl", "-s", "-i", url, NULL};

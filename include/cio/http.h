@@ -106,6 +106,14 @@ int cio_http_send(cio_http_res *res, int status, const char *content_type, const
 // Adds a response header.
 int cio_http_set_header(cio_http_res *res, const char *name, const char *value);
 
+// Streams the response (chunked transfer coding): sends the status line and
+// headers now; then each cio_http_stream_write sends one piece, awaiting a
+// slow client (backpressure).  The end of the stream is sent when the
+// handler returns.  Returns 0, -EALREADY if a response was already set or
+// started, -errno from the socket.
+CIO_AWAIT int cio_http_stream_start(cio_http_res *res, int status, const char *content_type);
+CIO_AWAIT int cio_http_stream_write(cio_http_res *res, const void *data, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

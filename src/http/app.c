@@ -76,6 +76,10 @@ struct cio_http_req {
 };
 
 struct cio_http_res {
+  cio_sock *sock;    // the connection (for streaming)
+  bool streaming;    // a chunked response has started
+  bool head_only;    // HEAD: the head, never a body
+  bool keep_alive;   // the connection stays open after it
   int status;        // 0 until set
   char *body;        // response body (malloc'd)
   size_t len;        //   its length
@@ -334,6 +338,33 @@ int cio_http_set_header(cio_http_res *res, const char *name, const char *value) 
   return 0;
 }
 
+static const char *reason(int status);
+
+int cio_http_stream_start(cio_http_res *res, int status, const char *type) {
+  if (!res || res->status || res->streaming) return -EALREADY;
+  char top[768];
+  int n = snprintf(top, sizeof top, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%s%s%.*s\r\n", status,
+                   reason(status), type ? type : "application/octet-stream",
+                   res->head_only ? "" : "Transfer-Encoding: chunked\r\n",
+                   res->keep_alive ? "" : "Connection: close\r\n", (int)res->hlen, res->headers);
+  if (n < 0 || (size_t)n >= sizeof top) return -EOVERFLOW;
+  res->status = status;
+  res->streaming = true;
+  ssize_t w = cio_sock_write(res->sock, top, (size_t)n);
+  return w < 0 ? (int)w : 0;
+}
+
+int cio_http_stream_write(cio_http_res *res, const void *data, size_t len) {
+  if (!res || !res->streaming) return -EINVAL;
+  if (res->head_only || len == 0) return 0; // an empty chunk would end the stream
+  char size[24];
+  int n = snprintf(size, sizeof size, "%zx\r\n", len);
+  ssize_t w = cio_sock_write(res->sock, size, (size_t)n);
+  if (w >= 0) w = cio_sock_write(res->sock, data, len);
+  if (w >= 0) w = cio_sock_write(res->sock, "\r\n", 2);
+  return w < 0 ? (int)w : 0;
+}
+
 static const char *reason(int status) {
   switch (status) {
   case 200: return "OK";
@@ -558,7 +589,9 @@ static int write_response(struct conn *c, cio_http_res *res, bool head_only, boo
 
 static void reset_res(cio_http_res *res) {
   free(res->body);
+  cio_sock *sock = res->sock;
   memset(res, 0, sizeof *res);
+  res->sock = sock;
 }
 
 // Answers an error and closes the connection.
@@ -643,6 +676,7 @@ static int serve_connection(cio_stream *st, void *arg) {
   cio__http_limits lim = {srv->opts.max_line, srv->opts.max_head, 0};
   cio_http_res res;
   memset(&res, 0, sizeof res);
+  res.sock = c.sock;
   int rc = 0;
   for (;;) {
     // The head: idle timeout before the first byte, header timeout after.
@@ -701,6 +735,8 @@ static int serve_connection(cio_stream *st, void *arg) {
     // A client that disconnects while its handler runs cancels the handler
     // (a half-closed client counts as gone: HTTP/1.1 clients do not do that).
     cio__sock_cancel_on_hup(c.sock, cio_current());
+    res.head_only = strcmp(req->method, "HEAD") == 0;
+    res.keep_alive = h.keep_alive;
     struct chain chain = {srv->app, srv->app->mws, srv->opts.handler_timeout};
     int mrc = chain_next(req, &res, &chain);
     if (mrc < 0 && !res.status) error_body(&res, 500);
@@ -710,10 +746,15 @@ static int serve_connection(cio_stream *st, void *arg) {
       free(req);
       goto done;
     }
-    bool head_only = strcmp(req->method, "HEAD") == 0;
+    bool head_only = res.head_only;
     free(req->body);
     free(req);
-    rc = write_response(&c, &res, head_only, h.keep_alive);
+    if (res.streaming) { // the last chunk
+      ssize_t w = head_only ? 0 : cio_sock_write(c.sock, "0\r\n\r\n", 5);
+      rc = w < 0 ? (int)w : 0;
+    } else {
+      rc = write_response(&c, &res, head_only, h.keep_alive);
+    }
     reset_res(&res);
     if (rc < 0 || !h.keep_alive) goto done;
     // Pipelining: keep what follows this request.
