@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include "helpers/test.h"
+#ifdef CIO_HAVE_JANSSON
+#include <cio/http_json.h>
+#endif
 
 static int hello(cio_http_req *req, cio_http_res *res, void *arg) {
   (void)req, (void)arg;
@@ -49,6 +52,22 @@ static int streamer(cio_http_req *req, cio_http_res *res, void *arg) {
   }
   return rc;
 }
+#ifdef CIO_HAVE_JANSSON
+// POST /sum {"a": 1, "b": 2} -> {"sum": 3, "echo": <the name, escaped>}
+static int sum(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)arg;
+  json_t *in;
+  if (cio_http_body_json(req, res, &in) < 0) return 0; // 422 answered
+  json_t *out = json_pack("{s:I, s:O}", "sum",
+                          (json_int_t)(json_integer_value(json_object_get(in, "a")) +
+                                       json_integer_value(json_object_get(in, "b"))),
+                          "echo", json_object_get(in, "name") ?: json_null());
+  int rc = cio_http_json_value(res, 200, out);
+  json_decref(out);
+  json_decref(in);
+  return rc;
+}
+#endif
 static int fails(cio_http_req *req, cio_http_res *res, void *arg) {
   (void)req, (void)res, (void)arg;
   return -EIO;
@@ -107,6 +126,9 @@ static cio_server *start(cio_http_app **app_out, char *port, double header_timeo
   ASSERT_EQ(cio_http_route(app, "GET", "/files/{p:path}", files, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/fail", fails, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/stream", streamer, NULL), 0);
+#ifdef CIO_HAVE_JANSSON
+  ASSERT_EQ(cio_http_route(app, "POST", "/sum", sum, NULL), 0);
+#endif
   ASSERT_EQ(cio_http_route(app, "GET", "/slow", slow, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/user/{user_id:int}/profile", profile, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/bad/{x:wat}", hello, NULL), -EINVAL);
@@ -414,7 +436,44 @@ static void real_clients_curl_httpx_http_client(void) {
   ASSERT_EQ(cio_run(clients_main, NULL), 0);
 }
 
+static int json_main(void *arg) {
+  (void)arg;
+#ifdef CIO_HAVE_JANSSON
+  cio_http_app *app;
+  char port[8];
+  cio_server *srv = start(&app, port, 5.0);
+  static char out[8192], req[512];
+  struct {
+    const char *body; // request body
+    const char *want; // in the answer
+  } cases[] = {
+      {"{\"a\": 40, \"b\": 2, \"name\": \"q\\\"\u00e9\\n\"}",
+       "{\"sum\":42,\"echo\":\"q\\\"\u00e9\\n\"}"}, // escaped again on the way out
+      {"{\"a\": 1,", "\"type\":\"json_invalid\",\"loc\":[\"body\","},
+      {"{\"name\": \"\xff\xfe\"}", "HTTP/1.1 422 "}, // invalid UTF-8 refused
+      {"{\"a\": 1, \"a\": 2}", "HTTP/1.1 422 "},     // duplicate keys refused
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int n =
+        snprintf(req, sizeof req, "POST /sum HTTP/1.1\r\nHost: a\r\nContent-Length: %zu\r\n\r\n%s",
+                 strlen(cases[i].body), cases[i].body);
+    exchange(port, req, (size_t)n, out, sizeof out, 1);
+    if (!strstr(out, cases[i].want)) test_fail(__FILE__, __LINE__, "json case %zu: %s", i, out);
+  }
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  cio_http_app_free(app);
+#endif
+  return 0;
+}
+static void json_bodies(void) {
+#ifndef CIO_HAVE_JANSSON
+  test_skip("built without Jansson: apt-get install libjansson-dev");
+#endif
+  ASSERT_EQ(cio_run(json_main, NULL), 0);
+}
+
 static const test_case cases[] = {
+    {"json_bodies", json_bodies, 0},
     {"real_clients_curl_httpx_http_client", real_clients_curl_httpx_http_client, 60},
     {"keepalive_pipelining_bodies_and_errors", keepalive_pipelining_bodies_and_errors, 0},
     {"limits_and_slow_loris", limits_and_slow_loris, 0},
