@@ -29,7 +29,12 @@ static int echo_body(cio_http_req *req, cio_http_res *res, void *arg) {
 static int item(cio_http_req *req, cio_http_res *res, void *arg) {
   (void)arg;
   int64_t limit;
-  if (cio_http_query_int(req, res, "limit", 10, &limit) < 0) return 0; // 422 answered
+  double ratio;
+  bool flag;
+  if (cio_http_query_int(req, res, "limit", 10, &limit) < 0 ||
+      cio_http_query_float(req, res, "ratio", 0.5, &ratio) < 0 ||
+      cio_http_query_bool(req, res, "flag", false, &flag) < 0)
+    return 0; // 422 answered
   char body[128];
   snprintf(body, sizeof body, "{\"id\":%lld,\"name\":\"%s\",\"limit\":%lld}",
            (long long)cio_http_param_int(req, "id"), cio_http_query(req, "name") ?: "",
@@ -220,6 +225,12 @@ static int behaviour_main(void *arg) {
   const char *q422 = "GET /items/1?limit=lots HTTP/1.1\r\nHost: a\r\n\r\n";
   exchange(port, q422, strlen(q422), out, sizeof out, 1);
   ASSERT_STR_CONTAINS(out, "\"loc\":[\"query\",\"limit\"]");
+  const char *f422 = "GET /items/1?ratio=half HTTP/1.1\r\nHost: a\r\n\r\n";
+  exchange(port, f422, strlen(f422), out, sizeof out, 1);
+  ASSERT_STR_CONTAINS(out, "\"type\":\"float_parsing\",\"loc\":[\"query\",\"ratio\"]");
+  const char *b422 = "GET /items/1?flag=maybe HTTP/1.1\r\nHost: a\r\n\r\n";
+  exchange(port, b422, strlen(b422), out, sizeof out, 1);
+  ASSERT_STR_CONTAINS(out, "\"type\":\"bool_parsing\",\"loc\":[\"query\",\"flag\"]");
   const char *e405 = "DELETE / HTTP/1.1\r\nHost: a\r\n\r\n";
   exchange(port, e405, strlen(e405), out, sizeof out, 1);
   ASSERT_STR_CONTAINS(out, "HTTP/1.1 405 ");

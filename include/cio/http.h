@@ -18,6 +18,7 @@
 #ifndef CIO_HTTP_H
 #define CIO_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -91,6 +92,12 @@ const char *cio_http_query(const cio_http_req *req, const char *name);
 // handler should then return at once.
 int cio_http_query_int(cio_http_req *req, cio_http_res *res, const char *name, int64_t def,
                        int64_t *out);
+// The same for a number (float) and a boolean (true/false, 1/0, yes/no,
+// on/off, as FastAPI accepts).
+int cio_http_query_float(cio_http_req *req, cio_http_res *res, const char *name, double def,
+                         double *out);
+int cio_http_query_bool(cio_http_req *req, cio_http_res *res, const char *name, bool def,
+                        bool *out);
 // A request header (case-insensitive name), or NULL.
 const char *cio_http_header(const cio_http_req *req, const char *name);
 // The request body (NUL-terminated) and its length.

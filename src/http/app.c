@@ -300,6 +300,40 @@ int cio_http_query_int(cio_http_req *req, cio_http_res *res, const char *name, i
   return -EINVAL;
 }
 
+int cio_http_query_float(cio_http_req *req, cio_http_res *res, const char *name, double def,
+                         double *out) {
+  const char *v = cio_http_query(req, name);
+  if (!v) {
+    *out = def;
+    return 0;
+  }
+  char *end;
+  double d = strtod(v, &end);
+  if (*v && !*end) {
+    *out = d;
+    return 0;
+  }
+  answer_422(res, "query", name, "float_parsing",
+             "Input should be a valid number, unable to parse string as a number", v);
+  return -EINVAL;
+}
+
+int cio_http_query_bool(cio_http_req *req, cio_http_res *res, const char *name, bool def,
+                        bool *out) {
+  static const char *yes[] = {"true", "1", "yes", "on", "t", "y"};
+  static const char *no[] = {"false", "0", "no", "off", "f", "n"};
+  const char *v = cio_http_query(req, name);
+  *out = def;
+  if (!v) return 0;
+  for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+    if (strcasecmp(v, yes[i]) == 0) return *out = true, 0;
+    if (strcasecmp(v, no[i]) == 0) return *out = false, 0;
+  }
+  answer_422(res, "query", name, "bool_parsing",
+             "Input should be a valid boolean, unable to interpret input", v);
+  return -EINVAL;
+}
+
 const char *cio_http_header(const cio_http_req *req, const char *name) {
   if (!req) return NULL;
   const cio__http_slice *v = cio__http_header_get(req->head, name);

@@ -17,9 +17,9 @@ int cio_http_body_json(cio_http_req *req, cio_http_res *res, json_t **out) {
   *out = body ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &err) : NULL;
   if (*out) return 0;
   if (!body) snprintf(err.text, sizeof err.text, "empty body");
-  json_t *detail = json_pack("{s:[{s:s, s:[s,i], s:s, s:{s:s}}]}", "detail", "type",
-                             "json_invalid", "loc", "body", body ? err.position : 0, "msg",
-                             "JSON decode error", "ctx", "error", err.text);
+  json_t *detail = json_pack("{s:[{s:s, s:[s,i], s:s, s:{s:s}}]}", "detail", "type", "json_invalid",
+                             "loc", "body", body ? err.position : 0, "msg", "JSON decode error",
+                             "ctx", "error", err.text);
   if (!detail || cio_http_json_value(res, 422, detail) < 0)
     cio_http_json(res, 422, "{\"detail\":[{\"type\":\"json_invalid\",\"loc\":[\"body\",0]}]}");
   json_decref(detail);
