@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 #
 # The short commands, in front of CMake:
-#   make demo           build and run the demo
+#   make demo           build and run the tour: every pattern of the asyncio guide
 #   make test           build and run every test (plus the sanitizer suite: make test-asan)
 #   make bench [W=name] run the benchmarks beside their peers
 #   make serve          the guide's FastAPI demo service (PORT=8000)
@@ -18,7 +18,7 @@ $(BUILD)/Makefile:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIO_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 
 demo: all
-	@$(BUILD)/examples/sleeps
+	@$(BUILD)/examples/tour
 
 # The guide's FastAPI demo service, in the foreground (PORT, default 8000).
 PORT ?= 8000
