@@ -58,6 +58,25 @@ r.read()
 check(r.status == 404, "404")
 conn.close()
 
+# Limits, through http.client: a long target (414), too many header bytes
+# (431), and a malformed request from a raw socket (400).
+conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+conn.request("GET", "/" + "a" * 400)
+r = conn.getresponse()
+r.read()
+check(r.status == 414, "414 for a long request line")
+conn.close()
+conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+conn.request("GET", "/", headers={"X-Pad-%d" % i: "v" * 60 for i in range(60)})
+r = conn.getresponse()
+r.read()
+check(r.status == 431, "431 for large headers")
+conn.close()
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")
+check(s.recv(4096).startswith(b"HTTP/1.1 400 "), "400 for Content-Length with Transfer-Encoding")
+s.close()
+
 # httpx: a pooled client, the gather endpoint.
 with httpx.Client(base_url="http://127.0.0.1:%d" % port, timeout=5) as client:
     r = client.get("/user/9/profile")

@@ -428,7 +428,7 @@ static int clients_main(void *arg) {
   char *py[] = {"/usr/bin/python3", CIO_SOURCE_DIR "/tests/http_clients.py", port, NULL};
   run_program(py, &r);
   if (r.code != 0) test_fail(__FILE__, __LINE__, "python clients: %s", r.out);
-  ASSERT_STR_CONTAINS(r.out, "ok 13 checks");
+  ASSERT_STR_CONTAINS(r.out, "ok 16 checks");
   char url[64];
   snprintf(url, sizeof url, "http://127.0.0.1:%s/user/4/profile", port);
   char *curl[] = {"curl", "-s", "-i", url, NULL};
