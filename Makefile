@@ -69,7 +69,7 @@ bench: all
 	@bench/run.sh $(BUILD) $(W)
 
 format:
-	@clang-format -i $$(git ls-files '*.c' '*.h')
+	@clang-format -i $$(git ls-files --cached --others --exclude-standard '*.c' '*.h')
 
 check-format:
 	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')

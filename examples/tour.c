@@ -26,7 +26,8 @@ static void report(bool ok, const char *name, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(text, sizeof text, fmt, ap);
   va_end(ap);
-  const char *mark = ok ? (color ? "\033[32m✓\033[0m" : "ok") : (color ? "\033[31m✗\033[0m" : "FAIL");
+  const char *mark =
+      ok ? (color ? "\033[32m✓\033[0m" : "ok") : (color ? "\033[31m✗\033[0m" : "FAIL");
   printf("%s %-22s %s\n", mark, name, text);
   fflush(stdout);
   ok ? passed++ : failed++;
@@ -55,8 +56,8 @@ static void sequential_vs_concurrent(void) {
   int out[2];
   int rc = cio_gather(t, 2, out, 0);
   double conc = cio_now() - t0;
-  report(a == 10 && b == 20 && rc == 0 && out[1] == 20 && conc < seq * 0.75, "sequential/concurrent",
-         "sequential %.2f s · gathered %.2f s", seq, conc);
+  report(a == 10 && b == 20 && rc == 0 && out[1] == 20 && conc < seq * 0.75,
+         "sequential/concurrent", "sequential %.2f s · gathered %.2f s", seq, conc);
 }
 
 static int slow_service(void *arg) {
@@ -72,8 +73,8 @@ static void timeout(void) {
 }
 
 struct limited {
-  cio_sem *sem;                  // Semaphore(3)
-  int *in_flight, *most;         // fetches running now, most at once
+  cio_sem *sem;          // Semaphore(3)
+  int *in_flight, *most; // fetches running now, most at once
 };
 
 static int limited_fetch(void *arg) {
@@ -94,8 +95,8 @@ static void rate_limiting(void) {
   double t0 = cio_now();
   for (int i = 0; i < 9; i++) t[i] = cio_spawn(limited_fetch, &l);
   int rc = cio_gather(t, 9, NULL, 0);
-  report(rc == 0 && most == 3, "rate limiting", "semaphore(3): 9 fetches in %.2f s, never more than %d at once",
-         cio_now() - t0, most);
+  report(rc == 0 && most == 3, "rate limiting",
+         "semaphore(3): 9 fetches in %.2f s, never more than %d at once", cio_now() - t0, most);
   cio_sem_free(l.sem);
 }
 
@@ -171,8 +172,8 @@ static void as_completed(void) {
 }
 
 struct work {
-  cio_queue *q;  // the queue
-  int handled;   // items processed by consumers
+  cio_queue *q; // the queue
+  int handled;  // items processed by consumers
 };
 
 static int consumer(void *arg) {
@@ -198,8 +199,8 @@ static void queue_producer_consumer(void) {
   if (rc == 0) rc = cio_queue_join(w.q);
   cio_queue_shutdown(w.q, false);
   int crc = cio_gather(c, 3, NULL, 0);
-  report(rc == 0 && crc == 0 && w.handled == 20, "queue", "20 items, 3 consumers, maxsize 5: all done in %.2f s",
-         cio_now() - t0);
+  report(rc == 0 && crc == 0 && w.handled == 20, "queue",
+         "20 items, 3 consumers, maxsize 5: all done in %.2f s", cio_now() - t0);
   cio_queue_free(w.q);
 }
 
@@ -227,7 +228,8 @@ static void lock(void) {
   cio_task *t[4];
   for (int i = 0; i < 4; i++) t[i] = cio_spawn(increment, &c);
   int rc = cio_gather(t, 4, NULL, 0);
-  report(rc == 0 && c.value == 400, "lock", "4 tasks x 100 read-yield-write increments under a lock: %d", c.value);
+  report(rc == 0 && c.value == 400, "lock",
+         "4 tasks x 100 read-yield-write increments under a lock: %d", c.value);
   cio_lock_free(c.lock);
 }
 
@@ -258,8 +260,9 @@ static void *crunch(void *arg) {
 
 static int offload(void *arg) {
   void *r;
-  int rc = cio_to_thread(arg ? crunch : blocking_call,
-                         arg ? (void *)(uintptr_t)20000000 : (void *)(uintptr_t)(300000 * unit), &r);
+  int rc =
+      cio_to_thread(arg ? crunch : blocking_call,
+                    arg ? (void *)(uintptr_t)20000000 : (void *)(uintptr_t)(300000 * unit), &r);
   return rc < 0 ? rc : (int)(uintptr_t)r;
 }
 
@@ -315,7 +318,8 @@ static void fastapi(void) {
     if (ok && (cio_stream_write(st, req, strlen(req)) < 0 || cio_stream_drain(st) < 0)) ok = false;
     size_t got = 0;
     ssize_t n;
-    while (ok && (n = cio_stream_read(st, reply + got, sizeof reply - 1 - got)) > 0) got += (size_t)n;
+    while (ok && (n = cio_stream_read(st, reply + got, sizeof reply - 1 - got)) > 0)
+      got += (size_t)n;
     reply[got] = 0;
     if (ok) {
       int closed = cio_stream_close(st);
@@ -326,8 +330,8 @@ static void fastapi(void) {
   }
   double dt = cio_now() - t0;
   const char *body = strstr(reply, "\r\n\r\n");
-  report(ok && strstr(reply, "200 OK") && body, "FastAPI demo", "GET /user/7/profile -> %s in %.2f s (two fetches gathered)",
-         body ? body + 4 : "?", dt);
+  report(ok && strstr(reply, "200 OK") && body, "FastAPI demo",
+         "GET /user/7/profile -> %s in %.2f s (two fetches gathered)", body ? body + 4 : "?", dt);
   cio_http_app_free(app);
 }
 
@@ -336,7 +340,8 @@ static void mistakes(void) {
   // 2: a task nobody awaits, and 3: a blocking call in a task, are reported
   // by debug mode (examples/debugging.c, docs/debugging.md);
   // 4 and 5: awaiting outside a task says so by name — shown after the tour.
-  report(true, "common mistakes", "caught by the compiler, debug mode, or a message: docs/debugging.md");
+  report(true, "common mistakes",
+         "caught by the compiler, debug mode, or a message: docs/debugging.md");
 }
 
 static int tour(void *arg) {
