@@ -9,7 +9,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all demo serve test fuzz test-asan test-tsan test-valgrind test-ucontext bench format check-format clean
+.PHONY: all demo serve test fuzz docs test-asan test-tsan test-valgrind test-ucontext bench format check-format clean
 
 all: $(BUILD)/Makefile
 	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory >$(BUILD)/build.log 2>&1 || { cat $(BUILD)/build.log; exit 1; }
@@ -65,6 +65,11 @@ fuzz:
 	@build-fuzz/fuzz/fuzz_http -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
 	  -artifact_prefix=fuzz/crashes/ build-fuzz/corpus fuzz/corpus/http 2>&1 | tail -n 12
 
+# The API reference from the headers' comments (Doxygen; warnings fail).
+docs:
+	@command -v doxygen >/dev/null || { echo "make docs needs doxygen (apt-get install doxygen)"; exit 1; }
+	@doxygen docs/Doxyfile && echo "API reference: build-docs/html/index.html"
+
 bench: all
 	@bench/run.sh $(BUILD) $(W)
 
@@ -75,4 +80,4 @@ check-format:
 	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan build-ucontext build-fuzz
+	rm -rf $(BUILD) build-asan build-tsan build-ucontext build-fuzz build-docs

@@ -1,30 +1,31 @@
 // SPDX-License-Identifier: MIT
-//
-// cio: asyncio's programming model in C.
-//
-// A task is an ordinary C function `int fn(void *arg)` running on its own
-// stack.  Calling an awaiting function (cio_sleep, cio_join, ...) from a task
-// suspends that task and lets the loop run others: that call *is* the await.
-//
-// Conventions every function here follows:
-//   - Failure is a negative errno (-ECANCELED, -ETIMEDOUT, -EINVAL, ...),
-//     success is >= 0.  cio_strerror() names a code.
-//   - "Awaits" in a comment means the call may suspend the calling task; such
-//     a call is a cancellation point and is marked CIO_AWAIT, so ignoring its
-//     result is a compiler warning.
-//   - Awaiting functions must be called from a task inside cio_run(); called
-//     anywhere else they print one line naming themselves and return -EPERM.
-//
-// Task outcome: a task's body returns an int, its outcome: >= 0 for success,
-// a negative errno for failure.  A task that hands back a value writes it
-// through its argument, which the spawner keeps alive until it has joined:
-//
-//     struct fetch { int id; char body[256]; };
-//     static int fetch(void *p) { struct fetch *f = p; ...; return 0; }
-//     ...
-//     struct fetch f = {.id = 1};
-//     cio_task *t = cio_spawn(fetch, &f);
-//     int rc = cio_join(t);          // f.body is valid once rc >= 0
+/// \file
+///
+/// cio: asyncio's programming model in C.
+///
+/// A task is an ordinary C function `int fn(void *arg)` running on its own
+/// stack.  Calling an awaiting function (cio_sleep, cio_join, ...) from a task
+/// suspends that task and lets the loop run others: that call *is* the await.
+///
+/// Conventions every function here follows:
+///   - Failure is a negative errno (-ECANCELED, -ETIMEDOUT, -EINVAL, ...),
+///     success is >= 0.  cio_strerror() names a code.
+///   - "Awaits" in a comment means the call may suspend the calling task; such
+///     a call is a cancellation point and is marked CIO_AWAIT, so ignoring its
+///     result is a compiler warning.
+///   - Awaiting functions must be called from a task inside cio_run(); called
+///     anywhere else they print one line naming themselves and return -EPERM.
+///
+/// Task outcome: a task's body returns an int, its outcome: >= 0 for success,
+/// a negative errno for failure.  A task that hands back a value writes it
+/// through its argument, which the spawner keeps alive until it has joined:
+///
+///     struct fetch { int id; char body[256]; };
+///     static int fetch(void *p) { struct fetch *f = p; ...; return 0; }
+///     ...
+///     struct fetch f = {.id = 1};
+///     cio_task *t = cio_spawn(fetch, &f);
+///     int rc = cio_join(t);          // f.body is valid once rc >= 0
 #ifndef CIO_H
 #define CIO_H
 
@@ -41,173 +42,173 @@ extern "C" {
 
 typedef struct cio_task cio_task;
 
-// The body of a task.  Returns the task's outcome (>= 0 ok, < 0 -errno).
+/// The body of a task.  Returns the task's outcome (>= 0 ok, < 0 -errno).
 typedef int (*cio_fn)(void *arg);
 
 // ---------------------------------------------------------------- running
 
-// Options for cio_run_opts().  Zero-initialise and set what you need.
+/// Options for cio_run_opts().  Zero-initialise and set what you need.
 typedef struct cio_opts {
-  bool debug;             // debug mode (also on when the environment has CIO_DEBUG=1)
-  size_t stack_size;      // usable stack per task in bytes; 0 = CIO_STACK_SIZE env or 64 KiB
-  double block_threshold; // debug mode: report a task that blocks the loop this long (0: 0.1 s)
+  bool debug;             ///< debug mode (also on when the environment has CIO_DEBUG=1)
+  size_t stack_size;      ///< usable stack per task in bytes; 0 = CIO_STACK_SIZE env or 64 KiB
+  double block_threshold; ///< debug mode: report a task that blocks the loop this long (0: 0.1 s)
 } cio_opts;
 
-// Runs `main(arg)` as the first task of a new event loop on this thread and
-// returns when it has finished, after cancelling and waiting for every task
-// still alive (as asyncio.run does).  Returns main's outcome, or -ENOMEM /
-// -EINVAL if the loop could not be set up, -EBUSY if a loop already runs on
-// this thread, -EDEADLK if every task waits and nothing can wake any of them
-// (a task dump is printed first).
+/// Runs `main(arg)` as the first task of a new event loop on this thread and
+/// returns when it has finished, after cancelling and waiting for every task
+/// still alive (as asyncio.run does).  Returns main's outcome, or -ENOMEM /
+/// -EINVAL if the loop could not be set up, -EBUSY if a loop already runs on
+/// this thread, -EDEADLK if every task waits and nothing can wake any of them
+/// (a task dump is printed first).
 int cio_run(cio_fn main, void *arg);
 
-// cio_run() with options.  `opts` may be NULL.  A stack_size below 16 KiB
-// or above 1 GiB returns -EINVAL.
+/// cio_run() with options.  `opts` may be NULL.  A stack_size below 16 KiB
+/// or above 1 GiB returns -EINVAL.
 int cio_run_opts(const cio_opts *opts, cio_fn main, void *arg);
 
 // ---------------------------------------------------------------- other threads
 
 typedef struct cio_loop cio_loop;
 
-// The loop running on this thread, or NULL.
+/// The loop running on this thread, or NULL.
 cio_loop *cio_loop_current(void);
 
-// Thread-safe: queues fn(arg) to run on `loop`'s thread soon, outside any
-// task (fn must not await; it may spawn tasks or wake them through cio
-// primitives), and wakes the loop if it is waiting.  Callbacks run in the
-// order posted.  The caller must know the loop is still running.  Returns 0,
-// -EINVAL, -ENOMEM.  Does not await.
+/// Thread-safe: queues fn(arg) to run on `loop`'s thread soon, outside any
+/// task (fn must not await; it may spawn tasks or wake them through cio
+/// primitives), and wakes the loop if it is waiting.  Callbacks run in the
+/// order posted.  The caller must know the loop is still running.  Returns 0,
+/// -EINVAL, -ENOMEM.  Does not await.
 int cio_call_soon_threadsafe(cio_loop *loop, void (*fn)(void *), void *arg);
 
-// Thread-safe: tells the loop that another thread will post to it
-// (delta = +1) or no longer will (-1).  While holds are outstanding, a loop
-// whose tasks all wait does not report a deadlock but waits for posts.
-// Returns the new count.
+/// Thread-safe: tells the loop that another thread will post to it
+/// (delta = +1) or no longer will (-1).  While holds are outstanding, a loop
+/// whose tasks all wait does not report a deadlock but waits for posts.
+/// Returns the new count.
 int cio_loop_hold(cio_loop *loop, int delta);
 
 // ---------------------------------------------------------------- time
 
-// The loop's monotonic clock in seconds (asyncio's loop.time()).  Cached per
-// scheduling round, so cheap.  Returns 0 outside a loop.
+/// The loop's monotonic clock in seconds (asyncio's loop.time()).  Cached per
+/// scheduling round, so cheap.  Returns 0 outside a loop.
 double cio_now(void);
 
-// The same clock in nanoseconds.
+/// The same clock in nanoseconds.
 int64_t cio_now_ns(void);
 
-// Awaits: suspends the calling task for `seconds`.  Returns 0, -ECANCELED if
-// the task was cancelled, -ETIMEDOUT if an enclosing timeout scope expired,
-// -EINVAL for a negative or NaN duration, -EPERM outside a task.
+/// Awaits: suspends the calling task for `seconds`.  Returns 0, -ECANCELED if
+/// the task was cancelled, -ETIMEDOUT if an enclosing timeout scope expired,
+/// -EINVAL for a negative or NaN duration, -EPERM outside a task.
 CIO_AWAIT int cio_sleep(double seconds);
 
-// Awaits: lets every other ready task run once, then resumes (asyncio.sleep(0)).
-// Returns 0, -ECANCELED or -EPERM as cio_sleep().
+/// Awaits: lets every other ready task run once, then resumes (asyncio.sleep(0)).
+/// Returns 0, -ECANCELED or -EPERM as cio_sleep().
 CIO_AWAIT int cio_yield(void);
 
 // ---------------------------------------------------------------- tasks
 
-// Spawns a task running fn(arg); it starts at the next scheduling point (the
-// caller keeps running, as asyncio.create_task).  The caller owns the handle
-// and must cio_join() or cio_detach() it.  Returns NULL with errno set
-// (ENOMEM, EINVAL for a NULL fn, EPERM outside a loop).  Does not await.
+/// Spawns a task running fn(arg); it starts at the next scheduling point (the
+/// caller keeps running, as asyncio.create_task).  The caller owns the handle
+/// and must cio_join() or cio_detach() it.  Returns NULL with errno set
+/// (ENOMEM, EINVAL for a NULL fn, EPERM outside a loop).  Does not await.
 #define cio_spawn(fn, arg) cio_spawn_at(NULL, (fn), (arg), __FILE__, __LINE__)
 
-// As cio_spawn(), with a name shown by cio_task_name() and in every
-// diagnostic.  The name is copied (truncated to 47 bytes).
+/// As cio_spawn(), with a name shown by cio_task_name() and in every
+/// diagnostic.  The name is copied (truncated to 47 bytes).
 #define cio_spawn_named(name, fn, arg) cio_spawn_at((name), (fn), (arg), __FILE__, __LINE__)
 
-// What the spawn macros call; `file` and `line` record the spawn site for
-// debug reports (`file` must be a string literal or otherwise outlive the task).
+/// What the spawn macros call; `file` and `line` record the spawn site for
+/// debug reports (`file` must be a string literal or otherwise outlive the task).
 cio_task *cio_spawn_at(const char *name, cio_fn fn, void *arg, const char *file, int line);
 
-// Awaits until `t` has finished and returns its outcome; the handle is
-// released and must not be used again.  If the caller is cancelled while
-// waiting, `t` is cancelled too and still waited for (so nothing leaks); the
-// caller's own cancellation stays pending for its next await.  Returns
-// -EINVAL for NULL or a released handle, -EDEADLK for joining oneself,
-// -EPERM outside a task.
+/// Awaits until `t` has finished and returns its outcome; the handle is
+/// released and must not be used again.  If the caller is cancelled while
+/// waiting, `t` is cancelled too and still waited for (so nothing leaks); the
+/// caller's own cancellation stays pending for its next await.  Returns
+/// -EINVAL for NULL or a released handle, -EDEADLK for joining oneself,
+/// -EPERM outside a task.
 CIO_AWAIT int cio_join(cio_task *t);
 
-// Gives up the handle: the task runs on and is freed when it finishes (its
-// outcome is then dropped; debug mode reports a failure nobody read).
-// Returns 0 or -EINVAL.  Does not await.
+/// Gives up the handle: the task runs on and is freed when it finishes (its
+/// outcome is then dropped; debug mode reports a failure nobody read).
+/// Returns 0 or -EINVAL.  Does not await.
 int cio_detach(cio_task *t);
 
-// Requests cancellation of `t`: its current or next await returns
-// -ECANCELED, and so does every later one until it returns (level
-// triggered), except inside a shield scope.  A task cancelled before it
-// started never runs its body.  Returns 1 if the request was made, 0 if `t`
-// had already finished, -EINVAL for a bad handle.  Does not await.
+/// Requests cancellation of `t`: its current or next await returns
+/// -ECANCELED, and so does every later one until it returns (level
+/// triggered), except inside a shield scope.  A task cancelled before it
+/// started never runs its body.  Returns 1 if the request was made, 0 if `t`
+/// had already finished, -EINVAL for a bad handle.  Does not await.
 int cio_cancel(cio_task *t);
 
-// True once `t` has finished (returned, or cancelled before starting).
+/// True once `t` has finished (returned, or cancelled before starting).
 bool cio_task_done(const cio_task *t);
 
-// `t`'s outcome if it has finished, else -EBUSY (asyncio's
-// InvalidStateError).  Returns -EINVAL for a bad handle.
+/// `t`'s outcome if it has finished, else -EBUSY (asyncio's
+/// InvalidStateError).  Returns -EINVAL for a bad handle.
 int cio_task_result(const cio_task *t);
 
-// True if cancellation of `t` has been requested.
+/// True if cancellation of `t` has been requested.
 bool cio_task_cancelled(const cio_task *t);
 
-// The task's name: the one given at spawn, or "task-<id>".  Owned by the task.
+/// The task's name: the one given at spawn, or "task-<id>".  Owned by the task.
 const char *cio_task_name(const cio_task *t);
 
-// The task's id, unique within the process (1 = the first task).
+/// The task's id, unique within the process (1 = the first task).
 uint64_t cio_task_id(const cio_task *t);
 
-// The running task, or NULL outside a task.
+/// The running task, or NULL outside a task.
 cio_task *cio_current(void);
 
-// Fills out[0..cap) with the loop's live tasks (in spawn order) and returns
-// how many there are in all (which may exceed cap).  0 outside a loop.
+/// Fills out[0..cap) with the loop's live tasks (in spawn order) and returns
+/// how many there are in all (which may exceed cap).  0 outside a loop.
 size_t cio_all_tasks(cio_task **out, size_t cap);
 
 // ---------------------------------------------------------------- scopes
 
-// A timeout or shield scope in the current task (asyncio.timeout, Trio's
-// move_on_after and shielded cancel scopes).  The caller provides the
-// storage (usually on its stack); the fields are private.  Scopes nest and
-// must be closed innermost first with cio_scope_end().
+/// A timeout or shield scope in the current task (asyncio.timeout, Trio's
+/// move_on_after and shielded cancel scopes).  The caller provides the
+/// storage (usually on its stack); the fields are private.  Scopes nest and
+/// must be closed innermost first with cio_scope_end().
 typedef struct cio_scope {
-  int64_t deadline_;         // private: this scope's deadline (loop ns)
-  int64_t saved_deadline_;   // private: the task's deadline before it opened
-  struct cio_scope *parent_; // private: the enclosing scope
-  void *task_;               // private: the task that opened it
-  int kind_;                 // private: timeout or shield
-  int fired_;                // private: this scope's deadline interrupted an await
+  int64_t deadline_;         ///< private: this scope's deadline (loop ns)
+  int64_t saved_deadline_;   ///< private: the task's deadline before it opened
+  struct cio_scope *parent_; ///< private: the enclosing scope
+  void *task_;               ///< private: the task that opened it
+  int kind_;                 ///< private: timeout or shield
+  int fired_;                ///< private: this scope's deadline interrupted an await
 } cio_scope;
 
-// "No timeout": pass as a duration to wait without limit.
+/// "No timeout": pass as a duration to wait without limit.
 #define CIO_FOREVER (__builtin_inf())
 
-// Opens a timeout scope: once `seconds` have passed, every await inside it
-// returns -ETIMEDOUT (level triggered, like cancellation) until the scope is
-// closed.  A scope never extends an enclosing one: the task's deadline is the
-// earliest of its open scopes.  0 or a negative duration expires at once
-// (the next await fails, as asyncio.timeout(0)); CIO_FOREVER never expires.
-// Returns 0, -EINVAL for NaN or a NULL scope, -EPERM outside a task.
+/// Opens a timeout scope: once `seconds` have passed, every await inside it
+/// returns -ETIMEDOUT (level triggered, like cancellation) until the scope is
+/// closed.  A scope never extends an enclosing one: the task's deadline is the
+/// earliest of its open scopes.  0 or a negative duration expires at once
+/// (the next await fails, as asyncio.timeout(0)); CIO_FOREVER never expires.
+/// Returns 0, -EINVAL for NaN or a NULL scope, -EPERM outside a task.
 int cio_timeout_begin(cio_scope *scope, double seconds);
 
-// As cio_timeout_begin() with an absolute deadline on the cio_now() clock
-// (asyncio.timeout_at).
+/// As cio_timeout_begin() with an absolute deadline on the cio_now() clock
+/// (asyncio.timeout_at).
 int cio_timeout_at_begin(cio_scope *scope, double when);
 
-// Opens a shield scope: awaits inside are interrupted neither by the task's
-// cancellation nor by enclosing timeout scopes (a timeout scope opened
-// inside it still works).  For cleanup that must await.  A cancellation
-// requested meanwhile is kept and delivered at the first await after the
-// scope closes.  Returns 0, -EINVAL, -EPERM.
+/// Opens a shield scope: awaits inside are interrupted neither by the task's
+/// cancellation nor by enclosing timeout scopes (a timeout scope opened
+/// inside it still works).  For cleanup that must await.  A cancellation
+/// requested meanwhile is kept and delivered at the first await after the
+/// scope closes.  Returns 0, -EINVAL, -EPERM.
 int cio_shield_begin(cio_scope *scope);
 
-// Closes `scope`, which must be the task's innermost open scope.  Returns
-// -ETIMEDOUT if this timeout scope's deadline interrupted an await inside it
-// (when nested deadlines expire together, the outermost of them reports
-// it), otherwise 0; -EINVAL if `scope` is not the innermost open scope.
+/// Closes `scope`, which must be the task's innermost open scope.  Returns
+/// -ETIMEDOUT if this timeout scope's deadline interrupted an await inside it
+/// (when nested deadlines expire together, the outermost of them reports
+/// it), otherwise 0; -EINVAL if `scope` is not the innermost open scope.
 int cio_scope_end(cio_scope *scope);
 
 // ---------------------------------------------------------------- errors
 
-// A short description of a cio return code (negative errno), never NULL.
+/// A short description of a cio return code (negative errno), never NULL.
 const char *cio_strerror(int code);
 
 #ifdef __cplusplus

@@ -1,20 +1,21 @@
 // SPDX-License-Identifier: MIT
-//
-// A FastAPI-style HTTP/1.1 framework on cio: routes with typed path
-// parameters, handlers that are tasks (they may sleep, gather, time out),
-// JSON responses, FastAPI's 404/405/422 answers.  Include <cio/http.h>.
-//
-//   static int root(cio_http_req *req, cio_http_res *res, void *arg) {
-//     return cio_http_json(res, 200, "{\"message\":\"Hello\"}");
-//   }
-//   cio_http_app *app = cio_http_app_new();
-//   cio_http_route(app, "GET", "/", root, NULL);
-//   cio_http_route(app, "GET", "/user/{user_id:int}/profile", profile, NULL);
-//   cio_http_serve(app, "0.0.0.0", "8000", NULL, &srv);
-//
-// Path parameters: {name} or {name:str} (one segment), {name:int},
-// {name:float}, {name:path} (the rest of the path).  A parameter that does
-// not convert gets 422 with FastAPI's JSON body.
+/// \file
+///
+/// A FastAPI-style HTTP/1.1 framework on cio: routes with typed path
+/// parameters, handlers that are tasks (they may sleep, gather, time out),
+/// JSON responses, FastAPI's 404/405/422 answers.  Include <cio/http.h>.
+///
+///   static int root(cio_http_req *req, cio_http_res *res, void *arg) {
+///     return cio_http_json(res, 200, "{\"message\":\"Hello\"}");
+///   }
+///   cio_http_app *app = cio_http_app_new();
+///   cio_http_route(app, "GET", "/", root, NULL);
+///   cio_http_route(app, "GET", "/user/{user_id:int}/profile", profile, NULL);
+///   cio_http_serve(app, "0.0.0.0", "8000", NULL, &srv);
+///
+/// Path parameters: {name} or {name:str} (one segment), {name:int},
+/// {name:float}, {name:path} (the rest of the path).  A parameter that does
+/// not convert gets 422 with FastAPI's JSON body.
 #ifndef CIO_HTTP_H
 #define CIO_HTTP_H
 
@@ -32,92 +33,92 @@ typedef struct cio_http_app cio_http_app;
 typedef struct cio_http_req cio_http_req;
 typedef struct cio_http_res cio_http_res;
 
-// A handler, run in the connection's task.  Returns 0 once it has set a
-// response; a negative errno (or no response) makes a 500 with a JSON error,
-// -ETIMEDOUT a 504.
+/// A handler, run in the connection's task.  Returns 0 once it has set a
+/// response; a negative errno (or no response) makes a 500 with a JSON error,
+/// -ETIMEDOUT a 504.
 typedef int (*cio_http_handler)(cio_http_req *req, cio_http_res *res, void *arg);
 
 typedef struct cio_http_opts {
-  size_t max_connections; // 0: no limit
-  size_t max_body;        // request body limit, 413 beyond (0: 1 MiB)
-  size_t max_head;        // header block limit, 431 beyond (0: 16 KiB)
-  size_t max_line;        // request line limit, 414 beyond (0: 8 KiB)
-  double header_timeout;  // seconds to receive a request head (0: 10)
-  double idle_timeout;    // seconds a kept-alive connection may idle (0: 60)
-  double handler_timeout; // seconds a handler may run, 504 beyond (0: none)
+  size_t max_connections; ///< 0: no limit
+  size_t max_body;        ///< request body limit, 413 beyond (0: 1 MiB)
+  size_t max_head;        ///< header block limit, 431 beyond (0: 16 KiB)
+  size_t max_line;        ///< request line limit, 414 beyond (0: 8 KiB)
+  double header_timeout;  ///< seconds to receive a request head (0: 10)
+  double idle_timeout;    ///< seconds a kept-alive connection may idle (0: 60)
+  double handler_timeout; ///< seconds a handler may run, 504 beyond (0: none)
 } cio_http_opts;
 
-// A new app with no routes, or NULL (ENOMEM).
+/// A new app with no routes, or NULL (ENOMEM).
 cio_http_app *cio_http_app_new(void);
-// Frees the app; close its servers first.
+/// Frees the app; close its servers first.
 void cio_http_app_free(cio_http_app *app);
 
-// Adds a route.  Returns 0, -EINVAL for a bad pattern, -ENOMEM.
+/// Adds a route.  Returns 0, -EINVAL for a bad pattern, -ENOMEM.
 int cio_http_route(cio_http_app *app, const char *method, const char *pattern,
                    cio_http_handler handler, void *arg);
 
-// Middleware: a function around every request (FastAPI's
-// @app.middleware("http")).  It calls next(req, res, state) to run the rest
-// (later middleware, then routing and the handler) and may look at or change
-// the response afterwards.  Returns what the handler would.
+/// Middleware: a function around every request (FastAPI's
+/// `@app.middleware("http")`).  It calls next(req, res, state) to run the rest
+/// (later middleware, then routing and the handler) and may look at or change
+/// the response afterwards.  Returns what the handler would.
 typedef int (*cio_http_next)(cio_http_req *req, cio_http_res *res, void *state);
 typedef int (*cio_http_middleware)(cio_http_req *req, cio_http_res *res, cio_http_next next,
                                    void *state, void *arg);
 
-// Adds a middleware; the first added runs outermost.  Returns 0, -EINVAL, -ENOMEM.
+/// Adds a middleware; the first added runs outermost.  Returns 0, -EINVAL, -ENOMEM.
 int cio_http_use(cio_http_app *app, cio_http_middleware mw, void *arg);
 
-// The response's status so far (0 before one is set): for middleware.
+/// The response's status so far (0 before one is set): for middleware.
 int cio_http_status(const cio_http_res *res);
 
-// Serves the app (see cio_server_start; the server is stopped with
-// cio_server_close).  opts may be NULL.  The app must outlive the server.
+/// Serves the app (see cio_server_start; the server is stopped with
+/// cio_server_close).  opts may be NULL.  The app must outlive the server.
 int cio_http_serve(cio_http_app *app, const char *host, const char *port, const cio_http_opts *opts,
                    cio_server **out);
 
 // ---------------------------------------------------------------- request
 
-// NUL-terminated views, valid during the handler.
+/// NUL-terminated views, valid during the handler.
 const char *cio_http_method(const cio_http_req *req);
 const char *cio_http_path(const cio_http_req *req);
-// A path parameter as text, or NULL.
+/// A path parameter as text, or NULL.
 const char *cio_http_param(const cio_http_req *req, const char *name);
-// A path parameter converted ({name:int} / {name:float} routes guarantee it).
+/// A path parameter converted ({name:int} / {name:float} routes guarantee it).
 int64_t cio_http_param_int(const cio_http_req *req, const char *name);
 double cio_http_param_float(const cio_http_req *req, const char *name);
-// A query parameter (decoded), or NULL if absent.
+/// A query parameter (decoded), or NULL if absent.
 const char *cio_http_query(const cio_http_req *req, const char *name);
-// A query parameter as an integer, `def` if absent.  Returns 0, or -EINVAL
-// after answering 422 (FastAPI's shape) when it does not convert: the
-// handler should then return at once.
+/// A query parameter as an integer, `def` if absent.  Returns 0, or -EINVAL
+/// after answering 422 (FastAPI's shape) when it does not convert: the
+/// handler should then return at once.
 int cio_http_query_int(cio_http_req *req, cio_http_res *res, const char *name, int64_t def,
                        int64_t *out);
-// The same for a number (float) and a boolean (true/false, 1/0, yes/no,
-// on/off, as FastAPI accepts).
+/// The same for a number (float) and a boolean (true/false, 1/0, yes/no,
+/// on/off, as FastAPI accepts).
 int cio_http_query_float(cio_http_req *req, cio_http_res *res, const char *name, double def,
                          double *out);
 int cio_http_query_bool(cio_http_req *req, cio_http_res *res, const char *name, bool def,
                         bool *out);
-// A request header (case-insensitive name), or NULL.
+/// A request header (case-insensitive name), or NULL.
 const char *cio_http_header(const cio_http_req *req, const char *name);
-// The request body (NUL-terminated) and its length.
+/// The request body (NUL-terminated) and its length.
 const char *cio_http_body(const cio_http_req *req, size_t *len);
 
 // ---------------------------------------------------------------- response
 
-// Sets the response: status, a JSON body (copied).  Returns 0 or -ENOMEM.
+/// Sets the response: status, a JSON body (copied).  Returns 0 or -ENOMEM.
 int cio_http_json(cio_http_res *res, int status, const char *json);
-// Any body with its content type (copied).
+/// Any body with its content type (copied).
 int cio_http_send(cio_http_res *res, int status, const char *content_type, const void *body,
                   size_t len);
-// Adds a response header.
+/// Adds a response header.
 int cio_http_set_header(cio_http_res *res, const char *name, const char *value);
 
-// Streams the response (chunked transfer coding): sends the status line and
-// headers now; then each cio_http_stream_write sends one piece, awaiting a
-// slow client (backpressure).  The end of the stream is sent when the
-// handler returns.  Returns 0, -EALREADY if a response was already set or
-// started, -errno from the socket.
+/// Streams the response (chunked transfer coding): sends the status line and
+/// headers now; then each cio_http_stream_write sends one piece, awaiting a
+/// slow client (backpressure).  The end of the stream is sent when the
+/// handler returns.  Returns 0, -EALREADY if a response was already set or
+/// started, -errno from the socket.
 CIO_AWAIT int cio_http_stream_start(cio_http_res *res, int status, const char *content_type);
 CIO_AWAIT int cio_http_stream_write(cio_http_res *res, const void *data, size_t len);
 

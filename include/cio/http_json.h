@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
-//
-// JSON bodies for <cio/http.h>, with Jansson (Debian: libjansson-dev), a
-// well-kept library that checks UTF-8 and escapes correctly — there is no
-// reason to write a JSON parser here.  Available when the build found
-// Jansson (CIO_HAVE_JANSSON); link with jansson too (pkg-config cio does).
+/// \file
+///
+/// JSON bodies for <cio/http.h>, with Jansson (Debian: libjansson-dev), a
+/// well-kept library that checks UTF-8 and escapes correctly — there is no
+/// reason to write a JSON parser here.  Available when the build found
+/// Jansson (CIO_HAVE_JANSSON); link with jansson too (pkg-config cio does).
 #ifndef CIO_HTTP_JSON_H
 #define CIO_HTTP_JSON_H
 
@@ -15,14 +16,14 @@
 extern "C" {
 #endif
 
-// Parses the request body as JSON (strict, UTF-8 checked).  Returns 0 and
-// *out (the caller json_decref()s it), or -EINVAL after answering 422 in
-// FastAPI's shape ({"detail":[{"type":"json_invalid","loc":["body",pos],
-// ...}]}): the handler should then return at once.
+/// Parses the request body as JSON (strict, UTF-8 checked).  Returns 0 and
+/// *out (the caller json_decref()s it), or -EINVAL after answering 422 in
+/// FastAPI's shape ({"detail":[{"type":"json_invalid","loc":["body",pos],
+/// ...}]}): the handler should then return at once.
 int cio_http_body_json(cio_http_req *req, cio_http_res *res, json_t **out);
 
-// Answers with `value` serialized compactly (the caller keeps its
-// reference).  Returns 0, -EINVAL, -ENOMEM.
+/// Answers with `value` serialized compactly (the caller keeps its
+/// reference).  Returns 0, -EINVAL, -ENOMEM.
 int cio_http_json_value(cio_http_res *res, int status, const json_t *value);
 
 #ifdef __cplusplus

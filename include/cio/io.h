@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-//
-// Blocking work off the loop (asyncio.to_thread / run_in_executor), file
-// helpers, signals.  Included by <cio.h>.
+/// \file
+///
+/// Blocking work off the loop (asyncio.to_thread / run_in_executor), file
+/// helpers, signals.  Included by <cio.h>.
 #ifndef CIO_IO_H
 #define CIO_IO_H
 
@@ -14,43 +15,43 @@ extern "C" {
 
 // ---------------------------------------------------------------- thread pool
 
-// Awaits fn(arg) run on the worker pool (shared by all loops; it grows on
-// demand to min(32, cores + 4) threads, as asyncio's default executor), so a
-// blocking or CPU-heavy call does not block the loop.  On success stores
-// fn's return value in *result (if result is not NULL) and returns 0.  If
-// the caller is cancelled or its timeout scope expires, returns -ECANCELED /
-// -ETIMEDOUT at once; the call itself cannot be interrupted and finishes in
-// the background, its result discarded — so `arg` must stay valid until fn
-// returns (e.g. owned by fn).  cio_run() does not return before every call
-// it started has finished.  -ENOMEM, -EAGAIN (no thread could be started),
-// -EINVAL for a NULL fn, -EPERM outside a task.
+/// Awaits fn(arg) run on the worker pool (shared by all loops; it grows on
+/// demand to min(32, cores + 4) threads, as asyncio's default executor), so a
+/// blocking or CPU-heavy call does not block the loop.  On success stores
+/// fn's return value in *result (if result is not NULL) and returns 0.  If
+/// the caller is cancelled or its timeout scope expires, returns -ECANCELED /
+/// -ETIMEDOUT at once; the call itself cannot be interrupted and finishes in
+/// the background, its result discarded — so `arg` must stay valid until fn
+/// returns (e.g. owned by fn).  cio_run() does not return before every call
+/// it started has finished.  -ENOMEM, -EAGAIN (no thread could be started),
+/// -EINVAL for a NULL fn, -EPERM outside a task.
 CIO_AWAIT int cio_to_thread(void *(*fn)(void *arg), void *arg, void **result);
 
 // ---------------------------------------------------------------- files
 
-// Awaits reading the whole file at `path` (on the pool).  On success
-// *data is a malloc'd buffer the caller frees, with a NUL after the
-// *len bytes.  Fails with -errno from open/read, -EFBIG beyond `max` bytes
-// (0: no limit), -ENOMEM.
+/// Awaits reading the whole file at `path` (on the pool).  On success
+/// *data is a malloc'd buffer the caller frees, with a NUL after the
+/// *len bytes.  Fails with -errno from open/read, -EFBIG beyond `max` bytes
+/// (0: no limit), -ENOMEM.
 CIO_AWAIT int cio_file_read_all(const char *path, size_t max, char **data, size_t *len);
 
-// Awaits writing `len` bytes to `path` (created with mode 0644 or
-// truncated), on the pool.  Returns 0 or -errno.
+/// Awaits writing `len` bytes to `path` (created with mode 0644 or
+/// truncated), on the pool.  Returns 0 or -errno.
 CIO_AWAIT int cio_file_write_all(const char *path, const void *data, size_t len);
 
-// Awaits pread/pwrite on an open descriptor, on the pool.  Return the byte
-// count (0 at end of file) or -errno.
+/// Awaits pread/pwrite on an open descriptor, on the pool.  Return the byte
+/// count (0 at end of file) or -errno.
 CIO_AWAIT ssize_t cio_file_pread(int fd, void *buf, size_t len, off_t offset);
 CIO_AWAIT ssize_t cio_file_pwrite(int fd, const void *buf, size_t len, off_t offset);
 
 // ---------------------------------------------------------------- signals
 
-// Awaits the next delivery of signal `signo` to the process and returns
-// signo, -ECANCELED / -ETIMEDOUT, -EINVAL for a signal that cannot be
-// caught (SIGKILL, SIGSTOP, SIGSEGV...).  While a task waits for it, the
-// signal's default action is replaced.  By default SIGINT and SIGTERM
-// cancel the main task (what Ctrl-C does to asyncio.run), unless a task is
-// waiting for them.
+/// Awaits the next delivery of signal `signo` to the process and returns
+/// signo, -ECANCELED / -ETIMEDOUT, -EINVAL for a signal that cannot be
+/// caught (SIGKILL, SIGSTOP, SIGSEGV...).  While a task waits for it, the
+/// signal's default action is replaced.  By default SIGINT and SIGTERM
+/// cancel the main task (what Ctrl-C does to asyncio.run), unless a task is
+/// waiting for them.
 CIO_AWAIT int cio_signal_wait(int signo);
 
 #ifdef __cplusplus

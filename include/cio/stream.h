@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
-//
-// Buffered streams over a socket (asyncio's StreamReader/StreamWriter in
-// one object), and the server helper (asyncio.start_server).  Included by
-// <cio.h>.
+/// \file
+///
+/// Buffered streams over a socket (asyncio's StreamReader/StreamWriter in
+/// one object), and the server helper (asyncio.start_server).  Included by
+/// <cio.h>.
 #ifndef CIO_STREAM_H
 #define CIO_STREAM_H
 
@@ -15,89 +16,89 @@ extern "C" {
 #endif
 
 typedef struct cio_stream cio_stream;
-typedef struct cio_sock cio_sock; // <cio/net.h>
+typedef struct cio_sock cio_sock; ///< <cio/net.h>
 
-#define CIO_STREAM_LIMIT (64 * 1024) // default limit for readline/readuntil
+#define CIO_STREAM_LIMIT (64 * 1024) ///< default limit for readline/readuntil
 
-// Wraps a connected socket and takes ownership of it (closed with the
-// stream).  `limit` bounds what readline/readuntil buffer looking for a
-// separator (0: CIO_STREAM_LIMIT).  NULL with errno (EINVAL, ENOMEM).
+/// Wraps a connected socket and takes ownership of it (closed with the
+/// stream).  `limit` bounds what readline/readuntil buffer looking for a
+/// separator (0: CIO_STREAM_LIMIT).  NULL with errno (EINVAL, ENOMEM).
 cio_stream *cio_stream_new(cio_sock *s, size_t limit);
 
-// Awaits a connection and wraps it (asyncio.open_connection).
+/// Awaits a connection and wraps it (asyncio.open_connection).
 CIO_AWAIT int cio_stream_connect(cio_stream **out, const char *host, const char *port);
 
-// Awaits up to len bytes: returns how many (>= 1), 0 at end of stream, or
-// -errno.
+/// Awaits up to len bytes: returns how many (>= 1), 0 at end of stream, or
+/// -errno.
 CIO_AWAIT ssize_t cio_stream_read(cio_stream *st, void *buf, size_t len);
 
-// Awaits exactly len bytes.  Returns 0; -ENODATA if the stream ended first
-// (asyncio's IncompleteReadError: the *got bytes that did arrive are in buf);
-// or -errno.  got may be NULL.
+/// Awaits exactly len bytes.  Returns 0; -ENODATA if the stream ended first
+/// (asyncio's IncompleteReadError: the *got bytes that did arrive are in buf);
+/// or -errno.  got may be NULL.
 CIO_AWAIT int cio_stream_readexactly(cio_stream *st, void *buf, size_t len, size_t *got);
 
-// Awaits data up to and including `sep` (seplen bytes) and copies it into
-// buf (cap bytes).  Returns the length; -ENODATA if the stream ended first
-// (the partial data stays readable with cio_stream_read); -EMSGSIZE if no
-// separator came within the stream's limit or cap (LimitOverrunError; the
-// data stays buffered).
+/// Awaits data up to and including `sep` (seplen bytes) and copies it into
+/// buf (cap bytes).  Returns the length; -ENODATA if the stream ended first
+/// (the partial data stays readable with cio_stream_read); -EMSGSIZE if no
+/// separator came within the stream's limit or cap (LimitOverrunError; the
+/// data stays buffered).
 CIO_AWAIT ssize_t cio_stream_readuntil(cio_stream *st, const void *sep, size_t seplen, char *buf,
                                        size_t cap);
 
-// readuntil("\n"); at end of stream returns what is left (0 if nothing),
-// as asyncio's readline does.
+/// readuntil("\n"); at end of stream returns what is left (0 if nothing),
+/// as asyncio's readline does.
 CIO_AWAIT ssize_t cio_stream_readline(cio_stream *st, char *buf, size_t cap);
 
-// Queues len bytes for sending; cio_stream_drain() (or close) sends them,
-// waiting for a slow peer.  Does not await.
-// Returns 0, -EPIPE after close or a write error, -ENOMEM.
+/// Queues len bytes for sending; cio_stream_drain() (or close) sends them,
+/// waiting for a slow peer.  Does not await.
+/// Returns 0, -EPIPE after close or a write error, -ENOMEM.
 int cio_stream_write(cio_stream *st, const void *data, size_t len);
 
-// Awaits until the queued data is at or below the high-water mark
-// (0 bytes by default: everything sent).  Returns 0 or -errno.
+/// Awaits until the queued data is at or below the high-water mark
+/// (0 bytes by default: everything sent).  Returns 0 or -errno.
 CIO_AWAIT int cio_stream_drain(cio_stream *st);
 
-// Sets the mark cio_stream_drain() waits for.
+/// Sets the mark cio_stream_drain() waits for.
 void cio_stream_set_high_water(cio_stream *st, size_t bytes);
 
-// Flushes what is queued (awaiting, unless the caller is cancelled), then
-// closes the socket and frees the stream.  Returns 0 or the flush error.
+/// Flushes what is queued (awaiting, unless the caller is cancelled), then
+/// closes the socket and frees the stream.  Returns 0 or the flush error.
 CIO_AWAIT int cio_stream_close(cio_stream *st);
 
-// The underlying socket.
+/// The underlying socket.
 cio_sock *cio_stream_sock(cio_stream *st);
 
 // ---------------------------------------------------------------- server
 
 typedef struct cio_server cio_server;
 
-// Handles one connection; runs as its own task, named after the peer.
-// The server closes the stream when it returns.
+/// Handles one connection; runs as its own task, named after the peer.
+/// The server closes the stream when it returns.
 typedef int (*cio_conn_fn)(cio_stream *conn, void *arg);
 
 typedef struct cio_server_opts {
-  size_t max_connections; // at most this many at once (0: no limit)
-  int backlog;            // listen backlog (0: SOMAXCONN)
-  unsigned flags;         // CIO_REUSEPORT
-  size_t limit;           // stream limit for each connection (0: default)
+  size_t max_connections; ///< at most this many at once (0: no limit)
+  int backlog;            ///< listen backlog (0: SOMAXCONN)
+  unsigned flags;         ///< CIO_REUSEPORT
+  size_t limit;           ///< stream limit for each connection (0: default)
 } cio_server_opts;
 
-// Listens on host:port and spawns a task running fn(conn, arg) for each
-// connection.  Accepting survives running out of descriptors (it backs
-// off and keeps serving) and aborted connections.  opts may be NULL.
-// Returns 0 and *out, or -errno.  Does not await.
+/// Listens on host:port and spawns a task running fn(conn, arg) for each
+/// connection.  Accepting survives running out of descriptors (it backs
+/// off and keeps serving) and aborted connections.  opts may be NULL.
+/// Returns 0 and *out, or -errno.  Does not await.
 int cio_server_start(cio_server **out, const char *host, const char *port, cio_conn_fn fn,
                      void *arg, const cio_server_opts *opts);
 
-// The port it listens on.
+/// The port it listens on.
 int cio_server_port(const cio_server *srv);
 
-// Connections being handled now.
+/// Connections being handled now.
 size_t cio_server_connections(const cio_server *srv);
 
-// Stops accepting, gives running handlers up to `grace` seconds to finish,
-// cancels the rest and awaits them, then frees the server.  Returns the
-// number of handlers that had to be cancelled, or -errno.
+/// Stops accepting, gives running handlers up to `grace` seconds to finish,
+/// cancels the rest and awaits them, then frees the server.  Returns the
+/// number of handlers that had to be cancelled, or -errno.
 CIO_AWAIT int cio_server_close(cio_server *srv, double grace);
 
 #ifdef __cplusplus

@@ -1,23 +1,24 @@
 // SPDX-License-Identifier: MIT
-//
-// Synchronization between tasks: Lock, Event, Condition, Semaphore,
-// BoundedSemaphore, Barrier and Queue (FIFO, LIFO, priority), with asyncio's
-// meaning.  Included by <cio.h>.
-//
-// Rules shared by every object here:
-//   - Objects are created with *_new() (NULL with errno set on failure) and
-//     freed with *_free().  An object belongs to the loop that first uses
-//     it; use it from that loop's tasks only, except where a function says
-//     it is thread-safe.
-//   - Waits are FIFO and cancellation-safe: a waiter that is cancelled or
-//     times out leaves nothing behind.  If it had already been handed the
-//     lock, the permit or the wakeup, it passes it on to the next waiter and
-//     returns -ECANCELED, as asyncio does; nothing is lost or held.
-//   - Every wait has a *_for() twin with a timeout in seconds (0 or negative:
-//     do not wait; CIO_FOREVER: no limit), and honours timeout scopes.
-//     Waits return 0 (or the documented value), -ECANCELED, -ETIMEDOUT,
-//     -EIDRM if the object was freed while waiting, -EPERM outside a task.
-//   - *_free() with tasks still waiting wakes them with -EIDRM.
+/// \file
+///
+/// Synchronization between tasks: Lock, Event, Condition, Semaphore,
+/// BoundedSemaphore, Barrier and Queue (FIFO, LIFO, priority), with asyncio's
+/// meaning.  Included by <cio.h>.
+///
+/// Rules shared by every object here:
+///   - Objects are created with *_new() (NULL with errno set on failure) and
+///     freed with *_free().  An object belongs to the loop that first uses
+///     it; use it from that loop's tasks only, except where a function says
+///     it is thread-safe.
+///   - Waits are FIFO and cancellation-safe: a waiter that is cancelled or
+///     times out leaves nothing behind.  If it had already been handed the
+///     lock, the permit or the wakeup, it passes it on to the next waiter and
+///     returns -ECANCELED, as asyncio does; nothing is lost or held.
+///   - Every wait has a *_for() twin with a timeout in seconds (0 or negative:
+///     do not wait; CIO_FOREVER: no limit), and honours timeout scopes.
+///     Waits return 0 (or the documented value), -ECANCELED, -ETIMEDOUT,
+///     -EIDRM if the object was freed while waiting, -EPERM outside a task.
+///   - *_free() with tasks still waiting wakes them with -EIDRM.
 #ifndef CIO_SYNC_H
 #define CIO_SYNC_H
 
@@ -33,18 +34,18 @@ extern "C" {
 
 typedef struct cio_lock cio_lock;
 
-// A FIFO-fair mutual exclusion lock (asyncio.Lock); not reentrant.
+/// A FIFO-fair mutual exclusion lock (asyncio.Lock); not reentrant.
 cio_lock *cio_lock_new(void);
-// Returns 0, or -EINVAL for NULL / a freed lock (detected while its memory
-// is not reused).  Waiters get -EIDRM.
+/// Returns 0, or -EINVAL for NULL / a freed lock (detected while its memory
+/// is not reused).  Waiters get -EIDRM.
 int cio_lock_free(cio_lock *l);
-// Awaits the lock.  -EDEADLK if the caller already holds it.
+/// Awaits the lock.  -EDEADLK if the caller already holds it.
 CIO_AWAIT int cio_lock_acquire(cio_lock *l);
 CIO_AWAIT int cio_lock_acquire_for(cio_lock *l, double timeout);
-// Takes the lock if it is free: 0, or -EBUSY.  Does not await.
+/// Takes the lock if it is free: 0, or -EBUSY.  Does not await.
 int cio_lock_try_acquire(cio_lock *l);
-// Releases the lock, handing it to the first waiter.  Any task may release
-// it (as in asyncio); -EPERM if it is not locked.  Does not await.
+/// Releases the lock, handing it to the first waiter.  Any task may release
+/// it (as in asyncio); -EPERM if it is not locked.  Does not await.
 int cio_lock_release(cio_lock *l);
 bool cio_lock_locked(const cio_lock *l);
 
@@ -54,15 +55,15 @@ typedef struct cio_event cio_event;
 
 cio_event *cio_event_new(void);
 int cio_event_free(cio_event *e);
-// Sets the flag and wakes every waiter; later waits return at once.
-// Thread-safe: from another thread it wakes the event's loop (whose tasks
-// then see the flag set); the loop must stay running until then.  Returns 0.
+/// Sets the flag and wakes every waiter; later waits return at once.
+/// Thread-safe: from another thread it wakes the event's loop (whose tasks
+/// then see the flag set); the loop must stay running until then.  Returns 0.
 int cio_event_set(cio_event *e);
-// Clears the flag.  A waiter already woken by set() still returns 0.
+/// Clears the flag.  A waiter already woken by set() still returns 0.
 int cio_event_clear(cio_event *e);
-// Thread-safe.
+/// Thread-safe.
 bool cio_event_is_set(const cio_event *e);
-// Awaits until the flag is set (returns at once if it is).
+/// Awaits until the flag is set (returns at once if it is).
 CIO_AWAIT int cio_event_wait(cio_event *e);
 CIO_AWAIT int cio_event_wait_for(cio_event *e, double timeout);
 
@@ -70,22 +71,22 @@ CIO_AWAIT int cio_event_wait_for(cio_event *e, double timeout);
 
 typedef struct cio_cond cio_cond;
 
-// A condition variable with its lock (asyncio.Condition).  `lock` may be
-// shared with other conditions; NULL creates one the condition owns.
+/// A condition variable with its lock (asyncio.Condition).  `lock` may be
+/// shared with other conditions; NULL creates one the condition owns.
 cio_cond *cio_cond_new(cio_lock *lock);
 int cio_cond_free(cio_cond *c);
-// The condition's lock: acquire it around wait and notify.
+/// The condition's lock: acquire it around wait and notify.
 cio_lock *cio_cond_lock(cio_cond *c);
-// With the lock held: releases it, awaits a notify, then re-acquires it —
-// also when cancelled or timed out, so the caller always holds the lock on
-// return (-EPERM, without waiting, if it was not locked).
+/// With the lock held: releases it, awaits a notify, then re-acquires it —
+/// also when cancelled or timed out, so the caller always holds the lock on
+/// return (-EPERM, without waiting, if it was not locked).
 CIO_AWAIT int cio_cond_wait(cio_cond *c);
 CIO_AWAIT int cio_cond_wait_timeout(cio_cond *c, double timeout);
-// Awaits until pred(arg) is true, checking it first and after each notify
-// (asyncio's wait_for).  Returns 0 once true, or the error of the wait.
+/// Awaits until pred(arg) is true, checking it first and after each notify
+/// (asyncio's wait_for).  Returns 0 once true, or the error of the wait.
 CIO_AWAIT int cio_cond_wait_until(cio_cond *c, bool (*pred)(void *arg), void *arg, double timeout);
-// With the lock held: wakes up to n waiters (FIFO); returns how many.
-// -EPERM if the lock is not held.
+/// With the lock held: wakes up to n waiters (FIFO); returns how many.
+/// -EPERM if the lock is not held.
 int cio_cond_notify(cio_cond *c, size_t n);
 int cio_cond_notify_all(cio_cond *c);
 
@@ -93,39 +94,39 @@ int cio_cond_notify_all(cio_cond *c);
 
 typedef struct cio_sem cio_sem;
 
-// A semaphore with `value` permits (asyncio.Semaphore); -EINVAL (NULL,
-// errno EINVAL) for a negative value.
+/// A semaphore with `value` permits (asyncio.Semaphore); -EINVAL (NULL,
+/// errno EINVAL) for a negative value.
 cio_sem *cio_sem_new(int64_t value);
-// A bounded semaphore: releasing above the initial value is an error.
+/// A bounded semaphore: releasing above the initial value is an error.
 cio_sem *cio_sem_new_bounded(int64_t value);
 int cio_sem_free(cio_sem *s);
-// Awaits a permit.
+/// Awaits a permit.
 CIO_AWAIT int cio_sem_acquire(cio_sem *s);
 CIO_AWAIT int cio_sem_acquire_for(cio_sem *s, double timeout);
-// Takes a permit if one is free: 0 or -EAGAIN.  Does not await.
+/// Takes a permit if one is free: 0 or -EAGAIN.  Does not await.
 int cio_sem_try_acquire(cio_sem *s);
-// Returns a permit (handed to the first waiter).  -EOVERFLOW for a bounded
-// semaphore already at its bound.  Does not await.
+/// Returns a permit (handed to the first waiter).  -EOVERFLOW for a bounded
+/// semaphore already at its bound.  Does not await.
 int cio_sem_release(cio_sem *s);
-// Free permits now.
+/// Free permits now.
 int64_t cio_sem_value(const cio_sem *s);
 
 // ---------------------------------------------------------------- barrier
 
 typedef struct cio_barrier cio_barrier;
 
-// A barrier for `parties` tasks (asyncio.Barrier); NULL/EINVAL if < 1.
+/// A barrier for `parties` tasks (asyncio.Barrier); NULL/EINVAL if < 1.
 cio_barrier *cio_barrier_new(size_t parties);
 int cio_barrier_free(cio_barrier *b);
-// Awaits until `parties` tasks are waiting; returns this task's arrival
-// index (0 .. parties-1), or -EPIPE if the barrier is or becomes broken
-// (aborted, reset while waiting, or a waiter cancelled or timed out: as
-// with threading.Barrier, a party leaving breaks it for the others).
+/// Awaits until `parties` tasks are waiting; returns this task's arrival
+/// index (0 .. parties-1), or -EPIPE if the barrier is or becomes broken
+/// (aborted, reset while waiting, or a waiter cancelled or timed out: as
+/// with threading.Barrier, a party leaving breaks it for the others).
 CIO_AWAIT int cio_barrier_wait(cio_barrier *b);
 CIO_AWAIT int cio_barrier_wait_for(cio_barrier *b, double timeout);
-// Breaks the barrier: waiters and later waits get -EPIPE until reset.
+/// Breaks the barrier: waiters and later waits get -EPIPE until reset.
 int cio_barrier_abort(cio_barrier *b);
-// Back to the initial state; current waiters get -EPIPE.
+/// Back to the initial state; current waiters get -EPIPE.
 int cio_barrier_reset(cio_barrier *b);
 size_t cio_barrier_parties(const cio_barrier *b);
 size_t cio_barrier_n_waiting(const cio_barrier *b);
@@ -136,46 +137,46 @@ bool cio_barrier_broken(const cio_barrier *b);
 typedef struct cio_queue cio_queue;
 
 enum cio_queue_kind {
-  CIO_QUEUE_FIFO,     // asyncio.Queue
-  CIO_QUEUE_LIFO,     // asyncio.LifoQueue
-  CIO_QUEUE_PRIORITY, // asyncio.PriorityQueue: lowest priority first, FIFO among equals
+  CIO_QUEUE_FIFO,     ///< asyncio.Queue
+  CIO_QUEUE_LIFO,     ///< asyncio.LifoQueue
+  CIO_QUEUE_PRIORITY, ///< asyncio.PriorityQueue: lowest priority first, FIFO among equals
 };
 
-// A queue of pointers (the caller owns what they point to).  maxsize 0 is
-// unbounded.  NULL with errno EINVAL for an unknown kind, ENOMEM.
+/// A queue of pointers (the caller owns what they point to).  maxsize 0 is
+/// unbounded.  NULL with errno EINVAL for an unknown kind, ENOMEM.
 cio_queue *cio_queue_new(enum cio_queue_kind kind, size_t maxsize);
-// Frees the queue.  -ENOTEMPTY (nothing freed) while items remain: drain it
-// first, so nothing is lost.  Waiters get -EIDRM.
+/// Frees the queue.  -ENOTEMPTY (nothing freed) while items remain: drain it
+/// first, so nothing is lost.  Waiters get -EIDRM.
 int cio_queue_free(cio_queue *q);
-// Awaits room, then adds `item` (priority 0 in a priority queue).
-// -ESHUTDOWN after cio_queue_shutdown(); -EINVAL for a NULL item.
+/// Awaits room, then adds `item` (priority 0 in a priority queue).
+/// -ESHUTDOWN after cio_queue_shutdown(); -EINVAL for a NULL item.
 CIO_AWAIT int cio_queue_put(cio_queue *q, void *item);
 CIO_AWAIT int cio_queue_put_for(cio_queue *q, void *item, double timeout);
-// As cio_queue_put_for() with a priority (priority queues: lower first).
+/// As cio_queue_put_for() with a priority (priority queues: lower first).
 CIO_AWAIT int cio_queue_put_priority(cio_queue *q, void *item, int64_t priority, double timeout);
-// Adds `item` if there is room: 0, -EAGAIN (full), -ESHUTDOWN, -EINVAL.
-// Thread-safe: from another thread the item is handed to the queue's loop
-// (room is checked against the queue as that thread sees it, so a race with
-// the loop's own puts can exceed maxsize by the number of racing threads;
-// no item is ever dropped).  Does not await.
+/// Adds `item` if there is room: 0, -EAGAIN (full), -ESHUTDOWN, -EINVAL.
+/// Thread-safe: from another thread the item is handed to the queue's loop
+/// (room is checked against the queue as that thread sees it, so a race with
+/// the loop's own puts can exceed maxsize by the number of racing threads;
+/// no item is ever dropped).  Does not await.
 int cio_queue_put_nowait(cio_queue *q, void *item);
-// Awaits an item and stores it in *item.  -ESHUTDOWN once the queue is
-// shut down and empty.
+/// Awaits an item and stores it in *item.  -ESHUTDOWN once the queue is
+/// shut down and empty.
 CIO_AWAIT int cio_queue_get(cio_queue *q, void **item);
 CIO_AWAIT int cio_queue_get_for(cio_queue *q, void **item, double timeout);
-// Takes an item if there is one: 0, -EAGAIN (empty), -ESHUTDOWN.
+/// Takes an item if there is one: 0, -EAGAIN (empty), -ESHUTDOWN.
 int cio_queue_get_nowait(cio_queue *q, void **item);
-// Marks one item taken with get as processed.  -EOVERFLOW if called more
-// times than items were put.
+/// Marks one item taken with get as processed.  -EOVERFLOW if called more
+/// times than items were put.
 int cio_queue_task_done(cio_queue *q);
-// Awaits until every item put has been marked done.
+/// Awaits until every item put has been marked done.
 CIO_AWAIT int cio_queue_join(cio_queue *q);
 CIO_AWAIT int cio_queue_join_for(cio_queue *q, double timeout);
-// Python 3.13's shutdown: puts fail with -ESHUTDOWN at once and blocked
-// putters wake with it; gets drain what is left, then fail with -ESHUTDOWN.
-// With `immediate`, the items left are dropped (counted as done) and
-// blocked getters and joiners wake at once.  Returns the number of items
-// dropped.
+/// Python 3.13's shutdown: puts fail with -ESHUTDOWN at once and blocked
+/// putters wake with it; gets drain what is left, then fail with -ESHUTDOWN.
+/// With `immediate`, the items left are dropped (counted as done) and
+/// blocked getters and joiners wake at once.  Returns the number of items
+/// dropped.
 int cio_queue_shutdown(cio_queue *q, bool immediate);
 size_t cio_queue_size(const cio_queue *q);
 size_t cio_queue_maxsize(const cio_queue *q);
