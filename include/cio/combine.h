@@ -109,6 +109,7 @@ cio_group *cio_group_new(void);
 #define cio_group_spawn(g, fn, arg) cio_group_spawn_at((g), NULL, (fn), (arg), __FILE__, __LINE__)
 #define cio_group_spawn_named(g, name, fn, arg)                                                    \
   cio_group_spawn_at((g), (name), (fn), (arg), __FILE__, __LINE__)
+/// What the macros call; `file` and `line` name the spawn site for reports.
 cio_task *cio_group_spawn_at(cio_group *g, const char *name, cio_fn fn, void *arg, const char *file,
                              int line);
 

@@ -35,6 +35,8 @@ int cio_process_spawn(cio_process **out, const char *file, char *const argv[],
 cio_stream *cio_process_stdin(cio_process *p);
 cio_stream *cio_process_stdout(cio_process *p);
 cio_stream *cio_process_stderr(cio_process *p);
+/// Awaits flushing the child's stdin and closes it (the child sees end of
+/// file).  Returns 0, -EINVAL if stdin is not piped, or the flush error.
 CIO_AWAIT int cio_process_close_stdin(cio_process *p);
 
 /// Awaits the child's exit and stores its return code as asyncio does: the

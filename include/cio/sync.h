@@ -34,26 +34,33 @@ extern "C" {
 
 typedef struct cio_lock cio_lock;
 
-/// A FIFO-fair mutual exclusion lock (asyncio.Lock); not reentrant.
+/// A new FIFO-fair mutual exclusion lock (asyncio.Lock), not reentrant;
+/// NULL with errno ENOMEM.  Does not await.
 cio_lock *cio_lock_new(void);
-/// Returns 0, or -EINVAL for NULL / a freed lock (detected while its memory
-/// is not reused).  Waiters get -EIDRM.
+/// Frees the lock.  Returns 0, or -EINVAL for NULL or an already freed lock
+/// (caught while it is quarantined).  Waiters get -EIDRM.
 int cio_lock_free(cio_lock *l);
-/// Awaits the lock.  -EDEADLK if the caller already holds it.
+/// Awaits the lock: 0, -EDEADLK if the caller already holds it,
+/// -ECANCELED, -ETIMEDOUT (scope, or the _for timeout), -EIDRM, -EINVAL.
 CIO_AWAIT int cio_lock_acquire(cio_lock *l);
+/// As cio_lock_acquire(), giving up after `timeout` seconds.
 CIO_AWAIT int cio_lock_acquire_for(cio_lock *l, double timeout);
 /// Takes the lock if it is free: 0, or -EBUSY.  Does not await.
 int cio_lock_try_acquire(cio_lock *l);
 /// Releases the lock, handing it to the first waiter.  Any task may release
 /// it (as in asyncio); -EPERM if it is not locked.  Does not await.
 int cio_lock_release(cio_lock *l);
+/// True while some task holds the lock.
 bool cio_lock_locked(const cio_lock *l);
 
 // ---------------------------------------------------------------- event
 
 typedef struct cio_event cio_event;
 
+/// A new event, not set; NULL with errno ENOMEM.  Does not await.
 cio_event *cio_event_new(void);
+/// Frees the event; waiters get -EIDRM.  Returns 0 or -EINVAL.  Do not free
+/// an event another thread may still set.
 int cio_event_free(cio_event *e);
 /// Sets the flag and wakes every waiter; later waits return at once.
 /// Thread-safe: from another thread it wakes the event's loop (whose tasks
@@ -128,8 +135,11 @@ CIO_AWAIT int cio_barrier_wait_for(cio_barrier *b, double timeout);
 int cio_barrier_abort(cio_barrier *b);
 /// Back to the initial state; current waiters get -EPIPE.
 int cio_barrier_reset(cio_barrier *b);
+/// The number of parties; the tasks waiting now; whether it is broken.
 size_t cio_barrier_parties(const cio_barrier *b);
+/// Tasks waiting at the barrier now.
 size_t cio_barrier_n_waiting(const cio_barrier *b);
+/// True once aborted or left by a party, until reset.
 bool cio_barrier_broken(const cio_barrier *b);
 
 // ---------------------------------------------------------------- queue
@@ -178,9 +188,13 @@ CIO_AWAIT int cio_queue_join_for(cio_queue *q, double timeout);
 /// blocked getters and joiners wake at once.  Returns the number of items
 /// dropped.
 int cio_queue_shutdown(cio_queue *q, bool immediate);
+/// Items queued now.
 size_t cio_queue_size(const cio_queue *q);
+/// The bound given at creation (0: unbounded).
 size_t cio_queue_maxsize(const cio_queue *q);
+/// True if no item is queued.
 bool cio_queue_empty(const cio_queue *q);
+/// True if a put would wait (bounded queues only).
 bool cio_queue_full(const cio_queue *q);
 
 #ifdef __cplusplus
