@@ -72,6 +72,13 @@ cio__stack *cio__stack_get(cio__stack_pool *p);
 // Gives a stack back to the pool.
 void cio__stack_put(cio__stack_pool *p, cio__stack *s);
 
+// Starts loading the top of a stack (where a task's first frames go) into
+// the cache, for writing.
+static inline void cio__stack_prefetch_top(const cio__stack *s) {
+  const char *top = s->lo + s->size;
+  for (int off = 64; off <= 512; off += 64) __builtin_prefetch(top - off, 1);
+}
+
 // True if the canary of a canary-guarded stack is intact (always true for
 // other guards).
 static inline bool cio__stack_intact(const cio__stack *s) {

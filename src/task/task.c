@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@
 #include "task.h"
 
 static atomic_uint_fast64_t next_id = 1;
+
+_Static_assert(offsetof(struct cio_task, scope_top) == 128, "the hot fields fill two cache lines");
 
 // ---------------------------------------------------------------- records
 
