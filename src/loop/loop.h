@@ -38,10 +38,8 @@ typedef struct cio_loop {
 
   struct cio_task *ready_head; // FIFO of tasks ready to run
   struct cio_task *ready_tail; //   "
-  struct cio_task *pf_record;  // prefetch cursors into the ready queue (sched.c)
-  struct cio_task *pf_stack;   //   "
-  size_t pf_record_pos;        // their distance from the head
-  size_t pf_stack_pos;         //   "
+  struct cio_task *pf_stack;   // prefetch cursor into the ready queue (sched.c)
+  size_t pf_stack_pos;         // its distance from the head
   size_t ready_len;            // tasks in it
   size_t round_left;           // tasks still to run before the next loop pass
 

@@ -33,20 +33,18 @@ void cio__ready(cio__loop *L, cio_task *t) {
   if (++L->ready_len > L->max_ready) L->max_ready = L->ready_len;
 }
 
-// Prefetching.  With thousands of ready tasks, their records and stack tops
-// are out of the cache and their pages out of the TLB (a page walk is dear
-// under virtualization), so a task resumed cold stalls for most of its
-// time slice.  Two cursors run ahead of the queue's head: one loads records
-// PF_RECORD places ahead, the other, PF_STACK places ahead, reads the
-// (by then loaded) record and loads the top of its saved stack.  Tasks
-// leave the queue only at the head, so a cursor stays valid while it is
-// ahead of the head.
-#define PF_RECORD 12
+// Prefetching.  With thousands of ready tasks their stack tops are out of
+// the cache, and a task resumed cold stalls for most of its time slice on
+// the handful of frames it returns through.  A cursor runs PF_STACK places
+// ahead of the queue's head and starts loading the top of that task's
+// saved stack; a new task there takes its stack from the pool early, so its
+// first frames can be loaded too.  (Records need no help: they sit in
+// arenas in spawn order, which the hardware prefetcher follows.)  Tasks
+// leave the queue only at the head, so the cursor stays valid while it is
+// ahead of the head.  It runs only while many tasks are suspended: when few
+// are, their stacks stay in the cache and the cursor would be pure cost.
 #define PF_STACK 6
-
-static inline void prefetch_record(const cio_task *t) {
-  for (size_t off = 0; off < sizeof *t; off += 64) __builtin_prefetch((const char *)t + off, 1);
-}
+#define PF_MIN_STACKS 1024 // fewer suspended stacks than this stay in the cache
 
 // Moves a cursor one place on after a pop and keeps it `dist` ahead of the
 // head; returns the task it newly reached, or NULL.
@@ -71,9 +69,7 @@ static cio_task *ready_pop(cio__loop *L) {
   L->ready_head = t->next_ready;
   if (!L->ready_head) L->ready_tail = NULL;
   L->ready_len--;
-  if (L->ready_len >= PF_STACK) {
-    cio_task *r = cursor_step(L, &L->pf_record, &L->pf_record_pos, PF_RECORD);
-    if (r) prefetch_record(r);
+  if (L->ready_len >= PF_STACK && L->stacks.live >= PF_MIN_STACKS) {
     cio_task *s = cursor_step(L, &L->pf_stack, &L->pf_stack_pos, PF_STACK);
     if (s) {
       if (s->state != CIO__NEW)
@@ -82,7 +78,7 @@ static cio_task *ready_pop(cio__loop *L) {
         cio__stack_prefetch_top(s->stack); // a new task takes its stack early
     }
   } else {
-    L->pf_record = L->pf_stack = NULL;
+    L->pf_stack = NULL;
   }
   return t;
 }
