@@ -176,7 +176,7 @@ void cio__task_finish(cio__loop *L, cio_task *t, int result) {
   t->state = CIO__DONE;
   L->nlive--;
   if (L->debug) t->state_since = cio__loop_now(L);
-  cio__waitq_wake_all(L, &t->done_waiters, 0, t);
+  if (t->done_waiters.head) cio__waitq_wake_all(L, &t->done_waiters, 0, t);
   if (cio__unlikely(L->debug) && t->detached && result < 0 && result != -ECANCELED &&
       !t->outcome_read)
     cio__warn("detached task '%s' (spawned at %s:%d) failed with %s, and nobody will read it "
