@@ -5,6 +5,8 @@
 // anything), thread-safe entry points, and bad input.
 #include <cio.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -178,6 +180,60 @@ static int thread_main(void *arg) {
   return 0;
 }
 static void event_and_queue_from_another_thread(void) { ASSERT_EQ(cio_run(thread_main, NULL), 0); }
+
+// Threads racing to put into a bounded queue never overfill it, and no
+// item is lost: every accepted put arrives exactly once.
+#define RACE_THREADS 3
+#define RACE_PUTS 20000
+#define RACE_MAX 4
+struct race {
+  cio_loop *loop;
+  cio_queue *q;
+  atomic_long accepted; // puts that returned 0
+  atomic_int running;   // putter threads still going
+  int value;            // what every item points to
+};
+static void *racing_putter(void *arg) {
+  struct race *r = arg;
+  for (int i = 0; i < RACE_PUTS; i++) {
+    int rc;
+    while ((rc = cio_queue_put_nowait(r->q, &r->value)) == -EAGAIN) sched_yield();
+    ASSERT_EQ(rc, 0);
+    atomic_fetch_add(&r->accepted, 1);
+  }
+  if (atomic_fetch_sub(&r->running, 1) == 1) cio_loop_hold(r->loop, -1);
+  return NULL;
+}
+static int race_main(void *arg) {
+  (void)arg;
+  struct race r = {.loop = cio_loop_current(), .q = cio_queue_new(CIO_QUEUE_FIFO, RACE_MAX)};
+  atomic_init(&r.accepted, 0);
+  atomic_init(&r.running, RACE_THREADS);
+  cio_loop_hold(r.loop, 1);
+  pthread_t th[RACE_THREADS];
+  for (int i = 0; i < RACE_THREADS; i++)
+    ASSERT_EQ(pthread_create(&th[i], NULL, racing_putter, &r), 0);
+  long got = 0;
+  size_t most = 0;
+  while (got < (long)RACE_THREADS * RACE_PUTS) {
+    void *item;
+    ASSERT_EQ(cio_queue_get(r.q, &item), 0);
+    ASSERT(item == &r.value);
+    got++;
+    size_t n = cio_queue_size(r.q) + 1; // its size before this get
+    if (n > most) most = n;
+    if (got % 64 == 0) ASSERT_EQ(cio_sleep(0.0001), 0); // let it fill up now and then
+  }
+  for (int i = 0; i < RACE_THREADS; i++) pthread_join(th[i], NULL);
+  ASSERT_EQ(atomic_load(&r.accepted), got);
+  ASSERT(most <= RACE_MAX);
+  ASSERT_EQ(cio_queue_size(r.q), 0);
+  ASSERT_EQ(cio_queue_free(r.q), 0);
+  return 0;
+}
+static void queue_put_from_racing_threads_never_overfills(void) {
+  ASSERT_EQ(cio_run(race_main, NULL), 0);
+}
 
 // ---------------------------------------------------------------- condition
 
@@ -544,6 +600,8 @@ static const test_case cases[] = {
     {"lock_cancelled_waiters_hold_nothing", lock_cancelled_waiters_hold_nothing, 0},
     {"event_set_clear_wait", event_set_clear_wait, 0},
     {"event_and_queue_from_another_thread", event_and_queue_from_another_thread, 0},
+    {"queue_put_from_racing_threads_never_overfills", queue_put_from_racing_threads_never_overfills,
+     0},
     {"condition_notify_n_wakes_exactly_n", condition_notify_n_wakes_exactly_n, 0},
     {"condition_cancelled_after_notify_passes_it_on", condition_cancelled_after_notify_passes_it_on,
      0},

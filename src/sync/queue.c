@@ -217,9 +217,11 @@ struct posted {
 static void receive(void *arg) {
   struct posted *p = arg;
   cio_queue *q = p->q;
-  atomic_fetch_sub(&q->pending, 1);
+  // Queue it before releasing its reservation: a thread checking for room
+  // must never see it in neither count, or it could overfill the queue.
   if (put_now(cio__tls_loop, q, p->item, 0) < 0)
     cio__warn("queue: out of memory adding an item from another thread (item %p)", p->item);
+  atomic_fetch_sub(&q->pending, 1);
   free(p);
 }
 
