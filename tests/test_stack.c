@@ -5,6 +5,7 @@
 // guard strategy (guard region, mprotect page, canary).
 #include <alloca.h>
 #include <cio.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -190,6 +191,51 @@ static int reuse_main(void *arg) {
 }
 static void finished_stacks_are_reused(void) { ASSERT_EQ(cio_run(reuse_main, NULL), 0); }
 
+// After a burst, stacks no task needed for a trim period (1 s) are given
+// back to the kernel down to a reserve of 1,024, and tasks run fine on them
+// afterwards (zeroed again; with canary guards, the canary is restored).
+// 7,500 tasks: enough to start the helper thread, under TSan's fiber limit.
+static int patterned(void *arg) {
+  int seed = (int)(intptr_t)arg;
+  char buf[8192];
+  for (size_t i = 0; i < sizeof buf; i++) buf[i] = (char)(seed + (int)i);
+  ASSERT_EQ(cio_sleep(0.02), 0);
+  for (size_t i = 0; i < sizeof buf; i++) ASSERT_EQ(buf[i], (char)(seed + (int)i));
+  return seed;
+}
+static int burst(long n) {
+  cio_task **t = malloc(sizeof *t * (size_t)n);
+  ASSERT(t);
+  for (long i = 0; i < n; i++) ASSERT(t[i] = cio_spawn(patterned, (void *)(intptr_t)(i % 1000)));
+  for (long i = 0; i < n; i++) ASSERT_EQ(cio_join(t[i]), i % 1000);
+  free(t);
+  return 0;
+}
+static int trim_main(void *arg) {
+  (void)arg;
+  cio__stack_pool *p = &cio__tls_loop->stacks;
+  long n = 7500;
+  ASSERT_EQ(burst(n), 0);
+  long peak = rss_kib();
+  ASSERT_EQ(p->released, 0);
+  double t0 = cio_now();
+  while ((p->released == 0 || p->batch_out) && cio_now() - t0 < 20) ASSERT_EQ(cio_sleep(0.1), 0);
+  ASSERT_BETWEEN(cio_now() - t0, 0.5, 20); // not before a full idle period
+  ASSERT_EQ(p->nfree + p->live, p->total); // taken back into the pool
+  ASSERT_EQ(p->clean, p->released);        // at the bottom of the free list
+  ASSERT(p->released >= (size_t)n - CIO__STACK_KEEP - 100);
+  // Two 4 KiB pages at least (8 KiB buffers) per released stack.
+  if (!RUNNING_ON_VALGRIND) ASSERT(peak - rss_kib() > (long)p->released * 7);
+  ASSERT_EQ(burst(n), 0); // on released stacks
+  ASSERT_EQ(cio_sleep(0.01), 0);
+  return 0;
+}
+static void idle_stacks_are_released_after_a_burst(void) { ASSERT_EQ(cio_run(trim_main, NULL), 0); }
+static void idle_canary_stacks_are_released_after_a_burst(void) {
+  setenv("CIO_STACK_GUARD", "canary", 1);
+  ASSERT_EQ(cio_run(trim_main, NULL), 0);
+}
+
 static const test_case cases[] = {
     {"million_tasks_sleep_concurrently", million_tasks_sleep_concurrently, 120},
     {"many_tasks_on_fallback_guards", many_tasks_on_fallback_guards, 120},
@@ -200,5 +246,8 @@ static const test_case cases[] = {
     {"overflow_reported_mprotect_guard", overflow_reported_mprotect_guard, 0},
     {"overflow_reported_canary", overflow_reported_canary, 0},
     {"finished_stacks_are_reused", finished_stacks_are_reused, 0},
+    {"idle_stacks_are_released_after_a_burst", idle_stacks_are_released_after_a_burst, 60},
+    {"idle_canary_stacks_are_released_after_a_burst", idle_canary_stacks_are_released_after_a_burst,
+     60},
 };
 TEST_MAIN(cases)

@@ -184,7 +184,7 @@ static void event_and_queue_from_another_thread(void) { ASSERT_EQ(cio_run(thread
 // Threads racing to put into a bounded queue never overfill it, and no
 // item is lost: every accepted put arrives exactly once.
 #define RACE_THREADS 3
-#define RACE_PUTS 20000
+#define RACE_PUTS ((int)(20000 * test_scale()))
 #define RACE_MAX 4
 struct race {
   cio_loop *loop;
@@ -197,7 +197,7 @@ static void *racing_putter(void *arg) {
   struct race *r = arg;
   for (int i = 0; i < RACE_PUTS; i++) {
     int rc;
-    while ((rc = cio_queue_put_nowait(r->q, &r->value)) == -EAGAIN) sched_yield();
+    while ((rc = cio_queue_put_nowait(r->q, &r->value)) == -EAGAIN) usleep(20);
     ASSERT_EQ(rc, 0);
     atomic_fetch_add(&r->accepted, 1);
   }

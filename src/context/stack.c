@@ -29,6 +29,13 @@
 static int adopt_slab(cio__stack_pool *p, struct cio__slab *slab);
 static void free_slab(struct cio__slab *slab);
 
+// A batch of stacks on their way to being released, or back from it.
+struct cio__trim_batch {
+  struct cio__trim_batch *next;
+  size_t n;
+  cio__stack *stacks[];
+};
+
 struct cio__slab {
   struct cio__slab *next; // next slab of the same pool
   char *base;             // start of the mapping
@@ -94,6 +101,11 @@ void cio__stack_pool_init(cio__stack_pool *p, size_t size) {
   p->nready = 0;
   p->prefetching = false;
   p->stop = false;
+  p->low = p->clean = 0;
+  p->trim_at = 0;
+  p->trim = p->trimmed = NULL;
+  p->released = 0;
+  p->batch_out = false;
 }
 
 void cio__stack_pool_fini(cio__stack_pool *p) {
@@ -109,6 +121,8 @@ void cio__stack_pool_fini(cio__stack_pool *p) {
       free_slab(p->ready);
       p->ready = next;
     }
+    free(p->trim); // at most one batch each; their stacks are in the slabs
+    free(p->trimmed);
   }
   pthread_mutex_destroy(&p->lock);
   pthread_cond_destroy(&p->cond);
@@ -206,6 +220,17 @@ static int adopt_slab(cio__stack_pool *p, struct cio__slab *slab) {
   return 0;
 }
 
+// Gives the memory of a batch of idle stacks back to the kernel.  Their
+// guard regions survive MADV_DONTNEED; a canary stack gets its canary back
+// (its lowest page becomes resident again, which is all it costs).
+static void release_stacks(struct cio__trim_batch *b) {
+  for (size_t i = 0; i < b->n; i++) {
+    cio__stack *st = b->stacks[i];
+    madvise(st->lo, st->size, MADV_DONTNEED);
+    if (st->guard == CIO__GUARD_CANARY) *(uint64_t *)(void *)st->lo = CIO__CANARY;
+  }
+}
+
 // The prefetcher: once a program holds thousands of stacks, a helper
 // thread keeps up to PREFETCH_SLABS full slabs mapped, guarded and touched
 // ahead of demand, so a burst of new tasks does not pay a page fault each on
@@ -215,8 +240,18 @@ static void *prefetcher(void *arg) {
   cio__stack_pool *p = arg;
   pthread_mutex_lock(&p->lock);
   for (;;) {
-    while (!p->stop && p->nready >= PREFETCH_SLABS) pthread_cond_wait(&p->cond, &p->lock);
+    while (!p->stop && p->nready >= PREFETCH_SLABS && !p->trim)
+      pthread_cond_wait(&p->cond, &p->lock);
     if (p->stop) break;
+    if (p->trim) {
+      struct cio__trim_batch *b = p->trim;
+      pthread_mutex_unlock(&p->lock);
+      release_stacks(b);
+      pthread_mutex_lock(&p->lock);
+      p->trim = NULL;
+      p->trimmed = b;
+      continue;
+    }
     pthread_mutex_unlock(&p->lock);
     struct cio__slab *slab = build_slab(p->size, p->guard_size, MAX_SLAB, true);
     pthread_mutex_lock(&p->lock);
@@ -253,11 +288,63 @@ static int add_slab(cio__stack_pool *p) {
   return 0;
 }
 
+// Takes back the stacks the helper has released, if it is done with them,
+// putting them at the bottom of the free list: they are used last, since
+// each costs a page fault again.  Returns how many.
+static size_t take_trimmed(cio__stack_pool *p) {
+  if (!p->batch_out) return 0;
+  pthread_mutex_lock(&p->lock);
+  struct cio__trim_batch *b = p->trimmed;
+  p->trimmed = NULL;
+  pthread_mutex_unlock(&p->lock);
+  if (!b) return 0; // still being released
+  p->batch_out = false;
+  // Room for every stack of the pool, so this never overflows.
+  memmove(p->free + b->n, p->free, p->nfree * sizeof *p->free);
+  memcpy(p->free, b->stacks, b->n * sizeof *b->stacks);
+  p->nfree += b->n;
+  p->clean += b->n;
+  p->low += b->n;
+  size_t n = b->n;
+  free(b);
+  return n;
+}
+
 cio__stack *cio__stack_get(cio__stack_pool *p) {
-  if (!p->nfree && add_slab(p) < 0) return NULL;
+  if (!p->nfree && !take_trimmed(p) && add_slab(p) < 0) return NULL;
   cio__stack *st = p->free[--p->nfree];
+  if (p->nfree < p->low) {
+    p->low = p->nfree;
+    if (p->nfree < p->clean) p->clean = p->nfree;
+  }
   p->live++;
   return st;
+}
+
+void cio__stack_trim(cio__stack_pool *p, int64_t now) {
+  take_trimmed(p);
+  if (now - p->trim_at < CIO__STACK_TRIM_PERIOD) return;
+  p->trim_at = now;
+  // The bottom `low` entries of the LIFO sat unused all period; of those,
+  // the bottom `clean` are released already.  One batch at a time.
+  size_t idle = p->low < p->nfree ? p->low : p->nfree;
+  p->low = p->nfree;
+  if (p->batch_out || idle <= p->clean + CIO__STACK_KEEP) return;
+  size_t first = p->clean, n = idle - CIO__STACK_KEEP - first;
+  struct cio__trim_batch *b = malloc(sizeof *b + n * sizeof *b->stacks);
+  if (!b) return;
+  b->next = NULL;
+  b->n = n;
+  memcpy(b->stacks, p->free + first, n * sizeof *p->free);
+  memmove(p->free + first, p->free + first + n, (p->nfree - first - n) * sizeof *p->free);
+  p->nfree -= n;
+  p->low = p->nfree;
+  p->released += n;
+  p->batch_out = true;
+  pthread_mutex_lock(&p->lock);
+  p->trim = b;
+  pthread_cond_signal(&p->cond);
+  pthread_mutex_unlock(&p->lock);
 }
 
 void cio__stack_put(cio__stack_pool *p, cio__stack *s) {

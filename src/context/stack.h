@@ -15,7 +15,10 @@
 // Memory is committed lazily: a stack costs address space until its task
 // touches it, and a task that has not started has no stack at all.  A
 // finished task's stack goes back to a LIFO pool, so the next task runs on
-// memory that is already resident and cached.
+// memory that is already resident and cached.  After a burst, stacks the
+// pool has not needed for a while are given back to the kernel
+// (MADV_DONTNEED, by the helper thread; guard regions survive it) down to
+// a reserve, so a server that once ran a million tasks does not keep 4 GiB.
 #ifndef CIO_STACK_H
 #define CIO_STACK_H
 
@@ -57,6 +60,14 @@ typedef struct cio__stack_pool {
   bool stop;               // the pool is being torn down
   bool prefetching;        // the thread runs
   pthread_t thread;        // the prefetcher
+  // Trimming (the same thread releases the pages of idle stacks):
+  size_t low;                      // fewest free stacks since the last trim check
+  size_t clean;                    // free[0, clean) are released already
+  int64_t trim_at;                 // loop time of the last check
+  struct cio__trim_batch *trim;    // stacks handed to the helper to release (under lock)
+  struct cio__trim_batch *trimmed; // released stacks it handed back (under lock)
+  bool batch_out;                  // a batch is with the helper or not yet taken back
+  size_t released;                 // stacks released since the pool began (stats, tests)
 } cio__stack_pool;
 
 // Sets up an empty pool of stacks with `size` usable bytes (rounded up to
@@ -68,6 +79,21 @@ void cio__stack_pool_fini(cio__stack_pool *p);
 
 // Returns a stack, or NULL if no memory could be mapped.
 cio__stack *cio__stack_get(cio__stack_pool *p);
+
+#define CIO__STACK_KEEP 1024              // free stacks never trimmed
+#define CIO__STACK_TRIM_PERIOD 1000000000 // ns between trim checks
+
+// True if the pool holds more idle stacks than it keeps: the loop should
+// call cio__stack_trim() at least every CIO__STACK_TRIM_PERIOD.
+static inline bool cio__stack_trimmable(const cio__stack_pool *p) {
+  return p->prefetching && (p->batch_out || p->nfree > p->clean + CIO__STACK_KEEP);
+}
+
+// Called by the loop (at time `now`, in ns): once per trim period, hands the
+// stacks that no task needed during the last period, beyond the reserve, to
+// the helper thread, which releases their memory.  Cheap when there is
+// nothing to do.
+void cio__stack_trim(cio__stack_pool *p, int64_t now);
 
 // Gives a stack back to the pool.
 void cio__stack_put(cio__stack_pool *p, cio__stack *s);

@@ -58,6 +58,12 @@ void cio__loop_fini(cio__loop *L) {
 }
 
 void cio__loop_pass(cio__loop *L, int64_t timeout_ns) {
+  if (cio__unlikely(cio__stack_trimmable(&L->stacks))) {
+    // Idle stacks are trimmed once a period, so a blocking wait wakes for it.
+    cio__stack_trim(&L->stacks, cio__loop_now(L));
+    if (cio__stack_trimmable(&L->stacks) && (timeout_ns < 0 || timeout_ns > CIO__STACK_TRIM_PERIOD))
+      timeout_ns = CIO__STACK_TRIM_PERIOD;
+  }
   if (L->timers.len) {
     L->now_valid = false;
     cio__timers_run(&L->timers, cio__loop_now(L));
