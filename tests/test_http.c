@@ -9,6 +9,7 @@
 #include <cio/http.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "helpers/test.h"
@@ -272,6 +273,32 @@ static int behaviour_main(void *arg) {
   while (!slow_cancelled && cio_now() - t0 < 2) ASSERT_EQ(cio_sleep(0.01), 0);
   ASSERT_EQ(slow_cancelled, 1);
   ASSERT(cio_now() - t0 < 0.5);
+  // A client that half-closes after its request (HTTP/1.0 style, `nc -N`)
+  // still gets the answer of a handler that finishes, then the close; one
+  // whose handler awaits gets it cancelled (as a client that left) and no
+  // answer.
+  const char *hello1 = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+  ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", port), 0);
+  ASSERT_EQ(cio_sock_write(s, hello1, strlen(hello1)), (ssize_t)strlen(hello1));
+  ASSERT_EQ(cio_sock_shutdown(s, SHUT_WR), 0);
+  n = 0;
+  while ((r = cio_sock_read(s, out + n, sizeof out - 1 - n)) > 0) n += (size_t)r;
+  out[n] = 0;
+  ASSERT_EQ(r, 0); // then closed
+  ASSERT_STR_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+  ASSERT_STR_CONTAINS(out, "Connection: close\r\n");
+  ASSERT_STR_CONTAINS(out, "\r\n\r\n{\"message\":\"Hello\"}");
+  cio_sock_close(s);
+  slow_cancelled = 0;
+  ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", port), 0);
+  ASSERT_EQ(cio_sock_write(s, t504, strlen(t504)), (ssize_t)strlen(t504));
+  ASSERT_EQ(cio_sock_shutdown(s, SHUT_WR), 0);
+  t0 = cio_now();
+  r = cio_sock_read(s, out, sizeof out - 1);
+  ASSERT_EQ(r, 0); // closed without an answer
+  ASSERT(cio_now() - t0 < 0.9);
+  ASSERT_EQ(slow_cancelled, 1);
+  cio_sock_close(s);
   ASSERT_EQ(cio_server_close(srv, 1), 0);
   cio_http_app_free(app);
   return 0;

@@ -533,6 +533,9 @@ static void dispatch(cio_http_app *app, cio_http_req *req, cio_http_res *res, do
     int expired = timeout > 0 ? cio_scope_end(&scope) : 0;
     if (expired == -ETIMEDOUT || (rc == -ETIMEDOUT && !res->status)) {
       cio_http_json(res, 504, "{\"detail\":\"the handler timed out\"}");
+    } else if (rc == -ECANCELED && !res->status && cio_task_cancelled(cio_current())) {
+      // Cancelled because the client hung up (or the server is closing): no
+      // answer is owed.
     } else if (rc < 0 || !res->status) {
       char body[160];
       snprintf(body, sizeof body, "{\"detail\":\"internal error: %s\"}",
@@ -702,6 +705,22 @@ static int read_body(struct conn *c, const struct http_server *srv, const cio__h
   return 0;
 }
 
+// Sends a finished handler's answer although the connection's task was
+// cancelled by the client's FIN: a half-closed client still reads, and for
+// one that left the write just fails.  Shielded from that cancellation and
+// bounded in time, since the client may not read at all.
+#define HUNG_UP_WRITE_TIMEOUT 5.0
+
+static void answer_hung_up(struct conn *c, cio_http_res *res, bool head_only) {
+  cio_scope shield, limit;
+  if (cio_shield_begin(&shield) < 0) return;
+  if (cio_timeout_begin(&limit, HUNG_UP_WRITE_TIMEOUT) == 0) {
+    (void)write_response(c, res, head_only, false);
+    (void)cio_scope_end(&limit);
+  }
+  (void)cio_scope_end(&shield);
+}
+
 static int serve_connection(cio_stream *st, void *arg) {
   struct http_server *srv = arg;
   struct conn c = {cio_stream_sock(st), NULL, srv->opts.max_head + 4096, 0};
@@ -766,23 +785,26 @@ static int serve_connection(cio_stream *st, void *arg) {
       fail(&c, &res, status);
       goto done;
     }
-    // A client that disconnects while its handler runs cancels the handler
-    // (a half-closed client counts as gone: HTTP/1.1 clients do not do that).
+    // A client that disconnects while its handler runs cancels the handler.
+    // TCP cannot tell a client that left from one that only shut down its
+    // sending side (HTTP/1.0 style, `nc -N`), so both cancel, as Go's
+    // request context does; a handler that finishes anyway still has its
+    // answer sent (below), and the connection then closes.
     cio__sock_cancel_on_hup(c.sock, cio_current());
     res.head_only = strcmp(req->method, "HEAD") == 0;
     res.keep_alive = h.keep_alive;
     struct chain chain = {srv->app, srv->app->mws, srv->opts.handler_timeout};
     int mrc = chain_next(req, &res, &chain);
-    if (mrc < 0 && !res.status) error_body(&res, 500);
+    bool hung_up = cio_task_cancelled(cio_current());
+    if (mrc < 0 && !res.status && !hung_up) error_body(&res, 500);
     cio__sock_cancel_on_hup(c.sock, NULL);
-    if (cio_task_cancelled(cio_current())) { // gone: nobody to answer
-      free(req->body);
-      free(req);
-      goto done;
-    }
     bool head_only = res.head_only;
     free(req->body);
     free(req);
+    if (hung_up) {
+      if (res.status && !res.streaming && mrc != -ECANCELED) answer_hung_up(&c, &res, head_only);
+      goto done;
+    }
     if (res.streaming) { // the last chunk
       ssize_t w = head_only ? 0 : cio_sock_write(c.sock, "0\r\n\r\n", 5);
       rc = w < 0 ? (int)w : 0;

@@ -70,6 +70,10 @@ void cio__loop_pass(cio__loop *L, int64_t timeout_ns) {
   }
   bool posted = atomic_load_explicit(&L->post_pending, memory_order_acquire);
   if (posted || atomic_load_explicit(&L->signal_pending, memory_order_acquire)) timeout_ns = 0;
+  // A timer that fired just now may have readied a task: never block then.
+  // (The caller found nothing ready, but a timer can come due between its
+  // look and ours; with no other timer left the poll would wait forever.)
+  if (L->ready_len) timeout_ns = 0;
   if (timeout_ns != 0 || L->watched) {
     if (L->timers.len) {
       int64_t until = cio__timers_next(&L->timers) - cio__loop_now(L);
