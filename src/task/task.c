@@ -28,7 +28,9 @@ static uint64_t new_id(void) {
   return next_id++;
 }
 
+#ifndef CIO_CONTEXT_UCONTEXT // there the context is a whole ucontext_t
 _Static_assert(offsetof(struct cio_task, scope_top) == 128, "the hot fields fill two cache lines");
+#endif
 
 // ---------------------------------------------------------------- records
 
