@@ -29,6 +29,34 @@ peers_for() {
 
 last_value() { tail -n 1 | awk '{print $2}'; }
 
+# The million-task workloads touch hundreds of MB of fresh memory, and on a
+# VM the first process to touch memory another one just freed pays for the
+# host backing it again (spawn: 560 ns instead of 60).  So for those, cio
+# and Go run twice and the better run counts (lower is better there);
+# Python runs once, being ten times off either way.
+repeats_for() {
+  case $1 in
+    spawn | timers) echo 2 ;;
+    *) echo 1 ;;
+  esac
+}
+
+# Runs a command `n` times; prints the output of the run whose last value
+# is lowest.
+best_of() {
+  local n=$1 i out best="" bestv="" v
+  shift
+  for ((i = 0; i < n; i++)); do
+    out=$("$@") || return $?
+    v=$(printf '%s\n' "$out" | last_value)
+    if [ -z "$bestv" ] || awk -v a="$v" -v b="$bestv" 'BEGIN { exit !(a < b) }'; then
+      best=$out
+      bestv=$v
+    fi
+  done
+  printf '%s\n' "$best"
+}
+
 # The echo benchmark: each server pinned to CPU 0, the same load client
 # (bench_echo_load, 100 connections, 5 s) pinned to CPU 1.
 echo_load() { taskset -c 1 "$build/bench/bench_echo_load" "$1" 100 "${ECHO_SECONDS:-5}"; }
@@ -91,14 +119,16 @@ for w in "${workloads[@]}"; do
   fi
   bin="$build/bench/bench_$w"
   [ -x "$bin" ] || { echo "no benchmark named $w (built: $build/bench)"; exit 2; }
-  out=$("$bin")
+  reps=$(repeats_for "$w")
+  out=$(best_of "$reps" "$bin")
   ours=$(printf '%s\n' "$out" | last_value)
   unit=$(printf '%s\n' "$out" | tail -n 1 | awk '{print $3}')
   printf '%s\n' "$out" | sed '$d' | sed "s/^/  cio /"
   printf '%-8s %-10s %12s %s\n' "$w" "cio" "$ours" "$unit"
   for p in $(peers_for "$w"); do
     set +e
-    pout=$("$here/peers/run_peer.sh" "$p" "$w" 2>&1)
+    case $p in go*) n=$reps ;; *) n=1 ;; esac
+    pout=$(best_of "$n" "$here/peers/run_peer.sh" "$p" "$w" 2>&1)
     rc=$?
     set -e
     if [ $rc -eq 77 ]; then
