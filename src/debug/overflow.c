@@ -45,7 +45,7 @@ static void put_num(struct msg *m, unsigned long long v) {
 static void report(const cio_task *t, const cio__loop *L, const char *how) {
   struct msg m = {.len = 0};
   put(&m, "cio: stack overflow in task '");
-  if (t->name[0]) {
+  if (t->name) {
     put(&m, t->name);
   } else {
     put(&m, "task-");

@@ -63,7 +63,7 @@ static void on_sigurg(int sig) {
   cio_task *t = L->current;
   out("cio: the loop is blocked: ");
   if (t) {
-    const char *name = t->name[0] ? t->name : "an unnamed task";
+    const char *name = t->name ? t->name : "an unnamed task";
     memcpy(w->blocked_name, name, strnlen(name, CIO__NAME_MAX - 1) + 1);
     atomic_store_explicit(&w->named, true, memory_order_release);
     out("task '");

@@ -251,7 +251,11 @@ static void task_entry(void) {
   fesetenv(FE_DFL_ENV);
 #endif
   cio_task *t = L->current;
-  t->result = t->fn(t->arg);
+  cio_fn fn = t->fn;
+  void *arg = t->arg;
+  t->waiting_on = NULL; // the same storage from now on
+  t->wait_obj = NULL;
+  t->result = fn(arg);
   if (cio__unlikely(t->canary) && !cio__stack_intact(t->stack)) cio__overflow_canary(t);
   // Record the outcome now (waking joiners; the record may be freed), then
   // leave this stack for good (a NULL fake-stack handle tells ASan so).

@@ -30,6 +30,7 @@ static uint64_t new_id(void) {
 
 #ifndef CIO_CONTEXT_UCONTEXT // there the context is a whole ucontext_t
 _Static_assert(offsetof(struct cio_task, scope_top) == 128, "the hot fields fill two cache lines");
+_Static_assert(sizeof(struct cio_task) == 192, "a record is three cache lines");
 #endif
 
 // ---------------------------------------------------------------- records
@@ -89,6 +90,7 @@ static cio_task *alloc_record(cio__loop *L) {
 }
 
 void cio__task_records_free(cio__loop *L) {
+  for (cio_task *t = L->all_head; t; t = t->all_next) free(t->name); // never freed handles
   struct cio__record_chunk *c = L->record_chunks;
   while (c) {
     struct cio__record_chunk *next = c->next;
@@ -125,17 +127,9 @@ cio_task *cio__task_new(cio__loop *L, const char *name, cio_fn fn, void *arg, co
   t->id = new_id();
   t->file = file;
   t->line = line;
-  t->waiting_on = NULL;
-  t->wait_obj = NULL;
   t->state_since = 0;
   t->asan_fake_stack = NULL;
-  t->tsan_fiber = NULL;
-  t->name[0] = '\0';
-  if (name) {
-    size_t n = strnlen(name, CIO__NAME_MAX - 1);
-    memcpy(t->name, name, n);
-    t->name[n] = '\0';
-  }
+  t->name = name ? strndup(name, CIO__NAME_MAX - 1) : NULL; // out of memory: unnamed
   t->all_next = NULL;
   t->all_prev = L->all_tail;
   if (L->all_tail)
@@ -160,6 +154,8 @@ void cio__task_free(cio__loop *L, cio_task *t) {
   else
     L->all_tail = t->all_prev;
   L->nrecords--;
+  free(t->name);
+  t->name = NULL;
   t->magic = 0;
   t->state = CIO__FREE;
   t->next_ready = L->free_tasks;
@@ -276,8 +272,12 @@ bool cio_task_cancelled(const cio_task *t) { return cio__task_valid(t) && t->can
 
 const char *cio_task_name(const cio_task *t) {
   if (!cio__task_valid(t)) return "(invalid task)";
-  if (!t->name[0])
-    snprintf(((cio_task *)t)->name, CIO__NAME_MAX, "task-%llu", (unsigned long long)t->id);
+  if (!t->name) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "task-%llu", (unsigned long long)t->id);
+    ((cio_task *)t)->name = strdup(buf);
+    if (!t->name) return "(unnamed task)"; // out of memory
+  }
   return t->name;
 }
 
