@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helpers/test.h"
@@ -145,11 +146,68 @@ static void loops_on_two_threads(void) {
   ASSERT_EQ(r2, 1);
 }
 
+// A blocking pass whose own timer run readies a task must not block.  The
+// scheduler calls it after finding nothing ready, but a timer can come due
+// in between; the pass then fired it and, with no timer left, slept forever
+// (the racing-queue test in test_sync.c hit that about one run in five).
+// White-box, to make the window certain: a task parks on a 5 ms sleep, and
+// main, without yielding, spins past that deadline and makes the blocking
+// pass itself, as the scheduler would.  A thread posts after 3 s, so a
+// regression fails the time check instead of hanging.
+static double real_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+static int napper(void *arg) {
+  (void)arg;
+  return cio_sleep(0.005);
+}
+static void nothing(void *arg) { (void)arg; }
+static void *rescue(void *arg) {
+  usleep(3 * 1000 * 1000);
+  ASSERT_EQ(cio_call_soon_threadsafe(arg, nothing, NULL), 0);
+  return NULL;
+}
+static int late_timer_main(void *arg) {
+  (void)arg;
+  cio__loop *L = cio__tls_loop;
+  cio_loop *loop = cio_loop_current();
+  cio_task *t = cio_spawn(napper, NULL);
+  ASSERT_EQ(cio_yield(), 0); // the napper runs and parks on its timer
+  ASSERT_EQ(L->timers.len, 1);
+  ASSERT_EQ(L->ready_len, 0);
+  ASSERT(cio_loop_hold(loop, 1) >= 0);
+  pthread_t th;
+  ASSERT_EQ(pthread_create(&th, NULL, rescue, loop), 0);
+  double t0 = real_now();
+  while (real_now() - t0 < 0.02) {
+  } // past the napper's deadline, with no pass in between
+  cio_task *cur = L->current;
+  L->current = NULL; // a pass runs outside any task
+  L->pass_host = cur;
+  t0 = real_now();
+  cio__loop_pass(L, -1);
+  double took = real_now() - t0;
+  L->pass_host = NULL;
+  L->current = cur;
+  ASSERT_EQ(L->ready_len, 1); // the napper, woken by that pass
+  ASSERT(took < 1.0);         // and the pass did not wait for the rescue
+  ASSERT_EQ(cio_join(t), 0);
+  pthread_join(th, NULL);
+  ASSERT(cio_loop_hold(loop, -1) >= 0);
+  return 0;
+}
+static void blocking_pass_never_sleeps_on_a_ready_task(void) {
+  ASSERT_EQ(cio_run(late_timer_main, NULL), 0);
+}
+
 static const test_case cases[] = {
     {"other_thread_wakes_the_loop", other_thread_wakes_the_loop, 0},
     {"bad_post", bad_post, 0},
     {"deadlock_is_reported", deadlock_is_reported, 0},
     {"hold_keeps_loop_waiting", hold_keeps_loop_waiting, 0},
     {"loops_on_two_threads", loops_on_two_threads, 0},
+    {"blocking_pass_never_sleeps_on_a_ready_task", blocking_pass_never_sleeps_on_a_ready_task, 0},
 };
 TEST_MAIN(cases)
