@@ -150,7 +150,9 @@ int cio_task_result(const cio_task *t);
 /// True if cancellation of `t` has been requested.
 bool cio_task_cancelled(const cio_task *t);
 
-/// The task's name: the one given at spawn, or "task-<id>".  Owned by the task.
+/// The task's name: the one given at spawn, or "task-<id>" (made on first
+/// call).  Owned by the task: valid until its handle is joined or detached.
+/// Does not await.
 const char *cio_task_name(const cio_task *t);
 
 /// The task's id, unique within the process (1 = the first task).

@@ -31,7 +31,6 @@ static void free_slab(struct cio__slab *slab);
 
 // A batch of stacks on their way to being released, or back from it.
 struct cio__trim_batch {
-  struct cio__trim_batch *next;
   size_t n;
   cio__stack *stacks[];
 };
@@ -333,7 +332,6 @@ void cio__stack_trim(cio__stack_pool *p, int64_t now) {
   size_t first = p->clean, n = idle - CIO__STACK_KEEP - first;
   struct cio__trim_batch *b = malloc(sizeof *b + n * sizeof *b->stacks);
   if (!b) return;
-  b->next = NULL;
   b->n = n;
   memcpy(b->stacks, p->free + first, n * sizeof *p->free);
   memmove(p->free + first, p->free + first + n, (p->nfree - first - n) * sizeof *p->free);

@@ -802,7 +802,7 @@ static int serve_connection(cio_stream *st, void *arg) {
     free(req->body);
     free(req);
     if (hung_up) {
-      if (res.status && !res.streaming && mrc != -ECANCELED) answer_hung_up(&c, &res, head_only);
+      if (res.status && !res.streaming) answer_hung_up(&c, &res, head_only);
       goto done;
     }
     if (res.streaming) { // the last chunk

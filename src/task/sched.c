@@ -46,20 +46,20 @@ void cio__ready(cio__loop *L, cio_task *t) {
 #define PF_STACK 6
 #define PF_MIN_STACKS 1024 // fewer suspended stacks than this stay in the cache
 
-// Moves a cursor one place on after a pop and keeps it `dist` ahead of the
-// head; returns the task it newly reached, or NULL.
-static inline cio_task *cursor_step(cio__loop *L, cio_task **cur, size_t *pos, size_t dist) {
-  if (*cur && (*pos)-- == 0) *cur = NULL; // the head overtook it
-  if (!*cur) {
+// Moves the cursor one place on after a pop, keeping it PF_STACK places
+// ahead of the head; returns the task it newly reached, or NULL.
+static inline cio_task *cursor_step(cio__loop *L) {
+  if (L->pf_stack && L->pf_stack_pos-- == 0) L->pf_stack = NULL; // the head overtook it
+  if (!L->pf_stack) {
     if (!L->ready_head) return NULL;
-    *cur = L->ready_head;
-    *pos = 0;
+    L->pf_stack = L->ready_head;
+    L->pf_stack_pos = 0;
   }
   cio_task *reached = NULL;
-  while (*pos < dist && (*cur)->next_ready) {
-    *cur = (*cur)->next_ready;
-    ++*pos;
-    reached = *cur;
+  while (L->pf_stack_pos < PF_STACK && L->pf_stack->next_ready) {
+    L->pf_stack = L->pf_stack->next_ready;
+    L->pf_stack_pos++;
+    reached = L->pf_stack;
   }
   return reached;
 }
@@ -70,7 +70,7 @@ static cio_task *ready_pop(cio__loop *L) {
   if (!L->ready_head) L->ready_tail = NULL;
   L->ready_len--;
   if (L->ready_len >= PF_STACK && L->stacks.live >= PF_MIN_STACKS) {
-    cio_task *s = cursor_step(L, &L->pf_stack, &L->pf_stack_pos, PF_STACK);
+    cio_task *s = cursor_step(L);
     if (s) {
       if (s->state != CIO__NEW)
         cio__ctx_prefetch(&s->ctx);
