@@ -108,6 +108,37 @@ static void all_tasks_and_current(void) {
   ASSERT_EQ(cio_run(all_main, NULL), 0);
 }
 
+// Records are recycled (last released, first reused), yet cio_all_tasks()
+// still lists the live tasks in spawn order, and never a released one.
+static int all_order_main(void *arg) {
+  (void)arg;
+  double d = 5;
+  cio_task *first[6], *second[4], *list[16];
+  for (int i = 0; i < 6; i++) first[i] = cio_spawn(sleeper, &d);
+  for (int i = 0; i < 6; i += 2) { // release 0, 2, 4: their records get reused
+    cio_cancel(first[i]);
+    ASSERT_EQ(cio_join(first[i]), -ECANCELED);
+  }
+  for (int i = 0; i < 4; i++) second[i] = cio_spawn(sleeper, &d);
+  ASSERT_EQ(cio_all_tasks(list, 16), 8); // main, first 1 3 5, second 0-3
+  cio_task *expect[8] = {cio_current(), first[1],  first[3],  first[5],
+                         second[0],     second[1], second[2], second[3]};
+  for (int i = 0; i < 8; i++) ASSERT(list[i] == expect[i]);
+  for (int i = 1; i < 8; i++) ASSERT(cio_task_id(list[i]) > cio_task_id(list[i - 1]));
+  ASSERT_EQ(cio_all_tasks(list, 3), 8); // a short array gets 3 of them, still sorted
+  ASSERT(cio_task_id(list[0]) < cio_task_id(list[1]) &&
+         cio_task_id(list[1]) < cio_task_id(list[2]));
+  for (int i = 1; i < 6; i += 2) cio_cancel(first[i]);
+  for (int i = 0; i < 4; i++) cio_cancel(second[i]);
+  for (int i = 1; i < 6; i += 2) ASSERT_EQ(cio_join(first[i]), -ECANCELED);
+  for (int i = 0; i < 4; i++) ASSERT_EQ(cio_join(second[i]), -ECANCELED);
+  ASSERT_EQ(cio_all_tasks(list, 16), 1);
+  return 0;
+}
+static void all_tasks_in_spawn_order_after_reuse(void) {
+  ASSERT_EQ(cio_run(all_order_main, NULL), 0);
+}
+
 // ---------------------------------------------------------------- nesting
 
 static int nest(void *arg) {
@@ -280,6 +311,42 @@ static int shield2_main(void *arg) {
 }
 static void cancel_inside_shield_is_deferred(void) { ASSERT_EQ(cio_run(shield2_main, NULL), 0); }
 
+// Nested shields (with a timeout scope between them): closing the inner
+// shield leaves the task shielded; closing the outer one delivers the
+// pending cancellation.
+static int nested_shields(void *arg) {
+  int *stage = arg;
+  cio_scope outer, timeout, inner;
+  ASSERT_EQ(cio_shield_begin(&outer), 0);
+  ASSERT_EQ(cio_timeout_begin(&timeout, 10), 0);
+  ASSERT_EQ(cio_shield_begin(&inner), 0);
+  *stage = 1;
+  ASSERT_EQ(cio_sleep(0.05), 0); // cancelled meanwhile: shielded
+  ASSERT_EQ(cio_scope_end(&inner), 0);
+  *stage = 2;
+  ASSERT_EQ(cio_sleep(0.02), 0); // the outer shield still holds
+  ASSERT_EQ(cio_yield(), 0);
+  ASSERT_EQ(cio_scope_end(&timeout), 0);
+  ASSERT_EQ(cio_yield(), 0);
+  ASSERT_EQ(cio_scope_end(&outer), 0);
+  *stage = 3;
+  return cio_yield(); // -ECANCELED now
+}
+static int nested_shields_main(void *arg) {
+  (void)arg;
+  int stage = 0;
+  cio_task *t = cio_spawn(nested_shields, &stage);
+  ASSERT_EQ(cio_sleep(0.01), 0);
+  ASSERT_EQ(stage, 1);
+  ASSERT_EQ(cio_cancel(t), 1);
+  ASSERT_EQ(cio_join(t), -ECANCELED);
+  ASSERT_EQ(stage, 3);
+  return 0;
+}
+static void nested_shields_hold_until_the_outermost_ends(void) {
+  ASSERT_EQ(cio_run(nested_shields_main, NULL), 0);
+}
+
 // Waiters of a cancelled task are woken with its outcome; a joiner that is
 // cancelled cancels and still reaps what it joins.
 static int joiner(void *arg) { return cio_join((cio_task *)arg); }
@@ -356,6 +423,7 @@ static const test_case cases[] = {
     {"task_hands_back_value_through_arg", task_hands_back_value_through_arg, 0},
     {"names_and_ids", names_and_ids, 0},
     {"all_tasks_and_current", all_tasks_and_current, 0},
+    {"all_tasks_in_spawn_order_after_reuse", all_tasks_in_spawn_order_after_reuse, 0},
     {"nested_spawns", nested_spawns, 0},
     {"detached_tasks_run_and_free", detached_tasks_run_and_free, 0},
     {"cancel_while_sleeping", cancel_while_sleeping, 0},
@@ -365,6 +433,8 @@ static const test_case cases[] = {
     {"cancellation_is_level_triggered", cancellation_is_level_triggered, 0},
     {"shield_lets_cleanup_await", shield_lets_cleanup_await, 0},
     {"cancel_inside_shield_is_deferred", cancel_inside_shield_is_deferred, 0},
+    {"nested_shields_hold_until_the_outermost_ends", nested_shields_hold_until_the_outermost_ends,
+     0},
     {"cancelled_joiner_cancels_and_reaps", cancelled_joiner_cancels_and_reaps, 0},
     {"run_cancels_leftover_tasks", run_cancels_leftover_tasks, 0},
     {"bad_handles", bad_handles, 0},

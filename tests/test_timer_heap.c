@@ -11,6 +11,7 @@
 
 static cio__timer timers[N];
 static uint64_t armed_seq[N]; // arming order of each armed timer (reference)
+static int64_t armed_when[N]; // its deadline (reference)
 static int fired[N * 4];
 static int nfired;
 
@@ -27,7 +28,7 @@ static uint64_t next_rand(void) {
 static void random_operations_match_reference(void) {
   cio__timers h;
   cio__timers_init(&h);
-  for (int i = 0; i < N; i++) cio__timer_init(&timers[i], on_fire);
+  for (int i = 0; i < N; i++) cio__timer_init(&timers[i]);
   uint64_t seq = 0;
   int64_t now = 0;
   for (int round = 0; round < 50; round++) {
@@ -39,28 +40,31 @@ static void random_operations_match_reference(void) {
         int64_t when = now + (int64_t)(next_rand() % 64); // many ties
         ASSERT_EQ(cio__timer_arm(&h, &timers[i], when), 0);
         armed_seq[i] = seq++;
+        armed_when[i] = when;
       }
     }
     size_t armed = 0;
-    for (int i = 0; i < N; i++) armed += cio__timer_armed(&timers[i]);
+    for (int i = 0; i < N; i++) {
+      if (!cio__timer_armed(&timers[i])) continue;
+      armed++;
+      ASSERT_EQ(cio__timer_deadline(&h, &timers[i]), armed_when[i]);
+    }
     ASSERT_EQ(armed, h.len);
     now += 20;
     // Expected: every armed timer with deadline <= now, by (deadline, seq).
     int expect[N], ne = 0;
     for (int i = 0; i < N; i++)
-      if (cio__timer_armed(&timers[i]) && timers[i].deadline <= now) expect[ne++] = i;
+      if (cio__timer_armed(&timers[i]) && armed_when[i] <= now) expect[ne++] = i;
     for (int a = 1; a < ne; a++) // insertion sort by (deadline, seq)
       for (int b = a; b > 0; b--) {
-        cio__timer *x = &timers[expect[b - 1]], *y = &timers[expect[b]];
-        if (x->deadline < y->deadline ||
-            (x->deadline == y->deadline && armed_seq[expect[b - 1]] < armed_seq[expect[b]]))
-          break;
+        int64_t x = armed_when[expect[b - 1]], y = armed_when[expect[b]];
+        if (x < y || (x == y && armed_seq[expect[b - 1]] < armed_seq[expect[b]])) break;
         int tmp = expect[b];
         expect[b] = expect[b - 1];
         expect[b - 1] = tmp;
       }
     nfired = 0;
-    ASSERT_EQ(cio__timers_run(&h, now), ne);
+    ASSERT_EQ(cio__timers_run(&h, now, on_fire), ne);
     ASSERT_EQ(nfired, ne);
     for (int k = 0; k < ne; k++) ASSERT_EQ(fired[k], expect[k]);
     for (int k = 0; k < ne; k++) ASSERT(!cio__timer_armed(&timers[fired[k]]));
@@ -73,9 +77,9 @@ static void empty_heap(void) {
   cio__timers h;
   cio__timers_init(&h);
   ASSERT_EQ(cio__timers_next(&h), INT64_MAX);
-  ASSERT_EQ(cio__timers_run(&h, INT64_MAX), 0);
+  ASSERT_EQ(cio__timers_run(&h, INT64_MAX, on_fire), 0);
   cio__timer t;
-  cio__timer_init(&t, on_fire);
+  cio__timer_init(&t);
   cio__timer_disarm(&h, &t); // not armed: nothing happens
   cio__timers_fini(&h);
 }

@@ -88,14 +88,19 @@ int cio__dump_tasks(cio__loop *L, FILE *out) {
   int64_t now = cio__loop_now(L);
   int n = 0;
   fprintf(out, "cio: %zu task(s) alive:\n", L->nlive);
-  for (cio_task *t = L->all_head; t; t = t->all_next) {
+  size_t count;
+  cio_task **v = cio__tasks_by_id(L, &count);
+  if (!v && L->nrecords) fprintf(out, "  (out of memory: cannot list them)\n");
+  for (size_t i = 0; v && i < count; i++) {
+    cio_task *t = v[i];
     if (t->state >= CIO__DONE) continue;
     n++;
     fprintf(out, "  #%llu %s: %s", (unsigned long long)t->id, cio_task_name(t), state_name(t));
     if (t->state == CIO__PARKED) {
       const char *what = t->waiting_on ? t->waiting_on : "?";
       if (strcmp(what, "sleep") == 0 && cio__timer_armed(&t->timer))
-        fprintf(out, " (sleep, %.3f s left)", (double)(t->timer.deadline - now) / 1e9);
+        fprintf(out, " (sleep, %.3f s left)",
+                (double)(cio__timer_deadline(&L->timers, &t->timer) - now) / 1e9);
       else if (strcmp(what, "join") == 0 && t->wait_obj)
         fprintf(out, " on join of '%s'",
                 cio_task_name(cio__container_of(t->wait_obj, cio_task, done_waiters)));
@@ -106,7 +111,8 @@ int cio__dump_tasks(cio__loop *L, FILE *out) {
       else
         fprintf(out, " on %s", what);
       if (cio__timer_armed(&t->timer) && strcmp(what, "sleep") != 0)
-        fprintf(out, " (deadline in %.3f s)", (double)(t->timer.deadline - now) / 1e9);
+        fprintf(out, " (deadline in %.3f s)",
+                (double)(cio__timer_deadline(&L->timers, &t->timer) - now) / 1e9);
     }
     if (L->debug && t->state != CIO__RUNNING)
       fprintf(out, " for %.3f s", (double)(now - t->state_since) / 1e9);
@@ -114,6 +120,7 @@ int cio__dump_tasks(cio__loop *L, FILE *out) {
     fprintf(out, ", spawned at %s:%d\n", t->file ? t->file : "?", t->line);
     print_backtrace(out, L, t);
   }
+  free(v);
   fflush(out);
   return n;
 }
@@ -128,7 +135,8 @@ int cio_task_counts_get(cio_task_counts *c) {
   cio__loop *L = cio__tls_loop;
   if (!L) return -EPERM;
   cio_task_counts z = {0, 0, 0, 0};
-  for (cio_task *t = L->all_head; t; t = t->all_next) {
+  cio__task_iter it;
+  for (cio_task *t = cio__task_iter_first(L, &it); t; t = cio__task_iter_next(L, &it)) {
     switch (t->state) {
     case CIO__RUNNING: z.running++; break;
     case CIO__READY: z.ready++; break;
@@ -142,7 +150,15 @@ int cio_task_counts_get(cio_task_counts *c) {
 }
 
 void cio__report_lost(cio__loop *L) {
-  for (cio_task *t = L->all_head; t; t = t->all_next) {
+  size_t n;
+  cio_task **v = cio__tasks_by_id(L, &n);
+  if (!v && L->nrecords)
+    fprintf(stderr,
+            "cio: %llu task(s) were never joined or detached (out of memory: cannot "
+            "name them)\n",
+            (unsigned long long)L->nrecords);
+  for (size_t i = 0; v && i < n; i++) {
+    cio_task *t = v[i];
     if (t == L->main_task || t->detached) continue;
     fprintf(stderr,
             "cio: task '%s' (spawned at %s:%d) was never joined or detached: a lost task "
@@ -150,6 +166,7 @@ void cio__report_lost(cio__loop *L) {
             cio_task_name(t), t->file ? t->file : "?", t->line,
             t->state == CIO__DONE ? cio_strerror(t->result) : "not reached");
   }
+  free(v);
 }
 
 bool cio__deadlock(cio__loop *L) {
@@ -161,7 +178,8 @@ bool cio__deadlock(cio__loop *L) {
   cio__dump_tasks(L, stderr);
   if (again) return false;
   L->deadlock_cancelled = true;
-  for (cio_task *t = L->all_head; t; t = t->all_next)
+  cio__task_iter it;
+  for (cio_task *t = cio__task_iter_first(L, &it); t; t = cio__task_iter_next(L, &it))
     if (t->state < CIO__DONE) cio_cancel(t);
   return true;
 }

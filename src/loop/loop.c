@@ -66,7 +66,7 @@ void cio__loop_pass(cio__loop *L, int64_t timeout_ns) {
   }
   if (L->timers.len) {
     L->now_valid = false;
-    cio__timers_run(&L->timers, cio__loop_now(L));
+    cio__timers_run(&L->timers, cio__loop_now(L), cio__task_timer_fired);
   }
   bool posted = atomic_load_explicit(&L->post_pending, memory_order_acquire);
   if (posted || atomic_load_explicit(&L->signal_pending, memory_order_acquire)) timeout_ns = 0;
@@ -84,7 +84,7 @@ void cio__loop_pass(cio__loop *L, int64_t timeout_ns) {
     L->poller->poll(L->poller_state, timeout_ns);
     if (L->debug) atomic_store_explicit(&L->polling, false, memory_order_relaxed);
     L->now_valid = false;
-    if (L->timers.len) cio__timers_run(&L->timers, cio__loop_now(L));
+    if (L->timers.len) cio__timers_run(&L->timers, cio__loop_now(L), cio__task_timer_fired);
   }
   if (posted || atomic_load_explicit(&L->post_pending, memory_order_acquire)) run_posts(L);
   if (atomic_load_explicit(&L->signal_pending, memory_order_acquire)) cio__signals_dispatch(L);

@@ -69,8 +69,6 @@ typedef struct cio_loop {
   struct cio__record_chunk *record_chunks; // arenas task records come from
   char *record_next;                       // bump pointer in the newest arena
   char *record_end;                        // its end
-  struct cio_task *all_head;               // every live task, in spawn order
-  struct cio_task *all_tail;               //   "
   size_t nlive;                            // tasks not finished yet
   uint64_t nrecords;                       // task records not yet released
   struct cio_task *pass_host;              // task on whose stack a loop pass runs now, or NULL
@@ -119,6 +117,10 @@ void cio__loop_fini(cio__loop *L);
 // `timeout_ns`, capped by the next timer; 0 = do not block, -1 = until
 // something happens) and runs posted callbacks.
 void cio__loop_pass(cio__loop *L, int64_t timeout_ns);
+
+// What an expired timer does (task/sched.c): every timer is a parked task's
+// deadline, so the pass wakes that task.
+void cio__task_timer_fired(cio__timer *tm);
 
 // Called by a pass when a signal arrived for L (defined by io/signal.c).
 void cio__signals_dispatch(cio__loop *L);

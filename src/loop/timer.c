@@ -73,7 +73,6 @@ int cio__timer_arm(cio__timers *h, cio__timer *t, int64_t deadline) {
     h->heap = heap;
     h->cap = cap;
   }
-  t->deadline = deadline;
   cio__timer_slot s = {deadline, h->seq++, t};
   sift_up(h, h->len++, s);
   return 0;
@@ -83,12 +82,12 @@ void cio__timer_disarm(cio__timers *h, cio__timer *t) {
   if (cio__timer_armed(t)) remove_at(h, t->index);
 }
 
-size_t cio__timers_run(cio__timers *h, int64_t now) {
+size_t cio__timers_run(cio__timers *h, int64_t now, void (*fire)(cio__timer *t)) {
   size_t n = 0;
   while (h->len && h->heap[0].deadline <= now) {
     cio__timer *t = h->heap[0].timer;
     remove_at(h, 0);
-    t->fire(t);
+    fire(t);
     n++;
   }
   return n;

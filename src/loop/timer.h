@@ -18,10 +18,11 @@
 
 #define CIO__TIMER_IDLE UINT32_MAX // index of a timer that is not armed
 
+// A timer is only its place in the heap: the deadline lives in the heap
+// slot, and what expiry does is the caller's (cio__timers_run()), so a task
+// record spends 4 bytes on its timer.
 typedef struct cio__timer {
-  int64_t deadline;                   // absolute deadline, loop clock in ns
-  uint32_t index;                     // slot in the heap, CIO__TIMER_IDLE if not armed
-  void (*fire)(struct cio__timer *t); // called on the loop when it expires (disarmed first)
+  uint32_t index; // slot in the heap, CIO__TIMER_IDLE if not armed
 } cio__timer;
 
 typedef struct cio__timer_slot {
@@ -37,12 +38,8 @@ typedef struct cio__timers {
   uint64_t seq;          // next arming sequence number
 } cio__timers;
 
-// Prepares a timer that is not armed; `fire` runs when it expires.
-static inline void cio__timer_init(cio__timer *t, void (*fire)(cio__timer *)) {
-  t->deadline = 0;
-  t->index = CIO__TIMER_IDLE;
-  t->fire = fire;
-}
+// Prepares a timer that is not armed.
+static inline void cio__timer_init(cio__timer *t) { t->index = CIO__TIMER_IDLE; }
 
 static inline bool cio__timer_armed(const cio__timer *t) { return t->index != CIO__TIMER_IDLE; }
 
@@ -60,8 +57,13 @@ static inline int64_t cio__timers_next(const cio__timers *h) {
   return h->len ? h->heap[0].deadline : INT64_MAX;
 }
 
-// Disarms and fires every timer whose deadline is <= now, earliest first.
-// Returns how many fired.
-size_t cio__timers_run(cio__timers *h, int64_t now);
+// The deadline an armed timer waits for.
+static inline int64_t cio__timer_deadline(const cio__timers *h, const cio__timer *t) {
+  return h->heap[t->index].deadline;
+}
+
+// Disarms every timer whose deadline is <= now and calls fire() on it,
+// earliest first.  Returns how many fired.
+size_t cio__timers_run(cio__timers *h, int64_t now, void (*fire)(cio__timer *t));
 
 #endif

@@ -157,7 +157,7 @@ static inline void switch_away(cio__loop *L, cio__ctx *from, void **fake, cio_ta
   L->switches++;
   if (to) {
     to->state = CIO__RUNNING;
-    cio__tsan_switch(to->tsan_fiber);
+    cio__tsan_switch(cio__task_fiber(to));
     cio__san_start_switch(fake, to->stack->lo, to->stack->size);
     cio__ctx_switch(from, &to->ctx);
   } else {
@@ -180,7 +180,7 @@ static void schedule(cio__loop *L, cio_task *cur) {
   if (next == cur)
     cur->state = CIO__RUNNING;
   else
-    switch_away(L, &cur->ctx, &cur->asan_fake_stack, next);
+    switch_away(L, &cur->ctx, cio__task_fake_stack(cur), next);
 }
 
 void cio__task_timer_fired(cio__timer *tm) {

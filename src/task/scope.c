@@ -23,7 +23,7 @@ static void push(cio_task *t, cio_scope *s, int kind, int64_t deadline) {
   s->deadline_ = deadline;
   t->scope_top = s;
   if (kind == KIND_SHIELD) {
-    t->shield++;
+    t->shielded = true;
     t->scope_deadline = CIO__NEVER;
   } else if (deadline < t->scope_deadline) {
     t->scope_deadline = deadline;
@@ -79,10 +79,17 @@ int cio_shield_begin(cio_scope *s) {
   return 0;
 }
 
+// True if a shield is open in the chain from `s` outwards.
+static bool shield_open(const cio_scope *s) {
+  for (; s; s = s->parent_)
+    if (s->kind_ == KIND_SHIELD) return true;
+  return false;
+}
+
 static void pop(cio_task *t, cio_scope *s) {
   t->scope_top = s->parent_;
   t->scope_deadline = s->saved_deadline_;
-  if (s->kind_ == KIND_SHIELD) t->shield--;
+  if (s->kind_ == KIND_SHIELD) t->shielded = shield_open(s->parent_);
 }
 
 int cio_scope_end(cio_scope *s) {

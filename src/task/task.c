@@ -28,9 +28,11 @@ static uint64_t new_id(void) {
   return next_id++;
 }
 
-#ifndef CIO_CONTEXT_UCONTEXT // there the context is a whole ucontext_t
-_Static_assert(offsetof(struct cio_task, scope_top) == 128, "the hot fields fill two cache lines");
-_Static_assert(sizeof(struct cio_task) == 192, "a record is three cache lines");
+#ifndef CIO_CONTEXT_UCONTEXT                 // there the context is a whole ucontext_t
+#if !defined(CIO_ASAN) && !defined(CIO_TSAN) // which add a handle
+_Static_assert(offsetof(struct cio_task, id) == 64, "scheduling fields fill the first line");
+_Static_assert(sizeof(struct cio_task) == 128, "a record is two cache lines");
+#endif
 #endif
 
 // ---------------------------------------------------------------- records
@@ -89,8 +91,62 @@ static cio_task *alloc_record(cio__loop *L) {
   return t;
 }
 
+// The records of arena `c` (the newest ends at the bump pointer).
+static void arena_span(cio__loop *L, struct cio__record_chunk *c, cio__task_iter *it) {
+  it->chunk = c;
+  if (!c) {
+    it->at = it->end = NULL;
+    return;
+  }
+  uintptr_t first =
+      ((uintptr_t)(c + 1) + _Alignof(cio_task) - 1) & ~(uintptr_t)(_Alignof(cio_task) - 1);
+  it->at = (char *)first;
+  if (c == L->record_chunks) {
+    it->end = L->record_next;
+  } else {
+    size_t n = ((uintptr_t)c + c->len - first) / sizeof(cio_task);
+    it->end = it->at + n * sizeof(cio_task);
+  }
+}
+
+cio_task *cio__task_iter_next(cio__loop *L, cio__task_iter *it) {
+  while (it->chunk) {
+    while (it->at < it->end) {
+      cio_task *t = (cio_task *)(void *)it->at;
+      it->at += sizeof *t;
+      if (t->magic == CIO__TASK_MAGIC) return t;
+    }
+    arena_span(L, it->chunk->next, it);
+  }
+  return NULL;
+}
+
+cio_task *cio__task_iter_first(cio__loop *L, cio__task_iter *it) {
+  arena_span(L, L->record_chunks, it);
+  return cio__task_iter_next(L, it);
+}
+
+static int by_id(const void *a, const void *b) {
+  uint64_t x = (*(cio_task *const *)a)->id, y = (*(cio_task *const *)b)->id;
+  return (x > y) - (x < y);
+}
+
+cio_task **cio__tasks_by_id(cio__loop *L, size_t *n) {
+  cio__task_iter it;
+  *n = 0;
+  cio_task **v = malloc(L->nrecords * sizeof *v + 1);
+  if (!v) return NULL;
+  for (cio_task *t = cio__task_iter_first(L, &it); t && *n < L->nrecords;
+       t = cio__task_iter_next(L, &it))
+    v[(*n)++] = t;
+  qsort(v, *n, sizeof *v, by_id);
+  return v;
+}
+
 void cio__task_records_free(cio__loop *L) {
-  for (cio_task *t = L->all_head; t; t = t->all_next) free(t->name); // never freed handles
+  cio__task_iter it; // handles nobody released keep their names
+  for (cio_task *t = cio__task_iter_first(L, &it); t; t = cio__task_iter_next(L, &it))
+    free(t->name);
   struct cio__record_chunk *c = L->record_chunks;
   while (c) {
     struct cio__record_chunk *next = c->next;
@@ -119,24 +175,19 @@ cio_task *cio__task_new(cio__loop *L, const char *name, cio_fn fn, void *arg, co
   t->canary = false;
   t->marked = false;
   t->magic = CIO__TASK_MAGIC;
-  t->shield = 0;
+  t->shielded = false;
   t->scope_top = NULL;
   t->scope_deadline = CIO__NEVER;
-  cio__timer_init(&t->timer, cio__task_timer_fired);
+  cio__timer_init(&t->timer);
   cio__waitq_init(&t->done_waiters);
   t->id = new_id();
   t->file = file;
   t->line = line;
   t->state_since = 0;
+#ifdef CIO_ASAN
   t->asan_fake_stack = NULL;
+#endif
   t->name = name ? strndup(name, CIO__NAME_MAX - 1) : NULL; // out of memory: unnamed
-  t->all_next = NULL;
-  t->all_prev = L->all_tail;
-  if (L->all_tail)
-    L->all_tail->all_next = t;
-  else
-    L->all_head = t;
-  L->all_tail = t;
   L->nrecords++;
   L->nlive++;
   cio__ready(L, t);
@@ -145,14 +196,6 @@ cio_task *cio__task_new(cio__loop *L, const char *name, cio_fn fn, void *arg, co
 }
 
 void cio__task_free(cio__loop *L, cio_task *t) {
-  if (t->all_prev)
-    t->all_prev->all_next = t->all_next;
-  else
-    L->all_head = t->all_next;
-  if (t->all_next)
-    t->all_next->all_prev = t->all_prev;
-  else
-    L->all_tail = t->all_prev;
   L->nrecords--;
   free(t->name);
   t->name = NULL;
@@ -165,7 +208,16 @@ void cio__task_free(cio__loop *L, cio_task *t) {
 // asyncio.run's epilogue: once main has returned, every task still alive is
 // cancelled, and the loop runs until they have finished.
 static void cancel_all(cio__loop *L) {
-  for (cio_task *t = L->all_head; t; t = t->all_next)
+  size_t n;
+  cio_task **v = cio__tasks_by_id(L, &n); // in spawn order, as they were started
+  if (v) {
+    for (size_t i = 0; i < n; i++)
+      if (v[i]->state < CIO__DONE) cio_cancel(v[i]);
+    free(v);
+    return;
+  }
+  cio__task_iter it; // out of memory: in arena order
+  for (cio_task *t = cio__task_iter_first(L, &it); t; t = cio__task_iter_next(L, &it))
     if (t->state < CIO__DONE) cio_cancel(t);
 }
 
@@ -255,7 +307,7 @@ int cio_cancel(cio_task *t) {
   if (!cio__task_valid(t)) return -EINVAL;
   if (t->state >= CIO__DONE) return 0;
   t->cancelled = true;
-  if (t->state == CIO__PARKED && t->shield == 0) cio__wake(L, t, -ECANCELED);
+  if (t->state == CIO__PARKED && !t->shielded) cio__wake(L, t, -ECANCELED);
   return 1;
 }
 
@@ -292,11 +344,13 @@ size_t cio_all_tasks(cio_task **out, size_t cap) {
   cio__loop *L = cio__tls_loop;
   if (!L) return 0;
   size_t n = 0;
-  for (cio_task *t = L->all_head; t; t = t->all_next) {
+  cio__task_iter it;
+  for (cio_task *t = cio__task_iter_first(L, &it); t; t = cio__task_iter_next(L, &it)) {
     if (t->state >= CIO__DONE) continue;
     if (n < cap && out) out[n] = t;
     n++;
   }
+  if (out) qsort(out, n < cap ? n : cap, sizeof *out, by_id);
   return n;
 }
 

@@ -45,13 +45,15 @@ typedef struct cio__waitq {
   cio__waiter *head, *tail; // FIFO order
 } cio__waitq;
 
-// A record is three cache lines.  The first two hold what scheduling touches
-// (a run, a park, a wake, finishing); the third is touched at spawn, at free
-// and by debug tools.  With many thousands of tasks the records are out of
-// the cache, so every line counts: spawn+join of a million tasks went from
-// 60 to under 50 ns when the record went from 256 to 192 bytes.
+// A record is two cache lines.  The first holds what running, parking and
+// waking touch; the second the task's identity, outcome and flags.  With
+// many thousands of tasks the records are out of the cache, so every line
+// counts: spawn+join of a million tasks went from 60 to under 50 ns when the
+// record went from 256 to 192 bytes, and 128 takes another line off.  There
+// is no list of every task: the records sit in arenas, and walking those
+// finds them (cio__task_iter).
 struct cio_task {
-  // ---- hot: 128 bytes
+  // ---- first line: scheduling
   cio__ctx ctx;         // saved context while not running
   cio_task *next_ready; // ready-queue link
   cio__stack *stack;    // NULL before the first run and after finishing
@@ -65,34 +67,53 @@ struct cio_task {
       const void *wait_obj;   // the wait queue (or object) it waits on (task dumps)
     };
   };
-  int result;              // outcome once DONE
-  int wake_code;           // what the last waker passed to cio__wake()
-  uint32_t magic;          // CIO__TASK_MAGIC while the handle is valid
-  int line;                // spawn site (with file)
-  uint32_t shield;         // open shield scopes
-  uint8_t state;           // enum cio__state
-  bool cancelled;          // cancellation requested (stays set: level triggered)
-  bool detached;           // the handle was given up
-  bool outcome_read;       // somebody looked at the outcome (debug leak report)
-  bool joining;            // a cio_join() is under way
-  bool canary;             // its stack is canary-guarded: check at every switch
-  bool marked;             // scratch mark for duplicate checks (combinators)
   int64_t scope_deadline;  // earliest deadline of the open scopes (CIO__NEVER: none)
-  cio__timer timer;        // deadline of the current park
   cio__waitq done_waiters; // woken when the task finishes
-  uint64_t id;             // unique id, from 1
-  // ---- cold
-  cio_scope *scope_top; // innermost open scope
-  cio_task *all_prev;   // registry of live tasks (cio_all_tasks)
-  cio_task *all_next;   //   "
-  const char *file;     // spawn site (with line)
-  int64_t state_since;  // loop time when it entered its state (debug dump)
-  union {
-    void *asan_fake_stack; // ASan's fake-stack handle across a switch
-    void *tsan_fiber;      // TSan's fiber for this stack (never both: one sanitizer at a time)
-  };
-  char *name; // malloc'd; NULL = unnamed (cio_task_name() then makes "task-<id>")
+  // ---- second line
+  uint64_t id;           // unique id, from 1
+  cio_scope *scope_top;  // innermost open scope
+  const char *file;      // spawn site (with line)
+  char *name;            // malloc'd; NULL = unnamed (cio_task_name() then makes "task-<id>")
+  int64_t state_since;   // loop time when it entered its state (debug dump)
+  int result;            // outcome once DONE
+  int wake_code;         // what the last waker passed to cio__wake()
+  uint32_t magic;        // CIO__TASK_MAGIC while the handle is valid
+  int line;              // spawn site (with file)
+  cio__timer timer;      // deadline of the current park
+  uint8_t state;         // enum cio__state
+  bool cancelled : 1;    // cancellation requested (stays set: level triggered)
+  bool shielded : 1;     // a shield scope is open
+  bool detached : 1;     // the handle was given up
+  bool outcome_read : 1; // somebody looked at the outcome (debug leak report)
+  bool joining : 1;      // a cio_join() is under way
+  bool canary : 1;       // its stack is canary-guarded: check at every switch
+  bool marked : 1;       // scratch mark for duplicate checks (combinators)
+#if defined(CIO_ASAN)
+  void *asan_fake_stack; // ASan's fake-stack handle across a switch
+#elif defined(CIO_TSAN)
+  void *tsan_fiber; // TSan's fiber for this stack
+#endif
 } __attribute__((aligned(64)));
+
+// Where ASan keeps a suspended task's fake-stack handle (NULL without ASan),
+// and the task's TSan fiber (NULL without TSan).
+static inline void **cio__task_fake_stack(cio_task *t) {
+#ifdef CIO_ASAN
+  return &t->asan_fake_stack;
+#else
+  (void)t;
+  return NULL;
+#endif
+}
+
+static inline void *cio__task_fiber(const cio_task *t) {
+#ifdef CIO_TSAN
+  return t->tsan_fiber;
+#else
+  (void)t;
+  return NULL;
+#endif
+}
 
 // The loop of this thread if the caller is a task, else NULL (the caller
 // then reports the misuse with cio__misuse_outside()).
@@ -137,7 +158,7 @@ static inline int cio__checkpoint(cio__loop *L) {
 void cio__yield(cio__loop *L);
 
 // True if the running task must see -ECANCELED at its next await.
-static inline bool cio__cancel_due(const cio_task *t) { return t->cancelled && t->shield == 0; }
+static inline bool cio__cancel_due(const cio_task *t) { return t->cancelled && !t->shielded; }
 
 // The absolute deadline `seconds` from now: CIO_FOREVER (or anything
 // beyond the clock's range) is CIO__NEVER, 0 or negative is now.  -EINVAL
@@ -171,6 +192,23 @@ int cio__waitq_wait(cio__loop *L, cio__waitq *q, int64_t deadline, const char *w
 cio_task *cio__task_new(cio__loop *L, const char *name, cio_fn fn, void *arg, const char *file,
                         int line);
 void cio__task_free(cio__loop *L, cio_task *t);
+
+// Walks every task record in use (spawned and not yet released: joined or
+// detached and done), in no particular order:
+//   cio__task_iter it;
+//   for (cio_task *t = cio__task_iter_first(L, &it); t; t = cio__task_iter_next(L, &it))
+// Records may be released during the walk, but not allocated.
+typedef struct cio__task_iter {
+  struct cio__record_chunk *chunk; // arena being walked
+  char *at, *end;                  // next record to look at; end of the arena's records
+} cio__task_iter;
+cio_task *cio__task_iter_first(cio__loop *L, cio__task_iter *it);
+cio_task *cio__task_iter_next(cio__loop *L, cio__task_iter *it);
+
+// The records in use, sorted by id (spawn order), in a malloc'd array the
+// caller frees; *n gets their number.  NULL if out of memory (or none).
+cio_task **cio__tasks_by_id(cio__loop *L, size_t *n);
+
 // Frees every task record of the loop (at teardown).
 void cio__task_records_free(cio__loop *L);
 // Records the outcome, wakes the waiters and frees a detached task's record.
