@@ -90,6 +90,44 @@ static void deadlock_is_reported(void) {
   ASSERT_STR_CONTAINS(out, expect);
 }
 
+// Cancelled timers leave stale slots in the timer heap (timer.h); they must
+// not keep a deadlocked loop waiting for their (hour-long) deadlines.
+static int hour_sleeper(void *arg) {
+  (void)arg;
+  return cio_sleep(3600);
+}
+static int stale_deadlock_main(void *arg) {
+  (void)arg;
+  enum { N = 200 }; // fewer than make the heap drop stale slots by itself
+  static cio_task *t[N];
+  for (int i = 0; i < N; i++) t[i] = cio_spawn(hour_sleeper, NULL);
+  if (cio_sleep(0.01) < 0) return -1;
+  for (int i = 0; i < N; i++) cio_cancel(t[i]);
+  for (int i = 0; i < N; i++)
+    if (cio_join(t[i]) != -ECANCELED) return -1;
+  return deadlock_main(NULL);
+}
+static double monotonic_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+static void run_stale_deadlock(void) {
+  double t0 = monotonic_now();
+  int rc = cio_run(stale_deadlock_main, NULL);
+  printf("rc=%d after %.1f s\n", rc, monotonic_now() - t0);
+}
+static void cancelled_timers_do_not_delay_deadlock_reports(void) {
+  static char out[65536];
+  int status = test_run_child(run_stale_deadlock, out, sizeof out);
+  ASSERT(WIFEXITED(status));
+  char expect[32];
+  snprintf(expect, sizeof expect, "rc=%d after", -EDEADLK);
+  ASSERT_STR_CONTAINS(out, expect);
+  const char *after = strstr(out, expect) + strlen(expect);
+  ASSERT(atof(after) < 30.0);
+}
+
 // With a hold outstanding, a loop whose tasks all wait (no timer, no
 // descriptor) waits for the other thread instead of reporting a deadlock.
 // White box: the task parks on a bare wait queue that only the posted
@@ -206,6 +244,8 @@ static const test_case cases[] = {
     {"other_thread_wakes_the_loop", other_thread_wakes_the_loop, 0},
     {"bad_post", bad_post, 0},
     {"deadlock_is_reported", deadlock_is_reported, 0},
+    {"cancelled_timers_do_not_delay_deadlock_reports",
+     cancelled_timers_do_not_delay_deadlock_reports, 0},
     {"hold_keeps_loop_waiting", hold_keeps_loop_waiting, 0},
     {"loops_on_two_threads", loops_on_two_threads, 0},
     {"blocking_pass_never_sleeps_on_a_ready_task", blocking_pass_never_sleeps_on_a_ready_task, 0},

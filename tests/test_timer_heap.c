@@ -43,13 +43,18 @@ static void random_operations_match_reference(void) {
         armed_when[i] = when;
       }
     }
-    size_t armed = 0;
+    size_t armed = 0, nsnap;
+    cio__timer_slot *snap = cio__timers_snapshot(&h, &nsnap);
+    ASSERT_EQ(nsnap, h.live);
     for (int i = 0; i < N; i++) {
+      ASSERT_EQ(cio__timer_deadline(snap, nsnap, &timers[i]),
+                cio__timer_armed(&timers[i]) ? armed_when[i] : INT64_MAX);
       if (!cio__timer_armed(&timers[i])) continue;
       armed++;
-      ASSERT_EQ(cio__timer_deadline(&h, &timers[i]), armed_when[i]);
     }
-    ASSERT_EQ(armed, h.len);
+    free(snap);
+    ASSERT_EQ(armed, h.live);
+    ASSERT(h.len <= 2 * h.live + 257); // stale slots stay bounded
     now += 20;
     // Expected: every armed timer with deadline <= now, by (deadline, seq).
     int expect[N], ne = 0;
@@ -73,6 +78,51 @@ static void random_operations_match_reference(void) {
   cio__timers_fini(&h);
 }
 
+// Cancelling many timers leaves stale slots behind; the heap is rebuilt
+// without them before they outnumber the live ones.
+static void stale_slots_stay_bounded(void) {
+  cio__timers h;
+  cio__timers_init(&h);
+  for (int i = 0; i < N; i++) cio__timer_init(&timers[i]);
+  for (int i = 0; i < 100; i++) ASSERT_EQ(cio__timer_arm(&h, &timers[i], 1000000 + i), 0);
+  for (int k = 0; k < 100000; k++) { // cancel-and-rearm churn, as timeouts do
+    int i = 100 + k % (N - 100);
+    ASSERT_EQ(cio__timer_arm(&h, &timers[i], 5000 + k), 0);
+    cio__timer_disarm(&h, &timers[i]);
+    ASSERT(h.len <= 2 * h.live + 257);
+  }
+  ASSERT_EQ(h.live, 100);
+  ASSERT_EQ(cio__timers_next(&h), 1000000);
+  nfired = 0;
+  ASSERT_EQ(cio__timers_run(&h, INT64_MAX, on_fire), 100);
+  for (int k = 0; k < 100; k++) ASSERT_EQ(fired[k], k);
+  ASSERT_EQ(h.len, 0);
+  cio__timers_fini(&h);
+}
+
+// A timer's generation wraps around after 2^32 arms and disarms: a stale
+// slot left from 2^32 transitions ago must not come back to life.
+static void generation_wrap_drops_old_slots(void) {
+  cio__timers h;
+  cio__timers_init(&h);
+  cio__timer *t = &timers[0], *other = &timers[1];
+  cio__timer_init(t);
+  cio__timer_init(other);
+  ASSERT_EQ(cio__timer_arm(&h, other, 1000000), 0); // keeps the heap non-empty
+  ASSERT_EQ(cio__timer_arm(&h, t, 5), 0);           // generation 1, deadline 5
+  cio__timer_disarm(&h, t);                         // its slot is stale now
+  t->gen = UINT32_MAX - 1;                          // as if 2^32 - 3 more arms and disarms went by
+  ASSERT_EQ(cio__timer_arm(&h, t, 1000), 0);
+  cio__timer_disarm(&h, t);                  // wraps to 0
+  ASSERT_EQ(cio__timer_arm(&h, t, 1000), 0); // generation 1 again
+  nfired = 0;
+  ASSERT_EQ(cio__timers_run(&h, 10, on_fire), 0); // the old slot (deadline 5) is gone
+  ASSERT(cio__timer_armed(t));
+  ASSERT_EQ(cio__timers_run(&h, 1000, on_fire), 1);
+  ASSERT_EQ(fired[0], 0);
+  cio__timers_fini(&h);
+}
+
 static void empty_heap(void) {
   cio__timers h;
   cio__timers_init(&h);
@@ -86,6 +136,8 @@ static void empty_heap(void) {
 
 static const test_case cases[] = {
     {"random_operations_match_reference", random_operations_match_reference, 0},
+    {"stale_slots_stay_bounded", stale_slots_stay_bounded, 0},
+    {"generation_wrap_drops_old_slots", generation_wrap_drops_old_slots, 0},
     {"empty_heap", empty_heap, 0},
 };
 TEST_MAIN(cases)

@@ -88,8 +88,9 @@ int cio__dump_tasks(cio__loop *L, FILE *out) {
   int64_t now = cio__loop_now(L);
   int n = 0;
   fprintf(out, "cio: %zu task(s) alive:\n", L->nlive);
-  size_t count;
+  size_t count, ntimers;
   cio_task **v = cio__tasks_by_id(L, &count);
+  cio__timer_slot *timers = cio__timers_snapshot(&L->timers, &ntimers);
   if (!v && L->nrecords) fprintf(out, "  (out of memory: cannot list them)\n");
   for (size_t i = 0; v && i < count; i++) {
     cio_task *t = v[i];
@@ -100,7 +101,7 @@ int cio__dump_tasks(cio__loop *L, FILE *out) {
       const char *what = t->waiting_on ? t->waiting_on : "?";
       if (strcmp(what, "sleep") == 0 && cio__timer_armed(&t->timer))
         fprintf(out, " (sleep, %.3f s left)",
-                (double)(cio__timer_deadline(&L->timers, &t->timer) - now) / 1e9);
+                (double)(cio__timer_deadline(timers, ntimers, &t->timer) - now) / 1e9);
       else if (strcmp(what, "join") == 0 && t->wait_obj)
         fprintf(out, " on join of '%s'",
                 cio_task_name(cio__container_of(t->wait_obj, cio_task, done_waiters)));
@@ -112,7 +113,7 @@ int cio__dump_tasks(cio__loop *L, FILE *out) {
         fprintf(out, " on %s", what);
       if (cio__timer_armed(&t->timer) && strcmp(what, "sleep") != 0)
         fprintf(out, " (deadline in %.3f s)",
-                (double)(cio__timer_deadline(&L->timers, &t->timer) - now) / 1e9);
+                (double)(cio__timer_deadline(timers, ntimers, &t->timer) - now) / 1e9);
     }
     if (L->debug && t->state != CIO__RUNNING)
       fprintf(out, " for %.3f s", (double)(now - t->state_since) / 1e9);
@@ -120,6 +121,7 @@ int cio__dump_tasks(cio__loop *L, FILE *out) {
     fprintf(out, ", spawned at %s:%d\n", t->file ? t->file : "?", t->line);
     print_backtrace(out, L, t);
   }
+  free(timers);
   free(v);
   fflush(out);
   return n;

@@ -64,7 +64,7 @@ void cio__loop_pass(cio__loop *L, int64_t timeout_ns) {
     if (cio__stack_trimmable(&L->stacks) && (timeout_ns < 0 || timeout_ns > CIO__STACK_TRIM_PERIOD))
       timeout_ns = CIO__STACK_TRIM_PERIOD;
   }
-  if (L->timers.len) {
+  if (L->timers.live) {
     L->now_valid = false;
     cio__timers_run(&L->timers, cio__loop_now(L), cio__task_timer_fired);
   }
@@ -75,7 +75,7 @@ void cio__loop_pass(cio__loop *L, int64_t timeout_ns) {
   // look and ours; with no other timer left the poll would wait forever.)
   if (L->ready_len) timeout_ns = 0;
   if (timeout_ns != 0 || L->watched) {
-    if (L->timers.len) {
+    if (L->timers.live) {
       int64_t until = cio__timers_next(&L->timers) - cio__loop_now(L);
       if (until < 0) until = 0;
       if (timeout_ns < 0 || until < timeout_ns) timeout_ns = until;
@@ -84,7 +84,7 @@ void cio__loop_pass(cio__loop *L, int64_t timeout_ns) {
     L->poller->poll(L->poller_state, timeout_ns);
     if (L->debug) atomic_store_explicit(&L->polling, false, memory_order_relaxed);
     L->now_valid = false;
-    if (L->timers.len) cio__timers_run(&L->timers, cio__loop_now(L), cio__task_timer_fired);
+    if (L->timers.live) cio__timers_run(&L->timers, cio__loop_now(L), cio__task_timer_fired);
   }
   if (posted || atomic_load_explicit(&L->post_pending, memory_order_acquire)) run_posts(L);
   if (atomic_load_explicit(&L->signal_pending, memory_order_acquire)) cio__signals_dispatch(L);

@@ -104,7 +104,7 @@ static inline int64_t cio__loop_now(cio__loop *L) {
 
 // Work the loop must look at between tasks: timers, descriptors, posts.
 static inline bool cio__loop_has_events(cio__loop *L) {
-  return L->timers.len || L->watched ||
+  return L->timers.live || L->watched ||
          atomic_load_explicit(&L->post_pending, memory_order_relaxed) ||
          atomic_load_explicit(&L->signal_pending, memory_order_relaxed);
 }

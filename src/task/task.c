@@ -178,7 +178,8 @@ cio_task *cio__task_new(cio__loop *L, const char *name, cio_fn fn, void *arg, co
   t->shielded = false;
   t->scope_top = NULL;
   t->scope_deadline = CIO__NEVER;
-  cio__timer_init(&t->timer);
+  // t->timer keeps its generation (zero in a fresh arena): the timer heap
+  // may still hold a stale slot pointing here (timer.h).
   cio__waitq_init(&t->done_waiters);
   t->id = new_id();
   t->file = file;
@@ -208,6 +209,7 @@ void cio__task_free(cio__loop *L, cio_task *t) {
 // asyncio.run's epilogue: once main has returned, every task still alive is
 // cancelled, and the loop runs until they have finished.
 static void cancel_all(cio__loop *L) {
+  if (L->nlive == 0) return; // (main has finished)
   size_t n;
   cio_task **v = cio__tasks_by_id(L, &n); // in spawn order, as they were started
   if (v) {
