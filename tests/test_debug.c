@@ -144,7 +144,11 @@ static int dump_main(void *arg) {
 #ifndef CIO_CONTEXT_UCONTEXT                   // the fallback cannot walk a suspended context
   ASSERT_STR_CONTAINS(text, "stuck_in_queue"); // read from the suspended task's frames
 #endif
-  ASSERT_STR_CONTAINS(text, "napper: waiting (sleep, ");
+  ASSERT_STR_CONTAINS(text, "napper: waiting (sleep, 29."); // "29.98 s left": its deadline
+  // In spawn order:
+  ASSERT(strstr(text, "consumer:") < strstr(text, "napper:"));
+  ASSERT(strstr(text, "napper:") < strstr(text, "waits-for-napper:"));
+  ASSERT(strstr(text, "waits-for-napper:") < strstr(text, "reader:"));
   ASSERT_STR_CONTAINS(text, "waits-for-napper: waiting on join of 'napper'");
   ASSERT_STR_CONTAINS(text, " for 0.0"); // time in state (debug mode)
   ASSERT_STR_CONTAINS(text, "reader: waiting on socket read (fd ");
