@@ -240,9 +240,42 @@ static void blocking_pass_never_sleeps_on_a_ready_task(void) {
   ASSERT_EQ(cio_run(late_timer_main, NULL), 0);
 }
 
+// A large gather's bookkeeping is kept for the next one (white box), and
+// given back once nobody has needed it for a trim period.
+static int yield_then(void *arg) {
+  (void)arg;
+  return cio_yield() < 0 ? -1 : 7;
+}
+static int spare_main(void *arg) {
+  (void)arg;
+  enum { N = 1000 };
+  static cio_task *t[N];
+  static int out[N];
+  cio__loop *L = cio__tls_loop;
+  for (int round = 0; round < 2; round++) {
+    for (int i = 0; i < N; i++) t[i] = cio_spawn(yield_then, NULL);
+    ASSERT_EQ(cio_gather(t, N, out, CIO_GATHER_COLLECT), 0);
+    for (int i = 0; i < N; i++) ASSERT_EQ(out[i], 7);
+    ASSERT(L->watch_spare != NULL);
+    ASSERT(L->watch_spare_n >= N);
+  }
+  void *kept = L->watch_spare;
+  for (int i = 0; i < N; i++) t[i] = cio_spawn(yield_then, NULL);
+  ASSERT_EQ(cio_gather(t, N, out, 0), 0);
+  ASSERT(L->watch_spare == kept); // reused, not allocated again
+  ASSERT_EQ(cio_sleep(1.3), 0);   // a trim period goes by
+  ASSERT_EQ(cio_sleep(0.01), 0);  // (a pass after it)
+  ASSERT(L->watch_spare == NULL);
+  return 0;
+}
+static void gather_storage_is_reused_then_released(void) {
+  ASSERT_EQ(cio_run(spare_main, NULL), 0);
+}
+
 static const test_case cases[] = {
     {"other_thread_wakes_the_loop", other_thread_wakes_the_loop, 0},
     {"bad_post", bad_post, 0},
+    {"gather_storage_is_reused_then_released", gather_storage_is_reused_then_released, 0},
     {"deadlock_is_reported", deadlock_is_reported, 0},
     {"cancelled_timers_do_not_delay_deadlock_reports",
      cancelled_timers_do_not_delay_deadlock_reports, 0},

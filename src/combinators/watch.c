@@ -4,6 +4,7 @@
 #include "watch.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "../internal.h"
@@ -31,6 +32,48 @@ static int check(cio_task **tasks, size_t n) {
   return rc;
 }
 
+// Storage for n waiters and n indices: inline for small sets, else the
+// loop's spare buffer when it is big enough (a program that gathers 100,000
+// tasks in a loop would otherwise map and fault in fresh memory each time:
+// glibc serves blocks that size with mmap), else malloc'd.
+static int storage_get(cio__watch *w, size_t n) {
+  cio__loop *L = w->L;
+  if (n <= CIO__WATCH_INLINE) {
+    w->waiters = w->inline_waiters;
+    w->order = w->inline_order;
+    w->cap = CIO__WATCH_INLINE;
+    return 0;
+  }
+  void *buf;
+  if (L->watch_spare && L->watch_spare_n >= n) {
+    buf = L->watch_spare;
+    w->cap = L->watch_spare_n;
+    L->watch_spare = NULL;
+  } else {
+    if (n > SIZE_MAX / (sizeof *w->waiters + sizeof *w->order)) return -ENOMEM;
+    buf = malloc(n * (sizeof *w->waiters + sizeof *w->order));
+    if (!buf) return -ENOMEM;
+    w->cap = n;
+  }
+  w->waiters = buf;
+  w->order = (size_t *)(void *)(w->waiters + w->cap);
+  return 0;
+}
+
+// Gives the storage back: the larger of it and the loop's spare is kept.
+static void storage_put(cio__watch *w) {
+  cio__loop *L = w->L;
+  if (w->waiters == w->inline_waiters) return;
+  if (L->watch_spare && L->watch_spare_n >= w->cap) {
+    free(w->waiters);
+    return;
+  }
+  free(L->watch_spare);
+  L->watch_spare = w->waiters;
+  L->watch_spare_n = w->cap;
+  L->watch_spare_at = cio__loop_now(L);
+}
+
 int cio__watch_start(cio__watch *w, cio__loop *L, cio_task **tasks, size_t n) {
   int rc = check(tasks, n);
   if (rc < 0) return rc;
@@ -39,18 +82,7 @@ int cio__watch_start(cio__watch *w, cio__loop *L, cio_task **tasks, size_t n) {
   w->tasks = tasks;
   w->n = n;
   w->ndone = 0;
-  if (n <= CIO__WATCH_INLINE) {
-    w->waiters = w->inline_waiters;
-    w->order = w->inline_order;
-  } else {
-    w->waiters = malloc(n * sizeof *w->waiters);
-    w->order = malloc(n * sizeof *w->order);
-    if (!w->waiters || !w->order) {
-      free(w->waiters);
-      free(w->order);
-      return -ENOMEM;
-    }
-  }
+  if (storage_get(w, n) < 0) return -ENOMEM;
   for (size_t i = 0; i < n; i++) {
     cio__waiter *waiter = &w->waiters[i];
     *waiter = (cio__waiter){.notify = on_done, .data = w};
@@ -69,10 +101,7 @@ void cio__watch_detach(cio__watch *w) {
 
 void cio__watch_stop(cio__watch *w) {
   cio__watch_detach(w);
-  if (w->waiters != w->inline_waiters) {
-    free(w->waiters);
-    free(w->order);
-  }
+  storage_put(w);
   w->waiters = NULL;
   w->order = NULL;
   w->n = 0;

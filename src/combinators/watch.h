@@ -21,6 +21,7 @@ typedef struct cio__watch {
   cio__waiter *waiters;                          // one per task
   size_t *order;                                 // indices of finished tasks, in completion order
   size_t ndone;                                  // entries in order[]
+  size_t cap;                                    // tasks the waiters/order storage can hold
   cio__waiter inline_waiters[CIO__WATCH_INLINE]; // storage for small sets
   size_t inline_order[CIO__WATCH_INLINE];        //   "
 } cio__watch;

@@ -54,6 +54,7 @@ void cio__loop_fini(cio__loop *L) {
   run_posts(L); // nothing posted is lost: its memory, at least, is freed
   L->poller->fini(L->poller_state);
   cio__timers_fini(&L->timers);
+  free(L->watch_spare);
   pthread_mutex_destroy(&L->post_lock);
 }
 
@@ -63,6 +64,10 @@ void cio__loop_pass(cio__loop *L, int64_t timeout_ns) {
     cio__stack_trim(&L->stacks, cio__loop_now(L));
     if (cio__stack_trimmable(&L->stacks) && (timeout_ns < 0 || timeout_ns > CIO__STACK_TRIM_PERIOD))
       timeout_ns = CIO__STACK_TRIM_PERIOD;
+  }
+  if (L->watch_spare && cio__loop_now(L) - L->watch_spare_at > CIO__STACK_TRIM_PERIOD) {
+    free(L->watch_spare); // nobody gathered that many for a while
+    L->watch_spare = NULL;
   }
   if (L->timers.live) {
     L->now_valid = false;

@@ -51,6 +51,10 @@ typedef struct cio_loop {
   void *poller_state;            // its state
   uint32_t watched;              // descriptors registered with the poller
 
+  void *watch_spare;      // combinators: the last large watch buffer, kept for reuse
+  size_t watch_spare_n;   //   how many tasks it holds
+  int64_t watch_spare_at; //   when it was put back (freed after a trim period unused)
+
   pthread_mutex_t post_lock;         // guards the post queue
   cio__post *post_head;              // callbacks from other threads
   cio__post *post_tail;              //   "
