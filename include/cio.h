@@ -161,8 +161,11 @@ uint64_t cio_task_id(const cio_task *t);
 /// The running task, or NULL outside a task.
 cio_task *cio_current(void);
 
-/// Fills out[0..cap) with the loop's live tasks (in spawn order) and returns
-/// how many there are in all (which may exceed cap).  0 outside a loop.
+/// Fills out[0..cap) with the loop's live tasks, in spawn order, and returns
+/// how many there are in all (which may exceed cap; which ones fill a short
+/// array is then unspecified).  0 outside a loop.  Does not await.  It
+/// walks the loop's task records, so it costs in proportion to the most
+/// tasks the loop ever had at once: for inspection, not for hot paths.
 size_t cio_all_tasks(cio_task **out, size_t cap);
 
 // ---------------------------------------------------------------- scopes

@@ -46,7 +46,8 @@ typedef struct cio_task_counts {
   size_t fresh;   ///< spawned, not started yet
 } cio_task_counts;
 
-/// Fills *counts.  Returns the total, or -EPERM outside a loop.
+/// Fills *counts.  Returns the total, or -EPERM outside a loop.  Does not
+/// await; costs in proportion to the most tasks the loop ever had at once.
 int cio_task_counts_get(cio_task_counts *counts);
 
 #ifdef __cplusplus

@@ -42,7 +42,11 @@ void cio__ctx_switch(cio__ctx *from, cio__ctx *to);
 // Starts loading the top of a suspended stack into the cache (and its page
 // into the TLB): the saved registers and the few frames a resumed task
 // returns through.  With many tasks each resume would otherwise miss on all
-// of them; the scheduler calls this a couple of tasks ahead.
+// of them; the scheduler calls this a couple of tasks ahead.  (A shallow
+// task's frames end sooner, and the rest lands in the next stack's guard,
+// which costs nothing measurable.  Beware: gcc 12 dropped these prefetches
+// entirely when the loop's bound depended on sp, and gather of 100,000
+// tasks went from 200 to 290 ns per task.)
 static inline void cio__ctx_prefetch(const cio__ctx *c) {
   const char *sp = c->sp;
   for (int off = 0; off < CIO__CTX_PREFETCH; off += 64) __builtin_prefetch(sp + off, 1);
