@@ -9,7 +9,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all demo serve test fuzz docs test-asan test-tsan test-valgrind test-ucontext bench format check-format clean
+.PHONY: all demo serve test fuzz docs test-asan test-tsan test-valgrind test-ucontext test-aarch64 bench format check-format clean
 
 all: $(BUILD)/Makefile
 	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory >$(BUILD)/build.log 2>&1 || { cat $(BUILD)/build.log; exit 1; }
@@ -54,6 +54,11 @@ test-ucontext:
 	@cmake -S . -B build-ucontext -DCIO_CONTEXT=ucontext -DCIO_WERROR=ON -DCIO_BUILD_BENCH=OFF >/dev/null
 	@cmake --build build-ucontext -j $(JOBS)
 	@cd build-ucontext && CIO_TEST_SCALE=0.1 ctest --output-on-failure -j 2
+
+# The AArch64 context switch and the suite, cross-built and run under
+# qemu-user (installs Debian's cross toolchain and qemu-user if missing).
+test-aarch64:
+	@tools/test-aarch64.sh
 
 # The HTTP parser's fuzzer, for FUZZ_SECONDS (default 120), from the corpus
 # in fuzz/corpus/http; crashes land in fuzz/crashes/ (commit them with the fix).

@@ -20,3 +20,9 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 # ctest (and add_test commands) run target binaries through qemu.
 find_program(CIO_QEMU_AARCH64 NAMES qemu-aarch64 qemu-aarch64-static REQUIRED)
 set(CMAKE_CROSSCOMPILING_EMULATOR ${CIO_QEMU_AARCH64} -L ${CIO_CROSS_SYSROOT})
+
+# pkg-config must describe the target's libraries, not the host's (a host
+# libjansson-dev would otherwise be linked into AArch64 binaries).  With
+# Debian multiarch, arm64 -dev packages put their .pc files here.
+set(ENV{PKG_CONFIG_LIBDIR} "/usr/lib/${CIO_CROSS_TRIPLE}/pkgconfig:/usr/share/pkgconfig")
+set(ENV{PKG_CONFIG_PATH} "")

@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: MIT
 #
 # Runs the tour with --quick and checks that every pattern reported its line
-# as passing, and the summary.  Usage: tour_check.sh path/to/tour
+# as passing, and the summary.  Usage: tour_check.sh [emulator...] path/to/tour
 set -eu
-out=$("$1" --quick 2>&1)
+out=$("$@" --quick 2>&1)
 printf '%s\n' "$out"
 for pattern in "quick start" "sequential/concurrent" "timeout" "rate limiting" "loop with delay" \
   "cancellation" "wait for first" "as_completed" "queue" "lock" "event" "to_thread" \
