@@ -113,6 +113,19 @@ static int overflow_main(void *arg) {
 }
 static void run_overflow(void) { cio_run(overflow_main, NULL); }
 
+// The same with 100 tasks holding stacks first: the overflowing task's stack
+// comes from a later slab, from the middle of a batch of guards installed
+// with one system call (stack.c), which must be as real as the first.
+static int crowded_overflow_main(void *arg) {
+  (void)arg;
+  double d = 30;
+  for (int i = 0; i < 100; i++) (void)cio_detach(cio_spawn(nap, &d));
+  if (cio_sleep(0.01) < 0) return -1;
+  cio_task *t = cio_spawn_named("deep-thinker", overflow_task, NULL);
+  return cio_join(t);
+}
+static void run_crowded_overflow(void) { cio_run(crowded_overflow_main, NULL); }
+
 // Death tests: valgrind would report the deliberate overflow itself.
 static void skip_under_valgrind(void) {
   if (RUNNING_ON_VALGRIND) test_skip("deliberate stack overflow: valgrind reports it itself");
@@ -131,6 +144,13 @@ static void expect_overflow_report(const char *guard) {
 }
 
 static void overflow_reported_guard_region(void) { expect_overflow_report(NULL); }
+static void overflow_reported_in_a_later_slab(void) {
+  skip_under_valgrind();
+  char out[4096];
+  int status = test_run_child(run_crowded_overflow, out, sizeof out);
+  ASSERT(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0));
+  ASSERT_STR_CONTAINS(out, "stack overflow in task 'deep-thinker'");
+}
 static void overflow_reported_mprotect_guard(void) { expect_overflow_report("mprotect"); }
 
 // The canary path: an overflow that stays within the bottom of the stack
@@ -243,6 +263,7 @@ static const test_case cases[] = {
     {"default_stack_holds_buffers", default_stack_holds_buffers, 0},
     {"stack_size_option", stack_size_option, 0},
     {"overflow_reported_guard_region", overflow_reported_guard_region, 0},
+    {"overflow_reported_in_a_later_slab", overflow_reported_in_a_later_slab, 0},
     {"overflow_reported_mprotect_guard", overflow_reported_mprotect_guard, 0},
     {"overflow_reported_canary", overflow_reported_canary, 0},
     {"finished_stacks_are_reused", finished_stacks_are_reused, 0},
