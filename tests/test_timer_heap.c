@@ -123,6 +123,58 @@ static void generation_wrap_drops_old_slots(void) {
   cio__timers_fini(&h);
 }
 
+// Mass expiry (expire_bulk in timer.c): when most of a big heap is due at
+// once, the due timers are taken out in bulk and sorted; they must fire
+// exactly as pops would, by (deadline, arming order), stale slots skipped.
+#define BIG 200000
+static cio__timer big[BIG];
+static int64_t big_when[BIG];
+static uint64_t big_seq[BIG];
+static int big_fired[BIG];
+static size_t big_nfired;
+static void on_big_fire(cio__timer *t) { big_fired[big_nfired++] = (int)(t - big); }
+static int by_when_seq(const void *a, const void *b) {
+  int x = *(const int *)a, y = *(const int *)b;
+  if (big_when[x] != big_when[y]) return big_when[x] < big_when[y] ? -1 : 1;
+  return big_seq[x] < big_seq[y] ? -1 : big_seq[x] > big_seq[y];
+}
+static void expect_big_run(cio__timers *h, int64_t now) {
+  static int expect[BIG];
+  size_t ne = 0;
+  for (int i = 0; i < BIG; i++)
+    if (cio__timer_armed(&big[i]) && big_when[i] <= now) expect[ne++] = i;
+  qsort(expect, ne, sizeof *expect, by_when_seq);
+  big_nfired = 0;
+  ASSERT_EQ(cio__timers_run(h, now, on_big_fire), ne);
+  ASSERT_EQ(big_nfired, ne);
+  for (size_t k = 0; k < ne; k++) ASSERT_EQ(big_fired[k], expect[k]);
+  for (size_t k = 0; k < ne; k++) ASSERT(!cio__timer_armed(&big[big_fired[k]]));
+  ASSERT(now == INT64_MAX ? cio__timers_next(h) == INT64_MAX : cio__timers_next(h) > now);
+}
+static void mass_expiry_fires_in_order(void) {
+  cio__timers h;
+  cio__timers_init(&h);
+  for (int i = 0; i < BIG; i++) cio__timer_init(&big[i]);
+  uint64_t seq = 0;
+  for (int i = 0; i < BIG; i++) { // ms-granular deadlines: many ties
+    big_when[i] = (int64_t)(next_rand() % 1000) * 1000000;
+    big_seq[i] = seq++;
+    ASSERT_EQ(cio__timer_arm(&h, &big[i], big_when[i]), 0);
+  }
+  for (int i = 0; i < BIG; i += 7) cio__timer_disarm(&h, &big[i]); // stale slots
+  for (int i = 3; i < BIG; i += 11) { // re-armed: a stale slot and a live one
+    big_when[i] = (int64_t)(next_rand() % 1000) * 1000000;
+    big_seq[i] = seq++;
+    ASSERT_EQ(cio__timer_arm(&h, &big[i], big_when[i]), 0);
+  }
+  expect_big_run(&h, 600 * 1000000); // about 60% due: the bulk path
+  ASSERT(h.live > 0);
+  expect_big_run(&h, 610 * 1000000); // a few: pops
+  expect_big_run(&h, INT64_MAX);     // the rest
+  ASSERT_EQ(h.live, 0);
+  cio__timers_fini(&h);
+}
+
 static void empty_heap(void) {
   cio__timers h;
   cio__timers_init(&h);
@@ -138,6 +190,7 @@ static const test_case cases[] = {
     {"random_operations_match_reference", random_operations_match_reference, 0},
     {"stale_slots_stay_bounded", stale_slots_stay_bounded, 0},
     {"generation_wrap_drops_old_slots", generation_wrap_drops_old_slots, 0},
+    {"mass_expiry_fires_in_order", mass_expiry_fires_in_order, 0},
     {"empty_heap", empty_heap, 0},
 };
 TEST_MAIN(cases)
