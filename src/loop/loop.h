@@ -30,6 +30,12 @@ typedef struct cio__post {
   void *arg;              // its argument
 } cio__post;
 
+// A place in the ready queue some way ahead of its head (sched.c).
+typedef struct cio__cursor {
+  struct cio_task *at; // the task there, or NULL
+  size_t pos;          // its distance from the head
+} cio__cursor;
+
 typedef struct cio_loop {
   struct cio_task *current; // the running task; NULL while on the loop's own stack
   cio__ctx ctx;             // the loop's own context (the thread's stack)
@@ -38,8 +44,8 @@ typedef struct cio_loop {
 
   struct cio_task *ready_head; // FIFO of tasks ready to run
   struct cio_task *ready_tail; //   "
-  struct cio_task *pf_stack;   // prefetch cursor into the ready queue (sched.c)
-  size_t pf_stack_pos;         // its distance from the head
+  cio__cursor pf_stack;        // prefetch cursors into the ready queue (sched.c)
+  cio__cursor pf_record;       //   "
   size_t ready_len;            // tasks in it
   size_t round_left;           // tasks still to run before the next loop pass
 

@@ -33,33 +33,36 @@ void cio__ready(cio__loop *L, cio_task *t) {
   if (++L->ready_len > L->max_ready) L->max_ready = L->ready_len;
 }
 
-// Prefetching.  With thousands of ready tasks their stack tops are out of
-// the cache, and a task resumed cold stalls for most of its time slice on
-// the handful of frames it returns through.  A cursor runs PF_STACK places
-// ahead of the queue's head and starts loading the top of that task's
-// saved stack; a new task there takes its stack from the pool early, so its
-// first frames can be loaded too.  (Records need no help: they sit in
-// arenas in spawn order, which the hardware prefetcher follows.)  Tasks
-// leave the queue only at the head, so the cursor stays valid while it is
-// ahead of the head.  It runs only while many tasks are suspended: when few
-// are, their stacks stay in the cache and the cursor would be pure cost.
+// Prefetching.  With thousands of ready tasks their records and stack tops
+// are out of the cache, and a task resumed cold stalls for most of its time
+// slice on the handful of frames it returns through.  Two cursors run ahead
+// of the queue's head.  The far one, PF_RECORD places ahead, starts loading
+// the record of the task it reaches (tasks woken by timers or I/O come in
+// no particular order, so the hardware prefetcher cannot guess them); the
+// near one, PF_STACK places ahead, finds that record in the cache and starts
+// loading the top of the task's saved stack; a new task there takes its
+// stack from the pool early, so its first frames can be loaded too.  Tasks
+// leave the queue only at the head, so a cursor stays valid while it is
+// ahead of the head.  They run only while many tasks are suspended: when few
+// are, their stacks stay in the cache and the cursors would be pure cost.
 #define PF_STACK 6
+#define PF_RECORD 12
 #define PF_MIN_STACKS 1024 // fewer suspended stacks than this stay in the cache
 
-// Moves the cursor one place on after a pop, keeping it PF_STACK places
+// Moves a cursor one place on after a pop, keeping it `distance` places
 // ahead of the head; returns the task it newly reached, or NULL.
-static inline cio_task *cursor_step(cio__loop *L) {
-  if (L->pf_stack && L->pf_stack_pos-- == 0) L->pf_stack = NULL; // the head overtook it
-  if (!L->pf_stack) {
+static inline cio_task *cursor_step(cio__loop *L, cio__cursor *c, size_t distance) {
+  if (c->at && c->pos-- == 0) c->at = NULL; // the head overtook it
+  if (!c->at) {
     if (!L->ready_head) return NULL;
-    L->pf_stack = L->ready_head;
-    L->pf_stack_pos = 0;
+    c->at = L->ready_head;
+    c->pos = 0;
   }
   cio_task *reached = NULL;
-  while (L->pf_stack_pos < PF_STACK && L->pf_stack->next_ready) {
-    L->pf_stack = L->pf_stack->next_ready;
-    L->pf_stack_pos++;
-    reached = L->pf_stack;
+  while (c->pos < distance && c->at->next_ready) {
+    c->at = c->at->next_ready;
+    c->pos++;
+    reached = c->at;
   }
   return reached;
 }
@@ -70,7 +73,12 @@ static cio_task *ready_pop(cio__loop *L) {
   if (!L->ready_head) L->ready_tail = NULL;
   L->ready_len--;
   if (L->ready_len >= PF_STACK && L->stacks.live >= PF_MIN_STACKS) {
-    cio_task *s = cursor_step(L);
+    cio_task *r = cursor_step(L, &L->pf_record, PF_RECORD);
+    if (r) {
+      __builtin_prefetch(r, 1);
+      __builtin_prefetch((char *)r + 64, 1);
+    }
+    cio_task *s = cursor_step(L, &L->pf_stack, PF_STACK);
     if (s) {
       if (s->state != CIO__NEW)
         cio__ctx_prefetch(&s->ctx);
@@ -78,7 +86,7 @@ static cio_task *ready_pop(cio__loop *L) {
         cio__stack_prefetch_top(s->stack); // a new task takes its stack early
     }
   } else {
-    L->pf_stack = NULL;
+    L->pf_stack.at = L->pf_record.at = NULL;
   }
   return t;
 }
