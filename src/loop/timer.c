@@ -62,13 +62,19 @@ static void pop(cio__timers *h) {
   if (h->len) sift_down(h, 0, last);
 }
 
-// Drops every stale slot and restores the heap order (Floyd's heapify).
+// Restores the heap order of the whole array (Floyd's bottom-up heapify,
+// O(n)).
+static void heapify(cio__timers *h) {
+  for (size_t i = h->len > 1 ? (h->len - 2) / 4 + 1 : 0; i-- > 0;) sift_down(h, i, h->heap[i]);
+}
+
+// Drops every stale slot and restores the heap order.
 static void compact(cio__timers *h) {
   size_t n = 0;
   for (size_t i = 0; i < h->len; i++)
     if (slot_live(&h->heap[i])) h->heap[n++] = h->heap[i];
   h->len = n;
-  for (size_t i = n > 1 ? (n - 2) / 4 + 1 : 0; i-- > 0;) sift_down(h, i, h->heap[i]);
+  heapify(h);
 }
 
 // A timer leaves the armed state (disarmed or fired): its slot goes stale.
@@ -159,10 +165,6 @@ struct due {
 };
 
 static unsigned bit_width(uint64_t x) { return x ? 64 - (unsigned)__builtin_clzll(x) : 0; }
-
-static void heapify(cio__timers *h) {
-  for (size_t i = h->len > 1 ? (h->len - 2) / 4 + 1 : 0; i-- > 0;) sift_down(h, i, h->heap[i]);
-}
 
 // Sorts v[0..n) by key, with tmp[0..n) as scratch; returns where the
 // result is (v or tmp).  LSD radix: ceil(bits / RADIX_BITS) stable passes.
