@@ -188,7 +188,7 @@ size_t cio__waitq_wake_all(cio__loop *L, cio__waitq *q, int code, void *from);
 // unlinks itself on timeout or cancellation.  Returns the wake code.
 int cio__waitq_wait(cio__loop *L, cio__waitq *q, int64_t deadline, const char *what);
 
-// Task registry and lifecycle (task.c).
+// Task records and lifecycle (task.c).
 cio_task *cio__task_new(cio__loop *L, const char *name, cio_fn fn, void *arg, const char *file,
                         int line);
 void cio__task_free(cio__loop *L, cio_task *t);
