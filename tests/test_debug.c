@@ -141,9 +141,7 @@ static int dump_main(void *arg) {
   ASSERT_EQ(cio_dump_tasks(f), 5);
   fclose(f);
   ASSERT_STR_CONTAINS(text, "consumer: waiting on queue get");
-#ifndef CIO_CONTEXT_UCONTEXT                   // the fallback cannot walk a suspended context
-  ASSERT_STR_CONTAINS(text, "stuck_in_queue"); // read from the suspended task's frames
-#endif
+  ASSERT_STR_CONTAINS(text, "stuck_in_queue");              // read from the suspended task's frames
   ASSERT_STR_CONTAINS(text, "napper: waiting (sleep, 29."); // "29.98 s left": its deadline
   // In spawn order:
   ASSERT(strstr(text, "consumer:") < strstr(text, "napper:"));

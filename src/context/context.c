@@ -68,26 +68,15 @@ void cio__ctx_make(cio__ctx *c, void *lo, size_t size, void (*entry)(void)) {
 
 #endif // CIO_CONTEXT_UCONTEXT
 
-#if defined(CIO_CONTEXT_UCONTEXT)
-int cio__ctx_backtrace(const cio__ctx *c, void **pcs, int max, const void *lo, const void *hi) {
-  (void)c, (void)pcs, (void)max, (void)lo, (void)hi;
-  return 0;
-}
-#else
-// Reads saved frame pointers and return addresses anywhere in the stack,
-// including words ASan keeps as redzones: not instrumented.
-__attribute__((no_sanitize("address"))) int
-cio__ctx_backtrace(const cio__ctx *c, void **pcs, int max, const void *lo, const void *hi) {
-  const uintptr_t *sp = c->sp;
-#if defined(__x86_64__)
-  uintptr_t fp = sp[6], pc = sp[7]; // rbp and the return address (see initial_frame)
-#else
-  uintptr_t fp = sp[20], pc = sp[21]; // x29 and x30
-#endif
+// Follows the frame-pointer chain from (fp, pc): each frame holds the
+// caller's fp at [fp] and the return address at [fp + 8].  Reads saved
+// frame pointers and return addresses anywhere in the stack, including
+// words ASan keeps as redzones: not instrumented.
+__attribute__((no_sanitize("address"))) static int
+walk_frames(uintptr_t fp, uintptr_t pc, void **pcs, int max, const void *lo, const void *hi) {
   int n = 0;
   while (n < max && pc) {
     pcs[n++] = (void *)pc;
-    // Each frame: [fp] = caller's fp, [fp + 8] = return address.
     if (fp < (uintptr_t)lo || fp + 16 > (uintptr_t)hi || (fp & 7)) break;
     const uintptr_t *frame = (const uintptr_t *)fp;
     if (frame[0] <= fp) break; // frames go up the stack; stop at garbage
@@ -95,6 +84,31 @@ cio__ctx_backtrace(const cio__ctx *c, void **pcs, int max, const void *lo, const
     fp = frame[0];
   }
   return n;
+}
+
+#if defined(CIO_CONTEXT_UCONTEXT)
+// swapcontext saved the registers in the ucontext_t: the program counter is
+// where the task will resume, the frame pointer its innermost frame.
+int cio__ctx_backtrace(const cio__ctx *c, void **pcs, int max, const void *lo, const void *hi) {
+#if defined(__x86_64__)
+  uintptr_t fp = (uintptr_t)c->uc.uc_mcontext.gregs[REG_RBP];
+  uintptr_t pc = (uintptr_t)c->uc.uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+  uintptr_t fp = (uintptr_t)c->uc.uc_mcontext.regs[29];
+  uintptr_t pc = (uintptr_t)c->uc.uc_mcontext.pc;
+#else
+  uintptr_t fp = 0, pc = 0; // unknown layout: no backtrace
+#endif
+  return walk_frames(fp, pc, pcs, max, lo, hi);
+}
+#else
+int cio__ctx_backtrace(const cio__ctx *c, void **pcs, int max, const void *lo, const void *hi) {
+  const uintptr_t *sp = c->sp;
+#if defined(__x86_64__)
+  return walk_frames(sp[6], sp[7], pcs, max, lo, hi); // rbp and the return address
+#else
+  return walk_frames(sp[20], sp[21], pcs, max, lo, hi); // x29 and x30
+#endif
 }
 #endif
 

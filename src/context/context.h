@@ -56,7 +56,8 @@ static inline void cio__ctx_prefetch(const cio__ctx *c) {
 // Walks the frame pointers of a suspended context (without running it) and
 // stores up to max return addresses in pcs, the first being where it will
 // resume.  Frames must lie within [lo, hi) (the context's stack).  Returns
-// how many were stored; 0 with the ucontext fallback.
+// how many were stored (the ucontext fallback reads the registers
+// swapcontext saved; 0 on architectures it does not know).
 int cio__ctx_backtrace(const cio__ctx *c, void **pcs, int max, const void *lo, const void *hi);
 
 // Sanitizer bookkeeping around a switch.  ASan must be told which stack is
