@@ -65,10 +65,13 @@ typedef int (*cio_http_next)(cio_http_req *req, cio_http_res *res, void *state);
 typedef int (*cio_http_middleware)(cio_http_req *req, cio_http_res *res, cio_http_next next,
                                    void *state, void *arg);
 
-/// Adds a middleware; the first added runs outermost.  Returns 0, -EINVAL, -ENOMEM.
+/// Adds a middleware; the first added runs outermost.  Does not await; the
+/// app keeps `arg` (the caller owns it and keeps it alive while the app
+/// serves).  Returns 0, -EINVAL (NULL app or function), -ENOMEM.
 int cio_http_use(cio_http_app *app, cio_http_middleware mw, void *arg);
 
-/// The response's status so far (0 before one is set): for middleware.
+/// The response's status so far (0 before one is set, also for a NULL
+/// response): for middleware.  Does not await.
 int cio_http_status(const cio_http_res *res);
 
 /// Serves the app (see cio_server_start; the server is stopped with
@@ -94,7 +97,8 @@ const char *cio_http_query(const cio_http_req *req, const char *name);
 int cio_http_query_int(cio_http_req *req, cio_http_res *res, const char *name, int64_t def,
                        int64_t *out);
 /// The same for a number (float) and a boolean (true/false, 1/0, yes/no,
-/// on/off, as FastAPI accepts).
+/// on/off, t/f, y/n, any case, as FastAPI accepts): `def` if absent; 0, or
+/// -EINVAL after answering 422.  Neither awaits.
 int cio_http_query_float(cio_http_req *req, cio_http_res *res, const char *name, double def,
                          double *out);
 int cio_http_query_bool(cio_http_req *req, cio_http_res *res, const char *name, bool def,
@@ -111,14 +115,19 @@ int cio_http_json(cio_http_res *res, int status, const char *json);
 /// Any body with its content type (copied).
 int cio_http_send(cio_http_res *res, int status, const char *content_type, const void *body,
                   size_t len);
-/// Adds a response header.
+/// Adds a response header (copied).  Does not await.  Returns 0, -EINVAL
+/// for a NULL argument or a name or value with CR, LF (or a colon in the
+/// name), -ENOSPC when the response's headers are full.
 int cio_http_set_header(cio_http_res *res, const char *name, const char *value);
 
 /// Streams the response (chunked transfer coding): sends the status line and
-/// headers now; then each cio_http_stream_write sends one piece, awaiting a
-/// slow client (backpressure).  The end of the stream is sent when the
-/// handler returns.  Returns 0, -EALREADY if a response was already set or
-/// started, -errno from the socket.
+/// headers now; then each cio_http_stream_write sends one piece (copied
+/// out before it returns), awaiting a slow client (backpressure).  The end
+/// of the stream is sent when the handler returns.  stream_start returns 0,
+/// -EALREADY if a response was already set or started, -EOVERFLOW if the
+/// headers do not fit, -errno from the socket; stream_write returns 0,
+/// -EINVAL if no stream was started, -errno from the socket (an empty piece,
+/// and any piece of a HEAD response, sends nothing).
 CIO_AWAIT int cio_http_stream_start(cio_http_res *res, int status, const char *content_type);
 CIO_AWAIT int cio_http_stream_write(cio_http_res *res, const void *data, size_t len);
 

@@ -220,18 +220,16 @@ static struct cio__slab *build_slab(size_t size, size_t guard_size, size_t count
   slab->next = NULL;
   // The first guard is installed alone (it checks that guard regions work);
   // the others in batches when the kernel allows.
-  size_t batched = 0;
+  size_t batched = 0; // stacks 1 to `batched` have their guard region already
   for (size_t i = 0; i < count; i++) {
     cio__stack *st = &slab->stacks[i];
     char *guard = base + i * stride;
     st->lo = guard + guard_size;
     st->size = size;
     if (i == 1 && forced_guard() < 0)
-      batched = 1 + install_guards_batched(guard, stride, guard_size, count - 1);
-    if (i > 0 && i < batched)
-      st->guard = CIO__GUARD_MADVISE;
-    else
-      st->guard = (uint8_t)install_guard(guard, guard_size);
+      batched = install_guards_batched(guard, stride, guard_size, count - 1);
+    st->guard =
+        i >= 1 && i <= batched ? CIO__GUARD_MADVISE : (uint8_t)install_guard(guard, guard_size);
     if (st->guard == CIO__GUARD_CANARY) *(uint64_t *)(void *)st->lo = CIO__CANARY;
     if (prefault) *(volatile char *)(st->lo + size - 64) = 0;
     st->valgrind_id = cio__san_stack_register(st->lo, st->size);

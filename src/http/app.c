@@ -388,12 +388,20 @@ int cio_http_stream_start(cio_http_res *res, int status, const char *type) {
   return w < 0 ? (int)w : 0;
 }
 
+#define SMALL_CHUNK 1000 // chunks up to this size go out in one write
+
 int cio_http_stream_write(cio_http_res *res, const void *data, size_t len) {
   if (!res || !res->streaming) return -EINVAL;
   if (res->head_only || len == 0) return 0; // an empty chunk would end the stream
-  char size[24];
-  int n = snprintf(size, sizeof size, "%zx\r\n", len);
-  ssize_t w = cio_sock_write(res->sock, size, (size_t)n);
+  char buf[24 + SMALL_CHUNK + 2];
+  int n = snprintf(buf, 24, "%zx\r\n", len);
+  if (len <= SMALL_CHUNK) { // size line, data and CRLF: one system call
+    memcpy(buf + n, data, len);
+    memcpy(buf + n + len, "\r\n", 2);
+    ssize_t w = cio_sock_write(res->sock, buf, (size_t)n + len + 2);
+    return w < 0 ? (int)w : 0;
+  }
+  ssize_t w = cio_sock_write(res->sock, buf, (size_t)n);
   if (w >= 0) w = cio_sock_write(res->sock, data, len);
   if (w >= 0) w = cio_sock_write(res->sock, "\r\n", 2);
   return w < 0 ? (int)w : 0;

@@ -65,9 +65,13 @@ void cio__loop_pass(cio__loop *L, int64_t timeout_ns) {
     if (cio__stack_trimmable(&L->stacks) && (timeout_ns < 0 || timeout_ns > CIO__STACK_TRIM_PERIOD))
       timeout_ns = CIO__STACK_TRIM_PERIOD;
   }
-  if (L->watch_spare && cio__loop_now(L) - L->watch_spare_at > CIO__STACK_TRIM_PERIOD) {
-    free(L->watch_spare); // nobody gathered that many for a while
-    L->watch_spare = NULL;
+  if (cio__unlikely(L->watch_spare != NULL)) {
+    if (cio__loop_now(L) - L->watch_spare_at > CIO__STACK_TRIM_PERIOD) {
+      free(L->watch_spare); // nobody gathered that many for a while
+      L->watch_spare = NULL;
+    } else if (timeout_ns < 0 || timeout_ns > CIO__STACK_TRIM_PERIOD) {
+      timeout_ns = CIO__STACK_TRIM_PERIOD; // a blocking wait wakes to free it
+    }
   }
   if (L->timers.live) {
     L->now_valid = false;
