@@ -89,7 +89,9 @@ int cio_loop_hold(cio_loop *loop, int delta);
 // ---------------------------------------------------------------- time
 
 /// The loop's monotonic clock in seconds (asyncio's loop.time()).  Cached per
-/// scheduling round, so cheap.  Returns 0 outside a loop.
+/// scheduling round, so cheap; setting a deadline (a sleep, a timeout) reads
+/// it afresh, so durations count from the call however long the round has
+/// run.  Returns 0 outside a loop.
 double cio_now(void);
 
 /// The same clock in nanoseconds.

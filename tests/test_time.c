@@ -5,6 +5,7 @@
 #include <cio.h>
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "helpers/test.h"
 
@@ -136,6 +137,51 @@ static int starve_main(void *arg) {
 }
 static void yielding_task_does_not_starve_timers(void) { ASSERT_EQ(cio_run(starve_main, NULL), 0); }
 
+// A deadline counts from the moment it is set, as asyncio's call_later,
+// however long the scheduling round has already run: a task that holds the
+// loop 0.3 s without awaiting must not shorten the sleep or the timeout of a
+// task that runs after it in the same round.
+static double real_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+static int hog(void *arg) {
+  (void)arg;
+  (void)cio_now(); // the round's clock is read here...
+  double t0 = real_now();
+  while (real_now() - t0 < 0.3) {
+  } // ...and is 0.3 s old when the next task sets its deadlines
+  return 0;
+}
+static int late_sleeper(void *arg) {
+  (void)arg;
+  double t0 = real_now();
+  ASSERT_EQ(cio_sleep(0.2), 0);
+  ASSERT_BETWEEN(real_now() - t0, 0.2, 1.5);
+  return 0;
+}
+static int late_timeout(void *arg) {
+  (void)arg;
+  double t0 = real_now();
+  cio_scope s;
+  ASSERT_EQ(cio_timeout_begin(&s, 0.2), 0);
+  ASSERT_EQ(cio_sleep(10), -ETIMEDOUT);
+  ASSERT_EQ(cio_scope_end(&s), -ETIMEDOUT);
+  ASSERT_BETWEEN(real_now() - t0, 0.2, 1.5);
+  return 0;
+}
+static int long_round_main(void *arg) {
+  (void)arg;
+  cio_task *t[3] = {cio_spawn(hog, NULL), cio_spawn(late_sleeper, NULL),
+                    cio_spawn(late_timeout, NULL)};
+  for (int i = 0; i < 3; i++) ASSERT_EQ(cio_join(t[i]), 0);
+  return 0;
+}
+static void deadlines_count_from_when_they_are_set(void) {
+  ASSERT_EQ(cio_run(long_round_main, NULL), 0);
+}
+
 static const test_case cases[] = {
     {"sleep_is_never_early", sleep_is_never_early, 0},
     {"sleepers_wake_in_deadline_then_spawn_order", sleepers_wake_in_deadline_then_spawn_order, 0},
@@ -144,5 +190,6 @@ static const test_case cases[] = {
     {"clock_moves", clock_moves, 0},
     {"sequential_vs_concurrent", sequential_vs_concurrent, 0},
     {"yielding_task_does_not_starve_timers", yielding_task_does_not_starve_timers, 0},
+    {"deadlines_count_from_when_they_are_set", deadlines_count_from_when_they_are_set, 0},
 };
 TEST_MAIN(cases)

@@ -40,7 +40,7 @@ static int begin_at(cio_scope *s, int64_t deadline, const char *fn) {
 
 int cio__deadline_after(cio__loop *L, double seconds, int64_t *deadline) {
   if (isnan(seconds)) return -EINVAL;
-  int64_t now = cio__loop_now(L);
+  int64_t now = cio__loop_now_fresh(L);
   if (seconds <= 0) {
     *deadline = now; // expires at the next await, as asyncio.timeout(0)
     return 0;

@@ -383,7 +383,7 @@ int cio_sleep(double seconds) {
   int64_t ns;
   if (cio__seconds_to_ns(seconds, &ns) < 0) return -EINVAL;
   if (ns == 0) return cio_yield();
-  int64_t now = cio__loop_now(L);
+  int64_t now = cio__loop_now_fresh(L);
   int64_t deadline = ns > INT64_MAX - now ? CIO__NEVER - 1 : now + ns;
   int rc = cio__park(L, deadline, "sleep");
   return rc == CIO__PARK_DEADLINE ? 0 : rc;
