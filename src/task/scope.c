@@ -40,13 +40,17 @@ static int begin_at(cio_scope *s, int64_t deadline, const char *fn) {
 
 int cio__deadline_after(cio__loop *L, double seconds, int64_t *deadline) {
   if (isnan(seconds)) return -EINVAL;
-  int64_t now = cio__loop_now_fresh(L);
   if (seconds <= 0) {
-    *deadline = now; // expires at the next await, as asyncio.timeout(0)
+    *deadline = cio__loop_now(L); // expires at the next await, as asyncio.timeout(0)
     return 0;
   }
   int64_t ns;
   cio__seconds_to_ns(seconds, &ns);
+  if (ns == INT64_MAX) { // CIO_FOREVER: no clock needed
+    *deadline = CIO__NEVER;
+    return 0;
+  }
+  int64_t now = cio__loop_now_fresh(L);
   *deadline = ns >= CIO__NEVER - now ? CIO__NEVER : now + ns;
   return 0;
 }
