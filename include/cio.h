@@ -197,7 +197,9 @@ typedef struct cio_scope {
 int cio_timeout_begin(cio_scope *scope, double seconds);
 
 /// As cio_timeout_begin() with an absolute deadline on the cio_now() clock
-/// (asyncio.timeout_at).
+/// (asyncio.timeout_at).  cio_now() is the round's time: `cio_now() + 5`
+/// computed late in a long round counts from the round's start, while
+/// cio_timeout_begin(scope, 5) counts from its call.
 int cio_timeout_at_begin(cio_scope *scope, double when);
 
 /// Opens a shield scope: awaits inside are interrupted neither by the task's
