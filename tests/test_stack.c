@@ -235,7 +235,9 @@ static int trim_main(void *arg) {
   (void)arg;
   cio__stack_pool *p = &cio__tls_loop->stacks;
   long n = 7500;
+  double b0 = cio_now();
   ASSERT_EQ(burst(n), 0);
+  double burst_s = cio_now() - b0;
   long peak = rss_kib();
   ASSERT_EQ(p->released, 0);
   double t0 = cio_now();
@@ -244,7 +246,9 @@ static int trim_main(void *arg) {
   size_t expect = (size_t)n - CIO__STACK_KEEP - 100;
   while ((p->released < expect || p->batch_out) && cio_now() - t0 < 20)
     ASSERT_EQ(cio_sleep(0.1), 0);
-  ASSERT_BETWEEN(cio_now() - t0, 0.5, 20); // not before a full idle period
+  // Not before a full idle period.  (Under TSan the burst takes seconds and
+  // its first stacks are idle that long before it ends.)
+  if (burst_s < 0.4) ASSERT_BETWEEN(cio_now() - t0, 0.5, 20);
   ASSERT_EQ(p->nfree + p->live, p->total); // taken back into the pool
   ASSERT_EQ(p->clean, p->released);        // at the bottom of the free list
   ASSERT(p->released >= expect);
