@@ -3,11 +3,11 @@
 // The context switch: state that must survive a switch does (callee-saved
 // registers, floating point values and the FP control state), and deep
 // recursion on task stacks interleaves correctly with other tasks.
+#include "context/valgrind_compat.h"
 #include <cio.h>
 #include <fenv.h>
 #include <math.h>
 #include <string.h>
-#include <valgrind/valgrind.h>
 
 #include "helpers/test.h"
 

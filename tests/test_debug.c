@@ -7,6 +7,7 @@
 // Mistakes 1, 4 and 5 are in test_misuse.c and the compile tests; stack
 // overflows in test_stack.c.  Built with -rdynamic so backtraces name the
 // (non-static) functions below.
+#include "context/valgrind_compat.h"
 #include <cio.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -14,7 +15,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <valgrind/valgrind.h>
 
 #include "helpers/test.h"
 

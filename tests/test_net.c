@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
 // Sockets, streams and the server helper on real sockets on 127.0.0.1.
+#include "context/valgrind_compat.h"
 #include <cio.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -8,7 +9,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <valgrind/valgrind.h>
 
 #include "helpers/test.h"
 

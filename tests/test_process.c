@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 //
 // Subprocesses: output streamed, input fed, exit codes, kill, timeouts.
+#include "context/valgrind_compat.h"
 #include <cio.h>
 #include <signal.h>
 #include <string.h>
-#include <valgrind/valgrind.h>
 
 #include "helpers/test.h"
 

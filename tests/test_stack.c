@@ -3,6 +3,7 @@
 // Stacks: a million concurrently sleeping tasks on a stock kernel, stack
 // reuse, the configured size, and overflow reports naming the task on each
 // guard strategy (guard region, mprotect page, canary).
+#include "context/valgrind_compat.h"
 #include <alloca.h>
 #include <cio.h>
 #include <stdint.h>
@@ -10,7 +11,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <valgrind/valgrind.h>
 
 #include "helpers/test.h"
 #include "task/task.h"

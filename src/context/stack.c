@@ -4,6 +4,7 @@
 // stacks laid out as [guard][usable] ... from low to high addresses.
 #include "stack.h"
 
+#include "valgrind_compat.h"
 #include <errno.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -14,7 +15,6 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
-#include <valgrind/valgrind.h>
 
 #include "context.h"
 
