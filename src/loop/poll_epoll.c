@@ -3,6 +3,7 @@
 // The epoll backend: one epoll instance per loop, edge-triggered
 // registrations, and an eventfd that other threads write to wake the loop.
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "../context/valgrind_compat.h"
 #include "poller.h"
 
 #define MAX_EVENTS 256 // events taken per epoll_pwait2() call
@@ -19,6 +21,11 @@ struct epoll_state {
   int wakefd;                            // eventfd written by wakeup()
   struct epoll_event events[MAX_EVENTS]; // buffer for one poll()
 };
+
+// Set once epoll_pwait2() is known to be missing (process-wide: loops on
+// other threads share it).  Under valgrind it is not tried at all: valgrind
+// 3.19 would warn about it in every process.
+static atomic_bool no_pwait2;
 
 static int epoll_init(void **state) {
   struct epoll_state *s = calloc(1, sizeof *s);
@@ -33,6 +40,7 @@ static int epoll_init(void **state) {
     free(s);
     return err;
   }
+  if (RUNNING_ON_VALGRIND) atomic_store_explicit(&no_pwait2, true, memory_order_relaxed);
   *state = s;
   return 0;
 }
@@ -68,8 +76,7 @@ static int epoll_del(void *state, cio__io *io) {
 // (older kernels, valgrind 3.19) epoll_wait gets the timeout rounded up to
 // whole milliseconds, so a timer is never reached early.
 static int wait_events(struct epoll_state *s, int64_t timeout_ns) {
-  static bool no_pwait2;
-  if (!no_pwait2) {
+  if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
     struct timespec ts, *tp = NULL;
     if (timeout_ns >= 0) {
       ts.tv_sec = timeout_ns / 1000000000;
@@ -78,7 +85,7 @@ static int wait_events(struct epoll_state *s, int64_t timeout_ns) {
     }
     int n = epoll_pwait2(s->epfd, s->events, MAX_EVENTS, tp, NULL);
     if (n >= 0 || errno != ENOSYS) return n;
-    no_pwait2 = true;
+    atomic_store_explicit(&no_pwait2, true, memory_order_relaxed);
   }
   int ms = timeout_ns < 0                               ? -1
            : timeout_ns >= (int64_t)INT32_MAX * 1000000 ? INT32_MAX
