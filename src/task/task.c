@@ -383,8 +383,11 @@ int cio_sleep(double seconds) {
   int64_t ns;
   if (cio__seconds_to_ns(seconds, &ns) < 0) return -EINVAL;
   if (ns == 0) return cio_yield();
-  int64_t now = cio__loop_now_fresh(L);
-  int64_t deadline = ns > INT64_MAX - now ? CIO__NEVER - 1 : now + ns;
+  int64_t deadline = CIO__NEVER - 1; // CIO_FOREVER: no clock needed
+  if (ns != INT64_MAX) {
+    int64_t now = cio__loop_now_fresh(L);
+    if (ns <= INT64_MAX - now) deadline = now + ns;
+  }
   int rc = cio__park(L, deadline, "sleep");
   return rc == CIO__PARK_DEADLINE ? 0 : rc;
 }
