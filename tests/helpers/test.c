@@ -3,6 +3,7 @@
 // The test runner (see test.h).
 #include "test.h"
 
+#include <dirent.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
@@ -45,13 +46,56 @@ static double now_s(void) {
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+// The descriptors this process holds open, as a bitmap of the first 1,024
+// (the runner's own listing descriptor excluded).
+typedef struct {
+  unsigned char open[1024 / 8];
+} fd_set_snapshot;
+
+static void fds_snapshot(fd_set_snapshot *s) {
+  memset(s, 0, sizeof *s);
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    int fd = atoi(e->d_name);
+    if (e->d_name[0] == '.' || fd == dirfd(d) || fd >= 1024) continue;
+    s->open[fd / 8] |= (unsigned char)(1u << (fd % 8));
+  }
+  closedir(d);
+}
+
+// As libuv's tests: a case that leaves descriptors open fails, naming them.
+static void check_no_leaked_fds(const char *name, const fd_set_snapshot *before) {
+  fd_set_snapshot after;
+  fds_snapshot(&after);
+  int leaked = 0;
+  for (int fd = 0; fd < 1024; fd++) {
+    bool was = before->open[fd / 8] & (1u << (fd % 8)), is = after.open[fd / 8] & (1u << (fd % 8));
+    if (!is || was) continue;
+    char link[64], target[256] = "?";
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n >= 0) target[n] = 0;
+    fprintf(stderr, "%s: descriptor %d left open (%s)\n", name, fd, target);
+    leaked++;
+  }
+  if (leaked) {
+    fflush(stderr);
+    _exit(1);
+  }
+}
+
 // Runs one case in a child; returns 0 pass, 77 skip, 1 fail.
 static int run_one(const test_case *c) {
   fflush(NULL);
   double t0 = now_s();
   pid_t pid = fork();
   if (pid == 0) {
+    fd_set_snapshot before;
+    fds_snapshot(&before);
     c->fn();
+    check_no_leaked_fds(c->name, &before);
     fflush(NULL);
     _exit(0);
   }
