@@ -9,7 +9,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all demo serve test fuzz docs test-asan test-tsan test-valgrind test-ucontext test-aarch64 test-clock-offset bench format check-format clean
+.PHONY: all demo serve test fuzz docs test-asan test-tsan test-valgrind test-ucontext test-aarch64 test-clock-offset test-eintr bench format check-format clean
 
 all: $(BUILD)/Makefile
 	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory >$(BUILD)/build.log 2>&1 || { cat $(BUILD)/build.log; exit 1; }
@@ -55,6 +55,11 @@ test-clock-offset: all
 	@if unshare -rT --monotonic=1 true 2>/dev/null; then \
 	  cd $(BUILD) && unshare -rT --monotonic=4000000000 ctest --output-on-failure -j 2; \
 	else echo "skipped: this system does not allow time namespaces (unshare -rT)"; fi
+
+# The suite under an EINTR storm (strace fault injection): every third
+# socket read/write, accept, connect and poll fails with EINTR.
+test-eintr: all
+	@tools/eintr-storm.sh $(BUILD)
 
 # The portable ucontext fallback instead of the assembly switch.
 test-ucontext:

@@ -388,8 +388,14 @@ static int resolve(cio__loop *L, const char *host, const char *port, int socktyp
 // Connects s to addr, awaiting completion; closes s on failure.
 static int finish_connect(cio__loop *L, cio_sock *s, const struct sockaddr *addr, socklen_t len) {
   int rc = 0;
-  if (connect(s->io.fd, addr, len) < 0) {
-    if (errno != EINPROGRESS && errno != EAGAIN) {
+  // EINTR: POSIX lets the connection go on in the background, so a second
+  // connect() says EALREADY (still going) or EISCONN (done).
+  int r;
+  while ((r = connect(s->io.fd, addr, len)) < 0 && errno == EINTR) {
+  }
+  if (r < 0 && errno == EISCONN) r = 0;
+  if (r < 0) {
+    if (errno != EINPROGRESS && errno != EAGAIN && errno != EALREADY) {
       rc = -errno;
     } else if ((rc = wait_ready(L, s, true)) == 0) {
       int soerr = 0;

@@ -103,7 +103,8 @@ static int epoll_poll(void *state, int64_t timeout_ns) {
     uint32_t e = s->events[i].events;
     if (!io) { // the wakeup eventfd
       uint64_t v;
-      while (read(s->wakefd, &v, sizeof v) > 0) {
+      ssize_t r;
+      while ((r = read(s->wakefd, &v, sizeof v)) > 0 || (r < 0 && errno == EINTR)) {
       }
       continue;
     }
@@ -120,7 +121,10 @@ static int epoll_poll(void *state, int64_t timeout_ns) {
 static int epoll_wakeup(void *state) {
   struct epoll_state *s = state;
   uint64_t one = 1;
-  if (write(s->wakefd, &one, sizeof one) < 0 && errno != EAGAIN) return -errno;
+  while (write(s->wakefd, &one, sizeof one) < 0) {
+    if (errno == EAGAIN) return 0; // the counter is full: the loop wakes anyway
+    if (errno != EINTR) return -errno;
+  }
   return 0;
 }
 

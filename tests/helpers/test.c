@@ -129,6 +129,21 @@ static int run_one(const test_case *c) {
   return 1;
 }
 
+// Whether CIO_TEST_SKIP (a comma-separated list of case names) names `name`:
+// runs that change the conditions (a syscall-fault storm under strace) skip
+// the cases whose timing bounds assume a plain run.
+static bool skip_listed(const char *name) {
+  const char *list = getenv("CIO_TEST_SKIP");
+  size_t len = strlen(name);
+  for (const char *p = list; p && *p;) {
+    const char *end = strchr(p, ',');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    if (n == len && strncmp(p, name, n) == 0) return true;
+    p = end ? end + 1 : NULL;
+  }
+  return false;
+}
+
 int test_main(int argc, char **argv, const test_case *cases, size_t n) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc > 1) {
@@ -142,6 +157,11 @@ int test_main(int argc, char **argv, const test_case *cases, size_t n) {
   }
   int failed = 0, skipped = 0;
   for (size_t i = 0; i < n; i++) {
+    if (skip_listed(cases[i].name)) {
+      printf("skip %s (CIO_TEST_SKIP)\n", cases[i].name);
+      skipped++;
+      continue;
+    }
     int r = run_one(&cases[i]);
     failed += r == 1;
     skipped += r == 77;
@@ -169,10 +189,16 @@ int test_run_child(void (*fn)(void), char *out, size_t cap) {
   close(fds[1]);
   size_t len = 0;
   ssize_t r;
-  while ((r = read(fds[0], out + len, cap - 1 - len)) > 0 && len < cap - 1) len += (size_t)r;
+  while (len < cap - 1) {
+    r = read(fds[0], out + len, cap - 1 - len);
+    if (r > 0)
+      len += (size_t)r;
+    else if (r == 0 || errno != EINTR)
+      break;
+  }
   out[len] = '\0';
   char sink[4096];
-  while (read(fds[0], sink, sizeof sink) > 0) {
+  while ((r = read(fds[0], sink, sizeof sink)) > 0 || (r < 0 && errno == EINTR)) {
   }
   close(fds[0]);
   int status;
