@@ -6,9 +6,11 @@
 #include "context/valgrind_compat.h"
 #include <alloca.h>
 #include <cio.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -264,6 +266,72 @@ static void idle_canary_stacks_are_released_after_a_burst(void) {
   ASSERT_EQ(cio_run(trim_main, NULL), 0);
 }
 
+// Out of memory for stacks: with the address space capped (RLIMIT_AS), a
+// task that cannot get a stack fails with -ENOMEM and the others run; the
+// warning comes a dozen times, not once per task; once memory is back the
+// same loop runs new tasks again.  (Sanitizers and valgrind reserve address
+// space of their own, so the cap means nothing there.)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
+#else
+#define UNDER_SANITIZER 0
+#endif
+static long vm_kib(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  long pages = 0;
+  if (f) {
+    if (fscanf(f, "%ld", &pages) != 1) pages = 0;
+    fclose(f);
+  }
+  return pages * (sysconf(_SC_PAGESIZE) / 1024);
+}
+static int short_sleeper(void *arg) {
+  (void)arg;
+  return cio_sleep(0.01) == 0 ? 1 : -1;
+}
+enum { OOM_TASKS = 3000 };
+static cio_task *oom_tasks[OOM_TASKS];
+static int oom_main(void *arg) {
+  (void)arg;
+  struct rlimit old, tight;
+  ASSERT_EQ(getrlimit(RLIMIT_AS, &old), 0);
+  tight = old;
+  tight.rlim_cur = (rlim_t)(vm_kib() + 24 * 1024) * 1024; // room for ~240 stacks
+  ASSERT_EQ(setrlimit(RLIMIT_AS, &tight), 0);
+  int ran = 0, nomem = 0, unspawned = 0;
+  for (int i = 0; i < OOM_TASKS; i++) unspawned += !(oom_tasks[i] = cio_spawn(short_sleeper, NULL));
+  for (int i = 0; i < OOM_TASKS; i++) {
+    if (!oom_tasks[i]) continue;
+    int rc = cio_join(oom_tasks[i]);
+    if (rc == 1)
+      ran++;
+    else if (rc == -ENOMEM)
+      nomem++;
+    else
+      ASSERT_EQ(rc, -ENOMEM);
+  }
+  ASSERT_EQ(setrlimit(RLIMIT_AS, &old), 0);
+  printf("     capped: %d ran, %d failed with -ENOMEM, %d not spawned\n", ran, nomem, unspawned);
+  ASSERT(ran >= 100 && nomem >= 1000);
+  for (int i = 0; i < OOM_TASKS; i++) ASSERT(oom_tasks[i] = cio_spawn(short_sleeper, NULL));
+  for (int i = 0; i < OOM_TASKS; i++) ASSERT_EQ(cio_join(oom_tasks[i]), 1);
+  return 0;
+}
+static void oom_main_child(void) { ASSERT_EQ(cio_run(oom_main, NULL), 0); }
+static void out_of_memory_for_stacks_is_a_clean_error(void) {
+  if (UNDER_SANITIZER || RUNNING_ON_VALGRIND || getenv("CIO_TEST_EMULATED"))
+    test_skip("an address-space cap means nothing here");
+  static char out[1 << 16];
+  int status = test_run_child(oom_main_child, out, sizeof out);
+  fputs(out, stdout);
+  ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_STR_CONTAINS(out, "could not get a stack (out of memory); it fails with -ENOMEM");
+  ASSERT_STR_CONTAINS(out, "2048 tasks so far could not get a stack");
+  size_t lines = 0;
+  for (const char *p = out; (p = strstr(p, "could not get a stack")); p++) lines++;
+  ASSERT(lines <= 13); // 1, then 2, 4, ... 2048
+}
+
 static const test_case cases[] = {
     {"million_tasks_sleep_concurrently", million_tasks_sleep_concurrently, 120},
     {"many_tasks_on_fallback_guards", many_tasks_on_fallback_guards, 120},
@@ -275,6 +343,7 @@ static const test_case cases[] = {
     {"overflow_reported_mprotect_guard", overflow_reported_mprotect_guard, 0},
     {"overflow_reported_canary", overflow_reported_canary, 0},
     {"finished_stacks_are_reused", finished_stacks_are_reused, 0},
+    {"out_of_memory_for_stacks_is_a_clean_error", out_of_memory_for_stacks_is_a_clean_error, 0},
     {"idle_stacks_are_released_after_a_burst", idle_stacks_are_released_after_a_burst, 60},
     {"idle_canary_stacks_are_released_after_a_burst", idle_canary_stacks_are_released_after_a_burst,
      60},

@@ -90,8 +90,9 @@ typedef struct cio_loop {
   bool closing;                            // main has returned; cancelling the rest
   bool deadlock_cancelled;                 // a deadlock was reported and every task cancelled
 
-  uint64_t switches; // context switches (stats)
-  size_t max_ready;  // longest ready queue seen (stats)
+  uint64_t switches;  // context switches (stats)
+  size_t max_ready;   // longest ready queue seen (stats)
+  uint64_t stackless; // tasks that failed for want of a stack (out of memory)
 } cio__loop;
 
 extern __thread cio__loop *cio__tls_loop;

@@ -116,6 +116,20 @@ static cio_task *next_ready(cio__loop *L) {
 static void task_entry(void);
 static void reap(cio__loop *L);
 
+// A task that cannot get a stack (out of memory) fails with -ENOMEM.  The
+// first is named; after that every doubling of the count is reported, so a
+// burst of a million such tasks prints twenty lines, not a million.
+static void no_stack(cio__loop *L, cio_task *t) {
+  uint64_t n = ++L->stackless;
+  if (n == 1)
+    cio__warn("task '%s' could not get a stack (out of memory); it fails with -ENOMEM",
+              cio_task_name(t));
+  else if ((n & (n - 1)) == 0)
+    cio__warn("%llu tasks so far could not get a stack (out of memory) and failed with -ENOMEM",
+              (unsigned long long)n);
+  cio__task_finish(L, t, -ENOMEM);
+}
+
 // The next task that can actually run: tasks cancelled before they started
 // finish here without running, and a task gets its stack on its first run.
 static cio_task *next_runnable(cio__loop *L) {
@@ -130,9 +144,7 @@ static cio_task *next_runnable(cio__loop *L) {
     }
     if (!t->stack) t->stack = cio__stack_get(&L->stacks);
     if (!t->stack) {
-      cio__warn("task '%s' could not get a stack (out of memory); it fails with -ENOMEM",
-                cio_task_name(t));
-      cio__task_finish(L, t, -ENOMEM);
+      no_stack(L, t);
       continue;
     }
     t->canary = t->stack->guard == CIO__GUARD_CANARY;
