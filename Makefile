@@ -9,7 +9,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all demo serve test fuzz docs test-asan test-tsan test-valgrind test-ucontext test-aarch64 test-clock-offset test-eintr bench format check-format clean
+.PHONY: all demo serve test fuzz docs test-asan test-tsan test-valgrind test-ucontext test-aarch64 test-clock-offset test-eintr test-tiny bench format check-format clean
 
 all: $(BUILD)/Makefile
 	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory >$(BUILD)/build.log 2>&1 || { cat $(BUILD)/build.log; exit 1; }
@@ -60,6 +60,13 @@ test-clock-offset: all
 # socket read/write, accept, connect and poll fails with EINTR.
 test-eintr: all
 	@tools/eintr-storm.sh $(BUILD)
+
+# The suite with every internal buffer, batch and threshold shrunk
+# (src/tune.h), so that rare paths run in every test.
+test-tiny:
+	@cmake -S . -B build-tiny -DCIO_TINY=ON -DCIO_WERROR=ON -DCIO_BUILD_BENCH=OFF >/dev/null
+	@cmake --build build-tiny -j $(JOBS)
+	@cd build-tiny && ctest --output-on-failure -j 2
 
 # The portable ucontext fallback instead of the assembly switch.
 test-ucontext:

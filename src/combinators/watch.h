@@ -10,8 +10,9 @@
 #define CIO_WATCH_H
 
 #include "../task/task.h"
+#include "../tune.h"
 
-#define CIO__WATCH_INLINE 8 // sets this small need no allocation
+#define CIO__WATCH_INLINE CIO__TUNED(8, 1) // sets this small need no allocation
 
 typedef struct cio__watch {
   cio__loop *L;                                  // the loop

@@ -3,6 +3,7 @@
 // The stack allocator (see stack.h for the strategy).  Slabs are carved into
 // stacks laid out as [guard][usable] ... from low to high addresses.
 #include "stack.h"
+#include "../tune.h"
 
 #include "valgrind_compat.h"
 #include <errno.h>
@@ -22,11 +23,11 @@
 #define MADV_GUARD_INSTALL 102 // Linux 6.13; glibc 2.36's headers lack it
 #endif
 
-#define FIRST_SLAB 16       // stacks in the first slab
-#define MAX_SLAB 1024       // stacks per slab once grown (64 MiB at 64 KiB)
-#define GUARD_PAGES 4       // 16 KiB of guard: catches frames up to that size
-#define PREFETCH_AFTER 4096 // stacks carved before the prefetcher starts
-#define PREFETCH_SLABS 2    // full slabs it keeps ready
+#define FIRST_SLAB CIO__TUNED(16, 2)        // stacks in the first slab
+#define MAX_SLAB CIO__TUNED(1024, 8)        // stacks per slab once grown (64 MiB at 64 KiB)
+#define GUARD_PAGES 4                       // 16 KiB of guard: catches frames up to that size
+#define PREFETCH_AFTER CIO__TUNED(4096, 16) // stacks carved before the prefetcher starts
+#define PREFETCH_SLABS CIO__TUNED(2, 1)     // full slabs it keeps ready
 
 static int adopt_slab(cio__stack_pool *p, struct cio__slab *slab);
 static void free_slab(struct cio__slab *slab);
@@ -171,7 +172,7 @@ static enum cio__guard install_guard(char *guard, size_t len) {
 // how many of the `count` guards, `stride` apart from `first`, it installed
 // (from the first on; 0 if batching is unavailable: the caller installs the
 // rest one by one).
-#define BATCH 1024                  // UIO_MAXIOV
+#define BATCH CIO__TUNED(1024, 3)   // UIO_MAXIOV
 #define PIDFD_SELF_THREAD -10000    // Linux 6.15; older kernels say EBADF
 static atomic_int batch_works = -1; // -1 unknown, 0 no, 1 yes
 

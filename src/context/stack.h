@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../tune.h"
+
 enum cio__guard {
   CIO__GUARD_MADVISE,  // guard region inside the slab (no extra mapping)
   CIO__GUARD_MPROTECT, // PROT_NONE page, one extra mapping
@@ -80,8 +82,8 @@ void cio__stack_pool_fini(cio__stack_pool *p);
 // Returns a stack, or NULL if no memory could be mapped.
 cio__stack *cio__stack_get(cio__stack_pool *p);
 
-#define CIO__STACK_KEEP 1024              // free stacks never trimmed
-#define CIO__STACK_TRIM_PERIOD 1000000000 // ns between trim checks
+#define CIO__STACK_KEEP CIO__TUNED(1024, 4) // free stacks never trimmed
+#define CIO__STACK_TRIM_PERIOD 1000000000   // ns between trim checks
 
 // True if the pool holds more idle stacks than it keeps: the loop should
 // call cio__stack_trim() at least every CIO__STACK_TRIM_PERIOD.

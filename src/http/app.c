@@ -17,6 +17,7 @@
 
 #include "../../include/cio/http.h"
 #include "../io/sock.h"
+#include "../tune.h"
 #include "parse.h"
 
 #define MAX_SEGS 16
@@ -388,7 +389,7 @@ int cio_http_stream_start(cio_http_res *res, int status, const char *type) {
   return w < 0 ? (int)w : 0;
 }
 
-#define SMALL_CHUNK 1000 // chunks up to this size go out in one write
+#define SMALL_CHUNK CIO__TUNED(1000, 3) // chunks up to this size go out in one write
 
 int cio_http_stream_write(cio_http_res *res, const void *data, size_t len) {
   if (!res || !res->streaming) return -EINVAL;

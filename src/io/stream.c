@@ -10,9 +10,10 @@
 
 #include "../../include/cio.h"
 #include "../internal.h"
+#include "../tune.h"
 #include "stream.h"
 
-#define READ_CHUNK 16384 // bytes asked of the socket per read
+#define READ_CHUNK CIO__TUNED(16384, 7) // bytes asked of the socket per read
 
 struct cio_stream {
   cio_sock *sock;      // owned

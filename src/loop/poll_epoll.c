@@ -12,9 +12,10 @@
 #include <unistd.h>
 
 #include "../context/valgrind_compat.h"
+#include "../tune.h"
 #include "poller.h"
 
-#define MAX_EVENTS 256 // events taken per epoll_pwait2() call
+#define MAX_EVENTS CIO__TUNED(256, 2) // events taken per epoll_pwait2() call
 
 struct epoll_state {
   int epfd;                              // the epoll instance

@@ -2,6 +2,7 @@
 //
 // The 4-ary timer heap with lazy cancellation (see timer.h).
 #include "timer.h"
+#include "../tune.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -10,7 +11,7 @@
 // Rebuild the heap without its stale slots once they are more than this
 // many and outnumber the live ones: the heap stays under twice the armed
 // timers, and each rebuild is paid for by as many cancellations.
-#define STALE_MIN 256
+#define STALE_MIN CIO__TUNED(256, 2)
 
 static inline bool earlier(const cio__timer_slot *a, const cio__timer_slot *b) {
   return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
@@ -153,7 +154,7 @@ int64_t cio__timer_deadline(const cio__timer_slot *snap, size_t n, const cio__ti
 // arming order) with a radix sort, and fired in that order, as the pops
 // would have; the slots left are heapified again.
 
-#define BULK_AFTER 4096 // pops in one run before the rest may go in bulk
+#define BULK_AFTER CIO__TUNED(4096, 4) // pops in one run before the rest may go in bulk
 #define RADIX_BITS 11
 
 // A due timer on its way to firing, its sort key (deadline, then arming

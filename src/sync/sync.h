@@ -9,6 +9,7 @@
 
 #include "../internal.h"
 #include "../task/task.h"
+#include "../tune.h"
 
 // Magic numbers of live objects; zeroed by *_free(), so a double free or a
 // use after free is caught while the memory is not reused.
@@ -37,7 +38,7 @@ static inline int cio__sync_deadline(cio__loop *L, double timeout, int64_t *dead
 // delay: the last CIO__QUARANTINE objects freed on this thread stay
 // allocated, so a double free or a late use is caught by the magic check
 // (-EINVAL) instead of touching freed memory.
-#define CIO__QUARANTINE 64
+#define CIO__QUARANTINE CIO__TUNED(64, 2)
 void cio__sync_release(void *obj);
 
 #endif

@@ -19,6 +19,7 @@
 
 #include "../debug/debug.h"
 #include "../internal.h"
+#include "../tune.h"
 #include "task.h"
 
 void cio__ready(cio__loop *L, cio_task *t) {
@@ -45,9 +46,9 @@ void cio__ready(cio__loop *L, cio_task *t) {
 // leave the queue only at the head, so a cursor stays valid while it is
 // ahead of the head.  They run only while many tasks are suspended: when few
 // are, their stacks stay in the cache and the cursors would be pure cost.
-#define PF_STACK 6
-#define PF_RECORD 12
-#define PF_MIN_STACKS 1024 // fewer suspended stacks than this stay in the cache
+#define PF_STACK CIO__TUNED(6, 2)
+#define PF_RECORD CIO__TUNED(12, 3)
+#define PF_MIN_STACKS CIO__TUNED(1024, 2) // fewer suspended stacks than this stay in the cache
 
 // Moves a cursor one place on after a pop, keeping it `distance` places
 // ahead of the head; returns the task it newly reached, or NULL.

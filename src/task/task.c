@@ -12,11 +12,12 @@
 #include <sys/mman.h>
 
 #include "../internal.h"
+#include "../tune.h"
 #include "task.h"
 
 // Task ids are unique across threads: each thread takes them in blocks, so
 // a spawn does not pay for a locked increment of a shared counter.
-#define ID_BLOCK 1024
+#define ID_BLOCK CIO__TUNED(1024, 2)
 static atomic_uint_fast64_t next_id_block = 1;
 static _Thread_local uint64_t next_id, end_id;
 

@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: MIT
+//
+// Capacities and thresholds that a test build shrinks.  Built with
+// -DCIO_TINY (make test-tiny), every buffer, batch and threshold below is
+// tiny, so the paths that only large programs reach (a full event buffer, a
+// split guard batch, slab growth, the prefetch cursors, heap compaction, a
+// mass expiry) run in every test: tokio's habit with loom.
+#ifndef CIO_TUNE_H
+#define CIO_TUNE_H
+
+#ifdef CIO_TINY
+#define CIO__TUNED(normal, tiny) (tiny)
+#else
+#define CIO__TUNED(normal, tiny) (normal)
+#endif
+
+#endif
