@@ -436,6 +436,78 @@ static void thousand_clients_on_profile(void) {
   ASSERT_EQ(cio_run(concurrency_main, &n), 0);
 }
 
+// Resets at random points: 2,000 clients (scaled), 200 at a time, each send
+// a random prefix of a request (some with bodies, chunked, pipelined, or on
+// the slow route), maybe read a little, and reset the connection (SO_LINGER
+// 0) after a random pause.  The server takes no SIGPIPE (it would kill the
+// test), answers a normal request afterwards, and closes every connection
+// (the runner fails a case that leaves a descriptor open).
+static const char *const storm_requests[] = {
+    "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123456789",
+    "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n",
+    "GET /stream HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+};
+struct resetter {
+  const char *port;
+  uint64_t seed;
+};
+static int reset_client(void *arg) {
+  struct resetter *c = arg;
+  uint64_t x = c->seed * 0x9E3779B97F4A7C15ull + 1;
+  x ^= x >> 29;
+  const char *req = storm_requests[x % (sizeof storm_requests / sizeof *storm_requests)];
+  size_t cut = (size_t)((x >> 8) % (strlen(req) + 1));
+  cio_sock *s;
+  if (cio_tcp_connect(&s, "127.0.0.1", c->port) < 0) return -1;
+  if (cut && cio_sock_write(s, req, cut) != (ssize_t)cut) ASSERT(0);
+  double pause = (double)((x >> 20) % 20) / 1000; // 0-19 ms
+  if (pause > 0) ASSERT_EQ(cio_sleep(pause), 0);
+  if ((x >> 32) & 1) { // read a little of whatever came back
+    char buf[64];
+    cio_scope scope;
+    ASSERT_EQ(cio_timeout_begin(&scope, 0.005), 0);
+    ssize_t r = cio_sock_read(s, buf, sizeof buf); // data, 0, or -ETIMEDOUT
+    ASSERT(r >= 0 || r == -ETIMEDOUT || r == -ECONNRESET);
+    (void)cio_scope_end(&scope);
+  }
+  struct linger lg = {1, 0}; // close with RST
+  ASSERT_EQ(setsockopt(cio_sock_fd(s), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+  ASSERT_EQ(cio_sock_close(s), 0);
+  return 0;
+}
+static int resets_main(void *arg) {
+  int n = *(int *)arg;
+  cio_http_app *app;
+  char port[8], out[4096];
+  cio_server *srv = start(&app, port, 5.0);
+  enum { WAVE = 200 };
+  struct resetter c[WAVE];
+  cio_task *t[WAVE];
+  for (int done = 0; done < n; done += WAVE) {
+    int k = n - done < WAVE ? n - done : WAVE;
+    for (int i = 0; i < k; i++) {
+      c[i] = (struct resetter){port, (uint64_t)(done + i)};
+      t[i] = cio_spawn(reset_client, &c[i]);
+    }
+    ASSERT_EQ(cio_gather(t, (size_t)k, NULL, 0), 0);
+  }
+  const char *hello1 = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+  exchange(port, hello1, strlen(hello1), out, sizeof out, 1);
+  ASSERT_STR_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+  ASSERT_STR_CONTAINS(out, "{\"message\":\"Hello\"}");
+  ASSERT_EQ(cio_server_close(srv, 2), 0);
+  cio_http_app_free(app);
+  printf("  %d connections reset at random points; the server answers after them\n", n);
+  return 0;
+}
+static void resets_at_random_points(void) {
+  int n = (int)(2000 * test_scale());
+  if (n < 50) n = 50;
+  ASSERT_EQ(cio_run(resets_main, &n), 0);
+}
+
 // Real clients: Python's http.client and httpx (tests/http_clients.py), and
 // curl, run as subprocesses against the server.
 struct run_result {
@@ -520,6 +592,7 @@ static void json_bodies(void) {
 
 static const test_case cases[] = {
     {"json_bodies", json_bodies, 0},
+    {"resets_at_random_points", resets_at_random_points, 120},
     {"real_clients_curl_httpx_http_client", real_clients_curl_httpx_http_client, 60},
     {"keepalive_pipelining_bodies_and_errors", keepalive_pipelining_bodies_and_errors, 0},
     {"limits_and_slow_loris", limits_and_slow_loris, 0},
