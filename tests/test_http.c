@@ -196,6 +196,20 @@ static int behaviour_main(void *arg) {
   const char *b = strstr(out, "{\"id\":7,\"name\":\"x y\",\"limit\":3}");
   const char *c = strstr(out, "\r\n\r\nhello");
   ASSERT(a && b && c && a < b && b < c);
+  // A hundred pipelined requests in one write: a hundred answers, in order.
+  static char pipe100[8192];
+  size_t plen = 0;
+  for (int i = 0; i < 100; i++)
+    plen += (size_t)snprintf(pipe100 + plen, sizeof pipe100 - plen,
+                             "GET /items/%d HTTP/1.1\r\nHost: a\r\n%s\r\n", i,
+                             i == 99 ? "Connection: close\r\n" : "");
+  exchange(port, pipe100, plen, out, sizeof out, 0);
+  const char *at = out;
+  for (int i = 0; i < 100; i++) {
+    char want[32];
+    snprintf(want, sizeof want, "{\"id\":%d,", i);
+    ASSERT((at = strstr(at, want)) != NULL);
+  }
   // Chunked request body, and Expect: 100-continue.
   const char *chunked = "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
                         "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n";
