@@ -79,15 +79,23 @@ test-ucontext:
 test-aarch64:
 	@tools/test-aarch64.sh
 
-# The HTTP parser's fuzzer, for FUZZ_SECONDS (default 120), from the corpus
-# in fuzz/corpus/http; crashes land in fuzz/crashes/ (commit them with the fix).
+# The HTTP fuzzers, the parser and then the whole server, FUZZ_SECONDS each
+# (default 120), from the corpora in fuzz/corpus/; crashes land in
+# fuzz/crashes/ (commit them with the fix), and fail the target.
 FUZZ_SECONDS ?= 120
 fuzz:
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCIO_FUZZ=ON -DCIO_BUILD_BENCH=OFF >/dev/null
-	@cmake --build build-fuzz --target fuzz_http -j $(JOBS) >/dev/null
-	@mkdir -p fuzz/crashes build-fuzz/corpus
+	@cmake --build build-fuzz --target fuzz_http fuzz_http_server -j $(JOBS) >/dev/null
+	@mkdir -p fuzz/crashes build-fuzz/corpus build-fuzz/corpus-server
+	@echo "-- the request parser and chunked decoder, $(FUZZ_SECONDS) s"
 	@build-fuzz/fuzz/fuzz_http -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
-	  -artifact_prefix=fuzz/crashes/ build-fuzz/corpus fuzz/corpus/http 2>&1 | tail -n 12
+	  -artifact_prefix=fuzz/crashes/ build-fuzz/corpus fuzz/corpus/http >build-fuzz/parser.log 2>&1; \
+	  rc=$$?; tail -n 12 build-fuzz/parser.log; exit $$rc
+	@echo "-- the whole server over a loopback connection, $(FUZZ_SECONDS) s"
+	@build-fuzz/fuzz/fuzz_http_server -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=30 \
+	  -print_final_stats=1 -artifact_prefix=fuzz/crashes/ build-fuzz/corpus-server \
+	  fuzz/corpus/http_server fuzz/corpus/http >build-fuzz/server.log 2>&1; \
+	  rc=$$?; tail -n 12 build-fuzz/server.log; exit $$rc
 
 # The API reference from the headers' comments (Doxygen; warnings fail).
 docs:

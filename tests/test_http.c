@@ -77,6 +77,13 @@ static int sum(cio_http_req *req, cio_http_res *res, void *arg) {
   return rc;
 }
 #endif
+// An empty body given as (NULL, 0); bad bodies are refused.
+static int empty(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)req, (void)arg;
+  ASSERT_EQ(cio_http_send(res, 200, "text/plain", NULL, 3), -EINVAL);
+  ASSERT_EQ(cio_http_json(res, 200, NULL), -EINVAL);
+  return cio_http_send(res, 200, "text/plain", NULL, 0);
+}
 static int fails(cio_http_req *req, cio_http_res *res, void *arg) {
   (void)req, (void)res, (void)arg;
   return -EIO;
@@ -134,6 +141,7 @@ static cio_server *start(cio_http_app **app_out, char *port, double header_timeo
   ASSERT_EQ(cio_http_route(app, "GET", "/items/{id:int}", item, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/files/{p:path}", files, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/fail", fails, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "GET", "/empty", empty, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/stream", streamer, NULL), 0);
 #ifdef CIO_HAVE_JANSSON
   ASSERT_EQ(cio_http_route(app, "POST", "/sum", sum, NULL), 0);
@@ -196,6 +204,11 @@ static int behaviour_main(void *arg) {
   const char *b = strstr(out, "{\"id\":7,\"name\":\"x y\",\"limit\":3}");
   const char *c = strstr(out, "\r\n\r\nhello");
   ASSERT(a && b && c && a < b && b < c);
+  // An empty body.
+  const char *e = "GET /empty HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+  exchange(port, e, strlen(e), out, sizeof out, 0);
+  ASSERT_STR_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+  ASSERT_STR_CONTAINS(out, "Content-Length: 0\r\n");
   // A hundred pipelined requests in one write: a hundred answers, in order.
   static char pipe100[8192];
   size_t plen = 0;

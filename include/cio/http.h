@@ -110,9 +110,12 @@ const char *cio_http_body(const cio_http_req *req, size_t *len);
 
 // ---------------------------------------------------------------- response
 
-/// Sets the response: status, a JSON body (copied).  Returns 0 or -ENOMEM.
+/// Sets the response: status, a JSON body (copied).  Returns 0, -ENOMEM, or
+/// -EINVAL for a NULL response or body.
 int cio_http_json(cio_http_res *res, int status, const char *json);
-/// Any body with its content type (copied).
+/// Any body with its content type (copied; NULL with len 0 is an empty
+/// body).  Returns 0, -ENOMEM, or -EINVAL for a NULL response or a NULL body
+/// with a length.
 int cio_http_send(cio_http_res *res, int status, const char *content_type, const void *body,
                   size_t len);
 /// Adds a response header (copied).  Does not await.  Returns 0, -EINVAL

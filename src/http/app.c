@@ -349,9 +349,10 @@ const char *cio_http_body(const cio_http_req *req, size_t *len) {
 // ---------------------------------------------------------------- response
 
 int cio_http_send(cio_http_res *res, int status, const char *type, const void *body, size_t len) {
+  if (!res || (!body && len)) return -EINVAL;
   char *copy = malloc(len ? len : 1);
   if (!copy) return -ENOMEM;
-  memcpy(copy, body, len);
+  if (len) memcpy(copy, body, len); // (NULL, 0) is an empty body
   free(res->body);
   res->body = copy;
   res->len = len;
@@ -361,6 +362,7 @@ int cio_http_send(cio_http_res *res, int status, const char *type, const void *b
 }
 
 int cio_http_json(cio_http_res *res, int status, const char *json) {
+  if (!json) return -EINVAL;
   return cio_http_send(res, status, "application/json", json, strlen(json));
 }
 
