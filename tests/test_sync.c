@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helpers/test.h"
@@ -595,6 +596,234 @@ static void bad_input(void) {
   ASSERT_EQ(cio_lock_acquire(NULL), -EPERM); // outside a task: misuse first
 }
 
+// A waiter whose timeout fired, but which has not run yet, is not handed the
+// lock or a permit released meanwhile: it is leaving with -ETIMEDOUT.  Both
+// timers come due in one pass (a third task holds the loop past them), the
+// holder's first, so the holder releases before the waiter runs.
+struct handoff {
+  cio_lock *lock;
+  cio_sem *sem;
+  int waiter_rc;
+};
+static int handoff_holder(void *arg) {
+  struct handoff *h = arg;
+  ASSERT_EQ(h->lock ? cio_lock_acquire(h->lock) : cio_sem_acquire(h->sem), 0);
+  ASSERT_EQ(cio_sleep(0.01), 0);
+  ASSERT_EQ(h->lock ? cio_lock_release(h->lock) : cio_sem_release(h->sem), 0);
+  return 0;
+}
+static int handoff_waiter(void *arg) {
+  struct handoff *h = arg;
+  h->waiter_rc = h->lock ? cio_lock_acquire_for(h->lock, 0.01) : cio_sem_acquire_for(h->sem, 0.01);
+  return 0;
+}
+static int handoff_hog(void *arg) {
+  (void)arg;
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  do clock_gettime(CLOCK_MONOTONIC, &t);
+  while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 40000000L);
+  return 0;
+}
+static int handoff_main(void *arg) {
+  (void)arg;
+  for (int use_lock = 0; use_lock <= 1; use_lock++) {
+    struct handoff h = {0};
+    if (use_lock)
+      ASSERT(h.lock = cio_lock_new());
+    else
+      ASSERT(h.sem = cio_sem_new(1));
+    cio_task *t[3] = {cio_spawn(handoff_holder, &h), cio_spawn(handoff_waiter, &h),
+                      cio_spawn(handoff_hog, NULL)};
+    for (int i = 0; i < 3; i++) ASSERT_EQ(cio_join(t[i]), 0);
+    ASSERT_EQ(h.waiter_rc, -ETIMEDOUT);
+    if (use_lock) {
+      ASSERT(!cio_lock_locked(h.lock)); // not left held by the waiter that gave up
+      ASSERT_EQ(cio_lock_free(h.lock), 0);
+    } else {
+      ASSERT_EQ(cio_sem_value(h.sem), 1); // the permit is back
+      ASSERT_EQ(cio_sem_free(h.sem), 0);
+    }
+  }
+  return 0;
+}
+static void timed_out_waiter_is_not_handed_the_lock_or_a_permit(void) {
+  ASSERT_EQ(cio_run(handoff_main, NULL), 0);
+}
+
+// ---------------------------------------------------------------- chaos
+//
+// Randomized runs (seeded; ten seeds each) in which producers, consumers and
+// permit holders use blocking and timed waits with random timeouts while a
+// chaos task cancels random ones of them at random moments.  Whatever the
+// interleaving: a queue loses and duplicates nothing (every item whose put
+// returned 0 is got exactly once, by a consumer or by the final drain), and
+// a semaphore never has more holders than permits and has them all back at
+// the end, as does a lock.
+struct chaos {
+  uint64_t rng;
+  cio_queue *q;
+  cio_sem *sem;
+  cio_lock *lock;
+  int holders, most_holders; // inside the semaphore or the lock now, and at most
+  int *put_ok;               // per item: its put returned 0
+  int *got;                  // per item: times got
+  int items_per_producer;
+};
+static uint64_t chaos_next(struct chaos *c) {
+  c->rng ^= c->rng << 13;
+  c->rng ^= c->rng >> 7;
+  c->rng ^= c->rng << 17;
+  return c->rng;
+}
+static double chaos_timeout(struct chaos *c) { // 0 to 2 ms, or no limit
+  uint64_t r = chaos_next(c) % 8;
+  return r == 0 ? CIO_FOREVER : (double)(chaos_next(c) % 2000) / 1e6;
+}
+struct chaos_role {
+  struct chaos *c;
+  int id;
+};
+static int chaos_producer(void *arg) {
+  struct chaos_role *r = arg;
+  struct chaos *c = r->c;
+  for (int k = 0; k < c->items_per_producer; k++) {
+    int item = r->id * c->items_per_producer + k;
+    double t = chaos_timeout(c);
+    int rc = t == CIO_FOREVER ? cio_queue_put(c->q, (void *)(intptr_t)(item + 1))
+                              : cio_queue_put_for(c->q, (void *)(intptr_t)(item + 1), t);
+    if (rc == 0)
+      c->put_ok[item] = 1;
+    else if (rc == -ECANCELED)
+      return 0;
+    else
+      ASSERT_EQ(rc, -ETIMEDOUT);
+  }
+  return 0;
+}
+static int chaos_consumer(void *arg) {
+  struct chaos_role *r = arg;
+  struct chaos *c = r->c;
+  for (;;) {
+    void *v;
+    double t = chaos_timeout(c);
+    int rc = t == CIO_FOREVER ? cio_queue_get(c->q, &v) : cio_queue_get_for(c->q, &v, t);
+    if (rc == -ECANCELED || rc == -ESHUTDOWN) return 0;
+    if (rc == -ETIMEDOUT) continue;
+    ASSERT_EQ(rc, 0);
+    c->got[(intptr_t)v - 1]++;
+  }
+}
+static int chaos_holder(void *arg) {
+  struct chaos_role *r = arg;
+  struct chaos *c = r->c;
+  for (int k = 0; k < 200; k++) {
+    double t = chaos_timeout(c);
+    int rc;
+    if (c->sem)
+      rc = t == CIO_FOREVER ? cio_sem_acquire(c->sem) : cio_sem_acquire_for(c->sem, t);
+    else
+      rc = t == CIO_FOREVER ? cio_lock_acquire(c->lock) : cio_lock_acquire_for(c->lock, t);
+    if (rc == -ECANCELED) return 0;
+    if (rc == -ETIMEDOUT) continue;
+    ASSERT_EQ(rc, 0);
+    if (++c->holders > c->most_holders) c->most_holders = c->holders;
+    int hold = (int)(chaos_next(c) % 3); // 0: release at once; 1: yield; 2: sleep
+    int w = hold == 1 ? cio_yield() : hold == 2 ? cio_sleep(0.0002) : 0;
+    c->holders--;
+    ASSERT_EQ(c->sem ? cio_sem_release(c->sem) : cio_lock_release(c->lock), 0);
+    if (w == -ECANCELED) return 0;
+  }
+  return 0;
+}
+// Cancels random tasks of t[0..pick) at random moments until t[0..watch)
+// have all ended.
+static void chaos_cancel_until_done(struct chaos *c, cio_task **t, int watch, int pick) {
+  for (;;) {
+    int live = 0;
+    for (int i = 0; i < watch; i++) live += !cio_task_done(t[i]);
+    if (!live) return;
+    ASSERT_EQ(cio_sleep((double)(chaos_next(c) % 1000) / 1e6), 0);
+    if (chaos_next(c) % 4 == 0) cio_cancel(t[chaos_next(c) % (uint64_t)pick]);
+  }
+}
+static int chaos_queue_main(void *arg) {
+  uint64_t seed = *(uint64_t *)arg;
+  enum { P = 6, C = 4, PER = 300 };
+  struct chaos c = {.rng = seed, .items_per_producer = PER};
+  c.put_ok = calloc(P * PER, sizeof *c.put_ok);
+  c.got = calloc(P * PER, sizeof *c.got);
+  ASSERT(c.put_ok && c.got);
+  ASSERT(c.q = cio_queue_new(CIO_QUEUE_FIFO, 1 + seed % 4));
+  struct chaos_role roles[P + C];
+  cio_task *t[P + C];
+  for (int i = 0; i < P + C; i++) {
+    roles[i] = (struct chaos_role){&c, i < P ? i : i - P};
+    ASSERT(t[i] = cio_spawn(i < P ? chaos_producer : chaos_consumer, &roles[i]));
+  }
+  chaos_cancel_until_done(&c, t, P, P + C - 1); // until the producers end; one consumer stays
+  ASSERT_EQ(cio_queue_shutdown(c.q, false), 0); // the consumers finish what is left
+  for (int i = 0; i < P + C; i++) {
+    int rc = cio_join(t[i]);
+    ASSERT(rc == 0 || rc == -ECANCELED); // -ECANCELED: cancelled before it started
+  }
+  void *v;
+  while (cio_queue_get_nowait(c.q, &v) == 0) c.got[(intptr_t)v - 1]++; // cancelled consumers'
+  int put = 0;
+  for (int i = 0; i < P * PER; i++) {
+    put += c.put_ok[i];
+    if (c.got[i] != c.put_ok[i])
+      test_fail(__FILE__, __LINE__, "seed %llu: item %d put %d times, got %d times",
+                (unsigned long long)seed, i, c.put_ok[i], c.got[i]);
+  }
+  ASSERT(put > 0);
+  ASSERT_EQ(cio_queue_free(c.q), 0);
+  free(c.put_ok);
+  free(c.got);
+  return 0;
+}
+static void queue_chaos_loses_and_doubles_nothing(void) {
+  for (uint64_t seed = 1; seed <= 10; seed++) ASSERT_EQ(cio_run(chaos_queue_main, &seed), 0);
+}
+static int chaos_permits_main(void *arg) {
+  uint64_t seed = ((uint64_t *)arg)[0];
+  bool use_lock = ((uint64_t *)arg)[1];
+  enum { N = 12, PERMITS = 3 };
+  struct chaos c = {.rng = seed};
+  if (use_lock)
+    ASSERT(c.lock = cio_lock_new());
+  else
+    ASSERT(c.sem = cio_sem_new(PERMITS));
+  struct chaos_role roles[N];
+  cio_task *t[N];
+  for (int i = 0; i < N; i++) {
+    roles[i] = (struct chaos_role){&c, i};
+    ASSERT(t[i] = cio_spawn(chaos_holder, &roles[i]));
+  }
+  chaos_cancel_until_done(&c, t, N, N);
+  for (int i = 0; i < N; i++) {
+    int rc = cio_join(t[i]);
+    ASSERT(rc == 0 || rc == -ECANCELED);
+  }
+  ASSERT_EQ(c.holders, 0);
+  ASSERT(c.most_holders >= 1 && c.most_holders <= (use_lock ? 1 : PERMITS));
+  if (use_lock) {
+    ASSERT(!cio_lock_locked(c.lock));
+    ASSERT_EQ(cio_lock_free(c.lock), 0);
+  } else {
+    ASSERT_EQ(cio_sem_value(c.sem), PERMITS); // every permit back
+    ASSERT_EQ(cio_sem_free(c.sem), 0);
+  }
+  return 0;
+}
+static void semaphore_and_lock_chaos_keep_their_count(void) {
+  for (uint64_t seed = 1; seed <= 10; seed++)
+    for (uint64_t lock = 0; lock <= 1; lock++) {
+      uint64_t a[2] = {seed, lock};
+      ASSERT_EQ(cio_run(chaos_permits_main, a), 0);
+    }
+}
+
 static const test_case cases[] = {
     {"lock_fifo_mutual_exclusion_and_misuse", lock_fifo_mutual_exclusion_and_misuse, 0},
     {"lock_cancelled_waiters_hold_nothing", lock_cancelled_waiters_hold_nothing, 0},
@@ -613,6 +842,10 @@ static const test_case cases[] = {
     {"queue_backpressure_and_task_done", queue_backpressure_and_task_done, 0},
     {"queue_join_and_shutdown", queue_join_and_shutdown, 0},
     {"queue_cancelled_getter_passes_wakeup", queue_cancelled_getter_passes_wakeup, 0},
+    {"timed_out_waiter_is_not_handed_the_lock_or_a_permit",
+     timed_out_waiter_is_not_handed_the_lock_or_a_permit, 0},
+    {"queue_chaos_loses_and_doubles_nothing", queue_chaos_loses_and_doubles_nothing, 60},
+    {"semaphore_and_lock_chaos_keep_their_count", semaphore_and_lock_chaos_keep_their_count, 60},
     {"bad_input", bad_input, 0},
 };
 TEST_MAIN(cases)

@@ -39,10 +39,9 @@ int cio_lock_free(cio_lock *l) {
 int cio_lock_release(cio_lock *l) {
   if (!valid(l)) return -EINVAL;
   if (!l->locked) return -EPERM;
-  cio__waiter *w = l->waiters.head;
-  if (w && cio__tls_loop) {
-    l->owner = w->task;
-    cio__waitq_wake_one(cio__tls_loop, &l->waiters, 0, NULL);
+  cio__waiter *w = cio__tls_loop ? cio__waitq_wake_one(cio__tls_loop, &l->waiters, 0, NULL) : NULL;
+  if (w) {
+    l->owner = w->task; // handed over: it runs holding the lock
   } else {
     l->locked = false;
     l->owner = NULL;

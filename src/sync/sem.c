@@ -45,10 +45,8 @@ int cio_sem_free(cio_sem *s) {
 
 int cio_sem_release(cio_sem *s) {
   if (!valid(s)) return -EINVAL;
-  if (!cio__waitq_empty(&s->waiters) && cio__tls_loop) {
-    cio__waitq_wake_one(cio__tls_loop, &s->waiters, 0, NULL); // the permit goes to it
-    return 0;
-  }
+  if (cio__tls_loop && cio__waitq_wake_one(cio__tls_loop, &s->waiters, 0, NULL))
+    return 0; // the permit went to a waiter
   if (s->bound >= 0 && s->value >= s->bound) return -EOVERFLOW;
   s->value++;
   return 0;

@@ -179,8 +179,9 @@ static inline void cio__waitq_init(cio__waitq *q) { q->head = q->tail = NULL; }
 static inline bool cio__waitq_empty(const cio__waitq *q) { return q->head == NULL; }
 void cio__waitq_push(cio__waitq *q, cio__waiter *w);
 void cio__waitq_remove(cio__waitq *q, cio__waiter *w);
-// Unlinks the first waiter and wakes it (or calls its notify).  Returns it,
-// or NULL if the queue was empty.
+// Unlinks the first waiter and wakes it (or calls its notify), passing over
+// waiters already woken by a timeout or a cancellation (they are leaving).
+// Returns the waiter woken, or NULL if none was.
 cio__waiter *cio__waitq_wake_one(cio__loop *L, cio__waitq *q, int code, void *from);
 // Wakes every waiter; returns how many.
 size_t cio__waitq_wake_all(cio__loop *L, cio__waitq *q, int code, void *from);

@@ -31,15 +31,26 @@ void cio__waitq_remove(cio__waitq *q, cio__waiter *w) {
   w->linked = false;
 }
 
+// A waiter whose task is no longer parked was woken already, by its timeout
+// or by a cancellation, and has not run yet to unlink itself: it is leaving
+// empty-handed, so the wake-up (a permit, the lock, an item) goes to the next
+// waiter instead.  Handing it to the leaver lost it: a semaphore shrank for
+// good, a lock stayed held by a task that had given up (found by the chaos
+// tests in test_sync.c).
 cio__waiter *cio__waitq_wake_one(cio__loop *L, cio__waitq *q, int code, void *from) {
-  cio__waiter *w = q->head;
-  if (!w) return NULL;
-  cio__waitq_remove(q, w);
-  if (w->notify)
-    w->notify(w, from);
-  else
-    cio__wake(L, w->task, code);
-  return w;
+  cio__waiter *w;
+  while ((w = q->head)) {
+    cio__waitq_remove(q, w);
+    if (w->notify) {
+      w->notify(w, from);
+      return w;
+    }
+    if (w->task->state == CIO__PARKED) {
+      cio__wake(L, w->task, code);
+      return w;
+    }
+  }
+  return NULL;
 }
 
 size_t cio__waitq_wake_all(cio__loop *L, cio__waitq *q, int code, void *from) {
