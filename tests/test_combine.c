@@ -646,6 +646,159 @@ static void guide_loop_with_delay_and_cancellation(void) {
   ASSERT_EQ(cio_run(guide_loop_cancel_main, NULL), 0);
 }
 
+// ---------------------------------------------------------------- chaos
+//
+// Randomized trees of tasks (seeded; 200 seeds, 20 in scaled-down runs) that use every combinator
+// (gather in each mode, wait, wait_for, as_completed, groups) inside random
+// timeout and shield scopes, with random sleeps and failures, while a chaos
+// task cancels random live tasks at random moments.  Whatever happens, each
+// call returns one of its documented outcomes, nothing hangs, and when the
+// root has returned no task is left: every handle was released by the
+// combinator that owned it.
+static uint64_t chaos_rng;
+static cio_task *chaos_main_task;
+static int chaos_nodes, chaos_cancels;
+static uint64_t chaos_next(void) {
+  chaos_rng ^= chaos_rng << 13;
+  chaos_rng ^= chaos_rng >> 7;
+  chaos_rng ^= chaos_rng << 17;
+  return chaos_rng;
+}
+static double chaos_seconds(void) { return (double)(chaos_next() % 3000) / 1e6; } // 0-3 ms
+static bool chaos_outcome(int rc) { // what a node may return
+  return rc >= 0 || rc == -EIO || rc == -ECANCELED || rc == -ETIMEDOUT;
+}
+static int chaos_node(void *arg);
+static int chaos_children(cio_task **t, int k, int depth) {
+  for (int i = 0; i < k; i++) {
+    t[i] = cio_spawn(chaos_node, (void *)(intptr_t)(depth - 1));
+    ASSERT(t[i]);
+  }
+  return k;
+}
+// Joins (and so releases) tasks that a combinator left with the caller.
+static void chaos_reap(cio_task **t, int k) {
+  for (int i = 0; i < k; i++) {
+    cio_cancel(t[i]);
+    cio_scope shield;
+    ASSERT_EQ(cio_shield_begin(&shield), 0); // reap even when cancelled ourselves
+    int rc = cio_join(t[i]);
+    ASSERT_EQ(cio_scope_end(&shield), 0);
+    ASSERT(chaos_outcome(rc));
+  }
+}
+static int chaos_act(int depth) {
+  cio_task *t[4];
+  int k = 2 + (int)(chaos_next() % 3);
+  int action = depth <= 0 ? 0 : 1 + (int)(chaos_next() % 7);
+  int rc;
+  switch (action) {
+  case 0: // a leaf
+    rc = chaos_next() % 2 ? cio_sleep(chaos_seconds()) : cio_yield();
+    if (rc == 0 && chaos_next() % 5 == 0) rc = -EIO;
+    return rc;
+  case 1: { // gather, in one of its three modes
+    int outcomes[4];
+    unsigned flags = (unsigned)(chaos_next() % 3);
+    rc = cio_gather(t, (size_t)chaos_children(t, k, depth), outcomes, flags);
+    for (int i = 0; i < k; i++) ASSERT(chaos_outcome(outcomes[i]));
+    return rc;
+  }
+  case 2: { // wait for the first (or all) with a timeout, cancel the rest
+    chaos_children(t, k, depth);
+    rc = cio_wait(t, (size_t)k, chaos_next() % 2 ? CIO_FIRST_COMPLETED : CIO_ALL_COMPLETED,
+                  chaos_seconds());
+    ASSERT(rc >= 0 || rc == -ECANCELED || rc == -ETIMEDOUT);
+    chaos_reap(t, k);
+    return rc < 0 ? rc : 0;
+  }
+  case 3: // wait_for one child
+    return cio_wait_for(cio_spawn(chaos_node, (void *)(intptr_t)(depth - 1)), chaos_seconds());
+  case 4: { // as_completed with an overall timeout
+    chaos_children(t, k, depth);
+    cio_as_completed *it;
+    ASSERT_EQ(cio_as_completed_begin(&it, t, (size_t)k, chaos_seconds()), 0);
+    cio_task *done;
+    while ((rc = cio_as_completed_next(it, &done)) == 1) {
+    }
+    ASSERT(rc == 0 || rc == -ECANCELED || rc == -ETIMEDOUT);
+    cio_as_completed_end(it);
+    chaos_reap(t, k); // handed out or not, the caller still owns them
+    return rc;
+  }
+  case 5: { // a task group
+    cio_group *g = cio_group_new();
+    ASSERT(g);
+    for (int i = 0; i < k; i++)
+      if (!cio_group_spawn(g, chaos_node, (void *)(intptr_t)(depth - 1))) break;
+    rc = cio_group_wait(g);
+    ASSERT_EQ(cio_group_free(g), 0);
+    return rc;
+  }
+  case 6: { // a timeout scope around another action
+    cio_scope scope;
+    ASSERT_EQ(cio_timeout_begin(&scope, chaos_seconds()), 0);
+    rc = chaos_act(depth - 1);
+    int end = cio_scope_end(&scope);
+    ASSERT(end == 0 || end == -ETIMEDOUT);
+    return rc;
+  }
+  default: { // a shield around another action
+    cio_scope scope;
+    ASSERT_EQ(cio_shield_begin(&scope), 0);
+    rc = chaos_act(depth - 1);
+    ASSERT_EQ(cio_scope_end(&scope), 0);
+    return rc;
+  }
+  }
+}
+static int chaos_node(void *arg) {
+  chaos_nodes++;
+  int rc = chaos_act((int)(intptr_t)arg);
+  ASSERT(chaos_outcome(rc));
+  return rc < 0 ? rc : 0;
+}
+static int chaos_monkey(void *arg) {
+  volatile bool *stop = arg;
+  cio_task *all[256];
+  while (!*stop) {
+    if (cio_sleep((double)(chaos_next() % 200) / 1e6) < 0) return 0;
+    size_t n = cio_all_tasks(all, 256);
+    if (n > 256) n = 256;
+    if (n > 2) {
+      cio_task *victim = all[chaos_next() % n];
+      if (victim != cio_current() && victim != chaos_main_task && cio_cancel(victim) == 1)
+        chaos_cancels++;
+    }
+  }
+  return 0;
+}
+static int chaos_main(void *arg) {
+  chaos_rng = *(uint64_t *)arg;
+  chaos_main_task = cio_current();
+  volatile bool stop = false;
+  cio_task *monkey = cio_spawn(chaos_monkey, (void *)&stop);
+  ASSERT(monkey);
+  cio_task *roots[6];
+  for (int i = 0; i < 6; i++) ASSERT(roots[i] = cio_spawn(chaos_node, (void *)(intptr_t)5));
+  for (int i = 0; i < 6; i++) {
+    int rc = cio_join(roots[i]);
+    ASSERT(chaos_outcome(rc));
+  }
+  stop = true;
+  ASSERT_EQ(cio_join(monkey), 0);
+  cio_task *all[4];
+  ASSERT_EQ(cio_all_tasks(all, 4), 1); // only main: nothing leaked
+  return 0;
+}
+static void combinators_under_chaos_leave_nothing(void) {
+  int seeds = test_scale() < 1 ? 20 : 200;
+  for (uint64_t seed = 1; seed <= (uint64_t)seeds; seed++) ASSERT_EQ(cio_run(chaos_main, &seed), 0);
+  printf("     %d seeds: %d tasks, %d cancelled by the monkey\n", seeds, chaos_nodes,
+         chaos_cancels);
+  ASSERT(chaos_nodes > 25 * seeds && chaos_cancels > seeds);
+}
+
 static const test_case cases[] = {
     {"gather_outcomes_in_order", gather_outcomes_in_order, 0},
     {"gather_first_failure_siblings_run_on", gather_first_failure_siblings_run_on, 0},
@@ -673,5 +826,6 @@ static const test_case cases[] = {
     {"group_wait_owner_only", group_wait_owner_only, 0},
     {"guide_sequential_vs_concurrent", guide_sequential_vs_concurrent, 0},
     {"guide_loop_with_delay_and_cancellation", guide_loop_with_delay_and_cancellation, 0},
+    {"combinators_under_chaos_leave_nothing", combinators_under_chaos_leave_nothing, 120},
 };
 TEST_MAIN(cases)
