@@ -34,7 +34,9 @@ CIO_AWAIT ssize_t cio_stream_read(cio_stream *st, void *buf, size_t len);
 
 /// Awaits exactly len bytes.  Returns 0; -ENODATA if the stream ended first
 /// (asyncio's IncompleteReadError: the *got bytes that did arrive are in buf);
-/// or -errno.  got may be NULL.
+/// or -errno (-ECANCELED, -ETIMEDOUT...), having taken nothing: the bytes
+/// that came meanwhile stay for the next read, as in asyncio.  got may be
+/// NULL.
 CIO_AWAIT int cio_stream_readexactly(cio_stream *st, void *buf, size_t len, size_t *got);
 
 /// Awaits data up to and including `sep` (seplen bytes) and copies it into
