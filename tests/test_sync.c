@@ -816,6 +816,75 @@ static int chaos_permits_main(void *arg) {
   }
   return 0;
 }
+// A condition under chaos: producers add to a counter under the lock and
+// notify one; consumers wait (with random timeouts) until it is positive and
+// take one; random consumers and producers are cancelled.  Every wait
+// returns holding the lock (so the release after it is always legal), the
+// lock is free at the end, and produced == consumed + left over.
+struct cond_chaos {
+  struct chaos c;
+  cio_cond *cond;
+  int count, produced, consumed;
+};
+static bool cond_chaos_ready(void *arg) { return ((struct cond_chaos *)arg)->count > 0; }
+static int cond_chaos_producer(void *arg) {
+  struct cond_chaos *cc = arg;
+  cio_lock *l = cio_cond_lock(cc->cond);
+  for (int k = 0; k < 300; k++) {
+    int rc = cio_lock_acquire(l);
+    if (rc == -ECANCELED) return 0;
+    ASSERT_EQ(rc, 0);
+    cc->count++;
+    cc->produced++;
+    ASSERT(cio_cond_notify(cc->cond, 1) >= 0);
+    ASSERT_EQ(cio_lock_release(l), 0);
+    if (cio_sleep((double)(chaos_next(&cc->c) % 300) / 1e6) == -ECANCELED) return 0;
+  }
+  return 0;
+}
+static int cond_chaos_consumer(void *arg) {
+  struct cond_chaos *cc = arg;
+  cio_lock *l = cio_cond_lock(cc->cond);
+  for (;;) {
+    int rc = cio_lock_acquire(l);
+    if (rc == -ECANCELED) return 0;
+    ASSERT_EQ(rc, 0);
+    rc = cio_cond_wait_until(cc->cond, cond_chaos_ready, cc, chaos_timeout(&cc->c));
+    ASSERT(cio_lock_locked(l)); // held again, whatever happened
+    if (rc == 0) {
+      cc->count--;
+      cc->consumed++;
+    } else {
+      ASSERT(rc == -ETIMEDOUT || rc == -ECANCELED);
+    }
+    ASSERT_EQ(cio_lock_release(l), 0);
+    if (rc == -ECANCELED) return 0;
+  }
+}
+static int cond_chaos_main(void *arg) {
+  uint64_t seed = *(uint64_t *)arg;
+  enum { P = 4, C = 6 };
+  struct cond_chaos cc = {.c = {.rng = seed}};
+  ASSERT(cc.cond = cio_cond_new(NULL));
+  cio_task *t[P + C];
+  for (int i = 0; i < P + C; i++)
+    ASSERT(t[i] = cio_spawn(i < P ? cond_chaos_producer : cond_chaos_consumer, &cc));
+  chaos_cancel_until_done(&cc.c, t, P, P + C - 1);  // until the producers end; one consumer stays
+  for (int i = P; i < P + C; i++) cio_cancel(t[i]); // then stop the consumers
+  for (int i = 0; i < P + C; i++) {
+    int rc = cio_join(t[i]);
+    ASSERT(rc == 0 || rc == -ECANCELED);
+  }
+  ASSERT(!cio_lock_locked(cio_cond_lock(cc.cond)));
+  ASSERT_EQ(cc.produced, cc.consumed + cc.count);
+  ASSERT(cc.consumed > 0);
+  ASSERT_EQ(cio_cond_free(cc.cond), 0);
+  return 0;
+}
+static void condition_chaos_keeps_lock_and_count(void) {
+  for (uint64_t seed = 1; seed <= 10; seed++) ASSERT_EQ(cio_run(cond_chaos_main, &seed), 0);
+}
+
 static void semaphore_and_lock_chaos_keep_their_count(void) {
   for (uint64_t seed = 1; seed <= 10; seed++)
     for (uint64_t lock = 0; lock <= 1; lock++) {
@@ -846,6 +915,7 @@ static const test_case cases[] = {
      timed_out_waiter_is_not_handed_the_lock_or_a_permit, 0},
     {"queue_chaos_loses_and_doubles_nothing", queue_chaos_loses_and_doubles_nothing, 60},
     {"semaphore_and_lock_chaos_keep_their_count", semaphore_and_lock_chaos_keep_their_count, 60},
+    {"condition_chaos_keeps_lock_and_count", condition_chaos_keeps_lock_and_count, 60},
     {"bad_input", bad_input, 0},
 };
 TEST_MAIN(cases)
