@@ -535,6 +535,86 @@ static void resets_at_random_points(void) {
   ASSERT_EQ(cio_run(resets_main, &n), 0);
 }
 
+// Clients that give up: 400 well-formed requests (scaled), 100 at a time,
+// on routes that answer at once, stream, echo a body, gather two 0.5 s
+// fetches or overrun the handler timeout; each client waits a random 0-0.7 s
+// for its answer and otherwise hangs up.  Every answer read to the end is
+// the right one, the server survives, answers afterwards and leaves no
+// descriptor open.
+struct impatient {
+  const char *port;
+  uint64_t seed;
+  int complete; // read a whole answer
+};
+static int impatient_client(void *arg) {
+  struct impatient *c = arg;
+  uint64_t x = c->seed * 0x9E3779B97F4A7C15ull + 7;
+  x ^= x >> 31;
+  static const char *const reqs[][2] = {
+      {"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "{\"message\":\"Hello\"}"},
+      {"GET /items/42 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "{\"id\":42,"},
+      {"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nConnection: close\r\n\r\nabcdef",
+       "\r\n\r\nabcdef"},
+      {"GET /stream HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "part2;"},
+      {"GET /user/3/profile HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+       "{\"user\":{\"id\":3}}"},
+      {"GET /slow HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "HTTP/1.1 504 "},
+  };
+  const char *const *r = reqs[x % 6];
+  cio_sock *s;
+  ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", c->port), 0);
+  ASSERT_EQ(cio_sock_write(s, r[0], strlen(r[0])), (ssize_t)strlen(r[0]));
+  char buf[4096];
+  size_t got = 0;
+  ssize_t n = 0;
+  cio_scope scope;
+  ASSERT_EQ(cio_timeout_begin(&scope, (double)((x >> 8) % 700) / 1000), 0);
+  while (got < sizeof buf - 1 && (n = cio_sock_read(s, buf + got, sizeof buf - 1 - got)) > 0)
+    got += (size_t)n;
+  (void)cio_scope_end(&scope);
+  buf[got] = '\0';
+  if (n == 0) { // the whole answer, then the close
+    c->complete = 1;
+    ASSERT_STR_CONTAINS(buf, r[1]);
+  } else {
+    ASSERT(n == -ETIMEDOUT);
+  }
+  ASSERT_EQ(cio_sock_close(s), 0);
+  return 0;
+}
+static int impatient_main(void *arg) {
+  int n = *(int *)arg;
+  cio_http_app *app;
+  char port[8], out[4096];
+  cio_server *srv = start(&app, port, 5.0);
+  enum { WAVE = 100 };
+  struct impatient c[WAVE];
+  cio_task *t[WAVE];
+  int complete = 0;
+  for (int done = 0; done < n; done += WAVE) {
+    int k = n - done < WAVE ? n - done : WAVE;
+    for (int i = 0; i < k; i++) {
+      c[i] = (struct impatient){port, (uint64_t)(done + i), 0};
+      t[i] = cio_spawn(impatient_client, &c[i]);
+    }
+    ASSERT_EQ(cio_gather(t, (size_t)k, NULL, 0), 0);
+    for (int i = 0; i < k; i++) complete += c[i].complete;
+  }
+  const char *hello1 = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+  exchange(port, hello1, strlen(hello1), out, sizeof out, 1);
+  ASSERT_STR_CONTAINS(out, "{\"message\":\"Hello\"}");
+  ASSERT_EQ(cio_server_close(srv, 2), 0);
+  cio_http_app_free(app);
+  printf("  %d clients, %d read a whole answer, the others hung up\n", n, complete);
+  ASSERT(complete > n / 4 && complete < n);
+  return 0;
+}
+static void clients_that_give_up(void) {
+  int n = (int)(400 * test_scale());
+  if (n < 30) n = 30;
+  ASSERT_EQ(cio_run(impatient_main, &n), 0);
+}
+
 // Real clients: Python's http.client and httpx (tests/http_clients.py), and
 // curl, run as subprocesses against the server.
 struct run_result {
@@ -620,6 +700,7 @@ static void json_bodies(void) {
 static const test_case cases[] = {
     {"json_bodies", json_bodies, 0},
     {"resets_at_random_points", resets_at_random_points, 120},
+    {"clients_that_give_up", clients_that_give_up, 120},
     {"real_clients_curl_httpx_http_client", real_clients_curl_httpx_http_client, 60},
     {"keepalive_pipelining_bodies_and_errors", keepalive_pipelining_bodies_and_errors, 0},
     {"limits_and_slow_loris", limits_and_slow_loris, 0},
