@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@ struct job {
   void *result;        // its return value
   cio__loop *loop;     // where to report
   cio_task *waiter;    // the task awaiting it, NULL once it gave up
+  bool done;           // completed (on the loop)
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -40,11 +42,13 @@ static void complete(void *arg) {
   struct job *j = arg;
   cio__loop *L = j->loop;
   L->jobs_in_flight--;
-  if (j->waiter) {
+  j->done = true;
+  if (!j->waiter)
+    free(j); // its task gave up
+  else if (j->waiter->state == CIO__PARKED)
     cio__wake(L, j->waiter, 0); // it reads the result and frees the job
-  } else {
-    free(j);
-  }
+  // Otherwise its task was woken already (cancelled, timed out) and has not
+  // run yet: it gives up when it does, and frees the job, seeing it done.
 }
 
 static void *worker(void *unused) {
@@ -112,8 +116,11 @@ int cio__pool_submit_wait(cio__loop *L, void *(*fn)(void *), void *arg, void **r
   pthread_mutex_unlock(&lock);
   L->jobs_in_flight++;
   int rc = cio__park(L, CIO__NEVER, "to_thread");
-  if (rc < 0) {
-    j->waiter = NULL; // gave up: the completion frees it
+  if (rc < 0) { // gave up: whichever of this and the completion comes last frees the job
+    if (j->done)
+      free(j);
+    else
+      j->waiter = NULL;
     return rc;
   }
   if (result) *result = j->result;

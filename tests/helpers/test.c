@@ -3,6 +3,9 @@
 // The test runner (see test.h).
 #include "test.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
 #include <dirent.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -96,6 +99,14 @@ static int run_one(const test_case *c) {
     fds_snapshot(&before);
     c->fn();
     check_no_leaked_fds(c->name, &before);
+#if defined(__SANITIZE_ADDRESS__)
+    // The child leaves by _exit, which skips LeakSanitizer's exit-time check.
+    if (__lsan_do_recoverable_leak_check()) {
+      fprintf(stderr, "%s: memory leaked (report above)\n", c->name);
+      fflush(stderr);
+      _exit(1);
+    }
+#endif
     fflush(NULL);
     _exit(0);
   }
