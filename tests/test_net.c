@@ -493,7 +493,7 @@ static int sc_reader(cio_stream *st, void *arg) {
       ASSERT_EQ(expired, -ETIMEDOUT);
       continue;
     }
-    if (r == -ENODATA) r = 0; // readuntil at the end: what is left comes by read
+    if (r == -ENODATA) continue; // readuntil at the end: what is left comes by another read
     ASSERT(r >= 0);
     if (r == 0) return 0; // the end (main checks that it all came)
     ASSERT(c->ngot + (size_t)r <= c->len);
