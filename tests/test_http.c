@@ -8,11 +8,13 @@
 #include <cio.h>
 #include <cio/http.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "helpers/test.h"
+#include "http/parse.h"
 #ifdef CIO_HAVE_JANSSON
 #include <cio/http_json.h>
 #endif
@@ -59,6 +61,20 @@ static int streamer(cio_http_req *req, cio_http_res *res, void *arg) {
   static char big_piece[1500]; // a chunk too big to share a write with its size line
   memset(big_piece, 'x', sizeof big_piece);
   if (rc == 0) rc = cio_http_stream_write(res, big_piece, sizeof big_piece);
+  return rc;
+}
+// GET /big: 1 MiB streamed in 4 KiB pieces (byte i is i*7 mod 251), each
+// write awaiting a slow client; counts the handlers that ended.
+static int big_streams_ended;
+static int big_streamer(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)req, (void)arg;
+  static unsigned char piece[4096];
+  int rc = cio_http_stream_start(res, 200, "application/octet-stream");
+  for (size_t at = 0; rc == 0 && at < (1u << 20); at += sizeof piece) {
+    for (size_t i = 0; i < sizeof piece; i++) piece[i] = (unsigned char)((at + i) * 7 % 251);
+    rc = cio_http_stream_write(res, piece, sizeof piece);
+  }
+  big_streams_ended++;
   return rc;
 }
 #ifdef CIO_HAVE_JANSSON
@@ -142,6 +158,7 @@ static cio_server *start(cio_http_app **app_out, char *port, double header_timeo
   ASSERT_EQ(cio_http_route(app, "GET", "/files/{p:path}", files, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/fail", fails, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/empty", empty, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "GET", "/big", big_streamer, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/stream", streamer, NULL), 0);
 #ifdef CIO_HAVE_JANSSON
   ASSERT_EQ(cio_http_route(app, "POST", "/sum", sum, NULL), 0);
@@ -615,6 +632,72 @@ static void clients_that_give_up(void) {
   ASSERT_EQ(cio_run(impatient_main, &n), 0);
 }
 
+// Streaming to slow and vanishing readers: clients of /big (1 MiB in 4 KiB
+// pieces) that read it all slowly get every byte exactly (chunked coding
+// decoded); clients that read part of it, or nothing, and hang up end their
+// handler (its writes fail) instead of leaving it blocked; all at once.
+struct big_reader {
+  const char *port;
+  int kind; // 0: read it all, slowly; 1: read ~100 KiB then hang up; 2: hang up at once
+};
+static int big_client(void *arg) {
+  struct big_reader *c = arg;
+  cio_sock *s;
+  ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", c->port), 0);
+  const char *req = "GET /big HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(cio_sock_write(s, req, strlen(req)), (ssize_t)strlen(req));
+  if (c->kind == 2) return cio_sock_close(s);
+  size_t cap = (2u << 20), got = 0;
+  char *buf = malloc(cap);
+  ASSERT(buf);
+  ssize_t n;
+  while (got < cap &&
+         (n = cio_sock_read(s, buf + got, cap - got > 16384 ? 16384 : cap - got)) > 0) {
+    got += (size_t)n;
+    if (c->kind == 1 && got > 100000) break;
+    if (got % 65536 < (size_t)n) ASSERT_EQ(cio_sleep(0.001), 0); // a slow reader
+  }
+  ASSERT_EQ(cio_sock_close(s), 0);
+  if (c->kind == 0) {
+    char *body = strstr(buf, "\r\n\r\n");
+    ASSERT(body && strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    body += 4;
+    cio__http_chunked d = {0};
+    size_t len = got - (size_t)(body - buf), used = 0;
+    ASSERT_EQ(cio__http_chunked_decode(&d, body, &len, &used), 1); // decoded in place, to the end
+    ASSERT_EQ(len, (size_t)1 << 20);
+    for (size_t i = 0; i < len; i++)
+      ASSERT_EQ((unsigned char)body[i], (unsigned char)(i * 7 % 251));
+  }
+  free(buf);
+  return 0;
+}
+static int big_main(void *arg) {
+  (void)arg;
+  cio_http_app *app;
+  char port[8], out[4096];
+  cio_server *srv = start(&app, port, 5.0);
+  enum { N = 12 };
+  struct big_reader c[N];
+  cio_task *t[N];
+  big_streams_ended = 0;
+  for (int i = 0; i < N; i++) {
+    c[i] = (struct big_reader){port, i % 3};
+    ASSERT(t[i] = cio_spawn(big_client, &c[i]));
+  }
+  ASSERT_EQ(cio_gather(t, N, NULL, 0), 0);
+  double t0 = cio_now();
+  while (big_streams_ended < N && cio_now() - t0 < 10) ASSERT_EQ(cio_sleep(0.01), 0);
+  ASSERT_EQ(big_streams_ended, N); // every handler ended, none left blocked on a write
+  const char *hello1 = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+  exchange(port, hello1, strlen(hello1), out, sizeof out, 1);
+  ASSERT_STR_CONTAINS(out, "{\"message\":\"Hello\"}");
+  ASSERT_EQ(cio_server_close(srv, 2), 0);
+  cio_http_app_free(app);
+  return 0;
+}
+static void streaming_to_slow_and_vanishing_readers(void) { ASSERT_EQ(cio_run(big_main, NULL), 0); }
+
 // Real clients: Python's http.client and httpx (tests/http_clients.py), and
 // curl, run as subprocesses against the server.
 struct run_result {
@@ -701,6 +784,7 @@ static const test_case cases[] = {
     {"json_bodies", json_bodies, 0},
     {"resets_at_random_points", resets_at_random_points, 120},
     {"clients_that_give_up", clients_that_give_up, 120},
+    {"streaming_to_slow_and_vanishing_readers", streaming_to_slow_and_vanishing_readers, 120},
     {"real_clients_curl_httpx_http_client", real_clients_curl_httpx_http_client, 60},
     {"keepalive_pipelining_bodies_and_errors", keepalive_pipelining_bodies_and_errors, 0},
     {"limits_and_slow_loris", limits_and_slow_loris, 0},
