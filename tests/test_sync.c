@@ -885,6 +885,126 @@ static void condition_chaos_keeps_lock_and_count(void) {
   for (uint64_t seed = 1; seed <= 10; seed++) ASSERT_EQ(cio_run(cond_chaos_main, &seed), 0);
 }
 
+// A party whose timeout fired but which has not run yet when its generation
+// ends gets what the generation gave: its index if released (a result is
+// not dropped for a timeout that came at the same moment), -EPIPE if reset
+// or broken; and it does not then break a barrier that was reset since.
+// A hog holds the loop past the timeout; the other task is queued first.
+struct barrier_race {
+  cio_barrier *b;
+  int a_rc, c_rc;
+  bool reset; // the other task resets instead of arriving
+};
+static int barrier_race_a(void *arg) {
+  struct barrier_race *r = arg;
+  r->a_rc = cio_barrier_wait_for(r->b, 0.01);
+  return 0;
+}
+static int barrier_race_c(void *arg) {
+  struct barrier_race *r = arg;
+  ASSERT_EQ(cio_yield(), 0); // to the back: it runs after the timer pass, before A
+  if (r->reset) {
+    ASSERT_EQ(cio_barrier_reset(r->b), 0);
+    r->c_rc = cio_barrier_wait_for(r->b, 1.0); // the next generation
+  } else {
+    r->c_rc = cio_barrier_wait(r->b);
+  }
+  return 0;
+}
+static int barrier_race_main(void *arg) {
+  (void)arg;
+  for (int reset = 0; reset <= 1; reset++) {
+    struct barrier_race r = {.reset = reset};
+    ASSERT(r.b = cio_barrier_new(2));
+    cio_task *t[3] = {cio_spawn(barrier_race_a, &r), cio_spawn(handoff_hog, NULL),
+                      cio_spawn(barrier_race_c, &r)};
+    if (reset) { // meet the other party in the generation after the reset
+      ASSERT_EQ(cio_sleep(0.05), 0);
+      ASSERT_EQ(cio_barrier_wait(r.b), 1);
+    }
+    for (int i = 0; i < 3; i++) ASSERT_EQ(cio_join(t[i]), 0);
+    if (reset) {
+      ASSERT_EQ(r.a_rc, -EPIPE); // its generation was reset
+      ASSERT_EQ(r.c_rc, 0);      // and the next one was not broken by it
+    } else {
+      ASSERT_EQ(r.a_rc, 0); // released: its index, not -ETIMEDOUT
+      ASSERT_EQ(r.c_rc, 1);
+    }
+    ASSERT(!cio_barrier_broken(r.b));
+    ASSERT_EQ(cio_barrier_free(r.b), 0);
+  }
+  return 0;
+}
+static void barrier_party_timing_out_as_its_generation_ends(void) {
+  ASSERT_EQ(cio_run(barrier_race_main, NULL), 0);
+}
+
+// A barrier under chaos: six tasks meet in threes with random timeouts, a
+// manager resets the barrier whenever it is broken, and random parties are
+// cancelled.  Every call returns an index or -EPIPE/-ETIMEDOUT/-ECANCELED,
+// and since a released generation gives every one of its parties its index
+// (even one whose timeout or cancellation came at that moment), each index
+// is returned equally often.
+struct barrier_chaos {
+  struct chaos c;
+  cio_barrier *b;
+  int hist[3];
+  volatile bool stop;
+};
+static int barrier_chaos_party(void *arg) {
+  struct barrier_chaos *bc = arg;
+  for (int k = 0; k < 300; k++) {
+    double t = chaos_timeout(&bc->c);
+    int rc = t == CIO_FOREVER ? cio_barrier_wait(bc->b) : cio_barrier_wait_for(bc->b, t);
+    if (rc >= 0) {
+      ASSERT(rc < 3);
+      bc->hist[rc]++;
+    } else if (rc == -ECANCELED) {
+      return 0;
+    } else {
+      ASSERT(rc == -EPIPE || rc == -ETIMEDOUT);
+      if (cio_sleep(0.0002) == -ECANCELED) return 0;
+    }
+  }
+  return 0;
+}
+static int barrier_chaos_manager(void *arg) {
+  struct barrier_chaos *bc = arg;
+  while (!bc->stop) {
+    if (cio_barrier_broken(bc->b)) ASSERT_EQ(cio_barrier_reset(bc->b), 0);
+    ASSERT_EQ(cio_sleep((double)(chaos_next(&bc->c) % 500) / 1e6), 0);
+  }
+  return 0;
+}
+static int barrier_chaos_main(void *arg) {
+  struct barrier_chaos bc = {.c = {.rng = *(uint64_t *)arg}};
+  ASSERT(bc.b = cio_barrier_new(3));
+  enum { N = 6 };
+  cio_task *t[N];
+  for (int i = 0; i < N; i++) ASSERT(t[i] = cio_spawn(barrier_chaos_party, &bc));
+  cio_task *m = cio_spawn(barrier_chaos_manager, &bc);
+  ASSERT(m);
+  for (int k = 0; k < 8; k++) { // cancel a few parties along the way
+    ASSERT_EQ(cio_sleep((double)(chaos_next(&bc.c) % 3000) / 1e6), 0);
+    cio_cancel(t[chaos_next(&bc.c) % N]);
+  }
+  for (int i = 0; i < N; i++) {
+    int rc = cio_join(t[i]);
+    ASSERT(rc == 0 || rc == -ECANCELED);
+  }
+  bc.stop = true;
+  ASSERT_EQ(cio_join(m), 0);
+  if (bc.hist[0] != bc.hist[1] || bc.hist[1] != bc.hist[2])
+    test_fail(__FILE__, __LINE__, "seed %llu: indices returned %d, %d, %d times",
+              (unsigned long long)*(uint64_t *)arg, bc.hist[0], bc.hist[1], bc.hist[2]);
+  ASSERT(bc.hist[0] > 0);
+  ASSERT_EQ(cio_barrier_free(bc.b), 0);
+  return 0;
+}
+static void barrier_chaos_gives_every_party_its_index(void) {
+  for (uint64_t seed = 1; seed <= 10; seed++) ASSERT_EQ(cio_run(barrier_chaos_main, &seed), 0);
+}
+
 static void semaphore_and_lock_chaos_keep_their_count(void) {
   for (uint64_t seed = 1; seed <= 10; seed++)
     for (uint64_t lock = 0; lock <= 1; lock++) {
@@ -916,6 +1036,9 @@ static const test_case cases[] = {
     {"queue_chaos_loses_and_doubles_nothing", queue_chaos_loses_and_doubles_nothing, 60},
     {"semaphore_and_lock_chaos_keep_their_count", semaphore_and_lock_chaos_keep_their_count, 60},
     {"condition_chaos_keeps_lock_and_count", condition_chaos_keeps_lock_and_count, 60},
+    {"barrier_party_timing_out_as_its_generation_ends",
+     barrier_party_timing_out_as_its_generation_ends, 0},
+    {"barrier_chaos_gives_every_party_its_index", barrier_chaos_gives_every_party_its_index, 60},
     {"bad_input", bad_input, 0},
 };
 TEST_MAIN(cases)

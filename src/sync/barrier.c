@@ -3,7 +3,12 @@
 // Barrier: `parties` tasks meet; the last to arrive releases the others.
 // A party that leaves (cancelled, timed out) breaks the barrier for the
 // rest, as threading.Barrier does, so nobody waits for a party that will
-// never come.
+// never come.  Whoever ends a generation (the last arrival, abort, reset,
+// free) writes each waiting party's outcome into it, parked or not: a party
+// whose timeout fired, or that was cancelled, just before its generation
+// ended has not run yet, and the outcome written decides what it returns.
+// (Going by a cycle count instead, such a party broke a barrier that had
+// been reset since.)
 #include <stdlib.h>
 
 #include "sync.h"
@@ -12,7 +17,6 @@ struct cio_barrier {
   uint32_t magic;     // CIO__BARRIER_MAGIC while alive
   size_t parties;     // tasks that must meet
   size_t count;       // arrived in the current cycle
-  uint64_t cycle;     // completed cycles (tells a waiter it was released)
   bool broken;        // aborted or left: waits fail with -EPIPE
   cio__waitq waiters; // arrived tasks, waiting
 };
@@ -35,10 +39,19 @@ cio_barrier *cio_barrier_new(size_t parties) {
   return b;
 }
 
+// Sets every waiting party's outcome (RELEASED, -EPIPE, -EIDRM) and wakes
+// the ones still parked with it.
+#define RELEASED 1
+static void end_generation(cio_barrier *b, int outcome) {
+  for (cio__waiter *w = b->waiters.head; w; w = w->next) *(int *)w->data = outcome;
+  if (cio__tls_loop)
+    cio__waitq_wake_all(cio__tls_loop, &b->waiters, outcome == RELEASED ? 0 : outcome, NULL);
+}
+
 int cio_barrier_free(cio_barrier *b) {
   if (!valid(b)) return -EINVAL;
   b->magic = 0;
-  if (cio__tls_loop) cio__waitq_wake_all(cio__tls_loop, &b->waiters, -EIDRM, NULL);
+  end_generation(b, -EIDRM);
   cio__sync_release(b);
   return 0;
 }
@@ -46,7 +59,7 @@ int cio_barrier_free(cio_barrier *b) {
 static void break_barrier(cio_barrier *b, bool broken) {
   b->broken = broken;
   b->count = 0;
-  if (cio__tls_loop) cio__waitq_wake_all(cio__tls_loop, &b->waiters, -EPIPE, NULL);
+  end_generation(b, -EPIPE);
 }
 
 int cio_barrier_abort(cio_barrier *b) {
@@ -69,16 +82,21 @@ static int wait(cio_barrier *b, int64_t deadline, const char *fn) {
   int index = (int)b->count++;
   if (b->count == b->parties) { // the last one: release everybody
     b->count = 0;
-    b->cycle++;
-    cio__waitq_wake_all(L, &b->waiters, 0, NULL);
+    end_generation(b, RELEASED);
     return index;
   }
-  uint64_t cycle = b->cycle;
-  int rc = cio__sync_wait(L, &b->waiters, deadline, "barrier");
-  if (rc == 0) return index; // released (a cancellation arrives at the next await)
-  if (rc == -EPIPE || rc == -EIDRM) return rc;
-  if (b->cycle == cycle && !b->broken) break_barrier(b, true); // we left: broken
-  return rc;
+  int outcome = 0;
+  cio__waiter w = {.task = L->current, .data = &outcome};
+  cio__waitq_push(&b->waiters, &w);
+  L->current->wait_obj = &b->waiters;
+  int rc = cio__park(L, deadline, "barrier");
+  cio__waitq_remove(&b->waiters, &w);
+  if (outcome == RELEASED)
+    return index;                         // even if a timeout or cancellation came at once:
+                                          // it arrives at the next await
+  if (outcome < 0) return outcome;        // broken, reset or freed first
+  if (!b->broken) break_barrier(b, true); // we left first: broken for the others
+  return rc == CIO__PARK_DEADLINE ? -ETIMEDOUT : rc;
 }
 
 int cio_barrier_wait(cio_barrier *b) { return wait(b, CIO__NEVER, "cio_barrier_wait"); }
