@@ -954,8 +954,8 @@ struct barrier_chaos {
 static int barrier_chaos_party(void *arg) {
   struct barrier_chaos *bc = arg;
   for (int k = 0; k < 300; k++) {
-    double t = chaos_timeout(&bc->c);
-    int rc = t == CIO_FOREVER ? cio_barrier_wait(bc->b) : cio_barrier_wait_for(bc->b, t);
+    // Always a limit: a party left alone once the others have ended must not wait forever.
+    int rc = cio_barrier_wait_for(bc->b, (double)(1 + chaos_next(&bc->c) % 2000) / 1e6);
     if (rc >= 0) {
       ASSERT(rc < 3);
       bc->hist[rc]++;
