@@ -658,12 +658,7 @@ static void guide_loop_with_delay_and_cancellation(void) {
 static uint64_t chaos_rng;
 static cio_task *chaos_main_task;
 static int chaos_nodes, chaos_cancels;
-static uint64_t chaos_next(void) {
-  chaos_rng ^= chaos_rng << 13;
-  chaos_rng ^= chaos_rng >> 7;
-  chaos_rng ^= chaos_rng << 17;
-  return chaos_rng;
-}
+static uint64_t chaos_next(void) { return test_random(&chaos_rng); }
 static double chaos_seconds(void) { return (double)(chaos_next() % 3000) / 1e6; } // 0-3 ms
 static bool chaos_outcome(int rc) { // what a node may return
   return rc >= 0 || rc == -EIO || rc == -ECANCELED || rc == -ETIMEDOUT;

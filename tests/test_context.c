@@ -3,12 +3,12 @@
 // The context switch: state that must survive a switch does (callee-saved
 // registers, floating point values and the FP control state), and deep
 // recursion on task stacks interleaves correctly with other tasks.
-#include "context/valgrind_compat.h"
 #include <cio.h>
 #include <fenv.h>
 #include <math.h>
 #include <string.h>
 
+#include "context/valgrind_compat.h"
 #include "helpers/test.h"
 
 // Recurses `depth` frames, yielding at every level, and returns a checksum

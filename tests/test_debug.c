@@ -7,7 +7,6 @@
 // Mistakes 1, 4 and 5 are in test_misuse.c and the compile tests; stack
 // overflows in test_stack.c.  Built with -rdynamic so backtraces name the
 // (non-static) functions below.
-#include "context/valgrind_compat.h"
 #include <cio.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "context/valgrind_compat.h"
 #include "helpers/test.h"
 
 static double now_s(void) {

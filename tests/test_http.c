@@ -486,6 +486,43 @@ static void thousand_clients_on_profile(void) {
 // 0) after a random pause.  The server takes no SIGPIPE (it would kill the
 // test), answers a normal request afterwards, and closes every connection
 // (the runner fails a case that leaves a descriptor open).
+// A client of the stress tests below: its index seeds its choices.
+struct wave_client {
+  const char *port;
+  uint64_t seed;
+  int complete; // read a whole answer
+};
+
+// Runs fn for clients 0..n-1 of the server on `port`, `wave` at a time (at
+// most 200), and returns how many of them read a whole answer.
+static int run_in_waves(const char *port, int n, int wave, cio_fn fn) {
+  struct wave_client c[200];
+  cio_task *t[200];
+  ASSERT(wave <= 200);
+  int complete = 0;
+  for (int done = 0; done < n; done += wave) {
+    int k = n - done < wave ? n - done : wave;
+    for (int i = 0; i < k; i++) {
+      c[i] = (struct wave_client){port, (uint64_t)(done + i), 0};
+      ASSERT(t[i] = cio_spawn(fn, &c[i]));
+    }
+    ASSERT_EQ(cio_gather(t, (size_t)k, NULL, 0), 0);
+    for (int i = 0; i < k; i++) complete += c[i].complete;
+  }
+  return complete;
+}
+
+// The end of each stress test: the server still answers, then closes.
+static void answers_then_closes(cio_server *srv, cio_http_app *app, const char *port) {
+  static char out[4096];
+  const char *hello = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+  exchange(port, hello, strlen(hello), out, sizeof out, 1);
+  ASSERT_STR_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+  ASSERT_STR_CONTAINS(out, "{\"message\":\"Hello\"}");
+  ASSERT_EQ(cio_server_close(srv, 2), 0);
+  cio_http_app_free(app);
+}
+
 static const char *const storm_requests[] = {
     "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
     "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123456789",
@@ -493,19 +530,15 @@ static const char *const storm_requests[] = {
     "GET /stream HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
     "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
 };
-struct resetter {
-  const char *port;
-  uint64_t seed;
-};
 static int reset_client(void *arg) {
-  struct resetter *c = arg;
+  struct wave_client *c = arg;
   uint64_t x = c->seed * 0x9E3779B97F4A7C15ull + 1;
   x ^= x >> 29;
   const char *req = storm_requests[x % (sizeof storm_requests / sizeof *storm_requests)];
   size_t cut = (size_t)((x >> 8) % (strlen(req) + 1));
   cio_sock *s;
-  if (cio_tcp_connect(&s, "127.0.0.1", c->port) < 0) return -1;
-  if (cut && cio_sock_write(s, req, cut) != (ssize_t)cut) ASSERT(0);
+  ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", c->port), 0);
+  if (cut) ASSERT_EQ(cio_sock_write(s, req, cut), (ssize_t)cut);
   double pause = (double)((x >> 20) % 20) / 1000; // 0-19 ms
   if (pause > 0) ASSERT_EQ(cio_sleep(pause), 0);
   if ((x >> 32) & 1) { // read a little of whatever came back
@@ -524,25 +557,10 @@ static int reset_client(void *arg) {
 static int resets_main(void *arg) {
   int n = *(int *)arg;
   cio_http_app *app;
-  char port[8], out[4096];
+  char port[8];
   cio_server *srv = start(&app, port, 5.0);
-  enum { WAVE = 200 };
-  struct resetter c[WAVE];
-  cio_task *t[WAVE];
-  for (int done = 0; done < n; done += WAVE) {
-    int k = n - done < WAVE ? n - done : WAVE;
-    for (int i = 0; i < k; i++) {
-      c[i] = (struct resetter){port, (uint64_t)(done + i)};
-      t[i] = cio_spawn(reset_client, &c[i]);
-    }
-    ASSERT_EQ(cio_gather(t, (size_t)k, NULL, 0), 0);
-  }
-  const char *hello1 = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
-  exchange(port, hello1, strlen(hello1), out, sizeof out, 1);
-  ASSERT_STR_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
-  ASSERT_STR_CONTAINS(out, "{\"message\":\"Hello\"}");
-  ASSERT_EQ(cio_server_close(srv, 2), 0);
-  cio_http_app_free(app);
+  run_in_waves(port, n, 200, reset_client);
+  answers_then_closes(srv, app, port);
   printf("  %d connections reset at random points; the server answers after them\n", n);
   return 0;
 }
@@ -558,13 +576,8 @@ static void resets_at_random_points(void) {
 // for its answer and otherwise hangs up.  Every answer read to the end is
 // the right one, the server survives, answers afterwards and leaves no
 // descriptor open.
-struct impatient {
-  const char *port;
-  uint64_t seed;
-  int complete; // read a whole answer
-};
 static int impatient_client(void *arg) {
-  struct impatient *c = arg;
+  struct wave_client *c = arg;
   uint64_t x = c->seed * 0x9E3779B97F4A7C15ull + 7;
   x ^= x >> 31;
   static const char *const reqs[][2] = {
@@ -602,26 +615,10 @@ static int impatient_client(void *arg) {
 static int impatient_main(void *arg) {
   int n = *(int *)arg;
   cio_http_app *app;
-  char port[8], out[4096];
+  char port[8];
   cio_server *srv = start(&app, port, 5.0);
-  enum { WAVE = 100 };
-  struct impatient c[WAVE];
-  cio_task *t[WAVE];
-  int complete = 0;
-  for (int done = 0; done < n; done += WAVE) {
-    int k = n - done < WAVE ? n - done : WAVE;
-    for (int i = 0; i < k; i++) {
-      c[i] = (struct impatient){port, (uint64_t)(done + i), 0};
-      t[i] = cio_spawn(impatient_client, &c[i]);
-    }
-    ASSERT_EQ(cio_gather(t, (size_t)k, NULL, 0), 0);
-    for (int i = 0; i < k; i++) complete += c[i].complete;
-  }
-  const char *hello1 = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
-  exchange(port, hello1, strlen(hello1), out, sizeof out, 1);
-  ASSERT_STR_CONTAINS(out, "{\"message\":\"Hello\"}");
-  ASSERT_EQ(cio_server_close(srv, 2), 0);
-  cio_http_app_free(app);
+  int complete = run_in_waves(port, n, 100, impatient_client);
+  answers_then_closes(srv, app, port);
   printf("  %d clients, %d read a whole answer, the others hung up\n", n, complete);
   ASSERT(complete > n / 4 && complete < n);
   return 0;
@@ -675,7 +672,7 @@ static int big_client(void *arg) {
 static int big_main(void *arg) {
   (void)arg;
   cio_http_app *app;
-  char port[8], out[4096];
+  char port[8];
   cio_server *srv = start(&app, port, 5.0);
   enum { N = 12 };
   struct big_reader c[N];
@@ -689,11 +686,7 @@ static int big_main(void *arg) {
   double t0 = cio_now();
   while (big_streams_ended < N && cio_now() - t0 < 10) ASSERT_EQ(cio_sleep(0.01), 0);
   ASSERT_EQ(big_streams_ended, N); // every handler ended, none left blocked on a write
-  const char *hello1 = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
-  exchange(port, hello1, strlen(hello1), out, sizeof out, 1);
-  ASSERT_STR_CONTAINS(out, "{\"message\":\"Hello\"}");
-  ASSERT_EQ(cio_server_close(srv, 2), 0);
-  cio_http_app_free(app);
+  answers_then_closes(srv, app, port);
   return 0;
 }
 static void streaming_to_slow_and_vanishing_readers(void) { ASSERT_EQ(cio_run(big_main, NULL), 0); }

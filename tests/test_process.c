@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 //
 // Subprocesses: output streamed, input fed, exit codes, kill, timeouts.
-#include "context/valgrind_compat.h"
 #include <cio.h>
 #include <errno.h>
 #include <signal.h>
@@ -9,6 +8,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "context/valgrind_compat.h"
 #include "helpers/test.h"
 
 static int output_main(void *arg) {
@@ -97,12 +97,7 @@ struct proc_chaos {
   int id, finished;
 };
 static uint64_t proc_rng = 12345;
-static uint64_t proc_next(void) {
-  proc_rng ^= proc_rng << 13;
-  proc_rng ^= proc_rng >> 7;
-  proc_rng ^= proc_rng << 17;
-  return proc_rng;
-}
+static uint64_t proc_next(void) { return test_random(&proc_rng); }
 static int proc_handler(void *arg) {
   struct proc_chaos *pc = arg;
   char script[96];

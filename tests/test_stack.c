@@ -3,7 +3,6 @@
 // Stacks: a million concurrently sleeping tasks on a stock kernel, stack
 // reuse, the configured size, and overflow reports naming the task on each
 // guard strategy (guard region, mprotect page, canary).
-#include "context/valgrind_compat.h"
 #include <alloca.h>
 #include <cio.h>
 #include <errno.h>
@@ -14,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "context/valgrind_compat.h"
 #include "helpers/test.h"
 #include "task/task.h"
 

@@ -670,12 +670,7 @@ struct chaos {
   int *got;                  // per item: times got
   int items_per_producer;
 };
-static uint64_t chaos_next(struct chaos *c) {
-  c->rng ^= c->rng << 13;
-  c->rng ^= c->rng >> 7;
-  c->rng ^= c->rng << 17;
-  return c->rng;
-}
+static uint64_t chaos_next(struct chaos *c) { return test_random(&c->rng); }
 static double chaos_timeout(struct chaos *c) { // 0 to 2 ms, or no limit
   uint64_t r = chaos_next(c) % 8;
   return r == 0 ? CIO_FOREVER : (double)(chaos_next(c) % 2000) / 1e6;

@@ -219,8 +219,7 @@ static int many_main(void *arg) {
   ASSERT(t && h && late);
   uint64_t x = 88172645463325252ull;
   for (size_t i = 0; i < n; i++) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    t[i].asked = (double)(x % 200001) / 1e6;
+    t[i].asked = (double)(test_random(&x) % 200001) / 1e6;
     ASSERT(h[i] = cio_spawn(timed_sleeper, &t[i]));
   }
   size_t early = 0;

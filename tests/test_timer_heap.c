@@ -18,12 +18,7 @@ static int nfired;
 static void on_fire(cio__timer *t) { fired[nfired++] = (int)(t - timers); }
 
 static uint64_t rng = 88172645463325252ull;
-static uint64_t next_rand(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
+static uint64_t next_rand(void) { return test_random(&rng); }
 
 static void random_operations_match_reference(void) {
   cio__timers h;

@@ -5,9 +5,10 @@
 // visible to the tools.
 #include "context.h"
 
-#include "valgrind_compat.h"
 #include <stdint.h>
 #include <string.h>
+
+#include "valgrind_compat.h"
 
 #ifdef CIO_ASAN
 #include <sanitizer/common_interface_defs.h>

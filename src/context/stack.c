@@ -3,9 +3,7 @@
 // The stack allocator (see stack.h for the strategy).  Slabs are carved into
 // stacks laid out as [guard][usable] ... from low to high addresses.
 #include "stack.h"
-#include "../tune.h"
 
-#include "valgrind_compat.h"
 #include <errno.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -17,7 +15,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "../tune.h"
 #include "context.h"
+#include "valgrind_compat.h"
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102 // Linux 6.13; glibc 2.36's headers lack it

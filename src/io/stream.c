@@ -105,8 +105,9 @@ ssize_t cio_stream_read(cio_stream *st, void *buf, size_t len) {
 // Waits until `len` bytes are buffered, then takes them all at once: a call
 // that is interrupted (cancelled, timed out) takes nothing, and what came
 // meanwhile stays buffered for the next read, as with asyncio's
-// readexactly.  (Taking the bytes as they came, as this did first, lost
-// them to a timeout: a framed protocol fell out of step.)
+// readexactly, which buffers large reads too.  (Taking the bytes as they
+// came, as this did first, lost them to a timeout: a framed protocol fell
+// out of step.)
 int cio_stream_readexactly(cio_stream *st, void *buf, size_t len, size_t *got) {
   if (got) *got = 0;
   if (!st || (!buf && len)) return -EINVAL;

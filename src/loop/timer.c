@@ -2,11 +2,12 @@
 //
 // The 4-ary timer heap with lazy cancellation (see timer.h).
 #include "timer.h"
-#include "../tune.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "../tune.h"
 
 // Rebuild the heap without its stale slots once they are more than this
 // many and outnumber the live ones: the heap stays under twice the armed

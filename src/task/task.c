@@ -384,11 +384,11 @@ int cio_sleep(double seconds) {
   int64_t ns;
   if (cio__seconds_to_ns(seconds, &ns) < 0) return -EINVAL;
   if (ns == 0) return cio_yield();
-  int64_t deadline = CIO__NEVER - 1; // CIO_FOREVER: no clock needed
-  if (ns != INT64_MAX) {
-    int64_t now = cio__loop_now_fresh(L);
-    if (ns <= INT64_MAX - now) deadline = now + ns;
-  }
+  int64_t deadline;
+  cio__deadline_after(L, seconds, &deadline);
+  // An endless sleep still has a timer, as asyncio.sleep(inf) has: the loop
+  // waits for it rather than reporting a deadlock.
+  if (deadline == CIO__NEVER) deadline = CIO__NEVER - 1;
   int rc = cio__park(L, deadline, "sleep");
   return rc == CIO__PARK_DEADLINE ? 0 : rc;
 }

@@ -37,6 +37,14 @@ double test_scale(void) {
   return s > 0 ? s : 1.0;
 }
 
+uint64_t test_random(uint64_t *state) {
+  uint64_t x = *state;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return *state = x;
+}
+
 static double mult(void) {
   const char *e = getenv("CIO_TEST_TIMEOUT_MULT");
   double m = e ? atof(e) : 1.0;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -71,5 +72,9 @@ int test_run_child(void (*fn)(void), char *out, size_t cap);
 // A scale for heavy cases: 1 normally, smaller under sanitizers/valgrind
 // (CIO_TEST_SCALE=0.01 etc.).
 double test_scale(void);
+
+// The next number of a seeded pseudo-random sequence (xorshift64; *state
+// must not be 0), for randomized tests that replay from their seed.
+uint64_t test_random(uint64_t *state);
 
 #endif
