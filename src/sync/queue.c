@@ -347,7 +347,11 @@ int cio_queue_shutdown(cio_queue *q, bool immediate) {
   }
   if (L) {
     cio__waitq_wake_all(L, &q->putters, -ESHUTDOWN, NULL);
-    if (length(q) == 0) cio__waitq_wake_all(L, &q->getters, -ESHUTDOWN, NULL);
+    // Every getter looks again, as in Python: one takes an item if any is
+    // left, the rest see the shutdown.  (Waking them only when the queue was
+    // empty left a getter parked forever behind one that had been woken
+    // for the last item.)
+    cio__waitq_wake_all(L, &q->getters, 0, NULL);
     if (q->unfinished == 0) cio__waitq_wake_all(L, &q->joiners, 0, NULL);
   }
   return dropped;
