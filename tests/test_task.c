@@ -4,8 +4,10 @@
 // nested spawns, and every cancellation case of DESIGN §3.
 #include <cio.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "helpers/test.h"
+#include "task/task.h"
 
 static int return_arg(void *arg) { return (int)(intptr_t)arg; }
 
@@ -384,6 +386,112 @@ static void run_cancels_leftover_tasks(void) {
   ASSERT_EQ(cleaned, 5);
 }
 
+// ---------------------------------------------------------------- stale handles
+
+// A released handle never reaches the task that reuses its record: join,
+// cancel, detach and every inspection give -EINVAL (or "not done"), and the
+// new task's own handle still works.
+static int stale_main(void *arg) {
+  (void)arg;
+  cio_task *t = cio_spawn(return_arg, (void *)(intptr_t)1);
+  ASSERT_EQ(cio_join(t), 1);
+  double long_sleep = 10.0;
+  cio_task *t2 = cio_spawn(sleeper, &long_sleep); // gets t's record
+  ASSERT(t2 != NULL && t2 != t);
+  ASSERT_EQ(cio_cancel(t), -EINVAL);
+  ASSERT_EQ(cio_detach(t), -EINVAL);
+  ASSERT_EQ(cio_task_result(t), -EINVAL);
+  ASSERT(!cio_task_done(t));
+  ASSERT(!cio_task_cancelled(t));
+  ASSERT_EQ(cio_task_id(t), 0);
+  ASSERT(strcmp(cio_task_name(t), "(invalid task)") == 0);
+  ASSERT_EQ(cio_wait_for(t, 0.01), -EINVAL);
+  cio_task *v[2] = {t2, t};
+  int out[2];
+  ASSERT_EQ(cio_gather(v, 2, out, 0), -EINVAL);
+  ASSERT_EQ(cio_wait(v, 2, CIO_FIRST_COMPLETED, 0.01), -EINVAL);
+  ASSERT_EQ(cio_join(t), -EINVAL);
+  ASSERT(!cio_task_cancelled(t2)); // the stale cancel did not reach it
+  ASSERT_EQ(cio_yield(), 0);
+  ASSERT_EQ(cio_cancel(t2), 1);
+  ASSERT_EQ(cio_join(t2), -ECANCELED); // its owner still joins it
+  // The same through a detached task's end and a gather.
+  cio_task *d = cio_spawn(return_arg, NULL);
+  ASSERT_EQ(cio_detach(d), 0);
+  ASSERT_EQ(cio_yield(), 0);
+  cio_task *g[2] = {cio_spawn(return_arg, (void *)(intptr_t)2), cio_spawn(return_arg, NULL)};
+  ASSERT_EQ(cio_gather(g, 2, out, 0), 0);
+  cio_task *n = cio_spawn(return_arg, (void *)(intptr_t)3);
+  ASSERT_EQ(cio_join(d), -EINVAL);
+  ASSERT_EQ(cio_join(g[0]), -EINVAL);
+  ASSERT_EQ(cio_join(g[1]), -EINVAL);
+  ASSERT_EQ(cio_join(n), 3);
+  return 0;
+}
+static void stale_handles_never_reach_a_new_task(void) { ASSERT_EQ(cio_run(stale_main, NULL), 0); }
+
+// cio_current() and cio_all_tasks() give the handle cio_spawn() gave.
+static int same_handle_body(void *arg) {
+  *(cio_task **)arg = cio_current();
+  return 0;
+}
+static int same_handle_main(void *arg) {
+  (void)arg;
+  cio_task *first = cio_spawn(return_arg, NULL);
+  ASSERT_EQ(cio_join(first), 0); // so the next one reuses a record
+  cio_task *seen = NULL;
+  cio_task *t = cio_spawn(same_handle_body, &seen);
+  cio_task *all[4];
+  ASSERT_EQ(cio_all_tasks(all, 4), 2);
+  ASSERT(all[0] == cio_current() && all[1] == t);
+  ASSERT_EQ(cio_join(t), 0);
+  ASSERT(seen == t);
+  return 0;
+}
+static void current_and_all_tasks_give_spawned_handles(void) {
+  ASSERT_EQ(cio_run(same_handle_main, NULL), 0);
+}
+
+// Debug mode names the misuse.
+static int stale_debug_main(void *arg) {
+  (void)arg;
+  cio_task *t = cio_spawn(return_arg, NULL);
+  ASSERT_EQ(cio_join(t), 0);
+  cio_task *t2 = cio_spawn_named("successor", return_arg, NULL);
+  ASSERT_EQ(cio_cancel(t), -EINVAL);
+  ASSERT_EQ(cio_join(t2), 0);
+  return 0;
+}
+static void stale_debug_child(void) {
+  cio_opts o = {.debug = true};
+  exit(cio_run_opts(&o, stale_debug_main, NULL) == 0 ? 0 : 1);
+}
+static void debug_mode_names_a_stale_handle(void) {
+  char out[4096];
+  int st = test_run_child(stale_debug_child, out, sizeof out);
+  ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  ASSERT_STR_CONTAINS(out, "cio_cancel(): stale task handle");
+  ASSERT_STR_CONTAINS(out, "'successor'");
+}
+
+// A record whose generations are used up is retired: the next spawn gets
+// another record, so even then no handle aliases a later task.
+static int retire_main(void *arg) {
+  (void)arg;
+  cio_task *t = cio_spawn(return_arg, NULL);
+  cio__rec(t)->gen = CIO__GEN_RETIRED - 1; // as after 4 million reuses
+  cio_task *h = cio__handle(cio__rec(t));
+  ASSERT_EQ(cio_join(h), 0);
+  cio_task *t2 = cio_spawn(return_arg, NULL);
+  ASSERT(cio__rec(t2) != cio__rec(t));
+  ASSERT_EQ(cio_join(h), -EINVAL);
+  ASSERT_EQ(cio_join(t2), 0);
+  return 0;
+}
+static void record_with_used_up_generations_is_retired(void) {
+  ASSERT_EQ(cio_run(retire_main, NULL), 0);
+}
+
 // ---------------------------------------------------------------- bad input
 
 static int bad_main(void *arg) {
@@ -438,6 +546,10 @@ static const test_case cases[] = {
     {"cancelled_joiner_cancels_and_reaps", cancelled_joiner_cancels_and_reaps, 0},
     {"run_cancels_leftover_tasks", run_cancels_leftover_tasks, 0},
     {"bad_handles", bad_handles, 0},
+    {"stale_handles_never_reach_a_new_task", stale_handles_never_reach_a_new_task, 0},
+    {"current_and_all_tasks_give_spawned_handles", current_and_all_tasks_give_spawned_handles, 0},
+    {"debug_mode_names_a_stale_handle", debug_mode_names_a_stale_handle, 0},
+    {"record_with_used_up_generations_is_retired", record_with_used_up_generations_is_retired, 0},
     {"bad_run_arguments", bad_run_arguments, 0},
 };
 TEST_MAIN(cases)

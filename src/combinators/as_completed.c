@@ -26,7 +26,7 @@ int cio_as_completed_begin(cio_as_completed **out, cio_task **tasks, size_t n, d
   if (!it) return -ENOMEM;
   int rc = cio__deadline_after(L, timeout, &it->deadline);
   if (rc == 0 && !(it->handed_out = calloc(n ? n : 1, sizeof(bool)))) rc = -ENOMEM;
-  if (rc == 0) rc = cio__watch_start(&it->watch, L, tasks, n);
+  if (rc == 0) rc = cio__watch_start(&it->watch, L, tasks, n, "cio_as_completed_begin");
   if (rc < 0) {
     free(it->handed_out);
     free(it);

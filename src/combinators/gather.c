@@ -13,9 +13,9 @@ int cio_gather(cio_task **tasks, size_t n, int *outcomes, unsigned flags) {
   if ((flags & CIO_GATHER_COLLECT) && !outcomes && n) return -EINVAL;
   if (n == 0) return 0;
   cio__watch w;
-  int rc = cio__watch_start(&w, L, tasks, n);
+  int rc = cio__watch_start(&w, L, tasks, n, "cio_gather");
   if (rc < 0) return rc;
-  for (size_t i = 0; i < n; i++) tasks[i]->joining = true; // ours now
+  for (size_t i = 0; i < n; i++) cio__rec(tasks[i])->joining = true; // ours now
 
   int first_failure = 0, interrupted = 0;
   size_t failures = 0, seen = 0;
@@ -23,7 +23,7 @@ int cio_gather(cio_task **tasks, size_t n, int *outcomes, unsigned flags) {
   cio_scope shield;
   while (seen < n) {
     while (seen < w.ndone) {
-      int outcome = tasks[w.order[seen++]]->result;
+      int outcome = cio__rec(tasks[w.order[seen++]])->result;
       if (outcome >= 0) continue;
       failures++;
       if (!first_failure) first_failure = outcome;
@@ -46,9 +46,10 @@ int cio_gather(cio_task **tasks, size_t n, int *outcomes, unsigned flags) {
   if (interrupted) cio__shield_leave(L->current, &shield);
   cio__watch_stop(&w);
   for (size_t i = 0; i < n; i++) {
-    if (outcomes) outcomes[i] = tasks[i]->result;
-    tasks[i]->outcome_read = true;
-    cio__task_free(L, tasks[i]);
+    cio_task *t = cio__rec(tasks[i]);
+    if (outcomes) outcomes[i] = t->result;
+    t->outcome_read = true;
+    cio__task_free(L, t);
   }
   if (interrupted) return interrupted;
   if (flags & CIO_GATHER_COLLECT) return (int)failures;

@@ -32,7 +32,7 @@ struct cio_group {
 
 static void cancel_members(cio_group *g) {
   g->cancelling = true;
-  for (struct member *m = g->members; m; m = m->next) cio_cancel(m->task);
+  for (struct member *m = g->members; m; m = m->next) cio__task_cancel(cio__tls_loop, m->task);
 }
 
 static void record_failure(cio_group *g, int outcome) {
@@ -114,7 +114,7 @@ cio_task *cio_group_spawn_at(cio_group *g, const char *name, cio_fn fn, void *ar
   g->members = m;
   g->running++;
   cio__waitq_push(&t->done_waiters, &m->waiter);
-  return t;
+  return cio__handle(t);
 }
 
 int cio_group_wait(cio_group *g) {

@@ -15,7 +15,7 @@ static bool satisfied(const cio__watch *w, enum cio_when when) {
   case CIO_FIRST_COMPLETED: return w->ndone > 0;
   case CIO_FIRST_EXCEPTION:
     for (size_t i = 0; i < w->ndone; i++)
-      if (w->tasks[w->order[i]]->result < 0) return true;
+      if (cio__rec(w->tasks[w->order[i]])->result < 0) return true;
     return false;
   case CIO_ALL_COMPLETED: return false;
   }
@@ -31,12 +31,12 @@ static int partition(cio__watch *w) {
   memcpy(copy, w->tasks, w->n * sizeof *copy);
   size_t k = 0;
   for (size_t i = 0; i < w->ndone; i++) {
-    copy[w->order[i]]->marked = true;
+    cio__rec(copy[w->order[i]])->marked = true;
     w->tasks[k++] = copy[w->order[i]];
   }
   for (size_t i = 0; i < w->n; i++) {
-    if (copy[i]->marked)
-      copy[i]->marked = false;
+    if (cio__rec(copy[i])->marked)
+      cio__rec(copy[i])->marked = false;
     else
       w->tasks[k++] = copy[i];
   }
@@ -51,7 +51,7 @@ int cio_wait(cio_task **tasks, size_t n, enum cio_when when, double timeout) {
   if (n == 0 || when > CIO_ALL_COMPLETED || cio__deadline_after(L, timeout, &deadline) < 0)
     return -EINVAL;
   cio__watch w;
-  int rc = cio__watch_start(&w, L, tasks, n);
+  int rc = cio__watch_start(&w, L, tasks, n, "cio_wait");
   if (rc < 0) return rc;
   while (!satisfied(&w, when)) {
     size_t seen = w.ndone;
@@ -70,14 +70,15 @@ int cio_wait(cio_task **tasks, size_t n, enum cio_when when, double timeout) {
   return rc < 0 ? rc : (int)ndone;
 }
 
-int cio_wait_for(cio_task *t, double timeout) {
+int cio_wait_for(cio_task *h, double timeout) {
   cio__loop *L = cio__task_loop();
   if (!L) return cio__misuse_outside("cio_wait_for");
-  if (!cio__task_valid(t) || t->detached || t->joining || t == L->current) return -EINVAL;
+  cio_task *t = cio__task_of_checked(L, h, "cio_wait_for");
+  if (!t || t->detached || t->joining || t == L->current) return -EINVAL;
   cio_scope scope;
   int rc = cio_timeout_begin(&scope, timeout);
   if (rc < 0) return rc;
-  int outcome = cio_join(t);
+  int outcome = cio_join(h);
   rc = cio_scope_end(&scope);
   if (outcome != -ECANCELED) return outcome; // a result is never dropped
   if (rc == -ETIMEDOUT) return -ETIMEDOUT;   // our timeout cancelled it

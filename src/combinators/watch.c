@@ -16,19 +16,19 @@ static void on_done(cio__waiter *waiter, void *from) {
   cio__wake(w->L, w->owner, 0);
 }
 
-static int check(cio_task **tasks, size_t n) {
+static int check(cio__loop *L, cio_task **tasks, size_t n, const char *fn) {
   if (!tasks) return -EINVAL;
   size_t i;
   int rc = 0;
   for (i = 0; i < n; i++) {
-    cio_task *t = tasks[i];
-    if (!cio__task_valid(t) || t->detached || t->joining || t->marked) {
+    cio_task *t = cio__task_of_checked(L, tasks[i], fn);
+    if (!t || t->detached || t->joining || t->marked) {
       rc = -EINVAL;
       break;
     }
     t->marked = true;
   }
-  for (size_t j = 0; j < i; j++) tasks[j]->marked = false;
+  for (size_t j = 0; j < i; j++) cio__rec(tasks[j])->marked = false;
   return rc;
 }
 
@@ -74,8 +74,8 @@ static void storage_put(cio__watch *w) {
   L->watch_spare_at = cio__loop_now(L);
 }
 
-int cio__watch_start(cio__watch *w, cio__loop *L, cio_task **tasks, size_t n) {
-  int rc = check(tasks, n);
+int cio__watch_start(cio__watch *w, cio__loop *L, cio_task **tasks, size_t n, const char *fn) {
+  int rc = check(L, tasks, n, fn);
   if (rc < 0) return rc;
   w->L = L;
   w->owner = L->current;
@@ -86,17 +86,18 @@ int cio__watch_start(cio__watch *w, cio__loop *L, cio_task **tasks, size_t n) {
   for (size_t i = 0; i < n; i++) {
     cio__waiter *waiter = &w->waiters[i];
     *waiter = (cio__waiter){.notify = on_done, .data = w};
-    if (tasks[i]->state >= CIO__DONE)
+    cio_task *t = cio__rec(tasks[i]);
+    if (t->state >= CIO__DONE)
       w->order[w->ndone++] = i;
     else
-      cio__waitq_push(&tasks[i]->done_waiters, waiter);
+      cio__waitq_push(&t->done_waiters, waiter);
   }
   return 0;
 }
 
 void cio__watch_detach(cio__watch *w) {
   for (size_t i = 0; i < w->n; i++)
-    if (w->waiters[i].linked) cio__waitq_remove(&w->tasks[i]->done_waiters, &w->waiters[i]);
+    if (w->waiters[i].linked) cio__waitq_remove(&cio__rec(w->tasks[i])->done_waiters, &w->waiters[i]);
 }
 
 void cio__watch_stop(cio__watch *w) {
@@ -114,5 +115,5 @@ int cio__watch_park(cio__watch *w, size_t seen, int64_t deadline, const char *wh
 
 void cio__watch_cancel_rest(cio__watch *w) {
   for (size_t i = 0; i < w->n; i++)
-    if (w->tasks[i]->state < CIO__DONE) cio_cancel(w->tasks[i]);
+    cio__task_cancel(w->L, cio__rec(w->tasks[i]));
 }

@@ -17,7 +17,7 @@
 typedef struct cio__watch {
   cio__loop *L;                                  // the loop
   cio_task *owner;                               // the watching task, woken on each completion
-  cio_task **tasks;                              // the watched tasks (the caller's array)
+  cio_task **tasks;                              // the watched tasks' handles (the caller's array)
   size_t n;                                      // how many
   cio__waiter *waiters;                          // one per task
   size_t *order;                                 // indices of finished tasks, in completion order
@@ -30,8 +30,10 @@ typedef struct cio__watch {
 // Checks tasks[0..n) (each a valid handle, not detached or group-owned, not
 // being joined, no repeats) and starts watching them; tasks already done are
 // recorded at once, in array order.  Returns 0, -EINVAL or -ENOMEM (nothing
-// registered).
-int cio__watch_start(cio__watch *w, cio__loop *L, cio_task **tasks, size_t n);
+// registered).  `fn` names the public call, for debug mode's report of a
+// stale handle.  The handles stay valid while watched (nobody else may
+// join them), so the watcher reads their records with cio__rec().
+int cio__watch_start(cio__watch *w, cio__loop *L, cio_task **tasks, size_t n, const char *fn);
 
 // Unlinks every waiter still registered; the completion list stays
 // readable until cio__watch_stop().

@@ -96,7 +96,7 @@ int cio__dump_tasks(cio__loop *L, FILE *out) {
     cio_task *t = v[i];
     if (t->state >= CIO__DONE) continue;
     n++;
-    fprintf(out, "  #%llu %s: %s", (unsigned long long)t->id, cio_task_name(t), state_name(t));
+    fprintf(out, "  #%llu %s: %s", (unsigned long long)t->id, cio__task_name(t), state_name(t));
     if (t->state == CIO__PARKED) {
       const char *what = t->waiting_on ? t->waiting_on : "?";
       if (strcmp(what, "sleep") == 0 && cio__timer_armed(&t->timer))
@@ -104,7 +104,7 @@ int cio__dump_tasks(cio__loop *L, FILE *out) {
                 (double)(cio__timer_deadline(timers, ntimers, &t->timer) - now) / 1e9);
       else if (strcmp(what, "join") == 0 && t->wait_obj)
         fprintf(out, " on join of '%s'",
-                cio_task_name(cio__container_of(t->wait_obj, cio_task, done_waiters)));
+                cio__task_name(cio__container_of(t->wait_obj, cio_task, done_waiters)));
       else if (strncmp(what, "socket", 6) == 0)
         fprintf(out, " on %s (fd %d)", what, (int)(intptr_t)t->wait_obj);
       else if (t->wait_obj)
@@ -165,7 +165,7 @@ void cio__report_lost(cio__loop *L) {
     fprintf(stderr,
             "cio: task '%s' (spawned at %s:%d) was never joined or detached: a lost task "
             "(its outcome was %s). Keep the handle and cio_join() it, or cio_detach() it.\n",
-            cio_task_name(t), t->file ? t->file : "?", t->line,
+            cio__task_name(t), t->file ? t->file : "?", t->line,
             t->state == CIO__DONE ? cio_strerror(t->result) : "not reached");
   }
   free(v);
@@ -182,6 +182,6 @@ bool cio__deadlock(cio__loop *L) {
   L->deadlock_cancelled = true;
   cio__task_iter it;
   for (cio_task *t = cio__task_iter_first(L, &it); t; t = cio__task_iter_next(L, &it))
-    if (t->state < CIO__DONE) cio_cancel(t);
+    if (t->state < CIO__DONE) cio__task_cancel(L, t);
   return true;
 }

@@ -122,7 +122,7 @@ void cio__signals_dispatch(cio__loop *L) {
     } else if ((signo == SIGINT || signo == SIGTERM) && L->main_task &&
                L->main_task->state < CIO__DONE) {
       cio__warn("%s: cancelling the main task", signo == SIGINT ? "SIGINT" : "SIGTERM");
-      cio_cancel(L->main_task);
+      cio__task_cancel(L, L->main_task);
     }
   }
 }

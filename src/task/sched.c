@@ -124,7 +124,7 @@ static void no_stack(cio__loop *L, cio_task *t) {
   uint64_t n = ++L->stackless;
   if (n == 1)
     cio__warn("task '%s' could not get a stack (out of memory); it fails with -ENOMEM",
-              cio_task_name(t));
+              cio__task_name(t));
   else if ((n & (n - 1)) == 0)
     cio__warn("%llu tasks so far could not get a stack (out of memory) and failed with -ENOMEM",
               (unsigned long long)n);

@@ -61,6 +61,12 @@ static int add_arena(cio__loop *L) {
   size_t map_len = len == BIG_ARENA ? len + HUGE_PAGE : len;
   char *base = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (base == MAP_FAILED) return -ENOMEM;
+#if UINTPTR_MAX > 0xffffffffu
+  if ((uintptr_t)(base + map_len) >> CIO__GEN_HIGH_SHIFT) { // handles need those bits
+    munmap(base, map_len);
+    return -ENOMEM;
+  }
+#endif
   if (len == BIG_ARENA) {
     char *aligned = (char *)(((uintptr_t)base + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
     if (aligned > base) munmap(base, (size_t)(aligned - base));
@@ -115,7 +121,7 @@ cio_task *cio__task_iter_next(cio__loop *L, cio__task_iter *it) {
     while (it->at < it->end) {
       cio_task *t = (cio_task *)(void *)it->at;
       it->at += sizeof *t;
-      if (t->magic == CIO__TASK_MAGIC) return t;
+      if (t->state != CIO__FREE) return t;
     }
     arena_span(L, it->chunk->next, it);
   }
@@ -175,7 +181,6 @@ cio_task *cio__task_new(cio__loop *L, const char *name, cio_fn fn, void *arg, co
   t->joining = false;
   t->canary = false;
   t->marked = false;
-  t->magic = CIO__TASK_MAGIC;
   t->shielded = false;
   t->scope_top = NULL;
   t->scope_deadline = CIO__NEVER;
@@ -201,8 +206,10 @@ void cio__task_free(cio__loop *L, cio_task *t) {
   L->nrecords--;
   free(t->name);
   t->name = NULL;
-  t->magic = 0;
   t->state = CIO__FREE;
+  // Every handle to it is stale from now on.  A record whose generations
+  // are used up is never reused (128 bytes per 4 million reuses).
+  if (++t->gen == CIO__GEN_RETIRED) return;
   t->next_ready = L->free_tasks;
   L->free_tasks = t;
 }
@@ -215,13 +222,13 @@ static void cancel_all(cio__loop *L) {
   cio_task **v = cio__tasks_by_id(L, &n); // in spawn order, as they were started
   if (v) {
     for (size_t i = 0; i < n; i++)
-      if (v[i]->state < CIO__DONE) cio_cancel(v[i]);
+      if (v[i]->state < CIO__DONE) cio__task_cancel(L, v[i]);
     free(v);
     return;
   }
   cio__task_iter it; // out of memory: in arena order
   for (cio_task *t = cio__task_iter_first(L, &it); t; t = cio__task_iter_next(L, &it))
-    if (t->state < CIO__DONE) cio_cancel(t);
+    if (t->state < CIO__DONE) cio__task_cancel(L, t);
 }
 
 void cio__task_finish(cio__loop *L, cio_task *t, int result) {
@@ -234,12 +241,50 @@ void cio__task_finish(cio__loop *L, cio_task *t, int result) {
       !t->outcome_read)
     cio__warn("detached task '%s' (spawned at %s:%d) failed with %s, and nobody will read it "
               "(asyncio: 'Task exception was never retrieved')",
-              cio_task_name(t), t->file ? t->file : "?", t->line, cio_strerror(result));
+              cio__task_name(t), t->file ? t->file : "?", t->line, cio_strerror(result));
   if (t == L->main_task) {
     L->closing = true;
     cancel_all(L);
   }
   if (t->detached) cio__task_free(L, t);
+}
+
+// ---------------------------------------------------------------- handles
+
+// True if `h` points into one of the loop's record arenas (debug mode only:
+// it walks the arenas).
+static bool in_arena(cio__loop *L, const cio_task *h) {
+  uintptr_t p = (uintptr_t)cio__rec(h);
+  for (struct cio__record_chunk *c = L->record_chunks; c; c = c->next)
+    if (p > (uintptr_t)c && p < (uintptr_t)c + c->len) return true;
+  return false;
+}
+
+cio_task *cio__task_of_checked(cio__loop *L, const cio_task *h, const char *fn) {
+  cio_task *t = cio__task_of(h);
+  if (t || !h || !L || !L->debug) return t;
+  // A release build reads the record's generation; debug mode first makes
+  // sure there is a record there to read.
+  if (!in_arena(L, h)) {
+    cio__warn("%s(): %p is not a task handle of this loop", fn, (const void *)h);
+    return NULL;
+  }
+  const cio_task *r = cio__rec(h);
+  if (r->state == CIO__FREE)
+    cio__warn("%s(): stale task handle: its task was already joined, gathered, or detached and "
+              "finished (a released handle stays invalid)",
+              fn);
+  else
+    cio__warn("%s(): stale task handle: its task was already joined, gathered, or detached and "
+              "finished; the record now holds task #%llu '%s', which this call does not touch",
+              fn, (unsigned long long)r->id, r->name ? r->name : "(unnamed)");
+  return NULL;
+}
+
+// The record of a handle passed to public entry point `fn`, or NULL (with
+// debug mode's report) when it is not valid.
+static cio_task *record_of(const cio_task *h, const char *fn) {
+  return cio__task_of_checked(cio__tls_loop, h, fn);
 }
 
 // ---------------------------------------------------------------- public API
@@ -256,7 +301,7 @@ cio_task *cio_spawn_at(const char *name, cio_fn fn, void *arg, const char *file,
   }
   cio_task *t = cio__task_new(L, name, fn, arg, file, line);
   if (!t) errno = ENOMEM;
-  return t;
+  return cio__handle(t);
 }
 
 // Waits until `t` is done; -ECANCELED if the caller was cancelled first.
@@ -268,17 +313,18 @@ static int wait_done(cio__loop *L, cio_task *t) {
   return 0;
 }
 
-int cio_join(cio_task *t) {
+int cio_join(cio_task *h) {
   cio__loop *L = cio__task_loop();
   if (!L) return cio__misuse_outside("cio_join");
-  if (!cio__task_valid(t) || t->detached || t->joining) return -EINVAL;
+  cio_task *t = record_of(h, "cio_join");
+  if (!t || t->detached || t->joining) return -EINVAL;
   if (t == L->current) return -EDEADLK;
   t->joining = true;
   if (wait_done(L, t) < 0) {
     // Cancelled or timed out while joining: cancel the child too and still
     // reap it, so the handle never leaks.  Our own cancellation or expired
     // scope stays in force for the next await.
-    cio_cancel(t);
+    cio__task_cancel(L, t);
     cio_task *cur = L->current;
     cio_scope shield;
     cio__shield_enter(cur, &shield);
@@ -295,52 +341,72 @@ int cio_join(cio_task *t) {
   return result;
 }
 
-int cio_detach(cio_task *t) {
+int cio_detach(cio_task *h) {
   cio__loop *L = cio__tls_loop;
   if (!L) return cio__misuse_outside("cio_detach");
-  if (!cio__task_valid(t) || t->detached || t->joining) return -EINVAL;
+  cio_task *t = record_of(h, "cio_detach");
+  if (!t || t->detached || t->joining) return -EINVAL;
   t->detached = true;
   if (t->state == CIO__DONE) cio__task_free(L, t);
   return 0;
 }
 
-int cio_cancel(cio_task *t) {
-  cio__loop *L = cio__tls_loop;
-  if (!L) return cio__misuse_outside("cio_cancel");
-  if (!cio__task_valid(t)) return -EINVAL;
+int cio__task_cancel(cio__loop *L, cio_task *t) {
   if (t->state >= CIO__DONE) return 0;
   t->cancelled = true;
   if (t->state == CIO__PARKED && !t->shielded) cio__wake(L, t, -ECANCELED);
   return 1;
 }
 
-bool cio_task_done(const cio_task *t) { return cio__task_valid(t) && t->state == CIO__DONE; }
+int cio_cancel(cio_task *h) {
+  cio__loop *L = cio__tls_loop;
+  if (!L) return cio__misuse_outside("cio_cancel");
+  cio_task *t = record_of(h, "cio_cancel");
+  if (!t) return -EINVAL;
+  return cio__task_cancel(L, t);
+}
 
-int cio_task_result(const cio_task *t) {
-  if (!cio__task_valid(t)) return -EINVAL;
+bool cio_task_done(const cio_task *h) {
+  const cio_task *t = record_of(h, "cio_task_done");
+  return t && t->state == CIO__DONE;
+}
+
+int cio_task_result(const cio_task *h) {
+  cio_task *t = record_of(h, "cio_task_result");
+  if (!t) return -EINVAL;
   if (t->state != CIO__DONE) return -EBUSY;
-  ((cio_task *)t)->outcome_read = true;
+  t->outcome_read = true;
   return t->result;
 }
 
-bool cio_task_cancelled(const cio_task *t) { return cio__task_valid(t) && t->cancelled; }
+bool cio_task_cancelled(const cio_task *h) {
+  const cio_task *t = record_of(h, "cio_task_cancelled");
+  return t && t->cancelled;
+}
 
-const char *cio_task_name(const cio_task *t) {
-  if (!cio__task_valid(t)) return "(invalid task)";
+const char *cio__task_name(cio_task *t) {
   if (!t->name) {
     char buf[32];
     snprintf(buf, sizeof buf, "task-%llu", (unsigned long long)t->id);
-    ((cio_task *)t)->name = strdup(buf);
+    t->name = strdup(buf);
     if (!t->name) return "(unnamed task)"; // out of memory
   }
   return t->name;
 }
 
-uint64_t cio_task_id(const cio_task *t) { return cio__task_valid(t) ? t->id : 0; }
+const char *cio_task_name(const cio_task *h) {
+  cio_task *t = record_of(h, "cio_task_name");
+  return t ? cio__task_name(t) : "(invalid task)";
+}
+
+uint64_t cio_task_id(const cio_task *h) {
+  const cio_task *t = record_of(h, "cio_task_id");
+  return t ? t->id : 0;
+}
 
 cio_task *cio_current(void) {
   cio__loop *L = cio__tls_loop;
-  return L ? L->current : NULL;
+  return L ? cio__handle(L->current) : NULL;
 }
 
 size_t cio_all_tasks(cio_task **out, size_t cap) {
@@ -353,7 +419,11 @@ size_t cio_all_tasks(cio_task **out, size_t cap) {
     if (n < cap && out) out[n] = t;
     n++;
   }
-  if (out) qsort(out, n < cap ? n : cap, sizeof *out, by_id);
+  if (out) {
+    size_t m = n < cap ? n : cap;
+    qsort(out, m, sizeof *out, by_id);
+    for (size_t i = 0; i < m; i++) out[i] = cio__handle(out[i]);
+  }
   return n;
 }
 

@@ -27,7 +27,6 @@ enum cio__state {
   CIO__FREE,    // released (joined or detached and done); struct is pooled
 };
 
-#define CIO__TASK_MAGIC 0x63696f74u // "ciot"
 #define CIO__NAME_MAX 48
 
 // A waiter on a wait queue.  Lives on the waiting task's stack (or inside
@@ -77,7 +76,7 @@ struct cio_task {
   int64_t state_since;   // loop time when it entered its state (debug dump)
   int result;            // outcome once DONE
   int wake_code;         // what the last waker passed to cio__wake()
-  uint32_t magic;        // CIO__TASK_MAGIC while the handle is valid
+  uint32_t gen;          // generation: bumped each time the record is released (handles)
   int line;              // spawn site (with file)
   cio__timer timer;      // deadline of the current park
   uint8_t state;         // enum cio__state
@@ -214,8 +213,75 @@ cio_task **cio__tasks_by_id(cio__loop *L, size_t *n);
 void cio__task_records_free(cio__loop *L);
 // Records the outcome, wakes the waiters and frees a detached task's record.
 void cio__task_finish(cio__loop *L, cio_task *t, int result);
-// True if `t` looks like a valid, unreleased handle.
-static inline bool cio__task_valid(const cio_task *t) { return t && t->magic == CIO__TASK_MAGIC; }
+// ---------------------------------------------------------------- handles
+//
+// A `cio_task *` given to the user is a handle, not the record's address: it
+// carries the record's generation in bits the address leaves free (the low
+// 6, since records are 64-byte aligned, and on 64-bit machines the top 16,
+// above the 48-bit user address space of x86-64 and AArch64 Linux).  A
+// record's generation is bumped when it is released, so a handle kept after
+// cio_join() or a detached task's end no longer matches, whoever has the
+// record now.  A record whose generation has used all its bits is retired
+// (never handed out again), so no handle can ever alias a later task.
+// Inside cio, `cio_task *` values are records unless a comment says
+// handle; public entry points turn handles into records with
+// cio__task_of().
+#if UINTPTR_MAX > 0xffffffffu
+#define CIO__GEN_HIGH_SHIFT 48 // user addresses are below 2^48
+#define CIO__GEN_BITS 22
+#else
+#define CIO__GEN_HIGH_SHIFT 32 // (no high bits on 32-bit machines)
+#define CIO__GEN_BITS 6
+#endif
+#define CIO__GEN_RETIRED ((1u << CIO__GEN_BITS) - 1) // a record at this generation is retired
+
+// The record a handle names, without checking it (the handle must be known
+// valid, or the caller checks the generation itself).
+static inline cio_task *cio__rec(const cio_task *h) {
+  uintptr_t v = (uintptr_t)h & ~(uintptr_t)63;
+#if UINTPTR_MAX > 0xffffffffu
+  v &= ((uintptr_t)1 << CIO__GEN_HIGH_SHIFT) - 1;
+#endif
+  return (cio_task *)v;
+}
+
+// The generation a handle carries.
+static inline uint32_t cio__handle_gen(const cio_task *h) {
+  uintptr_t v = (uintptr_t)h;
+  uint32_t gen = (uint32_t)(v & 63);
+#if UINTPTR_MAX > 0xffffffffu
+  gen |= (uint32_t)(v >> CIO__GEN_HIGH_SHIFT) << 6;
+#endif
+  return gen;
+}
+
+// The handle of record `t` (NULL for NULL).
+static inline cio_task *cio__handle(const cio_task *t) {
+  if (!t) return NULL;
+  uintptr_t v = (uintptr_t)t | (t->gen & 63);
+#if UINTPTR_MAX > 0xffffffffu
+  v |= (uintptr_t)(t->gen >> 6) << CIO__GEN_HIGH_SHIFT;
+#endif
+  return (cio_task *)v;
+}
+
+// The record handle `h` names if the handle is still valid (its task not
+// released), else NULL.
+static inline cio_task *cio__task_of(const cio_task *h) {
+  cio_task *t = cio__rec(h);
+  return t && t->gen == cio__handle_gen(h) && t->state != CIO__FREE ? t : NULL;
+}
+
+// As cio__task_of(), for public entry point `fn`: in debug mode a handle
+// that is not valid any more is reported, naming `fn` and what the record
+// holds now.
+cio_task *cio__task_of_checked(cio__loop *L, const cio_task *h, const char *fn);
+
+// Cancels record `t` (cio_cancel() without the handle check).  Returns 0
+// if it had finished, else 1.
+int cio__task_cancel(cio__loop *L, cio_task *t);
+// The name of record `t` ("task-<id>" if unnamed).
+const char *cio__task_name(cio_task *t);
 
 // The scheduler's main loop (sched.c): runs until every task has finished.
 // Returns 0, or -EDEADLK if every task waits and nothing can wake them.
