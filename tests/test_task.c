@@ -492,6 +492,62 @@ static void record_with_used_up_generations_is_retired(void) {
   ASSERT_EQ(cio_run(retire_main, NULL), 0);
 }
 
+// Lock ownership is by task, not by record: a task that ended holding a
+// lock does not make the next task in its record the owner.
+static int take_lock(void *arg) {
+  ASSERT_EQ(cio_lock_acquire(arg), 0);
+  return 0; // ends holding it
+}
+static int try_lock_for(void *arg) { return cio_lock_acquire_for(arg, 0.1); }
+static int lock_owner_main(void *arg) {
+  (void)arg;
+  cio_lock *l = cio_lock_new();
+  cio_task *t = cio_spawn(take_lock, l);
+  ASSERT_EQ(cio_join(t), 0);
+  cio_task *t2 = cio_spawn(try_lock_for, l);
+  ASSERT(cio__rec(t2) == cio__rec(t)); // the same record
+  ASSERT_EQ(cio_join(t2), -ETIMEDOUT);
+  ASSERT(cio_lock_locked(l));
+  ASSERT_EQ(cio_lock_release(l), 0);
+  ASSERT_EQ(cio_lock_free(l), 0);
+  return 0;
+}
+static void lock_owner_is_a_task_not_a_record(void) { ASSERT_EQ(cio_run(lock_owner_main, NULL), 0); }
+
+// Debug mode reports a task that ends holding a lock (and not one that
+// released it, nor one whose lock was released by another task).
+static int release_lock(void *arg) {
+  ASSERT_EQ(cio_lock_acquire(arg), 0);
+  return cio_lock_release(arg);
+}
+static int lock_debug_main(void *arg) {
+  (void)arg;
+  cio_lock *l = cio_lock_new(), *l2 = cio_lock_new();
+  ASSERT_EQ(cio_join(cio_spawn(release_lock, l)), 0);
+  cio_task *t = cio_spawn_named("holder", take_lock, l);
+  ASSERT_EQ(cio_join(t), 0);
+  ASSERT_EQ(cio_lock_release(l), 0);
+  ASSERT_EQ(cio_join(cio_spawn_named("released-by-other", take_lock, l2)), 0);
+  ASSERT_EQ(cio_lock_release(l2), 0);
+  ASSERT_EQ(cio_lock_free(l), 0);
+  ASSERT_EQ(cio_lock_free(l2), 0);
+  return 0;
+}
+static void lock_debug_child(void) {
+  cio_opts o = {.debug = true};
+  exit(cio_run_opts(&o, lock_debug_main, NULL) == 0 ? 0 : 1);
+}
+static void debug_mode_reports_a_task_ending_with_a_lock(void) {
+  char out[4096];
+  int st = test_run_child(lock_debug_child, out, sizeof out);
+  ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  ASSERT_STR_CONTAINS(out, "task 'holder'");
+  ASSERT_STR_CONTAINS(out, "ended holding 1 lock");
+  const char *first = strstr(out, "ended holding");
+  ASSERT(strstr(first + 1, "ended holding") != NULL); // released-by-other ended holding it too
+  ASSERT(strstr(out, "task 'task-") == NULL);          // not the one that released its own
+}
+
 // ---------------------------------------------------------------- bad input
 
 static int bad_main(void *arg) {
@@ -551,5 +607,8 @@ static const test_case cases[] = {
     {"debug_mode_names_a_stale_handle", debug_mode_names_a_stale_handle, 0},
     {"record_with_used_up_generations_is_retired", record_with_used_up_generations_is_retired, 0},
     {"bad_run_arguments", bad_run_arguments, 0},
+    {"lock_owner_is_a_task_not_a_record", lock_owner_is_a_task_not_a_record, 0},
+    {"debug_mode_reports_a_task_ending_with_a_lock", debug_mode_reports_a_task_ending_with_a_lock,
+     0},
 };
 TEST_MAIN(cases)

@@ -20,6 +20,8 @@ const cio__poller_ops *cio__poller_pick(void) {
 }
 
 int cio__loop_init(cio__loop *L) {
+  static atomic_uint_fast64_t serials = 1;
+  L->serial = atomic_fetch_add_explicit(&serials, 1, memory_order_relaxed);
   L->poller = cio__poller_pick();
   if (!L->poller) {
     cio__warn("CIO_BACKEND=%s is not a backend this build has (try epoll)", getenv("CIO_BACKEND"));

@@ -38,6 +38,7 @@ typedef struct cio__cursor {
 
 typedef struct cio_loop {
   struct cio_task *current; // the running task; NULL while on the loop's own stack
+  uint64_t serial;          // unique per loop ever made (a freed loop's address may come back)
   cio__ctx ctx;             // the loop's own context (the thread's stack)
   void *main_stack_lo;      // the thread's stack, for ASan's fiber switches
   size_t main_stack_size;   //   "

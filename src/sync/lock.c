@@ -11,11 +11,31 @@
 struct cio_lock {
   uint32_t magic;     // CIO__LOCK_MAGIC while alive
   bool locked;        // held by someone
-  cio_task *owner;    // the task that acquired it (for -EDEADLK)
+  cio_task *owner;    // the record of the task that holds it, or NULL
+  uint64_t owner_id;  // that task's id: a record can hold another task later
+  uint64_t owner_loop; // the serial of the loop it runs on: records die with their loop
   cio__waitq waiters; // tasks waiting, FIFO
 };
 
 static bool valid(const cio_lock *l) { return l && l->magic == CIO__LOCK_MAGIC; }
+
+// Ownership is by task, not by record: a task that ends holding the lock
+// leaves it held (as asyncio's Lock does), and a later task spawned into
+// the same record is not its owner.  Each task counts the locks it holds,
+// so debug mode can report one that ends holding some.
+static bool owned_by(const cio_lock *l, const cio_task *t) {
+  return t && l->owner == t && l->owner_id == t->id && l->owner_loop == cio__tls_loop->serial;
+}
+
+static void set_owner(cio_lock *l, cio_task *t) {
+  cio__loop *L = cio__tls_loop;
+  bool owner_here = l->owner && L && L->serial == l->owner_loop; // so its record is mapped
+  if (owner_here && l->owner->id == l->owner_id && l->owner->locks_held) l->owner->locks_held--;
+  l->owner = t;
+  l->owner_id = t ? t->id : 0;
+  l->owner_loop = t ? L->serial : 0;
+  if (t && t->locks_held < UINT8_MAX) t->locks_held++;
+}
 
 cio_lock *cio_lock_new(void) {
   cio_lock *l = calloc(1, sizeof *l);
@@ -31,6 +51,7 @@ cio_lock *cio_lock_new(void) {
 int cio_lock_free(cio_lock *l) {
   if (!valid(l)) return -EINVAL;
   l->magic = 0;
+  set_owner(l, NULL);
   if (cio__tls_loop) cio__waitq_wake_all(cio__tls_loop, &l->waiters, -EIDRM, NULL);
   cio__sync_release(l);
   return 0;
@@ -40,12 +61,11 @@ int cio_lock_release(cio_lock *l) {
   if (!valid(l)) return -EINVAL;
   if (!l->locked) return -EPERM;
   cio__waiter *w = cio__tls_loop ? cio__waitq_wake_one(cio__tls_loop, &l->waiters, 0, NULL) : NULL;
-  if (w) {
-    l->owner = w->task; // handed over: it runs holding the lock
-  } else {
+  set_owner(l, NULL);
+  if (w)
+    set_owner(l, w->task); // handed over: it runs holding the lock
+  else
     l->locked = false;
-    l->owner = NULL;
-  }
   return 0;
 }
 
@@ -56,10 +76,10 @@ static int acquire(cio_lock *l, int64_t deadline, const char *fn) {
   cio_task *cur = L->current;
   if (!l->locked) {
     l->locked = true;
-    l->owner = cur;
+    set_owner(l, cur);
     return 0;
   }
-  if (l->owner == cur) return -EDEADLK;
+  if (owned_by(l, cur)) return -EDEADLK;
   int rc = cio__sync_wait(L, &l->waiters, deadline, "lock");
   if (rc < 0) return rc;
   // Handed the lock; if cancelled meanwhile, hand it on (asyncio's rule).
@@ -82,7 +102,7 @@ int cio_lock_try_acquire(cio_lock *l) {
   if (!valid(l)) return -EINVAL;
   if (l->locked) return -EBUSY;
   l->locked = true;
-  l->owner = cio__tls_loop ? cio__tls_loop->current : NULL;
+  set_owner(l, cio__tls_loop ? cio__tls_loop->current : NULL);
   return 0;
 }
 

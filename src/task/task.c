@@ -181,6 +181,8 @@ cio_task *cio__task_new(cio__loop *L, const char *name, cio_fn fn, void *arg, co
   t->joining = false;
   t->canary = false;
   t->marked = false;
+  t->locks_held = 0;
+  t->group_cancels = 0;
   t->shielded = false;
   t->scope_top = NULL;
   t->scope_deadline = CIO__NEVER;
@@ -242,6 +244,11 @@ void cio__task_finish(cio__loop *L, cio_task *t, int result) {
     cio__warn("detached task '%s' (spawned at %s:%d) failed with %s, and nobody will read it "
               "(asyncio: 'Task exception was never retrieved')",
               cio__task_name(t), t->file ? t->file : "?", t->line, cio_strerror(result));
+  if (cio__unlikely(L->debug) && t->locks_held)
+    cio__warn("task '%s' (spawned at %s:%d) ended holding %u lock%s: it stays locked, and every "
+              "task that waits for it waits forever (release it on every path out of the task)",
+              cio__task_name(t), t->file ? t->file : "?", t->line, (unsigned)t->locks_held,
+              t->locks_held == 1 ? "" : "s");
   if (t == L->main_task) {
     L->closing = true;
     cancel_all(L);

@@ -87,6 +87,8 @@ struct cio_task {
   bool joining : 1;      // a cio_join() is under way
   bool canary : 1;       // its stack is canary-guarded: check at every switch
   bool marked : 1;       // scratch mark for duplicate checks (combinators)
+  uint8_t locks_held;    // locks it holds (saturating; debug mode reports a task ending with some)
+  uint8_t group_cancels; // groups it opened that a failed member is cancelling (see group.c)
 #if defined(CIO_ASAN)
   void *asan_fake_stack; // ASan's fake-stack handle across a switch
 #elif defined(CIO_TSAN)
