@@ -584,6 +584,68 @@ static int group_owner_only_main(void *arg) {
 }
 static void group_wait_owner_only(void) { ASSERT_EQ(cio_run(group_owner_only_main, NULL), 0); }
 
+// The first failure cancels the group's body as well (asyncio's TaskGroup):
+// the owner's sleep ends at once with -ECANCELED, an event only the failed
+// member would set does not hang it, and cio_group_wait() returns the
+// failure; afterwards the owner awaits normally again.
+static int fail_fast(void *arg) {
+  (void)arg;
+  int rc = cio_sleep(0.02);
+  return rc < 0 ? rc : -EIO;
+}
+static int group_body_main(void *arg) {
+  (void)arg;
+  cio_group *g = cio_group_new();
+  ASSERT(cio_group_spawn(g, fail_fast, NULL));
+  double t0 = cio_now();
+  ASSERT_EQ(cio_sleep(1.0), -ECANCELED);
+  ASSERT(cio_now() - t0 < 0.5);
+  ASSERT_EQ(cio_sleep(0.01), -ECANCELED); // level triggered until the wait
+  ASSERT(!cio_task_cancelled(cio_current()));
+  ASSERT_EQ(cio_group_wait(g), -EIO);
+  ASSERT_EQ(cio_sleep(0.01), 0); // lifted
+  ASSERT_EQ(cio_group_free(g), 0);
+
+  cio_event *never = cio_event_new(); // set only by a member that fails first
+  g = cio_group_new();
+  ASSERT(cio_group_spawn(g, fail_fast, NULL));
+  ASSERT_EQ(cio_event_wait(never), -ECANCELED);
+  ASSERT_EQ(cio_group_wait(g), -EIO);
+  ASSERT_EQ(cio_group_free(g), 0);
+  ASSERT_EQ(cio_event_free(never), 0);
+
+  // A shield still lets the body's cleanup await; a group freed without a
+  // wait lifts its cancellation too.
+  g = cio_group_new();
+  ASSERT(cio_group_spawn(g, fail_fast, NULL));
+  cio_scope shield;
+  ASSERT_EQ(cio_shield_begin(&shield), 0);
+  ASSERT_EQ(cio_sleep(0.1), 0);
+  ASSERT_EQ(cio_scope_end(&shield), 0);
+  ASSERT_EQ(cio_yield(), -ECANCELED);
+  ASSERT_EQ(cio_group_free(g), 0);
+  ASSERT_EQ(cio_yield(), 0);
+  return 7;
+}
+static void group_failure_cancels_the_body(void) { ASSERT_EQ(cio_run(group_body_main, NULL), 7); }
+
+// The whole program: a body blocked on something only the failed member
+// would provide ends with that member's error, not a deadlock.
+static int group_deadlock_main(void *arg) {
+  (void)arg;
+  cio_event *never = cio_event_new();
+  cio_group *g = cio_group_new();
+  ASSERT(cio_group_spawn(g, fail_fast, NULL));
+  int rc = cio_event_wait(never);
+  if (rc < 0) rc = cio_group_wait(g);
+  ASSERT_EQ(cio_group_free(g), 0);
+  ASSERT_EQ(cio_event_free(never), 0);
+  return rc;
+}
+static void group_failure_ends_a_blocked_body(void) {
+  ASSERT_EQ(cio_run(group_deadlock_main, NULL), -EIO);
+}
+
 // ---------------------------------------------------------------- guide patterns
 
 static int fetch(void *arg) {
@@ -819,6 +881,8 @@ static const test_case cases[] = {
     {"group_failure_cancels_siblings_reports_all", group_failure_cancels_siblings_reports_all, 0},
     {"cancelling_owner_cancels_group", cancelling_owner_cancels_group, 0},
     {"group_wait_owner_only", group_wait_owner_only, 0},
+    {"group_failure_cancels_the_body", group_failure_cancels_the_body, 0},
+    {"group_failure_ends_a_blocked_body", group_failure_ends_a_blocked_body, 0},
     {"guide_sequential_vs_concurrent", guide_sequential_vs_concurrent, 0},
     {"guide_loop_with_delay_and_cancellation", guide_loop_with_delay_and_cancellation, 0},
     {"combinators_under_chaos_leave_nothing", combinators_under_chaos_leave_nothing, 120},

@@ -98,7 +98,14 @@ void cio_as_completed_end(cio_as_completed *it);
 typedef struct cio_group cio_group;
 
 /// Creates a task group (asyncio.TaskGroup, a Trio nursery) owned by the
-/// calling task.  Returns NULL with errno set (ENOMEM, EPERM).  Does not await.
+/// calling task, whose code up to cio_group_wait() is the group's body.  The
+/// first failure of a member cancels the other members and the body: from
+/// then on the owner's awaits return -ECANCELED (outside shield scopes)
+/// until it calls cio_group_wait(), which lifts that cancellation and returns
+/// the failure, as `async with TaskGroup()` raises it at the block's end.
+/// cio_task_cancelled() stays false for the owner: the cancellation belongs
+/// to the group.  Returns NULL with errno set (ENOMEM, EPERM).  Does not
+/// await.
 cio_group *cio_group_new(void);
 
 /// Spawns a task into the group, which owns it: the handle may be inspected

@@ -5,6 +5,13 @@
 // when one finishes, the record's notify callback collects its outcome,
 // cancels the others at the first failure and wakes the waiting owner; the
 // task then frees itself.  So a group holds nothing for a finished task.
+//
+// The first failure also cancels the group's body, as asyncio's TaskGroup
+// and Trio's nursery do: the owner's awaits return -ECANCELED until it
+// calls cio_group_wait(), which then returns the failure.  This is a
+// cancellation scoped to the group, not cio_cancel(): the owner counts the
+// groups cancelling it (group_cancels), and waiting (or freeing) the group
+// takes its count back.
 #include <errno.h>
 #include <stdlib.h>
 
@@ -20,11 +27,13 @@ struct member {
 
 struct cio_group {
   cio_task *owner;        // the task that created it (the only one that waits)
+  uint64_t owner_id;      // its id (the record may hold another task once it ended)
   struct member *members; // running members
   size_t running;         // how many
   bool cancelling;        // a failure or the owner's interruption cancelled the rest
   bool closed;            // cio_group_wait() returned: no more spawns
   bool waiting;           // the owner is parked in cio_group_wait()
+  bool cancels_owner;     // a failure cancelled the body; cio_group_wait() lifts it
   int *failures;          // outcomes of failed members, in order
   size_t nfailures;       // how many
   size_t cap;             // allocated
@@ -33,6 +42,21 @@ struct cio_group {
 static void cancel_members(cio_group *g) {
   g->cancelling = true;
   for (struct member *m = g->members; m; m = m->next) cio__task_cancel(cio__tls_loop, m->task);
+}
+
+// Cancels the owner's awaits until it waits for the group.
+static void cancel_body(cio_group *g) {
+  cio_task *owner = g->owner;
+  if (owner->id != g->owner_id || owner->state >= CIO__DONE) return; // it never waited
+  g->cancels_owner = true;
+  owner->group_cancels++;
+  if (owner->state == CIO__PARKED && !owner->shielded) cio__wake(cio__tls_loop, owner, -ECANCELED);
+}
+
+static void uncancel_body(cio_group *g) {
+  if (!g->cancels_owner) return;
+  g->cancels_owner = false;
+  if (g->owner->id == g->owner_id && g->owner->group_cancels) g->owner->group_cancels--;
 }
 
 static void record_failure(cio_group *g, int outcome) {
@@ -63,6 +87,7 @@ static void on_member_done(cio__waiter *w, void *from) {
   if (outcome < 0 && outcome != -ECANCELED) {
     record_failure(g, outcome);
     if (!g->cancelling) cancel_members(g);
+    if (!g->waiting && !g->closed && !g->cancels_owner) cancel_body(g);
   }
   if (g->running == 0 && g->waiting) cio__wake(cio__tls_loop, g->owner, 0);
 }
@@ -79,6 +104,7 @@ cio_group *cio_group_new(void) {
     return NULL;
   }
   g->owner = L->current;
+  g->owner_id = L->current->id;
   return g;
 }
 
@@ -124,6 +150,7 @@ int cio_group_wait(cio_group *g) {
   if (L->current != g->owner) return -EPERM;
   int interrupted = 0;
   cio_scope shield;
+  uncancel_body(g); // awaiting the group is where its cancellation ends
   g->waiting = true;
   while (g->running > 0) {
     int rc = cio__park(L, CIO__NEVER, "group");
@@ -152,6 +179,7 @@ size_t cio_group_failures(const cio_group *g, int *outcomes, size_t cap) {
 int cio_group_free(cio_group *g) {
   if (!g) return -EINVAL;
   if (g->running) return -EBUSY;
+  uncancel_body(g);
   free(g->failures);
   free(g);
   return 0;

@@ -151,15 +151,20 @@ void cio__wake(cio__loop *L, cio_task *t, int code);
 int cio__checkpoint_slow(cio__loop *L);
 static inline int cio__checkpoint(cio__loop *L) {
   const cio_task *cur = L->current;
-  if (__builtin_expect(!cur->cancelled && cur->scope_deadline == INT64_MAX, 1)) return 0;
+  if (__builtin_expect(!cur->cancelled && !cur->group_cancels && cur->scope_deadline == INT64_MAX,
+                       1))
+    return 0;
   return cio__checkpoint_slow(L);
 }
 
 // Moves the running task to the back of the ready queue and runs others.
 void cio__yield(cio__loop *L);
 
-// True if the running task must see -ECANCELED at its next await.
-static inline bool cio__cancel_due(const cio_task *t) { return t->cancelled && !t->shielded; }
+// True if the running task must see -ECANCELED at its next await: it was
+// cancelled, or a group it opened is cancelling its body (group.c).
+static inline bool cio__cancel_due(const cio_task *t) {
+  return (t->cancelled || t->group_cancels) && !t->shielded;
+}
 
 // The absolute deadline `seconds` from now: CIO_FOREVER (or anything
 // beyond the clock's range) is CIO__NEVER, 0 or negative is now.  -EINVAL
