@@ -14,4 +14,8 @@
 #define CIO__TUNED(normal, tiny) (normal)
 #endif
 
+// Awaiting calls a task may finish without suspending before one yields
+// (task.h, cio__coop); tokio's budget is 128 too.
+#define CIO__COOP_BUDGET CIO__TUNED(128, 3)
+
 #endif

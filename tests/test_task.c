@@ -5,6 +5,7 @@
 #include <cio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "helpers/test.h"
 #include "task/task.h"
@@ -548,6 +549,69 @@ static void debug_mode_reports_a_task_ending_with_a_lock(void) {
   ASSERT(strstr(out, "task 'task-") == NULL);          // not the one that released its own
 }
 
+// ---------------------------------------------------------------- cooperative budget
+
+// A task whose awaits all finish at once (here: an uncontended lock) still
+// lets others run: every CIO__COOP_BUDGET such awaits it yields, so a
+// sleeper's 10 ms timer fires while it loops, and a yielding task runs
+// between its batches.
+struct hog {
+  cio_lock *lock;    // taken and released in a loop
+  double seconds;    // how long to loop (wall clock)
+  int *others;       // bumped by the other task
+  int others_seen;   // others' count when the loop ended
+  double sleeper_at; // when the sleeper woke, relative to the start
+};
+static double wall(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+static int lock_hog(void *arg) {
+  struct hog *h = arg;
+  double end = wall() + h->seconds;
+  while (wall() < end) {
+    ASSERT_EQ(cio_lock_acquire(h->lock), 0);
+    ASSERT_EQ(cio_lock_release(h->lock), 0);
+  }
+  h->others_seen = *h->others;
+  return 0;
+}
+static int yielder(void *arg) {
+  for (;;) {
+    if (cio_yield() < 0) return 0;
+    ++*(int *)arg;
+  }
+}
+struct wake {
+  double start, at;
+};
+static int timed_sleeper(void *arg) {
+  struct wake *w = arg;
+  ASSERT_EQ(cio_sleep(0.01), 0);
+  w->at = wall() - w->start;
+  return 0;
+}
+static int coop_main(void *arg) {
+  (void)arg;
+  int others = 0;
+  struct hog h = {.lock = cio_lock_new(), .seconds = 0.5, .others = &others};
+  struct wake w = {.start = wall()};
+  cio_task *s = cio_spawn(timed_sleeper, &w);
+  cio_task *y = cio_spawn(yielder, &others);
+  ASSERT_EQ(cio_yield(), 0); // both started
+  cio_task *t = cio_spawn(lock_hog, &h);
+  ASSERT_EQ(cio_join(t), 0);
+  ASSERT_EQ(cio_join(s), 0);
+  ASSERT_EQ(cio_cancel(y), 1);
+  ASSERT_EQ(cio_join(y), 0);
+  ASSERT(w.at < 0.4); // woke while the hog still looped (0.5 s)
+  ASSERT(h.others_seen > 10);
+  ASSERT_EQ(cio_lock_free(h.lock), 0);
+  return 0;
+}
+static void awaits_that_never_suspend_still_yield(void) { ASSERT_EQ(cio_run(coop_main, NULL), 0); }
+
 // ---------------------------------------------------------------- bad input
 
 static int bad_main(void *arg) {
@@ -608,6 +672,7 @@ static const test_case cases[] = {
     {"record_with_used_up_generations_is_retired", record_with_used_up_generations_is_retired, 0},
     {"bad_run_arguments", bad_run_arguments, 0},
     {"lock_owner_is_a_task_not_a_record", lock_owner_is_a_task_not_a_record, 0},
+    {"awaits_that_never_suspend_still_yield", awaits_that_never_suspend_still_yield, 0},
     {"debug_mode_reports_a_task_ending_with_a_lock", debug_mode_reports_a_task_ending_with_a_lock,
      0},
 };

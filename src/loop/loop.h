@@ -49,6 +49,7 @@ typedef struct cio_loop {
   cio__cursor pf_record;       //   "
   size_t ready_len;            // tasks in it
   size_t round_left;           // tasks still to run before the next loop pass
+  int coop_left;               // awaits the running task may finish without suspending (coop)
 
   int64_t now;        // cached clock (ns), valid while now_valid
   bool now_valid;     // false after each pass: read again on demand

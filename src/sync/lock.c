@@ -73,6 +73,8 @@ static int acquire(cio_lock *l, int64_t deadline, const char *fn) {
   cio__loop *L = cio__task_loop();
   if (!L) return cio__misuse_outside(fn);
   if (!valid(l)) return -EINVAL;
+  int rc = cio__coop(L);
+  if (rc < 0) return rc;
   cio_task *cur = L->current;
   if (!l->locked) {
     l->locked = true;
@@ -80,7 +82,7 @@ static int acquire(cio_lock *l, int64_t deadline, const char *fn) {
     return 0;
   }
   if (owned_by(l, cur)) return -EDEADLK;
-  int rc = cio__sync_wait(L, &l->waiters, deadline, "lock");
+  rc = cio__sync_wait(L, &l->waiters, deadline, "lock");
   if (rc < 0) return rc;
   // Handed the lock; if cancelled meanwhile, hand it on (asyncio's rule).
   rc = cio__checkpoint(L);

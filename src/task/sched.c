@@ -176,6 +176,7 @@ static void reap(cio__loop *L) {
 static inline void switch_away(cio__loop *L, cio__ctx *from, void **fake, cio_task *to) {
   L->current = to;
   L->switches++;
+  L->coop_left = CIO__COOP_BUDGET;
   if (to) {
     to->state = CIO__RUNNING;
     cio__tsan_switch(cio__task_fiber(to));
@@ -243,6 +244,14 @@ void cio__wake(cio__loop *L, cio_task *t, int code) {
   if (cio__timer_armed(&t->timer)) cio__timer_disarm(&L->timers, &t->timer);
   t->wake_code = code;
   cio__ready(L, t);
+}
+
+int cio__coop_yield(cio__loop *L) {
+  L->coop_left = CIO__COOP_BUDGET;
+  int rc = cio__checkpoint(L);
+  if (rc < 0) return rc;
+  cio__yield(L);
+  return cio__checkpoint(L);
 }
 
 int cio__checkpoint_slow(cio__loop *L) {

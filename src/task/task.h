@@ -160,6 +160,19 @@ static inline int cio__checkpoint(cio__loop *L) {
 // Moves the running task to the back of the ready queue and runs others.
 void cio__yield(cio__loop *L);
 
+// The cooperative budget (tokio's coop): an awaiting call that can finish
+// without suspending (a read served from a buffer, a queue with an item, a
+// free lock) calls this first.  After CIO__COOP_BUDGET such calls since the
+// task last suspended, the task yields here (a loop pass runs if nothing
+// else is ready, so timers and I/O get their turn), and the call then
+// returns what this returns: 0, or -ECANCELED / -ETIMEDOUT if the task was
+// interrupted meanwhile (before the call did anything).
+int cio__coop_yield(cio__loop *L);
+static inline int cio__coop(cio__loop *L) {
+  if (__builtin_expect(--L->coop_left > 0, 1)) return 0;
+  return cio__coop_yield(L);
+}
+
 // True if the running task must see -ECANCELED at its next await: it was
 // cancelled, or a group it opened is cancelling its body (group.c).
 static inline bool cio__cancel_due(const cio_task *t) {
