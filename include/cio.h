@@ -76,8 +76,14 @@ cio_loop *cio_loop_current(void);
 /// Thread-safe: queues fn(arg) to run on `loop`'s thread soon, outside any
 /// task (fn must not await; it may spawn tasks or wake them through cio
 /// primitives), and wakes the loop if it is waiting.  Callbacks run in the
-/// order posted.  The caller must know the loop is still running.  Returns 0,
-/// -EINVAL, -ENOMEM.  Does not await.
+/// order posted; each loop pass runs those posted before it began (as
+/// asyncio does), so timers and I/O get their turn between batches.  The
+/// caller must know the loop is still running.  At most 65,536 callbacks
+/// wait per loop: beyond that a thread that runs no loop blocks until the
+/// loop has taken the queue (backpressure), and a loop's thread gets
+/// -EAGAIN, since it must not block.  Returns 0, -EINVAL, -ENOMEM, -EAGAIN,
+/// or -ESHUTDOWN if the loop ended while the caller waited for room (fn
+/// will not run).  Does not await (but may block, as said).
 int cio_call_soon_threadsafe(cio_loop *loop, void (*fn)(void *), void *arg);
 
 /// Thread-safe: tells the loop that another thread will post to it

@@ -4,6 +4,7 @@
 // deadlock detection, and holds that keep a waiting loop alive.
 #include <cio.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -272,6 +273,87 @@ static void gather_storage_is_reused_then_released(void) {
   ASSERT_EQ(cio_run(spare_main, NULL), 0);
 }
 
+// ---------------------------------------------------------------- post floods
+
+// Eight threads post as fast as they can: every callback runs once, a
+// task's 10 ms sleeps stay on time (a pass runs only the callbacks queued
+// before it, at most 65,536), and the queue never holds more than that.
+#define FLOODERS 8
+struct flood {
+  cio_loop *loop;                // target
+  atomic_bool stop;              // set by the main task when done
+  atomic_long posted;            // callbacks accepted
+  long ran;                      // callbacks run (loop thread only)
+  size_t most_queued;            // the longest queue a callback saw
+  double worst_late;             // the sleeper's worst lateness
+  pthread_t threads[FLOODERS];   // the posters
+};
+static void count_post(void *arg) {
+  struct flood *f = arg;
+  f->ran++;
+  cio__loop *L = cio__tls_loop;
+  pthread_mutex_lock(&L->post_lock);
+  if (L->post_count > f->most_queued) f->most_queued = L->post_count;
+  pthread_mutex_unlock(&L->post_lock);
+}
+static void *flooder(void *arg) {
+  struct flood *f = arg;
+  while (!atomic_load(&f->stop)) {
+    ASSERT_EQ(cio_call_soon_threadsafe(f->loop, count_post, f), 0);
+    atomic_fetch_add(&f->posted, 1);
+  }
+  return NULL;
+}
+static void nothing_posted(void *arg) { (void)arg; }
+static int flood_main(void *arg) {
+  struct flood *f = arg;
+  f->loop = cio_loop_current();
+  ASSERT_EQ(cio_loop_hold(f->loop, 1), 1); // the flooders' last posts must land
+  for (int i = 0; i < FLOODERS; i++)
+    ASSERT_EQ(pthread_create(&f->threads[i], NULL, flooder, f), 0);
+  double end = cio_now() + 2.0 * (test_scale() < 1 ? 0.5 : 1);
+  while (cio_now() < end) {
+    double t0 = cio_now();
+    ASSERT_EQ(cio_sleep(0.01), 0);
+    double late = cio_now() - t0 - 0.01;
+    if (late > f->worst_late) f->worst_late = late;
+  }
+  atomic_store(&f->stop, true);
+  // Let the blocked flooders through, then wait for them in a thread.
+  for (int i = 0; i < FLOODERS; i++) {
+    while (pthread_tryjoin_np(f->threads[i], NULL) == EBUSY) ASSERT_EQ(cio_sleep(0.001), 0);
+  }
+  ASSERT_EQ(cio_loop_hold(f->loop, -1), 0);
+  ASSERT_EQ(cio_call_soon_threadsafe(f->loop, nothing_posted, NULL), 0);
+  ASSERT_EQ(cio_sleep(0.01), 0); // the last batch runs
+  return 0;
+}
+static void post_flood_is_bounded_and_fair(void) {
+  struct flood f = {0};
+  ASSERT_EQ(cio_run(flood_main, &f), 0);
+  ASSERT_EQ(f.ran, atomic_load(&f.posted));
+  ASSERT(f.ran > 1000);
+  ASSERT(f.most_queued <= CIO__POST_LIMIT);
+  printf("    %ld callbacks, most queued %zu, worst lateness %.1f ms\n", f.ran, f.most_queued,
+         f.worst_late * 1e3);
+  ASSERT(f.worst_late < 0.25);
+}
+
+// A loop's own thread is never blocked by a full queue: it gets -EAGAIN.
+static int full_main(void *arg) {
+  (void)arg;
+  cio_loop *L = cio_loop_current();
+  int rc = 0;
+  long n = 0;
+  while ((rc = cio_call_soon_threadsafe(L, nothing_posted, NULL)) == 0) n++;
+  ASSERT_EQ(rc, -EAGAIN);
+  ASSERT_EQ(n, CIO__POST_LIMIT);
+  ASSERT_EQ(cio_yield(), 0); // a pass takes the queue
+  ASSERT_EQ(cio_call_soon_threadsafe(L, nothing_posted, NULL), 0);
+  return 0;
+}
+static void full_post_queue_refuses_the_loop_thread(void) { ASSERT_EQ(cio_run(full_main, NULL), 0); }
+
 static const test_case cases[] = {
     {"other_thread_wakes_the_loop", other_thread_wakes_the_loop, 0},
     {"bad_post", bad_post, 0},
@@ -282,5 +364,7 @@ static const test_case cases[] = {
     {"hold_keeps_loop_waiting", hold_keeps_loop_waiting, 0},
     {"loops_on_two_threads", loops_on_two_threads, 0},
     {"blocking_pass_never_sleeps_on_a_ready_task", blocking_pass_never_sleeps_on_a_ready_task, 0},
+    {"post_flood_is_bounded_and_fair", post_flood_is_bounded_and_fair, 0},
+    {"full_post_queue_refuses_the_loop_thread", full_post_queue_refuses_the_loop_thread, 0},
 };
 TEST_MAIN(cases)

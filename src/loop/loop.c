@@ -31,18 +31,22 @@ int cio__loop_init(cio__loop *L) {
   if (rc < 0) return rc;
   cio__timers_init(&L->timers);
   pthread_mutex_init(&L->post_lock, NULL);
+  pthread_cond_init(&L->post_room, NULL);
   atomic_init(&L->post_pending, false);
   atomic_init(&L->holds, 0);
   atomic_init(&L->signal_pending, false);
   return 0;
 }
 
-// Runs callbacks posted before this call; later ones wait for the next pass.
+// Runs callbacks posted before this call (asyncio runs those queued when
+// the iteration began); later ones wait for the next pass.
 static void run_posts(cio__loop *L) {
   atomic_store(&L->post_pending, false);
   pthread_mutex_lock(&L->post_lock);
   cio__post *p = L->post_head;
   L->post_head = L->post_tail = NULL;
+  L->post_count = 0;
+  if (L->post_blocked) pthread_cond_broadcast(&L->post_room);
   pthread_mutex_unlock(&L->post_lock);
   while (p) {
     cio__post *next = p->next;
@@ -53,7 +57,15 @@ static void run_posts(cio__loop *L) {
 }
 
 void cio__loop_fini(cio__loop *L) {
+  // Threads blocked for room are sent away (-ESHUTDOWN) before the loop's
+  // memory goes.
+  pthread_mutex_lock(&L->post_lock);
+  L->post_closed = true;
+  pthread_cond_broadcast(&L->post_room);
+  while (L->post_blocked) pthread_cond_wait(&L->post_room, &L->post_lock);
+  pthread_mutex_unlock(&L->post_lock);
   run_posts(L); // nothing posted is lost: its memory, at least, is freed
+  pthread_cond_destroy(&L->post_room);
   L->poller->fini(L->poller_state);
   cio__timers_fini(&L->timers);
   free(L->watch_spare);
@@ -115,6 +127,23 @@ int cio_call_soon_threadsafe(cio_loop *L, void (*fn)(void *), void *arg) {
   // run the callback, finish and free itself, so this thread must not touch
   // it afterwards.
   pthread_mutex_lock(&L->post_lock);
+  while (L->post_count >= CIO__POST_LIMIT && !L->post_closed) {
+    if (cio__tls_loop) { // a loop's thread must not block
+      pthread_mutex_unlock(&L->post_lock);
+      free(p);
+      return -EAGAIN;
+    }
+    L->post_blocked++;
+    pthread_cond_wait(&L->post_room, &L->post_lock);
+    L->post_blocked--;
+  }
+  if (L->post_closed) {
+    if (L->post_blocked == 0) pthread_cond_broadcast(&L->post_room); // the loop waits for us
+    pthread_mutex_unlock(&L->post_lock);
+    free(p);
+    return -ESHUTDOWN;
+  }
+  L->post_count++;
   if (L->post_tail)
     L->post_tail->next = p;
   else

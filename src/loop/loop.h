@@ -17,6 +17,13 @@
 #include "../context/stack.h"
 #include "poller.h"
 #include "timer.h"
+#include "../tune.h"
+
+// Callbacks queued for a loop at most (cio_call_soon_threadsafe blocks or
+// refuses beyond): a flood from other threads is bounded in memory (1.5 MiB
+// of queue), and a pass runs at most this many, so timers and I/O come
+// round every few milliseconds whatever the flood.
+#define CIO__POST_LIMIT CIO__TUNED(65536, 4)
 
 struct cio_task;
 struct cio__record_chunk;
@@ -67,6 +74,10 @@ typedef struct cio_loop {
   cio__post *post_head;              // callbacks from other threads
   cio__post *post_tail;              //   "
   atomic_bool post_pending;          // set by posters, cleared by the loop
+  size_t post_count;                 // callbacks queued (at most CIO__POST_LIMIT)
+  size_t post_blocked;               // posting threads waiting for room
+  bool post_closed;                  // the loop is ending: no more posts
+  pthread_cond_t post_room;          // signalled when the loop takes the queue or ends
   atomic_int holds;                  // promises of future posts (see cio_loop_hold)
   size_t jobs_in_flight;             // thread-pool jobs started here and not completed
   atomic_bool signal_pending;        // a signal for this loop arrived (set by the handler)
