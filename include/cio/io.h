@@ -47,11 +47,27 @@ CIO_AWAIT ssize_t cio_file_pwrite(int fd, const void *buf, size_t len, off_t off
 // ---------------------------------------------------------------- signals
 
 /// Awaits the next delivery of signal `signo` to the process and returns
-/// signo, -ECANCELED / -ETIMEDOUT, -EINVAL for a signal that cannot be
-/// caught (SIGKILL, SIGSTOP, SIGSEGV...).  While a task waits for it, the
-/// signal's default action is replaced.  By default SIGINT and SIGTERM
-/// cancel the main task (what Ctrl-C does to asyncio.run), unless a task is
-/// waiting for them.
+/// signo (any catchable number: SIGHUP, SIGUSR1, SIGRTMIN + n...);
+/// -ECANCELED / -ETIMEDOUT; -EINVAL for a signal that cannot be caught
+/// (SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE, or one the C library
+/// reserves); -ENOMEM.  Every loop whose tasks have waited for `signo` gets
+/// each delivery: from a loop's first wait until it ends, the signal is that
+/// loop's, and a delivery while none of its tasks waits is kept (one, as the
+/// kernel keeps one pending) for the next wait.  A task waiting for a signal
+/// keeps the loop running (it is not a deadlock).
+///
+/// The first wait for `signo` replaces its action with cio's; when the last
+/// running loop (on any thread) ends, every action cio replaced is put back
+/// exactly (handler, flags and mask), unless the program changed it since.
+///
+/// By default SIGINT and SIGTERM cancel the main task of every running loop
+/// (what Ctrl-C does to asyncio.run), except in loops whose tasks have
+/// waited for them, and only if their action was the default when the first
+/// loop started (a program's own handler, or SIG_IGN inherited by a
+/// background job, is kept).  A second SIGINT/SIGTERM while a loop's main is
+/// being cancelled ends the process by the signal's default action (as
+/// asyncio.run raises KeyboardInterrupt at the second Ctrl-C); so does one
+/// that arrives while no loop runs.
 CIO_AWAIT int cio_signal_wait(int signo);
 
 #ifdef __cplusplus
