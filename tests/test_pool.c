@@ -53,7 +53,7 @@ static void *slow_then_flag(void *arg) {
 }
 static int giver_up(void *arg) {
   (void)arg;
-  return cio_to_thread(slow_then_flag, NULL, NULL);
+  return cio_to_thread_owned(slow_then_flag, NULL, NULL, NULL);
 }
 static int cancel_main(void *arg) {
   (void)arg;
@@ -66,7 +66,7 @@ static int cancel_main(void *arg) {
   ASSERT_EQ(atomic_load(&finished), 0); // ...while the call goes on
   return 0;
 }
-static void cancelled_to_thread_returns_at_once(void) {
+static void cancelled_owned_call_returns_at_once(void) {
   ASSERT_EQ(cio_run(cancel_main, NULL), 0);
   ASSERT_EQ(atomic_load(&finished), 1); // cio_run waited for it
 }
@@ -79,7 +79,7 @@ static void *quick_call(void *arg) { return arg; }
 static int quick_giver_up(void *arg) {
   (void)arg;
   void *r = NULL;
-  return cio_to_thread(quick_call, (void *)1, &r);
+  return cio_to_thread_owned(quick_call, (void *)1, NULL, &r);
 }
 static int cancel_after_done_main(void *arg) {
   (void)arg;
@@ -188,6 +188,187 @@ static int sigwait_main(void *arg) {
   return 0;
 }
 static void signal_wait_in_a_task(void) { ASSERT_EQ(cio_run(sigwait_main, NULL), 0); }
+
+// ---- cio_to_thread waits for fn before it returns an error: a stack
+// argument stays valid (issue 14, point 13).
+
+static void *write_late(void *arg) {
+  usleep(200 * 1000);
+  *(int *)arg = 42; // the caller gave up 0.18 s ago: still its frame
+  return NULL;
+}
+static int stack_arg_caller(void *arg) {
+  (void)arg;
+  int slot = 0; // lives in this frame only
+  int rc = cio_to_thread(write_late, &slot, NULL);
+  if (slot != 42) return -1000; // returned before fn was done with slot
+  return rc;
+}
+static int stack_arg_main(void *arg) {
+  (void)arg;
+  cio_task *t = cio_spawn(stack_arg_caller, NULL);
+  ASSERT_EQ(cio_sleep(0.02), 0);
+  double t0 = cio_now();
+  cio_cancel(t);
+  ASSERT_EQ(cio_join(t), -ECANCELED); // after fn wrote 42 into the caller's frame
+  ASSERT_BETWEEN(cio_now() - t0, 0.1, 5.0);
+  // The same with a timeout scope: it expires at 0.03 s, the call returns
+  // -ETIMEDOUT once fn is done.
+  int slot = 0;
+  cio_scope s;
+  ASSERT_EQ(cio_timeout_begin(&s, 0.03), 0);
+  t0 = cio_now();
+  ASSERT_EQ(cio_to_thread(write_late, &slot, NULL), -ETIMEDOUT);
+  ASSERT_EQ(slot, 42);
+  ASSERT_BETWEEN(cio_now() - t0, 0.15, 5.0);
+  ASSERT_EQ(cio_scope_end(&s), -ETIMEDOUT);
+  return 0;
+}
+static void cancelled_to_thread_waits_for_its_stack_argument(void) {
+  ASSERT_EQ(cio_run(stack_arg_main, NULL), 0);
+}
+
+// A caller cancelled before the call does not start fn.
+static atomic_int started;
+static void *count_start(void *arg) {
+  atomic_fetch_add(&started, 1);
+  return arg;
+}
+static int already_cancelled(void *arg) {
+  (void)arg;
+  cio_cancel(cio_current());
+  return cio_to_thread(count_start, NULL, NULL);
+}
+static int already_cancelled_main(void *arg) {
+  (void)arg;
+  cio_task *t = cio_spawn(already_cancelled, NULL);
+  ASSERT_EQ(cio_join(t), -ECANCELED);
+  ASSERT_EQ(atomic_load(&started), 0);
+  return 0;
+}
+static void cancelled_caller_does_not_start_the_call(void) {
+  ASSERT_EQ(cio_run(already_cancelled_main, NULL), 0);
+}
+
+// ---- cio_to_thread_owned: the call owns arg and frees it exactly once,
+// however the call ends.
+
+struct owned_arg {
+  int id;           // which call
+  useconds_t nap;   // how long fn takes
+  atomic_int freed; // free_fn calls for it (checked before the free)
+};
+static atomic_int owned_freed, owned_unclaimed, owned_ran;
+static void *owned_fn(void *arg) {
+  struct owned_arg *a = arg;
+  if (a->nap) usleep(a->nap);
+  atomic_fetch_add(&owned_ran, 1);
+  int *r = malloc(sizeof *r); // a result that owns memory
+  *r = a->id;
+  return r;
+}
+static void owned_free(void *arg, void *unclaimed) {
+  struct owned_arg *a = arg;
+  if (a) {
+    ASSERT_EQ(atomic_fetch_add(&a->freed, 1), 0);
+    free(a);
+  }
+  atomic_fetch_add(&owned_freed, 1);
+  if (unclaimed) atomic_fetch_add(&owned_unclaimed, 1);
+  free(unclaimed);
+}
+static struct owned_arg *new_arg(int id, useconds_t nap) {
+  struct owned_arg *a = calloc(1, sizeof *a);
+  ASSERT(a);
+  a->id = id;
+  a->nap = nap;
+  return a;
+}
+static int owned_caller(void *arg) {
+  struct owned_arg *a = arg;
+  void *r = NULL;
+  int id = a->id;
+  int rc = cio_to_thread_owned(owned_fn, a, owned_free, &r);
+  if (rc == 0) { // received: free_fn has run already, without the result
+    ASSERT_EQ(*(int *)r, id);
+    free(r);
+  }
+  return rc;
+}
+static int owned_main(void *arg) {
+  (void)arg;
+  // Success: the result is the caller's, arg freed before the return.
+  void *r = NULL;
+  ASSERT_EQ(cio_to_thread_owned(owned_fn, new_arg(1, 0), owned_free, &r), 0);
+  ASSERT_EQ(*(int *)r, 1);
+  free(r);
+  ASSERT_EQ(atomic_load(&owned_freed), 1);
+  ASSERT_EQ(atomic_load(&owned_unclaimed), 0);
+  // Nobody asked for the result: free_fn gets it.
+  ASSERT_EQ(cio_to_thread_owned(owned_fn, new_arg(2, 0), owned_free, NULL), 0);
+  ASSERT_EQ(atomic_load(&owned_freed), 2);
+  ASSERT_EQ(atomic_load(&owned_unclaimed), 1);
+  // Bad input and a cancelled caller: fn never runs, arg is freed at once.
+  ASSERT_EQ(cio_to_thread_owned(NULL, new_arg(3, 0), owned_free, &r), -EINVAL);
+  ASSERT_EQ(atomic_load(&owned_freed), 3);
+  cio_task *t = cio_spawn(already_cancelled, NULL); // (plain call: not started either)
+  ASSERT_EQ(cio_join(t), -ECANCELED);
+
+  // Cancelled before fn ends: the caller returns at once; the completion
+  // frees arg and the unclaimed result later.
+  t = cio_spawn(owned_caller, new_arg(4, 200 * 1000));
+  ASSERT_EQ(cio_sleep(0.02), 0);
+  double t0 = cio_now();
+  cio_cancel(t);
+  ASSERT_EQ(cio_join(t), -ECANCELED);
+  ASSERT(cio_now() - t0 < 0.1);
+  ASSERT_EQ(atomic_load(&owned_freed), 3); // fn still runs
+  while (atomic_load(&owned_freed) < 4) ASSERT_EQ(cio_sleep(0.01), 0);
+  ASSERT_EQ(atomic_load(&owned_unclaimed), 2);
+
+  // Cancelled after fn ended, before its completion ran (the loop held):
+  // the caller frees them when it gives up.
+  t = cio_spawn(owned_caller, new_arg(5, 0));
+  ASSERT_EQ(cio_yield(), 0); // it submits and parks
+  usleep(100 * 1000);        // fn ends; its completion waits for the loop
+  cio_cancel(t);             // woken by this first
+  ASSERT_EQ(cio_join(t), -ECANCELED);
+  ASSERT_EQ(atomic_load(&owned_freed), 5);
+  ASSERT_EQ(atomic_load(&owned_unclaimed), 3);
+  return 0;
+}
+static void owned_call_frees_its_argument_once(void) {
+  ASSERT_EQ(cio_run(owned_main, NULL), 0);
+  ASSERT_EQ(atomic_load(&owned_freed), 5);
+}
+
+// Many owned calls cancelled at random moments, so both orders (cancel
+// before and after completion) race for real (run under TSan and ASan).
+static int owned_race_main(void *arg) {
+  int n = *(int *)arg;
+  uint64_t seed = 0x5eed14;
+  enum { BATCH = 16 };
+  for (int done = 0; done < n; done += BATCH) {
+    cio_task *t[BATCH];
+    for (int i = 0; i < BATCH; i++)
+      t[i] = cio_spawn(owned_caller, new_arg(done + i, (useconds_t)(test_random(&seed) % 2000)));
+    ASSERT_EQ(cio_sleep((double)(test_random(&seed) % 2000) / 1e6), 0);
+    for (int i = 0; i < BATCH; i++)
+      if (test_random(&seed) % 2) cio_cancel(t[i]);
+    for (int i = 0; i < BATCH; i++) {
+      int rc = cio_join(t[i]);
+      ASSERT(rc == 0 || rc == -ECANCELED);
+    }
+  }
+  return 0;
+}
+static void owned_calls_cancelled_at_random_free_once(void) {
+  int n = 16 * (int)(100 * test_scale() + 8);
+  ASSERT_EQ(cio_run(owned_race_main, &n), 0);
+  ASSERT_EQ(atomic_load(&owned_freed), n); // once each (a second call asserts)
+  ASSERT(atomic_load(&owned_ran) <= n);
+  printf("  %d calls, %d unclaimed results freed by free_fn\n", n, atomic_load(&owned_unclaimed));
+}
 
 // ---- Every signal number can be awaited (issue 14, point 7: SIGHUP is
 // 1, which the park took for "deadline passed"; SIGINT is 2, "timer").
@@ -417,13 +598,18 @@ static void signal_actions_are_restored_exactly(void) {
 
 static const test_case cases[] = {
     {"to_thread_runs_blocking_calls_concurrently", to_thread_runs_blocking_calls_concurrently, 0},
-    {"cancelled_to_thread_returns_at_once", cancelled_to_thread_returns_at_once, 0},
+    {"cancelled_owned_call_returns_at_once", cancelled_owned_call_returns_at_once, 0},
     {"cancelled_after_the_call_ended_frees_the_job", cancelled_after_the_call_ended_frees_the_job,
      0},
     {"every_job_completes_exactly_once", every_job_completes_exactly_once, 60},
     {"file_helpers", file_helpers, 0},
     {"sigint_cancels_main_and_run_returns", sigint_cancels_main_and_run_returns, 0},
     {"signal_wait_in_a_task", signal_wait_in_a_task, 0},
+    {"cancelled_to_thread_waits_for_its_stack_argument",
+     cancelled_to_thread_waits_for_its_stack_argument, 0},
+    {"cancelled_caller_does_not_start_the_call", cancelled_caller_does_not_start_the_call, 0},
+    {"owned_call_frees_its_argument_once", owned_call_frees_its_argument_once, 0},
+    {"owned_calls_cancelled_at_random_free_once", owned_calls_cancelled_at_random_free_once, 60},
     {"every_signal_number_is_waitable", every_signal_number_is_waitable, 0},
     {"sigint_after_cio_run_has_the_default_action", sigint_after_cio_run_has_the_default_action, 0},
     {"sigint_cancels_main_in_every_run", sigint_cancels_main_in_every_run, 0},
