@@ -4,10 +4,16 @@
 // loop go to one queue; threads are started on demand up to
 // min(32, cores + 4) and idle ones wait on a condition variable.  A
 // finished job is posted back to its loop (cio_call_soon_threadsafe), which
-// wakes the waiting task: no busy waiting anywhere.  A job whose task gave
-// up (cancelled, timed out) still runs to the end; its completion then only
-// frees it.  Each loop counts its jobs in flight and does not finish before
-// they have completed, so a late completion never reaches a freed loop.
+// wakes the waiting task: no busy waiting anywhere.  Each loop counts its
+// jobs in flight and does not finish before they have completed, so a late
+// completion never reaches a freed loop.
+//
+// Two ways to give up.  cio_to_thread() waits: a cancelled or timed-out
+// caller parks again (shielded) until the worker is done with the job, so
+// the job and its argument may live on the caller's stack.  The owned kind
+// (cio_to_thread_owned, and the I/O layer's lookups) returns at once: the
+// job is on the heap and owns its argument, and whichever of the caller
+// giving up and the completion comes last releases both, on the loop.
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,13 +27,14 @@
 #include "pool.h"
 
 struct job {
-  struct job *next;    // queue link
-  void *(*fn)(void *); // the call
-  void *arg;           //   its argument
-  void *result;        // its return value
-  cio__loop *loop;     // where to report
-  cio_task *waiter;    // the task awaiting it, NULL once it gave up
-  bool done;           // completed (on the loop)
+  struct job *next;                            // queue link
+  void *(*fn)(void *);                         // the call
+  void *arg;                                   //   its argument
+  void (*free_fn)(void *arg, void *unclaimed); // owned kind: releases arg (may be NULL)
+  void *result;                                // fn's return value
+  cio__loop *loop;                             // where to report
+  cio_task *waiter;                            // the task awaiting it, NULL once it gave up
+  bool done;                                   // completed (on the loop)
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -37,6 +44,13 @@ static int threads;             // started
 static int idle;                // waiting for work
 static int max_threads;         // min(32, cores + 4)
 
+// Ends an owned job, on the loop: its argument (with fn's return value if
+// nobody received it) goes to free_fn, then the job is freed.
+static void release(struct job *j, void *unclaimed) {
+  if (j->free_fn) j->free_fn(j->arg, unclaimed);
+  free(j);
+}
+
 // On the loop: the job is done.
 static void complete(void *arg) {
   struct job *j = arg;
@@ -44,11 +58,12 @@ static void complete(void *arg) {
   L->jobs_in_flight--;
   j->done = true;
   if (!j->waiter)
-    free(j); // its task gave up
+    release(j, j->result); // an owned job whose task gave up
   else if (j->waiter->state == CIO__PARKED)
-    cio__wake(L, j->waiter, 0); // it reads the result and frees the job
+    cio__wake(L, j->waiter, 0); // it reads the result (and frees an owned job)
   // Otherwise its task was woken already (cancelled, timed out) and has not
-  // run yet: it gives up when it does, and frees the job, seeing it done.
+  // run yet: it sees the job done when it does.  A waiting job may be on
+  // that task's stack: nothing here touches it after this point.
 }
 
 static void *worker(void *unused) {
@@ -94,16 +109,13 @@ static int start_worker(void) {
   return 0;
 }
 
-int cio__pool_submit_wait(cio__loop *L, void *(*fn)(void *), void *arg, void **result) {
-  struct job *j = malloc(sizeof *j);
-  if (!j) return -ENOMEM;
-  *j = (struct job){.fn = fn, .arg = arg, .loop = L, .waiter = L->current};
+// Queues j (from the loop's thread).  Returns 0 or -EAGAIN (no thread).
+static int submit(cio__loop *L, struct job *j) {
   pthread_mutex_lock(&lock);
   if (idle == 0 && (threads == 0 || threads < max_threads)) {
     int rc = start_worker();
     if (rc < 0 && threads == 0) {
       pthread_mutex_unlock(&lock);
-      free(j);
       return -EAGAIN;
     }
   }
@@ -115,22 +127,74 @@ int cio__pool_submit_wait(cio__loop *L, void *(*fn)(void *), void *arg, void **r
   pthread_cond_signal(&work);
   pthread_mutex_unlock(&lock);
   L->jobs_in_flight++;
-  int rc = cio__park(L, CIO__NEVER, "to_thread");
-  if (rc < 0) { // gave up: whichever of this and the completion comes last frees the job
+  return 0;
+}
+
+int cio__pool_call(cio__loop *L, void *(*fn)(void *), void *arg, void **result) {
+  int rc = cio__checkpoint(L); // cancelled already: fn is not started
+  if (rc < 0) return rc;
+  struct job j = {.fn = fn, .arg = arg, .loop = L, .waiter = L->current};
+  rc = submit(L, &j);
+  if (rc < 0) return rc;
+  rc = cio__park(L, CIO__NEVER, "to_thread");
+  if (!j.done) {
+    // Cancelled or timed out while fn runs: fn still uses arg (and j is on
+    // this stack), so wait for the completion; a shield keeps further
+    // cancellations and expiries from waking us before it.
+    cio_scope shield;
+    cio__shield_enter(L->current, &shield);
+    while (!j.done) (void)cio__park(L, CIO__NEVER, "to_thread (given up, waiting for fn)");
+    cio__shield_leave(L->current, &shield);
+  }
+  if (rc < 0) return rc;
+  if (result) *result = j.result;
+  return 0;
+}
+
+int cio__pool_submit_owned(cio__loop *L, void *(*fn)(void *), void *arg,
+                           void (*free_fn)(void *arg, void *unclaimed), void **result) {
+  struct job *j = malloc(sizeof *j);
+  if (!j) {
+    if (free_fn) free_fn(arg, NULL);
+    return -ENOMEM;
+  }
+  *j = (struct job){.fn = fn, .arg = arg, .free_fn = free_fn, .loop = L, .waiter = L->current};
+  int rc = submit(L, j);
+  if (rc < 0) {
+    release(j, NULL);
+    return rc;
+  }
+  rc = cio__park(L, CIO__NEVER, "to_thread");
+  if (rc < 0) { // gave up: whichever of this and the completion comes last releases the job
     if (j->done)
-      free(j);
+      release(j, j->result);
     else
       j->waiter = NULL;
     return rc;
   }
   if (result) *result = j->result;
-  free(j);
+  release(j, result ? NULL : j->result);
   return 0;
+}
+
+int cio__pool_submit_wait(cio__loop *L, void *(*fn)(void *), void *arg, void **result) {
+  return cio__pool_submit_owned(L, fn, arg, NULL, result);
 }
 
 int cio_to_thread(void *(*fn)(void *), void *arg, void **result) {
   cio__loop *L = cio__task_loop();
   if (!L) return cio__misuse_outside("cio_to_thread");
   if (!fn) return -EINVAL;
-  return cio__pool_submit_wait(L, fn, arg, result);
+  return cio__pool_call(L, fn, arg, result);
+}
+
+int cio_to_thread_owned(void *(*fn)(void *), void *arg, void (*free_fn)(void *arg, void *unclaimed),
+                        void **result) {
+  cio__loop *L = cio__task_loop();
+  int rc = !L ? -EPERM : !fn ? -EINVAL : cio__checkpoint(L);
+  if (rc < 0) { // arg is the call's in every case
+    if (free_fn) free_fn(arg, NULL);
+    return L ? rc : cio__misuse_outside("cio_to_thread_owned");
+  }
+  return cio__pool_submit_owned(L, fn, arg, free_fn, result);
 }

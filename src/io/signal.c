@@ -1,13 +1,26 @@
 // SPDX-License-Identifier: MIT
 //
-// Signals.  A process-wide handler counts each delivery and wakes the loop
-// that asked for the signal (the poller's wakeup is async-signal-safe).
-// The loop, in its next pass, wakes the tasks waiting for it, or — for
-// SIGINT and SIGTERM with nobody waiting — cancels its main task, which
-// is what Ctrl-C does to asyncio.run.  A second SIGINT/SIGTERM before the
-// first was handled restores the default action and re-raises, so a loop
-// that never comes back to the scheduler can still be interrupted.
+// Signals.  Every running loop is on a process-wide registry (a list its
+// thread joins in cio_run() and leaves at the end, under a lock).  One
+// handler serves every signal cio catches: it may run on any thread, so it
+// only does async-signal-safe things — it walks the registry, marks the
+// signal pending in each loop it concerns and writes that loop's wakeup
+// eventfd.  Each loop, in its next pass, wakes its tasks waiting for the
+// signal, or — for SIGINT and SIGTERM when none of its tasks has waited for
+// them — cancels its main task, which is what Ctrl-C does to asyncio.run.
+//
+// Dispositions: the first loop to start installs the handler for SIGINT and
+// SIGTERM (when their action is the default) and for the dump signal;
+// cio_signal_wait() installs it for its signal.  When the last loop ends,
+// every action cio replaced is put back exactly as it was (handler, flags,
+// mask), unless the program replaced cio's meanwhile.
+//
+// Leaving the registry: the handler walks the list without a lock, so a
+// loop that leaves unlinks its entry and then waits until no handler is
+// running before freeing it (a handler that started earlier may still be
+// looking at it; one that starts later cannot reach it).
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -19,58 +32,101 @@
 #include "../task/task.h"
 #include "signals.h"
 
-#define NSIG_MAX 65
-
-static atomic_int pending[NSIG_MAX];         // deliveries not yet handled
-static _Atomic(cio__loop *) owner[NSIG_MAX]; // loop to wake for each signal
-static struct sigaction previous[NSIG_MAX];  // what was installed before us
-static atomic_bool installed[NSIG_MAX];      // our handler is in place
-static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
-
-// Per loop: who waits for which signal.
+// A loop's entry on the registry, and who waits there for which signal.
 struct cio__signal_state {
-  int waiters[NSIG_MAX];      // tasks in cio_signal_wait()
-  cio__waitq queue[NSIG_MAX]; // their wait queues
+  struct cio__signal_state *_Atomic next; // registry link (the handler follows it)
+  cio__loop *loop;                        // the loop it belongs to
+  atomic_bool caught[NSIG];               // a task here has waited for it: deliveries are theirs
+  atomic_bool pending[NSIG];              // delivered, not yet taken (one, like the kernel's)
+  atomic_bool interrupted;                // a SIGINT/SIGTERM came to cancel main: the next kills
+  cio__waitq queue[NSIG];                 // tasks in cio_signal_wait(), per signal (loop thread)
 };
 
-static int waiting(const cio__loop *L, int signo) {
-  return L->signals ? L->signals->waiters[signo] : 0;
+// Process-wide state.  `registry_lock` serialises joining and leaving the
+// registry and changing dispositions; the handler takes no lock.
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cio__signal_state *_Atomic registry; // running loops (under the lock to change)
+static int nloops;                                 // entries on it (under the lock)
+static atomic_int in_handler;                      // handlers running now, on any thread
+static atomic_int dump_signo;                      // the dump signal while cio catches it, or 0
+static struct sigaction previous[NSIG];            // each replaced action (under the lock)
+static bool ours[NSIG];                            // cio replaced it (under the lock)
+static atomic_bool cancels[NSIG]; // SIGINT/SIGTERM: was the default, so it cancels main
+
+static bool is_interrupt(int signo) { return signo == SIGINT || signo == SIGTERM; }
+
+static void deliver(struct cio__signal_state *n, int signo) {
+  atomic_store(&n->pending[signo], true);
+  atomic_store(&n->loop->signal_pending, true);
+  n->loop->poller->wakeup(n->loop->poller_state);
 }
 
+// Async-signal-safe: atomics, an eventfd write, sigaction and raise.
 static void on_signal(int signo) {
   int saved = errno;
-  cio__loop *L = atomic_load(&owner[signo]);
-  if (atomic_fetch_add(&pending[signo], 1) > 0 && (signo == SIGINT || signo == SIGTERM) && L &&
-      waiting(L, signo) == 0) {
-    // Not handled since the last one: give the user a way out.
-    signal(signo, SIG_DFL);
-    raise(signo);
+  atomic_fetch_add(&in_handler, 1);
+  bool cancel = atomic_load(&cancels[signo]), taken = false, again = false;
+  for (struct cio__signal_state *n = atomic_load(&registry); n; n = atomic_load(&n->next)) {
+    if (atomic_load(&n->caught[signo]) || signo == atomic_load(&dump_signo)) {
+      deliver(n, signo);
+      taken = true;
+    } else if (cancel) {
+      if (atomic_exchange(&n->interrupted, true))
+        again = true; // its main is being cancelled already
+      else
+        deliver(n, signo);
+      taken = true;
+    }
   }
-  if (L) {
-    atomic_store(&L->signal_pending, true);
-    L->poller->wakeup(L->poller_state);
+  atomic_fetch_sub(&in_handler, 1);
+  if (cancel && (again || !taken)) {
+    // A second Ctrl-C (asyncio.run raises KeyboardInterrupt then), or no
+    // loop to cancel (one is starting or ending): the default action, which
+    // was in place before cio's.  The signal is blocked until we return.
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(signo, &dfl, NULL);
+    raise(signo);
   }
   errno = saved;
 }
 
-static int install(int signo, cio__loop *L) {
-  atomic_store(&owner[signo], L);
-  if (atomic_load(&installed[signo])) return 0;
-  pthread_mutex_lock(&install_lock);
-  int rc = 0;
-  if (!atomic_load(&installed[signo])) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(signo, &sa, &previous[signo]) < 0)
-      rc = -errno;
-    else
-      atomic_store(&installed[signo], true);
+// Puts cio's handler on `signo` (under registry_lock).  Returns 0 or -errno.
+static int install(int signo) {
+  if (ours[signo]) return 0;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(signo, &sa, &previous[signo]) < 0) return -errno;
+  ours[signo] = true;
+  return 0;
+}
+
+// Installs the handler on `signo` if its action is the default (a program's
+// own handler, or SIG_IGN set by a shell for a background job, stays).
+static bool install_if_default(int signo) {
+  struct sigaction cur;
+  if (sigaction(signo, NULL, &cur) < 0 || cur.sa_handler != SIG_DFL || (cur.sa_flags & SA_SIGINFO))
+    return false;
+  return install(signo) == 0;
+}
+
+// Puts back every action cio replaced (under registry_lock, the last loop
+// gone).  An action the program changed since is left as it is.
+static void restore_all(void) {
+  atomic_store(&dump_signo, 0);
+  for (int signo = 1; signo < NSIG; signo++) {
+    if (!ours[signo]) continue;
+    struct sigaction cur;
+    if (sigaction(signo, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) &&
+        cur.sa_handler == on_signal)
+      sigaction(signo, &previous[signo], NULL);
+    ours[signo] = false;
+    atomic_store(&cancels[signo], false);
   }
-  pthread_mutex_unlock(&install_lock);
-  return rc;
 }
 
 // The signal that prints a task dump: SIGQUIT unless CIO_DUMP says
@@ -84,45 +140,75 @@ static int dump_signal(void) {
 }
 
 int cio__signals_start(cio__loop *L) {
-  int dump = dump_signal();
-  if (dump) {
-    struct sigaction cur;
-    if (sigaction(dump, NULL, &cur) == 0 && cur.sa_handler == SIG_DFL &&
-        !(cur.sa_flags & SA_SIGINFO))
-      install(dump, L);
+  struct cio__signal_state *n = calloc(1, sizeof *n);
+  if (!n) return -ENOMEM;
+  n->loop = L;
+  for (int signo = 0; signo < NSIG; signo++) cio__waitq_init(&n->queue[signo]);
+  pthread_mutex_lock(&registry_lock);
+  if (nloops == 0) {
+    // Ctrl-C cancels main, unless the program installed its own handler.
+    // `cancels` is set first: the handler may run as soon as it is in place.
+    for (int signo = SIGINT; signo; signo = signo == SIGINT ? SIGTERM : 0) {
+      atomic_store(&cancels[signo], true);
+      if (!install_if_default(signo)) atomic_store(&cancels[signo], false);
+    }
+    int dump = dump_signal();
+    if (dump && install_if_default(dump)) atomic_store(&dump_signo, dump);
   }
-  // Ctrl-C cancels main, unless the program installed its own handler.
-  for (int signo = SIGINT; signo; signo = signo == SIGINT ? SIGTERM : 0) {
-    struct sigaction cur;
-    if (sigaction(signo, NULL, &cur) == 0 && cur.sa_handler == SIG_DFL &&
-        !(cur.sa_flags & SA_SIGINFO))
-      if (install(signo, L) < 0) return -errno;
-  }
+  atomic_store(&n->next, atomic_load(&registry));
+  atomic_store(&registry, n);
+  nloops++;
+  pthread_mutex_unlock(&registry_lock);
+  L->signals = n;
   return 0;
 }
 
 void cio__signals_stop(cio__loop *L) {
-  for (int signo = 1; signo < NSIG_MAX; signo++) {
-    cio__loop *expected = L;
-    atomic_compare_exchange_strong(&owner[signo], &expected, NULL);
-  }
-  free(L->signals);
+  struct cio__signal_state *n = L->signals;
+  if (!n) return;
+  pthread_mutex_lock(&registry_lock);
+  struct cio__signal_state *_Atomic *link = &registry;
+  while (atomic_load(link) != n) link = &atomic_load(link)->next;
+  atomic_store(link, atomic_load(&n->next));
+  bool last = --nloops == 0;
+  bool cancel[NSIG];
+  for (int signo = 0; signo < NSIG; signo++) cancel[signo] = atomic_load(&cancels[signo]);
+  if (last) restore_all();
+  pthread_mutex_unlock(&registry_lock);
+  // A handler that found n before it was unlinked may still use it.
+  while (atomic_load(&in_handler) > 0) sched_yield();
   L->signals = NULL;
+  // A Ctrl-C that came after the loop's last pass cancelled nothing: with
+  // the actions restored, it does now what it would have done without cio.
+  for (int signo = SIGINT; last && signo; signo = signo == SIGINT ? SIGTERM : 0)
+    if (cancel[signo] && atomic_load(&n->pending[signo]) && !atomic_load(&n->caught[signo]))
+      raise(signo);
+  free(n);
 }
 
 void cio__signals_dispatch(cio__loop *L) {
   atomic_store(&L->signal_pending, false);
-  for (int signo = 1; signo < NSIG_MAX; signo++) {
-    if (atomic_load(&owner[signo]) != L || atomic_load(&pending[signo]) == 0) continue;
-    atomic_store(&pending[signo], 0);
-    if (waiting(L, signo) > 0) {
-      cio__waitq_wake_all(L, &L->signals->queue[signo], signo, NULL);
-    } else if (signo == dump_signal()) {
+  struct cio__signal_state *n = L->signals;
+  if (!n) return;
+  for (int signo = 1; signo < NSIG; signo++) {
+    if (!atomic_load_explicit(&n->pending[signo], memory_order_relaxed)) continue;
+    if (atomic_load(&n->caught[signo])) {
+      // The waiters' (wake code 0: a signal number must not be mistaken for
+      // a park reason); with none parked, kept for the next wait.
+      if (atomic_exchange(&n->pending[signo], false) &&
+          cio__waitq_wake_all(L, &n->queue[signo], 0, NULL) == 0)
+        atomic_store(&n->pending[signo], true);
+      continue;
+    }
+    atomic_store(&n->pending[signo], false);
+    if (signo == atomic_load(&dump_signo)) {
       cio__dump_tasks(L, stderr);
-    } else if ((signo == SIGINT || signo == SIGTERM) && L->main_task &&
-               L->main_task->state < CIO__DONE) {
+    } else if (is_interrupt(signo) && L->main_task && L->main_task->state < CIO__DONE) {
       cio__warn("%s: cancelling the main task", signo == SIGINT ? "SIGINT" : "SIGTERM");
       cio__task_cancel(L, L->main_task);
+    } else if (is_interrupt(signo)) {
+      cio__warn("%s: the main task has returned; another one ends the process",
+                signo == SIGINT ? "SIGINT" : "SIGTERM");
     }
   }
 }
@@ -130,14 +216,23 @@ void cio__signals_dispatch(cio__loop *L) {
 int cio_signal_wait(int signo) {
   cio__loop *L = cio__task_loop();
   if (!L) return cio__misuse_outside("cio_signal_wait");
-  if (signo <= 0 || signo >= NSIG_MAX || signo == SIGKILL || signo == SIGSTOP || signo == SIGSEGV ||
+  if (signo <= 0 || signo >= NSIG || signo == SIGKILL || signo == SIGSTOP || signo == SIGSEGV ||
       signo == SIGBUS || signo == SIGILL || signo == SIGFPE)
     return -EINVAL;
-  if (!L->signals && !(L->signals = calloc(1, sizeof *L->signals))) return -ENOMEM;
-  int rc = install(signo, L);
+  struct cio__signal_state *n = L->signals;
+  if (!n) return -ENOMEM; // the loop could not join the registry
+  int rc = cio__checkpoint(L);
   if (rc < 0) return rc;
-  L->signals->waiters[signo]++;
-  rc = cio__waitq_wait(L, &L->signals->queue[signo], CIO__NEVER, "signal");
-  L->signals->waiters[signo]--;
-  return rc == CIO__PARK_DEADLINE ? -ETIMEDOUT : rc;
+  pthread_mutex_lock(&registry_lock);
+  rc = install(signo);
+  pthread_mutex_unlock(&registry_lock);
+  if (rc < 0) return rc;
+  atomic_store(&n->caught[signo], true);
+  if (atomic_exchange(&n->pending[signo], false)) return signo; // came since the last wait
+  // A signal can come from outside at any time: a task waiting for one is
+  // not deadlocked, so the wait holds the loop open.
+  cio_loop_hold(L, 1);
+  rc = cio__waitq_wait(L, &n->queue[signo], CIO__NEVER, "signal");
+  cio_loop_hold(L, -1);
+  return rc == 0 ? signo : rc;
 }

@@ -6,10 +6,13 @@
 
 #include "../loop/loop.h"
 
-// Makes SIGINT and SIGTERM cancel L's main task (if their action is the
-// default).  Returns 0 or -errno.
+// Puts L on the registry of running loops, so SIGINT and SIGTERM cancel its
+// main task (if their action was the default when the first loop started)
+// and the signals its tasks wait for reach it.  Returns 0 or -ENOMEM (L then
+// gets no signals; cio_signal_wait() fails with -ENOMEM).
 int cio__signals_start(cio__loop *L);
-// Stops delivering signals to L.
+// Takes L off the registry; the last loop to leave puts back every signal
+// action cio replaced.
 void cio__signals_stop(cio__loop *L);
 
 #endif
