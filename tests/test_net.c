@@ -769,6 +769,76 @@ static void socket_and_stream_closed_twice_return_einval(void) {
   ASSERT_EQ(cio_run(closed_twice_main, NULL), 0);
 }
 
+// ---------------------------------------------------------------- files
+
+// pwrite and pread on the pool, cancelled while queued behind busy workers:
+// they finish and report what they did.  (They returned -ECANCELED at once
+// while the worker went on: the write happened after the call said it had
+// failed, and the read filled a buffer its caller had taken back.)
+static void *busy_worker(void *arg) {
+  (void)arg;
+  usleep(300 * 1000);
+  return NULL;
+}
+static int occupy_pool(void *arg) {
+  (void)arg;
+  return cio_to_thread(busy_worker, NULL, NULL);
+}
+struct file_io {
+  int fd;
+  char *buf;
+  size_t len;
+  bool read;
+};
+static int file_io_task(void *arg) {
+  struct file_io *f = arg;
+  ssize_t r = f->read ? cio_file_pread(f->fd, f->buf, f->len, 0)
+                      : cio_file_pwrite(f->fd, f->buf, f->len, 0);
+  if (r < 0) return (int)r;
+  ASSERT_EQ(cio_sleep(0), -ECANCELED); // the cancellation comes at the next await
+  return (int)r;
+}
+static int file_cancel_main(void *arg) {
+  (void)arg;
+  char path[] = "/tmp/cio-file-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT(fd >= 0);
+  unlink(path);
+  size_t len = 100000;
+  char *out = malloc(len), *in = calloc(1, len);
+  for (size_t i = 0; i < len; i++) out[i] = (char)PATTERN(i);
+  long workers = sysconf(_SC_NPROCESSORS_ONLN) + 4;
+  if (workers > 32) workers = 32;
+  cio_task *busy[64];
+  for (int round = 0; round < 2; round++) {
+    for (long i = 0; i < workers + 2; i++) busy[i] = cio_spawn(occupy_pool, NULL);
+    ASSERT_EQ(cio_sleep(0.02), 0); // every worker is busy for 0.3 s
+    struct file_io f = {fd, round ? in : out, len, round == 1};
+    cio_task *t = cio_spawn(file_io_task, &f);
+    ASSERT_EQ(cio_sleep(0.02), 0);
+    ASSERT_EQ(cio_cancel(t), 1);
+    ASSERT_EQ(cio_join(t), (int)len); // done, and said so
+    if (round == 0) {
+      ASSERT_EQ(lseek(fd, 0, SEEK_END), (off_t)len); // written by the time it returned
+    } else {
+      ASSERT(memcmp(in, out, len) == 0); // read by the time it returned
+    }
+    for (long i = 0; i < workers + 2; i++) ASSERT_EQ(cio_join(busy[i]), 0);
+  }
+  // Called already cancelled: nothing is done.
+  struct file_io f = {fd, out, len, false};
+  cio_task *t = cio_spawn(file_io_task, &f);
+  ASSERT_EQ(cio_cancel(t), 1);
+  ASSERT_EQ(cio_join(t), -ECANCELED);
+  close(fd);
+  free(out);
+  free(in);
+  return 0;
+}
+static void file_calls_cancelled_on_the_pool_report_what_they_did(void) {
+  ASSERT_EQ(cio_run(file_cancel_main, NULL), 0);
+}
+
 static const test_case cases[] = {
     {"thousand_concurrent_connections", thousand_concurrent_connections, 60},
     {"short_reads_and_writes_are_byte_exact", short_reads_and_writes_are_byte_exact, 60},
@@ -788,5 +858,7 @@ static const test_case cases[] = {
     {"stream_closed_while_read_and_drained", stream_closed_while_read_and_drained, 0},
     {"socket_and_stream_closed_twice_return_einval", socket_and_stream_closed_twice_return_einval,
      0},
+    {"file_calls_cancelled_on_the_pool_report_what_they_did",
+     file_calls_cancelled_on_the_pool_report_what_they_did, 0},
 };
 TEST_MAIN(cases)
