@@ -2,6 +2,7 @@
 //
 // Sockets, streams and the server helper on real sockets on 127.0.0.1.
 #include <cio.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -839,6 +840,160 @@ static void file_calls_cancelled_on_the_pool_report_what_they_did(void) {
   ASSERT_EQ(cio_run(file_cancel_main, NULL), 0);
 }
 
+// ---------------------------------------------------------------- foreign descriptors
+
+// cio_wait_readable/writable on descriptors cio does not own: a pipe made
+// readable later by another task, timeouts (own and a scope), cancellation,
+// two descriptors at once, the same one twice (-EBUSY), a reader and a
+// writer on one socket, a descriptor wrapped (by cio_sock_wrap, which the
+// poller refuses while a registration is left) and closed and reopened
+// after a wait, and a socket made with libc and connected without cio.
+struct fd_waiter {
+  int fd;         // what to wait on
+  bool write;     // for writing
+  double timeout; // its limit
+  double woke;    // when it returned
+};
+static int fd_wait_task(void *arg) {
+  struct fd_waiter *w = arg;
+  int rc = w->write ? cio_wait_writable(w->fd, w->timeout) : cio_wait_readable(w->fd, w->timeout);
+  w->woke = cio_now();
+  return rc;
+}
+static int late_writer(void *arg) {
+  int fd = *(int *)arg;
+  int rc = cio_sleep(0.05);
+  if (rc < 0) return rc;
+  return write(fd, "x", 1) == 1 ? 0 : -errno;
+}
+static int foreign_main(void *arg) {
+  (void)arg;
+  int a[2], b[2];
+  ASSERT_EQ(pipe(a), 0);
+  ASSERT_EQ(pipe(b), 0);
+  char c;
+  // Readable later, written by another task.
+  double t0 = cio_now();
+  cio_task *w = cio_spawn(late_writer, &a[1]);
+  ASSERT_EQ(cio_wait_readable(a[0], CIO_FOREVER), 0);
+  ASSERT_BETWEEN(cio_now() - t0, 0.04, 2.0);
+  ASSERT_EQ(cio_join(w), 0);
+  ASSERT_EQ(cio_wait_readable(a[0], 0), 0); // ready now: no wait
+  ASSERT_EQ(read(a[0], &c, 1), 1);
+  // The wait left no registration: cio may wrap the descriptor now (the
+  // poller refuses a second registration), and then it is cio's.
+  int old = a[0];
+  cio_sock *s = cio_sock_wrap(a[0]);
+  ASSERT(s);
+  ASSERT_EQ(cio_wait_readable(a[0], 1), -EEXIST); // a cio socket owns it
+  ASSERT_EQ(cio_sock_close(s), 0);                // closes a[0]
+  ASSERT_EQ(close(a[1]), 0);
+  ASSERT_EQ(pipe(a), 0); // closed and reopened: likely the same numbers
+  if (a[0] != old) printf("  (the new pipe got other descriptors)\n");
+  // Timeouts: its own, 0, and a scope's.
+  t0 = cio_now();
+  ASSERT_EQ(cio_wait_readable(a[0], 0.05), -ETIMEDOUT);
+  ASSERT_BETWEEN(cio_now() - t0, 0.04, 2.0);
+  ASSERT_EQ(cio_wait_readable(a[0], 0), -ETIMEDOUT);
+  cio_scope scope;
+  ASSERT_EQ(cio_timeout_begin(&scope, 0.05), 0);
+  ASSERT_EQ(cio_wait_readable(a[0], CIO_FOREVER), -ETIMEDOUT);
+  ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
+  // Cancellation.
+  struct fd_waiter fw = {a[0], false, CIO_FOREVER, 0};
+  cio_task *t = cio_spawn(fd_wait_task, &fw);
+  ASSERT_EQ(cio_sleep(0.02), 0);
+  ASSERT_EQ(cio_cancel(t), 1);
+  ASSERT_EQ(cio_join(t), -ECANCELED);
+  // Two descriptors at once, the second made ready first; the same one twice.
+  struct fd_waiter wa = {a[0], false, 5, 0}, wb = {b[0], false, 5, 0}, again = {a[0], false, 5, 0};
+  cio_task *ta = cio_spawn(fd_wait_task, &wa), *tb = cio_spawn(fd_wait_task, &wb);
+  ASSERT_EQ(cio_sleep(0.02), 0);
+  cio_task *t2 = cio_spawn(fd_wait_task, &again);
+  ASSERT_EQ(cio_join(t2), -EBUSY);
+  ASSERT_EQ(write(b[1], "b", 1), 1);
+  ASSERT_EQ(cio_sleep(0.02), 0);
+  ASSERT_EQ(write(a[1], "a", 1), 1);
+  ASSERT_EQ(cio_join(tb), 0);
+  ASSERT_EQ(cio_join(ta), 0);
+  ASSERT(wb.woke < wa.woke);
+  ASSERT_EQ(read(a[0], &c, 1), 1);
+  ASSERT_EQ(read(b[0], &c, 1), 1);
+  // Closed and reopened after waits, once more.
+  for (int i = 0; i < 2; i++) ASSERT_EQ(close(a[i]), 0);
+  ASSERT_EQ(pipe(a), 0);
+  ASSERT_EQ(cio_wait_readable(a[0], 0.01), -ETIMEDOUT);
+  w = cio_spawn(late_writer, &a[1]);
+  ASSERT_EQ(cio_wait_readable(a[0], 5), 0);
+  ASSERT_EQ(cio_join(w), 0);
+  // A reader and a writer on one socket at once, neither ready at first.
+  int sp[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp), 0);
+  static char fill[1 << 16];
+  while (send(sp[0], fill, sizeof fill, MSG_DONTWAIT) > 0) {
+  }
+  struct fd_waiter rd = {sp[0], false, 5, 0}, wr = {sp[0], true, 5, 0};
+  cio_task *tr = cio_spawn(fd_wait_task, &rd), *tw = cio_spawn(fd_wait_task, &wr);
+  ASSERT_EQ(cio_sleep(0.02), 0);
+  ASSERT(!cio_task_done(tr) && !cio_task_done(tw));
+  while (recv(sp[1], fill, sizeof fill, MSG_DONTWAIT) > 0) { // room for the writer
+  }
+  ASSERT_EQ(cio_join(tw), 0);
+  ASSERT(!cio_task_done(tr));
+  ASSERT_EQ(send(sp[1], "r", 1, 0), 1);
+  ASSERT_EQ(cio_join(tr), 0);
+  close(sp[0]);
+  close(sp[1]);
+  // Bad input.
+  ASSERT_EQ(cio_wait_readable(-1, 1), -EBADF);
+  ASSERT_EQ(cio_wait_readable(old + 100, 1), -EBADF); // not open
+  ASSERT_EQ(cio_wait_writable(a[1], NAN), -EINVAL);
+  for (int i = 0; i < 2; i++) {
+    ASSERT_EQ(close(a[i]), 0);
+    ASSERT_EQ(close(b[i]), 0);
+  }
+  return 0;
+}
+static void wait_readable_writable_on_foreign_descriptors(void) {
+  ASSERT_EQ(cio_run(foreign_main, NULL), 0);
+  ASSERT_EQ(cio_wait_readable(0, 0), -EPERM); // outside a task
+}
+
+// A socket made and connected with libc, as a client library would, driven
+// through cio_wait_writable/readable: connect completes, the request goes
+// out, the answer comes back (from an echo server on the same loop).
+static int libc_socket_main(void *arg) {
+  (void)arg;
+  char port[8];
+  cio_server *srv = start_echo(port, sizeof port);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  ASSERT(fd >= 0);
+  struct sockaddr_in to = {.sin_family = AF_INET,
+                           .sin_port = htons((uint16_t)atoi(port)),
+                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  int r = connect(fd, (struct sockaddr *)&to, sizeof to);
+  ASSERT(r == 0 || errno == EINPROGRESS);
+  ASSERT_EQ(cio_wait_writable(fd, 5), 0); // connected
+  int err = -1;
+  socklen_t el = sizeof err;
+  ASSERT_EQ(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el), 0);
+  ASSERT_EQ(err, 0);
+  ASSERT_EQ(send(fd, "hello", 5, 0), 5);
+  char buf[8];
+  size_t got = 0;
+  while (got < 5) {
+    ASSERT_EQ(cio_wait_readable(fd, 5), 0);
+    ssize_t n = recv(fd, buf + got, sizeof buf - got, MSG_DONTWAIT);
+    ASSERT(n > 0 || (n < 0 && errno == EAGAIN));
+    if (n > 0) got += (size_t)n;
+  }
+  ASSERT(memcmp(buf, "hello", 5) == 0);
+  ASSERT_EQ(close(fd), 0);
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  return 0;
+}
+static void wait_on_a_socket_made_with_libc(void) { ASSERT_EQ(cio_run(libc_socket_main, NULL), 0); }
+
 static const test_case cases[] = {
     {"thousand_concurrent_connections", thousand_concurrent_connections, 60},
     {"short_reads_and_writes_are_byte_exact", short_reads_and_writes_are_byte_exact, 60},
@@ -860,5 +1015,8 @@ static const test_case cases[] = {
      0},
     {"file_calls_cancelled_on_the_pool_report_what_they_did",
      file_calls_cancelled_on_the_pool_report_what_they_did, 0},
+    {"wait_readable_writable_on_foreign_descriptors", wait_readable_writable_on_foreign_descriptors,
+     0},
+    {"wait_on_a_socket_made_with_libc", wait_on_a_socket_made_with_libc, 0},
 };
 TEST_MAIN(cases)

@@ -89,6 +89,28 @@ int cio_sock_shutdown(cio_sock *s, int how);
 /// A socket owned by a stream is closed by cio_stream_close(), not here.
 int cio_sock_close(cio_sock *s);
 
+// ---------------------------------------------------------------- foreign descriptors
+
+/// Await a descriptor that cio does not own becoming readable (writable):
+/// a socket that libpq, hiredis, c-ares or libcurl reads and writes itself,
+/// a pipe, any descriptor poll(2) accepts.  No ownership is taken: the
+/// descriptor is not made non-blocking, and it is watched only while the
+/// call waits, so it may be closed as soon as the call returns.  Returns 0
+/// when it is ready, or when a read (write) would not block because it hung
+/// up or failed (the next call on it says which; a regular file is always
+/// ready); -ETIMEDOUT after `timeout` seconds (CIO_FOREVER: no limit; 0 or
+/// negative: look once) or when an enclosing timeout scope expires;
+/// -ECANCELED; -EBUSY if another task already waits on `fd` in the same
+/// direction on this loop (a reader and a writer may wait at once); -EBADF
+/// for a descriptor that is not open; -EEXIST if a cio_sock of this loop
+/// owns it (use the socket's own calls); -EINVAL for a NaN timeout; -EPERM
+/// outside a task.  Any number of tasks may wait on different descriptors
+/// at once.  Do not close `fd` while a task waits on it: cancel that task
+/// first (the kernel would forget the descriptor silently and the wait end
+/// only at its timeout).
+CIO_AWAIT int cio_wait_readable(int fd, double timeout);
+CIO_AWAIT int cio_wait_writable(int fd, double timeout);
+
 /// The descriptor, the local port, and the peer as "addr:port" ("[v6]:port").
 int cio_sock_fd(const cio_sock *s);
 int cio_sock_port(const cio_sock *s);
