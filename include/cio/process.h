@@ -26,7 +26,9 @@ typedef struct cio_process_opts {
 
 /// Starts `file` (searched in PATH) with argv (argv[0] is the program's name,
 /// NULL-terminated).  Does not await.  Returns 0 and *out, or -errno
-/// (-ENOENT for a program that does not exist, -EINVAL...).  opts may be NULL.
+/// (-ENOENT for a program that does not exist, -EINVAL, -EMFILE, -ENOMEM...;
+/// a child started before a pipe failed is killed and reaped, so nothing is
+/// left running).  opts may be NULL.
 int cio_process_spawn(cio_process **out, const char *file, char *const argv[],
                       const cio_process_opts *opts);
 

@@ -44,15 +44,20 @@ static int returncode_of(const siginfo_t *si) {
   return si->si_code == CLD_EXITED ? si->si_status : -si->si_status;
 }
 
+// Wraps the parent's end of a pipe as a stream and closes the child's end;
+// each end it consumes becomes -1 in fds.
 static int pipe_stream(int fds[2], bool parent_reads, cio_stream **out) {
-  cio_sock *s = cio_sock_wrap(parent_reads ? fds[0] : fds[1]);
+  int mine = parent_reads ? 0 : 1;
+  cio_sock *s = cio_sock_wrap(fds[mine]);
   if (!s) return -errno;
+  fds[mine] = -1;
   *out = cio_stream_new(s, 0);
   if (!*out) {
     cio_sock_close(s);
     return -ENOMEM;
   }
-  close(parent_reads ? fds[1] : fds[0]);
+  close(fds[!mine]);
+  fds[!mine] = -1;
   return 0;
 }
 
@@ -83,6 +88,20 @@ int cio_process_spawn(cio_process **out, const char *file, char *const argv[],
     if (err) rc = -err;
   }
   posix_spawn_file_actions_destroy(&fa);
+  if (rc == 0) {
+    cio_stream **streams[3] = {&proc->in, &proc->out, &proc->err};
+    for (int i = 0; i < 3 && rc == 0; i++)
+      if (want[i]) rc = pipe_stream(p[i], i > 0, streams[i]);
+    if (rc < 0) {
+      // A pipe could not be set up (out of memory): the child runs without
+      // a stream it was promised.  Undo it rather than hand out a process
+      // whose stream is missing (the error used to be ignored).
+      for (int i = 0; i < 3; i++) cio__stream_abort(*streams[i]);
+      kill(proc->pid, SIGKILL);
+      siginfo_t si;
+      waitid(P_PID, (id_t)proc->pid, &si, WEXITED);
+    }
+  }
   if (rc < 0) {
     for (int i = 0; i < 3; i++)
       for (int k = 0; k < 2; k++)
@@ -90,9 +109,6 @@ int cio_process_spawn(cio_process **out, const char *file, char *const argv[],
     free(proc);
     return rc;
   }
-  if (want[0]) pipe_stream(p[0], false, &proc->in);
-  if (want[1]) pipe_stream(p[1], true, &proc->out);
-  if (want[2]) pipe_stream(p[2], true, &proc->err);
   // Valgrind 3.19 does not know pidfd_open (and warns): waits poll there.
   int pidfd = RUNNING_ON_VALGRIND ? -1 : (int)syscall(SYS_pidfd_open, proc->pid, 0);
   if (pidfd >= 0 && !(proc->pidfd = cio_sock_wrap(pidfd))) close(pidfd);
