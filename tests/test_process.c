@@ -154,10 +154,80 @@ static void processes_under_chaos_leave_nothing(void) {
   ASSERT_EQ(cio_run(proc_chaos_main, NULL), 0);
 }
 
+// A process freed twice: the second free returns -EINVAL, as do the other
+// calls on it; closing stdin twice too.
+static int waiter_fn(void *arg) {
+  int code;
+  return cio_process_wait(arg, &code);
+}
+static int stdout_reader_fn(void *arg) {
+  char buf[16];
+  return (int)cio_stream_read(cio_process_stdout(arg), buf, sizeof buf);
+}
+static int freed_twice_main(void *arg) {
+  (void)arg;
+  cio_process *p;
+  char *argv[] = {"cat", NULL};
+  cio_process_opts o = {.pipe_stdin = true, .pipe_stdout = true};
+  ASSERT_EQ(cio_process_spawn(&p, "cat", argv, &o), 0);
+  ASSERT_EQ(cio_process_close_stdin(p), 0);
+  ASSERT_EQ(cio_process_close_stdin(p), -EINVAL);
+  int code = -1;
+  ASSERT_EQ(cio_process_wait(p, &code), 0);
+  ASSERT_EQ(code, 0);
+  ASSERT_EQ(cio_process_free(p), 0);
+  ASSERT_EQ(cio_process_free(p), -EINVAL);
+  ASSERT_EQ(cio_process_wait(p, &code), -EINVAL);
+  ASSERT_EQ(cio_process_kill(p, SIGTERM), -EINVAL);
+  ASSERT(cio_process_stdout(p) == NULL);
+  ASSERT_EQ(cio_process_pid(p), -1);
+  // Freed while another task waits for it: that task wakes with -EBADF.
+  char *sleeper[] = {"sleep", "30", NULL};
+  ASSERT_EQ(cio_process_spawn(&p, "sleep", sleeper, &o), 0);
+  cio_task *t = cio_spawn(waiter_fn, p);
+  cio_task *r = cio_spawn(stdout_reader_fn, p);
+  ASSERT_EQ(cio_sleep(0.02), 0);
+  ASSERT_EQ(cio_process_free(p), 0);
+  int rc = cio_join(t);
+  ASSERT(rc == -EBADF || RUNNING_ON_VALGRIND); // valgrind: no pidfd, the poll sees it freed
+  ASSERT_EQ(cio_join(r), -EBADF);
+  return 0;
+}
+static void process_freed_twice_returns_einval(void) {
+  ASSERT_EQ(cio_run(freed_twice_main, NULL), 0);
+}
+
+// A child that exits without reading its stdin: writing to the pipe
+// returns -EPIPE, and the parent is not killed by SIGPIPE (it was: pipes
+// were written with write(), which raises it).
+static int epipe_main(void *arg) {
+  (void)arg;
+  cio_process *p;
+  char *argv[] = {"true", NULL};
+  cio_process_opts o = {.pipe_stdin = true};
+  ASSERT_EQ(cio_process_spawn(&p, "true", argv, &o), 0);
+  int code = -1;
+  ASSERT_EQ(cio_process_wait(p, &code), 0);
+  static char junk[1 << 20];
+  cio_stream *in = cio_process_stdin(p);
+  ASSERT_EQ(cio_stream_write(in, junk, sizeof junk), 0);
+  ASSERT_EQ(cio_stream_drain(in), -EPIPE);
+  ASSERT_EQ(cio_stream_queued(in), sizeof junk); // nothing was sent
+  ASSERT_EQ(cio_process_close_stdin(p), -EPIPE);
+  ASSERT_EQ(cio_process_free(p), 0);
+  return 0;
+}
+static void stdin_of_an_exited_child_gives_epipe_not_sigpipe(void) {
+  ASSERT_EQ(cio_run(epipe_main, NULL), 0);
+}
+
 static const test_case cases[] = {
     {"output_streamed_and_exit_code", output_streamed_and_exit_code, 0},
     {"input_fed_through_stdin", input_fed_through_stdin, 0},
     {"kill_and_timeout", kill_and_timeout, 0},
     {"processes_under_chaos_leave_nothing", processes_under_chaos_leave_nothing, 60},
+    {"process_freed_twice_returns_einval", process_freed_twice_returns_einval, 0},
+    {"stdin_of_an_exited_child_gives_epipe_not_sigpipe",
+     stdin_of_an_exited_child_gives_epipe_not_sigpipe, 0},
 };
 TEST_MAIN(cases)

@@ -53,15 +53,26 @@ CIO_AWAIT int cio_to_thread_owned(void *(*fn)(void *arg), void *arg,
 /// Awaits reading the whole file at `path` (on the pool).  On success
 /// *data is a malloc'd buffer the caller frees, with a NUL after the
 /// *len bytes.  Fails with -errno from open/read, -EFBIG beyond `max` bytes
-/// (0: no limit), -ENOMEM.
+/// (0: no limit), -ENOMEM; -ECANCELED / -ETIMEDOUT at once if interrupted
+/// (the read goes on in the background on a copy of `path` and its result
+/// is dropped: reading has no effect to report).
 CIO_AWAIT int cio_file_read_all(const char *path, size_t max, char **data, size_t *len);
 
 /// Awaits writing `len` bytes to `path` (created with mode 0644 or
-/// truncated), on the pool.  Returns 0 or -errno.
+/// truncated), on the pool.  Returns 0 or -errno (-ENXIO for a FIFO that
+/// nobody reads).  Not interruptible, as pread/pwrite below.
 CIO_AWAIT int cio_file_write_all(const char *path, const void *data, size_t len);
 
 /// Awaits pread/pwrite on an open descriptor, on the pool.  Return the byte
 /// count (0 at end of file) or -errno.
+///
+/// These three use the caller's buffer, so once started they cannot be
+/// interrupted: a cancellation or a timeout scope that expires meanwhile
+/// waits for the call to finish (one pread/pwrite, or the whole file for
+/// write_all) and is delivered at the next await, and the call returns
+/// what it did — the bytes written are reported, never written behind an
+/// error.  A task already cancelled when it calls gets -ECANCELED and
+/// nothing is done.
 CIO_AWAIT ssize_t cio_file_pread(int fd, void *buf, size_t len, off_t offset);
 CIO_AWAIT ssize_t cio_file_pwrite(int fd, const void *buf, size_t len, off_t offset);
 

@@ -56,9 +56,21 @@ CIO_AWAIT int cio_sock_accept(cio_sock *listener, cio_sock **out);
 CIO_AWAIT ssize_t cio_sock_read(cio_sock *s, void *buf, size_t len);
 
 /// Awaits writing all `len` bytes (several writes if the peer is slow).
-/// Returns len, or -EPIPE / -ECONNRESET; a partial write before an error is
-/// not reported as success.  Never raises SIGPIPE.
+/// Returns len, or -errno: -EPIPE / -ECONNRESET, -ECANCELED / -ETIMEDOUT
+/// if interrupted while waiting for a slow peer.  A prefix of buf may have
+/// been sent before an error, and this call does not say how much: use
+/// cio_sock_write_all() where it matters.  Never raises SIGPIPE.
 CIO_AWAIT ssize_t cio_sock_write(cio_sock *s, const void *buf, size_t len);
+
+/// cio_sock_write() that reports partial progress, as Go's Write returns n
+/// with its error: *sent (if sent is not NULL) always receives how many
+/// bytes of buf the kernel took, whatever the result; buf[0..*sent) was
+/// sent and buf[*sent..len) was not.  Returns 0 (then *sent == len) or
+/// -errno as cio_sock_write() (-ECANCELED, -ETIMEDOUT, -EPIPE,
+/// -ECONNRESET, -EBADF if the socket is closed meanwhile, -EBUSY if
+/// another task is waiting to write to it, -EINVAL...).  To resume after
+/// an interruption, call it again with buf + *sent.
+CIO_AWAIT int cio_sock_write_all(cio_sock *s, const void *buf, size_t len, size_t *sent);
 
 /// UDP.  recvfrom returns the datagram's size (truncated to len).
 CIO_AWAIT ssize_t cio_sock_recvfrom(cio_sock *s, void *buf, size_t len,
@@ -70,8 +82,34 @@ CIO_AWAIT ssize_t cio_sock_sendto(cio_sock *s, const void *buf, size_t len,
 int cio_sock_shutdown(cio_sock *s, int how);
 
 /// Closes the socket; a task waiting on it wakes with -EBADF.  Returns 0 or
-/// -EINVAL.  Does not await.
+/// -EINVAL.  Does not await.  Closing twice: the second close returns
+/// -EINVAL while the socket is among the last 64 objects closed on this
+/// thread (4096 in debug mode, which also prints a line naming the call);
+/// after that the pointer may name a new object and the call is undefined.
+/// A socket owned by a stream is closed by cio_stream_close(), not here.
 int cio_sock_close(cio_sock *s);
+
+// ---------------------------------------------------------------- foreign descriptors
+
+/// Await a descriptor that cio does not own becoming readable (writable):
+/// a socket that libpq, hiredis, c-ares or libcurl reads and writes itself,
+/// a pipe, any descriptor poll(2) accepts.  No ownership is taken: the
+/// descriptor is not made non-blocking, and it is watched only while the
+/// call waits, so it may be closed as soon as the call returns.  Returns 0
+/// when it is ready, or when a read (write) would not block because it hung
+/// up or failed (the next call on it says which; a regular file is always
+/// ready); -ETIMEDOUT after `timeout` seconds (CIO_FOREVER: no limit; 0 or
+/// negative: look once) or when an enclosing timeout scope expires;
+/// -ECANCELED; -EBUSY if another task already waits on `fd` in the same
+/// direction on this loop (a reader and a writer may wait at once); -EBADF
+/// for a descriptor that is not open; -EEXIST if a cio_sock of this loop
+/// owns it (use the socket's own calls); -EINVAL for a NaN timeout; -EPERM
+/// outside a task.  Any number of tasks may wait on different descriptors
+/// at once.  Do not close `fd` while a task waits on it: cancel that task
+/// first (the kernel would forget the descriptor silently and the wait end
+/// only at its timeout).
+CIO_AWAIT int cio_wait_readable(int fd, double timeout);
+CIO_AWAIT int cio_wait_writable(int fd, double timeout);
 
 /// The descriptor, the local port, and the peer as "addr:port" ("[v6]:port").
 int cio_sock_fd(const cio_sock *s);

@@ -29,7 +29,8 @@ cio_stream *cio_stream_new(cio_sock *s, size_t limit);
 CIO_AWAIT int cio_stream_connect(cio_stream **out, const char *host, const char *port);
 
 /// Awaits up to len bytes: returns how many (>= 1), 0 at end of stream, or
-/// -errno.
+/// -errno.  One task at a time reads a stream: each read call returns
+/// -EBUSY while another task is in one.
 CIO_AWAIT ssize_t cio_stream_read(cio_stream *st, void *buf, size_t len);
 
 /// Awaits exactly len bytes.  Returns 0; -ENODATA if the stream ended first
@@ -52,19 +53,42 @@ CIO_AWAIT ssize_t cio_stream_readuntil(cio_stream *st, const void *sep, size_t s
 CIO_AWAIT ssize_t cio_stream_readline(cio_stream *st, char *buf, size_t cap);
 
 /// Queues len bytes for sending; cio_stream_drain() (or close) sends them,
-/// waiting for a slow peer.  Does not await.
-/// Returns 0, -EPIPE after close or a write error, -ENOMEM.
+/// waiting for a slow peer.  Does not await.  Returns 0, -ENOMEM, the
+/// error that stopped an earlier drain (-EPIPE, -ECONNRESET...: the stream
+/// sends nothing more), -EINVAL for a closed stream.
 int cio_stream_write(cio_stream *st, const void *data, size_t len);
 
-/// Awaits until the queued data is at or below the high-water mark
-/// (0 bytes by default: everything sent).  Returns 0 or -errno.
+/// Awaits sending what is queued, unless it is at or below the high-water
+/// mark (0 bytes by default: everything is sent).  Returns 0, or -errno.
+/// Whatever ends it, the bytes the kernel took are gone from the queue and
+/// the rest stay queued, in order: after -ECANCELED or -ETIMEDOUT the next
+/// drain (or close) sends exactly the bytes not yet sent, so none is sent
+/// twice or dropped (cio_stream_queued() says how many are left).  An error
+/// (-EPIPE, -ECONNRESET...) is sticky: later writes and drains return it.
+/// -EBUSY if another task is draining the stream, -EBADF if the stream was
+/// closed meanwhile by another task.
 CIO_AWAIT int cio_stream_drain(cio_stream *st);
 
 /// Sets the mark cio_stream_drain() waits for.
 void cio_stream_set_high_water(cio_stream *st, size_t bytes);
 
+/// Bytes queued and not yet sent (0 for a closed stream).  Does not await.
+size_t cio_stream_queued(const cio_stream *st);
+
 /// Flushes what is queued (awaiting, unless the caller is cancelled), then
-/// closes the socket and frees the stream.  Returns 0 or the flush error.
+/// closes the socket and frees the stream, whatever the flush returned.
+/// Returns 0 if everything written was sent, else the error that stopped
+/// the flush (-ECANCELED, -ETIMEDOUT, -EPIPE...; the bytes not sent are
+/// dropped) or that stopped an earlier drain; -EBUSY if another task was
+/// draining it.  A task reading or draining the stream meanwhile wakes with
+/// -EBADF.
+///
+/// Closing twice: the second close returns -EINVAL while the stream is
+/// among the last 64 objects (sockets, streams, processes, sync objects...)
+/// closed on this thread, 4096 in debug mode, which also prints a line
+/// naming the call; after that the pointer may name a new object and a
+/// second close is undefined (ASan and valgrind report it).  The same holds
+/// for every other call given a closed stream.
 CIO_AWAIT int cio_stream_close(cio_stream *st);
 
 /// The underlying socket.

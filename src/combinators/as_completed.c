@@ -6,9 +6,13 @@
 #include <stdlib.h>
 
 #include "../internal.h"
+#include "../sync/quarantine.h"
 #include "watch.h"
 
+#define ITER_MAGIC 0x61736370u // "ascp"
+
 struct cio_as_completed {
+  uint32_t magic;   // ITER_MAGIC until ended
   cio__watch watch; // the tasks and their completions
   size_t handed;    // completions handed out so far
   int64_t deadline; // end of the whole iteration
@@ -32,6 +36,7 @@ int cio_as_completed_begin(cio_as_completed **out, cio_task **tasks, size_t n, d
     free(it);
     return rc;
   }
+  it->magic = ITER_MAGIC;
   *out = it;
   return 0;
 }
@@ -52,7 +57,9 @@ static int report_late(cio_as_completed *it, cio_task **task) {
 int cio_as_completed_next(cio_as_completed *it, cio_task **task) {
   cio__loop *L = cio__task_loop();
   if (!L) return cio__misuse_outside("cio_as_completed_next");
-  if (!it || !task) return -EINVAL;
+  if (!it || it->magic != ITER_MAGIC)
+    return cio__bad_handle("cio_as_completed_next", "iterator", it);
+  if (!task) return -EINVAL;
   *task = NULL;
   cio__watch *w = &it->watch;
   if (it->stopped) return -ECANCELED;
@@ -77,9 +84,14 @@ int cio_as_completed_next(cio_as_completed *it, cio_task **task) {
   return 1;
 }
 
-void cio_as_completed_end(cio_as_completed *it) {
-  if (!it) return;
+// The memory goes to the quarantine, so a second end reads the cleared
+// magic and returns -EINVAL instead of freeing it again.
+int cio_as_completed_end(cio_as_completed *it) {
+  if (!it || it->magic != ITER_MAGIC)
+    return cio__bad_handle("cio_as_completed_end", "iterator", it);
+  it->magic = 0;
   cio__watch_stop(&it->watch);
   free(it->handed_out);
-  free(it);
+  cio__quarantine(it);
+  return 0;
 }

@@ -16,7 +16,10 @@
 #include <stdlib.h>
 
 #include "../internal.h"
+#include "../sync/quarantine.h"
 #include "../task/task.h"
+
+#define GROUP_MAGIC 0x67727570u // "grup"
 
 struct member {
   cio__waiter waiter;         // linked into the task's done queue
@@ -26,6 +29,7 @@ struct member {
 };
 
 struct cio_group {
+  uint32_t magic;         // GROUP_MAGIC until freed
   cio_task *owner;        // the task that created it (the only one that waits)
   uint64_t owner_id;      // its id (the record may hold another task once it ended)
   struct member *members; // running members
@@ -38,6 +42,8 @@ struct cio_group {
   size_t nfailures;       // how many
   size_t cap;             // allocated
 };
+
+static bool valid(const cio_group *g) { return g && g->magic == GROUP_MAGIC; }
 
 static void cancel_members(cio_group *g) {
   g->cancelling = true;
@@ -103,6 +109,7 @@ cio_group *cio_group_new(void) {
     errno = ENOMEM;
     return NULL;
   }
+  g->magic = GROUP_MAGIC;
   g->owner = L->current;
   g->owner_id = L->current->id;
   return g;
@@ -115,7 +122,7 @@ cio_task *cio_group_spawn_at(cio_group *g, const char *name, cio_fn fn, void *ar
     errno = -cio__misuse_outside("cio_group_spawn");
     return NULL;
   }
-  if (!g || !fn || g->closed) {
+  if (!valid(g) || !fn || g->closed) {
     errno = EINVAL;
     return NULL;
   }
@@ -146,7 +153,7 @@ cio_task *cio_group_spawn_at(cio_group *g, const char *name, cio_fn fn, void *ar
 int cio_group_wait(cio_group *g) {
   cio__loop *L = cio__task_loop();
   if (!L) return cio__misuse_outside("cio_group_wait");
-  if (!g || g->closed) return -EINVAL;
+  if (!valid(g) || g->closed) return -EINVAL;
   if (L->current != g->owner) return -EPERM;
   int interrupted = 0;
   cio_scope shield;
@@ -170,17 +177,20 @@ int cio_group_wait(cio_group *g) {
 }
 
 size_t cio_group_failures(const cio_group *g, int *outcomes, size_t cap) {
-  if (!g) return 0;
+  if (!valid(g)) return 0;
   for (size_t i = 0; i < g->nfailures && i < cap; i++)
     if (outcomes) outcomes[i] = g->failures[i];
   return g->nfailures;
 }
 
+// The memory goes to the quarantine, so a second free reads the cleared
+// magic and returns -EINVAL instead of freeing it again.
 int cio_group_free(cio_group *g) {
-  if (!g) return -EINVAL;
+  if (!valid(g)) return cio__bad_handle("cio_group_free", "task group", g);
   if (g->running) return -EBUSY;
   uncancel_body(g);
+  g->magic = 0;
   free(g->failures);
-  free(g);
+  cio__quarantine(g);
   return 0;
 }

@@ -2,10 +2,21 @@
 //
 // File helpers.  Regular files are always "ready" for epoll, so their
 // reads and writes block; they run on the worker pool instead.
+//
+// A call on the pool cannot be interrupted.  pread, pwrite and write_all
+// use the caller's buffer, so they wait for the worker whatever comes (a
+// cancellation or a timeout is delivered at the next await) and return
+// what the call did: the bytes written are reported, never written behind
+// an error.  (They used to return -ECANCELED at once while the worker went
+// on: a pwrite happened after the call had said it failed, and a pread
+// wrote into a buffer its caller had taken back.)  read_all uses only its
+// own memory and a copy of the path, so it returns at once when
+// interrupted and the worker's result is dropped.
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,13 +26,13 @@
 #include "pool.h"
 
 struct file_job {
-  const char *path; // file
-  int fd;           // or descriptor
-  void *buf;        // data in or out
-  size_t len;       // bytes
-  size_t max;       // read_all: limit (0 none)
-  off_t offset;     // pread/pwrite
-  ssize_t rc;       // result: bytes or -errno
+  char *path;   // file (read_all: a copy it owns)
+  int fd;       // or descriptor
+  void *buf;    // data in or out
+  size_t len;   // bytes
+  size_t max;   // read_all: limit (0 none)
+  off_t offset; // pread/pwrite
+  ssize_t rc;   // result: bytes or -errno
 };
 
 static void *read_all(void *arg) {
@@ -64,9 +75,12 @@ static void *read_all(void *arg) {
 
 static void *write_all(void *arg) {
   struct file_job *j = arg;
-  int fd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
+  // O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of holding
+  // the worker, and its caller, which cannot be interrupted, forever.
+  int fd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0644);
+  if (fd < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
     j->rc = -errno;
+    if (fd >= 0) close(fd);
     return NULL;
   }
   size_t done = 0;
@@ -102,75 +116,88 @@ static void *do_pwrite(void *arg) {
   return NULL;
 }
 
-// A file job on the pool.  If the caller gives up (cancelled, timed out)
-// the worker still uses the job; whichever of the two finishes last frees
-// it (and what read_all allocated), decided by one atomic exchange.
+// read_all on the pool.  If the caller gives up (cancelled, timed out) the
+// worker still uses the job; whichever of the two finishes last frees it
+// (the path copy and what read_all allocated), decided by one atomic
+// exchange.
 enum { RUNNING, FINISHED, ABANDONED };
 
 struct owned {
-  void *(*fn)(void *); // the real job
   struct file_job job; // its data (copied, so the caller's frame may go)
   atomic_int state;    // RUNNING, then FINISHED or ABANDONED
 };
 
 static void discard(struct owned *o) {
-  if (o->fn == read_all) free(o->job.buf);
+  free(o->job.buf);
+  free(o->job.path);
   free(o);
 }
 
 static void *run_owned(void *arg) {
   struct owned *o = arg;
-  o->fn(&o->job);
+  read_all(&o->job);
   if (atomic_exchange(&o->state, FINISHED) == ABANDONED) discard(o);
   return NULL;
 }
 
-static int run(void *(*fn)(void *), struct file_job *job, const char *name) {
+// Runs a job that uses the caller's memory: waits for it, shielded.
+static int run_to_end(void *(*fn)(void *), struct file_job *job, const char *name) {
   cio__loop *L = cio__task_loop();
   if (!L) return cio__misuse_outside(name);
-  struct owned *o = malloc(sizeof *o);
-  if (!o) return -ENOMEM;
-  o->fn = fn;
-  o->job = *job;
+  int rc = cio__checkpoint(L); // already cancelled: do nothing
+  if (rc < 0) return rc;
+  cio_scope shield;
+  cio__shield_enter(L->current, &shield);
+  rc = cio__pool_submit_wait(L, fn, job, NULL);
+  cio__shield_leave(L->current, &shield);
+  return rc;
+}
+
+int cio_file_read_all(const char *path, size_t max, char **data, size_t *len) {
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside("cio_file_read_all");
+  if (!path || !data) return -EINVAL;
+  int rc = cio__checkpoint(L);
+  if (rc < 0) return rc;
+  struct owned *o = calloc(1, sizeof *o);
+  if (!o || !(o->job.path = strdup(path))) {
+    free(o);
+    return -ENOMEM;
+  }
+  o->job.max = max;
   atomic_init(&o->state, RUNNING);
-  int rc = cio__pool_submit_wait(L, run_owned, o, NULL);
+  rc = cio__pool_submit_wait(L, run_owned, o, NULL);
   if (rc < 0) {
     if (atomic_exchange(&o->state, ABANDONED) == FINISHED) discard(o);
     return rc;
   }
-  *job = o->job;
-  free(o);
-  return 0;
-}
-
-int cio_file_read_all(const char *path, size_t max, char **data, size_t *len) {
-  if (!path || !data) return -EINVAL;
-  struct file_job j = {.path = path, .max = max};
-  int rc = run(read_all, &j, "cio_file_read_all");
-  if (rc < 0) return rc;
-  if (j.rc < 0) return (int)j.rc;
-  *data = j.buf;
-  if (len) *len = j.len;
-  return 0;
+  rc = (int)o->job.rc;
+  if (rc == 0) {
+    *data = o->job.buf;
+    if (len) *len = o->job.len;
+    o->job.buf = NULL;
+  }
+  discard(o);
+  return rc;
 }
 
 int cio_file_write_all(const char *path, const void *data, size_t len) {
   if (!path || (!data && len)) return -EINVAL;
-  struct file_job j = {.path = path, .buf = (void *)data, .len = len};
-  int rc = run(write_all, &j, "cio_file_write_all");
+  struct file_job j = {.path = (char *)path, .buf = (void *)data, .len = len};
+  int rc = run_to_end(write_all, &j, "cio_file_write_all");
   return rc < 0 ? rc : (int)j.rc;
 }
 
 ssize_t cio_file_pread(int fd, void *buf, size_t len, off_t offset) {
   if (fd < 0 || (!buf && len)) return -EINVAL;
   struct file_job j = {.fd = fd, .buf = buf, .len = len, .offset = offset};
-  int rc = run(do_pread, &j, "cio_file_pread");
+  int rc = run_to_end(do_pread, &j, "cio_file_pread");
   return rc < 0 ? rc : j.rc;
 }
 
 ssize_t cio_file_pwrite(int fd, const void *buf, size_t len, off_t offset) {
   if (fd < 0 || (!buf && len)) return -EINVAL;
   struct file_job j = {.fd = fd, .buf = (void *)buf, .len = len, .offset = offset};
-  int rc = run(do_pwrite, &j, "cio_file_pwrite");
+  int rc = run_to_end(do_pwrite, &j, "cio_file_pwrite");
   return rc < 0 ? rc : j.rc;
 }

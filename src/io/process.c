@@ -16,6 +16,7 @@
 #include "../../include/cio.h"
 #include "../context/valgrind_compat.h"
 #include "../internal.h"
+#include "../sync/quarantine.h"
 #include "../task/task.h"
 #include "sock.h"
 #include "stream.h"
@@ -26,7 +27,10 @@
 
 extern char **environ;
 
+#define PROCESS_MAGIC 0x70726f63u // "proc"
+
 struct cio_process {
+  uint32_t magic;             // PROCESS_MAGIC until freed
   pid_t pid;                  // the child
   cio_sock *pidfd;            // its pidfd, watched by the poller, or NULL
   cio_stream *in, *out, *err; // pipes, or NULL
@@ -34,19 +38,26 @@ struct cio_process {
   int returncode;             // once reaped
 };
 
+static bool valid(const cio_process *p) { return p && p->magic == PROCESS_MAGIC; }
+
 static int returncode_of(const siginfo_t *si) {
   return si->si_code == CLD_EXITED ? si->si_status : -si->si_status;
 }
 
+// Wraps the parent's end of a pipe as a stream and closes the child's end;
+// each end it consumes becomes -1 in fds.
 static int pipe_stream(int fds[2], bool parent_reads, cio_stream **out) {
-  cio_sock *s = cio_sock_wrap(parent_reads ? fds[0] : fds[1]);
+  int mine = parent_reads ? 0 : 1;
+  cio_sock *s = cio_sock_wrap(fds[mine]);
   if (!s) return -errno;
+  fds[mine] = -1;
   *out = cio_stream_new(s, 0);
   if (!*out) {
     cio_sock_close(s);
     return -ENOMEM;
   }
-  close(parent_reads ? fds[1] : fds[0]);
+  close(fds[!mine]);
+  fds[!mine] = -1;
   return 0;
 }
 
@@ -77,6 +88,20 @@ int cio_process_spawn(cio_process **out, const char *file, char *const argv[],
     if (err) rc = -err;
   }
   posix_spawn_file_actions_destroy(&fa);
+  if (rc == 0) {
+    cio_stream **streams[3] = {&proc->in, &proc->out, &proc->err};
+    for (int i = 0; i < 3 && rc == 0; i++)
+      if (want[i]) rc = pipe_stream(p[i], i > 0, streams[i]);
+    if (rc < 0) {
+      // A pipe could not be set up (out of memory): the child runs without
+      // a stream it was promised.  Undo it rather than hand out a process
+      // whose stream is missing (the error used to be ignored).
+      for (int i = 0; i < 3; i++) cio__stream_abort(*streams[i]);
+      kill(proc->pid, SIGKILL);
+      siginfo_t si;
+      waitid(P_PID, (id_t)proc->pid, &si, WEXITED);
+    }
+  }
   if (rc < 0) {
     for (int i = 0; i < 3; i++)
       for (int k = 0; k < 2; k++)
@@ -84,26 +109,25 @@ int cio_process_spawn(cio_process **out, const char *file, char *const argv[],
     free(proc);
     return rc;
   }
-  if (want[0]) pipe_stream(p[0], false, &proc->in);
-  if (want[1]) pipe_stream(p[1], true, &proc->out);
-  if (want[2]) pipe_stream(p[2], true, &proc->err);
   // Valgrind 3.19 does not know pidfd_open (and warns): waits poll there.
   int pidfd = RUNNING_ON_VALGRIND ? -1 : (int)syscall(SYS_pidfd_open, proc->pid, 0);
   if (pidfd >= 0 && !(proc->pidfd = cio_sock_wrap(pidfd))) close(pidfd);
+  proc->magic = PROCESS_MAGIC;
   *out = proc;
   return 0;
 }
 
-cio_stream *cio_process_stdin(cio_process *p) { return p ? p->in : NULL; }
-cio_stream *cio_process_stdout(cio_process *p) { return p ? p->out : NULL; }
-cio_stream *cio_process_stderr(cio_process *p) { return p ? p->err : NULL; }
-pid_t cio_process_pid(const cio_process *p) { return p ? p->pid : -1; }
+cio_stream *cio_process_stdin(cio_process *p) { return valid(p) ? p->in : NULL; }
+cio_stream *cio_process_stdout(cio_process *p) { return valid(p) ? p->out : NULL; }
+cio_stream *cio_process_stderr(cio_process *p) { return valid(p) ? p->err : NULL; }
+pid_t cio_process_pid(const cio_process *p) { return valid(p) ? p->pid : -1; }
 
 int cio_process_close_stdin(cio_process *p) {
-  if (!p || !p->in) return -EINVAL;
-  int rc = cio_stream_close(p->in);
-  p->in = NULL;
-  return rc;
+  if (!valid(p)) return cio__bad_handle("cio_process_close_stdin", "process", p);
+  if (!p->in) return -EINVAL;
+  cio_stream *in = p->in;
+  p->in = NULL; // before the flush awaits: the process may be freed meanwhile
+  return cio_stream_close(in);
 }
 
 // Reaps the child if it has exited: 1 reaped, 0 still running, -errno.
@@ -120,31 +144,40 @@ static int try_reap(cio_process *p) {
 
 int cio_process_wait(cio_process *p, int *returncode) {
   if (!cio__task_loop()) return cio__misuse_outside("cio_process_wait");
-  if (!p) return -EINVAL;
+  if (!valid(p)) return cio__bad_handle("cio_process_wait", "process", p);
   while (!p->reaped) {
     int rc = try_reap(p);
     if (rc < 0) return rc;
     if (rc > 0) break;
-    // A pidfd turns readable when the child exits; without one, poll.
+    // A pidfd turns readable when the child exits (its close wakes this
+    // with -EBADF); without one, poll.
     rc = p->pidfd ? cio__sock_wait_edge(p->pidfd) : cio_sleep(0.01);
     if (rc < 0) return rc;
+    if (!valid(p)) return -EBADF; // freed meanwhile (still quarantined)
   }
   if (returncode) *returncode = p->returncode;
   return 0;
 }
 
-int cio_process_kill(cio_process *p, int sig) {
-  if (!p) return -EINVAL;
+static int send_signal(cio_process *p, int sig) {
   if (p->reaped) return -ESRCH;
   if (p->pidfd && syscall(SYS_pidfd_send_signal, cio_sock_fd(p->pidfd), sig, NULL, 0) == 0)
     return 0;
   return kill(p->pid, sig) < 0 ? -errno : 0;
 }
 
+int cio_process_kill(cio_process *p, int sig) {
+  if (!valid(p)) return cio__bad_handle("cio_process_kill", "process", p);
+  return send_signal(p, sig);
+}
+
+// The memory goes to the quarantine, so a second free reads the cleared
+// magic and returns -EINVAL instead of freeing it again.
 int cio_process_free(cio_process *p) {
-  if (!p) return -EINVAL;
+  if (!valid(p)) return cio__bad_handle("cio_process_free", "process", p);
+  p->magic = 0;
   if (!p->reaped) {
-    cio_process_kill(p, SIGKILL);
+    send_signal(p, SIGKILL);
     siginfo_t si;
     waitid(P_PID, (id_t)p->pid, &si, WEXITED); // immediate after SIGKILL
   }
@@ -152,6 +185,6 @@ int cio_process_free(cio_process *p) {
   cio__stream_abort(p->out);
   cio__stream_abort(p->err);
   if (p->pidfd) cio_sock_close(p->pidfd);
-  free(p);
+  cio__quarantine(p);
   return 0;
 }

@@ -12,6 +12,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +24,10 @@
 
 #include "../../include/cio.h"
 #include "../internal.h"
+#include "../sync/quarantine.h"
 #include "../task/task.h"
 #include "pool.h"
+#include "sock.h"
 
 struct cio_sock {
   cio__io io;       // poller registration (io.fd is the descriptor)
@@ -34,6 +38,7 @@ struct cio_sock {
   bool writable;    // no EAGAIN since the last write edge
   bool datagram;    // a short read does not mean the queue is empty
   bool hup;         // the peer closed (or the socket failed): reads never wait again
+  bool not_socket;  // a pipe or terminal: written with write(), not send()
   cio_task *on_hup; // task to cancel when the peer closes (cio__sock_cancel_on_hup)
   uint32_t magic;   // SOCK_MAGIC while open
 };
@@ -74,7 +79,10 @@ static int wrap(cio__loop *L, int fd, cio_sock **out) {
   s->readable = s->writable = true;
   int type = 0;
   socklen_t tl = sizeof type;
-  s->datagram = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_DGRAM;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0)
+    s->datagram = type == SOCK_DGRAM;
+  else
+    s->not_socket = errno == ENOTSOCK;
   int rc = L->poller->add(L->poller_state, &s->io, CIO__IO_READ | CIO__IO_WRITE);
   if (rc < 0) {
     free(s);
@@ -105,8 +113,10 @@ cio_sock *cio_sock_wrap(int fd) {
   return s;
 }
 
+// The memory goes to the quarantine, so a second close reads a cleared
+// magic and returns -EINVAL (it used to read freed memory).
 int cio_sock_close(cio_sock *s) {
-  if (!valid(s)) return -EINVAL;
+  if (!valid(s)) return cio__bad_handle("cio_sock_close", "socket", s);
   cio__loop *L = s->loop;
   s->magic = 0;
   // Waiters wake with -EBADF and do not touch the socket again.
@@ -115,7 +125,7 @@ int cio_sock_close(cio_sock *s) {
   L->poller->del(L->poller_state, &s->io);
   L->watched--;
   close(s->io.fd);
-  free(s);
+  cio__quarantine(s);
   return 0;
 }
 
@@ -176,28 +186,96 @@ ssize_t cio_sock_read(cio_sock *s, void *buf, size_t len) {
   }
 }
 
-ssize_t cio_sock_write(cio_sock *s, const void *buf, size_t len) {
-  int err;
-  cio__loop *L = sock_loop(s, "cio_sock_write", &err);
-  if (!L) return err;
-  if (!buf && len) return -EINVAL;
-  size_t done = 0;
-  while (done < len) {
-    ssize_t w = send(s->io.fd, (const char *)buf + done, len - done, MSG_NOSIGNAL);
-    if (w < 0 && errno == ENOTSOCK) w = write(s->io.fd, (const char *)buf + done, len - done);
-    if (w >= 0) {
-      done += (size_t)w;
-      continue;
-    }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN) return -errno;
-    s->writable = false;
-    while (!s->writable) {
-      int rc = wait_ready(L, s, true);
-      if (rc < 0) return rc;
+// write(2) to a pipe whose reader has gone raises SIGPIPE, which kills the
+// process by default (a child that exits before reading its stdin would
+// take the parent with it), and pipes have no MSG_NOSIGNAL.  So SIGPIPE is
+// blocked on this thread around the write, and the one the write raised
+// is taken back before it is unblocked.  Two or three system calls more
+// per pipe write; sockets do not pay it.
+static ssize_t write_pipe(int fd, const void *buf, size_t len) {
+  sigset_t pipe_only, old, pending;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+  bool was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+  ssize_t w = write(fd, buf, len);
+  int err = errno;
+  if (w < 0 && err == EPIPE && !was_pending && !sigismember(&old, SIGPIPE)) {
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipe_only, NULL, &zero) < 0 && errno == EINTR) {
     }
   }
-  return (ssize_t)len;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  errno = err;
+  return w;
+}
+
+// Sends what the socket takes now: bytes sent, -EAGAIN (nothing taken;
+// the next edge says when to try again), or -errno.
+static ssize_t send_now(cio_sock *s, const void *buf, size_t len) {
+  for (;;) {
+    ssize_t w =
+        s->not_socket ? write_pipe(s->io.fd, buf, len) : send(s->io.fd, buf, len, MSG_NOSIGNAL);
+    if (w >= 0) return w;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) s->writable = false;
+    return -errno;
+  }
+}
+
+// Parks until the writable edge that follows an EAGAIN.
+static int wait_writable(cio__loop *L, cio_sock *s) {
+  while (!s->writable) {
+    int rc = wait_ready(L, s, true);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
+ssize_t cio__sock_send_now(cio_sock *s, const void *buf, size_t len) {
+  int err;
+  if (!sock_loop(s, "cio_stream_drain", &err)) return err;
+  return send_now(s, buf, len);
+}
+
+int cio__sock_wait_writable(cio_sock *s) {
+  int err;
+  cio__loop *L = sock_loop(s, "cio_stream_drain", &err);
+  return L ? wait_writable(L, s) : err;
+}
+
+// Sends all of buf, waiting for a slow peer; *sent counts what the kernel
+// took, whatever ends the call.
+static int write_all(cio_sock *s, const char *buf, size_t len, size_t *sent, const char *fn) {
+  *sent = 0;
+  int err;
+  cio__loop *L = sock_loop(s, fn, &err);
+  if (!L) return err;
+  if (!buf && len) return -EINVAL;
+  while (*sent < len) {
+    ssize_t w = send_now(s, buf + *sent, len - *sent);
+    if (w >= 0) {
+      *sent += (size_t)w;
+      continue;
+    }
+    if (w != -EAGAIN) return (int)w;
+    int rc = wait_writable(L, s);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
+ssize_t cio_sock_write(cio_sock *s, const void *buf, size_t len) {
+  size_t sent;
+  int rc = write_all(s, buf, len, &sent, "cio_sock_write");
+  return rc < 0 ? rc : (ssize_t)len;
+}
+
+int cio_sock_write_all(cio_sock *s, const void *buf, size_t len, size_t *sent) {
+  size_t n;
+  int rc = write_all(s, buf, len, &n, "cio_sock_write_all");
+  if (sent) *sent = n;
+  return rc;
 }
 
 ssize_t cio_sock_recvfrom(cio_sock *s, void *buf, size_t len, struct sockaddr_storage *from,

@@ -16,4 +16,15 @@ int cio__sock_wait_edge(cio_sock *s);
 // -EBADF.
 int cio__sock_cancel_on_hup(cio_sock *s, cio_task *t);
 
+// For streams, which keep their unsent bytes themselves: sends what the
+// socket takes now, without waiting.  Returns the bytes sent, -EAGAIN if
+// it takes nothing now (await cio__sock_wait_writable(), then try again),
+// or -errno (-EPIPE, -ECONNRESET, -EBADF, -EPERM...).
+ssize_t cio__sock_send_now(cio_sock *s, const void *buf, size_t len);
+
+// Awaits the writable edge after cio__sock_send_now() said -EAGAIN.
+// Returns 0, -ECANCELED, -ETIMEDOUT, -EBUSY (another task waits to write),
+// -EBADF (the socket was closed meanwhile: it is gone).
+int cio__sock_wait_writable(cio_sock *s);
+
 #endif

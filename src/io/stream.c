@@ -1,35 +1,59 @@
 // SPDX-License-Identifier: MIT
 //
-// Buffered streams.  The read side keeps one buffer [start, end) that
+// Buffered streams.  The read side keeps one buffer [rstart, rend) that
 // grows up to the stream's limit while readuntil looks for a separator;
 // the write side queues what the socket does not take at once and sends it
 // in drain().
+//
+// Nothing is lost or sent twice when a call is interrupted.  A read that is
+// cancelled or times out leaves what came meanwhile in the buffer.  A drain
+// sends the queue [wstart, wlen) piece by piece and moves wstart past each
+// piece the kernel took, so whatever stops it (a timeout, a cancellation,
+// an error) the queue holds exactly the bytes not sent.  (Drain used to
+// hand the whole queue to cio_sock_write() and keep it all on an
+// interruption: the next drain sent the front again, and the peer got
+// 12.3 MB for 8 MiB written.)  Since drain looks at wbuf afresh after each
+// wait, a write from another task may grow or compact the queue meanwhile.
+//
+// A stream closed while another task reads or drains: that task wakes
+// with -EBADF, sees the stream closed, and frees it on its way out (the
+// last one out does), so no task is left holding freed memory.
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../include/cio.h"
 #include "../internal.h"
+#include "../sync/quarantine.h"
 #include "../tune.h"
+#include "sock.h"
 #include "stream.h"
 
 #define READ_CHUNK CIO__TUNED(16384, 7) // bytes asked of the socket per read
+#define STREAM_MAGIC 0x7374726du        // "strm"
 
 struct cio_stream {
+  uint32_t magic;      // STREAM_MAGIC while open
   cio_sock *sock;      // owned
   char *rbuf;          // read buffer
   size_t rcap;         // its size
   size_t rstart, rend; // unread bytes are rbuf[rstart, rend)
   size_t limit;        // most readuntil buffers
   bool eof;            // the peer closed its side
-  char *wbuf;          // bytes queued for sending
-  size_t wlen, wcap;   // queued, allocated
-  size_t high_water;   // drain() returns once wlen <= this
+  char *wbuf;          // queued bytes are wbuf[wstart, wlen)
+  size_t wstart;       // first byte not yet sent
+  size_t wlen, wcap;   // end of the queue, allocated
+  size_t high_water;   // drain() returns at once while the queue is this small
   int werr;            // first write error (sticky)
+  bool reading;        // a task is in a read (one at a time)
+  bool draining;       // a task is in a drain (one at a time)
+  bool closed;         // closed while reading or draining: the last of them frees it
 };
 
+static bool valid(const cio_stream *st) { return st && st->magic == STREAM_MAGIC; }
+
 cio_stream *cio_stream_new(cio_sock *s, size_t limit) {
-  if (!s) {
+  if (!s || cio_sock_fd(s) < 0) {
     errno = EINVAL;
     return NULL;
   }
@@ -38,6 +62,7 @@ cio_stream *cio_stream_new(cio_sock *s, size_t limit) {
     errno = ENOMEM;
     return NULL;
   }
+  st->magic = STREAM_MAGIC;
   st->sock = s;
   st->limit = limit ? limit : CIO_STREAM_LIMIT;
   return st;
@@ -56,12 +81,35 @@ int cio_stream_connect(cio_stream **out, const char *host, const char *port) {
   return 0;
 }
 
-cio_sock *cio_stream_sock(cio_stream *st) { return st ? st->sock : NULL; }
+cio_sock *cio_stream_sock(cio_stream *st) { return valid(st) ? st->sock : NULL; }
 
 static size_t buffered(const cio_stream *st) { return st->rend - st->rstart; }
+static size_t queued(const cio_stream *st) { return st->wlen - st->wstart; }
+
+// Frees what is left of a closed stream once no task is in it.
+static void release(cio_stream *st) {
+  if (!st->reading && !st->draining) cio__quarantine(st); // a second close reads the cleared magic
+}
+
+// A read under way: one task at a time.
+static int begin_read(cio_stream *st, const char *fn) {
+  if (!valid(st)) return cio__bad_handle(fn, "stream", st);
+  if (st->reading) return -EBUSY;
+  st->reading = true;
+  return 0;
+}
+
+// Ends it and passes on rc (-EBADF if the stream was closed meanwhile).
+static ssize_t end_read(cio_stream *st, ssize_t rc) {
+  st->reading = false;
+  if (!st->closed) return rc;
+  release(st);
+  return -EBADF;
+}
 
 // Reads more into the buffer, growing it up to `most` bytes buffered.
-// Returns bytes added, 0 at end of stream, -EMSGSIZE if already full, -errno.
+// Returns bytes added, 0 at end of stream, -EMSGSIZE if already full,
+// -errno (-EBADF if the stream was closed meanwhile).
 static ssize_t fill(cio_stream *st, size_t most) {
   if (st->eof) return 0;
   if (st->rstart > 0 && st->rstart == st->rend) st->rstart = st->rend = 0;
@@ -82,14 +130,13 @@ static ssize_t fill(cio_stream *st, size_t most) {
     }
   }
   ssize_t r = cio_sock_read(st->sock, st->rbuf + st->rend, st->rcap - st->rend);
+  if (st->closed) return -EBADF;
   if (r == 0) st->eof = true;
   if (r > 0) st->rend += (size_t)r;
   return r;
 }
 
-ssize_t cio_stream_read(cio_stream *st, void *buf, size_t len) {
-  if (!st || (!buf && len)) return -EINVAL;
-  if (len == 0) return 0;
+static ssize_t read_some(cio_stream *st, void *buf, size_t len) {
   if (buffered(st) == 0) {
     if (st->eof) return 0;
     if (len >= READ_CHUNK) return cio_sock_read(st->sock, buf, len); // no copy for big reads
@@ -102,15 +149,20 @@ ssize_t cio_stream_read(cio_stream *st, void *buf, size_t len) {
   return (ssize_t)n;
 }
 
+ssize_t cio_stream_read(cio_stream *st, void *buf, size_t len) {
+  int rc = begin_read(st, "cio_stream_read");
+  if (rc < 0) return rc;
+  if (!buf && len) return end_read(st, -EINVAL);
+  return end_read(st, len ? read_some(st, buf, len) : 0);
+}
+
 // Waits until `len` bytes are buffered, then takes them all at once: a call
 // that is interrupted (cancelled, timed out) takes nothing, and what came
 // meanwhile stays buffered for the next read, as with asyncio's
 // readexactly, which buffers large reads too.  (Taking the bytes as they
 // came, as this did first, lost them to a timeout: a framed protocol fell
 // out of step.)
-int cio_stream_readexactly(cio_stream *st, void *buf, size_t len, size_t *got) {
-  if (got) *got = 0;
-  if (!st || (!buf && len)) return -EINVAL;
+static int read_exactly(cio_stream *st, void *buf, size_t len, size_t *got) {
   while (buffered(st) < len) {
     ssize_t r = fill(st, len);
     if (r == 0) { // the end came first: hand over what there is
@@ -128,9 +180,15 @@ int cio_stream_readexactly(cio_stream *st, void *buf, size_t len, size_t *got) {
   return 0;
 }
 
-ssize_t cio_stream_readuntil(cio_stream *st, const void *sep, size_t seplen, char *buf,
-                             size_t cap) {
-  if (!st || !sep || !seplen || (!buf && cap)) return -EINVAL;
+int cio_stream_readexactly(cio_stream *st, void *buf, size_t len, size_t *got) {
+  if (got) *got = 0;
+  int rc = begin_read(st, "cio_stream_readexactly");
+  if (rc < 0) return rc;
+  if (!buf && len) return (int)end_read(st, -EINVAL);
+  return (int)end_read(st, read_exactly(st, buf, len, got));
+}
+
+static ssize_t read_until(cio_stream *st, const void *sep, size_t seplen, char *buf, size_t cap) {
   size_t most = st->limit < cap ? st->limit : cap;
   size_t searched = 0; // bytes of the buffer known not to start a match
   for (;;) {
@@ -154,20 +212,39 @@ ssize_t cio_stream_readuntil(cio_stream *st, const void *sep, size_t seplen, cha
   }
 }
 
+ssize_t cio_stream_readuntil(cio_stream *st, const void *sep, size_t seplen, char *buf,
+                             size_t cap) {
+  int rc = begin_read(st, "cio_stream_readuntil");
+  if (rc < 0) return rc;
+  if (!sep || !seplen || (!buf && cap)) return end_read(st, -EINVAL);
+  return end_read(st, read_until(st, sep, seplen, buf, cap));
+}
+
 ssize_t cio_stream_readline(cio_stream *st, char *buf, size_t cap) {
-  ssize_t n = cio_stream_readuntil(st, "\n", 1, buf, cap);
-  if (n != -ENODATA) return n;
-  size_t rest = buffered(st); // the last line has no newline
-  if (rest > cap) return -EMSGSIZE;
-  memcpy(buf, st->rbuf + st->rstart, rest);
-  st->rstart += rest;
-  return (ssize_t)rest;
+  int rc = begin_read(st, "cio_stream_readline");
+  if (rc < 0) return rc;
+  if (!buf && cap) return end_read(st, -EINVAL);
+  ssize_t n = read_until(st, "\n", 1, buf, cap);
+  if (n == -ENODATA) { // the last line has no newline
+    size_t rest = buffered(st);
+    if (rest > cap) return end_read(st, -EMSGSIZE);
+    if (rest) memcpy(buf, st->rbuf + st->rstart, rest);
+    st->rstart += rest;
+    n = (ssize_t)rest;
+  }
+  return end_read(st, n);
 }
 
 int cio_stream_write(cio_stream *st, const void *data, size_t len) {
-  if (!st || (!data && len)) return -EINVAL;
+  if (!valid(st)) return cio__bad_handle("cio_stream_write", "stream", st);
+  if (!data && len) return -EINVAL;
   if (st->werr) return st->werr;
   if (len == 0) return 0;
+  if (st->wlen + len > st->wcap && st->wstart > 0) { // room at the front: compact
+    memmove(st->wbuf, st->wbuf + st->wstart, queued(st));
+    st->wlen -= st->wstart;
+    st->wstart = 0;
+  }
   if (st->wlen + len > st->wcap) {
     size_t cap = st->wcap ? st->wcap : 4096;
     while (cap < st->wlen + len) cap *= 2;
@@ -181,38 +258,74 @@ int cio_stream_write(cio_stream *st, const void *data, size_t len) {
   return 0;
 }
 
-int cio_stream_drain(cio_stream *st) {
-  if (!st) return -EINVAL;
-  if (st->werr) return st->werr;
-  if (st->wlen <= st->high_water) return 0;
-  ssize_t w = cio_sock_write(st->sock, st->wbuf, st->wlen);
-  if (w < 0) {
-    if (w != -ECANCELED && w != -ETIMEDOUT) st->werr = (int)w;
-    return (int)w;
+// Sends the whole queue (and what other tasks add meanwhile), consuming
+// each piece as the kernel takes it.  Returns 0 or -errno: -EBADF if the
+// stream was closed meanwhile (st->closed; the caller then releases it).
+static int drain(cio_stream *st) {
+  if (st->draining) return -EBUSY;
+  st->draining = true;
+  int rc = 0;
+  while (queued(st) > 0) {
+    ssize_t w = cio__sock_send_now(st->sock, st->wbuf + st->wstart, queued(st));
+    if (w >= 0) {
+      st->wstart += (size_t)w;
+      continue;
+    }
+    if (w != -EAGAIN) {
+      rc = (int)w;
+      break;
+    }
+    rc = cio__sock_wait_writable(st->sock);
+    if (st->closed) {
+      st->draining = false;
+      return -EBADF;
+    }
+    if (rc < 0) break;
   }
-  st->wlen = 0;
-  return 0;
+  st->draining = false;
+  if (st->wstart == st->wlen) st->wstart = st->wlen = 0;
+  // An interruption leaves the stream usable; an error stops it for good.
+  if (rc < 0 && rc != -ECANCELED && rc != -ETIMEDOUT && rc != -EBUSY) st->werr = rc;
+  return rc;
+}
+
+int cio_stream_drain(cio_stream *st) {
+  if (!valid(st)) return cio__bad_handle("cio_stream_drain", "stream", st);
+  if (st->werr) return st->werr;
+  if (queued(st) <= st->high_water) return 0;
+  int rc = drain(st);
+  if (st->closed) release(st);
+  return rc;
 }
 
 void cio_stream_set_high_water(cio_stream *st, size_t bytes) {
-  if (st) st->high_water = bytes;
+  if (valid(st)) st->high_water = bytes;
 }
 
+size_t cio_stream_queued(const cio_stream *st) { return valid(st) ? queued(st) : 0; }
+
 int cio_stream_close(cio_stream *st) {
-  if (!st) return -EINVAL;
-  int rc = 0;
-  if (st->wlen && !st->werr) {
-    st->high_water = 0;
-    rc = cio_stream_drain(st);
+  if (!valid(st)) return cio__bad_handle("cio_stream_close", "stream", st);
+  int rc = st->werr; // what an earlier error left unsent is dropped now
+  if (queued(st) && !st->werr) {
+    rc = drain(st);
+    if (st->closed) { // another task closed it meanwhile
+      release(st);
+      return rc;
+    }
   }
   cio__stream_abort(st);
   return rc;
 }
 
 void cio__stream_abort(cio_stream *st) {
-  if (!st) return;
-  cio_sock_close(st->sock);
+  if (!valid(st)) return;
+  st->magic = 0;
+  st->closed = true;
+  cio_sock_close(st->sock); // a task reading or draining wakes with -EBADF...
   free(st->rbuf);
   free(st->wbuf);
-  free(st);
+  st->rbuf = st->wbuf = NULL;
+  st->rstart = st->rend = st->rcap = st->wstart = st->wlen = st->wcap = 0;
+  release(st); // ...and frees the stream on its way out, if it is not free now
 }

@@ -49,7 +49,7 @@ static void end_generation(cio_barrier *b, int outcome) {
 }
 
 int cio_barrier_free(cio_barrier *b) {
-  if (!valid(b)) return -EINVAL;
+  if (!valid(b)) return cio__bad_handle("cio_barrier_free", "barrier", b);
   b->magic = 0;
   end_generation(b, -EIDRM);
   cio__sync_release(b);

@@ -36,7 +36,7 @@ cio_cond *cio_cond_new(cio_lock *lock) {
 }
 
 int cio_cond_free(cio_cond *c) {
-  if (!valid(c)) return -EINVAL;
+  if (!valid(c)) return cio__bad_handle("cio_cond_free", "condition", c);
   c->magic = 0;
   if (cio__tls_loop) cio__waitq_wake_all(cio__tls_loop, &c->waiters, -EIDRM, NULL);
   if (c->own_lock) cio_lock_free(c->lock);

@@ -31,7 +31,7 @@ cio_event *cio_event_new(void) {
 }
 
 int cio_event_free(cio_event *e) {
-  if (!valid(e)) return -EINVAL;
+  if (!valid(e)) return cio__bad_handle("cio_event_free", "event", e);
   e->magic = 0;
   if (cio__tls_loop) cio__waitq_wake_all(cio__tls_loop, &e->waiters, -EIDRM, NULL);
   cio__sync_release(e);

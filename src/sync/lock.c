@@ -49,7 +49,7 @@ cio_lock *cio_lock_new(void) {
 }
 
 int cio_lock_free(cio_lock *l) {
-  if (!valid(l)) return -EINVAL;
+  if (!valid(l)) return cio__bad_handle("cio_lock_free", "lock", l);
   l->magic = 0;
   set_owner(l, NULL);
   if (cio__tls_loop) cio__waitq_wake_all(cio__tls_loop, &l->waiters, -EIDRM, NULL);

@@ -86,7 +86,7 @@ cio_queue *cio_queue_new(enum cio_queue_kind kind, size_t maxsize) {
 }
 
 int cio_queue_free(cio_queue *q) {
-  if (!valid(q)) return -EINVAL;
+  if (!valid(q)) return cio__bad_handle("cio_queue_free", "queue", q);
   if (length(q) || atomic_load(&q->pending)) return -ENOTEMPTY;
   q->magic = 0;
   if (cio__tls_loop) {

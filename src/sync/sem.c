@@ -36,7 +36,7 @@ cio_sem *cio_sem_new(int64_t value) { return create(value, false); }
 cio_sem *cio_sem_new_bounded(int64_t value) { return create(value, true); }
 
 int cio_sem_free(cio_sem *s) {
-  if (!valid(s)) return -EINVAL;
+  if (!valid(s)) return cio__bad_handle("cio_sem_free", "semaphore", s);
   s->magic = 0;
   if (cio__tls_loop) cio__waitq_wake_all(cio__tls_loop, &s->waiters, -EIDRM, NULL);
   cio__sync_release(s);

@@ -10,6 +10,7 @@
 #include "../internal.h"
 #include "../task/task.h"
 #include "../tune.h"
+#include "quarantine.h"
 
 // Magic numbers of live objects; zeroed by *_free(), so a double free or a
 // use after free is caught while the memory is not reused.
@@ -35,10 +36,8 @@ static inline int cio__sync_deadline(cio__loop *L, double timeout, int64_t *dead
 }
 
 // Frees a synchronization object whose magic was just cleared, after a
-// delay: the last CIO__QUARANTINE objects freed on this thread stay
-// allocated, so a double free or a late use is caught by the magic check
-// (-EINVAL) instead of touching freed memory.
-#define CIO__QUARANTINE CIO__TUNED(64, 2)
+// delay (quarantine.h): a double free or a late use is caught by the magic
+// check (-EINVAL) instead of touching freed memory.
 void cio__sync_release(void *obj);
 
 #endif
