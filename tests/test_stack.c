@@ -262,7 +262,13 @@ static void expect_huge_frame_caught(const char *guard, bool debug) {
   int status = test_run_child(run_huge_frame, out, sizeof out);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != SENTINEL_EXIT) fputs(out, stderr);
   ASSERT_STR_CONTAINS(out, "cio: stack overflow in task 'huge-frame'");
-  ASSERT_STR_CONTAINS(out, "64 KiB stack is exhausted (hit the guard below it)");
+  // (On AArch64, GCC's probes move the stack pointer 64 KiB before they
+  // store: the report then says how far, and that the fault is in its own
+  // guard.)
+  ASSERT(strstr(out, "64 KiB stack is exhausted (hit the guard below it)") ||
+         strstr(out, "KiB past the end of its 64 KiB stack, beyond the 64 KiB guard; the fault is "
+                     "at 0x"));
+  ASSERT(!strstr(out, "may have overwritten"));
   ASSERT_STR_CONTAINS(out, "test: every sleeper's stack is intact");
   ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == SENTINEL_EXIT);
 }

@@ -115,12 +115,17 @@ static const cio_task *stack_owner(cio__loop *L, const cio__stack *s) {
   return NULL;
 }
 
-// "in the guard below the stack of task ..." / "inside a free stack" /
-// "outside the stack arena"
-static void put_place(struct msg *m, cio__loop *L, const void *addr) {
+// "in the guard below the stack of task ..." / "inside a stack no task
+// holds" / "in its own guard" (below the stack of `self`) / "outside the
+// stack arena"
+static void put_place(struct msg *m, cio__loop *L, const void *addr, const cio__stack *self) {
   cio__stack_where w;
   if (!cio__stack_locate(&L->stacks, addr, &w)) {
     put(m, "outside the stack arena");
+    return;
+  }
+  if (w.stack == self && w.in_guard) {
+    put(m, "in its own guard");
     return;
   }
   put(m, w.in_guard ? "in the guard below " : "inside ");
@@ -133,8 +138,12 @@ static void put_place(struct msg *m, cio__loop *L, const void *addr) {
   }
 }
 
-// The running task's stack pointer went `below` bytes past the end of its
-// stack, beyond its guard: a frame larger than the guard.
+// Task t's stack pointer went `below` bytes past the end of its stack,
+// beyond the guard: a frame larger than the guard.  If the fault is in its
+// own guard, the frame touched the guard first, as probed code does (GCC's
+// probes on AArch64 move the stack pointer 64 KiB, then store): nothing
+// past the guard was written.  Elsewhere, the frame's writes so far may
+// have landed in other stacks.
 static void report_big_frame(cio__loop *L, const cio_task *t, const void *addr, uintptr_t below) {
   struct msg m = {.len = 0};
   put(&m, "cio: stack overflow in ");
@@ -148,11 +157,13 @@ static void report_big_frame(cio__loop *L, const cio_task *t, const void *addr, 
   put(&m, " guard; the fault is at ");
   put_hex(&m, (uintptr_t)addr);
   put(&m, ", ");
-  put_place(&m, L, addr);
-  put(&m, ". What the frame wrote before the fault may have overwritten other tasks' stacks. "
-          "Build with the flags `pkg-config --cflags cio` prints (-fstack-clash-protection), so "
-          "that a large frame faults in the guard before writing anything. The task needs a "
-          "stack of more than ");
+  put_place(&m, L, addr, t->stack);
+  uintptr_t a = (uintptr_t)addr, lo = (uintptr_t)t->stack->lo;
+  if (!(a < lo && a >= lo - L->stacks.guard_size))
+    put(&m, ". What the frame wrote before the fault may have overwritten other tasks' stacks. "
+            "Build with the flags `pkg-config --cflags cio` prints (-fstack-clash-protection), "
+            "so that a large frame faults in the guard before writing anything");
+  put(&m, ". The task needs a stack of more than ");
   put_kib(&m, L->stacks.size + below);
   put(&m, ": raise it with cio_opts.stack_size or CIO_STACK_SIZE, or move large buffers off the "
           "stack.\n");
@@ -166,7 +177,7 @@ static void report_stray(cio__loop *L, const cio_task *t, const void *addr, bool
   put(&m, "cio: invalid access at ");
   put_hex(&m, (uintptr_t)addr);
   put(&m, " in the stack arena, ");
-  put_place(&m, L, addr);
+  put_place(&m, L, addr, NULL);
   if (t) {
     put(&m, ", by ");
     put_task(&m, t);
