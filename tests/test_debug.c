@@ -181,11 +181,55 @@ static void task_dump_sigquit_and_stats(void) {
   ASSERT_EQ(cio_dump_tasks(NULL), -EPERM); // outside a loop
 }
 
+// ---------------------------------------------------------------- frames past the guard
+
+// This file is built without stack probes (tests/CMakeLists.txt), like code
+// compiled without the flags `pkg-config --cflags cio` prints: a 1 MiB
+// array on a 64 KiB stack moves the stack pointer past the guard, into the
+// stacks below (other tasks'), and memset faults where it first meets a
+// guard.  The report names the task and the cause; it used to be a bare
+// SIGSEGV.
+__attribute__((noinline)) int fill_huge_frame(void) {
+  char b[1 << 20];
+  memset(b, 0x5a, sizeof b);
+  __asm__ volatile("" : : "r"(b) : "memory"); // the memset is not optimized away
+  return b[77];
+}
+static int unprobed_frame(void *arg) {
+  (void)arg;
+  return fill_huge_frame();
+}
+static int unprobed_main(void *arg) {
+  (void)arg;
+  cio_task *s[14];
+  for (int i = 0; i < 14; i++) ASSERT(s[i] = cio_spawn_named("bystander", sleeper, NULL));
+  ASSERT_EQ(cio_sleep(0.01), 0); // each has its stack, below the next one's
+  cio_task *t = cio_spawn_named("unprobed", unprobed_frame, NULL);
+  int rc = cio_join(t);
+  for (int i = 0; i < 14; i++) cio_cancel(s[i]);
+  for (int i = 0; i < 14; i++) ASSERT_EQ(cio_join(s[i]), -ECANCELED);
+  return rc;
+}
+static void run_unprobed(void) { (void)cio_run(unprobed_main, NULL); }
+static void frame_past_the_guard_is_named(void) {
+  if (RUNNING_ON_VALGRIND) test_skip("deliberate stack overflow: valgrind reports it itself");
+  char out[8192];
+  int status = test_run_child(run_unprobed, out, sizeof out);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) fputs(out, stderr);
+  ASSERT(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0));
+  ASSERT_STR_CONTAINS(out, "cio: stack overflow in task 'unprobed' (id 16, spawned at ");
+  ASSERT_STR_CONTAINS(out, ": a frame larger than the guard took its stack pointer ");
+  ASSERT_STR_CONTAINS(out, " KiB past the end of its 64 KiB stack, beyond the ");
+  ASSERT_STR_CONTAINS(out, "; the fault is at 0x");
+  ASSERT_STR_CONTAINS(out, "pkg-config --cflags cio");
+}
+
 static const test_case cases[] = {
     {"blocking_the_loop_is_reported_while_it_happens",
      blocking_the_loop_is_reported_while_it_happens, 0},
     {"release_mode_is_quiet", release_mode_is_quiet, 0},
     {"lost_and_unread_tasks_are_reported", lost_and_unread_tasks_are_reported, 0},
     {"task_dump_sigquit_and_stats", task_dump_sigquit_and_stats, 0},
+    {"frame_past_the_guard_is_named", frame_past_the_guard_is_named, 0},
 };
 TEST_MAIN(cases)

@@ -6,6 +6,7 @@
 #include <alloca.h>
 #include <cio.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -183,6 +184,149 @@ static void overflow_reported_canary(void) {
   ASSERT(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0));
 }
 
+// A frame larger than the guard: a 1 MiB array on a 64 KiB stack, in a task
+// spawned after fourteen sleepers, whose stacks lie below its own in the
+// same slab.  Built with stack probes (tests/CMakeLists.txt gives this file
+// -fstack-clash-protection, as `pkg-config --cflags cio` gives programs),
+// the frame faults in its own guard before it writes anything: the report
+// names the task, and every sleeper's stack is intact.  (Without probes its
+// write 512 KiB down landed in a sleeper's stack and cio_run returned 0.)
+// The child's own SIGSEGV handler, which cio's hands the fault back to,
+// checks the sleepers' stacks and exits 3.
+#define SLEEPERS 14
+#define SENTINEL_BYTES (40 * 1024)
+#define SENTINEL_EXIT 3
+static volatile char *sentinel[SLEEPERS];
+
+static int sentinel_sleeper(void *arg) {
+  volatile char pad[SENTINEL_BYTES];
+  for (size_t i = 0; i < sizeof pad; i++) pad[i] = (char)0xa5;
+  sentinel[(intptr_t)arg] = pad;
+  int rc = cio_sleep(30);
+  return rc < 0 ? rc : pad[0];
+}
+static bool sentinels_intact(void) {
+  for (int i = 0; i < SLEEPERS; i++)
+    for (size_t j = 0; j < SENTINEL_BYTES; j++)
+      if (sentinel[i][j] != (char)0xa5) return false;
+  return true;
+}
+static void say_sentinels(void) {
+  const char *m = sentinels_intact() ? "test: every sleeper's stack is intact\n"
+                                     : "test: a sleeper's stack was overwritten\n";
+  ssize_t rc = write(STDERR_FILENO, m, strlen(m));
+  (void)rc;
+}
+static void on_segv_check_sentinels(int sig) {
+  (void)sig;
+  say_sentinels();
+  _exit(SENTINEL_EXIT);
+}
+__attribute__((noinline)) static int huge_frame(void *arg) {
+  (void)arg;
+  volatile char b[1 << 20];
+  for (int i = 0; i < 64; i++) b[(512 << 10) + i] = 0x5a;
+  return cio_yield() < 0 ? -1 : b[512 << 10];
+}
+static int huge_frame_main(void *arg) {
+  (void)arg;
+  cio_task *s[SLEEPERS];
+  for (intptr_t i = 0; i < SLEEPERS; i++) ASSERT(s[i] = cio_spawn(sentinel_sleeper, (void *)i));
+  ASSERT_EQ(cio_sleep(0.01), 0); // each has its stack, in spawn order
+  cio_task *t = cio_spawn_named("huge-frame", huge_frame, NULL);
+  int rc = cio_join(t);
+  say_sentinels(); // reached only if the frame did not fault
+  for (int i = 0; i < SLEEPERS; i++) cio_cancel(s[i]);
+  for (int i = 0; i < SLEEPERS; i++) ASSERT_EQ(cio_join(s[i]), -ECANCELED);
+  return rc;
+}
+static bool huge_frame_debug;
+static void run_huge_frame(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_segv_check_sentinels;
+  sa.sa_flags = SA_ONSTACK; // on cio's alternate stack: the task's is exhausted
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGSEGV, &sa, NULL);
+  cio_opts o = {.debug = huge_frame_debug}; // debug mode: the watchdog runs too
+  (void)cio_run_opts(&o, huge_frame_main, NULL);
+}
+static void expect_huge_frame_caught(const char *guard, bool debug) {
+  skip_under_valgrind();
+#ifdef CIO_TEST_NO_STACK_PROBES
+  test_skip("this compiler has no -fstack-clash-protection: the frame is not probed");
+#endif
+  if (guard) setenv("CIO_STACK_GUARD", guard, 1);
+  huge_frame_debug = debug;
+  char out[8192];
+  int status = test_run_child(run_huge_frame, out, sizeof out);
+  // (On AArch64, GCC's probes move the stack pointer 64 KiB before they
+  // store: the report then says how far, and that the fault is in its own
+  // guard.)
+  bool named =
+      strstr(out, "cio: stack overflow in task 'huge-frame'") &&
+      (strstr(out, "64 KiB stack is exhausted (hit the guard below it)") ||
+       (strstr(out, " KiB guard; the fault is at 0x") && strstr(out, ", in its own guard.")));
+  bool intact = strstr(out, "test: every sleeper's stack is intact") != NULL;
+  if (!named || !intact || strstr(out, "may have overwritten")) fputs(out, stderr);
+  ASSERT(named);
+  ASSERT(intact);
+  ASSERT(!strstr(out, "may have overwritten"));
+  ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == SENTINEL_EXIT);
+}
+static void huge_frame_faults_in_its_guard(void) { expect_huge_frame_caught(NULL, false); }
+static void huge_frame_faults_in_its_guard_debug(void) { expect_huge_frame_caught(NULL, true); }
+static void huge_frame_faults_in_its_mprotect_guard(void) {
+  expect_huge_frame_caught("mprotect", false);
+}
+
+// A stray pointer into the arena: a task writes just below the low end of a
+// sleeping task's stack (its guard), or of a stack no task holds.  The
+// report names the place, its owner, and the task that wrote.
+static uintptr_t stray_target;
+static int stray_writer(void *arg) {
+  (void)arg;
+  if (cio_yield() < 0) return -1; // a finished task's stack is back in the pool by now
+  *(volatile char *)stray_target = 1;
+  return 0;
+}
+static int note_stack(void *arg) {
+  stray_target = (uintptr_t)cio_current()->stack->lo - 100; // white box: its guard
+  double nap_s = *(double *)arg;
+  return nap_s > 0 ? cio_sleep(nap_s) : 0; // 0: finishes before the writer runs
+}
+static int stray_main(void *arg) {
+  double nap_s = *(double *)arg; // 30: the owner sleeps; 0: it has finished
+  cio_task *v = cio_spawn_named("victim", note_stack, &nap_s);
+  cio_task *w = cio_spawn_named("stray-writer", stray_writer, NULL);
+  int rc = cio_join(w);
+  cio_cancel(v);
+  int vrc = cio_join(v);
+  return rc < 0 ? rc : vrc;
+}
+static double stray_nap;
+static void run_stray(void) { (void)cio_run(stray_main, &stray_nap); }
+static void expect_stray_report(double nap_s, const char *place) {
+  skip_under_valgrind();
+  stray_nap = nap_s;
+  char out[4096];
+  int status = test_run_child(run_stray, out, sizeof out);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) fputs(out, stderr);
+  ASSERT(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0));
+  ASSERT_STR_CONTAINS(out, "cio: invalid access at 0x");
+  ASSERT_STR_CONTAINS(out, place);
+  ASSERT_STR_CONTAINS(out, ", by task 'stray-writer' (id 3, spawned at ");
+  ASSERT_STR_CONTAINS(out, "not an overflow of its own stack but a pointer past the low end");
+  ASSERT(!strstr(out, "stack overflow"));
+}
+static void stray_write_into_a_sleeping_tasks_guard_is_named(void) {
+  expect_stray_report(30, "in the stack arena, in the guard below the stack of task 'victim' (id "
+                          "2, spawned at ");
+}
+static void stray_write_below_a_free_stack_is_named(void) {
+  expect_stray_report(0, "in the stack arena, in the guard below a stack no task holds");
+}
+
 // Finished tasks give their stacks back: 100,000 sequential spawn+join
 // cycles reuse a handful of stacks (RSS stays flat).
 static long rss_kib(void) {
@@ -342,6 +486,12 @@ static const test_case cases[] = {
     {"overflow_reported_in_a_later_slab", overflow_reported_in_a_later_slab, 0},
     {"overflow_reported_mprotect_guard", overflow_reported_mprotect_guard, 0},
     {"overflow_reported_canary", overflow_reported_canary, 0},
+    {"huge_frame_faults_in_its_guard", huge_frame_faults_in_its_guard, 0},
+    {"huge_frame_faults_in_its_guard_debug", huge_frame_faults_in_its_guard_debug, 0},
+    {"huge_frame_faults_in_its_mprotect_guard", huge_frame_faults_in_its_mprotect_guard, 0},
+    {"stray_write_into_a_sleeping_tasks_guard_is_named",
+     stray_write_into_a_sleeping_tasks_guard_is_named, 0},
+    {"stray_write_below_a_free_stack_is_named", stray_write_below_a_free_stack_is_named, 0},
     {"finished_stacks_are_reused", finished_stacks_are_reused, 0},
     {"out_of_memory_for_stacks_is_a_clean_error", out_of_memory_for_stacks_is_a_clean_error, 0},
     {"idle_stacks_are_released_after_a_burst", idle_stacks_are_released_after_a_burst, 60},

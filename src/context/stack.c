@@ -25,7 +25,7 @@
 
 #define FIRST_SLAB CIO__TUNED(16, 2)        // stacks in the first slab
 #define MAX_SLAB CIO__TUNED(1024, 8)        // stacks per slab once grown (64 MiB at 64 KiB)
-#define GUARD_PAGES 4                       // 16 KiB of guard: catches frames up to that size
+#define GUARD_PAGES 4                       // 16 KiB of guard with 4 KiB pages (see guard_bytes)
 #define PREFETCH_AFTER CIO__TUNED(4096, 16) // stacks carved before the prefetcher starts
 #define PREFETCH_SLABS CIO__TUNED(2, 1)     // full slabs it keeps ready
 
@@ -87,10 +87,30 @@ static long map_count_budget(void) {
   return max / 4;
 }
 
+// The guard below each stack.  Code built without stack probes is caught
+// if no frame moves the stack pointer further than this past the end of
+// the stack (frames up to 16 KiB).  Code built with -fstack-clash-protection
+// probes the stack at least every `interval` bytes as it grows, so any
+// frame, however large, faults in a guard at least that big before it can
+// reach the stack below: the interval is one 4 KiB page on x86-64 (GCC and
+// Clang) and with Clang 18+ on AArch64, but GCC on AArch64 probes only every
+// 64 KiB (it assumes Linux's 64 KiB AArch64 guard; glibc makes its thread
+// guards at least that large there for the same reason).  So AArch64 gets
+// a 64 KiB guard: address space only, no memory.
+static size_t guard_bytes(size_t ps) {
+#if defined(__aarch64__)
+  size_t min = 64 * 1024;
+#else
+  size_t min = 16 * 1024;
+#endif
+  size_t g = GUARD_PAGES * ps;
+  return g < min ? (min + ps - 1) & ~(ps - 1) : g;
+}
+
 void cio__stack_pool_init(cio__stack_pool *p, size_t size) {
   size_t ps = page_size();
   p->size = (size + ps - 1) & ~(ps - 1);
-  p->guard_size = GUARD_PAGES * ps;
+  p->guard_size = guard_bytes(ps);
   p->free = NULL;
   p->nfree = p->free_cap = 0;
   p->slabs = NULL;
@@ -395,9 +415,17 @@ void cio__stack_put(cio__stack_pool *p, cio__stack *s) {
   p->live--;
 }
 
-bool cio__stack_guard_hit(const cio__stack_pool *p, const cio__stack *s, const void *addr) {
-  const char *a = addr;
-  return a < s->lo && a >= s->lo - 2 * p->guard_size;
+bool cio__stack_locate(const cio__stack_pool *p, const void *addr, cio__stack_where *w) {
+  uintptr_t a = (uintptr_t)addr;
+  size_t stride = p->guard_size + p->size;
+  for (const struct cio__slab *slab = p->slabs; slab; slab = slab->next) {
+    uintptr_t base = (uintptr_t)slab->base;
+    if (a < base || a - base >= slab->len) continue;
+    w->stack = &slab->stacks[(a - base) / stride];
+    w->in_guard = (a - base) % stride < p->guard_size;
+    return true;
+  }
+  return false;
 }
 
 const char *cio__stack_guard_name(enum cio__guard g) {

@@ -113,9 +113,19 @@ static inline bool cio__stack_intact(const cio__stack *s) {
   return s->guard != CIO__GUARD_CANARY || *(const uint64_t *)(const void *)s->lo == CIO__CANARY;
 }
 
-// True if `addr` lies in the guard region below `s` (or within one guard
-// size below that, where a large frame that skipped the guard lands).
-bool cio__stack_guard_hit(const cio__stack_pool *p, const cio__stack *s, const void *addr);
+// Where an address lies in a pool's stack arena (for fault reports).
+typedef struct cio__stack_where {
+  const cio__stack *stack; // the slot: a stack and the guard below it
+  bool in_guard;           // in that guard, not in the usable part
+} cio__stack_where;
+
+// Finds the slot of the pool's arena that holds `addr`: false if no slab of
+// the pool holds it.  One comparison per slab (slabs grow to 1,024 stacks:
+// about a thousand for a million stacks), then a division.  Reads only, so
+// it is async-signal-safe on the pool's own thread (the SIGSEGV handler);
+// slabs the prefetcher built but the loop has not taken yet are not looked
+// at (no task runs on them).
+bool cio__stack_locate(const cio__stack_pool *p, const void *addr, cio__stack_where *w);
 
 // Which guard strategy new stacks get on this kernel, for messages and docs.
 const char *cio__stack_guard_name(enum cio__guard g);
