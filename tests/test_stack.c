@@ -162,7 +162,7 @@ static void overflow_reported_mprotect_guard(void) { expect_overflow_report("mpr
 static int smash_canary(void *arg) {
   (void)arg;
   // Overwrite the canary word at the low end of our stack (white box).
-  *(volatile uint64_t *)(void *)cio_current()->stack->lo = 0;
+  *(volatile uint64_t *)(void *)cio__rec(cio_current())->stack->lo = 0;
   return cio_yield();
 }
 static int canary_main(void *arg) {
@@ -291,7 +291,7 @@ static int stray_writer(void *arg) {
   return 0;
 }
 static int note_stack(void *arg) {
-  stray_target = (uintptr_t)cio_current()->stack->lo - 100; // white box: its guard
+  stray_target = (uintptr_t)cio__rec(cio_current())->stack->lo - 100; // white box: its guard
   double nap_s = *(double *)arg;
   return nap_s > 0 ? cio_sleep(nap_s) : 0; // 0: finishes before the writer runs
 }
