@@ -68,7 +68,7 @@ static int streamer(cio_http_req *req, cio_http_res *res, void *arg) {
 static int big_streams_ended;
 static int big_streamer(cio_http_req *req, cio_http_res *res, void *arg) {
   (void)req, (void)arg;
-  static unsigned char piece[4096];
+  unsigned char piece[4096]; // per handler: a write is an await, others run meanwhile
   int rc = cio_http_stream_start(res, 200, "application/octet-stream");
   for (size_t at = 0; rc == 0 && at < (1u << 20); at += sizeof piece) {
     for (size_t i = 0; i < sizeof piece; i++) piece[i] = (unsigned char)((at + i) * 7 % 251);

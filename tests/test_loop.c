@@ -280,13 +280,13 @@ static void gather_storage_is_reused_then_released(void) {
 // before it, at most 65,536), and the queue never holds more than that.
 #define FLOODERS 8
 struct flood {
-  cio_loop *loop;                // target
-  atomic_bool stop;              // set by the main task when done
-  atomic_long posted;            // callbacks accepted
-  long ran;                      // callbacks run (loop thread only)
-  size_t most_queued;            // the longest queue a callback saw
-  double worst_late;             // the sleeper's worst lateness
-  pthread_t threads[FLOODERS];   // the posters
+  cio_loop *loop;              // target
+  atomic_bool stop;            // set by the main task when done
+  atomic_long posted;          // callbacks accepted
+  long ran;                    // callbacks run (loop thread only)
+  size_t most_queued;          // the longest queue a callback saw
+  double worst_late;           // the sleeper's worst lateness
+  pthread_t threads[FLOODERS]; // the posters
 };
 static void count_post(void *arg) {
   struct flood *f = arg;
@@ -309,8 +309,7 @@ static int flood_main(void *arg) {
   struct flood *f = arg;
   f->loop = cio_loop_current();
   ASSERT_EQ(cio_loop_hold(f->loop, 1), 1); // the flooders' last posts must land
-  for (int i = 0; i < FLOODERS; i++)
-    ASSERT_EQ(pthread_create(&f->threads[i], NULL, flooder, f), 0);
+  for (int i = 0; i < FLOODERS; i++) ASSERT_EQ(pthread_create(&f->threads[i], NULL, flooder, f), 0);
   double end = cio_now() + 2.0 * (test_scale() < 1 ? 0.5 : 1);
   while (cio_now() < end) {
     double t0 = cio_now();
@@ -352,7 +351,9 @@ static int full_main(void *arg) {
   ASSERT_EQ(cio_call_soon_threadsafe(L, nothing_posted, NULL), 0);
   return 0;
 }
-static void full_post_queue_refuses_the_loop_thread(void) { ASSERT_EQ(cio_run(full_main, NULL), 0); }
+static void full_post_queue_refuses_the_loop_thread(void) {
+  ASSERT_EQ(cio_run(full_main, NULL), 0);
+}
 
 static const test_case cases[] = {
     {"other_thread_wakes_the_loop", other_thread_wakes_the_loop, 0},

@@ -994,7 +994,58 @@ static int libc_socket_main(void *arg) {
 }
 static void wait_on_a_socket_made_with_libc(void) { ASSERT_EQ(cio_run(libc_socket_main, NULL), 0); }
 
+// ---------------------------------------------------------------- cooperative budget
+
+// The chat server's fast sender: its lines are all buffered already, so
+// readline never has to suspend; the budget still makes the reader yield
+// every 128 calls, and a task beside it (a writer, here a counter) runs
+// while the 8,000 lines are read, not after.
+struct chat {
+  int ticks;        // the other task's turns
+  int ticks_at_end; // its turns by the time the last line was read
+};
+static int ticker(void *arg) {
+  for (;;) {
+    if (cio_yield() < 0) return 0;
+    ((struct chat *)arg)->ticks++;
+  }
+}
+static int chat_main(void *arg) {
+  struct chat *c = arg;
+  enum { LINES = 8000 };
+  static char lines[LINES * 8];
+  for (int i = 0; i < LINES; i++) memcpy(lines + i * 8, "message\n", 8);
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  int sz = 1 << 20;
+  ASSERT_EQ(setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz), 0);
+  ASSERT_EQ(write(fds[1], lines, sizeof lines), (ssize_t)sizeof lines); // all there at once
+  close(fds[1]);
+  cio_stream *st = cio_stream_new(cio_sock_wrap(fds[0]), sizeof lines);
+  ASSERT(st);
+  cio_task *t = cio_spawn(ticker, c);
+  ASSERT_EQ(cio_yield(), 0);
+  int before = c->ticks, n = 0;
+  char buf[64];
+  ssize_t r;
+  while ((r = cio_stream_readline(st, buf, sizeof buf)) > 0) n++;
+  ASSERT_EQ(r, 0);
+  ASSERT_EQ(n, LINES);
+  c->ticks_at_end = c->ticks - before;
+  ASSERT_EQ(cio_stream_close(st), 0);
+  ASSERT_EQ(cio_cancel(t), 1);
+  ASSERT_EQ(cio_join(t), 0);
+  return 0;
+}
+static void buffered_reads_still_let_others_run(void) {
+  struct chat c = {0};
+  ASSERT_EQ(cio_run(chat_main, &c), 0);
+  printf("    the other task ran %d times during 8,000 buffered lines\n", c.ticks_at_end);
+  ASSERT(c.ticks_at_end >= 8000 / 128 / 2); // (a budget of 128)
+}
+
 static const test_case cases[] = {
+    {"buffered_reads_still_let_others_run", buffered_reads_still_let_others_run, 0},
     {"thousand_concurrent_connections", thousand_concurrent_connections, 60},
     {"short_reads_and_writes_are_byte_exact", short_reads_and_writes_are_byte_exact, 60},
     {"refused_reset_and_bad_input", refused_reset_and_bad_input, 0},

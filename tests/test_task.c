@@ -513,7 +513,9 @@ static int lock_owner_main(void *arg) {
   ASSERT_EQ(cio_lock_free(l), 0);
   return 0;
 }
-static void lock_owner_is_a_task_not_a_record(void) { ASSERT_EQ(cio_run(lock_owner_main, NULL), 0); }
+static void lock_owner_is_a_task_not_a_record(void) {
+  ASSERT_EQ(cio_run(lock_owner_main, NULL), 0);
+}
 
 // Debug mode reports a task that ends holding a lock (and not one that
 // released it, nor one whose lock was released by another task).
@@ -546,7 +548,7 @@ static void debug_mode_reports_a_task_ending_with_a_lock(void) {
   ASSERT_STR_CONTAINS(out, "ended holding 1 lock");
   const char *first = strstr(out, "ended holding");
   ASSERT(strstr(first + 1, "ended holding") != NULL); // released-by-other ended holding it too
-  ASSERT(strstr(out, "task 'task-") == NULL);          // not the one that released its own
+  ASSERT(strstr(out, "task 'task-") == NULL);         // not the one that released its own
 }
 
 // ---------------------------------------------------------------- cooperative budget

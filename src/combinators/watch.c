@@ -97,7 +97,8 @@ int cio__watch_start(cio__watch *w, cio__loop *L, cio_task **tasks, size_t n, co
 
 void cio__watch_detach(cio__watch *w) {
   for (size_t i = 0; i < w->n; i++)
-    if (w->waiters[i].linked) cio__waitq_remove(&cio__rec(w->tasks[i])->done_waiters, &w->waiters[i]);
+    if (w->waiters[i].linked)
+      cio__waitq_remove(&cio__rec(w->tasks[i])->done_waiters, &w->waiters[i]);
 }
 
 void cio__watch_stop(cio__watch *w) {
@@ -114,6 +115,5 @@ int cio__watch_park(cio__watch *w, size_t seen, int64_t deadline, const char *wh
 }
 
 void cio__watch_cancel_rest(cio__watch *w) {
-  for (size_t i = 0; i < w->n; i++)
-    cio__task_cancel(w->L, cio__rec(w->tasks[i]));
+  for (size_t i = 0; i < w->n; i++) cio__task_cancel(w->L, cio__rec(w->tasks[i]));
 }

@@ -167,6 +167,9 @@ ssize_t cio_sock_read(cio_sock *s, void *buf, size_t len) {
   cio__loop *L = sock_loop(s, "cio_sock_read", &err);
   if (!L) return err;
   if (!buf && len) return -EINVAL;
+  int rc = cio__coop(L); // data already there never suspends
+  if (rc < 0) return rc;
+  if (!valid(s)) return -EBADF;
   for (;;) {
     if (!s->readable && len) {
       int rc = wait_ready(L, s, false);
@@ -252,6 +255,9 @@ static int write_all(cio_sock *s, const char *buf, size_t len, size_t *sent, con
   cio__loop *L = sock_loop(s, fn, &err);
   if (!L) return err;
   if (!buf && len) return -EINVAL;
+  int rc = cio__coop(L); // a socket with room never suspends
+  if (rc < 0) return rc;
+  if (!valid(s)) return -EBADF;
   while (*sent < len) {
     ssize_t w = send_now(s, buf + *sent, len - *sent);
     if (w >= 0) {

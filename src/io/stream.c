@@ -25,6 +25,7 @@
 #include "../../include/cio.h"
 #include "../internal.h"
 #include "../sync/quarantine.h"
+#include "../task/task.h"
 #include "../tune.h"
 #include "sock.h"
 #include "stream.h"
@@ -91,10 +92,20 @@ static void release(cio_stream *st) {
   if (!st->reading && !st->draining) cio__quarantine(st); // a second close reads the cleared magic
 }
 
-// A read under way: one task at a time.
+// A read under way: one task at a time.  A read served from the buffer
+// never suspends, so it spends the task's cooperative budget first (a chat
+// server's fast sender would otherwise fill every outbox before any writer
+// ran); a yield there may see the stream closed.
 static int begin_read(cio_stream *st, const char *fn) {
   if (!valid(st)) return cio__bad_handle(fn, "stream", st);
   if (st->reading) return -EBUSY;
+  cio__loop *L = cio__task_loop();
+  if (L) {
+    int rc = cio__coop(L);
+    if (rc < 0) return rc;
+    if (!valid(st)) return -EBADF;
+    if (st->reading) return -EBUSY;
+  }
   st->reading = true;
   return 0;
 }
@@ -292,6 +303,12 @@ static int drain(cio_stream *st) {
 int cio_stream_drain(cio_stream *st) {
   if (!valid(st)) return cio__bad_handle("cio_stream_drain", "stream", st);
   if (st->werr) return st->werr;
+  cio__loop *L = cio__task_loop();
+  if (L) {
+    int rc = cio__coop(L);
+    if (rc < 0) return rc;
+    if (!valid(st)) return -EBADF;
+  }
   if (queued(st) <= st->high_water) return 0;
   int rc = drain(st);
   if (st->closed) release(st);

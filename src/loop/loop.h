@@ -15,9 +15,9 @@
 
 #include "../context/context.h"
 #include "../context/stack.h"
+#include "../tune.h"
 #include "poller.h"
 #include "timer.h"
-#include "../tune.h"
 
 // Callbacks queued for a loop at most (cio_call_soon_threadsafe blocks or
 // refuses beyond): a flood from other threads is bounded in memory (1.5 MiB

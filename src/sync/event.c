@@ -69,8 +69,11 @@ static int wait(cio_event *e, int64_t deadline, const char *fn) {
   if (!L) return cio__misuse_outside(fn);
   if (!valid(e)) return -EINVAL;
   if (!e->loop) e->loop = L;
+  int rc = cio__coop(L); // a set event never suspends
+  if (rc < 0) return rc;
+  if (!valid(e)) return -EINVAL;
   if (atomic_load(&e->flag)) return 0;
-  int rc = cio__sync_wait(L, &e->waiters, deadline, "event");
+  rc = cio__sync_wait(L, &e->waiters, deadline, "event");
   if (rc < 0) return rc;
   // Woken by set(): 0 even if cleared since, unless cancelled meanwhile.
   return cio__checkpoint(L);

@@ -9,12 +9,12 @@
 #include "sync.h"
 
 struct cio_lock {
-  uint32_t magic;     // CIO__LOCK_MAGIC while alive
-  bool locked;        // held by someone
-  cio_task *owner;    // the record of the task that holds it, or NULL
-  uint64_t owner_id;  // that task's id: a record can hold another task later
+  uint32_t magic;      // CIO__LOCK_MAGIC while alive
+  bool locked;         // held by someone
+  cio_task *owner;     // the record of the task that holds it, or NULL
+  uint64_t owner_id;   // that task's id: a record can hold another task later
   uint64_t owner_loop; // the serial of the loop it runs on: records die with their loop
-  cio__waitq waiters; // tasks waiting, FIFO
+  cio__waitq waiters;  // tasks waiting, FIFO
 };
 
 static bool valid(const cio_lock *l) { return l && l->magic == CIO__LOCK_MAGIC; }

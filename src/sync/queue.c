@@ -179,9 +179,12 @@ static int put(cio_queue *q, void *item, int64_t priority, int64_t deadline, con
   if (!L) return cio__misuse_outside(fn);
   if (!valid(q) || !item) return -EINVAL;
   if (!q->loop) q->loop = L;
+  int rc = cio__coop(L); // room there never suspends
+  if (rc < 0) return rc;
+  if (!valid(q)) return -EINVAL;
   while (is_full(q)) {
     if (q->shutdown) return -ESHUTDOWN;
-    int rc = cio__sync_wait(L, &q->putters, deadline, "queue put");
+    rc = cio__sync_wait(L, &q->putters, deadline, "queue put");
     if (rc == 0) rc = cio__checkpoint(L);
     if (rc < 0) {
       // Woken for room but leaving: the room goes to the next putter.
@@ -266,9 +269,12 @@ static int get(cio_queue *q, void **item, int64_t deadline, const char *fn) {
   if (!L) return cio__misuse_outside(fn);
   if (!valid(q) || !item) return -EINVAL;
   if (!q->loop) q->loop = L;
+  int rc = cio__coop(L); // an item there never suspends
+  if (rc < 0) return rc;
+  if (!valid(q)) return -EINVAL;
   while (length(q) == 0) {
     if (q->shutdown) return -ESHUTDOWN;
-    int rc = cio__sync_wait(L, &q->getters, deadline, "queue get");
+    rc = cio__sync_wait(L, &q->getters, deadline, "queue get");
     if (rc == 0) rc = cio__checkpoint(L);
     if (rc < 0) {
       // Woken for an item but leaving: the item goes to the next getter.

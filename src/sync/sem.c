@@ -56,11 +56,14 @@ static int acquire(cio_sem *s, int64_t deadline, const char *fn) {
   cio__loop *L = cio__task_loop();
   if (!L) return cio__misuse_outside(fn);
   if (!valid(s)) return -EINVAL;
+  int rc = cio__coop(L); // a free permit never suspends
+  if (rc < 0) return rc;
+  if (!valid(s)) return -EINVAL;
   if (s->value > 0 && cio__waitq_empty(&s->waiters)) {
     s->value--;
     return 0;
   }
-  int rc = cio__sync_wait(L, &s->waiters, deadline, "semaphore");
+  rc = cio__sync_wait(L, &s->waiters, deadline, "semaphore");
   if (rc < 0) return rc;
   rc = cio__checkpoint(L); // handed a permit but cancelled: pass it on
   if (rc < 0) cio_sem_release(s);
