@@ -337,6 +337,7 @@ static char *arena_decode(cio_http_req *req, const char *p, size_t n, bool plus,
 // keep_blank_values): pairs split at '&', empty ones skipped, "name" alone
 // is the empty value, '+' is a space, %XX decoded, invalid UTF-8 U+FFFD.
 static void parse_query(cio_http_req *req, cio__http_slice q, size_t pairs) {
+  if (!q.p) return; // no '?' (and no arithmetic on a NULL pointer)
   req->query = (struct qparam *)(void *)arena_take(req, pairs * sizeof *req->query);
   const char *p = q.p, *end = q.p + q.n;
   while (p < end) {
@@ -615,7 +616,7 @@ static const char *reason(int status) {
 // rewrites it only when asked for it in a later second.
 static const char *date_line(void) {
   static __thread time_t formatted = -1;
-  static __thread char line[40];
+  static __thread char line[96]; // 37 bytes until the year 10000; room for any int
   static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
   static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -779,11 +780,17 @@ static void run_handler(const struct route *r, cio_http_req *req, cio_http_res *
     // Cancelled because the client hung up (or the server is closing): no
     // answer is owed.
   } else if (rc < 0 || !res->status) {
-    struct jtext j = jt_new(96);
+    struct jtext what = jt_new(64), j = jt_new(96);
+    jt_lit(&what, "internal error: ");
+    jt_lit(&what, rc < 0 ? cio_strerror(rc) : "no response");
     jt_lit(&j, "{\"detail\":");
-    char what[96];
-    snprintf(what, sizeof what, "internal error: %s", rc < 0 ? cio_strerror(rc) : "no response");
-    jt_str(&j, what, strlen(what));
+    if (what.p) {
+      jt_str(&j, what.p, what.n);
+    } else { // out of memory: the fallback below
+      free(j.p);
+      j.p = NULL;
+    }
+    free(what.p);
     jt_lit(&j, "}");
     (void)jt_answer(res, 500, &j, "{\"detail\":\"internal error\"}");
   }
