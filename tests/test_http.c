@@ -1143,6 +1143,8 @@ static int paths_main(void *arg) {
       {"/items/", "404 ", NULL},
       {"/items/5/", "200 ", NULL},   // one trailing slash is let through
       {"/files/a+b", "200 ", "a+b"}, // no '+' to space in paths
+      {"/files/", "200 ", ""},       // {p:path} may be empty (Starlette's ".*")
+      {"/files", "404 ", NULL},
       {"/files/a%20b%2Fc", "200 ", "a b/c"},
       {"/s/a%2Fb", "404 ", NULL}, // decoded first, then routed (Starlette)
       {"/s/a%00b", "404 ", NULL}, // a NUL cannot be a C string

@@ -729,8 +729,9 @@ static int match(const struct route *r, const char *path, size_t len, struct slo
   int nv = 0;
   for (int i = 0; i < r->nsegs; i++) {
     const struct seg *s = &r->segs[i];
-    if (!more) return -1;
-    if (s->param && s->type == P_PATH) { // the last segment of its pattern
+    bool rest = s->param && s->type == P_PATH; // the last segment of its pattern
+    if (!more && !(rest && i == 0)) return -1; // ("/" has no segment, but "/{p:path}" takes "")
+    if (rest) {
       size_t n = (size_t)(end - pos);
       if (memchr(pos, '\0', n)) return -1;
       vals[nv++] = (struct slot){pos, n};
