@@ -51,6 +51,25 @@ static int files(cio_http_req *req, cio_http_res *res, void *arg) {
   return cio_http_send(res, 200, "text/plain", body, strlen(body));
 }
 
+// Every accessor, twice, each result checked against the first: nothing a
+// later call does may change what an earlier one returned.
+static int accessors(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)arg;
+  const char *name = cio_http_param(req, "name"), *host = cio_http_header(req, "host");
+  size_t qn = 0;
+  const char *q = cio_http_query_n(req, "q", &qn), *plain = cio_http_query(req, "q");
+  char copy[64];
+  snprintf(copy, sizeof copy, "%s|%s", name ? name : "", host ? host : "");
+  for (int i = 0; i < 3; i++)
+    (void)cio_http_header(req, "user-agent"), (void)cio_http_query(req, "z"),
+        (void)cio_http_query_n(req, "q", NULL);
+  char again[64];
+  snprintf(again, sizeof again, "%s|%s", cio_http_param(req, "name") ?: "",
+           cio_http_header(req, "host") ?: "");
+  if (strcmp(copy, again) != 0 || (plain && (plain != q || strlen(plain) != qn))) abort();
+  return cio_http_send(res, 200, "text/plain", name, strlen(name));
+}
+
 static int echo(cio_http_req *req, cio_http_res *res, void *arg) {
   (void)arg;
   size_t len;
@@ -103,6 +122,7 @@ static cio_http_app *build_app(void) {
       cio_http_route(app, "GET", "/files/{x:float}/{p:path}", files, NULL) < 0 ||
       cio_http_route(app, "POST", "/echo", echo, NULL) < 0 ||
       cio_http_route(app, "PUT", "/echo/{name}", echo, NULL) < 0 ||
+      cio_http_route(app, "GET", "/s/{name}", accessors, NULL) < 0 ||
       cio_http_route(app, "GET", "/stream", stream, NULL) < 0 ||
       cio_http_route(app, "GET", "/fail", fails, NULL) < 0)
     abort();

@@ -9,9 +9,14 @@
 // (only "r" when the parser did not accept the head).  Bytes are written as
 // \u00XX escapes above 0x7e and below 0x20, so Python reads them back as
 // Latin-1, the way h11 hands them out.
+//
+// With --decode, each record is instead a flag byte ('+': '+' is a space)
+// and text to percent-decode (cio__http_decode); the output is one line of
+// the decoded bytes in hex, to compare with Python's unquote.
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "http/parse.h"
 
@@ -52,7 +57,17 @@ static void dump(const char *buf, size_t len) {
   printf("}\n");
 }
 
-int main(void) {
+static void decode(const char *buf, size_t len) {
+  if (!len) return;
+  char *out = malloc(len);
+  size_t n = out ? cio__http_decode(out, len - 1, buf + 1, len - 1, buf[0] == '+') : 0;
+  for (size_t i = 0; i < n; i++) printf("%02x", (unsigned char)out[i]);
+  printf("\n");
+  free(out);
+}
+
+int main(int argc, char **argv) {
+  bool decoding = argc > 1 && strcmp(argv[1], "--decode") == 0;
   unsigned char hdr[4];
   while (fread(hdr, 1, 4, stdin) == 4) {
     size_t len = (size_t)hdr[0] | (size_t)hdr[1] << 8 | (size_t)hdr[2] << 16 | (size_t)hdr[3] << 24;
@@ -61,7 +76,10 @@ int main(void) {
       fprintf(stderr, "http_parse_dump: truncated record\n");
       return 2;
     }
-    dump(buf, len);
+    if (decoding)
+      decode(buf, len);
+    else
+      dump(buf, len);
     free(buf);
   }
   return 0;

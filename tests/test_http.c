@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helpers/test.h"
@@ -773,6 +774,561 @@ static void json_bodies(void) {
   ASSERT_EQ(cio_run(json_main, NULL), 0);
 }
 
+// ---------------------------------------------------------------- protocol and routing
+//
+// RFC 9110/9112 points and FastAPI's routing (issue 15): accessors that
+// live until the handler returns, Host values, absolute-form targets,
+// HTTP/1.0 Expect and keep-alive, Date and Server, bodiless statuses,
+// leading empty lines, paths decoded as Starlette does, and 422 bodies that
+// are always valid JSON with the input echoed whole.
+
+// GET /acc/{a}/.../{j}: ten parameters, two query values, two headers (one
+// read 2,000 times), a 4,000-byte query value; every pointer is read back
+// only at the end.
+static int accessors(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)arg;
+  const char *one = cio_http_query(req, "one"), *two = cio_http_query(req, "two");
+  const char *lng = cio_http_query(req, "long");
+  const char *x1 = cio_http_header(req, "x-one"), *x2 = NULL;
+  for (int i = 0; i < 2000; i++) {
+    const char *again = cio_http_header(req, "X-Two");
+    if (!again || (x2 && strcmp(again, x2) != 0)) return cio_http_json(res, 500, "{}");
+    x2 = again;
+  }
+  const char *p[10];
+  for (int i = 0; i < 10; i++) p[i] = cio_http_param(req, (char[]){(char)('a' + i), '\0'});
+  char body[256];
+  int n = snprintf(body, sizeof body, "one=%s;two=%s;long=%zu;x1=%s;x2=%s;p=", one ?: "-",
+                   two ?: "-", lng ? strlen(lng) : 0, x1 ?: "-", x2 ?: "-");
+  for (int i = 0; i < 10; i++)
+    n += snprintf(body + n, sizeof body - (size_t)n, "%s%s", i ? "," : "", p[i] ?: "-");
+  return cio_http_send(res, 200, "text/plain", body, (size_t)n);
+}
+static int host_echo(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)arg;
+  const char *h = cio_http_header(req, "host");
+  return cio_http_send(res, 200, "text/plain", h ?: "-", strlen(h ?: "-"));
+}
+static int with_status(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)arg;
+  return cio_http_send(res, (int)cio_http_param_int(req, "code"), "text/plain", "xyz", 3);
+}
+static int stream_204(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)req, (void)arg;
+  int rc = cio_http_stream_start(res, 204, "text/plain");
+  return rc ? rc : cio_http_stream_write(res, "xyz", 3);
+}
+static int str_param(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)arg;
+  const char *v = cio_http_param(req, "name");
+  return cio_http_send(res, 200, "text/plain", v, strlen(v));
+}
+// GET /qn?v=...: the value's length whole and as a C string.
+static int query_n(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)arg;
+  size_t n = 99;
+  const char *v = cio_http_query_n(req, "v", &n);
+  char body[64];
+  int len = snprintf(body, sizeof body, "%zu %zu %d", n, v ? strlen(v) : 0,
+                     cio_http_query(req, "v") != NULL);
+  return cio_http_send(res, 200, "text/plain", body, (size_t)len);
+}
+// Header injection and framing headers are refused; the handler says "ok".
+static int injection(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)req, (void)arg;
+  ASSERT_EQ(cio_http_send(res, 200, "text/plain\r\nSet-Cookie: x=1", "a", 1), -EINVAL);
+  ASSERT_EQ(cio_http_send(res, 200, "text/plain\x01", "a", 1), -EINVAL);
+  ASSERT_EQ(cio_http_send(res, 42, "text/plain", "a", 1), -EINVAL);
+  char long_type[200];
+  memset(long_type, 'a', sizeof long_type - 1);
+  long_type[sizeof long_type - 1] = '\0';
+  ASSERT_EQ(cio_http_send(res, 200, long_type, "a", 1), -EINVAL); // not cut
+  ASSERT_EQ(cio_http_set_header(res, "Content-Length", "1"), -EINVAL);
+  ASSERT_EQ(cio_http_set_header(res, "transfer-encoding", "chunked"), -EINVAL);
+  ASSERT_EQ(cio_http_set_header(res, "X-A", "a\x01"), -EINVAL);
+  ASSERT_EQ(cio_http_set_header(res, "X A", "a"), -EINVAL);
+  ASSERT_EQ(cio_http_set_header(res, "Server", "mine"), 0); // replaces cio's
+  return cio_http_send(res, 200, "text/plain", "ok", 2);
+}
+
+static cio_server *start_proto(cio_http_app **app_out, char *port) {
+  cio_http_app *app = cio_http_app_new();
+  ASSERT_EQ(cio_http_route(app, "GET", "/", hello, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "POST", "/echo", echo_body, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "PUT", "/echo", echo_body, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "GET", "/items/{id:int}", item, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "GET", "/f/{x:float}", hello, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "GET", "/files/{p:path}", files, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "GET", "/s/{name}", str_param, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "GET", "/user/{id:int}/profile", hello, NULL), 0);
+  ASSERT_EQ(
+      cio_http_route(app, "GET", "/acc/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}/{j}", accessors, NULL),
+      0);
+  ASSERT_EQ(cio_http_route(app, "GET", "/host", host_echo, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "GET", "/status/{code:int}", with_status, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "GET", "/stream204", stream_204, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "GET", "/inject", injection, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "GET", "/qn", query_n, NULL), 0);
+  // Patterns that cannot be served as written are refused, not cut.
+  ASSERT_EQ(cio_http_route(app, "GET", "/a//b", hello, NULL), -EINVAL);
+  ASSERT_EQ(cio_http_route(app, "GET", "/{p:path}/x", hello, NULL), -EINVAL);
+  ASSERT_EQ(cio_http_route(app, "GET", "/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16/17", hello, NULL),
+            -EINVAL);
+  cio_http_opts o = {.max_line = 65536, .max_head = 131072, .header_timeout = 5};
+  cio_server *srv;
+  ASSERT_EQ(cio_http_serve(app, "127.0.0.1", "0", &o, &srv), 0);
+  snprintf(port, 8, "%d", cio_server_port(srv));
+  *app_out = app;
+  return srv;
+}
+
+// One request on its own connection (closed by the server after it).
+static char *ask(const char *port, const char *req) {
+  static char out[1 << 18];
+  exchange(port, req, strlen(req), out, sizeof out, 0);
+  return out;
+}
+static char *get(const char *port, const char *target) {
+  static char req[1 << 17];
+  snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", target);
+  return ask(port, req);
+}
+static const char *body_of(const char *answer) {
+  const char *b = strstr(answer, "\r\n\r\n");
+  return b ? b + 4 : "";
+}
+
+static int accessors_main(void *arg) {
+  (void)arg;
+  cio_http_app *app;
+  char port[8];
+  cio_server *srv = start_proto(&app, port);
+  static char req[8192];
+  int n = snprintf(req, sizeof req, "GET /acc/1/2/3/4/5/6/7/8/9/10?one=first&two=second&long=");
+  for (int i = 0; i < 4000; i++) req[n++] = 'x';
+  snprintf(req + n, sizeof req - (size_t)n,
+           " HTTP/1.1\r\nHost: a\r\nX-One: uno\r\nX-Two: dos\r\nConnection: close\r\n\r\n");
+  char *out = ask(port, req);
+  ASSERT_STR_CONTAINS(out, "HTTP/1.1 200 ");
+  ASSERT_STR_CONTAINS(out, "\r\n\r\none=first;two=second;long=4000;x1=uno;x2=dos;p=1,2,3,4,5,6,7,"
+                           "8,9,10");
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  cio_http_app_free(app);
+  return 0;
+}
+static void accessors_live_until_the_handler_returns(void) {
+  ASSERT_EQ(cio_run(accessors_main, NULL), 0);
+}
+
+static int hosts_main(void *arg) {
+  (void)arg;
+  cio_http_app *app;
+  char port[8];
+  cio_server *srv = start_proto(&app, port);
+  static const char *const bad[] = {"a b", "a@b", "a/b", "a:b", "[::1", "a\\b", "a?b", "a#b"};
+  static const char *const good[] = {"a", "example.com:8080", "[::1]:80", "127.0.0.1", ""};
+  char req[256];
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    snprintf(req, sizeof req, "GET /host HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+             bad[i]);
+    char *out = ask(port, req);
+    if (!strstr(out, "HTTP/1.1 400 ")) test_fail(__FILE__, __LINE__, "Host: %s: %s", bad[i], out);
+  }
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    snprintf(req, sizeof req, "GET /host HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+             good[i]);
+    char *out = ask(port, req);
+    if (!strstr(out, "HTTP/1.1 200 ") || strcmp(body_of(out), *good[i] ? good[i] : "") != 0)
+      test_fail(__FILE__, __LINE__, "Host: %s: %s", good[i], out);
+  }
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  cio_http_app_free(app);
+  return 0;
+}
+static void host_values_are_validated(void) { ASSERT_EQ(cio_run(hosts_main, NULL), 0); }
+
+static int absolute_main(void *arg) {
+  (void)arg;
+  cio_http_app *app;
+  char port[8];
+  cio_server *srv = start_proto(&app, port);
+  char *out =
+      ask(port, "GET http://x/user/1/profile HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  ASSERT_STR_CONTAINS(out, "HTTP/1.1 200 ");
+  out = ask(port, "GET http://x/items/7?name=q HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  ASSERT_STR_CONTAINS(out, "{\"id\":7,\"name\":\"q\",\"limit\":10}");
+  // The authority replaces the Host header (RFC 9112 §3.2.2).
+  out = ask(port, "GET HTTP://example.org:8080/host HTTP/1.1\r\nHost: other\r\nConnection: "
+                  "close\r\n\r\n");
+  ASSERT_EQ(strcmp(body_of(out), "example.org:8080"), 0);
+  out = ask(port, "GET http://example.org HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  ASSERT_STR_CONTAINS(out, "{\"message\":\"Hello\"}"); // an empty path is "/"
+  out = ask(port, "GET http://u@x/ HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  ASSERT_STR_CONTAINS(out, "HTTP/1.1 400 ");
+  out = ask(port, "OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  ASSERT_STR_CONTAINS(out, "HTTP/1.1 400 ");
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  cio_http_app_free(app);
+  return 0;
+}
+static void absolute_form_targets_are_routed(void) { ASSERT_EQ(cio_run(absolute_main, NULL), 0); }
+
+static int http10_main(void *arg) {
+  (void)arg;
+  cio_http_app *app;
+  char port[8];
+  cio_server *srv = start_proto(&app, port);
+  static char out[8192];
+  // Expect: 100-continue in HTTP/1.0: no 100 before the body is sent.
+  cio_sock *s;
+  ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", port), 0);
+  const char *head = "POST /echo HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+  ASSERT_EQ(cio_sock_write(s, head, strlen(head)), (ssize_t)strlen(head));
+  cio_scope scope;
+  ASSERT_EQ(cio_timeout_begin(&scope, 0.3), 0);
+  ssize_t r = cio_sock_read(s, out, sizeof out - 1);
+  ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
+  ASSERT_EQ(r, -ETIMEDOUT); // nothing came: no "100 Continue"
+  ASSERT_EQ(cio_sock_write(s, "ok", 2), 2);
+  size_t got = 0;
+  while ((r = cio_sock_read(s, out + got, sizeof out - 1 - got)) > 0) got += (size_t)r;
+  out[got] = '\0';
+  ASSERT(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0);
+  ASSERT(strstr(out, "\r\n\r\nok"));
+  cio_sock_close(s);
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  cio_http_app_free(app);
+  return 0;
+}
+static void http10_expect_continue_is_ignored(void) { ASSERT_EQ(cio_run(http10_main, NULL), 0); }
+
+static int keep_alive10_main(void *arg) {
+  (void)arg;
+  cio_http_app *app;
+  char port[8];
+  cio_server *srv = start_proto(&app, port);
+  static char out[8192];
+  cio_sock *s;
+  ssize_t r;
+  size_t got;
+  // Keep-alive in HTTP/1.0 is said in the answer, and then honoured.
+  ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", port), 0);
+  const char *ka = "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+  ASSERT_EQ(cio_sock_write(s, ka, strlen(ka)), (ssize_t)strlen(ka));
+  got = 0;
+  while (!strstr(out, "\"Hello\"}") &&
+         (r = cio_sock_read(s, out + got, sizeof out - 1 - got)) > 0) {
+    got += (size_t)r;
+    out[got] = '\0';
+  }
+  ASSERT_STR_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+  ASSERT_STR_CONTAINS(out, "Connection: keep-alive\r\n");
+  const char *again = "GET / HTTP/1.0\r\n\r\n"; // no keep-alive: closed after it
+  ASSERT_EQ(cio_sock_write(s, again, strlen(again)), (ssize_t)strlen(again));
+  got = 0;
+  while ((r = cio_sock_read(s, out + got, sizeof out - 1 - got)) > 0) got += (size_t)r;
+  out[got] = '\0';
+  ASSERT_STR_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+  ASSERT_STR_CONTAINS(out, "Connection: close\r\n");
+  cio_sock_close(s);
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  cio_http_app_free(app);
+  return 0;
+}
+static void http10_keep_alive_is_said(void) { ASSERT_EQ(cio_run(keep_alive10_main, NULL), 0); }
+
+// The head of the answer at `at`, as a NUL-terminated copy.
+static const char *head_at(const char *at) {
+  static char head[2048];
+  const char *end = strstr(at, "\r\n\r\n");
+  ASSERT(end && (size_t)(end - at) < sizeof head);
+  memcpy(head, at, (size_t)(end - at) + 2);
+  head[end - at + 2] = '\0';
+  return head;
+}
+
+static int date_main(void *arg) {
+  (void)arg;
+  cio_http_app *app;
+  char port[8];
+  cio_server *srv = start_proto(&app, port);
+  const char *targets[] = {"/", "/nowhere", "/items/x", "/status/201"};
+  for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+    char *out = get(port, targets[i]);
+    ASSERT_STR_CONTAINS(out, "\r\nServer: cio\r\n");
+    const char *d = strstr(out, "\r\nDate: ");
+    ASSERT(d);
+    struct tm tm = {0};
+    const char *end = strptime(d + 8, "%a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+    ASSERT(end && strncmp(end - 6, " GMT\r\n", 6) == 0);
+    double off = difftime(timegm(&tm), time(NULL));
+    ASSERT_BETWEEN(off, -3, 1);
+  }
+  ASSERT_STR_CONTAINS(get(port, "/inject"), "\r\nServer: mine\r\n");
+  ASSERT(!strstr(get(port, "/inject"), "Server: cio"));
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  cio_http_app_free(app);
+  return 0;
+}
+static void date_and_server_on_every_answer(void) { ASSERT_EQ(cio_run(date_main, NULL), 0); }
+
+static int bodiless_main(void *arg) {
+  (void)arg;
+  cio_http_app *app;
+  char port[8];
+  cio_server *srv = start_proto(&app, port);
+  // 204, 304 (set and streamed) carry no Content-Length and no body: the
+  // next answer follows their head at once.
+  const char *pipe = "GET /status/204 HTTP/1.1\r\nHost: a\r\n\r\n"
+                     "GET /status/304 HTTP/1.1\r\nHost: a\r\n\r\n"
+                     "GET /stream204 HTTP/1.1\r\nHost: a\r\n\r\n"
+                     "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+  char *out = ask(port, pipe);
+  const char *at = out;
+  const char *want[] = {"HTTP/1.1 204 No Content\r\n", "HTTP/1.1 304 Not Modified\r\n",
+                        "HTTP/1.1 204 No Content\r\n", "HTTP/1.1 200 OK\r\n"};
+  for (int i = 0; i < 4; i++) {
+    if (strncmp(at, want[i], strlen(want[i])) != 0)
+      test_fail(__FILE__, __LINE__, "answer %d: %s", i, at);
+    const char *head = head_at(at);
+    if (i < 3) {
+      ASSERT(!strstr(head, "Content-Length") && !strstr(head, "Content-Type"));
+      ASSERT(!strstr(head, "Transfer-Encoding"));
+    }
+    at = strstr(at, "\r\n\r\n") + 4;
+  }
+  ASSERT_EQ(strcmp(at, "{\"message\":\"Hello\"}"), 0);
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  cio_http_app_free(app);
+  return 0;
+}
+static void no_length_nor_body_on_204_and_304(void) { ASSERT_EQ(cio_run(bodiless_main, NULL), 0); }
+
+static int crlf_main(void *arg) {
+  (void)arg;
+  cio_http_app *app;
+  char port[8];
+  cio_server *srv = start_proto(&app, port);
+  char *out = ask(port, "\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  ASSERT_STR_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+  out = ask(port, "GET / HTTP/1.1\r\nHost: a\r\n\r\n\r\n"
+                  "GET /items/3 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  ASSERT_STR_CONTAINS(out, "{\"message\":\"Hello\"}");
+  ASSERT_STR_CONTAINS(out, "{\"id\":3,");
+  // A POST body followed by the CRLF some old clients add.
+  out = ask(port, "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi\r\n"
+                  "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  ASSERT_STR_CONTAINS(out, "\r\n\r\nhi");
+  ASSERT_STR_CONTAINS(out, "{\"message\":\"Hello\"}");
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  cio_http_app_free(app);
+  return 0;
+}
+static void leading_empty_lines_are_ignored(void) { ASSERT_EQ(cio_run(crlf_main, NULL), 0); }
+
+static int paths_main(void *arg) {
+  (void)arg;
+  cio_http_app *app;
+  char port[8];
+  cio_server *srv = start_proto(&app, port);
+  static const struct {
+    const char *target; // requested
+    const char *status; // status line
+    const char *body;   // the body, exactly, or NULL (not checked)
+  } cases[] = {
+      {"/", "200 ", "{\"message\":\"Hello\"}"},
+      {"/%75ser/1/profile", "200 ", "{\"message\":\"Hello\"}"},
+      {"/%69tems/5", "200 ", "{\"id\":5,\"name\":\"\",\"limit\":10}"},
+      {"/user//profile", "404 ", NULL}, // an empty segment
+      {"/items/", "404 ", NULL},
+      {"/items/5/", "200 ", NULL},   // one trailing slash is let through
+      {"/files/a+b", "200 ", "a+b"}, // no '+' to space in paths
+      {"/files/", "200 ", ""},       // {p:path} may be empty (Starlette's ".*")
+      {"/files", "404 ", NULL},
+      {"/files/a%20b%2Fc", "200 ", "a b/c"},
+      {"/s/a%2Fb", "404 ", NULL}, // decoded first, then routed (Starlette)
+      {"/s/a%00b", "404 ", NULL}, // a NUL cannot be a C string
+      {"/files/a%00b", "404 ", NULL},
+      {"/s/%ff", "200 ", "\xef\xbf\xbd"}, // invalid UTF-8 becomes U+FFFD
+      {"/s/%C3%A9t%C3%A9", "200 ", "\xc3\xa9t\xc3\xa9"},
+      {"/items/1%00abc", "422 ", NULL}, // not 200 with id 1
+      {"/items/1?name=a+b%21&limit=1&limit=2", "200 ", "{\"id\":1,\"name\":\"a b!\",\"limit\":2}"},
+      {"/items/1?na%6De=x", "200 ", "{\"id\":1,\"name\":\"x\",\"limit\":10}"},
+      {"/items/1?limit=1%00", "422 ", NULL},
+      {"/items/1?name=a%00b", "200 ", "{\"id\":1,\"name\":\"\",\"limit\":10}"}, // NULL, not "a"
+      {"/qn?v=a%00b", "200 ", "3 1 0"}, // whole through cio_http_query_n
+      {"/qn?v=ab", "200 ", "2 2 1"},
+      {"/qn", "200 ", "0 0 0"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *out = get(port, cases[i].target);
+    char status[16];
+    snprintf(status, sizeof status, "HTTP/1.1 %s", cases[i].status);
+    if (strncmp(out, status, strlen(status)) != 0 ||
+        (cases[i].body && strcmp(body_of(out), cases[i].body) != 0))
+      test_fail(__FILE__, __LINE__, "%s: %s", cases[i].target, out);
+  }
+  char *out = get(port, "/items/1%00abc");
+  ASSERT_STR_CONTAINS(out, "\"input\":\"1\\u0000abc\"");
+  out = get(port, "/items/%ff");
+  ASSERT_STR_CONTAINS(out, "\"input\":\"\xef\xbf\xbd\"");
+  out = ask(port, "DELETE /echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  ASSERT_STR_CONTAINS(out, "HTTP/1.1 405 ");
+  ASSERT_STR_CONTAINS(out, "\r\nAllow: POST, PUT\r\n");
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  cio_http_app_free(app);
+  return 0;
+}
+static void paths_decoded_and_routed_as_starlette(void) { ASSERT_EQ(cio_run(paths_main, NULL), 0); }
+
+static int double_slash_main(void *arg) {
+  (void)arg;
+  cio_http_app *app;
+  char port[8];
+  cio_server *srv = start_proto(&app, port);
+  ASSERT_STR_CONTAINS(get(port, "//nope"), "HTTP/1.1 404 "); // was served by "/"
+  ASSERT_STR_CONTAINS(get(port, "//"), "HTTP/1.1 404 ");
+  ASSERT_STR_CONTAINS(get(port, "//items/1"), "HTTP/1.1 404 ");
+  ASSERT_STR_CONTAINS(get(port, "/"), "HTTP/1.1 200 ");
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  cio_http_app_free(app);
+  return 0;
+}
+static void double_slash_is_not_root(void) { ASSERT_EQ(cio_run(double_slash_main, NULL), 0); }
+
+#ifdef CIO_HAVE_JANSSON
+// Pieces of an input, each with what it decodes to, chosen so that no two
+// neighbours make one UTF-8 character together.
+static const struct {
+  const char *enc; // as sent
+  const char *dec; // decoded (in a path; in a query '+' is a space)
+  size_t n;        //   its length
+} pieces[] = {
+    {"a", "a", 1},
+    {"%22", "\"", 1},
+    {"%5C", "\\", 1},
+    {"%00", "\0", 1},
+    {"%01", "\x01", 1},
+    {"%0A", "\n", 1},
+    {"%1f", "\x1f", 1},
+    {"%7F", "\x7f", 1},
+    {"%ff", "\xef\xbf\xbd", 3},
+    {"%80", "\xef\xbf\xbd", 3},
+    {"%C0", "\xef\xbf\xbd", 3},
+    {"%c3%a9", "\xc3\xa9", 2},
+    {"%E2%82%AC", "\xe2\x82\xac", 3},
+    {"%F0%9F%98%80", "\xf0\x9f\x98\x80", 4},
+    {"%25", "%", 1},
+    {"+", "+", 1},
+    {"'", "'", 1},
+    {"%3C", "<", 1},
+};
+#define NPIECES (sizeof pieces / sizeof pieces[0])
+
+// Asks for target, checks a 422 came whose body parses as JSON with the
+// given loc and `input` equal to want[0..want_len).
+static void check_422(const char *port, const char *target, const char *where, const char *name,
+                      const char *want, size_t want_len) {
+  char *out = get(port, target);
+  if (strncmp(out, "HTTP/1.1 422 ", 13) != 0) test_fail(__FILE__, __LINE__, "%.200s", out);
+  const char *body = body_of(out);
+  json_error_t err;
+  json_t *v = json_loads(body, JSON_ALLOW_NUL, &err);
+  if (!v)
+    test_fail(__FILE__, __LINE__, "invalid JSON (%s) for %.100s: %.300s", err.text, target, body);
+  json_t *d = json_array_get(json_object_get(v, "detail"), 0);
+  json_t *loc = json_object_get(d, "loc");
+  ASSERT(json_is_string(json_object_get(d, "type")) && json_is_string(json_object_get(d, "msg")));
+  ASSERT_EQ(strcmp(json_string_value(json_array_get(loc, 0)), where), 0);
+  ASSERT_EQ(strcmp(json_string_value(json_array_get(loc, 1)), name), 0);
+  json_t *in = json_object_get(d, "input");
+  if (!json_is_string(in) || json_string_length(in) != want_len ||
+      memcmp(json_string_value(in), want, want_len) != 0)
+    test_fail(__FILE__, __LINE__, "input of %.100s: %zu bytes, want %zu", target,
+              json_is_string(in) ? json_string_length(in) : 0, want_len);
+  json_decref(v);
+}
+
+static int json422_main(void *arg) {
+  (void)arg;
+  cio_http_app *app;
+  char port[8];
+  cio_server *srv = start_proto(&app, port);
+  static char target[1 << 16], want_path[1 << 15], want_query[1 << 15];
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  int inputs = 0;
+  size_t longest = 0;
+  for (int k = 0; k < 240; k++) {
+    // Every piece alone, then random mixes, some over 8 KiB once decoded.
+    size_t count = k < (int)NPIECES ? 1 : k % 10 == 0 ? 9000 : 1 + k % 40;
+    size_t tl = 0, pl = 0, ql = 0;
+    char path_t[1 << 15];
+    for (size_t i = 0; i < count; i++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      size_t p = k < (int)NPIECES ? (size_t)k : (size_t)(x % NPIECES);
+      size_t el = strlen(pieces[p].enc);
+      if (tl + el >= 30000) break;
+      memcpy(path_t + tl, pieces[p].enc, el);
+      tl += el;
+      memcpy(want_path + pl, pieces[p].dec, pieces[p].n);
+      pl += pieces[p].n;
+      memcpy(want_query + ql, pieces[p].enc[0] == '+' ? " " : pieces[p].dec, pieces[p].n);
+      ql += pieces[p].n;
+    }
+    path_t[tl] = '\0';
+    if (pl == 1 && want_path[0] >= '0' && want_path[0] <= '9') continue; // would convert
+    snprintf(target, sizeof target, "/items/z%s", path_t);
+    memmove(want_path + 1, want_path, pl);
+    want_path[0] = 'z';
+    check_422(port, target, "path", "id", want_path, pl + 1);
+    snprintf(target, sizeof target, "/items/1?limit=z%s", path_t);
+    memmove(want_query + 1, want_query, ql);
+    want_query[0] = 'z';
+    check_422(port, target, "query", "limit", want_query, ql + 1);
+    inputs++;
+    if (pl > longest) longest = pl;
+  }
+  // cio's other JSON answers parse too.
+  const char *others[] = {"/nowhere", "/f/abc", "/items/1?ratio=x", "/items/1?flag=%ff"};
+  for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+    json_t *v = json_loads(body_of(get(port, others[i])), 0, NULL);
+    ASSERT(v);
+    json_decref(v);
+  }
+  printf("  %d inputs (up to %zu bytes decoded), in a path and in a query: every 422 body is "
+         "JSON with the input whole\n",
+         inputs, longest);
+  ASSERT(longest > 8192);
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  cio_http_app_free(app);
+  return 0;
+}
+#endif
+static void every_422_body_is_valid_json(void) {
+#ifndef CIO_HAVE_JANSSON
+  test_skip("built without Jansson: apt-get install libjansson-dev");
+#else
+  ASSERT_EQ(cio_run(json422_main, NULL), 0);
+#endif
+}
+
+static int injection_main(void *arg) {
+  (void)arg;
+  cio_http_app *app;
+  char port[8];
+  cio_server *srv = start_proto(&app, port);
+  char *out = get(port, "/inject");
+  ASSERT_STR_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+  ASSERT(!strstr(out, "Set-Cookie"));
+  ASSERT_EQ(strcmp(body_of(out), "ok"), 0);
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  cio_http_app_free(app);
+  return 0;
+}
+static void response_headers_cannot_be_injected(void) {
+  ASSERT_EQ(cio_run(injection_main, NULL), 0);
+}
+
 static const test_case cases[] = {
     {"json_bodies", json_bodies, 0},
     {"resets_at_random_points", resets_at_random_points, 120},
@@ -782,5 +1338,17 @@ static const test_case cases[] = {
     {"keepalive_pipelining_bodies_and_errors", keepalive_pipelining_bodies_and_errors, 0},
     {"limits_and_slow_loris", limits_and_slow_loris, 0},
     {"thousand_clients_on_profile", thousand_clients_on_profile, 60},
+    {"accessors_live_until_the_handler_returns", accessors_live_until_the_handler_returns, 0},
+    {"host_values_are_validated", host_values_are_validated, 0},
+    {"absolute_form_targets_are_routed", absolute_form_targets_are_routed, 0},
+    {"http10_expect_continue_is_ignored", http10_expect_continue_is_ignored, 0},
+    {"http10_keep_alive_is_said", http10_keep_alive_is_said, 0},
+    {"date_and_server_on_every_answer", date_and_server_on_every_answer, 0},
+    {"no_length_nor_body_on_204_and_304", no_length_nor_body_on_204_and_304, 0},
+    {"leading_empty_lines_are_ignored", leading_empty_lines_are_ignored, 0},
+    {"double_slash_is_not_root", double_slash_is_not_root, 0},
+    {"paths_decoded_and_routed_as_starlette", paths_decoded_and_routed_as_starlette, 0},
+    {"every_422_body_is_valid_json", every_422_body_is_valid_json, 60},
+    {"response_headers_cannot_be_injected", response_headers_cannot_be_injected, 0},
 };
 TEST_MAIN(cases)

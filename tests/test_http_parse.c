@@ -76,6 +76,42 @@ static const struct req_case cases_table[] = {
     {"GET / HTTP/1.2\r\nHost: a\r\n\r\n", -CIO__HTTP_VERSION},
     {"GET /\x80 HTTP/1.1\r\nHost: a\r\n\r\n", -CIO__HTTP_BAD},
     {"GET / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n", -CIO__HTTP_BAD},
+    // Empty lines before the request line are skipped (RFC 9112 §2.2), any
+    // number; a bare LF is not an empty line.
+    {"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 0},
+    {"\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 0},
+    {"\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", -CIO__HTTP_BAD},
+    {"\r\n\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", -CIO__HTTP_BAD},
+    {"\r\rGET / HTTP/1.1\r\nHost: a\r\n\r\n", -CIO__HTTP_BAD},
+    // Host values: a URI authority (RFC 9112 §3.2, RFC 3986 §3.2.2).
+    {"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET / HTTP/1.1\r\nHost: a@b\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET / HTTP/1.1\r\nHost: a:b\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET / HTTP/1.1\r\nHost: a:80:80\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET / HTTP/1.1\r\nHost: []\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET / HTTP/1.1\r\nHost: [a.b.c.g]\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET / HTTP/1.1\r\nHost: a\\b\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET / HTTP/1.1\r\nHost: \xc3\xa9\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET / HTTP/1.1\r\nHost: example.com:8080\r\n\r\n", 0},
+    {"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 0},
+    {"GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", 0},
+    {"GET / HTTP/1.1\r\nHost: [v1.fe80::a+en1]\r\n\r\n", 0},
+    {"GET / HTTP/1.1\r\nHost: xn--caf-dma.example_x~%41\r\n\r\n", 0},
+    {"GET / HTTP/1.1\r\nHost:\r\n\r\n", 0},    // empty: allowed (a URI without authority)
+    {"GET / HTTP/1.1\r\nHost: a:\r\n\r\n", 0}, // port = *DIGIT
+    // Absolute-form targets (RFC 9112 §3.2.2): accepted, http(s) only, with
+    // a valid non-empty authority.
+    {"GET http://x/user/1/profile HTTP/1.1\r\nHost: a\r\n\r\n", 0},
+    {"GET HTTPS://x:443?q=1 HTTP/1.1\r\nHost: a\r\n\r\n", 0},
+    {"GET http://u@x/ HTTP/1.1\r\nHost: a\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET http:///p HTTP/1.1\r\nHost: a\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET ftp://x/p HTTP/1.1\r\nHost: a\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET http://x:y/p HTTP/1.1\r\nHost: a\r\n\r\n", -CIO__HTTP_BAD},
+    // Expect in HTTP/1.0 is accepted (and ignored: request_fields).
+    {"POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n", 0},
 };
 
 // Parses text[0..len) placed right before an unmapped page, so a read past
@@ -136,6 +172,91 @@ static void request_fields(void) {
   ASSERT(cio__http_parse_request(t, strlen(t), &r, NULL) > 0 && !r.keep_alive);
   t = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
   ASSERT(cio__http_parse_request(t, strlen(t), &r, NULL) > 0 && r.keep_alive);
+}
+
+// The target split into path, query and authority; Expect ignored in 1.0.
+static void request_targets(void) {
+  cio__http_request r;
+  const char *t = "GET /a/b?x=1&y HTTP/1.1\r\nHost: h\r\n\r\n";
+  ASSERT(cio__http_parse_request(t, strlen(t), &r, NULL) > 0);
+  ASSERT(r.path.n == 4 && memcmp(r.path.p, "/a/b", 4) == 0);
+  ASSERT(r.query.n == 5 && memcmp(r.query.p, "x=1&y", 5) == 0);
+  ASSERT(r.authority.p == NULL);
+  t = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n";
+  ASSERT(cio__http_parse_request(t, strlen(t), &r, NULL) > 0);
+  ASSERT(r.query.p == NULL);
+  t = "GET http://ex.com:8080/user/1/profile?z HTTP/1.1\r\nHost: h\r\n\r\n";
+  ASSERT(cio__http_parse_request(t, strlen(t), &r, NULL) > 0);
+  ASSERT(r.authority.n == 11 && memcmp(r.authority.p, "ex.com:8080", 11) == 0);
+  ASSERT(r.path.n == 15 && memcmp(r.path.p, "/user/1/profile", 15) == 0);
+  ASSERT(r.query.n == 1 && r.query.p[0] == 'z');
+  t = "GET http://ex.com?q HTTP/1.1\r\nHost: h\r\n\r\n";
+  ASSERT(cio__http_parse_request(t, strlen(t), &r, NULL) > 0);
+  ASSERT(r.path.n == 1 && r.path.p[0] == '/');
+  ASSERT(r.query.n == 1 && r.query.p[0] == 'q');
+  t = "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n";
+  ASSERT(cio__http_parse_request(t, strlen(t), &r, NULL) > 0);
+  ASSERT(r.path.p == NULL); // the server answers 400
+  // Leading empty lines are part of the head's length.
+  t = "\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\nNEXT";
+  ASSERT_EQ(cio__http_parse_request(t, strlen(t), &r, NULL), (int)strlen(t) - 4);
+  ASSERT(r.method.n == 3 && memcmp(r.method.p, "GET", 3) == 0);
+  // ...and count against the head limit.
+  char buf[600];
+  size_t n = 0;
+  while (n < 300) n += (size_t)snprintf(buf + n, sizeof buf - n, "\r\n");
+  n += (size_t)snprintf(buf + n, sizeof buf - n, "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  cio__http_limits lim = {.max_head = 256};
+  ASSERT_EQ(cio__http_parse_request(buf, n, &r, &lim), -CIO__HTTP_HEAD_TOO_LARGE);
+  ASSERT_EQ(cio__http_parse_request(buf, 300, &r, &lim), -CIO__HTTP_HEAD_TOO_LARGE);
+  ASSERT_EQ(cio__http_parse_request(buf, 200, &r, &lim), 0);
+  // RFC 9110 §10.1.1: a 100-continue in HTTP/1.0 is ignored.
+  t = "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n";
+  ASSERT(cio__http_parse_request(t, strlen(t), &r, NULL) > 0 && !r.expect_continue);
+  t = "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n";
+  ASSERT(cio__http_parse_request(t, strlen(t), &r, NULL) > 0 && r.expect_continue);
+}
+
+// Percent-decoding into valid UTF-8, as Python's unquote(errors="replace")
+// (tests/http_diff.py checks the same against Python on random input).
+static void text_decoding(void) {
+  static const struct {
+    const char *in;  // encoded
+    bool plus;       // '+' is a space
+    const char *out; // decoded
+    size_t out_len;  //   its length
+  } cases[] = {
+      {"/%75ser/1", false, "/user/1", 7},
+      {"a+b%20c", false, "a+b c", 5},
+      {"a+b%20c", true, "a b c", 5},
+      {"1%00abc", false, "1\0abc", 5},
+      {"%", false, "%", 1},
+      {"%4", false, "%4", 2},
+      {"%zz%4g", false, "%zz%4g", 6},
+      {"%C3%A9%e2%82%ac%F0%9F%98%80", false, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9},
+      {"%ff", false, "\xef\xbf\xbd", 3},
+      {"a%ffb%e2%82", false,
+       "a\xef\xbf\xbd"
+       "b\xef\xbf\xbd",
+       8},                                                             // one per subpart
+      {"%C0%AF", false, "\xef\xbf\xbd\xef\xbf\xbd", 6},                // overlong
+      {"%ED%A0%80", false, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 9}, // a surrogate
+      {"%F4%90%80%80", false, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 12},
+      {"%E2%82A", false,
+       "\xef\xbf\xbd"
+       "A",
+       4},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char out[64];
+    size_t n = strlen(cases[i].in);
+    size_t got = cio__http_decode(out, n, cases[i].in, n, cases[i].plus);
+    if (got != cases[i].out_len || memcmp(out, cases[i].out, got) != 0)
+      test_fail(__FILE__, __LINE__, "decode case %zu (%s): %zu bytes", i, cases[i].in, got);
+  }
+  // A character that does not fit is not cut in half.
+  char out[4];
+  ASSERT_EQ(cio__http_decode(out, 2, "a%ff", 4, false), 1);
 }
 
 static void limits(void) {
@@ -220,6 +341,8 @@ static void chunked_decoder(void) {
 static const test_case cases[] = {
     {"request_table", request_table, 0},
     {"request_fields", request_fields, 0},
+    {"request_targets", request_targets, 0},
+    {"text_decoding", text_decoding, 0},
     {"limits", limits, 0},
     {"chunked_decoder", chunked_decoder, 0},
 };

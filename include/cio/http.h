@@ -16,6 +16,12 @@
 /// Path parameters: {name} or {name:str} (one segment), {name:int},
 /// {name:float}, {name:path} (the rest of the path).  A parameter that does
 /// not convert gets 422 with FastAPI's JSON body.
+///
+/// Paths are routed as Starlette routes them: the whole path is
+/// percent-decoded first (no '+' to space; "%2F" is a slash, so it separates
+/// segments), invalid UTF-8 becomes U+FFFD, then the segments are matched.
+/// A parameter never matches an empty segment ("/user//profile" is 404), a
+/// path starting "//" is not "/", and one trailing slash is ignored.
 #ifndef CIO_HTTP_H
 #define CIO_HTTP_H
 
@@ -53,7 +59,10 @@ cio_http_app *cio_http_app_new(void);
 /// Frees the app; close its servers first.
 void cio_http_app_free(cio_http_app *app);
 
-/// Adds a route.  Returns 0, -EINVAL for a bad pattern, -ENOMEM.
+/// Adds a route.  Does not await.  Returns 0, -ENOMEM, or -EINVAL for a NULL
+/// argument, a method of 16 bytes or more, or a pattern that does not start
+/// with '/', has more than 16 segments, an empty segment ("/a//b"), an
+/// unknown converter, or anything after a {name:path}.
 int cio_http_route(cio_http_app *app, const char *method, const char *pattern,
                    cio_http_handler handler, void *arg);
 
@@ -81,19 +90,34 @@ int cio_http_serve(cio_http_app *app, const char *host, const char *port, const 
 
 // ---------------------------------------------------------------- request
 
-/// NUL-terminated views, valid during the handler.
+/// The request's accessors.  None awaits.  Every string they return is
+/// NUL-terminated, owned by the request, and stays valid and unchanged until
+/// the handler (and the middleware around it) has returned, whatever else is
+/// called meanwhile; none is cut short.  The request's limits (max_line,
+/// max_head: 414, 431) bound what they can return.
+///
+/// The method; the path as sent, percent-encoded, without the query (for an
+/// absolute-form target "http://h/p?q", "/p").
 const char *cio_http_method(const cio_http_req *req);
 const char *cio_http_path(const cio_http_req *req);
-/// A path parameter as text, or NULL.
+/// A path parameter, decoded (see the routing rules above), or NULL.
 const char *cio_http_param(const cio_http_req *req, const char *name);
 /// A path parameter converted ({name:int} / {name:float} routes guarantee it).
 int64_t cio_http_param_int(const cio_http_req *req, const char *name);
 double cio_http_param_float(const cio_http_req *req, const char *name);
-/// A query parameter (decoded), or NULL if absent.
+/// A query parameter, decoded as Starlette decodes it ('+' is a space, %XX,
+/// invalid UTF-8 as U+FFFD; "?flag" is ""); when the name comes more than
+/// once, the last value (Starlette's query_params[name]).  NULL if absent,
+/// and also when the value holds a NUL byte (sent as %00), which a C string
+/// cannot carry: reading it cut at the NUL is how "a.txt%00.jpg" becomes
+/// "a.txt".  cio_http_query_n gives such a value whole.
 const char *cio_http_query(const cio_http_req *req, const char *name);
+/// The same, NUL bytes included: *len (may be NULL) receives the length.
+const char *cio_http_query_n(const cio_http_req *req, const char *name, size_t *len);
 /// A query parameter as an integer, `def` if absent.  Returns 0, or -EINVAL
-/// after answering 422 (FastAPI's shape) when it does not convert: the
-/// handler should then return at once.
+/// after answering 422 (FastAPI's shape, the input echoed whole) when it
+/// does not convert (a NUL in it does not): the handler should then return
+/// at once.
 int cio_http_query_int(cio_http_req *req, cio_http_res *res, const char *name, int64_t def,
                        int64_t *out);
 /// The same for a number (float) and a boolean (true/false, 1/0, yes/no,
@@ -103,34 +127,46 @@ int cio_http_query_float(cio_http_req *req, cio_http_res *res, const char *name,
                          double *out);
 int cio_http_query_bool(cio_http_req *req, cio_http_res *res, const char *name, bool def,
                         bool *out);
-/// A request header (case-insensitive name), or NULL.
+/// A request header's value (the first of that name, case-insensitive), or
+/// NULL.  For an absolute-form target, "Host" is the target's authority (RFC
+/// 9112 §3.2.2).
 const char *cio_http_header(const cio_http_req *req, const char *name);
 /// The request body (NUL-terminated) and its length.
 const char *cio_http_body(const cio_http_req *req, size_t *len);
 
 // ---------------------------------------------------------------- response
 
-/// Sets the response: status, a JSON body (copied).  Returns 0, -ENOMEM, or
-/// -EINVAL for a NULL response or body.
+/// Every answer carries Date and Server: cio (a handler's own Date or
+/// Server header replaces them); a 1xx, 204 or 304 answer goes without
+/// Content-Type, Content-Length and body, whatever body was set.
+///
+/// Sets the response: status, a JSON body (copied).  Does not await.
+/// Returns 0, -ENOMEM, or -EINVAL for a NULL response or body or a status
+/// outside 100-999.
 int cio_http_json(cio_http_res *res, int status, const char *json);
 /// Any body with its content type (copied; NULL with len 0 is an empty
-/// body).  Returns 0, -ENOMEM, or -EINVAL for a NULL response or a NULL body
-/// with a length.
+/// body; a NULL type is application/octet-stream).  Does not await.
+/// Returns 0, -ENOMEM, or -EINVAL for a NULL response, a NULL body with a
+/// length, a status outside 100-999, or a content type of 128 bytes or more
+/// or with a control character (CR, LF: it would start another header).
 int cio_http_send(cio_http_res *res, int status, const char *content_type, const void *body,
                   size_t len);
 /// Adds a response header (copied).  Does not await.  Returns 0, -EINVAL
-/// for a NULL argument or a name or value with CR, LF (or a colon in the
-/// name), -ENOSPC when the response's headers are full.
+/// for a NULL argument, a name that is not an RFC 9110 token, a value with a
+/// control character other than tab, or Content-Length, Transfer-Encoding or
+/// Connection (the server frames the answer); -ENOSPC when the response's
+/// headers (512 bytes in all) are full.
 int cio_http_set_header(cio_http_res *res, const char *name, const char *value);
 
 /// Streams the response (chunked transfer coding): sends the status line and
 /// headers now; then each cio_http_stream_write sends one piece (copied
 /// out before it returns), awaiting a slow client (backpressure).  The end
 /// of the stream is sent when the handler returns.  stream_start returns 0,
-/// -EALREADY if a response was already set or started, -EOVERFLOW if the
-/// headers do not fit, -errno from the socket; stream_write returns 0,
-/// -EINVAL if no stream was started, -errno from the socket (an empty piece,
-/// and any piece of a HEAD response, sends nothing).
+/// -EALREADY if a response was already set or started, -EINVAL for a status
+/// or content type cio_http_send refuses, -errno from the socket;
+/// stream_write returns 0, -EINVAL if no stream was started or for a NULL
+/// piece with a length, -errno from the socket (an empty piece, and any
+/// piece of a HEAD, 1xx, 204 or 304 response, sends nothing).
 CIO_AWAIT int cio_http_stream_start(cio_http_res *res, int status, const char *content_type);
 CIO_AWAIT int cio_http_stream_write(cio_http_res *res, const void *data, size_t len);
 

@@ -5,23 +5,28 @@
 // Content-Length or chunked, Expect: 100-continue, HEAD, limits and
 // timeouts).  Parsing is parse.c's; this file decides what to answer.
 //
-// Not yet here (see the HTTP issue): cancelling a handler when its client
-// disconnects, chunked responses streamed from a handler, JSON request
-// parsing with a library.
+// What a handler is handed lives in a per-request arena (see struct
+// cio_http_req), sized from the head before the handler runs, so that no
+// accessor can fail, cut a value or overwrite what an earlier call returned.
+// Paths are decoded as Starlette decodes them (percent-decoding of the whole
+// path, then routing; invalid UTF-8 becomes U+FFFD), and every JSON body cio
+// writes itself goes through one escaper (jtext below).
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "../../include/cio/http.h"
+#include "../internal.h"
 #include "../io/sock.h"
 #include "../tune.h"
 #include "parse.h"
 
-#define MAX_SEGS 16
-#define MAX_PARAMS 8
+#define MAX_SEGS 16  // segments of a route pattern, so also its parameters
+#define MAX_TYPE 128 // a Content-Type, with its NUL
 
 enum param_type { P_STR, P_INT, P_FLOAT, P_PATH };
 
@@ -62,31 +67,52 @@ struct cio_http_app {
   struct mw **mw_tail;         // where the next one goes
 };
 
+// A query parameter, decoded (names and values NUL-terminated in the arena).
+struct qparam {
+  const char *name;  // decoded name
+  size_t name_len;   //   its length (it may hold a NUL)
+  const char *value; // decoded value ("" for "?flag")
+  size_t len;        //   its length (it may hold a NUL)
+};
+
+// A request as its handler sees it.  Everything the accessors return is in
+// the arena: one block reserved by req_init from the head's sizes (its bound
+// is worked out there), never moved, freed by req_free after the handler
+// and the middleware have returned.
 struct cio_http_req {
-  const cio__http_request *head; // parsed head (slices into the buffer)
-  char method[16];               // NUL-terminated copies
-  char *path;                    //   "
-  char *query;                   // raw query string, or NULL
-  const char *names[MAX_PARAMS]; // path parameter names
-  char *values[MAX_PARAMS];      //   and values
-  int nparams;                   // how many
-  char *body;                    // request body
-  size_t body_len;               //   its length
-  char scratch[2048];            // NUL-terminated copies live here
-  size_t used;                   // bytes of scratch used
+  const cio__http_request *head;            // parsed head (slices into the buffer)
+  const char *method;                       // NUL-terminated copy
+  const char *path;                         // the path as sent (percent-encoded)
+  char *dpath;                              // the path decoded (may hold a NUL)
+  size_t dpath_len;                         //   its length
+  struct qparam *query;                     // query parameters, in order
+  size_t nquery;                            //   how many
+  const char *host;                         // an absolute-form target's authority, or NULL
+  const char *names[MAX_SEGS];              // path parameter names (the route's)
+  const char *values[MAX_SEGS];             //   and values (in the arena)
+  int nparams;                              // how many
+  const char *hcopy[CIO__HTTP_MAX_HEADERS]; // header values, copied on first use
+  char *body;                               // request body (malloc'd)
+  size_t body_len;                          //   its length
+  char *mem;                                // the arena: `small` or malloc'd
+  size_t cap, used;                         //   its size, bytes handed out
+  _Alignas(max_align_t) char small[1024];   // the arena of small requests
 };
 
 struct cio_http_res {
-  cio_sock *sock;    // the connection (for streaming)
-  bool streaming;    // a chunked response has started
-  bool head_only;    // HEAD: the head, never a body
-  bool keep_alive;   // the connection stays open after it
-  int status;        // 0 until set
-  char *body;        // response body (malloc'd)
-  size_t len;        //   its length
-  char type[64];     // Content-Type
-  char headers[512]; // extra header lines
-  size_t hlen;       //   their length
+  cio_sock *sock;      // the connection (for streaming)
+  bool streaming;      // a chunked response has started
+  bool head_only;      // HEAD: the head, never a body
+  bool keep_alive;     // the connection stays open after it
+  bool http10;         // the request was HTTP/1.0 (Connection: keep-alive is said)
+  bool own_date;       // the handler set Date: send its, not ours
+  bool own_server;     // the handler set Server: the same
+  int status;          // 0 until set
+  char *body;          // response body (malloc'd)
+  size_t len;          //   its length
+  char type[MAX_TYPE]; // Content-Type
+  char headers[512];   // extra header lines
+  size_t hlen;         //   their length
 };
 
 // ---------------------------------------------------------------- app
@@ -138,7 +164,10 @@ int cio_http_route(cio_http_app *app, const char *method, const char *pattern, c
   while (*p) {
     const char *end = strchr(p, '/');
     size_t n = end ? (size_t)(end - p) : strlen(p);
-    if (r->nsegs == MAX_SEGS) goto bad;
+    // Beyond MAX_SEGS, an empty segment ("/a//b"), anything after a
+    // {name:path} (it takes the rest of the path): refused, not cut.
+    if (r->nsegs == MAX_SEGS || n == 0 || (r->nsegs && r->segs[r->nsegs - 1].type == P_PATH))
+      goto bad;
     struct seg *s = &r->segs[r->nsegs++];
     if (n >= 2 && p[0] == '{' && p[n - 1] == '}') {
       const char *colon = memchr(p, ':', n);
@@ -178,53 +207,195 @@ bad:
 
 // ---------------------------------------------------------------- JSON text
 
-// Appends s as a JSON string (quoted, escaped) to out[*n..cap).
-static void json_string(char *out, size_t cap, size_t *n, const char *s) {
-  if (*n < cap) out[(*n)++] = '"';
-  for (; *s && *n + 7 < cap; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') {
-      out[(*n)++] = '\\';
-      out[(*n)++] = (char)c;
-    } else if (c < 0x20) {
-      *n += (size_t)snprintf(out + *n, cap - *n, "\\u%04x", c);
-    } else {
-      out[(*n)++] = (char)c;
+// A JSON text cio writes itself (422 bodies, error details), growing as
+// needed, so that an input is echoed whole however long it is (the request
+// limits bound it).  Strings are escaped as Python's json.dumps escapes
+// them with ensure_ascii=False, which is what FastAPI sends: '"', '\\' and
+// the control characters escaped, everything else as UTF-8, and bytes that
+// are not UTF-8 replaced by U+FFFD (never sent raw).
+struct jtext {
+  char *p;    // the text (malloc'd), NULL once an allocation failed
+  size_t n;   //   its length
+  size_t cap; //   its allocation
+};
+
+static void jt_raw(struct jtext *j, const char *s, size_t n) {
+  if (!j->p) return;
+  if (j->n + n + 1 > j->cap) {
+    size_t cap = (j->n + n + 1) * 2;
+    char *p = realloc(j->p, cap);
+    if (!p) {
+      free(j->p);
+      j->p = NULL;
+      return;
     }
+    j->p = p;
+    j->cap = cap;
   }
-  if (*n < cap) out[(*n)++] = '"';
-  out[*n < cap ? *n : cap - 1] = '\0';
+  memcpy(j->p + j->n, s, n);
+  j->n += n;
+  j->p[j->n] = '\0';
 }
 
-// FastAPI's validation error: 422 {"detail":[{"type","loc","msg","input"}]}.
+static void jt_lit(struct jtext *j, const char *s) { jt_raw(j, s, strlen(s)); }
+
+static void jt_str(struct jtext *j, const char *s, size_t n) {
+  jt_raw(j, "\"", 1);
+  cio__http_text t = {s, n, 0, false, false};
+  char c[4];
+  size_t k;
+  while ((k = cio__http_text_next(&t, c))) {
+    unsigned char b = (unsigned char)c[0];
+    if (k > 1 || (b >= 0x20 && b != '"' && b != '\\')) {
+      jt_raw(j, c, k);
+      continue;
+    }
+    char esc[8];
+    const char *short_form = b == '"'    ? "\\\""
+                             : b == '\\' ? "\\\\"
+                             : b == '\n' ? "\\n"
+                             : b == '\r' ? "\\r"
+                             : b == '\t' ? "\\t"
+                             : b == '\b' ? "\\b"
+                             : b == '\f' ? "\\f"
+                                         : NULL;
+    if (!short_form) snprintf(esc, sizeof esc, "\\u%04x", b);
+    jt_lit(j, short_form ? short_form : esc);
+  }
+  jt_raw(j, "\"", 1);
+}
+
+static struct jtext jt_new(size_t hint) {
+  struct jtext j = {malloc(hint + 1), 0, hint + 1};
+  if (j.p) j.p[0] = '\0';
+  return j;
+}
+
+static int set_body(cio_http_res *res, int status, const char *type, char *owned, size_t len);
+
+// Answers with the JSON text j (taking it), or with `fallback` (a literal)
+// if building it ran out of memory.
+static int jt_answer(cio_http_res *res, int status, struct jtext *j, const char *fallback) {
+  if (j->p) {
+    int rc = set_body(res, status, "application/json", j->p, j->n);
+    if (rc == 0) return 0;
+    free(j->p);
+  }
+  return cio_http_json(res, status, fallback);
+}
+
+// FastAPI's validation error: 422 {"detail":[{"type","loc","msg","input"}]},
+// the input echoed whole.
 static void answer_422(cio_http_res *res, const char *where, const char *name, const char *type,
-                       const char *msg, const char *input) {
-  char body[1024];
-  size_t n = (size_t)snprintf(body, sizeof body, "{\"detail\":[{\"type\":\"%s\",\"loc\":[\"%s\",",
-                              type, where);
-  json_string(body, sizeof body, &n, name);
-  n += (size_t)snprintf(body + n, sizeof body - n, "],\"msg\":\"%s\",\"input\":", msg);
-  json_string(body, sizeof body, &n, input);
-  snprintf(body + n, sizeof body - n, "}]}");
-  cio_http_json(res, 422, body);
+                       const char *msg, const char *input, size_t input_len) {
+  struct jtext j = jt_new(128 + strlen(name) + strlen(msg) + 6 * input_len);
+  jt_lit(&j, "{\"detail\":[{\"type\":");
+  jt_str(&j, type, strlen(type));
+  jt_lit(&j, ",\"loc\":[");
+  jt_str(&j, where, strlen(where));
+  jt_lit(&j, ",");
+  jt_str(&j, name, strlen(name));
+  jt_lit(&j, "],\"msg\":");
+  jt_str(&j, msg, strlen(msg));
+  jt_lit(&j, ",\"input\":");
+  jt_str(&j, input, input_len);
+  jt_lit(&j, "}]}");
+  (void)jt_answer(res, 422, &j, "{\"detail\":\"Unprocessable Content\"}");
 }
 
 // ---------------------------------------------------------------- request
 
-static char *keep(cio_http_req *req, const char *p, size_t n) {
-  if (req->used + n + 1 > sizeof req->scratch) return NULL;
-  char *s = req->scratch + req->used;
+// Hands out n bytes of the request's arena.  req_init reserved enough for
+// everything the request can need; running past it is a bug in that sum.
+static char *arena_take(cio_http_req *req, size_t n) {
+  if (n > req->cap - req->used)
+    cio__fatal("http: request arena overrun (%zu + %zu > %zu)", req->used, n, req->cap);
+  char *p = req->mem + req->used;
+  req->used += n;
+  return p;
+}
+
+// A NUL-terminated copy of p[0..n) in the arena.
+static char *arena_copy(cio_http_req *req, const char *p, size_t n) {
+  char *s = arena_take(req, n + 1);
   memcpy(s, p, n);
   s[n] = '\0';
-  req->used += n + 1;
   return s;
+}
+
+// A decoded, NUL-terminated copy of p[0..n) in the arena (no more than n + 1
+// bytes: see cio__http_decode).
+static char *arena_decode(cio_http_req *req, const char *p, size_t n, bool plus, size_t *len) {
+  char *s = arena_take(req, n + 1);
+  *len = cio__http_decode(s, n, p, n, plus);
+  s[*len] = '\0';
+  req->used -= n - *len; // give back what decoding saved
+  return s;
+}
+
+// Splits and decodes the query as Starlette does (urllib's parse_qsl with
+// keep_blank_values): pairs split at '&', empty ones skipped, "name" alone
+// is the empty value, '+' is a space, %XX decoded, invalid UTF-8 U+FFFD.
+static void parse_query(cio_http_req *req, cio__http_slice q, size_t pairs) {
+  if (!q.p) return; // no '?' (and no arithmetic on a NULL pointer)
+  req->query = (struct qparam *)(void *)arena_take(req, pairs * sizeof *req->query);
+  const char *p = q.p, *end = q.p + q.n;
+  while (p < end) {
+    const char *amp = memchr(p, '&', (size_t)(end - p));
+    const char *stop = amp ? amp : end;
+    if (stop > p) {
+      const char *eq = memchr(p, '=', (size_t)(stop - p));
+      struct qparam *qp = &req->query[req->nquery++];
+      qp->name = arena_decode(req, p, (size_t)((eq ? eq : stop) - p), true, &qp->name_len);
+      qp->value = eq ? arena_decode(req, eq + 1, (size_t)(stop - eq - 1), true, &qp->len) : "";
+      if (!eq) qp->len = 0;
+    }
+    p = stop + 1;
+  }
+}
+
+// Sets up the request from its head: the arena, the method, the path raw and
+// decoded, the query parameters.  Returns 0, or the status to answer (400 for
+// a target that is neither origin- nor absolute-form; 500 without memory).
+static int req_init(cio_http_req *req, const cio__http_request *h) {
+  if (!h->path.p) return 400;
+  // The arena's bound, term by term: the method; the raw and the decoded
+  // path (decoding never grows a target); the path parameters' copies (at
+  // most the decoded path plus a NUL each); the query's pairs and their
+  // decoded names and values with NULs; each header value once, with its
+  // NUL; the authority; alignment.
+  size_t pairs = h->query.p ? 1 : 0;
+  for (size_t i = 0; i < h->query.n; i++) pairs += h->query.p[i] == '&';
+  size_t headers = 0;
+  for (size_t i = 0; i < h->nheaders; i++) headers += h->headers[i].value.n + 1;
+  size_t need = pairs * sizeof(struct qparam) + (h->method.n + 1) + 3 * (h->path.n + 1) + MAX_SEGS +
+                (h->query.n + 2 * pairs) + headers + (h->authority.n + 1);
+  req->mem = need <= sizeof req->small ? req->small : malloc(need);
+  if (!req->mem) return 500;
+  req->cap = need;
+  req->used = 0;
+  parse_query(req, h->query, pairs); // first: the pairs want the arena's alignment
+  req->method = arena_copy(req, h->method.p, h->method.n);
+  req->path = arena_copy(req, h->path.p, h->path.n);
+  req->dpath = arena_decode(req, h->path.p, h->path.n, false, &req->dpath_len);
+  if (h->authority.p) req->host = arena_copy(req, h->authority.p, h->authority.n);
+  req->head = h;
+  return 0;
+}
+
+// Frees what req_init and the body reader allocated, and the request.
+static void req_free(cio_http_req *req) {
+  if (!req) return;
+  if (req->mem != req->small) free(req->mem);
+  free(req->body);
+  free(req);
 }
 
 const char *cio_http_method(const cio_http_req *req) { return req ? req->method : NULL; }
 const char *cio_http_path(const cio_http_req *req) { return req ? req->path : NULL; }
 
 const char *cio_http_param(const cio_http_req *req, const char *name) {
-  for (int i = 0; req && i < req->nparams; i++)
+  for (int i = 0; req && name && i < req->nparams; i++)
     if (strcmp(req->names[i], name) == 0) return req->values[i];
   return NULL;
 }
@@ -239,47 +410,32 @@ double cio_http_param_float(const cio_http_req *req, const char *name) {
   return v ? strtod(v, NULL) : 0;
 }
 
-static int unhex(char c) {
-  return isdigit((unsigned char)c) ? c - '0' : (tolower((unsigned char)c) - 'a' + 10);
-}
-
-// Decodes %XX and '+' in place.
-static void url_decode(char *s) {
-  char *o = s;
-  for (; *s; s++) {
-    if (*s == '%' && isxdigit((unsigned char)s[1]) && isxdigit((unsigned char)s[2])) {
-      *o++ = (char)(unhex(s[1]) * 16 + unhex(s[2]));
-      s += 2;
-    } else {
-      *o++ = *s == '+' ? ' ' : *s;
-    }
-  }
-  *o = '\0';
-}
-
-const char *cio_http_query(const cio_http_req *req, const char *name) {
-  if (!req || !req->query) return NULL;
+// The last parameter called `name` (Starlette's QueryParams[name]), or NULL.
+static const struct qparam *find_query(const cio_http_req *req, const char *name) {
+  if (!req || !name) return NULL;
   size_t nl = strlen(name);
-  const char *p = req->query;
-  while (*p) {
-    const char *amp = strchr(p, '&');
-    size_t n = amp ? (size_t)(amp - p) : strlen(p);
-    if (n >= nl && !strncmp(p, name, nl) && (n == nl || p[nl] == '=')) {
-      static __thread char value[1024];
-      size_t vl = n > nl ? n - nl - 1 : 0;
-      if (vl >= sizeof value) vl = sizeof value - 1;
-      memcpy(value, p + nl + (n > nl), vl);
-      value[vl] = '\0';
-      url_decode(value);
-      return value;
-    }
-    p += n + (amp != NULL);
-  }
+  for (size_t i = req->nquery; i-- > 0;)
+    if (req->query[i].name_len == nl && memcmp(req->query[i].name, name, nl) == 0)
+      return &req->query[i];
   return NULL;
 }
 
-static bool to_int(const char *s, int64_t *out) {
-  if (!*s) return false;
+const char *cio_http_query_n(const cio_http_req *req, const char *name, size_t *len) {
+  const struct qparam *q = find_query(req, name);
+  if (len) *len = q ? q->len : 0;
+  return q ? q->value : NULL;
+}
+
+const char *cio_http_query(const cio_http_req *req, const char *name) {
+  const struct qparam *q = find_query(req, name);
+  // A value with a NUL in it (%00) is not a C string: cut at the NUL it
+  // would read as another value ("a.txt%00.jpg" as "a.txt").
+  return q && strlen(q->value) == q->len ? q->value : NULL;
+}
+
+// Converts the whole of s[0..n) (no NUL inside) as an integer.
+static bool to_int(const char *s, size_t n, int64_t *out) {
+  if (!n || strlen(s) != n) return false;
   char *end;
   errno = 0;
   long long v = strtoll(s, &end, 10);
@@ -288,34 +444,40 @@ static bool to_int(const char *s, int64_t *out) {
   return true;
 }
 
+static bool to_float(const char *s, size_t n, double *out) {
+  if (!n || strlen(s) != n) return false;
+  char *end;
+  double d = strtod(s, &end);
+  if (*end) return false;
+  *out = d;
+  return true;
+}
+
 int cio_http_query_int(cio_http_req *req, cio_http_res *res, const char *name, int64_t def,
                        int64_t *out) {
-  const char *v = cio_http_query(req, name);
-  if (!v) {
+  const struct qparam *q = find_query(req, name);
+  if (!q) {
     *out = def;
     return 0;
   }
-  if (to_int(v, out)) return 0;
+  if (to_int(q->value, q->len, out)) return 0;
   answer_422(res, "query", name, "int_parsing",
-             "Input should be a valid integer, unable to parse string as an integer", v);
+             "Input should be a valid integer, unable to parse string as an integer", q->value,
+             q->len);
   return -EINVAL;
 }
 
 int cio_http_query_float(cio_http_req *req, cio_http_res *res, const char *name, double def,
                          double *out) {
-  const char *v = cio_http_query(req, name);
-  if (!v) {
+  const struct qparam *q = find_query(req, name);
+  if (!q) {
     *out = def;
     return 0;
   }
-  char *end;
-  double d = strtod(v, &end);
-  if (*v && !*end) {
-    *out = d;
-    return 0;
-  }
+  if (to_float(q->value, q->len, out)) return 0;
   answer_422(res, "query", name, "float_parsing",
-             "Input should be a valid number, unable to parse string as a number", v);
+             "Input should be a valid number, unable to parse string as a number", q->value,
+             q->len);
   return -EINVAL;
 }
 
@@ -323,22 +485,30 @@ int cio_http_query_bool(cio_http_req *req, cio_http_res *res, const char *name, 
                         bool *out) {
   static const char *yes[] = {"true", "1", "yes", "on", "t", "y"};
   static const char *no[] = {"false", "0", "no", "off", "f", "n"};
-  const char *v = cio_http_query(req, name);
+  const struct qparam *q = find_query(req, name);
   *out = def;
-  if (!v) return 0;
-  for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
-    if (strcasecmp(v, yes[i]) == 0) return *out = true, 0;
-    if (strcasecmp(v, no[i]) == 0) return *out = false, 0;
+  if (!q) return 0;
+  for (size_t i = 0; i < sizeof yes / sizeof yes[0] && strlen(q->value) == q->len; i++) {
+    if (strcasecmp(q->value, yes[i]) == 0) return *out = true, 0;
+    if (strcasecmp(q->value, no[i]) == 0) return *out = false, 0;
   }
   answer_422(res, "query", name, "bool_parsing",
-             "Input should be a valid boolean, unable to interpret input", v);
+             "Input should be a valid boolean, unable to interpret input", q->value, q->len);
   return -EINVAL;
 }
 
 const char *cio_http_header(const cio_http_req *req, const char *name) {
-  if (!req) return NULL;
-  const cio__http_slice *v = cio__http_header_get(req->head, name);
-  return v ? keep((cio_http_req *)req, v->p, v->n) : NULL;
+  if (!req || !name) return NULL;
+  // RFC 9112 §3.2.2: with an absolute-form target, its authority is the host.
+  if (req->host && strcasecmp(name, "host") == 0) return req->host;
+  cio_http_req *r = (cio_http_req *)req; // the copies are a cache
+  for (size_t i = 0; i < req->head->nheaders; i++) {
+    const cio__http_header *h = &req->head->headers[i];
+    if (h->name.n != strlen(name) || strncasecmp(h->name.p, name, h->name.n) != 0) continue;
+    if (!r->hcopy[i]) r->hcopy[i] = arena_copy(r, h->value.p, h->value.n);
+    return r->hcopy[i];
+  }
+  return NULL;
 }
 
 const char *cio_http_body(const cio_http_req *req, size_t *len) {
@@ -348,17 +518,36 @@ const char *cio_http_body(const cio_http_req *req, size_t *len) {
 
 // ---------------------------------------------------------------- response
 
+// A Content-Type or header value: visible characters, spaces and tabs, no
+// other control characters (RFC 9110 §5.5), so no CR or LF that would end
+// the line and start another header.
+static bool field_value_ok(const char *v) {
+  for (; *v; v++)
+    if (((unsigned char)*v < ' ' && *v != '\t') || *v == 0x7f) return false;
+  return true;
+}
+
+// Sets the response, taking `owned` (malloc'd, len bytes).
+static int set_body(cio_http_res *res, int status, const char *type, char *owned, size_t len) {
+  if (!type) type = "application/octet-stream";
+  if (status < 100 || status > 999 || strlen(type) >= MAX_TYPE || !field_value_ok(type))
+    return -EINVAL;
+  free(res->body);
+  res->body = owned;
+  res->len = len;
+  res->status = status;
+  strcpy(res->type, type);
+  return 0;
+}
+
 int cio_http_send(cio_http_res *res, int status, const char *type, const void *body, size_t len) {
   if (!res || (!body && len)) return -EINVAL;
   char *copy = malloc(len ? len : 1);
   if (!copy) return -ENOMEM;
   if (len) memcpy(copy, body, len); // (NULL, 0) is an empty body
-  free(res->body);
-  res->body = copy;
-  res->len = len;
-  res->status = status;
-  snprintf(res->type, sizeof res->type, "%s", type ? type : "application/octet-stream");
-  return 0;
+  int rc = set_body(res, status, type, copy, len);
+  if (rc < 0) free(copy);
+  return rc;
 }
 
 int cio_http_json(cio_http_res *res, int status, const char *json) {
@@ -367,26 +556,127 @@ int cio_http_json(cio_http_res *res, int status, const char *json) {
 }
 
 int cio_http_set_header(cio_http_res *res, const char *name, const char *value) {
-  if (!res || !name || !value || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n")) return -EINVAL;
+  if (!res || !name || !value || !*name || !field_value_ok(value)) return -EINVAL;
+  for (const char *c = name; *c; c++)
+    if (!isalnum((unsigned char)*c) && !strchr("!#$%&'*+-.^_`|~", *c)) return -EINVAL;
+  // The framing is the server's to say: a handler's Content-Length or
+  // Transfer-Encoding could contradict the body (a response split in two).
+  if (!strcasecmp(name, "content-length") || !strcasecmp(name, "transfer-encoding") ||
+      !strcasecmp(name, "connection"))
+    return -EINVAL;
   int n = snprintf(res->headers + res->hlen, sizeof res->headers - res->hlen, "%s: %s\r\n", name,
                    value);
   if (n < 0 || (size_t)n >= sizeof res->headers - res->hlen) return -ENOSPC;
   res->hlen += (size_t)n;
+  if (!strcasecmp(name, "date")) res->own_date = true;
+  if (!strcasecmp(name, "server")) res->own_server = true;
   return 0;
 }
 
-static const char *reason(int status);
+static const char *reason(int status) {
+  switch (status) {
+  case 100: return "Continue";
+  case 101: return "Switching Protocols";
+  case 200: return "OK";
+  case 201: return "Created";
+  case 202: return "Accepted";
+  case 204: return "No Content";
+  case 301: return "Moved Permanently";
+  case 302: return "Found";
+  case 303: return "See Other";
+  case 304: return "Not Modified";
+  case 307: return "Temporary Redirect";
+  case 308: return "Permanent Redirect";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 408: return "Request Timeout";
+  case 409: return "Conflict";
+  case 413: return "Content Too Large";
+  case 414: return "URI Too Long";
+  case 422: return "Unprocessable Content";
+  case 429: return "Too Many Requests";
+  case 431: return "Request Header Fields Too Large";
+  case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  case 505: return "HTTP Version Not Supported";
+  default: return "Status";
+  }
+}
+
+// "Date: <IMF-fixdate>\r\n" for the current second (RFC 9110 §6.6.1: an
+// origin server with a clock MUST send Date).  Formatted once a second per
+// thread (it is on every response), in English whatever the locale.  The
+// caller copies it at once: another thread has its own, and this thread
+// rewrites it only when asked for it in a later second.
+static const char *date_line(void) {
+  static __thread time_t formatted = -1;
+  static __thread char line[96]; // 37 bytes until the year 10000; room for any int
+  static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME_COARSE, &now); // the vDSO's: no system call
+  if (now.tv_sec != formatted) {
+    struct tm tm;
+    gmtime_r(&now.tv_sec, &tm);
+    snprintf(line, sizeof line, "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n", days[tm.tm_wday],
+             tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    formatted = now.tv_sec;
+  }
+  return line;
+}
+
+// 1xx, 204 and 304 answers have no content, so no Content-Length either
+// (RFC 9110 §8.6, §6.4.1), and no Content-Type.
+static bool bodiless(int status) { return status < 200 || status == 204 || status == 304; }
+
+#define CHUNKED (-1)   // format_head's length: Transfer-Encoding: chunked
+#define NO_LENGTH (-2) // neither (a HEAD answer to a streamed GET)
+
+// Formats a response head into top[0..cap): status line, Date, Server,
+// Content-Type, the framing (`length`: the Content-Length, CHUNKED or
+// NO_LENGTH), Connection (close, or keep-alive said to an HTTP/1.0 client,
+// which otherwise expects a close: RFC 9112 §9.3, `ab -k`), and the
+// handler's headers.  Returns its length, or -EOVERFLOW (cannot happen with
+// the field sizes of cio_http_res, which bound it well under 1 KiB).
+static int format_head(char *top, size_t cap, const cio_http_res *res, int status, long long length,
+                       bool keep_alive) {
+  bool none = bodiless(status);
+  char framing[48] = "";
+  if (!none && length >= 0)
+    snprintf(framing, sizeof framing, "Content-Length: %lld\r\n", length);
+  else if (!none && length == CHUNKED)
+    snprintf(framing, sizeof framing, "Transfer-Encoding: chunked\r\n");
+  const char *type = res->type[0] ? res->type : "text/plain";
+  int n = snprintf(top, cap, "HTTP/1.1 %d %s\r\n%s%s%s%s%s%s%s%.*s\r\n", status, reason(status),
+                   res->own_date ? "" : date_line(), res->own_server ? "" : "Server: cio\r\n",
+                   none ? "" : "Content-Type: ", none ? "" : type, none ? "" : "\r\n", framing,
+                   !keep_alive   ? "Connection: close\r\n"
+                   : res->http10 ? "Connection: keep-alive\r\n"
+                                 : "",
+                   (int)res->hlen, res->headers);
+  return n < 0 || (size_t)n >= cap ? -EOVERFLOW : n;
+}
 
 int cio_http_stream_start(cio_http_res *res, int status, const char *type) {
   if (!res || res->status || res->streaming) return -EALREADY;
-  char top[768];
-  int n = snprintf(top, sizeof top, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%s%s%.*s\r\n", status,
-                   reason(status), type ? type : "application/octet-stream",
-                   res->head_only ? "" : "Transfer-Encoding: chunked\r\n",
-                   res->keep_alive ? "" : "Connection: close\r\n", (int)res->hlen, res->headers);
-  if (n < 0 || (size_t)n >= sizeof top) return -EOVERFLOW;
+  if (!type) type = "application/octet-stream";
+  if (status < 100 || status > 999 || strlen(type) >= MAX_TYPE || !field_value_ok(type))
+    return -EINVAL;
+  strcpy(res->type, type);
+  char top[1024];
+  int n = format_head(top, sizeof top, res, status, res->head_only ? NO_LENGTH : CHUNKED,
+                      res->keep_alive);
+  if (n < 0) return n;
   res->status = status;
   res->streaming = true;
+  if (bodiless(status)) res->head_only = true; // no chunks, no last chunk
   ssize_t w = cio_sock_write(res->sock, top, (size_t)n);
   return w < 0 ? (int)w : 0;
 }
@@ -394,7 +684,7 @@ int cio_http_stream_start(cio_http_res *res, int status, const char *type) {
 #define SMALL_CHUNK CIO__TUNED(1000, 3) // chunks up to this size go out in one write
 
 int cio_http_stream_write(cio_http_res *res, const void *data, size_t len) {
-  if (!res || !res->streaming) return -EINVAL;
+  if (!res || !res->streaming || (!data && len)) return -EINVAL;
   if (res->head_only || len == 0) return 0; // an empty chunk would end the stream
   char buf[24 + SMALL_CHUNK + 2];
   int n = snprintf(buf, 24, "%zx\r\n", len);
@@ -410,155 +700,154 @@ int cio_http_stream_write(cio_http_res *res, const void *data, size_t len) {
   return w < 0 ? (int)w : 0;
 }
 
-static const char *reason(int status) {
-  switch (status) {
-  case 200: return "OK";
-  case 201: return "Created";
-  case 204: return "No Content";
-  case 400: return "Bad Request";
-  case 404: return "Not Found";
-  case 405: return "Method Not Allowed";
-  case 408: return "Request Timeout";
-  case 413: return "Content Too Large";
-  case 414: return "URI Too Long";
-  case 422: return "Unprocessable Content";
-  case 431: return "Request Header Fields Too Large";
-  case 500: return "Internal Server Error";
-  case 501: return "Not Implemented";
-  case 504: return "Gateway Timeout";
-  case 505: return "HTTP Version Not Supported";
-  default: return "Status";
-  }
-}
-
 static void error_body(cio_http_res *res, int status) {
   char body[128];
-  snprintf(body, sizeof body, "{\"detail\":\"%s\"}", reason(status));
+  snprintf(body, sizeof body, "{\"detail\":\"%s\"}", reason(status)); // ASCII, no quotes
   cio_http_json(res, status, body);
 }
 
 // ---------------------------------------------------------------- routing
 
-// Matches path against r; fills the parameters.  Returns 1 on a match, 0
-// if the path does not fit, -1 if it fits but a typed parameter does not
-// convert (then *bad is that parameter's segment index).
-static int match(const struct route *r, cio_http_req *req, char *path, int *bad) {
-  char *segs[MAX_SEGS + 1];
-  int n = 0;
-  char *p = path + 1;
-  char *rest[MAX_SEGS + 1];
-  while (*p && n <= MAX_SEGS) {
-    rest[n] = p;
-    segs[n++] = p;
-    char *slash = strchr(p, '/');
-    if (!slash) break;
-    *slash = '\0';
-    p = slash + 1;
-  }
-  if (path[1] == '\0') n = 0;
-  int rc = 1;
-  req->nparams = 0;
-  int i;
-  for (i = 0; i < r->nsegs; i++) {
+// A piece of the decoded path.
+struct slot {
+  const char *p; // start, in req->dpath
+  size_t n;      // length
+};
+
+// Matches the decoded path path[0..len) against r, as Starlette's compiled
+// patterns do: a {name} (str, int or float) takes one non-empty segment, a
+// literal matches itself, {name:path} takes the rest (slashes included).
+// "//nope" has an empty first segment and "/user//profile" an empty second
+// one: neither matches.  One trailing slash is let through ("/items/1/"
+// is "/items/1"; FastAPI answers it with a redirect there).  A NUL (%00)
+// cannot be handed to C as part of a str or path value: such a value does
+// not match (404); an int or float one matches and fails to convert (422).
+// Returns the number of parameters found (their slices in vals), or -1.
+static int match(const struct route *r, const char *path, size_t len, struct slot *vals) {
+  const char *pos = path + 1, *end = path + len;
+  bool more = len > 1; // a segment starts at pos
+  int nv = 0;
+  for (int i = 0; i < r->nsegs; i++) {
     const struct seg *s = &r->segs[i];
-    if (s->type == P_PATH && s->param) { // the rest of the path, slashes included
-      if (i >= n) {
-        rc = 0;
-        break;
-      }
-      for (int k = i; k < n - 1; k++) segs[k][strlen(segs[k])] = '/';
-      req->names[req->nparams] = s->param;
-      req->values[req->nparams++] = rest[i];
-      i = r->nsegs;
-      n = i; // consumed
-      break;
+    bool rest = s->param && s->type == P_PATH; // the last segment of its pattern
+    if (!more && !(rest && i == 0)) return -1; // ("/" has no segment, but "/{p:path}" takes "")
+    if (rest) {
+      size_t n = (size_t)(end - pos);
+      if (memchr(pos, '\0', n)) return -1;
+      vals[nv++] = (struct slot){pos, n};
+      return nv;
     }
-    if (i >= n) {
-      rc = 0;
-      break;
-    }
+    const char *e = memchr(pos, '/', (size_t)(end - pos));
+    if (!e) e = end;
+    size_t n = (size_t)(e - pos);
     if (s->literal) {
-      if (strcmp(s->literal, segs[i]) != 0) {
-        rc = 0;
-        break;
-      }
-      continue;
+      if (strlen(s->literal) != n || memcmp(s->literal, pos, n) != 0) return -1;
+    } else {
+      if (n == 0 || (s->type == P_STR && memchr(pos, '\0', n))) return -1;
+      vals[nv++] = (struct slot){pos, n};
     }
-    url_decode(segs[i]);
-    if (req->nparams < MAX_PARAMS) {
-      req->names[req->nparams] = s->param;
-      req->values[req->nparams++] = segs[i];
-    }
-    int64_t iv;
-    char *end;
-    if ((s->type == P_INT && !to_int(segs[i], &iv)) ||
-        (s->type == P_FLOAT && (strtod(segs[i], &end), *end || !*segs[i]))) {
-      if (rc == 1) *bad = i;
-      rc = -1;
-    }
+    more = e < end;
+    pos = more ? e + 1 : end;
   }
-  if (rc != 0 && i != n) rc = 0;
-  return rc; // (path is a scratch copy: dispatch makes a fresh one per route)
+  return more && pos != end ? -1 : nv; // segments left over; a trailing slash is fine
+}
+
+// Adds `method` to the comma-separated list *allow (malloc'd) unless it is there.
+static void allow_add(char **allow, size_t *len, const char *method) {
+  size_t ml = strlen(method);
+  for (const char *p = *allow; p && *p;) {
+    const char *comma = strchr(p, ',');
+    size_t n = comma ? (size_t)(comma - p) : strlen(p);
+    if (n == ml && memcmp(p, method, n) == 0) return;
+    p = comma ? comma + 2 : p + n;
+  }
+  char *grown = realloc(*allow, *len + ml + 3);
+  if (!grown) return; // the 405 goes out without this method in Allow
+  *allow = grown;
+  *len += (size_t)sprintf(grown + *len, "%s%s", *len ? ", " : "", method);
+}
+
+// Runs the route's handler within the handler timeout and turns what it
+// returned into an answer (504, 500, or none for a client that left).
+static void run_handler(const struct route *r, cio_http_req *req, cio_http_res *res,
+                        double timeout) {
+  cio_scope scope;
+  if (timeout > 0) (void)cio_timeout_begin(&scope, timeout);
+  int rc = r->fn(req, res, r->arg);
+  int expired = timeout > 0 ? cio_scope_end(&scope) : 0;
+  if (expired == -ETIMEDOUT || (rc == -ETIMEDOUT && !res->status)) {
+    cio_http_json(res, 504, "{\"detail\":\"the handler timed out\"}");
+  } else if (rc == -ECANCELED && !res->status && cio_task_cancelled(cio_current())) {
+    // Cancelled because the client hung up (or the server is closing): no
+    // answer is owed.
+  } else if (rc < 0 || !res->status) {
+    struct jtext what = jt_new(64), j = jt_new(96);
+    jt_lit(&what, "internal error: ");
+    jt_lit(&what, rc < 0 ? cio_strerror(rc) : "no response");
+    jt_lit(&j, "{\"detail\":");
+    if (what.p) {
+      jt_str(&j, what.p, what.n);
+    } else { // out of memory: the fallback below
+      free(j.p);
+      j.p = NULL;
+    }
+    free(what.p);
+    jt_lit(&j, "}");
+    (void)jt_answer(res, 500, &j, "{\"detail\":\"internal error\"}");
+  }
 }
 
 // Routes the request: runs the handler or answers 404/405/422.
 static void dispatch(cio_http_app *app, cio_http_req *req, cio_http_res *res, double timeout) {
-  char allow[128] = "";
-  size_t plen = strlen(req->path);
-  char *path = malloc(plen + 1);
-  if (!path) {
-    error_body(res, 500);
-    return;
-  }
+  char *allow = NULL;
+  size_t allow_len = 0;
   bool head = strcmp(req->method, "HEAD") == 0;
   for (struct route *r = app->routes; r; r = r->next) {
-    memcpy(path, req->path, plen + 1);
-    int bad = -1;
-    int m = match(r, req, path, &bad);
-    if (m == 0) continue;
+    struct slot vals[MAX_SEGS];
+    int nv = match(r, req->dpath, req->dpath_len, vals);
+    if (nv < 0) continue;
     if (strcmp(r->method, req->method) != 0 && !(head && strcmp(r->method, "GET") == 0)) {
-      if (!strstr(allow, r->method)) {
-        size_t al = strlen(allow);
-        snprintf(allow + al, sizeof allow - al, "%s%s", al ? ", " : "", r->method);
-      }
+      allow_add(&allow, &allow_len, r->method);
       continue;
     }
-    if (m < 0) {
-      const struct seg *s = &r->segs[bad];
-      bool is_int = s->type == P_INT;
-      answer_422(res, "path", s->param, is_int ? "int_parsing" : "float_parsing",
-                 is_int ? "Input should be a valid integer, unable to parse string as an integer"
-                        : "Input should be a valid number, unable to parse string as a number",
-                 cio_http_param(req, s->param));
-      free(path);
-      return;
+    free(allow);
+    // The parameters, copied into the arena (they live until the request
+    // is freed), then converted: the first that does not convert is 422.
+    req->nparams = 0;
+    for (int i = 0; i < r->nsegs; i++) {
+      const struct seg *s = &r->segs[i];
+      if (!s->param) continue;
+      const struct slot *v = &vals[req->nparams];
+      req->names[req->nparams] = s->param;
+      req->values[req->nparams++] = arena_copy(req, v->p, v->n);
     }
-    // Parameters point into `path`: keep them in the request's scratch.
-    for (int i = 0; i < req->nparams; i++)
-      req->values[i] = keep(req, req->values[i], strlen(req->values[i]));
-    free(path);
-    int rc;
-    cio_scope scope;
-    if (timeout > 0) (void)cio_timeout_begin(&scope, timeout);
-    rc = r->fn(req, res, r->arg);
-    int expired = timeout > 0 ? cio_scope_end(&scope) : 0;
-    if (expired == -ETIMEDOUT || (rc == -ETIMEDOUT && !res->status)) {
-      cio_http_json(res, 504, "{\"detail\":\"the handler timed out\"}");
-    } else if (rc == -ECANCELED && !res->status && cio_task_cancelled(cio_current())) {
-      // Cancelled because the client hung up (or the server is closing): no
-      // answer is owed.
-    } else if (rc < 0 || !res->status) {
-      char body[160];
-      snprintf(body, sizeof body, "{\"detail\":\"internal error: %s\"}",
-               rc < 0 ? cio_strerror(rc) : "no response");
-      cio_http_json(res, 500, body);
+    for (int i = 0, k = 0; i < r->nsegs; i++) {
+      const struct seg *s = &r->segs[i];
+      if (!s->param) continue;
+      const struct slot *v = &vals[k];
+      const char *text = req->values[k++];
+      int64_t iv;
+      double dv;
+      if (s->type == P_INT && !to_int(text, v->n, &iv)) {
+        answer_422(res, "path", s->param, "int_parsing",
+                   "Input should be a valid integer, unable to parse string as an integer", v->p,
+                   v->n);
+        return;
+      }
+      if (s->type == P_FLOAT && !to_float(text, v->n, &dv)) {
+        answer_422(res, "path", s->param, "float_parsing",
+                   "Input should be a valid number, unable to parse string as a number", v->p,
+                   v->n);
+        return;
+      }
     }
+    run_handler(r, req, res, timeout);
     return;
   }
-  free(path);
-  if (allow[0]) {
+  if (allow) {
     error_body(res, 405);
-    cio_http_set_header(res, "Allow", allow);
+    (void)cio_http_set_header(res, "Allow", allow);
+    free(allow);
   } else {
     error_body(res, 404);
   }
@@ -617,13 +906,13 @@ static ssize_t read_more(struct conn *c, double timeout) {
   return expired == -ETIMEDOUT ? -ETIMEDOUT : r;
 }
 
+// Writes the response res holds (see format_head).  A 204, 304 or 1xx
+// goes without its body, whatever the handler set.
 static int write_response(struct conn *c, cio_http_res *res, bool head_only, bool keep_alive) {
   char top[1024];
-  int n = snprintf(
-      top, sizeof top, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%.*s\r\n",
-      res->status, reason(res->status), res->type[0] ? res->type : "text/plain", res->len,
-      keep_alive ? "" : "Connection: close\r\n", (int)res->hlen, res->headers);
-  if (n < 0 || (size_t)n >= sizeof top) return -EOVERFLOW;
+  int n = format_head(top, sizeof top, res, res->status, (long long)res->len, keep_alive);
+  if (n < 0) return n;
+  if (bodiless(res->status)) head_only = true;
   if (head_only || res->len == 0 || (size_t)n + res->len > sizeof top) {
     ssize_t w = cio_sock_write(c->sock, top, (size_t)n);
     if (w < 0) return (int)w;
@@ -774,25 +1063,18 @@ static int serve_connection(cio_stream *st, void *arg) {
     }
     cio_http_req *req = calloc(1, sizeof *req);
     if (!req) goto done;
-    req->head = &h;
     size_t consumed = (size_t)head_len;
     if (has_body) {
       int b = read_body(&c, srv, &h, (size_t)head_len, &req->body, &req->body_len, &consumed);
       if (b != 0) {
-        free(req);
+        req_free(req);
         if (b > 0) fail(&c, &res, b);
         goto done;
       }
     }
-    snprintf(req->method, sizeof req->method, "%.*s", (int)h.method.n, h.method.p);
-    const char *q = memchr(h.target.p, '?', h.target.n);
-    size_t plen = q ? (size_t)(q - h.target.p) : h.target.n;
-    req->path = keep(req, h.target.p, plen);
-    if (q) req->query = keep(req, q + 1, h.target.n - plen - 1);
-    if (!req->path || req->path[0] != '/') {
-      int status = !req->path ? 414 : 400;
-      free(req->body);
-      free(req);
+    int status = req_init(req, &h);
+    if (status) {
+      req_free(req);
       fail(&c, &res, status);
       goto done;
     }
@@ -804,14 +1086,14 @@ static int serve_connection(cio_stream *st, void *arg) {
     cio__sock_cancel_on_hup(c.sock, cio_current());
     res.head_only = strcmp(req->method, "HEAD") == 0;
     res.keep_alive = h.keep_alive;
+    res.http10 = h.minor == 0;
     struct chain chain = {srv->app, srv->app->mws, srv->opts.handler_timeout};
     int mrc = chain_next(req, &res, &chain);
     bool hung_up = cio_task_cancelled(cio_current());
     if (mrc < 0 && !res.status && !hung_up) error_body(&res, 500);
     cio__sock_cancel_on_hup(c.sock, NULL);
     bool head_only = res.head_only;
-    free(req->body);
-    free(req);
+    req_free(req);
     if (hung_up) {
       if (res.status && !res.streaming) answer_hung_up(&c, &res, head_only);
       goto done;

@@ -14,7 +14,19 @@
 //   - Transfer-Encoding together with Content-Length (§6.1: the classic
 //     smuggling vector), Transfer-Encoding in HTTP/1.0, "chunked" not last
 //     or twice; any other coding is 501, since cio decodes only chunked;
-//   - HTTP/1.1 without a Host, or any request with more than one (§3.2).
+//   - HTTP/1.1 without a Host, or any request with more than one (§3.2),
+//     or a Host that is not a URI authority (§3.2: "a Host header field with
+//     an invalid field value"): `a b`, `a@b` (userinfo), `a/b`;
+//   - an absolute-form target whose scheme is not http(s), or whose
+//     authority is empty or invalid (RFC 9110 §4.2.1, §4.2.4).
+// What is accepted that a strict reading might not:
+//   - empty lines (CRLF) before the request line, any number while the head
+//     stays within its limit (§2.2: SHOULD ignore at least one; nginx
+//     ignores any number), also between pipelined requests;
+//   - an absolute-form target (§3.2.2: a server MUST accept it): its path
+//     is routed, and its authority stands for the Host header.
+// The second half of the file decodes percent-escapes into valid UTF-8, for
+// paths and query strings.
 #include "parse.h"
 
 #include <string.h>
@@ -118,6 +130,77 @@ static int parse_request_line(const char *p, const char *eol, cio__http_request 
   return 0;
 }
 
+static int hex(char c);
+
+// RFC 3986 unreserved and sub-delims: what a reg-name is made of (with %XX).
+static bool host_char(unsigned char c) {
+  static const char extra[] = "-._~!$&'()*+,;=";
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c && strchr(extra, c));
+}
+
+// host [":" port]; with need_host, the host must not be empty (an http URI).
+static bool valid_authority(cio__http_slice a, bool need_host) {
+  const char *p = a.p;
+  size_t i = 0, n = a.n;
+  if (n && p[0] == '[') { // IP-literal: IPv6address, or IPvFuture ("v1.x")
+    bool future = n > 1 && (p[1] == 'v' || p[1] == 'V');
+    for (i = 1; i < n && p[i] != ']'; i++) {
+      unsigned char c = (unsigned char)p[i];
+      if (!(future ? host_char(c) || c == ':' : hex((char)c) >= 0 || c == ':' || c == '.'))
+        return false;
+    }
+    if (i == n || i == 1) return false; // no ']', or "[]"
+    i++;
+  } else { // reg-name (an IPv4 address is one too)
+    while (i < n && p[i] != ':') {
+      if (p[i] == '%') {
+        if (n - i < 3 || hex(p[i + 1]) < 0 || hex(p[i + 2]) < 0) return false;
+        i += 3;
+      } else if (host_char((unsigned char)p[i])) {
+        i++;
+      } else {
+        return false;
+      }
+    }
+    if (need_host && i == 0) return false;
+  }
+  if (i == n) return true;
+  if (p[i++] != ':') return false;
+  for (; i < n; i++)
+    if (p[i] < '0' || p[i] > '9') return false;
+  return true;
+}
+
+bool cio__http_valid_host(cio__http_slice s) { return valid_authority(s, false); }
+
+// Splits the target into path, query and, in absolute-form, authority.  A
+// target that is neither origin- nor absolute-form ("*", "host:443") gets
+// no path: the server answers 400, as it serves neither OPTIONS * nor
+// CONNECT.
+static int parse_target(cio__http_request *r) {
+  const char *t = r->target.p, *end = t + r->target.n, *p = t;
+  if (*t != '/') {
+    const char *s = t;
+    while (s < end &&
+           ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+            (s > t && ((*s >= '0' && *s <= '9') || *s == '+' || *s == '-' || *s == '.'))))
+      s++;
+    if (s == t || end - s < 3 || memcmp(s, "://", 3) != 0) return 0;
+    cio__http_slice scheme = {t, (size_t)(s - t)};
+    if (!slice_is(scheme, "http") && !slice_is(scheme, "https")) return -CIO__HTTP_BAD;
+    const char *a = s + 3;
+    for (p = a; p < end && *p != '/' && *p != '?';) p++;
+    r->authority = (cio__http_slice){a, (size_t)(p - a)};
+    if (!valid_authority(r->authority, true)) return -CIO__HTTP_BAD;
+  }
+  const char *q = memchr(p, '?', (size_t)(end - p));
+  r->path = (cio__http_slice){p, (size_t)((q ? q : end) - p)};
+  if (r->path.n == 0) r->path = (cio__http_slice){"/", 1}; // "http://h" or "http://h?x"
+  if (q) r->query = (cio__http_slice){q + 1, (size_t)(end - q - 1)};
+  return 0;
+}
+
 static int parse_header(const char *p, const char *eol, cio__http_header *h) {
   const char *s = p;
   while (s < eol && is_tchar((unsigned char)*s)) s++;
@@ -137,12 +220,8 @@ static int parse_header(const char *p, const char *eol, cio__http_header *h) {
   return 0;
 }
 
-int cio__http_parse_request(const char *buf, size_t len, cio__http_request *r,
-                            const cio__http_limits *lim) {
-  size_t max_line = lim && lim->max_line ? lim->max_line : DEFAULT_LINE;
-  size_t max_head = lim && lim->max_head ? lim->max_head : DEFAULT_HEAD;
-  size_t max_headers = lim && lim->max_headers ? lim->max_headers : CIO__HTTP_MAX_HEADERS;
-  if (max_headers > CIO__HTTP_MAX_HEADERS) max_headers = CIO__HTTP_MAX_HEADERS;
+static int parse_head(const char *buf, size_t len, cio__http_request *r, size_t max_line,
+                      size_t max_head, size_t max_headers) {
   const char *line_end = memchr(buf, '\n', len);
   if (!line_end && len > max_line) return -CIO__HTTP_URI_TOO_LONG;
   if (line_end && (size_t)(line_end - buf) > max_line) return -CIO__HTTP_URI_TOO_LONG;
@@ -155,7 +234,7 @@ int cio__http_parse_request(const char *buf, size_t len, cio__http_request *r,
   const char *p = buf, *stop = buf + end - 2; // the final CRLF
   const char *eol = memchr(p, '\r', (size_t)(stop - p));
   int rc = parse_request_line(p, eol, r);
-  if (rc < 0) return rc;
+  if (rc < 0 || (rc = parse_target(r)) < 0) return rc;
   bool close = false, keep = false, seen_chunked = false, seen_te = false;
   int hosts = 0;
   for (p = eol + 2; p < stop; p = eol + 2) {
@@ -174,12 +253,14 @@ int cio__http_parse_request(const char *buf, size_t len, cio__http_request *r,
       seen_te = true;
       if ((rc = parse_te(r, h->value, &seen_chunked)) < 0) return rc;
     } else if (slice_is(h->name, "host")) {
+      if (!cio__http_valid_host(h->value)) return -CIO__HTTP_BAD;
       hosts++;
     } else if (slice_is(h->name, "connection")) {
       parse_connection(h->value, &close, &keep);
     } else if (slice_is(h->name, "expect")) {
       if (!slice_is(h->value, "100-continue")) return -CIO__HTTP_BAD; // 417 in spirit
-      r->expect_continue = true;
+      // RFC 9110 §10.1.1: an HTTP/1.0 client cannot have asked for it.
+      r->expect_continue = r->minor == 1;
     }
   }
   if (seen_te && (!r->chunked || r->content_length >= 0 || r->minor == 0)) return -CIO__HTTP_BAD;
@@ -187,6 +268,20 @@ int cio__http_parse_request(const char *buf, size_t len, cio__http_request *r,
   if (hosts > 1 || (r->minor == 1 && hosts != 1)) return -CIO__HTTP_BAD;
   r->keep_alive = r->minor == 1 ? !close : keep && !close;
   return (int)end;
+}
+
+int cio__http_parse_request(const char *buf, size_t len, cio__http_request *r,
+                            const cio__http_limits *lim) {
+  size_t max_line = lim && lim->max_line ? lim->max_line : DEFAULT_LINE;
+  size_t max_head = lim && lim->max_head ? lim->max_head : DEFAULT_HEAD;
+  size_t max_headers = lim && lim->max_headers ? lim->max_headers : CIO__HTTP_MAX_HEADERS;
+  if (max_headers > CIO__HTTP_MAX_HEADERS) max_headers = CIO__HTTP_MAX_HEADERS;
+  // Empty lines before the request line (§2.2) count against the head limit.
+  size_t skip = 0;
+  while (len - skip >= 2 && buf[skip] == '\r' && buf[skip + 1] == '\n') skip += 2;
+  if (skip >= max_head) return -CIO__HTTP_HEAD_TOO_LARGE;
+  int rc = parse_head(buf + skip, len - skip, r, max_line, max_head - skip, max_headers);
+  return rc > 0 ? rc + (int)skip : rc;
 }
 
 const cio__http_slice *cio__http_header_get(const cio__http_request *r, const char *name) {
@@ -310,4 +405,71 @@ int cio__http_chunked_decode(cio__http_chunked *d, char *buf, size_t *len, size_
   *len = out;
   *used = in;
   return d->state == DONE ? 1 : 0;
+}
+
+// ---------------------------------------------------------------- text
+
+// The byte at `at` (a %XX escape decoded, '+' a space if asked) and the
+// index after it; -1 at the end.
+static int byte_at(const cio__http_text *t, size_t at, size_t *next) {
+  if (at >= t->n) return -1;
+  unsigned char c = (unsigned char)t->p[at];
+  if (t->percent && c == '%' && t->n - at >= 3 && hex(t->p[at + 1]) >= 0 &&
+      hex(t->p[at + 2]) >= 0) {
+    *next = at + 3;
+    return hex(t->p[at + 1]) * 16 + hex(t->p[at + 2]);
+  }
+  *next = at + 1;
+  return t->plus && c == '+' ? ' ' : c;
+}
+
+// Well-formed UTF-8 (Unicode 15, table 3-7): after the lead byte, `need`
+// continuation bytes, the first within [lo, hi], the others 80..BF.  A
+// sequence that breaks off is replaced by one U+FFFD, and decoding goes on
+// at the byte that broke it (the "maximal subpart" practice Python follows).
+size_t cio__http_text_next(cio__http_text *t, char out[4]) {
+  size_t next;
+  int b = byte_at(t, t->i, &next);
+  if (b < 0) return 0;
+  t->i = next;
+  out[0] = (char)b;
+  if (b < 0x80) return 1;
+  int need, lo = 0x80, hi = 0xbf;
+  if (b >= 0xc2 && b <= 0xdf) {
+    need = 1;
+  } else if (b >= 0xe0 && b <= 0xef) {
+    need = 2;
+    if (b == 0xe0) lo = 0xa0; // overlong
+    if (b == 0xed) hi = 0x9f; // surrogates
+  } else if (b >= 0xf0 && b <= 0xf4) {
+    need = 3;
+    if (b == 0xf0) lo = 0x90; // overlong
+    if (b == 0xf4) hi = 0x8f; // above U+10FFFF
+  } else {
+    need = 0; // 80..C1, F5..FF: never valid
+  }
+  for (int k = 1; k <= need; k++) {
+    b = byte_at(t, t->i, &next);
+    if (b < lo || b > hi) {
+      need = 0;
+      break;
+    }
+    out[k] = (char)b;
+    t->i = next;
+    lo = 0x80, hi = 0xbf;
+  }
+  if (need) return (size_t)need + 1;
+  memcpy(out, "\xef\xbf\xbd", 3); // U+FFFD
+  return 3;
+}
+
+size_t cio__http_decode(char *dst, size_t cap, const char *src, size_t n, bool plus) {
+  cio__http_text t = {src, n, 0, true, plus};
+  char c[4];
+  size_t out = 0, k;
+  while ((k = cio__http_text_next(&t, c)) && out + k <= cap) {
+    memcpy(dst + out, c, k);
+    out += k;
+  }
+  return out;
 }

@@ -38,19 +38,23 @@ typedef struct cio__http_limits {
 } cio__http_limits;
 
 typedef struct cio__http_request {
-  cio__http_slice method;                          // e.g. "GET"
-  cio__http_slice target;                          // request-target, e.g. "/user/1?x=2"
-  int minor;                                       // HTTP/1.<minor>
+  cio__http_slice method;    // e.g. "GET"
+  cio__http_slice target;    // request-target as sent, e.g. "/user/1?x=2"
+  cio__http_slice path;      // origin-form path ("/" for "http://h"), p NULL for "*" and others
+  cio__http_slice query;     // after '?' (may be empty), p NULL without a '?'
+  cio__http_slice authority; // host[:port] of an absolute-form target, p NULL otherwise
+  int minor;                 // HTTP/1.<minor>
   cio__http_header headers[CIO__HTTP_MAX_HEADERS]; // in order
   size_t nheaders;                                 // how many
   int64_t content_length;                          // -1 if no Content-Length
   bool chunked;                                    // Transfer-Encoding: chunked
   bool keep_alive;                                 // the connection may carry another request
-  bool expect_continue;                            // Expect: 100-continue
+  bool expect_continue;                            // Expect: 100-continue, HTTP/1.1 only
 } cio__http_request;
 
 // Parses the request head at the start of buf[0..len).  Returns the head's
-// length (through the empty line) when complete, 0 if more data is needed,
+// length (through the empty line, and counting the empty lines before the
+// request line, which are skipped) when complete, 0 if more data is needed,
 // or minus one of the CIO__HTTP_* statuses.  `lim` may be NULL.
 int cio__http_parse_request(const char *buf, size_t len, cio__http_request *req,
                             const cio__http_limits *lim);
@@ -72,5 +76,37 @@ typedef struct cio__http_chunked {
 // how many were), 0 if more input is needed, -CIO__HTTP_BAD on malformed
 // input.  `used` receives the input bytes consumed.
 int cio__http_chunked_decode(cio__http_chunked *d, char *buf, size_t *len, size_t *used);
+
+// Text from a request (a path, a query name or value, a header value) made
+// into valid UTF-8, one character at a time: with `percent`, %XX escapes are
+// decoded first (a '%' not followed by two hex digits stays as it is); with
+// `plus`, '+' is a space (query strings, not paths).  A byte sequence that
+// is not UTF-8 becomes U+FFFD, one per maximal ill-formed subpart, exactly as
+// Python's bytes.decode("utf-8", "replace") does, which is what uvicorn and
+// Starlette give FastAPI handlers.  A NUL is passed through (%00).
+typedef struct cio__http_text {
+  const char *p; // the text
+  size_t n;      //   its length
+  size_t i;      // where the next character starts
+  bool percent;  // decode %XX
+  bool plus;     // '+' is a space
+} cio__http_text;
+
+// Writes the next character to out (1 to 4 bytes; U+FFFD is 3) and returns
+// its length, or 0 at the end of the text.
+size_t cio__http_text_next(cio__http_text *t, char out[4]);
+
+// Decodes src[0..n) into dst[0..cap) as above (percent-decoding on) and
+// returns the decoded length; stops at a character that would not fit.  Not
+// NUL-terminated.  A request target needs no more than cap = n: its bytes
+// are all below 0x7f, so every byte above comes from a 3-byte %XX, and
+// U+FFFD is 3 bytes.
+size_t cio__http_decode(char *dst, size_t cap, const char *src, size_t n, bool plus);
+
+// True if s is a valid Host value (RFC 9112 §3.2, RFC 3986 §3.2.2-3.2.3):
+// uri-host [":" port], the host a reg-name (unreserved, pct-encoded,
+// sub-delims; may be empty), or an IP literal in brackets; no userinfo, no
+// path, no whitespace.
+bool cio__http_valid_host(cio__http_slice s);
 
 #endif
