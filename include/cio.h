@@ -254,5 +254,6 @@ const char *cio_strerror(int code);
 #include "cio/process.h"
 #include "cio/stream.h"
 #include "cio/sync.h"
+#include "cio/version.h"
 
 #endif
