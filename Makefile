@@ -5,11 +5,13 @@
 #   make test           build and run every test (plus the sanitizer suite: make test-asan)
 #   make bench [W=name] run the benchmarks beside their peers
 #   make serve          the guide's FastAPI demo service (PORT=8000)
+#   make install        headers, libraries, cio.pc, CMake package (PREFIX=/usr/local, DESTDIR)
+#   make uninstall      removes what the last install put (build/install_manifest.txt)
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all demo serve test fuzz docs test-asan test-tsan test-valgrind test-ucontext test-aarch64 test-clock-offset test-eintr test-tiny bench format check-format clean
+.PHONY: all demo serve install uninstall test fuzz docs test-asan test-tsan test-valgrind test-ucontext test-aarch64 test-clock-offset test-eintr test-tiny bench format check-format clean
 
 all: $(BUILD)/Makefile
 	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory >$(BUILD)/build.log 2>&1 || { cat $(BUILD)/build.log; exit 1; }
@@ -24,6 +26,26 @@ demo: all
 PORT ?= 8000
 serve: all
 	@$(BUILD)/examples/fastapi_demo $(PORT)
+
+# Installs the library into PREFIX (default /usr/local), staged under DESTDIR
+# if set (for packagers: cio.pc then still names PREFIX).  Builds only the
+# library; the list of files installed goes to $(BUILD)/install_manifest.txt.
+PREFIX ?= /usr/local
+install:
+	@test -f $(BUILD)/CMakeCache.txt || $(MAKE) --no-print-directory $(BUILD)/Makefile
+	@cmake --build $(BUILD) --target cio_static cio_shared -j $(JOBS) >$(BUILD)/install.log 2>&1 || { cat $(BUILD)/install.log; exit 1; }
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
+
+# Removes every file the last `make install` wrote (give the same DESTDIR:
+# the manifest lists paths under PREFIX), then cio's own directories if they
+# are left empty (include/cio, lib/cmake/cio).
+uninstall:
+	@test -f $(BUILD)/install_manifest.txt || { echo "nothing to uninstall: no $(BUILD)/install_manifest.txt (make install writes it)"; exit 1; }
+	@while IFS= read -r f || [ -n "$$f" ]; do f="$(DESTDIR)$$f"; \
+	  if [ -e "$$f" ] || [ -L "$$f" ]; then rm -f "$$f" && echo "-- Removed: $$f"; fi; \
+	  case "$$f" in */include/cio/*|*/cmake/cio/*) rmdir "$${f%/*}" 2>/dev/null || true;; esac; \
+	done <$(BUILD)/install_manifest.txt
+	@rm -f $(BUILD)/install_manifest.txt
 
 test: all
 	@cd $(BUILD) && ctest --output-on-failure -j 2

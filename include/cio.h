@@ -223,7 +223,24 @@ int cio_scope_end(cio_scope *scope);
 
 // ---------------------------------------------------------------- errors
 
-/// A short description of a cio return code (negative errno), never NULL.
+/// Name resolution failures: getaddrinfo's answers, as codes of their own
+/// outside errno's range (still negative), so that "no such host" is not
+/// confused with a missing file.  cio_strerror() names each in getaddrinfo's
+/// words (gai_strerror).  Returned by the calls that resolve a host name
+/// (cio_tcp_connect(); cio_tcp_listen() and cio_udp_open() for a host that is
+/// not a numeric address).  A bad port or service stays -EINVAL, an
+/// allocation failure -ENOMEM, a system error its -errno.
+#define CIO_EAI_NONAME (-3001) ///< the name does not exist (EAI_NONAME)
+#define CIO_EAI_NODATA (-3002) ///< the name exists but has no address (EAI_NODATA)
+#define CIO_EAI_AGAIN (-3003)  ///< no answer for now: no DNS server reached, try later (EAI_AGAIN)
+#define CIO_EAI_FAIL (-3004)   ///< the DNS server failed for good (EAI_FAIL)
+/// The range reserved for name resolution codes, CIO_EAI_LAST <= code <=
+/// CIO_EAI_FIRST; codes may be added inside it.
+#define CIO_EAI_FIRST (-3001)
+#define CIO_EAI_LAST (-3099)
+
+/// A short description of a cio return code (negative errno or CIO_EAI_*),
+/// never NULL.  Does not await.
 const char *cio_strerror(int code);
 
 #ifdef __cplusplus
@@ -237,5 +254,6 @@ const char *cio_strerror(int code);
 #include "cio/process.h"
 #include "cio/stream.h"
 #include "cio/sync.h"
+#include "cio/version.h"
 
 #endif

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 //
-// Names for return codes.
+// Names for return codes: negative errno values, and the CIO_EAI_* codes of
+// name resolution (named in getaddrinfo's own words).
 #include <errno.h>
+#include <netdb.h>
 #include <string.h>
 
 #include "../include/cio.h"
@@ -14,7 +16,14 @@ const char *cio_strerror(int code) {
   case -EPERM: return "not called from a task inside cio_run()";
   case -EBUSY: return "not finished yet";
   case -EDEADLK: return "deadlock";
+  case CIO_EAI_NONAME: return gai_strerror(EAI_NONAME);
+#ifdef EAI_NODATA
+  case CIO_EAI_NODATA: return gai_strerror(EAI_NODATA);
+#endif
+  case CIO_EAI_AGAIN: return gai_strerror(EAI_AGAIN);
+  case CIO_EAI_FAIL: return gai_strerror(EAI_FAIL);
   }
   if (code > 0) return "success";
+  if (code <= CIO_EAI_FIRST && code >= CIO_EAI_LAST) return "name resolution failed";
   return strerror(-code);
 }

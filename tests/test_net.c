@@ -3,6 +3,7 @@
 // Sockets, streams and the server helper on real sockets on 127.0.0.1.
 #include <cio.h>
 #include <math.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,8 +168,8 @@ static int errors_main(void *arg) {
   ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", ""), -EINVAL);
   ASSERT_EQ(cio_tcp_connect(&s, NULL, "80"), -EINVAL);
   int rc = cio_tcp_connect(&s, "no-such-host.invalid", "80");
-  ASSERT(rc == -ENOENT || rc == -EAGAIN);
-  ASSERT_EQ(cio_tcp_listen(&l, "not an address", "0", 0, 0), -ENOENT);
+  ASSERT(rc == CIO_EAI_NONAME || rc == CIO_EAI_AGAIN); // dns_failures_have_their_own_codes
+  ASSERT_EQ(cio_tcp_listen(&l, "not an address", "0", 0, 0), CIO_EAI_NONAME);
   errno = 0;
   ASSERT(cio_sock_wrap(-1) == NULL && errno == EBADF);
   // Peer reset mid-stream.
@@ -197,6 +198,44 @@ static int errors_main(void *arg) {
   return 0;
 }
 static void refused_reset_and_bad_input(void) { ASSERT_EQ(cio_run(errors_main, NULL), 0); }
+
+// A name that does not resolve gets a CIO_EAI_* code (outside errno's range),
+// named in getaddrinfo's words; it used to be -ENOENT, "No such file or
+// directory".  Names under .invalid never resolve (RFC 6761).  Without a
+// reachable DNS server the answer is EAI_AGAIN rather than EAI_NONAME: both
+// are honest, so both are accepted; the lookup must not hang either way.
+static int dns_main(void *arg) {
+  (void)arg;
+  cio_sock *s = NULL;
+  double t0 = cio_now();
+  int rc = cio_tcp_connect(&s, "no-such-host.invalid", "80");
+  double took = cio_now() - t0;
+  printf("no-such-host.invalid: %d (%s) in %.3f s\n", rc, cio_strerror(rc), took);
+  ASSERT(rc == CIO_EAI_NONAME || rc == CIO_EAI_AGAIN);
+  ASSERT(rc <= CIO_EAI_FIRST && rc >= CIO_EAI_LAST);
+  ASSERT(s == NULL);
+  ASSERT_BETWEEN(took, 0, 20); // glibc gives up on a silent server well before
+  ASSERT(strcmp(cio_strerror(rc), gai_strerror(rc == CIO_EAI_NONAME ? EAI_NONAME : EAI_AGAIN)) ==
+         0);
+  // A numeric host with an unknown service name: bad input, not a DNS failure.
+  ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", "no-such-service"), -EINVAL);
+  // A listener or UDP socket needs a numeric host: a name is not resolved.
+  ASSERT_EQ(cio_udp_open(&s, "no-such-host.invalid", "0"), CIO_EAI_NONAME);
+  // Every code has getaddrinfo's name and none is an errno's.
+  const struct {
+    int code, eai;
+  } names[] = {{CIO_EAI_NONAME, EAI_NONAME},
+               {CIO_EAI_NODATA, EAI_NODATA},
+               {CIO_EAI_AGAIN, EAI_AGAIN},
+               {CIO_EAI_FAIL, EAI_FAIL}};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    ASSERT(names[i].code <= CIO_EAI_FIRST && names[i].code >= CIO_EAI_LAST);
+    ASSERT(strcmp(cio_strerror(names[i].code), gai_strerror(names[i].eai)) == 0);
+    ASSERT(strcmp(cio_strerror(names[i].code), strerror(-names[i].code)) != 0);
+  }
+  return 0;
+}
+static void dns_failures_have_their_own_codes(void) { ASSERT_EQ(cio_run(dns_main, NULL), 0); }
 
 // ---------------------------------------------------------------- timeouts
 
@@ -1049,6 +1088,7 @@ static const test_case cases[] = {
     {"thousand_concurrent_connections", thousand_concurrent_connections, 60},
     {"short_reads_and_writes_are_byte_exact", short_reads_and_writes_are_byte_exact, 60},
     {"refused_reset_and_bad_input", refused_reset_and_bad_input, 0},
+    {"dns_failures_have_their_own_codes", dns_failures_have_their_own_codes, 60},
     {"connect_and_read_timeouts", connect_and_read_timeouts, 0},
     {"stream_readline_readuntil_readexactly", stream_readline_readuntil_readexactly, 0},
     {"accept_survives_emfile", accept_survives_emfile, 0},

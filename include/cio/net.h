@@ -25,13 +25,16 @@ typedef struct cio_sock cio_sock;
 /// Awaits a TCP connection to host:port.  `host` may be a name (resolved on
 /// the worker pool), an IPv4 or an IPv6 address; each resolved address is
 /// tried in turn until one answers.  Returns 0 and *out, -ECONNREFUSED,
-/// -ETIMEDOUT (scope), -ENOENT for an unknown host, -EINVAL for a bad port.
+/// -ETIMEDOUT (scope), -ECANCELED, a CIO_EAI_* code when the name does not
+/// resolve (CIO_EAI_NONAME for an unknown host, CIO_EAI_AGAIN when no DNS
+/// server answers; see <cio.h>), -EINVAL for a bad port or a NULL argument.
 CIO_AWAIT int cio_tcp_connect(cio_sock **out, const char *host, const char *port);
 
 /// Listens on host:port (host NULL or "" = every address; port "0" = any free
 /// port, see cio_sock_port).  SO_REUSEADDR always, SO_REUSEPORT with
 /// CIO_REUSEPORT.  backlog <= 0 means SOMAXCONN.  Does not await (a numeric
-/// host is required: "0.0.0.0", "::", "127.0.0.1"...).  Returns 0 or -errno.
+/// host is required: "0.0.0.0", "::", "127.0.0.1"...).  Returns 0 or -errno;
+/// CIO_EAI_NONAME for a host that is not a numeric address.
 int cio_tcp_listen(cio_sock **out, const char *host, const char *port, int backlog, unsigned flags);
 
 /// Unix stream sockets at `path` (listen removes a stale socket file first).

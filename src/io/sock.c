@@ -416,17 +416,21 @@ static void *pooled_lookup(void *arg) {
   return NULL;
 }
 
+// getaddrinfo's answer as a cio code: a name that does not resolve gets a
+// CIO_EAI_* code of its own (<cio.h>), not an errno that means something
+// else (-ENOENT read "No such file or directory").  A bad service or flags
+// stay -EINVAL: bad input.
 static int gai_errno(int rc) {
   switch (rc) {
   case 0: return 0;
-  case EAI_NONAME:
+  case EAI_NONAME: return CIO_EAI_NONAME;
 #ifdef EAI_NODATA
-  case EAI_NODATA:
+  case EAI_NODATA: return CIO_EAI_NODATA;
 #endif
-  case EAI_FAIL: return -ENOENT;
+  case EAI_AGAIN: return CIO_EAI_AGAIN;
+  case EAI_FAIL: return CIO_EAI_FAIL;
   case EAI_SERVICE: return -EINVAL;
   case EAI_MEMORY: return -ENOMEM;
-  case EAI_AGAIN: return -EAGAIN;
   case EAI_SYSTEM: return -errno;
   default: return -EINVAL;
   }
