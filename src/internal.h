@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 //
-// Helpers shared by every layer: branch hints, containers, and the one place
-// that reports misuse (an awaiting function called outside a task).
+// Helpers shared by every layer: branch hints, containers, and the
+// diagnostics (diag.c), the one place that reports misuse (an awaiting
+// function called outside a task).
 #ifndef CIO_INTERNAL_H
 #define CIO_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +17,11 @@
   ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #define CIO__NEVER INT64_MAX // a deadline that never comes
+
+// cio_run tells the diagnostics that a loop runs on this thread, and in
+// which mode, and when it has ended.
+void cio__diag_enter(bool debug);
+void cio__diag_leave(void);
 
 // Prints "cio: <fn>() called outside ..." (saying whether no loop runs or
 // the caller is a callback on the loop's own stack) and returns -EPERM; in

@@ -12,6 +12,7 @@
 
 #include "helpers/test.h"
 #include "internal.h"
+#include "combinators/watch.h"
 #include "task/task.h"
 
 struct poster {
@@ -252,21 +253,21 @@ static int spare_main(void *arg) {
   enum { N = 1000 };
   static cio_task *t[N];
   static int out[N];
-  cio__loop *L = cio__tls_loop;
+  size_t n;
   for (int round = 0; round < 2; round++) {
     for (int i = 0; i < N; i++) t[i] = cio_spawn(yield_then, NULL);
     ASSERT_EQ(cio_gather(t, N, out, CIO_GATHER_COLLECT), 0);
     for (int i = 0; i < N; i++) ASSERT_EQ(out[i], 7);
-    ASSERT(L->watch_spare != NULL);
-    ASSERT(L->watch_spare_n >= N);
+    ASSERT(cio__watch_spare(&n) != NULL);
+    ASSERT(n >= N);
   }
-  void *kept = L->watch_spare;
+  void *kept = cio__watch_spare(&n);
   for (int i = 0; i < N; i++) t[i] = cio_spawn(yield_then, NULL);
   ASSERT_EQ(cio_gather(t, N, out, 0), 0);
-  ASSERT(L->watch_spare == kept); // reused, not allocated again
+  ASSERT(cio__watch_spare(&n) == kept); // reused, not allocated again
   ASSERT_EQ(cio_sleep(1.3), 0);   // a trim period goes by
   ASSERT_EQ(cio_sleep(0.01), 0);  // (a pass after it)
-  ASSERT(L->watch_spare == NULL);
+  ASSERT(cio__watch_spare(&n) == NULL);
   return 0;
 }
 static void gather_storage_is_reused_then_released(void) {

@@ -32,12 +32,51 @@ static int check(cio__loop *L, cio_task **tasks, size_t n, const char *fn) {
   return rc;
 }
 
+// The spare buffer: the last large waiters-and-order storage, kept for the
+// next large gather on this thread's loop and freed after a trim period
+// unused.  It attaches to the loop through a hook (before each poll: free it
+// if stale, else cap the poll so it will be; at the loop's end: free it), so
+// the loop knows nothing of combinators.  One loop per thread: the state is
+// the thread's.
+static _Thread_local struct spare {
+  cio__loop_hook hook; // attached while `buf` is set
+  cio__loop *loop;     // the loop it is attached to
+  void *buf;           // the buffer, or NULL
+  size_t n;            // how many tasks it holds
+  int64_t at;          // when it was put back
+} spare;
+
+static void spare_drop(void) {
+  free(spare.buf);
+  spare.buf = NULL;
+  if (spare.loop) cio__loop_hook_remove(spare.loop, &spare.hook);
+  spare.loop = NULL;
+}
+
+static int64_t spare_before_poll(cio__loop *L, cio__loop_hook *h) {
+  (void)h;
+  int64_t idle = cio__loop_now(L) - spare.at;
+  if (idle <= CIO__STACK_TRIM_PERIOD) return CIO__STACK_TRIM_PERIOD - idle; // wake to free it
+  spare_drop(); // nobody gathered that many for a while
+  return -1;
+}
+
+static void spare_fini(cio__loop *L, cio__loop_hook *h) {
+  (void)L, (void)h;
+  spare.loop = NULL; // (the loop is unlinking its hooks)
+  spare_drop();
+}
+
+void *cio__watch_spare(size_t *n) {
+  *n = spare.n;
+  return spare.buf;
+}
+
 // Storage for n waiters and n indices: inline for small sets, else the
-// loop's spare buffer when it is big enough (a program that gathers 100,000
-// tasks in a loop would otherwise map and fault in fresh memory each time:
-// glibc serves blocks that size with mmap), else malloc'd.
+// spare buffer when it is big enough (a program that gathers 100,000 tasks
+// in a loop would otherwise map and fault in fresh memory each time: glibc
+// serves blocks that size with mmap), else malloc'd.
 static int storage_get(cio__watch *w, size_t n) {
-  cio__loop *L = w->L;
   if (n <= CIO__WATCH_INLINE) {
     w->waiters = w->inline_waiters;
     w->order = w->inline_order;
@@ -45,10 +84,12 @@ static int storage_get(cio__watch *w, size_t n) {
     return 0;
   }
   void *buf;
-  if (L->watch_spare && L->watch_spare_n >= n) {
-    buf = L->watch_spare;
-    w->cap = L->watch_spare_n;
-    L->watch_spare = NULL;
+  if (spare.buf && spare.loop == w->L && spare.n >= n) {
+    buf = spare.buf;
+    w->cap = spare.n;
+    spare.buf = NULL;
+    cio__loop_hook_remove(spare.loop, &spare.hook);
+    spare.loop = NULL;
   } else {
     if (n > SIZE_MAX / (sizeof *w->waiters + sizeof *w->order)) return -ENOMEM;
     buf = malloc(n * (sizeof *w->waiters + sizeof *w->order));
@@ -60,18 +101,21 @@ static int storage_get(cio__watch *w, size_t n) {
   return 0;
 }
 
-// Gives the storage back: the larger of it and the loop's spare is kept.
+// Gives the storage back: the larger of it and the spare is kept.
 static void storage_put(cio__watch *w) {
   cio__loop *L = w->L;
   if (w->waiters == w->inline_waiters) return;
-  if (L->watch_spare && L->watch_spare_n >= w->cap) {
+  if (spare.buf && spare.loop == L && spare.n >= w->cap) {
     free(w->waiters);
     return;
   }
-  free(L->watch_spare);
-  L->watch_spare = w->waiters;
-  L->watch_spare_n = w->cap;
-  L->watch_spare_at = cio__loop_now(L);
+  spare_drop();
+  spare.buf = w->waiters;
+  spare.n = w->cap;
+  spare.at = cio__loop_now(L);
+  spare.loop = L;
+  spare.hook = (cio__loop_hook){.before_poll = spare_before_poll, .fini = spare_fini};
+  cio__loop_hook_add(L, &spare.hook);
 }
 
 int cio__watch_start(cio__watch *w, cio__loop *L, cio_task **tasks, size_t n, const char *fn) {

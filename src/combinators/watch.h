@@ -47,6 +47,10 @@ void cio__watch_stop(cio__watch *w);
 // completion is already unread (ndone > seen).
 int cio__watch_park(cio__watch *w, size_t seen, int64_t deadline, const char *what);
 
+// The spare buffer kept for the next large watch on this thread, and how
+// many tasks it holds (tests).
+void *cio__watch_spare(size_t *n);
+
 // Cancels every watched task that has not finished.
 void cio__watch_cancel_rest(cio__watch *w);
 

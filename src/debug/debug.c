@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
-// Diagnostics shared by every layer: misuse lines, warnings, the deadlock
-// report and the task dump.
+// The deadlock report, the task dump and the lost-task report (warnings
+// and misuse lines are src/diag.c's, at the bottom).
 #include "debug.h"
 
 #include <errno.h>
@@ -13,51 +13,6 @@
 
 #include "../internal.h"
 #include "../task/task.h"
-
-static bool env_debug(void) {
-  const char *e = getenv("CIO_DEBUG");
-  return e && *e && strcmp(e, "0") != 0;
-}
-
-void cio__warn(const char *fmt, ...) {
-  char buf[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "cio: %s\n", buf);
-}
-
-_Noreturn void cio__fatal(const char *fmt, ...) {
-  char buf[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "cio: fatal: %s\n", buf);
-  abort();
-}
-
-int cio__misuse_outside(const char *fn) {
-  cio__loop *L = cio__tls_loop;
-  const char *where = L ? "on the loop's own stack (a thread-safe callback), not in a task"
-                        : "outside cio_run(): no event loop runs on this thread";
-  fprintf(stderr,
-          "cio: %s() called %s; await only from a task started by cio_run() or cio_spawn()\n", fn,
-          where);
-  if ((L && L->debug) || (!L && env_debug())) abort();
-  return -EPERM;
-}
-
-int cio__seconds_to_ns(double s, int64_t *ns) {
-  if (isnan(s) || s < 0) return -EINVAL;
-  if (s >= 9.2e9) {
-    *ns = INT64_MAX;
-    return 0;
-  }
-  *ns = (int64_t)(s * 1e9 + 0.5);
-  return 0;
-}
 
 static const char *state_name(const cio_task *t) {
   switch (t->state) {

@@ -53,8 +53,7 @@ static struct fdwait *find(cio__loop *L, int fd) {
 }
 
 static void drop(cio__loop *L, struct fdwait *w) {
-  L->poller->del(L->poller_state, &w->io);
-  L->watched--;
+  cio__loop_unwatch(L, &w->io);
   struct fdwait **p = &waits;
   while (*p != w) p = &(*p)->next;
   *p = w->next;
@@ -69,12 +68,11 @@ static int attach(cio__loop *L, int fd, struct fdwait **out) {
     w->io.fd = fd;
     w->io.ready = on_ready;
     w->loop = L;
-    int rc = L->poller->add(L->poller_state, &w->io, CIO__IO_READ | CIO__IO_WRITE);
+    int rc = cio__loop_watch(L, &w->io, CIO__IO_READ | CIO__IO_WRITE);
     if (rc < 0) {
       free(w);
       return rc; // -EEXIST: a cio_sock owns it
     }
-    L->watched++;
     w->next = waits;
     waits = w;
   }

@@ -55,7 +55,7 @@ static void release(struct job *j, void *unclaimed) {
 static void complete(void *arg) {
   struct job *j = arg;
   cio__loop *L = j->loop;
-  L->jobs_in_flight--;
+  L->refs--;
   j->done = true;
   if (!j->waiter)
     release(j, j->result); // an owned job whose task gave up
@@ -126,7 +126,7 @@ static int submit(cio__loop *L, struct job *j) {
   tail = j;
   pthread_cond_signal(&work);
   pthread_mutex_unlock(&lock);
-  L->jobs_in_flight++;
+  L->refs++;
   return 0;
 }
 

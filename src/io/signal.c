@@ -36,6 +36,7 @@
 struct cio__signal_state {
   struct cio__signal_state *_Atomic next; // registry link (the handler follows it)
   cio__loop *loop;                        // the loop it belongs to
+  cio__loop_hook hook;                    // signalled by the handler: dispatch() runs on the loop
   atomic_bool caught[NSIG];               // a task here has waited for it: deliveries are theirs
   atomic_bool pending[NSIG];              // delivered, not yet taken (one, like the kernel's)
   atomic_bool interrupted;                // a SIGINT/SIGTERM came to cancel main: the next kills
@@ -55,11 +56,15 @@ static atomic_bool cancels[NSIG]; // SIGINT/SIGTERM: was the default, so it canc
 
 static bool is_interrupt(int signo) { return signo == SIGINT || signo == SIGTERM; }
 
+// This thread's loop's entry (one loop per thread).
+static _Thread_local struct cio__signal_state *mine;
+
 static void deliver(struct cio__signal_state *n, int signo) {
   atomic_store(&n->pending[signo], true);
-  atomic_store(&n->loop->signal_pending, true);
-  n->loop->poller->wakeup(n->loop->poller_state);
+  cio__loop_hook_signal(n->loop, &n->hook);
 }
+
+static void dispatch(cio__loop *L, cio__loop_hook *h);
 
 // Async-signal-safe: atomics, an eventfd write, sigaction and raise.
 static void on_signal(int signo) {
@@ -143,6 +148,8 @@ int cio__signals_start(cio__loop *L) {
   struct cio__signal_state *n = calloc(1, sizeof *n);
   if (!n) return -ENOMEM;
   n->loop = L;
+  n->hook = (cio__loop_hook){.run = dispatch};
+  cio__loop_hook_add(L, &n->hook); // before the handler can signal it
   for (int signo = 0; signo < NSIG; signo++) cio__waitq_init(&n->queue[signo]);
   pthread_mutex_lock(&registry_lock);
   if (nloops == 0) {
@@ -159,12 +166,12 @@ int cio__signals_start(cio__loop *L) {
   atomic_store(&registry, n);
   nloops++;
   pthread_mutex_unlock(&registry_lock);
-  L->signals = n;
+  mine = n;
   return 0;
 }
 
 void cio__signals_stop(cio__loop *L) {
-  struct cio__signal_state *n = L->signals;
+  struct cio__signal_state *n = mine;
   if (!n) return;
   pthread_mutex_lock(&registry_lock);
   struct cio__signal_state *_Atomic *link = &registry;
@@ -177,7 +184,8 @@ void cio__signals_stop(cio__loop *L) {
   pthread_mutex_unlock(&registry_lock);
   // A handler that found n before it was unlinked may still use it.
   while (atomic_load(&in_handler) > 0) sched_yield();
-  L->signals = NULL;
+  mine = NULL;
+  cio__loop_hook_remove(L, &n->hook);
   // A Ctrl-C that came after the loop's last pass cancelled nothing: with
   // the actions restored, it does now what it would have done without cio.
   for (int signo = SIGINT; last && signo; signo = signo == SIGINT ? SIGTERM : 0)
@@ -186,10 +194,9 @@ void cio__signals_stop(cio__loop *L) {
   free(n);
 }
 
-void cio__signals_dispatch(cio__loop *L) {
-  atomic_store(&L->signal_pending, false);
-  struct cio__signal_state *n = L->signals;
-  if (!n) return;
+// The hook's run(): at the pass after a delivery, on the loop's thread.
+static void dispatch(cio__loop *L, cio__loop_hook *h) {
+  struct cio__signal_state *n = cio__container_of(h, struct cio__signal_state, hook);
   for (int signo = 1; signo < NSIG; signo++) {
     if (!atomic_load_explicit(&n->pending[signo], memory_order_relaxed)) continue;
     if (atomic_load(&n->caught[signo])) {
@@ -219,7 +226,7 @@ int cio_signal_wait(int signo) {
   if (signo <= 0 || signo >= NSIG || signo == SIGKILL || signo == SIGSTOP || signo == SIGSEGV ||
       signo == SIGBUS || signo == SIGILL || signo == SIGFPE)
     return -EINVAL;
-  struct cio__signal_state *n = L->signals;
+  struct cio__signal_state *n = mine;
   if (!n) return -ENOMEM; // the loop could not join the registry
   int rc = cio__checkpoint(L);
   if (rc < 0) return rc;

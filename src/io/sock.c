@@ -83,12 +83,11 @@ static int wrap(cio__loop *L, int fd, cio_sock **out) {
     s->datagram = type == SOCK_DGRAM;
   else
     s->not_socket = errno == ENOTSOCK;
-  int rc = L->poller->add(L->poller_state, &s->io, CIO__IO_READ | CIO__IO_WRITE);
+  int rc = cio__loop_watch(L, &s->io, CIO__IO_READ | CIO__IO_WRITE);
   if (rc < 0) {
     free(s);
     return rc;
   }
-  L->watched++;
   s->magic = SOCK_MAGIC;
   *out = s;
   return 0;
@@ -122,8 +121,7 @@ int cio_sock_close(cio_sock *s) {
   // Waiters wake with -EBADF and do not touch the socket again.
   if (s->reader) cio__wake(L, s->reader, -EBADF);
   if (s->writer) cio__wake(L, s->writer, -EBADF);
-  L->poller->del(L->poller_state, &s->io);
-  L->watched--;
+  cio__loop_unwatch(L, &s->io);
   close(s->io.fd);
   cio__quarantine(s);
   return 0;

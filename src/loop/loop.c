@@ -34,9 +34,11 @@ int cio__loop_init(cio__loop *L) {
   pthread_cond_init(&L->post_room, NULL);
   atomic_init(&L->post_pending, false);
   atomic_init(&L->holds, 0);
-  atomic_init(&L->signal_pending, false);
+  atomic_init(&L->hook_pending, false);
   return 0;
 }
+
+static void run_hooks(cio__loop *L);
 
 // Runs callbacks posted before this call (asyncio runs those queued when
 // the iteration began); later ones wait for the next pass.
@@ -66,9 +68,13 @@ void cio__loop_fini(cio__loop *L) {
   pthread_mutex_unlock(&L->post_lock);
   run_posts(L); // nothing posted is lost: its memory, at least, is freed
   pthread_cond_destroy(&L->post_room);
+  while (L->hooks) {
+    cio__loop_hook *h = L->hooks;
+    L->hooks = h->next;
+    if (h->fini) h->fini(L, h);
+  }
   L->poller->fini(L->poller_state);
   cio__timers_fini(&L->timers);
-  free(L->watch_spare);
   pthread_mutex_destroy(&L->post_lock);
 }
 
@@ -79,20 +85,16 @@ void cio__loop_pass(cio__loop *L, int64_t timeout_ns) {
     if (cio__stack_trimmable(&L->stacks) && (timeout_ns < 0 || timeout_ns > CIO__STACK_TRIM_PERIOD))
       timeout_ns = CIO__STACK_TRIM_PERIOD;
   }
-  if (cio__unlikely(L->watch_spare != NULL)) {
-    if (cio__loop_now(L) - L->watch_spare_at > CIO__STACK_TRIM_PERIOD) {
-      free(L->watch_spare); // nobody gathered that many for a while
-      L->watch_spare = NULL;
-    } else if (timeout_ns < 0 || timeout_ns > CIO__STACK_TRIM_PERIOD) {
-      timeout_ns = CIO__STACK_TRIM_PERIOD; // a blocking wait wakes to free it
-    }
+  for (cio__loop_hook *h = L->hooks; h; h = h->next) {
+    int64_t most = h->before_poll ? h->before_poll(L, h) : -1;
+    if (most >= 0 && (timeout_ns < 0 || most < timeout_ns)) timeout_ns = most;
   }
   if (L->timers.live) {
     L->now_valid = false;
-    cio__timers_run(&L->timers, cio__loop_now(L), cio__task_timer_fired);
+    cio__timers_run(&L->timers, cio__loop_now(L), L->timer_fired);
   }
   bool posted = atomic_load_explicit(&L->post_pending, memory_order_acquire);
-  if (posted || atomic_load_explicit(&L->signal_pending, memory_order_acquire)) timeout_ns = 0;
+  if (posted || atomic_load_explicit(&L->hook_pending, memory_order_acquire)) timeout_ns = 0;
   // A timer that fired just now may have readied a task: never block then.
   // (The caller found nothing ready, but a timer can come due between its
   // look and ours; with no other timer left the poll would wait forever.)
@@ -107,12 +109,55 @@ void cio__loop_pass(cio__loop *L, int64_t timeout_ns) {
     L->poller->poll(L->poller_state, timeout_ns);
     if (L->debug) atomic_store_explicit(&L->polling, false, memory_order_relaxed);
     L->now_valid = false;
-    if (L->timers.live) cio__timers_run(&L->timers, cio__loop_now(L), cio__task_timer_fired);
+    if (L->timers.live) cio__timers_run(&L->timers, cio__loop_now(L), L->timer_fired);
   }
   if (posted || atomic_load_explicit(&L->post_pending, memory_order_acquire)) run_posts(L);
-  if (atomic_load_explicit(&L->signal_pending, memory_order_acquire)) cio__signals_dispatch(L);
+  if (atomic_load_explicit(&L->hook_pending, memory_order_acquire)) run_hooks(L);
   L->now_valid = false;
 }
+
+// ---------------------------------------------------------------- hooks
+
+void cio__loop_hook_add(cio__loop *L, cio__loop_hook *h) {
+  atomic_init(&h->pending, false);
+  h->next = L->hooks;
+  L->hooks = h;
+}
+
+void cio__loop_hook_remove(cio__loop *L, cio__loop_hook *h) {
+  for (cio__loop_hook **link = &L->hooks; *link; link = &(*link)->next)
+    if (*link == h) {
+      *link = h->next;
+      return;
+    }
+}
+
+void cio__loop_hook_signal(cio__loop *L, cio__loop_hook *h) {
+  atomic_store(&h->pending, true);
+  atomic_store(&L->hook_pending, true);
+  L->poller->wakeup(L->poller_state);
+}
+
+static void run_hooks(cio__loop *L) {
+  atomic_store(&L->hook_pending, false);
+  for (cio__loop_hook *h = L->hooks; h; h = h->next)
+    if (atomic_exchange(&h->pending, false) && h->run) h->run(L, h);
+}
+
+// ---------------------------------------------------------------- the poller's door
+
+int cio__loop_watch(cio__loop *L, cio__io *io, uint32_t events) {
+  int rc = L->poller->add(L->poller_state, io, events);
+  if (rc == 0) L->watched++;
+  return rc;
+}
+
+void cio__loop_unwatch(cio__loop *L, cio__io *io) {
+  L->poller->del(L->poller_state, io);
+  L->watched--;
+}
+
+int cio__loop_wakeup(cio__loop *L) { return L->poller->wakeup(L->poller_state); }
 
 cio_loop *cio_loop_current(void) { return cio__tls_loop; }
 

@@ -3,7 +3,12 @@
 // The event loop's state: one loop per thread, reached through a
 // thread-local pointer.  The scheduler that moves tasks through it lives in
 // task/sched.c; this layer owns the clock, timers, poller and the queue of
-// callbacks posted from other threads.
+// callbacks posted from other threads.  It names nothing above it: the
+// scheduler gives it the timer callback, and the modules above it that need
+// a turn at every pass (signals, the combinators' spare buffer) attach
+// through a hook (cio__loop_hook); work that must report back before the
+// loop may end (thread-pool jobs) counts in `refs`.  Only loop.c touches
+// the poller and its watch count (cio__loop_watch/unwatch/wakeup).
 #ifndef CIO_LOOP_H
 #define CIO_LOOP_H
 
@@ -27,8 +32,21 @@
 
 struct cio_task;
 struct cio__record_chunk;
-struct cio__signal_state;
 struct cio__watchdog;
+struct cio_loop;
+
+// A module's attachment to the loop (libuv's prepare and check handles are
+// the model).  Every member may be NULL.
+typedef struct cio__loop_hook {
+  struct cio__loop_hook *next; // the loop's hooks
+  // Before each poll: the longest the poll may block, in ns (-1: no limit).
+  int64_t (*before_poll)(struct cio_loop *L, struct cio__loop_hook *h);
+  // At the pass after cio__loop_hook_signal() (the flag is cleared first).
+  void (*run)(struct cio_loop *L, struct cio__loop_hook *h);
+  // At the loop's teardown, after the last pass.
+  void (*fini)(struct cio_loop *L, struct cio__loop_hook *h);
+  atomic_bool pending; // signalled, not yet run
+} cio__loop_hook;
 
 // A callback posted by cio_call_soon_threadsafe().
 typedef struct cio__post {
@@ -66,9 +84,9 @@ typedef struct cio_loop {
   void *poller_state;            // its state
   uint32_t watched;              // descriptors registered with the poller
 
-  void *watch_spare;      // combinators: the last large watch buffer, kept for reuse
-  size_t watch_spare_n;   //   how many tasks it holds
-  int64_t watch_spare_at; //   when it was put back (freed after a trim period unused)
+  cio__loop_hook *hooks;          // modules that want a turn at each pass
+  atomic_bool hook_pending;        // some hook was signalled
+  void (*timer_fired)(cio__timer *); // what an expired timer does (the scheduler's)
 
   pthread_mutex_t post_lock;         // guards the post queue
   cio__post *post_head;              // callbacks from other threads
@@ -79,9 +97,10 @@ typedef struct cio_loop {
   bool post_closed;                  // the loop is ending: no more posts
   pthread_cond_t post_room;          // signalled when the loop takes the queue or ends
   atomic_int holds;                  // promises of future posts (see cio_loop_hold)
-  size_t jobs_in_flight;             // thread-pool jobs started here and not completed
-  atomic_bool signal_pending;        // a signal for this loop arrived (set by the handler)
-  struct cio__signal_state *signals; // tasks waiting for signals (io/signal.c)
+  size_t refs;                       // work that must report back before the loop may end
+  bool (*deadlock_report)(struct cio_loop *L); // every task waits for nothing: report, and
+                                               // return true to go on (debug/, set by cio_run)
+  void (*smashed_stack)(struct cio_task *t); // a canary stack overflowed: reports, aborts (debug/)
 
   cio__stack_pool stacks;      // stacks for tasks
   cio__stack *dead_stack;      // stack of a task that just finished, recycled by the next context
@@ -140,7 +159,7 @@ static inline int64_t cio__loop_now_fresh(cio__loop *L) {
 static inline bool cio__loop_has_events(cio__loop *L) {
   return L->timers.live || L->watched ||
          atomic_load_explicit(&L->post_pending, memory_order_relaxed) ||
-         atomic_load_explicit(&L->signal_pending, memory_order_relaxed);
+         atomic_load_explicit(&L->hook_pending, memory_order_relaxed);
 }
 
 // Sets up the clock, timers, poller and post queue.  Returns 0 or -errno.
@@ -152,14 +171,21 @@ void cio__loop_fini(cio__loop *L);
 // something happens) and runs posted callbacks.
 void cio__loop_pass(cio__loop *L, int64_t timeout_ns);
 
-// What an expired timer does (task/sched.c): every timer is a parked task's
-// deadline, so the pass wakes that task.
-void cio__task_timer_fired(cio__timer *tm);
+// Attaches a hook (it must live until removed or until the loop ends) or
+// detaches it.  On the loop's thread only.
+void cio__loop_hook_add(cio__loop *L, cio__loop_hook *h);
+void cio__loop_hook_remove(cio__loop *L, cio__loop_hook *h);
 
-// Called by a pass when a signal arrived for L (defined by io/signal.c).
-void cio__signals_dispatch(cio__loop *L);
+// Makes h's run() happen at the loop's next pass, which does not block.
+// Safe from any thread and from signal handlers (while L lives).
+void cio__loop_hook_signal(cio__loop *L, cio__loop_hook *h);
 
-// The poller backend CIO_BACKEND names (default epoll), or NULL if unknown.
-const cio__poller_ops *cio__poller_pick(void);
+// Starts watching io->fd for `events` (the only way to the poller; see
+// poller.h for the contract).  Returns 0 or -errno.
+int cio__loop_watch(cio__loop *L, cio__io *io, uint32_t events);
+// Stops watching it; no ready() call for it follows.
+void cio__loop_unwatch(cio__loop *L, cio__io *io);
+// Makes a concurrent or the next poll return soon.  Async-signal-safe.
+int cio__loop_wakeup(cio__loop *L);
 
 #endif

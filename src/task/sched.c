@@ -17,7 +17,6 @@
 #include <fenv.h>
 #include <stdio.h>
 
-#include "../debug/debug.h"
 #include "../internal.h"
 #include "../tune.h"
 #include "task.h"
@@ -191,10 +190,17 @@ static inline void switch_away(cio__loop *L, cio__ctx *from, void **fake, cio_ta
   if (cio__unlikely(L->dead_stack != NULL)) reap(L);
 }
 
+// A canary-guarded stack overflowed: the report (debug/overflow.c, which
+// cio_run attaches) names the task; without it, a plain fatal line.
+static void smashed(cio__loop *L, cio_task *t) {
+  if (L->smashed_stack) L->smashed_stack(t);
+  cio__fatal("task '%s': its stack overflowed (its canary was overwritten)", cio__task_name(t));
+}
+
 // Suspends the running task `cur` (already queued or parked) and runs
 // others; returns when `cur` is resumed.
 static void schedule(cio__loop *L, cio_task *cur) {
-  if (cio__unlikely(cur->canary) && !cio__stack_intact(cur->stack)) cio__overflow_canary(cur);
+  if (cio__unlikely(cur->canary) && !cio__stack_intact(cur->stack)) smashed(L, cur);
   if (cio__unlikely(L->debug)) // one writer: a plain store, no locked add
     atomic_store_explicit(&L->beat, atomic_load_explicit(&L->beat, memory_order_relaxed) + 1,
                           memory_order_relaxed);
@@ -286,7 +292,7 @@ static void task_entry(void) {
   t->waiting_on = NULL; // the same storage from now on
   t->wait_obj = NULL;
   t->result = fn(arg);
-  if (cio__unlikely(t->canary) && !cio__stack_intact(t->stack)) cio__overflow_canary(t);
+  if (cio__unlikely(t->canary) && !cio__stack_intact(t->stack)) smashed(L, t);
   // Record the outcome now (waking joiners; the record may be freed), then
   // leave this stack for good (a NULL fake-stack handle tells ASan so).
   L->dead_stack = t->stack;
@@ -302,15 +308,16 @@ static void task_entry(void) {
 // Nothing is ready, tasks remain, and no timer, descriptor, post or hold can
 // ever wake them.
 static bool deadlocked(cio__loop *L) {
-  return !cio__loop_has_events(L) && atomic_load(&L->holds) <= 0 && L->jobs_in_flight == 0;
+  return !cio__loop_has_events(L) && atomic_load(&L->holds) <= 0 && L->refs == 0;
 }
 
 int cio__sched_run(cio__loop *L) {
   int rc = 0;
   void *fake = NULL;
+  L->timer_fired = cio__task_timer_fired;
   // Thread-pool jobs must report back before the loop may be freed, even
   // when the tasks that started them are gone.
-  while (L->nlive > 0 || L->jobs_in_flight > 0) {
+  while (L->nlive > 0 || L->refs > 0) {
     if (cio__unlikely(L->debug)) // one writer: a plain store, no locked add
       atomic_store_explicit(&L->beat, atomic_load_explicit(&L->beat, memory_order_relaxed) + 1,
                             memory_order_relaxed);
@@ -319,10 +326,10 @@ int cio__sched_run(cio__loop *L) {
       switch_away(L, &L->ctx, &fake, t);
       continue;
     }
-    if (L->nlive == 0 && L->jobs_in_flight == 0) break;
+    if (L->nlive == 0 && L->refs == 0) break;
     if (deadlocked(L)) {
       rc = -EDEADLK;
-      if (!cio__deadlock(L)) break; // gave up: tasks are abandoned
+      if (!L->deadlock_report || !L->deadlock_report(L)) break; // gave up: tasks are abandoned
       continue;
     }
     cio__loop_pass(L, -1);

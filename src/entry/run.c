@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 //
 // cio_run(): set up a loop on this thread, run main and every task it
-// spawns to completion, tear everything down.
+// spawns to completion, tear everything down.  The entry point is the top
+// layer: it assembles the ones below (loop, scheduler, the debug aids,
+// signals), so none of them has to name another above it.
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -11,7 +13,7 @@
 #include "../debug/debug.h"
 #include "../internal.h"
 #include "../io/signals.h"
-#include "task.h"
+#include "../task/task.h"
 
 #define DEFAULT_STACK (64 * 1024)
 #define MIN_STACK (16 * 1024)
@@ -72,10 +74,13 @@ int cio_run_opts(const cio_opts *opts, cio_fn main_fn, void *arg) {
   rc = cio__overflow_install(L);
   if (rc < 0) goto out;
   cio__tls_loop = L;
+  cio__diag_enter(L->debug);
   cio__signals_start(L);
   if (L->debug && cio__watchdog_start(L, opts ? opts->block_threshold : 0) < 0)
     cio__warn("debug mode: could not start the watchdog thread");
 
+  L->deadlock_report = cio__deadlock;
+  L->smashed_stack = cio__overflow_canary;
   L->main_task = cio__task_new(L, "main", main_fn, arg, "cio_run", 0);
   if (!L->main_task) {
     rc = -ENOMEM;
@@ -96,6 +101,7 @@ int cio_run_opts(const cio_opts *opts, cio_fn main_fn, void *arg) {
   }
   cio__signals_stop(L);
   cio__tls_loop = NULL;
+  cio__diag_leave();
   cio__overflow_uninstall(L);
 out:
   cio__task_records_free(L);
