@@ -31,22 +31,26 @@ static bool env_debug(void) {
   return e && *e && strcmp(e, "0") != 0;
 }
 
-void cio__warn(const char *fmt, ...) {
+// One line "cio: <prefix><message>" to stderr, formatted first so that it
+// goes out in one write.
+static void report(const char *prefix, const char *fmt, va_list ap) {
   char buf[512];
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  fprintf(stderr, "cio: %s%s\n", prefix, buf);
+}
+
+void cio__warn(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
+  report("", fmt, ap);
   va_end(ap);
-  fprintf(stderr, "cio: %s\n", buf);
 }
 
 _Noreturn void cio__fatal(const char *fmt, ...) {
-  char buf[512];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
+  report("fatal: ", fmt, ap);
   va_end(ap);
-  fprintf(stderr, "cio: fatal: %s\n", buf);
   abort();
 }
 

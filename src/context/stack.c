@@ -428,11 +428,3 @@ bool cio__stack_locate(const cio__stack_pool *p, const void *addr, cio__stack_wh
   return false;
 }
 
-const char *cio__stack_guard_name(enum cio__guard g) {
-  switch (g) {
-  case CIO__GUARD_MADVISE: return "guard region (MADV_GUARD_INSTALL)";
-  case CIO__GUARD_MPROTECT: return "guard page (mprotect)";
-  case CIO__GUARD_CANARY: return "canary";
-  }
-  return "?";
-}

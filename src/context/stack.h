@@ -127,7 +127,5 @@ typedef struct cio__stack_where {
 // at (no task runs on them).
 bool cio__stack_locate(const cio__stack_pool *p, const void *addr, cio__stack_where *w);
 
-// Which guard strategy new stacks get on this kernel, for messages and docs.
-const char *cio__stack_guard_name(enum cio__guard g);
 
 #endif

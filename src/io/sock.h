@@ -4,7 +4,17 @@
 #ifndef CIO_SOCK_INTERNAL_H
 #define CIO_SOCK_INTERNAL_H
 
+#include <sys/socket.h>
+
 #include "../../include/cio.h"
+#include "../loop/loop.h"
+
+// Wraps descriptor fd (made non-blocking) as a socket of loop L, registered
+// with its poller.  Returns 0 or -errno (fd is not closed on failure).
+int cio__sock_wrap(cio__loop *L, int fd, cio_sock **out);
+// Connects s to addr, awaiting completion; closes s on failure.  Returns 0
+// or -errno (-ECONNREFUSED, -ETIMEDOUT, -ECANCELED...).
+int cio__sock_connect(cio__loop *L, cio_sock *s, const struct sockaddr *addr, socklen_t len);
 
 // Awaits the next readability edge on `s` (for descriptors that are never
 // read, like a pidfd).  Returns 0, -ECANCELED, -ETIMEDOUT, -EBADF.
