@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,6 +33,7 @@ struct file_job {
   size_t len;   // bytes
   size_t max;   // read_all: limit (0 none)
   off_t offset; // pread/pwrite
+  bool write;   // pwrite, not pread
   ssize_t rc;   // result: bytes or -errno
 };
 
@@ -98,19 +100,13 @@ static void *write_all(void *arg) {
   return NULL;
 }
 
-static void *do_pread(void *arg) {
+// pread or pwrite (j->write), retried through EINTR.
+static void *do_pio(void *arg) {
   struct file_job *j = arg;
   ssize_t r;
-  do r = pread(j->fd, j->buf, j->len, j->offset);
-  while (r < 0 && errno == EINTR);
-  j->rc = r < 0 ? -errno : r;
-  return NULL;
-}
-
-static void *do_pwrite(void *arg) {
-  struct file_job *j = arg;
-  ssize_t r;
-  do r = pwrite(j->fd, j->buf, j->len, j->offset);
+  do
+    r = j->write ? pwrite(j->fd, j->buf, j->len, j->offset)
+                 : pread(j->fd, j->buf, j->len, j->offset);
   while (r < 0 && errno == EINTR);
   j->rc = r < 0 ? -errno : r;
   return NULL;
@@ -191,13 +187,13 @@ int cio_file_write_all(const char *path, const void *data, size_t len) {
 ssize_t cio_file_pread(int fd, void *buf, size_t len, off_t offset) {
   if (fd < 0 || (!buf && len)) return -EINVAL;
   struct file_job j = {.fd = fd, .buf = buf, .len = len, .offset = offset};
-  int rc = run_to_end(do_pread, &j, "cio_file_pread");
+  int rc = run_to_end(do_pio, &j, "cio_file_pread");
   return rc < 0 ? rc : j.rc;
 }
 
 ssize_t cio_file_pwrite(int fd, const void *buf, size_t len, off_t offset) {
   if (fd < 0 || (!buf && len)) return -EINVAL;
-  struct file_job j = {.fd = fd, .buf = (void *)buf, .len = len, .offset = offset};
-  int rc = run_to_end(do_pwrite, &j, "cio_file_pwrite");
+  struct file_job j = {.fd = fd, .buf = (void *)buf, .len = len, .offset = offset, .write = true};
+  int rc = run_to_end(do_pio, &j, "cio_file_pwrite");
   return rc < 0 ? rc : j.rc;
 }

@@ -169,33 +169,17 @@ cio_task *cio__task_new(cio__loop *L, const char *name, cio_fn fn, void *arg, co
                         int line) {
   cio_task *t = alloc_record(L);
   if (!t) return NULL;
-  t->stack = NULL;
-  t->fn = fn;
-  t->arg = arg;
-  t->result = 0;
-  t->wake_code = 0;
-  t->state = CIO__NEW;
-  t->cancelled = false;
-  t->detached = false;
-  t->outcome_read = false;
-  t->joining = false;
-  t->canary = false;
-  t->marked = false;
-  t->locks_held = 0;
-  t->group_cancels = 0;
-  t->shielded = false;
-  t->scope_top = NULL;
-  t->scope_deadline = CIO__NEVER;
-  // t->timer keeps its generation (zero in a fresh arena): the timer heap
-  // may still hold a stale slot pointing here (timer.h).
-  cio__waitq_init(&t->done_waiters);
-  t->id = new_id();
-  t->file = file;
-  t->line = line;
-  t->state_since = 0;
-#ifdef CIO_ASAN
-  t->asan_fake_stack = NULL;
-#endif
+  // The generation (handles) and the timer's generation survive a reuse:
+  // the timer heap may still hold a stale slot pointing here (timer.h).
+  *t = (cio_task){.fn = fn,
+                  .arg = arg,
+                  .scope_deadline = CIO__NEVER,
+                  .id = new_id(),
+                  .file = file,
+                  .line = line,
+                  .gen = t->gen,
+                  .timer = t->timer,
+                  .state = CIO__NEW};
   t->name = name ? strndup(name, CIO__NAME_MAX - 1) : NULL; // out of memory: unnamed
   L->nrecords++;
   L->nlive++;
