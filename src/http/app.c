@@ -668,6 +668,7 @@ struct conn {
   cio_task *task;           // the task serving it
   char *buf;                // received bytes
   size_t cap, have;         // allocated, filled
+  size_t most;              // the most cap grows to: max_head + room for a chunk line
   bool idle;                // waiting for a request's first byte: a closing server may close it
   bool busy;                // inside a request (counted in srv->busy)
   bool linger;              // input may be left unread: close lingering
@@ -711,9 +712,26 @@ static ssize_t read_by(cio_sock *s, void *buf, size_t len, double deadline) {
   return r < 0 && expired == -ETIMEDOUT ? -ETIMEDOUT : r;
 }
 
-// Reads more into c->buf by `deadline`; as read_by.
-static ssize_t read_more(struct conn *c, double deadline) {
-  if (c->have == c->cap) return -ENOBUFS;
+// The buffer starts small and doubles up to c->most as a head or pipelined
+// requests need it: 10,000 idle connections then hold 2 KiB each, not 20.
+#define CONN_BUF CIO__TUNED(2048, 64) // bytes a connection's buffer starts with
+
+// Makes room in c->buf (moving it: slices into it go stale).  Returns 0, or
+// -ENOBUFS when it is at its most, -ENOMEM.
+static int grow(struct conn *c) {
+  if (c->cap >= c->most) return -ENOBUFS;
+  size_t cap = c->cap * 2 < c->most ? c->cap * 2 : c->most;
+  char *b = realloc(c->buf, cap);
+  if (!b) return -ENOMEM;
+  c->buf = b;
+  c->cap = cap;
+  return 0;
+}
+
+// Reads more into c->buf by `deadline`; as read_by.  Grows the buffer when
+// it is full, unless `fixed` (a parsed head points into it).
+static ssize_t read_more(struct conn *c, double deadline, bool fixed) {
+  if (c->have == c->cap && (fixed || grow(c) < 0)) return -ENOBUFS;
   ssize_t r = read_by(c->sock, c->buf + c->have, c->cap - c->have, deadline);
   if (r > 0) c->have += (size_t)r;
   return r;
@@ -776,7 +794,7 @@ static int read_head(struct conn *c, cio__http_request *h, double head_by) {
     if (c->have) set_busy(c, true);
     if (!c->have && srv->draining && !srv->busy) return 0; // closing, nothing in flight
     c->idle = !c->have;
-    ssize_t r = read_more(c, head_by ? head_by : cio_now() + srv->opts.idle_timeout);
+    ssize_t r = read_more(c, head_by ? head_by : cio_now() + srv->opts.idle_timeout, false);
     c->idle = false;
     if (r > 0) continue;
     if (r == -ETIMEDOUT && c->have) return -408; // slow loris: answer and drop it
@@ -824,7 +842,7 @@ static int read_body(struct conn *c, const struct http_server *srv, const cio__h
       memmove(c->buf + head_len, c->buf + pos, c->have - pos);
       c->have -= pos - head_len;
       pos = head_len;
-      ssize_t r = read_more(c, body_deadline(srv, start, received));
+      ssize_t r = read_more(c, body_deadline(srv, start, received), true);
       if (r <= 0) {
         free(body);
         return r == -ETIMEDOUT ? 408 : -EPIPE;
@@ -904,6 +922,12 @@ static int serve_request(struct conn *c, cio_http_res *res, cio__http_request *h
   struct http_server *srv = c->srv;
   bool has_body = h->chunked || h->content_length > 0;
   int status = 0;
+  if (h->chunked && c->cap < head_len + 4096) { // room for the chunk lines...
+    while (grow(c) == 0) {
+    }
+    cio__http_limits lim = {srv->opts.max_line, srv->opts.max_head, 0};
+    if (cio__http_parse_request(c->buf, c->have, h, &lim) != (int)head_len) return -EPROTO;
+  } //                                          ...and the head parsed again where it now is
   if (has_body && !h->chunked && (size_t)h->content_length > srv->opts.max_body) {
     status = 413; // refused before it is sent (no 100 Continue)
   } else if (has_body && h->expect_continue && c->have == head_len) {
@@ -976,7 +1000,8 @@ static int serve_request(struct conn *c, cio_http_res *res, cio__http_request *h
 static int serve_connection(cio_stream *st, void *arg) {
   struct http_server *srv = arg;
   struct conn c = {.srv = srv, .sock = cio_stream_sock(st), .task = cio_current()};
-  c.cap = srv->opts.max_head + 4096;
+  c.most = srv->opts.max_head + 4096;
+  c.cap = CONN_BUF < c.most ? CONN_BUF : c.most;
   c.buf = malloc(c.cap);
   if (!c.buf) return -ENOMEM;
   c.next = srv->conns;
