@@ -1196,9 +1196,9 @@ static int send_timeout_main(void *arg) {
     flood_ended = 0;
     cio_sock *s;
     ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", port), 0);
+    double t0 = cio_now();
     ASSERT_EQ(cio_sock_write(s, reqs[k], strlen(reqs[k])), (ssize_t)strlen(reqs[k]));
     while (cio_server_connections(srv) == 0) ASSERT_EQ(cio_sleep(0.01), 0);
-    double t0 = cio_now();
     while (cio_server_connections(srv) > 0 && cio_now() - t0 < 10) ASSERT_EQ(cio_sleep(0.02), 0);
     ASSERT_EQ(cio_server_connections(srv), 0); // the server let go of it
     ASSERT_BETWEEN(cio_now() - t0, 0.4, 5.0);

@@ -403,8 +403,10 @@ static ssize_t res_write(cio_http_res *res, const void *buf, size_t len) {
   if (res->reset) return -ETIMEDOUT;
   for (size_t done = 0; done < len;) {
     size_t n = len - done < SEND_PIECE ? len - done : SEND_PIECE;
+    // Timed from the clock, not from the round's cio_now(): a handler may
+    // have computed for a long time before it writes.
     cio_scope scope;
-    (void)cio_timeout_at_begin(&scope, cio_now() + res->send_timeout);
+    (void)cio_timeout_begin(&scope, res->send_timeout);
     ssize_t w = cio_sock_write(res->sock, (const char *)buf + done, n);
     if (cio_scope_end(&scope) == -ETIMEDOUT) {
       res->reset = true;
