@@ -7,11 +7,20 @@
 //   GET /user/{id}/profile  -> fetch_user and fetch_posts (0.5 s each),
 //                              gathered: answers in ~0.5 s, not 1 s
 //
-//   make serve PORT=8000        (or: fastapi_demo [port])
+//   make serve PORT=8000        (or: fastapi_demo [port [host]]; port 0: any free port)
+//
+// It serves until Ctrl-C (SIGINT) or SIGTERM, then shuts down as uvicorn
+// does: requests in flight get their answers (within 10 s), then it exits.
+// The JSON answers are built with Jansson (<cio/http_json.h>) when the
+// build has it.
 #include <cio.h>
 #include <cio/http.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#ifdef CIO_HAVE_JANSSON
+#include <cio/http_json.h>
+#endif
 
 // @app.get("/")
 static int read_root(cio_http_req *req, cio_http_res *res, void *arg) {
@@ -27,65 +36,98 @@ static int get_data(cio_http_req *req, cio_http_res *res, void *arg) {
   return cio_http_json(res, 200, "{\"data\":\"value\"}");
 }
 
+#ifdef CIO_HAVE_JANSSON
 struct fetch {
   int64_t user_id; // whose data
-  char json[128];  // the result
+  json_t *result;  // what the fetch returns (owned)
 };
 
+// async def fetch_user(user_id): await asyncio.sleep(0.5); return {"id": user_id}
 static int fetch_user(void *arg) {
   struct fetch *f = arg;
   int rc = cio_sleep(0.5);
   if (rc < 0) return rc;
-  snprintf(f->json, sizeof f->json, "{\"id\":%lld}", (long long)f->user_id);
-  return 0;
+  f->result = json_pack("{s:I}", "id", (json_int_t)f->user_id);
+  return f->result ? 0 : -ENOMEM;
 }
 
+// async def fetch_posts(user_id): ... return {"user_id": user_id, "posts": []}
 static int fetch_posts(void *arg) {
   struct fetch *f = arg;
   int rc = cio_sleep(0.5);
   if (rc < 0) return rc;
-  snprintf(f->json, sizeof f->json, "{\"user_id\":%lld,\"posts\":[]}", (long long)f->user_id);
-  return 0;
+  f->result = json_pack("{s:I, s:[]}", "user_id", (json_int_t)f->user_id, "posts");
+  return f->result ? 0 : -ENOMEM;
 }
 
 // @app.get("/user/{user_id}/profile"): two fetches gathered.
 static int get_profile(cio_http_req *req, cio_http_res *res, void *arg) {
   (void)arg;
   int64_t id = cio_http_param_int(req, "user_id"); // {user_id:int}: 422 if not
-  struct fetch user = {.user_id = id}, posts = {.user_id = id};
+  struct fetch user = {id, NULL}, posts = {id, NULL};
   cio_task *t[2] = {cio_spawn_named("fetch_user", fetch_user, &user),
                     cio_spawn_named("fetch_posts", fetch_posts, &posts)};
-  if (!t[0] || !t[1]) return -ENOMEM;
-  int rc = cio_gather(t, 2, NULL, CIO_GATHER_CANCEL_ON_ERROR);
+  int rc = t[0] && t[1] ? cio_gather(t, 2, NULL, CIO_GATHER_CANCEL_ON_ERROR) : -ENOMEM;
+  json_t *body = NULL;
+  if (rc == 0) { // {"user": user, "posts": posts}; "o" takes the references
+    body = json_pack("{s:o, s:o}", "user", user.result, "posts", posts.result);
+    user.result = posts.result = NULL;
+  }
+  json_decref(user.result);
+  json_decref(posts.result);
   if (rc < 0) return rc;
-  char body[320];
-  snprintf(body, sizeof body, "{\"user\":%s,\"posts\":%s}", user.json, posts.json);
+  rc = body ? cio_http_json_value(res, 200, body) : -ENOMEM;
+  json_decref(body);
+  return rc;
+}
+#else
+// Built without Jansson: the same answer, written out by hand.
+static int fetch(void *arg) {
+  (void)arg;
+  return cio_sleep(0.5);
+}
+static int get_profile(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)arg;
+  long long id = (long long)cio_http_param_int(req, "user_id");
+  cio_task *t[2] = {cio_spawn_named("fetch_user", fetch, NULL),
+                    cio_spawn_named("fetch_posts", fetch, NULL)};
+  int rc = t[0] && t[1] ? cio_gather(t, 2, NULL, CIO_GATHER_CANCEL_ON_ERROR) : -ENOMEM;
+  if (rc < 0) return rc;
+  char body[160];
+  snprintf(body, sizeof body, "{\"user\":{\"id\":%lld},\"posts\":{\"user_id\":%lld,\"posts\":[]}}",
+           id, id);
   return cio_http_json(res, 200, body);
 }
+#endif
+
+static void started(cio_server *srv, void *arg) {
+  const char *host = arg;
+  if (strcmp(host, "0.0.0.0") == 0) host = "127.0.0.1"; // every address: this one too
+  printf("serving on http://%s:%d (Ctrl-C to stop)\n", host, cio_server_port(srv));
+  fflush(stdout);
+}
+
+struct where {
+  const char *port, *host; // where to listen
+};
 
 static int serve(void *arg) {
-  const char *port = arg;
+  const struct where *w = arg;
   cio_http_app *app = cio_http_app_new();
   if (!app) return -ENOMEM;
   cio_http_route(app, "GET", "/", read_root, NULL);
   cio_http_route(app, "GET", "/data", get_data, NULL);
   cio_http_route(app, "GET", "/user/{user_id:int}/profile", get_profile, NULL);
-  cio_server *srv;
-  int rc = cio_http_serve(app, "0.0.0.0", port, NULL, &srv);
-  if (rc < 0) {
-    fprintf(stderr, "fastapi_demo: cannot listen on port %s: %s\n", port, cio_strerror(rc));
-    return rc;
-  }
-  printf("serving on http://127.0.0.1:%d (Ctrl-C to stop)\n", cio_server_port(srv));
-  fflush(stdout);
-  rc = cio_sleep(CIO_FOREVER); // until Ctrl-C
-  int closed = cio_server_close(srv, 1.0);
-  (void)closed;
+  cio_http_opts opts = {.on_start = started, .on_start_arg = (void *)w->host};
+  int rc = cio_http_run(app, w->host, w->port, &opts); // until Ctrl-C, then gracefully
+  if (rc < 0)
+    fprintf(stderr, "fastapi_demo: cannot listen on %s:%s: %s\n", w->host, w->port,
+            cio_strerror(rc));
   cio_http_app_free(app);
-  return rc == -ECANCELED ? 0 : rc;
+  return rc;
 }
 
 int main(int argc, char **argv) {
-  const char *port = argc > 1 ? argv[1] : "8000";
-  return cio_run(serve, (void *)port) < 0;
+  struct where w = {argc > 1 ? argv[1] : "8000", argc > 2 ? argv[2] : "0.0.0.0"};
+  return cio_run(serve, &w) < 0;
 }

@@ -11,7 +11,7 @@
 ///   cio_http_app *app = cio_http_app_new();
 ///   cio_http_route(app, "GET", "/", root, NULL);
 ///   cio_http_route(app, "GET", "/user/{user_id:int}/profile", profile, NULL);
-///   cio_http_serve(app, "0.0.0.0", "8000", NULL, &srv);
+///   return cio_http_run(app, "0.0.0.0", "8000", NULL);  // until Ctrl-C
 ///
 /// Path parameters: {name} or {name:str} (one segment), {name:int},
 /// {name:float}, {name:path} (the rest of the path).  A parameter that does
@@ -44,14 +44,28 @@ typedef struct cio_http_res cio_http_res;
 /// -ETIMEDOUT a 504.
 typedef int (*cio_http_handler)(cio_http_req *req, cio_http_res *res, void *arg);
 
+/// Limits and timeouts (docs/http.md lists what a client sees for each).
+/// No timeout restarts with each read: a client that trickles bytes is held
+/// to the same deadlines as one that sends nothing.
 typedef struct cio_http_opts {
-  size_t max_connections; ///< 0: no limit
-  size_t max_body;        ///< request body limit, 413 beyond (0: 1 MiB)
-  size_t max_head;        ///< header block limit, 431 beyond (0: 16 KiB)
-  size_t max_line;        ///< request line limit, 414 beyond (0: 8 KiB)
-  double header_timeout;  ///< seconds to receive a request head (0: 10)
-  double idle_timeout;    ///< seconds a kept-alive connection may idle (0: 60)
-  double handler_timeout; ///< seconds a handler may run, 504 beyond (0: none)
+  size_t max_connections;  ///< 0: no limit
+  size_t max_body;         ///< request body limit, 413 beyond (0: 1 MiB)
+  size_t max_head;         ///< header block limit, 431 beyond (0: 16 KiB)
+  size_t max_line;         ///< request line limit, 414 beyond (0: 8 KiB)
+  double header_timeout;   ///< seconds for a whole request head from its first byte (a new
+                           ///< connection's first head: from the accept); 408 beyond (0: 10)
+  double body_timeout;     ///< seconds a body may take beyond what min_body_rate asks (0: 10)
+  double min_body_rate;    ///< bytes/s a body must average after body_timeout, 408 below (0:
+                           ///< 1024; CIO_FOREVER: the whole body within body_timeout)
+  double send_timeout;     ///< seconds a write to the client may go without progress; then the
+                           ///< connection is reset and its handler cancelled (0: 60)
+  double idle_timeout;     ///< seconds a kept-alive connection may idle (0: 60)
+  double handler_timeout;  ///< seconds a handler may run, 504 beyond (0: none)
+  double shutdown_timeout; ///< cio_http_run: grace for requests in flight at shutdown (0: 10)
+  /// cio_http_run: called once it listens, in the calling task, with the
+  /// server (for cio_server_port); it must not await.  NULL: none.
+  void (*on_start)(cio_server *srv, void *arg);
+  void *on_start_arg; ///< its argument
 } cio_http_opts;
 
 /// A new app with no routes, or NULL (ENOMEM).
@@ -69,7 +83,12 @@ int cio_http_route(cio_http_app *app, const char *method, const char *pattern,
 /// Middleware: a function around every request (FastAPI's
 /// `@app.middleware("http")`).  It calls next(req, res, state) to run the rest
 /// (later middleware, then routing and the handler) and may look at or change
-/// the response afterwards.  Returns what the handler would.
+/// the response afterwards.  Returns what the handler would.  It also runs
+/// around the answers the server gives itself once the request line is read
+/// (413, and 400/408 for a bad or slow body): then next() sets that answer.
+/// Only answers to a head that does not parse (400, 414, 431, 501, 505, or
+/// 408 for a head that never completes) bypass it, having no request to
+/// show.
 typedef int (*cio_http_next)(cio_http_req *req, cio_http_res *res, void *state);
 typedef int (*cio_http_middleware)(cio_http_req *req, cio_http_res *res, cio_http_next next,
                                    void *state, void *arg);
@@ -85,8 +104,29 @@ int cio_http_status(const cio_http_res *res);
 
 /// Serves the app (see cio_server_start; the server is stopped with
 /// cio_server_close).  opts may be NULL.  The app must outlive the server.
+/// Does not await.  Returns 0 and *out, -EINVAL, -ENOMEM, or -errno from
+/// listening (-EADDRINUSE...).
+///
+/// Closing the server is graceful: it stops accepting; a request in flight
+/// is finished and answered with `Connection: close`; a request that
+/// arrives on a kept-alive connection meanwhile is answered the same way;
+/// idle connections are closed once no request is in flight.  At the end of
+/// the grace every handler still running is cancelled (its await returns
+/// -ECANCELED, a write in progress returns -ECANCELED) and its connection is
+/// reset.
 int cio_http_serve(cio_http_app *app, const char *host, const char *port, const cio_http_opts *opts,
                    cio_server **out);
+
+/// Serves the app until SIGINT or SIGTERM, or until the calling task is
+/// cancelled, then shuts down gracefully (as cio_server_close with
+/// opts->shutdown_timeout as the grace, see cio_http_serve) and returns;
+/// uvicorn's behaviour.  A second SIGINT/SIGTERM during the grace cuts it
+/// short.  While it runs, SIGINT and SIGTERM are the server's: they do not
+/// cancel the main task.  Awaits.  Returns 0 once shut down (a caller that
+/// was cancelled still has its cancellation pending), or what
+/// cio_http_serve returns when it cannot listen, or -EPERM outside a task.
+CIO_AWAIT int cio_http_run(cio_http_app *app, const char *host, const char *port,
+                           const cio_http_opts *opts);
 
 // ---------------------------------------------------------------- request
 

@@ -116,15 +116,25 @@ typedef struct cio_server_opts {
 int cio_server_start(cio_server **out, const char *host, const char *port, cio_conn_fn fn,
                      void *arg, const cio_server_opts *opts);
 
-/// The port it listens on.
+/// The port it listens on; -EINVAL for a server that was closed.
 int cio_server_port(const cio_server *srv);
 
-/// Connections being handled now.
+/// Connections being handled now (0 for a server that was closed).
 size_t cio_server_connections(const cio_server *srv);
 
-/// Stops accepting, gives running handlers up to `grace` seconds to finish,
-/// cancels the rest and awaits them, then frees the server.  Returns the
-/// number of handlers that had to be cancelled, or -errno.
+/// Stops accepting, gives running handlers up to `grace` seconds
+/// (CIO_FOREVER: no limit) to finish and flush what they queued, then
+/// aborts the rest: each is cancelled (its awaits return -ECANCELED, its
+/// queued bytes are dropped) and its connection reset (SO_LINGER 0), and
+/// they are awaited; then frees the server.  It runs shielded: a caller
+/// cancelled before or during it (Ctrl-C cancels main) still gives the
+/// grace, and sees its cancellation at its next await.  It ends soon after
+/// the grace unless a handler ignores its cancellation (a shield of its
+/// own).  Returns the number of handlers that had to be cancelled; -EINVAL
+/// for NULL, a negative or NaN grace, or a server already closed or closing
+/// (a second close: no memory is touched, and debug mode prints a line);
+/// -EPERM outside a task.  The server belongs to the thread that started
+/// it: closing it from another thread's loop is -EINVAL.
 CIO_AWAIT int cio_server_close(cio_server *srv, double grace);
 
 #ifdef __cplusplus

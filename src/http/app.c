@@ -13,14 +13,17 @@
 // writes itself goes through one escaper (jtext below).
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "../../include/cio/http.h"
 #include "../internal.h"
+#include "../io/server.h"
 #include "../io/sock.h"
 #include "../tune.h"
 #include "parse.h"
@@ -52,11 +55,19 @@ struct mw {
   struct mw *next;        // the next one inward
 };
 
-// A server started for an app: its options, freed with the app.
+struct conn;
+
+// A server started for an app: its options and its connections, freed with
+// the app.
 struct http_server {
   cio_http_app *app;        // routes
   cio_http_opts opts;       // limits and timeouts, defaults filled in
   struct http_server *next; // the app's other servers
+  cio_server *server;       // the server it runs on (valid while connections run)
+  struct conn *conns;       // connections being served
+  size_t busy;              // of them, how many are inside a request
+  bool draining;            // closing: finish each request, then close its connection
+  double abort_at;          // once draining: when the close cancels what is left (cio_now())
 };
 
 struct cio_http_app {
@@ -101,6 +112,8 @@ struct cio_http_req {
 
 struct cio_http_res {
   cio_sock *sock;      // the connection (for streaming)
+  double send_timeout; // seconds a write may go without progress
+  bool reset;          // a write timed out: reset the connection, send nothing more
   bool streaming;      // a chunked response has started
   bool head_only;      // HEAD: the head, never a body
   bool keep_alive;     // the connection stays open after it
@@ -664,6 +677,34 @@ static int format_head(char *top, size_t cap, const cio_http_res *res, int statu
   return n < 0 || (size_t)n >= cap ? -EOVERFLOW : n;
 }
 
+#define SEND_PIECE CIO__TUNED(65536, 512) // bytes written under one send timeout
+
+// Writes all of buf to the client, as cio_sock_write, with the send timeout
+// applied to each piece of SEND_PIECE bytes: what is timed is progress, as
+// with nginx's send_timeout, so a big answer to a slow but reading client
+// goes through.  A client that stops reading for that long gets its
+// connection reset, and the task serving it is cancelled (a streaming
+// handler stops at its next await).  Returns len or -errno (-ETIMEDOUT).
+static ssize_t res_write(cio_http_res *res, const void *buf, size_t len) {
+  if (res->reset) return -ETIMEDOUT;
+  for (size_t done = 0; done < len;) {
+    size_t n = len - done < SEND_PIECE ? len - done : SEND_PIECE;
+    // Timed from the clock, not from the round's cio_now(): a handler may
+    // have computed for a long time before it writes.
+    cio_scope scope;
+    (void)cio_timeout_begin(&scope, res->send_timeout);
+    ssize_t w = cio_sock_write(res->sock, (const char *)buf + done, n);
+    if (cio_scope_end(&scope) == -ETIMEDOUT) {
+      res->reset = true;
+      cio_cancel(cio_current());
+      return -ETIMEDOUT;
+    }
+    if (w < 0) return w;
+    done += n;
+  }
+  return (ssize_t)len;
+}
+
 int cio_http_stream_start(cio_http_res *res, int status, const char *type) {
   if (!res || res->status || res->streaming) return -EALREADY;
   if (!type) type = "application/octet-stream";
@@ -677,7 +718,7 @@ int cio_http_stream_start(cio_http_res *res, int status, const char *type) {
   res->status = status;
   res->streaming = true;
   if (bodiless(status)) res->head_only = true; // no chunks, no last chunk
-  ssize_t w = cio_sock_write(res->sock, top, (size_t)n);
+  ssize_t w = res_write(res, top, (size_t)n);
   return w < 0 ? (int)w : 0;
 }
 
@@ -691,12 +732,12 @@ int cio_http_stream_write(cio_http_res *res, const void *data, size_t len) {
   if (len <= SMALL_CHUNK) { // size line, data and CRLF: one system call
     memcpy(buf + n, data, len);
     memcpy(buf + n + len, "\r\n", 2);
-    ssize_t w = cio_sock_write(res->sock, buf, (size_t)n + len + 2);
+    ssize_t w = res_write(res, buf, (size_t)n + len + 2);
     return w < 0 ? (int)w : 0;
   }
-  ssize_t w = cio_sock_write(res->sock, buf, (size_t)n);
-  if (w >= 0) w = cio_sock_write(res->sock, data, len);
-  if (w >= 0) w = cio_sock_write(res->sock, "\r\n", 2);
+  ssize_t w = res_write(res, buf, (size_t)n);
+  if (w >= 0) w = res_write(res, data, len);
+  if (w >= 0) w = res_write(res, "\r\n", 2);
   return w < 0 ? (int)w : 0;
 }
 
@@ -873,13 +914,17 @@ struct chain {
   cio_http_app *app; // routes
   struct mw *at;     // the next middleware to run, or NULL: route it
   double timeout;    // handler timeout
+  int status;        // an answer the server gives itself (413, 408...), or 0: route it
 };
 
 static int chain_next(cio_http_req *req, cio_http_res *res, void *state) {
   struct chain *c = state;
   struct mw *m = c->at;
   if (!m) {
-    dispatch(c->app, req, res, c->timeout);
+    if (c->status)
+      error_body(res, c->status); // middleware sees it as any other answer
+    else
+      dispatch(c->app, req, res, c->timeout);
     return 0;
   }
   c->at = m->next;
@@ -887,63 +932,182 @@ static int chain_next(cio_http_req *req, cio_http_res *res, void *state) {
 }
 
 // ---------------------------------------------------------------- connections
+//
+// Every wait of a connection has a deadline: the head must arrive whole
+// within header_timeout, the body at min_body_rate after body_timeout, each
+// write must make progress within send_timeout, an idle kept-alive
+// connection closes after idle_timeout, and a lingering close ends after
+// LINGER_TIME.  None of them restarts with each read, so a client that
+// trickles bytes cannot hold a connection longer than they allow.
 
+// Lingering close (nginx's lingering_close): after an answer that leaves
+// unread input (an early 413 or 431, a 408...), closing at once makes the
+// kernel answer the client's next bytes with a reset, and a client that
+// writes its whole request before reading (Python's http.client, httpx)
+// then loses the answer to ConnectionResetError.  So the server shuts down
+// its sending side, and reads and drops what still comes until the client
+// closes, goes quiet, or a bound below is reached.
+#define LINGER_TIME 5.0               // seconds at most
+#define LINGER_QUIET 2.0              // seconds without a byte that end it
+#define LINGER_MAX ((size_t)64 << 20) // bytes dropped at most
+
+// A connection being served (on its task's stack).
 struct conn {
-  cio_sock *sock;   // the connection
-  char *buf;        // received bytes
-  size_t cap, have; // allocated, filled
+  struct http_server *srv;  // its server
+  cio_sock *sock;           // the connection
+  cio_task *task;           // the task serving it
+  char *buf;                // received bytes
+  size_t cap, have;         // allocated, filled
+  size_t most;              // the most cap grows to: max_head + room for a chunk line
+  bool idle;                // waiting for a request's first byte: a closing server may close it
+  bool busy;                // inside a request (counted in srv->busy)
+  bool linger;              // input may be left unread: close lingering
+  struct conn *prev, *next; // the server's other connections
 };
 
-// Reads more into c->buf within `timeout` seconds.  Returns bytes read,
-// 0 at end of stream, -ETIMEDOUT, -errno.
-static ssize_t read_more(struct conn *c, double timeout) {
-  if (c->have == c->cap) return -ENOBUFS;
+// A closing server closes its idle connections once no request is in
+// flight: until then a request that arrives on one is still answered (with
+// Connection: close), as it may have been sent before the client could
+// know.
+static void close_idle(struct http_server *srv) {
+  if (!srv->draining || srv->busy) return;
+  for (struct conn *c = srv->conns; c; c = c->next)
+    if (c->idle) cio_cancel(c->task);
+}
+
+static void set_busy(struct conn *c, bool busy) {
+  if (c->busy == busy) return;
+  c->busy = busy;
+  if (busy)
+    c->srv->busy++;
+  else if (--c->srv->busy == 0)
+    close_idle(c->srv);
+}
+
+// The server's closing hook (src/io/server.h).
+static void http_closing(void *arg, double grace) {
+  struct http_server *srv = arg;
+  srv->draining = true;
+  srv->abort_at = cio_now() + grace;
+  close_idle(srv);
+}
+
+// Reads into buf, waiting until `deadline` (on the cio_now() clock) at
+// most.  Returns bytes read, 0 at end of stream, -ETIMEDOUT, -errno.
+static ssize_t read_by(cio_sock *s, void *buf, size_t len, double deadline) {
   cio_scope scope;
-  if (cio_timeout_begin(&scope, timeout) < 0) return -EINVAL;
-  ssize_t r = cio_sock_read(c->sock, c->buf + c->have, c->cap - c->have);
+  (void)cio_timeout_at_begin(&scope, deadline);
+  ssize_t r = cio_sock_read(s, buf, len);
   int expired = cio_scope_end(&scope);
+  return r < 0 && expired == -ETIMEDOUT ? -ETIMEDOUT : r;
+}
+
+// The buffer starts small and doubles up to c->most as a head or pipelined
+// requests need it: 10,000 idle connections then hold 2 KiB each, not 20.
+#define CONN_BUF CIO__TUNED(2048, 64) // bytes a connection's buffer starts with
+
+// Makes room in c->buf (moving it: slices into it go stale).  Returns 0, or
+// -ENOBUFS when it is at its most, -ENOMEM.
+static int grow(struct conn *c) {
+  if (c->cap >= c->most) return -ENOBUFS;
+  size_t cap = c->cap * 2 < c->most ? c->cap * 2 : c->most;
+  char *b = realloc(c->buf, cap);
+  if (!b) return -ENOMEM;
+  c->buf = b;
+  c->cap = cap;
+  return 0;
+}
+
+// Reads more into c->buf by `deadline`; as read_by.  Grows the buffer when
+// it is full, unless `fixed` (a parsed head points into it).
+static ssize_t read_more(struct conn *c, double deadline, bool fixed) {
+  if (c->have == c->cap && (fixed || grow(c) < 0)) return -ENOBUFS;
+  ssize_t r = read_by(c->sock, c->buf + c->have, c->cap - c->have, deadline);
   if (r > 0) c->have += (size_t)r;
-  return expired == -ETIMEDOUT ? -ETIMEDOUT : r;
+  return r;
 }
 
 // Writes the response res holds (see format_head).  A 204, 304 or 1xx
 // goes without its body, whatever the handler set.
 static int write_response(struct conn *c, cio_http_res *res, bool head_only, bool keep_alive) {
+  (void)c;
   char top[1024];
   int n = format_head(top, sizeof top, res, res->status, (long long)res->len, keep_alive);
   if (n < 0) return n;
   if (bodiless(res->status)) head_only = true;
   if (head_only || res->len == 0 || (size_t)n + res->len > sizeof top) {
-    ssize_t w = cio_sock_write(c->sock, top, (size_t)n);
+    ssize_t w = res_write(res, top, (size_t)n);
     if (w < 0) return (int)w;
-    if (!head_only && res->len) w = cio_sock_write(c->sock, res->body, res->len);
+    if (!head_only && res->len) w = res_write(res, res->body, res->len);
     return w < 0 ? (int)w : 0;
   }
   memcpy(top + n, res->body, res->len); // one write for small responses
-  ssize_t w = cio_sock_write(c->sock, top, (size_t)n + res->len);
+  ssize_t w = res_write(res, top, (size_t)n + res->len);
   return w < 0 ? (int)w : 0;
 }
 
+// Clears the response for the next request (the connection's settings stay).
 static void reset_res(cio_http_res *res) {
   free(res->body);
-  cio_sock *sock = res->sock;
+  cio_http_res keep = *res;
   memset(res, 0, sizeof *res);
-  res->sock = sock;
+  res->sock = keep.sock;
+  res->send_timeout = keep.send_timeout;
+  res->reset = keep.reset;
 }
 
-// Answers an error and closes the connection.
+// Answers an error found before there is a request to show the middleware
+// (the head did not parse, or its target is unusable); the connection then
+// closes, lingering.
 static int fail(struct conn *c, cio_http_res *res, int status) {
   reset_res(res);
   error_body(res, status);
   int rc = write_response(c, res, false, false);
   reset_res(res);
+  c->linger = true;
   return rc;
 }
 
-// Reads the body the head announces into a malloc'd buffer.
+// Reads until a whole request head is buffered.  The head has one deadline,
+// head_by (header_timeout after its first byte, or after the accept for a
+// connection's first request; 0: not started), however the bytes trickle
+// in; before its first byte a kept-alive connection may idle for
+// idle_timeout.  Returns the head's length; 0 to close quietly (the client
+// left or idled out, or the server is closing); or -status to answer: 408,
+// or the parser's 400, 414, 431, 501, 505.
+static int read_head(struct conn *c, cio__http_request *h, double head_by) {
+  struct http_server *srv = c->srv;
+  cio__http_limits lim = {srv->opts.max_line, srv->opts.max_head, 0};
+  int head_len;
+  while ((head_len = cio__http_parse_request(c->buf, c->have, h, &lim)) == 0) {
+    if (c->have && !head_by) head_by = cio_now() + srv->opts.header_timeout;
+    if (c->have) set_busy(c, true);
+    if (!c->have && srv->draining && !srv->busy) return 0; // closing, nothing in flight
+    c->idle = !c->have;
+    ssize_t r = read_more(c, head_by ? head_by : cio_now() + srv->opts.idle_timeout, false);
+    c->idle = false;
+    if (r > 0) continue;
+    if (r == -ETIMEDOUT && c->have) return -408; // slow loris: answer and drop it
+    return 0; // closed, reset, idle too long, or cancelled by a closing server
+  }
+  return head_len;
+}
+
+// The body's deadline: body_timeout from its start, plus the time the
+// bytes received so far take at min_body_rate.  A client sending at least
+// that fast never meets it; one that trickles meets it soon after
+// body_timeout.
+static double body_deadline(const struct http_server *srv, double start, size_t received) {
+  return start + srv->opts.body_timeout + (double)received / srv->opts.min_body_rate;
+}
+
+// Reads the body the head announces into a malloc'd buffer.  Returns 0, a
+// status to answer (400 bad chunked coding, 408 too slow, 413 too big), or
+// -errno when the client left.
 static int read_body(struct conn *c, const struct http_server *srv, const cio__http_request *h,
                      size_t head_len, char **out, size_t *out_len, size_t *consumed) {
-  size_t max = srv->opts.max_body;
+  size_t max = srv->opts.max_body, received = 0;
+  double start = cio_now();
   if (h->chunked) {
     cio__http_chunked d = {0};
     char *body = malloc(max + 1);
@@ -968,11 +1132,12 @@ static int read_body(struct conn *c, const struct http_server *srv, const cio__h
       memmove(c->buf + head_len, c->buf + pos, c->have - pos);
       c->have -= pos - head_len;
       pos = head_len;
-      ssize_t r = read_more(c, srv->opts.header_timeout);
+      ssize_t r = read_more(c, body_deadline(srv, start, received), true);
       if (r <= 0) {
         free(body);
         return r == -ETIMEDOUT ? 408 : -EPIPE;
       }
+      received += (size_t)r;
     }
     body[blen] = '\0';
     *out = body;
@@ -988,15 +1153,13 @@ static int read_body(struct conn *c, const struct http_server *srv, const cio__h
   memcpy(body, c->buf + head_len, got);
   size_t pos = head_len + got;
   while (got < cl) { // read the rest straight into the body
-    cio_scope scope;
-    (void)cio_timeout_begin(&scope, srv->opts.header_timeout);
-    ssize_t r = cio_sock_read(c->sock, body + got, cl - got);
-    int expired = cio_scope_end(&scope);
-    if (r <= 0 || expired) {
+    ssize_t r = read_by(c->sock, body + got, cl - got, body_deadline(srv, start, received));
+    if (r <= 0) {
       free(body);
-      return expired ? 408 : -EPIPE;
+      return r == -ETIMEDOUT ? 408 : -EPIPE;
     }
     got += (size_t)r;
+    received += (size_t)r;
   }
   body[cl] = '\0';
   *out = body;
@@ -1008,112 +1171,170 @@ static int read_body(struct conn *c, const struct http_server *srv, const cio__h
 // Sends a finished handler's answer although the connection's task was
 // cancelled by the client's FIN: a half-closed client still reads, and for
 // one that left the write just fails.  Shielded from that cancellation and
-// bounded in time, since the client may not read at all.
+// bounded in time, since the client may not read at all: by the send
+// timeout, and by the end of a closing server's grace (a shield would
+// otherwise keep the close waiting).
 #define HUNG_UP_WRITE_TIMEOUT 5.0
 
 static void answer_hung_up(struct conn *c, cio_http_res *res, bool head_only) {
-  cio_scope shield, limit;
+  double limit =
+      HUNG_UP_WRITE_TIMEOUT < res->send_timeout ? HUNG_UP_WRITE_TIMEOUT : res->send_timeout;
+  if (c->srv->draining && c->srv->abort_at - cio_now() < limit)
+    limit = c->srv->abort_at - cio_now();
+  if (limit <= 0 || cio__server_aborting(c->srv->server)) return;
+  cio_scope shield, scope;
   if (cio_shield_begin(&shield) < 0) return;
-  if (cio_timeout_begin(&limit, HUNG_UP_WRITE_TIMEOUT) == 0) {
+  if (cio_timeout_begin(&scope, limit) == 0) {
     (void)write_response(c, res, head_only, false);
-    (void)cio_scope_end(&limit);
+    (void)cio_scope_end(&scope);
   }
   (void)cio_scope_end(&shield);
 }
 
+// Shuts down the sending side, then drops what the client still sends (see
+// LINGER_TIME), so that it reads the answer before any reset.
+static void linger_close(struct conn *c) {
+  if (cio_sock_shutdown(c->sock, SHUT_WR) < 0) return;
+  double end = cio_now() + LINGER_TIME;
+  for (size_t dropped = 0; dropped < LINGER_MAX;) {
+    double quiet = cio_now() + LINGER_QUIET;
+    ssize_t r = read_by(c->sock, c->buf, c->cap, quiet < end ? quiet : end);
+    if (r <= 0) break; // the client closed or went quiet, time is up, or the server aborts
+    dropped += (size_t)r;
+  }
+}
+
+// Serves the request whose head is in c->buf[0, head_len): reads its body,
+// runs the middleware and the handler (or, for an error found on the way,
+// such as 413, the middleware around that answer), and writes the answer.
+// Returns 0 to read the next request, 1 to close the connection, -errno.
+static int serve_request(struct conn *c, cio_http_res *res, cio__http_request *h, size_t head_len) {
+  struct http_server *srv = c->srv;
+  bool has_body = h->chunked || h->content_length > 0;
+  int status = 0;
+  if (h->chunked && c->cap < head_len + 4096) { // room for the chunk lines...
+    while (grow(c) == 0) {
+    }
+    cio__http_limits lim = {srv->opts.max_line, srv->opts.max_head, 0};
+    if (cio__http_parse_request(c->buf, c->have, h, &lim) != (int)head_len) return -EPROTO;
+  } //                                          ...and the head parsed again where it now is
+  if (has_body && !h->chunked && (size_t)h->content_length > srv->opts.max_body) {
+    status = 413; // refused before it is sent (no 100 Continue)
+  } else if (has_body && h->expect_continue && c->have == head_len) {
+    static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    if (res_write(res, go_on, sizeof go_on - 1) < 0) return 1;
+  }
+  cio_http_req *req = calloc(1, sizeof *req);
+  if (!req) return -ENOMEM;
+  int bad = req_init(req, h);
+  if (bad) {
+    req_free(req);
+    return fail(c, res, bad) < 0 ? -EPIPE : 1;
+  }
+  size_t consumed = head_len;
+  if (!status && has_body) {
+    int b = read_body(c, srv, h, head_len, &req->body, &req->body_len, &consumed);
+    if (b < 0) {
+      req_free(req);
+      return b; // the client left
+    }
+    status = b;
+  }
+  // A client that disconnects while its handler runs cancels the handler.
+  // TCP cannot tell a client that left from one that only shut down its
+  // sending side (HTTP/1.0 style, `nc -N`), so both cancel, as Go's
+  // request context does; a handler that finishes anyway still has its
+  // answer sent (below), and the connection then closes.
+  if (!status) cio__sock_cancel_on_hup(c->sock, cio_current());
+  res->head_only = strcmp(req->method, "HEAD") == 0;
+  res->keep_alive = h->keep_alive && !status && !srv->draining;
+  res->http10 = h->minor == 0;
+  struct chain chain = {srv->app, srv->app->mws, srv->opts.handler_timeout, status};
+  int mrc = chain_next(req, res, &chain);
+  bool hung_up = cio_task_cancelled(cio_current());
+  if (mrc < 0 && !res->status && !hung_up) error_body(res, 500);
+  cio__sock_cancel_on_hup(c->sock, NULL);
+  bool head_only = res->head_only;
+  req_free(req);
+  if (hung_up) { // the client left, a write timed out, or the server aborts
+    if (res->status && !res->streaming && !res->reset) answer_hung_up(c, res, head_only);
+    return 1;
+  }
+  // Closing began while the handler ran: this answer closes the connection.
+  bool keep_alive = res->keep_alive && !srv->draining;
+  int rc;
+  if (res->streaming) { // the last chunk
+    ssize_t w = head_only ? 0 : res_write(res, "0\r\n\r\n", 5);
+    rc = w < 0 ? (int)w : 0;
+  } else {
+    rc = write_response(c, res, head_only, keep_alive);
+  }
+  reset_res(res);
+  if (rc < 0) return rc;
+  // An error answered before the request was read whole, or requests
+  // pipelined after one that closes: input is left unread.
+  if (status || (!keep_alive && c->have > consumed)) c->linger = true;
+  if (!keep_alive) return 1;
+  // Pipelining: keep what follows this request.
+  memmove(c->buf, c->buf + consumed, c->have - consumed);
+  c->have -= consumed;
+  return 0;
+}
+
 static int serve_connection(cio_stream *st, void *arg) {
   struct http_server *srv = arg;
-  struct conn c = {cio_stream_sock(st), NULL, srv->opts.max_head + 4096, 0};
+  struct conn c = {.srv = srv, .sock = cio_stream_sock(st), .task = cio_current()};
+  c.most = srv->opts.max_head + 4096;
+  c.cap = CONN_BUF < c.most ? CONN_BUF : c.most;
   c.buf = malloc(c.cap);
   if (!c.buf) return -ENOMEM;
-  cio__http_limits lim = {srv->opts.max_line, srv->opts.max_head, 0};
+  c.next = srv->conns;
+  if (srv->conns) srv->conns->prev = &c;
+  srv->conns = &c;
   cio_http_res res;
   memset(&res, 0, sizeof res);
   res.sock = c.sock;
+  res.send_timeout = srv->opts.send_timeout;
+  double head_by = cio_now() + srv->opts.header_timeout; // the first head counts from the accept
   int rc = 0;
-  for (;;) {
-    // The head: idle timeout before the first byte, header timeout after.
+  while (rc == 0) {
     cio__http_request h;
-    int head_len;
-    while ((head_len = cio__http_parse_request(c.buf, c.have, &h, &lim)) == 0) {
-      ssize_t r = read_more(&c, c.have ? srv->opts.header_timeout : srv->opts.idle_timeout);
-      if (r == 0 || (r < 0 && c.have == 0)) goto done; // closed, or idle too long
-      if (r == -ETIMEDOUT) {                           // slow loris: drop it
-        rc = fail(&c, &res, 408);
-        goto done;
-      }
-      if (r < 0) {
-        rc = (int)r;
-        goto done;
-      }
-    }
-    if (head_len < 0) {
-      fail(&c, &res, -head_len);
-      goto done;
-    }
-    bool has_body = h.chunked || h.content_length > 0;
-    if (has_body && h.expect_continue && !h.chunked &&
-        (size_t)h.content_length > srv->opts.max_body) {
-      fail(&c, &res, 413);
-      goto done;
-    }
-    if (has_body && h.expect_continue && c.have == (size_t)head_len) {
-      static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
-      if (cio_sock_write(c.sock, go_on, sizeof go_on - 1) < 0) goto done;
-    }
-    cio_http_req *req = calloc(1, sizeof *req);
-    if (!req) goto done;
-    size_t consumed = (size_t)head_len;
-    if (has_body) {
-      int b = read_body(&c, srv, &h, (size_t)head_len, &req->body, &req->body_len, &consumed);
-      if (b != 0) {
-        req_free(req);
-        if (b > 0) fail(&c, &res, b);
-        goto done;
-      }
-    }
-    int status = req_init(req, &h);
-    if (status) {
-      req_free(req);
-      fail(&c, &res, status);
-      goto done;
-    }
-    // A client that disconnects while its handler runs cancels the handler.
-    // TCP cannot tell a client that left from one that only shut down its
-    // sending side (HTTP/1.0 style, `nc -N`), so both cancel, as Go's
-    // request context does; a handler that finishes anyway still has its
-    // answer sent (below), and the connection then closes.
-    cio__sock_cancel_on_hup(c.sock, cio_current());
-    res.head_only = strcmp(req->method, "HEAD") == 0;
-    res.keep_alive = h.keep_alive;
-    res.http10 = h.minor == 0;
-    struct chain chain = {srv->app, srv->app->mws, srv->opts.handler_timeout};
-    int mrc = chain_next(req, &res, &chain);
-    bool hung_up = cio_task_cancelled(cio_current());
-    if (mrc < 0 && !res.status && !hung_up) error_body(&res, 500);
-    cio__sock_cancel_on_hup(c.sock, NULL);
-    bool head_only = res.head_only;
-    req_free(req);
-    if (hung_up) {
-      if (res.status && !res.streaming) answer_hung_up(&c, &res, head_only);
-      goto done;
-    }
-    if (res.streaming) { // the last chunk
-      ssize_t w = head_only ? 0 : cio_sock_write(c.sock, "0\r\n\r\n", 5);
-      rc = w < 0 ? (int)w : 0;
-    } else {
-      rc = write_response(&c, &res, head_only, h.keep_alive);
-    }
-    reset_res(&res);
-    if (rc < 0 || !h.keep_alive) goto done;
-    // Pipelining: keep what follows this request.
-    memmove(c.buf, c.buf + consumed, c.have - consumed);
-    c.have -= consumed;
+    int head_len = read_head(&c, &h, head_by);
+    head_by = 0;
+    if (head_len == 0) break;
+    set_busy(&c, true);
+    rc = head_len < 0 ? (fail(&c, &res, -head_len), 1)
+                      : serve_request(&c, &res, &h, (size_t)head_len);
+    set_busy(&c, false);
   }
-done:
+  if (res.reset) { // a write timed out: drop what the kernel still holds for this client
+    struct linger lg = {1, 0};
+    (void)setsockopt(cio_sock_fd(c.sock), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  } else if (c.linger && !cio_task_cancelled(cio_current())) {
+    linger_close(&c);
+  }
+  set_busy(&c, false);
+  if (c.prev)
+    c.prev->next = c.next;
+  else
+    srv->conns = c.next;
+  if (c.next) c.next->prev = c.prev;
   reset_res(&res);
   free(c.buf);
   return rc < 0 ? rc : 0;
+}
+
+// Fills in the defaults of the options (docs/http.md lists them).
+static void default_opts(cio_http_opts *o) {
+  if (!o->max_body) o->max_body = 1 << 20;
+  if (!o->max_head) o->max_head = 16384;
+  if (!o->max_line) o->max_line = 8192;
+  if (!(o->header_timeout > 0)) o->header_timeout = 10;
+  if (!(o->body_timeout > 0)) o->body_timeout = 10;
+  if (!(o->min_body_rate > 0)) o->min_body_rate = 1024;
+  if (!(o->send_timeout > 0)) o->send_timeout = 60;
+  if (!(o->idle_timeout > 0)) o->idle_timeout = 60;
+  if (!(o->shutdown_timeout > 0)) o->shutdown_timeout = 10;
 }
 
 int cio_http_serve(cio_http_app *app, const char *host, const char *port, const cio_http_opts *opts,
@@ -1123,18 +1344,76 @@ int cio_http_serve(cio_http_app *app, const char *host, const char *port, const 
   if (!srv) return -ENOMEM;
   srv->app = app;
   if (opts) srv->opts = *opts;
-  if (!srv->opts.max_body) srv->opts.max_body = 1 << 20;
-  if (!srv->opts.max_head) srv->opts.max_head = 16384;
-  if (!srv->opts.max_line) srv->opts.max_line = 8192;
-  if (srv->opts.header_timeout <= 0) srv->opts.header_timeout = 10;
-  if (srv->opts.idle_timeout <= 0) srv->opts.idle_timeout = 60;
+  default_opts(&srv->opts);
   cio_server_opts so = {.max_connections = srv->opts.max_connections, .backlog = 4096};
   int rc = cio_server_start(out, host, port, serve_connection, srv, &so);
   if (rc < 0) {
     free(srv);
     return rc;
   }
+  srv->server = *out;
+  cio__server_on_close(*out, http_closing, srv);
   srv->next = app->servers;
   app->servers = srv;
   return 0;
+}
+
+// ---------------------------------------------------------------- serving until a signal
+
+// cio_http_run's signal watchers: the first SIGINT or SIGTERM starts the
+// graceful shutdown, a later one cuts its grace short (as a second Ctrl-C
+// does to uvicorn).
+struct run_state {
+  cio_event *stop; // set by the first signal
+  cio_server *srv; // the server, while it closes
+  int signals;     // received so far
+};
+struct watcher {
+  struct run_state *st; // shared state
+  int signo;            // SIGINT or SIGTERM
+};
+
+static int watch_signal(void *arg) {
+  struct watcher *w = arg;
+  for (;;) {
+    int rc = cio_signal_wait(w->signo);
+    if (rc < 0) return rc == -ECANCELED ? 0 : rc;
+    if (w->st->signals++ == 0) {
+      fprintf(stderr, "cio: %s: closing the HTTP server (again to abort requests in flight)\n",
+              w->signo == SIGINT ? "SIGINT" : "SIGTERM");
+      cio_event_set(w->st->stop);
+    } else if (w->st->srv) {
+      cio__server_abort(w->st->srv);
+    }
+  }
+}
+
+int cio_http_run(cio_http_app *app, const char *host, const char *port, const cio_http_opts *opts) {
+  if (!cio_current()) return cio__misuse_outside("cio_http_run");
+  cio_server *srv;
+  int rc = cio_http_serve(app, host, port, opts, &srv);
+  if (rc < 0) return rc;
+  double grace = app->servers->opts.shutdown_timeout;
+  struct run_state st = {cio_event_new(), NULL, 0};
+  struct watcher w[2] = {{&st, SIGINT}, {&st, SIGTERM}};
+  cio_task *t[2] = {NULL, NULL};
+  for (int i = 0; i < 2 && st.stop; i++)
+    t[i] = cio_spawn_named("http: signals", watch_signal, &w[i]);
+  if (!st.stop || !t[0] || !t[1]) rc = -ENOMEM;
+  if (rc == 0 && opts && opts->on_start) opts->on_start(srv, opts->on_start_arg);
+  if (rc == 0) {
+    int waited = cio_event_wait(st.stop); // 0 after a signal, -ECANCELED if this task is cancelled
+    (void)waited;
+  }
+  st.srv = srv;
+  int closed = cio_server_close(srv, grace); // shielded: the grace is given even when cancelled
+  st.srv = NULL;
+  for (int i = 0; i < 2; i++) {
+    if (!t[i]) continue;
+    cio_cancel(t[i]);
+    int joined = cio_join(t[i]);
+    (void)joined;
+  }
+  if (st.stop) cio_event_free(st.stop);
+  return rc < 0 ? rc : closed < 0 ? closed : 0;
 }

@@ -2,17 +2,30 @@
 //
 // The server helper: an accept task that spawns a handler task per
 // connection (named after the peer), with an optional limit on connections
-// (a semaphore taken before each accept), and graceful close.  Running out
-// of descriptors (EMFILE/ENFILE) makes the accept task back off for a
-// moment instead of spinning, as nginx does, and it serves again as soon as
-// descriptors free up.
+// (a semaphore taken before each accept), and a close that is bounded in
+// time.  Running out of descriptors (EMFILE/ENFILE) makes the accept task
+// back off for a moment instead of spinning, as nginx does, and it serves
+// again as soon as descriptors free up.
+//
+// Closing stops accepting, gives the handlers their grace, then aborts
+// what is left: each remaining handler is cancelled, and its connection is
+// reset (SO_LINGER 0) rather than flushed, so a peer that stopped reading
+// cannot pin a task, or the kernel's send queue, after the grace.  The close
+// itself runs shielded: a caller already cancelled (Ctrl-C) still gives the
+// grace it asked for.  Live servers are kept in a per-thread list, so a
+// second close, or a call on a closed server, is -EINVAL without touching
+// freed memory.
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "../../include/cio.h"
 #include "../internal.h"
+#include "../loop/loop.h"
+#include "server.h"
 #include "stream.h"
 
 #define EMFILE_BACKOFF 0.05 // seconds to wait when out of descriptors
@@ -25,28 +38,64 @@ struct conn {
 };
 
 struct cio_server {
-  cio_sock *listener; // listening socket
-  cio_conn_fn fn;     // handler
-  void *arg;          //   its argument
-  cio_sem *slots;     // connection limit, or NULL
-  size_t limit;       // stream limit per connection
-  cio_task *acceptor; // the accept loop
-  struct conn *conns; // running handlers
-  size_t nconns;      // how many
-  cio_event *idle;    // set when nconns drops to 0
-  bool closing;       // cio_server_close() began
+  cio_sock *listener;                // listening socket
+  cio_conn_fn fn;                    // handler
+  void *arg;                         //   its argument
+  cio_sem *slots;                    // connection limit, or NULL
+  size_t limit;                      // stream limit per connection
+  cio_task *acceptor;                // the accept loop
+  struct conn *conns;                // running handlers
+  size_t nconns;                     // how many
+  cio_event *idle;                   // set when nconns drops to 0
+  bool closing;                      // cio_server_close() began
+  bool aborting;                     // the grace is over: handlers cancelled, connections reset
+  int cancelled;                     // handlers cancelled by the abort
+  cio__server_closing_fn on_closing; // protocol hook (src/io/server.h), or NULL
+  void *on_closing_arg;              //   its argument
+  struct cio_server *live_next;      // the thread's other live servers
 };
+
+static __thread cio_server *live; // servers started on this thread and not yet freed
+
+// True if srv is a live server of this thread (compares pointers only).
+static bool is_live(const cio_server *srv) {
+  for (cio_server *s = live; s; s = s->live_next)
+    if (s == srv) return true;
+  return false;
+}
+
+static void unlink_live(cio_server *srv) {
+  for (cio_server **p = &live; *p; p = &(*p)->live_next)
+    if (*p == srv) {
+      *p = srv->live_next;
+      return;
+    }
+}
+
+// A bad handle: say so in debug mode (a second close is the usual cause).
+static int bad_handle(const char *fn, const cio_server *srv) {
+  if (cio__tls_loop && cio__tls_loop->debug)
+    cio__warn("%s(%p): not a live server of this thread (closed already?)", fn, (const void *)srv);
+  return -EINVAL;
+}
 
 static int handle(void *arg) {
   struct conn *c = arg;
   cio_server *srv = c->srv;
   int rc = srv->fn(c->stream, srv->arg);
-  cio_scope shield; // closing flushes: let it finish even when cancelled
-  if (cio_shield_begin(&shield) == 0) {
-    int closed = cio_stream_close(c->stream); // a failed flush only affects this peer
-    (void)closed;
-    cio_scope_end(&shield);
+  // Flush what the handler queued.  Not shielded: this is where a peer that
+  // stopped reading would hold the task, and the close's abort must reach it.
+  cio_stream_set_high_water(c->stream, 0);
+  int flushed = cio_stream_drain(c->stream);
+  (void)flushed; // a failed flush only affects this peer
+  if (srv->aborting) {
+    // Reset, so the kernel drops what is still queued for a peer that
+    // does not read instead of keeping it for minutes.
+    struct linger lg = {1, 0};
+    (void)setsockopt(cio_sock_fd(cio_stream_sock(c->stream)), SOL_SOCKET, SO_LINGER, &lg,
+                     sizeof lg);
   }
+  cio__stream_abort(c->stream);
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -121,37 +170,58 @@ int cio_server_start(cio_server **out, const char *host, const char *port, cio_c
     free(srv);
     return rc;
   }
+  srv->live_next = live;
+  live = srv;
   *out = srv;
   return 0;
 }
 
-int cio_server_port(const cio_server *srv) { return srv ? cio_sock_port(srv->listener) : -EINVAL; }
+int cio_server_port(const cio_server *srv) {
+  if (!is_live(srv)) return bad_handle("cio_server_port", srv);
+  return cio_sock_port(srv->listener);
+}
 
-size_t cio_server_connections(const cio_server *srv) { return srv ? srv->nconns : 0; }
+size_t cio_server_connections(const cio_server *srv) { return is_live(srv) ? srv->nconns : 0; }
+
+void cio__server_on_close(cio_server *srv, cio__server_closing_fn fn, void *arg) {
+  srv->on_closing = fn;
+  srv->on_closing_arg = arg;
+}
+
+bool cio__server_aborting(const cio_server *srv) { return srv->aborting; }
+
+void cio__server_abort(cio_server *srv) {
+  if (!srv->closing) return;
+  srv->aborting = true;
+  for (struct conn *c = srv->conns; c; c = c->next) srv->cancelled += cio_cancel(c->task) > 0;
+}
 
 int cio_server_close(cio_server *srv, double grace) {
-  if (!srv || srv->closing) return -EINVAL;
+  if (!is_live(srv) || srv->closing) return bad_handle("cio_server_close", srv);
+  if (isnan(grace) || grace < 0) return -EINVAL;
+  // Shielded from the caller's cancellation and timeouts: the grace asked
+  // for is given, then the rest is aborted, so this always ends (a caller
+  // cancelled meanwhile sees it at its next await).
+  cio_scope shield;
+  int rc = cio_shield_begin(&shield);
+  if (rc < 0) return rc; // outside a task
   srv->closing = true;
   cio_cancel(srv->acceptor);
   int acceptor_rc = cio_join(srv->acceptor); // -ECANCELED, as asked
   (void)acceptor_rc;
   cio_sock_close(srv->listener);
+  if (srv->on_closing) srv->on_closing(srv->on_closing_arg, grace);
   // Let the handlers finish on their own for `grace` seconds...
-  int rc = cio_event_wait_for(srv->idle, grace);
-  int cancelled = 0;
-  if (rc == -ETIMEDOUT) {
-    // ...then cancel the rest and wait for them (shielded: we must not free
-    // the server while they run).
-    for (struct conn *c = srv->conns; c; c = c->next) cancelled += cio_cancel(c->task) > 0;
-    cio_scope shield;
-    cio_shield_begin(&shield);
-    rc = cio_event_wait(srv->idle);
-    cio_scope_end(&shield);
-  } else if (rc < 0) {
-    return rc; // we were cancelled: the server stays, closed to new connections
-  }
+  rc = cio_event_wait_for(srv->idle, grace);
+  // ...then cancel the rest and wait for them: cancelled, they no longer
+  // flush, and their connections are reset.
+  if (rc == -ETIMEDOUT) cio__server_abort(srv);
+  if (rc < 0) rc = cio_event_wait(srv->idle);
+  (void)cio_scope_end(&shield);
+  unlink_live(srv);
   if (srv->slots) cio_sem_free(srv->slots);
   cio_event_free(srv->idle);
+  int cancelled = srv->cancelled;
   free(srv);
   return rc < 0 ? rc : cancelled;
 }
