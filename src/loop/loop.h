@@ -159,7 +159,4 @@ void cio__task_timer_fired(cio__timer *tm);
 // Called by a pass when a signal arrived for L (defined by io/signal.c).
 void cio__signals_dispatch(cio__loop *L);
 
-// The poller backend CIO_BACKEND names (default epoll), or NULL if unknown.
-const cio__poller_ops *cio__poller_pick(void);
-
 #endif
