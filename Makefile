@@ -103,22 +103,31 @@ test-aarch64:
 	@tools/test-aarch64.sh
 
 # The HTTP fuzzers, the parser and then the whole server, FUZZ_SECONDS each
-# (default 120), from the corpora in fuzz/corpus/; crashes land in
-# fuzz/crashes/ (commit them with the fix), and fail the target.
+# (default 120), from the corpora in fuzz/corpus/, after a replay of every
+# regression input (fuzz/regression/) through both, built with clang's
+# sanitizers.  A crash fails the target and its input lands in fuzz/crashes/
+# (libFuzzer's crash-, leak-, timeout- or oom- file); fuzz/regression/README.md
+# says how to keep it as a regression input, with the fix.
 FUZZ_SECONDS ?= 120
+FUZZ_REGRESSION = $(sort $(filter-out %/README.md,$(wildcard fuzz/regression/*)))
+FUZZ_FOUND = { echo "the input is in fuzz/crashes/ (above); to keep it: fuzz/regression/README.md"; exit 1; }
 fuzz:
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCIO_FUZZ=ON -DCIO_BUILD_BENCH=OFF >/dev/null
 	@cmake --build build-fuzz --target fuzz_http fuzz_http_server -j $(JOBS) >/dev/null
 	@mkdir -p fuzz/crashes build-fuzz/corpus build-fuzz/corpus-server
+	@echo "-- the regression inputs, once each through both fuzzers"
+	@for t in fuzz_http fuzz_http_server; do \
+	  build-fuzz/fuzz/$$t -artifact_prefix=build-fuzz/ $(FUZZ_REGRESSION) >build-fuzz/regression.log 2>&1 \
+	    || { tail -n 30 build-fuzz/regression.log; echo "a regression input fails $$t again"; exit 1; }; done
 	@echo "-- the request parser and chunked decoder, $(FUZZ_SECONDS) s"
 	@build-fuzz/fuzz/fuzz_http -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
 	  -artifact_prefix=fuzz/crashes/ build-fuzz/corpus fuzz/corpus/http >build-fuzz/parser.log 2>&1; \
-	  rc=$$?; tail -n 12 build-fuzz/parser.log; exit $$rc
+	  rc=$$?; tail -n 12 build-fuzz/parser.log; [ $$rc = 0 ] || $(FUZZ_FOUND)
 	@echo "-- the whole server over a loopback connection, $(FUZZ_SECONDS) s"
 	@build-fuzz/fuzz/fuzz_http_server -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=30 \
 	  -print_final_stats=1 -artifact_prefix=fuzz/crashes/ build-fuzz/corpus-server \
 	  fuzz/corpus/http_server fuzz/corpus/http >build-fuzz/server.log 2>&1; \
-	  rc=$$?; tail -n 12 build-fuzz/server.log; exit $$rc
+	  rc=$$?; tail -n 12 build-fuzz/server.log; [ $$rc = 0 ] || $(FUZZ_FOUND)
 
 # clang-tidy (.clang-tidy: the checks, and why each one off is off) over
 # every library source the build compiles, and through them cio's headers,
