@@ -4,6 +4,7 @@
 #   make demo           build and run the tour: every pattern of the asyncio guide
 #   make test           build and run every test (plus the sanitizer suite: make test-asan)
 #   make bench [W=name] run the benchmarks beside their peers
+#   make tidy           clang-tidy over src/ (.clang-tidy; any warning fails)
 #   make serve          the guide's FastAPI demo service (PORT=8000)
 #   make install        headers, libraries, cio.pc, CMake package (PREFIX=/usr/local, DESTDIR)
 #   make uninstall      removes what the last install put (build/install_manifest.txt)
@@ -11,7 +12,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all demo serve install uninstall test fuzz docs test-asan test-tsan test-valgrind test-ucontext test-aarch64 test-clock-offset test-eintr test-tiny bench format check-format clean
+.PHONY: all demo serve install uninstall test fuzz tidy docs test-asan test-tsan test-valgrind test-ucontext test-aarch64 test-clock-offset test-eintr test-tiny bench format check-format clean
 
 all: $(BUILD)/Makefile
 	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory >$(BUILD)/build.log 2>&1 || { cat $(BUILD)/build.log; exit 1; }
@@ -102,22 +103,45 @@ test-aarch64:
 	@tools/test-aarch64.sh
 
 # The HTTP fuzzers, the parser and then the whole server, FUZZ_SECONDS each
-# (default 120), from the corpora in fuzz/corpus/; crashes land in
-# fuzz/crashes/ (commit them with the fix), and fail the target.
+# (default 120), from the corpora in fuzz/corpus/, after a replay of every
+# regression input (fuzz/regression/) through both, built with clang's
+# sanitizers.  A crash fails the target and its input lands in fuzz/crashes/
+# (libFuzzer's crash-, leak-, timeout- or oom- file); fuzz/regression/README.md
+# says how to keep it as a regression input, with the fix.
 FUZZ_SECONDS ?= 120
+FUZZ_REGRESSION = $(sort $(filter-out %/README.md,$(wildcard fuzz/regression/*)))
+FUZZ_FOUND = { echo "the input is in fuzz/crashes/ (above); to keep it: fuzz/regression/README.md"; exit 1; }
 fuzz:
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCIO_FUZZ=ON -DCIO_BUILD_BENCH=OFF >/dev/null
 	@cmake --build build-fuzz --target fuzz_http fuzz_http_server -j $(JOBS) >/dev/null
 	@mkdir -p fuzz/crashes build-fuzz/corpus build-fuzz/corpus-server
+	@echo "-- the regression inputs, once each through both fuzzers"
+	@for t in fuzz_http fuzz_http_server; do \
+	  build-fuzz/fuzz/$$t -artifact_prefix=build-fuzz/ $(FUZZ_REGRESSION) >build-fuzz/regression.log 2>&1 \
+	    || { tail -n 30 build-fuzz/regression.log; echo "a regression input fails $$t again"; exit 1; }; done
 	@echo "-- the request parser and chunked decoder, $(FUZZ_SECONDS) s"
 	@build-fuzz/fuzz/fuzz_http -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
 	  -artifact_prefix=fuzz/crashes/ build-fuzz/corpus fuzz/corpus/http >build-fuzz/parser.log 2>&1; \
-	  rc=$$?; tail -n 12 build-fuzz/parser.log; exit $$rc
+	  rc=$$?; tail -n 12 build-fuzz/parser.log; [ $$rc = 0 ] || $(FUZZ_FOUND)
 	@echo "-- the whole server over a loopback connection, $(FUZZ_SECONDS) s"
 	@build-fuzz/fuzz/fuzz_http_server -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=30 \
 	  -print_final_stats=1 -artifact_prefix=fuzz/crashes/ build-fuzz/corpus-server \
 	  fuzz/corpus/http_server fuzz/corpus/http >build-fuzz/server.log 2>&1; \
-	  rc=$$?; tail -n 12 build-fuzz/server.log; exit $$rc
+	  rc=$$?; tail -n 12 build-fuzz/server.log; [ $$rc = 0 ] || $(FUZZ_FOUND)
+
+# clang-tidy (.clang-tidy: the checks, and why each one off is off) over
+# every library source the build compiles, and through them cio's headers,
+# with the build's own flags (its compile_commands.json); any warning
+# fails.  One clang-tidy per file, JOBS at a time, largest first (about a
+# minute on two loaded cores).
+TIDY ?= $(firstword $(shell command -v clang-tidy clang-tidy-14 2>/dev/null))
+tidy:
+	@test -n "$(TIDY)" || { echo "make tidy needs clang-tidy (apt-get install clang-tidy)"; exit 1; }
+	@test -f $(BUILD)/compile_commands.json || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIO_WERROR=ON $(CMAKE_FLAGS) >/dev/null
+	@sed -n 's|^ *"file": "\($(CURDIR)/src/[^"]*\.c\)",\{0,1\}$$|\1|p' $(BUILD)/compile_commands.json | sort -u \
+	  | xargs -r ls -S | xargs -r -n 1 -P $(JOBS) $(TIDY) -p $(BUILD) --quiet >$(BUILD)/tidy.log 2>&1; \
+	  rc=$$?; grep -v '^[0-9]* warnings\{0,1\} generated\.$$' $(BUILD)/tidy.log; \
+	  if [ $$rc = 0 ]; then echo "clang-tidy: $$(grep -c '"file": "$(CURDIR)/src/' $(BUILD)/compile_commands.json) sources clean"; fi; exit $$rc
 
 # The API reference from the headers' comments (Doxygen; warnings fail).
 docs:

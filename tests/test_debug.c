@@ -77,6 +77,20 @@ static void release_mode_is_quiet(void) {
   ASSERT(strstr(out, "blocked") == NULL);
 }
 
+// A threshold too large for int64_t nanoseconds means "never", not the
+// undefined conversion that made it negative (every 5 ms sample a block).
+static void run_blocking_huge_threshold(void) {
+  setenv("CIO_BLOCK_MS", "1e30", 1);
+  run_blocking();
+}
+static void block_threshold_beyond_int64_ns_never_fires(void) {
+  char out[8192];
+  int status = test_run_child(run_blocking_huge_threshold, out, sizeof out);
+  if (!WIFEXITED(status) || WEXITSTATUS(status)) fputs(out, stderr);
+  ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT(strstr(out, "blocked") == NULL);
+}
+
 // ---------------------------------------------------------------- lost tasks
 
 static int fails(void *arg) {
@@ -228,6 +242,7 @@ static const test_case cases[] = {
     {"blocking_the_loop_is_reported_while_it_happens",
      blocking_the_loop_is_reported_while_it_happens, 0},
     {"release_mode_is_quiet", release_mode_is_quiet, 0},
+    {"block_threshold_beyond_int64_ns_never_fires", block_threshold_beyond_int64_ns_never_fires, 0},
     {"lost_and_unread_tasks_are_reported", lost_and_unread_tasks_are_reported, 0},
     {"task_dump_sigquit_and_stats", task_dump_sigquit_and_stats, 0},
     {"frame_past_the_guard_is_named", frame_past_the_guard_is_named, 0},

@@ -81,6 +81,7 @@ static long map_count_budget(void) {
   long max = 65530;
   FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
   if (f) {
+    // NOLINTNEXTLINE(cert-err34-c): a number the kernel wrote; a misread keeps the default
     if (fscanf(f, "%ld", &max) != 1) max = 65530;
     fclose(f);
   }
@@ -193,7 +194,7 @@ static enum cio__guard install_guard(char *guard, size_t len) {
 // (from the first on; 0 if batching is unavailable: the caller installs the
 // rest one by one).
 #define BATCH CIO__TUNED(1024, 3)   // UIO_MAXIOV
-#define PIDFD_SELF_THREAD -10000    // Linux 6.15; older kernels say EBADF
+#define PIDFD_SELF_THREAD (-10000)  // Linux 6.15; older kernels say EBADF
 static atomic_int batch_works = -1; // -1 unknown, 0 no, 1 yes
 
 static size_t install_guards_batched(char *first, size_t stride, size_t len, size_t count) {

@@ -125,8 +125,12 @@ int cio__watchdog_start(cio__loop *L, double threshold) {
   struct cio__watchdog *w = calloc(1, sizeof *w);
   if (!w) return -ENOMEM;
   const char *env = getenv("CIO_BLOCK_MS");
-  if (env && atof(env) > 0) threshold = atof(env) / 1000;
-  w->threshold = (int64_t)((threshold > 0 ? threshold : 0.1) * 1e9);
+  double ms = env ? strtod(env, NULL) : 0;
+  if (ms > 0) threshold = ms / 1000;
+  if (!(threshold > 0)) threshold = 0.1; // (NaN too)
+  // A threshold past int64_t's 292 years is never reached (and converting
+  // it would be undefined behaviour: a negative threshold on x86).
+  w->threshold = threshold < 9e9 ? (int64_t)(threshold * 1e9) : INT64_MAX;
   w->L = L;
   w->loop_thread = pthread_self();
   void *prime[1];

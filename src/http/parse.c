@@ -343,10 +343,8 @@ int cio__http_chunked_decode(cio__http_chunked *d, char *buf, size_t *len, size_
     case EXT:
       if (c == '\r') {
         d->state = SIZE_LF;
-      } else if ((unsigned char)c < ' ' && c != '\t') {
-        return -CIO__HTTP_BAD;
-      } else if (++d->trailer > MAX_TRAILER) {
-        return -CIO__HTTP_BAD;
+      } else if (((unsigned char)c < ' ' && c != '\t') || ++d->trailer > MAX_TRAILER) {
+        return -CIO__HTTP_BAD; // a control character, or an extension too long
       }
       in++;
       break;

@@ -132,7 +132,7 @@ int cio_tcp_connect(cio_sock **out, const char *host, const char *port) {
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    cio_sock *s;
+    cio_sock *s = NULL;
     if ((rc = cio__sock_wrap(L, fd, &s)) < 0) {
       close(fd);
       continue;
@@ -205,7 +205,7 @@ int cio_unix_connect(cio_sock **out, const char *path) {
   if (!out || unix_addr(path, &a) < 0) return -EINVAL;
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
-  cio_sock *s;
+  cio_sock *s = NULL;
   int rc = cio__sock_wrap(L, fd, &s);
   if (rc < 0) {
     close(fd);

@@ -25,8 +25,6 @@
 #define P_PIDFD 3
 #endif
 
-extern char **environ;
-
 #define PROCESS_MAGIC 0x70726f63u // "proc"
 
 struct cio_process {
@@ -102,7 +100,7 @@ int cio_process_spawn(cio_process **out, const char *file, char *const argv[],
       waitid(P_PID, (id_t)proc->pid, &si, WEXITED);
     }
   }
-  if (rc < 0) {
+  if (rc != 0) { // (rc is 0 or -errno; != so that the analyzer need not know errno > 0)
     for (int i = 0; i < 3; i++)
       for (int k = 0; k < 2; k++)
         if (p[i][k] >= 0) close(p[i][k]);

@@ -210,6 +210,7 @@ static ssize_t read_until(cio_stream *st, const void *sep, size_t seplen, char *
       if (hit) {
         size_t n = (size_t)(hit - base) + seplen;
         if (n > cap) return -EMSGSIZE;
+        // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): !buf means cap 0 < n
         memcpy(buf, base, n);
         st->rstart += n;
         return (ssize_t)n;

@@ -33,6 +33,7 @@ static void set_owner(cio_lock *l, cio_task *t) {
   if (owner_here && l->owner->id == l->owner_id && l->owner->locks_held) l->owner->locks_held--;
   l->owner = t;
   l->owner_id = t ? t->id : 0;
+  // NOLINTNEXTLINE(clang-analyzer-core.NullDereference): a task implies its loop (L)
   l->owner_loop = t ? L->serial : 0;
   if (t && t->locks_held < UINT8_MAX) t->locks_held++;
 }

@@ -101,11 +101,12 @@ int cio_queue_free(cio_queue *q) {
 
 // ---------------------------------------------------------------- storage
 
-static bool grow(cio_queue *q) {
+// Doubles the storage of a full queue of n items (n == cap, read once by the
+// caller: a second atomic read could differ for all the analyzer knows).
+static bool grow(cio_queue *q, size_t n) {
   size_t cap = q->cap * 2;
   struct slot *s = malloc(cap * sizeof *s);
   if (!s) return false;
-  size_t n = length(q);
   for (size_t i = 0; i < n; i++) // unwrap the ring (a no-op order for the others)
     s[i] = q->slots[q->kind == CIO_QUEUE_FIFO ? (q->head + i) % q->cap : i];
   free(q->slots);
@@ -121,7 +122,7 @@ static bool heap_before(const struct slot *a, const struct slot *b) {
 
 static int push(cio_queue *q, void *item, int64_t priority) {
   size_t n = length(q);
-  if (n == q->cap && !grow(q)) return -ENOMEM;
+  if (n == q->cap && !grow(q, n)) return -ENOMEM;
   struct slot s = {item, priority, q->seq++};
   if (q->kind == CIO_QUEUE_FIFO) {
     size_t at = q->head + n;

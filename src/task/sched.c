@@ -211,7 +211,7 @@ static void schedule(cio__loop *L, cio_task *cur) {
     switch_away(L, &cur->ctx, cio__task_fake_stack(cur), next);
 }
 
-void cio__task_timer_fired(cio__timer *tm) {
+static void task_timer_fired(cio__timer *tm) {
   cio_task *t = cio__container_of(tm, cio_task, timer);
   cio__wake(cio__tls_loop, t, CIO__WOKE_TIMER);
 }
@@ -314,7 +314,7 @@ static bool deadlocked(cio__loop *L) {
 int cio__sched_run(cio__loop *L) {
   int rc = 0;
   void *fake = NULL;
-  L->timer_fired = cio__task_timer_fired;
+  L->timer_fired = task_timer_fired;
   // Thread-pool jobs must report back before the loop may be freed, even
   // when the tasks that started them are gone.
   while (L->nlive > 0 || L->refs > 0) {

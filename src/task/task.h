@@ -138,9 +138,6 @@ void cio__ready(cio__loop *L, cio_task *t);
 // that error at once without parking.  `what` names the wait in task dumps.
 int cio__park(cio__loop *L, int64_t deadline, const char *what);
 
-// A task's timer expired: wakes it with -ETIMEDOUT.
-void cio__task_timer_fired(cio__timer *tm);
-
 // Makes a parked task ready; its cio__park() returns `code`.  Does nothing
 // if the task is not parked (it was already woken).
 void cio__wake(cio__loop *L, cio_task *t, int code);
