@@ -71,7 +71,7 @@ static int wait(cio__loop *L, cio_cond *c, int64_t deadline) {
   return rc;
 }
 
-// One wait, for cio_cond_wait() and cio_cond_wait_timeout().
+// One wait, for cio_cond_wait() and cio_cond_wait_for().
 static int wait_once(cio_cond *c, double timeout, const char *fn) {
   cio__loop *L;
   int64_t deadline = cio__sync_start(fn, timeout, c, CIO__COND_MAGIC, &L);
@@ -80,8 +80,8 @@ static int wait_once(cio_cond *c, double timeout, const char *fn) {
 
 int cio_cond_wait(cio_cond *c) { return wait_once(c, CIO_FOREVER, "cio_cond_wait"); }
 
-int cio_cond_wait_timeout(cio_cond *c, double timeout) {
-  return wait_once(c, timeout, "cio_cond_wait_timeout");
+int cio_cond_wait_for(cio_cond *c, double timeout) {
+  return wait_once(c, timeout, "cio_cond_wait_for");
 }
 
 int cio_cond_wait_until(cio_cond *c, bool (*pred)(void *), void *arg, double timeout) {
