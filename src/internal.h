@@ -37,4 +37,24 @@ _Noreturn void cio__fatal(const char *fmt, ...) __attribute__((format(printf, 1,
 // Converts seconds to nanoseconds, saturating; -EINVAL for NaN or negative.
 int cio__seconds_to_ns(double s, int64_t *ns);
 
+// ---------------------------------------------------------------- constructors
+//
+// A constructor (*_new, spawn) fails with NULL and errno set, as the public
+// headers promise; these say it in one line.
+#include <errno.h>
+#include <stdlib.h>
+
+// Sets errno to `code` and returns NULL: `if (!fn) return cio__null_errno(EINVAL);`
+static inline void *cio__null_errno(int code) {
+  errno = code;
+  return NULL;
+}
+
+// A zeroed block of `size` bytes, or NULL with errno ENOMEM.
+static inline void *cio__zalloc(size_t size) {
+  void *p = calloc(1, size);
+  if (!p) errno = ENOMEM;
+  return p;
+}
+
 #endif

@@ -1104,6 +1104,74 @@ static void every_handle_freed_twice_returns_einval(void) {
   ASSERT_STR_CONTAINS(out, "is not an open event (closed twice");
 }
 
+// A call that finds its object ready (a free lock, a permit, a set event, an
+// item) does not suspend, but now and then it yields to let others run (the
+// cooperative budget), and another task may free the object meanwhile: the
+// call then returns -EINVAL and takes nothing.  (A lock acquire went on and
+// took the freed lock, returning 0.)
+struct freed_meanwhile {
+  void *obj;                  // the object
+  int (*call)(void *obj);     // an await on it that finds it ready
+  int (*undo)(void *obj);     // gives back what the call took
+  int (*free_obj)(void *obj); // frees it
+  bool freed;                 // the other task freed it
+};
+static int lock_call(void *o) { return cio_lock_acquire(o); }
+static int lock_undo(void *o) { return cio_lock_release(o); }
+static int lock_free_obj(void *o) { return cio_lock_free(o); }
+static int sem_call(void *o) { return cio_sem_acquire(o); }
+static int sem_undo(void *o) { return cio_sem_release(o); }
+static int sem_free_obj(void *o) { return cio_sem_free(o); }
+static int event_call(void *o) { return cio_event_wait(o); }
+static int event_undo(void *o) { return cio_event_set(o); }
+static int event_free_obj(void *o) { return cio_event_free(o); }
+static int queue_call(void *o) {
+  void *item;
+  return cio_queue_get(o, &item);
+}
+static int queue_undo(void *o) { return cio_queue_put_nowait(o, o); }
+static int queue_free_obj(void *o) {
+  void *item;
+  ASSERT_EQ(cio_queue_get_nowait(o, &item), 0);
+  return cio_queue_free(o);
+}
+static int free_meanwhile(void *arg) {
+  struct freed_meanwhile *f = arg;
+  ASSERT_EQ(f->free_obj(f->obj), 0);
+  f->freed = true;
+  return 0;
+}
+static int freed_meanwhile_main(void *arg) {
+  (void)arg;
+  cio_queue *q = cio_queue_new(CIO_QUEUE_FIFO, 0);
+  cio_event *e = cio_event_new();
+  ASSERT(q && e && cio_queue_put_nowait(q, q) == 0 && cio_event_set(e) == 0);
+  struct freed_meanwhile objs[] = {
+      {cio_lock_new(), lock_call, lock_undo, lock_free_obj, false},
+      {cio_sem_new(1), sem_call, sem_undo, sem_free_obj, false},
+      {e, event_call, event_undo, event_free_obj, false},
+      {q, queue_call, queue_undo, queue_free_obj, false},
+  };
+  for (size_t i = 0; i < sizeof objs / sizeof *objs; i++) {
+    struct freed_meanwhile *f = &objs[i];
+    ASSERT(f->obj);
+    cio_task *t = cio_spawn(free_meanwhile, f);
+    int rc, calls = 0;
+    while ((rc = f->call(f->obj)) == 0) { // never suspends: the object is ready
+      ASSERT(!f->freed);                  // the call that let the free in took nothing
+      ASSERT_EQ(f->undo(f->obj), 0);
+      ASSERT(++calls < 100000);
+    }
+    ASSERT_EQ(rc, -EINVAL);
+    ASSERT(f->freed);
+    ASSERT_EQ(cio_join(t), 0);
+  }
+  return 0;
+}
+static void an_object_freed_while_a_call_yields_is_not_taken(void) {
+  ASSERT_EQ(cio_run(freed_meanwhile_main, NULL), 0);
+}
+
 // ---------------------------------------------------------------- thread exit
 
 // Threads that each run a loop, create and free synchronization objects,
@@ -1179,6 +1247,8 @@ static const test_case cases[] = {
     {"barrier_chaos_gives_every_party_its_index", barrier_chaos_gives_every_party_its_index, 60},
     {"bad_input", bad_input, 0},
     {"every_handle_freed_twice_returns_einval", every_handle_freed_twice_returns_einval, 0},
+    {"an_object_freed_while_a_call_yields_is_not_taken",
+     an_object_freed_while_a_call_yields_is_not_taken, 0},
     {"threads_leave_no_quarantined_objects", threads_leave_no_quarantined_objects, 60},
 };
 TEST_MAIN(cases)

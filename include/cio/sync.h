@@ -95,7 +95,9 @@ cio_lock *cio_cond_lock(cio_cond *c);
 /// also when cancelled or timed out, so the caller always holds the lock on
 /// return (-EPERM, without waiting, if it was not locked).
 CIO_AWAIT int cio_cond_wait(cio_cond *c);
-CIO_AWAIT int cio_cond_wait_timeout(cio_cond *c, double timeout);
+/// As cio_cond_wait(), giving up after `timeout` seconds with -ETIMEDOUT (the
+/// lock is re-acquired then too).  Was cio_cond_wait_timeout() before 0.2.
+CIO_AWAIT int cio_cond_wait_for(cio_cond *c, double timeout);
 /// Awaits until pred(arg) is true, checking it first and after each notify
 /// (asyncio's wait_for).  Returns 0 once true, or the error of the wait.
 CIO_AWAIT int cio_cond_wait_until(cio_cond *c, bool (*pred)(void *arg), void *arg, double timeout);

@@ -23,14 +23,16 @@ struct cio_as_completed {
 };
 
 int cio_as_completed_begin(cio_as_completed **out, cio_task **tasks, size_t n, double timeout) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_as_completed_begin");
+  cio__loop *L;
+  int64_t deadline = cio__await_deadline("cio_as_completed_begin", timeout, &L);
+  if (deadline < 0) return (int)deadline;
   if (!out) return -EINVAL;
   cio_as_completed *it = calloc(1, sizeof *it);
   if (!it) return -ENOMEM;
-  int rc = cio__deadline_after(L, timeout, &it->deadline);
-  if (rc == 0 && !(it->handed_out = calloc(n ? n : 1, sizeof(bool)))) rc = -ENOMEM;
-  if (rc == 0) rc = cio__watch_start(&it->watch, L, tasks, n, "cio_as_completed_begin");
+  it->deadline = deadline;
+  it->handed_out = calloc(n ? n : 1, sizeof(bool));
+  int rc = it->handed_out ? cio__watch_start(&it->watch, L, tasks, n, "cio_as_completed_begin")
+                          : -ENOMEM;
   if (rc < 0) {
     free(it->handed_out);
     free(it);
@@ -55,8 +57,8 @@ static int report_late(cio_as_completed *it, cio_task **task) {
 }
 
 int cio_as_completed_next(cio_as_completed *it, cio_task **task) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_as_completed_next");
+  cio__loop *L = cio__await_loop("cio_as_completed_next");
+  if (!L) return -EPERM;
   if (!it || it->magic != ITER_MAGIC)
     return cio__bad_handle("cio_as_completed_next", "iterator", it);
   if (!task) return -EINVAL;

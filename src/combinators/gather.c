@@ -7,8 +7,8 @@
 #include "watch.h"
 
 int cio_gather(cio_task **tasks, size_t n, int *outcomes, unsigned flags) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_gather");
+  cio__loop *L = cio__await_loop("cio_gather");
+  if (!L) return -EPERM;
   if (flags & ~(CIO_GATHER_CANCEL_ON_ERROR | CIO_GATHER_COLLECT)) return -EINVAL;
   if ((flags & CIO_GATHER_COLLECT) && !outcomes && n) return -EINVAL;
   if (n == 0) return 0;

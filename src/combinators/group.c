@@ -99,16 +99,10 @@ static void on_member_done(cio__waiter *w, void *from) {
 }
 
 cio_group *cio_group_new(void) {
-  cio__loop *L = cio__task_loop();
-  if (!L) {
-    errno = -cio__misuse_outside("cio_group_new");
-    return NULL;
-  }
-  cio_group *g = calloc(1, sizeof *g);
-  if (!g) {
-    errno = ENOMEM;
-    return NULL;
-  }
+  cio__loop *L = cio__await_loop("cio_group_new");
+  if (!L) return cio__null_errno(EPERM);
+  cio_group *g = cio__zalloc(sizeof *g);
+  if (!g) return NULL;
   g->magic = GROUP_MAGIC;
   g->owner = L->current;
   g->owner_id = L->current->id;
@@ -117,25 +111,15 @@ cio_group *cio_group_new(void) {
 
 cio_task *cio_group_spawn_at(cio_group *g, const char *name, cio_fn fn, void *arg, const char *file,
                              int line) {
-  cio__loop *L = cio__tls_loop;
-  if (!L) {
-    errno = -cio__misuse_outside("cio_group_spawn");
-    return NULL;
-  }
-  if (!valid(g) || !fn || g->closed) {
-    errno = EINVAL;
-    return NULL;
-  }
-  if (g->cancelling) {
-    errno = ECANCELED;
-    return NULL;
-  }
+  cio__loop *L = cio__thread_loop("cio_group_spawn");
+  if (!L) return cio__null_errno(EPERM);
+  if (!valid(g) || !fn || g->closed) return cio__null_errno(EINVAL);
+  if (g->cancelling) return cio__null_errno(ECANCELED);
   struct member *m = malloc(sizeof *m);
   cio_task *t = m ? cio__task_new(L, name, fn, arg, file, line) : NULL;
   if (!t) {
     free(m);
-    errno = ENOMEM;
-    return NULL;
+    return cio__null_errno(ENOMEM);
   }
   t->detached = true; // the group owns it; it frees itself when done
   m->waiter = (cio__waiter){.notify = on_member_done};
@@ -151,8 +135,8 @@ cio_task *cio_group_spawn_at(cio_group *g, const char *name, cio_fn fn, void *ar
 }
 
 int cio_group_wait(cio_group *g) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_group_wait");
+  cio__loop *L = cio__await_loop("cio_group_wait");
+  if (!L) return -EPERM;
   if (!valid(g) || g->closed) return -EINVAL;
   if (L->current != g->owner) return -EPERM;
   int interrupted = 0;

@@ -45,11 +45,10 @@ static int partition(cio__watch *w) {
 }
 
 int cio_wait(cio_task **tasks, size_t n, enum cio_when when, double timeout) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_wait");
-  int64_t deadline;
-  if (n == 0 || when > CIO_ALL_COMPLETED || cio__deadline_after(L, timeout, &deadline) < 0)
-    return -EINVAL;
+  cio__loop *L;
+  int64_t deadline = cio__await_deadline("cio_wait", timeout, &L);
+  if (deadline < 0) return (int)deadline;
+  if (n == 0 || when > CIO_ALL_COMPLETED) return -EINVAL;
   cio__watch w;
   int rc = cio__watch_start(&w, L, tasks, n, "cio_wait");
   if (rc < 0) return rc;
@@ -71,8 +70,8 @@ int cio_wait(cio_task **tasks, size_t n, enum cio_when when, double timeout) {
 }
 
 int cio_wait_for(cio_task *h, double timeout) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_wait_for");
+  cio__loop *L = cio__await_loop("cio_wait_for");
+  if (!L) return -EPERM;
   cio_task *t = cio__task_of_checked(L, h, "cio_wait_for");
   if (!t || t->detached || t->joining || t == L->current) return -EINVAL;
   cio_scope scope;

@@ -21,19 +21,14 @@ struct cio_barrier {
   cio__waitq waiters; // arrived tasks, waiting
 };
 
+_Static_assert(offsetof(struct cio_barrier, magic) == 0, "the magic comes first (sync.h)");
+
 static bool valid(const cio_barrier *b) { return b && b->magic == CIO__BARRIER_MAGIC; }
 
 cio_barrier *cio_barrier_new(size_t parties) {
-  if (parties < 1) {
-    errno = EINVAL;
-    return NULL;
-  }
-  cio_barrier *b = calloc(1, sizeof *b);
-  if (!b) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  b->magic = CIO__BARRIER_MAGIC;
+  if (parties < 1) return cio__null_errno(EINVAL);
+  cio_barrier *b = cio__sync_new(sizeof *b, CIO__BARRIER_MAGIC);
+  if (!b) return NULL;
   b->parties = parties;
   cio__waitq_init(&b->waiters);
   return b;
@@ -52,7 +47,7 @@ int cio_barrier_free(cio_barrier *b) {
   if (!valid(b)) return cio__bad_handle("cio_barrier_free", "barrier", b);
   b->magic = 0;
   end_generation(b, -EIDRM);
-  cio__sync_release(b);
+  cio__quarantine(b);
   return 0;
 }
 
@@ -74,10 +69,10 @@ int cio_barrier_reset(cio_barrier *b) {
   return 0;
 }
 
-static int wait(cio_barrier *b, int64_t deadline, const char *fn) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside(fn);
-  if (!valid(b)) return -EINVAL;
+static int wait(cio_barrier *b, double timeout, const char *fn) {
+  cio__loop *L;
+  int64_t deadline = cio__sync_start(fn, timeout, b, CIO__BARRIER_MAGIC, &L);
+  if (deadline < 0) return (int)deadline;
   if (b->broken) return -EPIPE;
   int index = (int)b->count++;
   if (b->count == b->parties) { // the last one: release everybody
@@ -99,14 +94,10 @@ static int wait(cio_barrier *b, int64_t deadline, const char *fn) {
   return rc == CIO__PARK_DEADLINE ? -ETIMEDOUT : rc;
 }
 
-int cio_barrier_wait(cio_barrier *b) { return wait(b, CIO__NEVER, "cio_barrier_wait"); }
+int cio_barrier_wait(cio_barrier *b) { return wait(b, CIO_FOREVER, "cio_barrier_wait"); }
 
 int cio_barrier_wait_for(cio_barrier *b, double timeout) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_barrier_wait_for");
-  int64_t deadline;
-  if (cio__sync_deadline(L, timeout, &deadline) < 0) return -EINVAL;
-  return wait(b, deadline, "cio_barrier_wait_for");
+  return wait(b, timeout, "cio_barrier_wait_for");
 }
 
 size_t cio_barrier_parties(const cio_barrier *b) { return valid(b) ? b->parties : 0; }

@@ -15,32 +15,28 @@ struct cio_cond {
   cio__waitq waiters; // tasks waiting for a notify, FIFO
 };
 
+_Static_assert(offsetof(struct cio_cond, magic) == 0, "the magic comes first (sync.h)");
+
 static bool valid(const cio_cond *c) { return c && c->magic == CIO__COND_MAGIC; }
 
 cio_cond *cio_cond_new(cio_lock *lock) {
-  cio_cond *c = calloc(1, sizeof *c);
-  if (!c) {
-    errno = ENOMEM;
-    return NULL;
-  }
+  cio_cond *c = cio__sync_new(sizeof *c, CIO__COND_MAGIC);
+  if (!c) return NULL;
+  cio__waitq_init(&c->waiters);
   c->lock = lock ? lock : cio_lock_new();
   if (!c->lock) {
     free(c);
-    errno = ENOMEM;
-    return NULL;
+    return cio__null_errno(ENOMEM);
   }
   c->own_lock = !lock;
-  c->magic = CIO__COND_MAGIC;
-  cio__waitq_init(&c->waiters);
   return c;
 }
 
 int cio_cond_free(cio_cond *c) {
   if (!valid(c)) return cio__bad_handle("cio_cond_free", "condition", c);
-  c->magic = 0;
-  if (cio__tls_loop) cio__waitq_wake_all(cio__tls_loop, &c->waiters, -EIDRM, NULL);
+  cio__sync_close(&c->magic, &c->waiters);
   if (c->own_lock) cio_lock_free(c->lock);
-  cio__sync_release(c);
+  cio__quarantine(c);
   return 0;
 }
 
@@ -75,26 +71,24 @@ static int wait(cio__loop *L, cio_cond *c, int64_t deadline) {
   return rc;
 }
 
-int cio_cond_wait(cio_cond *c) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_cond_wait");
-  if (!valid(c)) return -EINVAL;
-  return wait(L, c, CIO__NEVER);
+// One wait, for cio_cond_wait() and cio_cond_wait_for().
+static int wait_once(cio_cond *c, double timeout, const char *fn) {
+  cio__loop *L;
+  int64_t deadline = cio__sync_start(fn, timeout, c, CIO__COND_MAGIC, &L);
+  return deadline < 0 ? (int)deadline : wait(L, c, deadline);
 }
 
-int cio_cond_wait_timeout(cio_cond *c, double timeout) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_cond_wait_timeout");
-  int64_t deadline;
-  if (!valid(c) || cio__sync_deadline(L, timeout, &deadline) < 0) return -EINVAL;
-  return wait(L, c, deadline);
+int cio_cond_wait(cio_cond *c) { return wait_once(c, CIO_FOREVER, "cio_cond_wait"); }
+
+int cio_cond_wait_for(cio_cond *c, double timeout) {
+  return wait_once(c, timeout, "cio_cond_wait_for");
 }
 
 int cio_cond_wait_until(cio_cond *c, bool (*pred)(void *), void *arg, double timeout) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_cond_wait_until");
-  int64_t deadline;
-  if (!valid(c) || !pred || cio__sync_deadline(L, timeout, &deadline) < 0) return -EINVAL;
+  cio__loop *L;
+  int64_t deadline = cio__sync_start("cio_cond_wait_until", timeout, c, CIO__COND_MAGIC, &L);
+  if (deadline < 0) return (int)deadline;
+  if (!pred) return -EINVAL;
   while (!pred(arg)) {
     int rc = wait(L, c, deadline);
     if (rc < 0) return rc;

@@ -15,15 +15,13 @@ struct cio_event {
   cio__waitq waiters; // tasks waiting for the flag
 };
 
+_Static_assert(offsetof(struct cio_event, magic) == 0, "the magic comes first (sync.h)");
+
 static bool valid(const cio_event *e) { return e && e->magic == CIO__EVENT_MAGIC; }
 
 cio_event *cio_event_new(void) {
-  cio_event *e = calloc(1, sizeof *e);
-  if (!e) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  e->magic = CIO__EVENT_MAGIC;
+  cio_event *e = cio__sync_new(sizeof *e, CIO__EVENT_MAGIC);
+  if (!e) return NULL;
   atomic_init(&e->flag, false);
   e->loop = cio__tls_loop;
   cio__waitq_init(&e->waiters);
@@ -32,9 +30,8 @@ cio_event *cio_event_new(void) {
 
 int cio_event_free(cio_event *e) {
   if (!valid(e)) return cio__bad_handle("cio_event_free", "event", e);
-  e->magic = 0;
-  if (cio__tls_loop) cio__waitq_wake_all(cio__tls_loop, &e->waiters, -EIDRM, NULL);
-  cio__sync_release(e);
+  cio__sync_close(&e->magic, &e->waiters);
+  cio__quarantine(e);
   return 0;
 }
 
@@ -64,27 +61,20 @@ bool cio_event_is_set(const cio_event *e) {
   return valid(e) && atomic_load((atomic_bool *)&e->flag);
 }
 
-static int wait(cio_event *e, int64_t deadline, const char *fn) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside(fn);
-  if (!valid(e)) return -EINVAL;
+static int wait(cio_event *e, double timeout, const char *fn) {
+  cio__loop *L; // a set event never suspends:
+  int64_t deadline = cio__sync_start_coop(fn, timeout, e, CIO__EVENT_MAGIC, &L);
+  if (deadline < 0) return (int)deadline;
   if (!e->loop) e->loop = L;
-  int rc = cio__coop(L); // a set event never suspends
-  if (rc < 0) return rc;
-  if (!valid(e)) return -EINVAL;
   if (atomic_load(&e->flag)) return 0;
-  rc = cio__sync_wait(L, &e->waiters, deadline, "event");
+  int rc = cio__sync_wait(L, &e->waiters, deadline, "event");
   if (rc < 0) return rc;
   // Woken by set(): 0 even if cleared since, unless cancelled meanwhile.
   return cio__checkpoint(L);
 }
 
-int cio_event_wait(cio_event *e) { return wait(e, CIO__NEVER, "cio_event_wait"); }
+int cio_event_wait(cio_event *e) { return wait(e, CIO_FOREVER, "cio_event_wait"); }
 
 int cio_event_wait_for(cio_event *e, double timeout) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_event_wait_for");
-  int64_t deadline;
-  if (cio__sync_deadline(L, timeout, &deadline) < 0) return -EINVAL;
-  return wait(e, deadline, "cio_event_wait_for");
+  return wait(e, timeout, "cio_event_wait_for");
 }

@@ -17,6 +17,8 @@ struct cio_lock {
   cio__waitq waiters;  // tasks waiting, FIFO
 };
 
+_Static_assert(offsetof(struct cio_lock, magic) == 0, "the magic comes first (sync.h)");
+
 static bool valid(const cio_lock *l) { return l && l->magic == CIO__LOCK_MAGIC; }
 
 // Ownership is by task, not by record: a task that ends holding the lock
@@ -39,22 +41,17 @@ static void set_owner(cio_lock *l, cio_task *t) {
 }
 
 cio_lock *cio_lock_new(void) {
-  cio_lock *l = calloc(1, sizeof *l);
-  if (!l) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  l->magic = CIO__LOCK_MAGIC;
+  cio_lock *l = cio__sync_new(sizeof *l, CIO__LOCK_MAGIC);
+  if (!l) return NULL;
   cio__waitq_init(&l->waiters);
   return l;
 }
 
 int cio_lock_free(cio_lock *l) {
   if (!valid(l)) return cio__bad_handle("cio_lock_free", "lock", l);
-  l->magic = 0;
+  cio__sync_close(&l->magic, &l->waiters);
   set_owner(l, NULL);
-  if (cio__tls_loop) cio__waitq_wake_all(cio__tls_loop, &l->waiters, -EIDRM, NULL);
-  cio__sync_release(l);
+  cio__quarantine(l);
   return 0;
 }
 
@@ -70,12 +67,10 @@ int cio_lock_release(cio_lock *l) {
   return 0;
 }
 
-static int acquire(cio_lock *l, int64_t deadline, const char *fn) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside(fn);
-  if (!valid(l)) return -EINVAL;
-  int rc = cio__coop(L);
-  if (rc < 0) return rc;
+static int acquire(cio_lock *l, double timeout, const char *fn) {
+  cio__loop *L; // a free lock never suspends:
+  int64_t deadline = cio__sync_start_coop(fn, timeout, l, CIO__LOCK_MAGIC, &L);
+  if (deadline < 0) return (int)deadline;
   cio_task *cur = L->current;
   if (!l->locked) {
     l->locked = true;
@@ -83,7 +78,7 @@ static int acquire(cio_lock *l, int64_t deadline, const char *fn) {
     return 0;
   }
   if (owned_by(l, cur)) return -EDEADLK;
-  rc = cio__sync_wait(L, &l->waiters, deadline, "lock");
+  int rc = cio__sync_wait(L, &l->waiters, deadline, "lock");
   if (rc < 0) return rc;
   // Handed the lock; if cancelled meanwhile, hand it on (asyncio's rule).
   rc = cio__checkpoint(L);
@@ -91,14 +86,10 @@ static int acquire(cio_lock *l, int64_t deadline, const char *fn) {
   return rc;
 }
 
-int cio_lock_acquire(cio_lock *l) { return acquire(l, CIO__NEVER, "cio_lock_acquire"); }
+int cio_lock_acquire(cio_lock *l) { return acquire(l, CIO_FOREVER, "cio_lock_acquire"); }
 
 int cio_lock_acquire_for(cio_lock *l, double timeout) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_lock_acquire_for");
-  int64_t deadline;
-  if (cio__sync_deadline(L, timeout, &deadline) < 0) return -EINVAL;
-  return acquire(l, deadline, "cio_lock_acquire_for");
+  return acquire(l, timeout, "cio_lock_acquire_for");
 }
 
 int cio_lock_try_acquire(cio_lock *l) {

@@ -85,6 +85,3 @@ int cio__bad_handle(const char *fn, const char *what, const void *obj) {
     cio__warn("%s(): %p is not an open %s (closed twice, or used after closing?)", fn, obj, what);
   return -EINVAL;
 }
-
-// The synchronization objects' name for it (sync.h).
-void cio__sync_release(void *obj) { cio__quarantine(obj); }

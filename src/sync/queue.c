@@ -43,6 +43,8 @@ struct cio_queue {
   cio__waitq joiners;       // tasks in cio_queue_join()
 };
 
+_Static_assert(offsetof(struct cio_queue, magic) == 0, "the magic comes first (sync.h)");
+
 static bool valid(const cio_queue *q) { return q && q->magic == CIO__QUEUE_MAGIC; }
 
 static size_t length(const cio_queue *q) {
@@ -60,19 +62,14 @@ static bool is_full(const cio_queue *q) {
 }
 
 cio_queue *cio_queue_new(enum cio_queue_kind kind, size_t maxsize) {
-  if (kind > CIO_QUEUE_PRIORITY) {
-    errno = EINVAL;
-    return NULL;
-  }
-  cio_queue *q = calloc(1, sizeof *q);
+  if (kind > CIO_QUEUE_PRIORITY) return cio__null_errno(EINVAL);
   size_t cap = maxsize && maxsize < 64 ? maxsize : 64;
+  cio_queue *q = cio__sync_new(sizeof *q, CIO__QUEUE_MAGIC);
   if (q) q->slots = malloc(cap * sizeof *q->slots);
   if (!q || !q->slots) {
     free(q);
-    errno = ENOMEM;
-    return NULL;
+    return cio__null_errno(ENOMEM);
   }
-  q->magic = CIO__QUEUE_MAGIC;
   q->kind = kind;
   q->maxsize = maxsize;
   q->cap = cap;
@@ -95,7 +92,7 @@ int cio_queue_free(cio_queue *q) {
     cio__waitq_wake_all(cio__tls_loop, &q->joiners, -EIDRM, NULL);
   }
   free(q->slots);
-  cio__sync_release(q);
+  cio__quarantine(q);
   return 0;
 }
 
@@ -166,6 +163,45 @@ static void *pop(cio_queue *q) {
   return item;
 }
 
+// ---------------------------------------------------------------- waiting for a turn
+
+// Puts wait for room and gets for an item: the same wait, on either side.
+enum side { PUT, GET };
+
+// True if the queue has what `side` waits for.
+static bool ready(const cio_queue *q, enum side side) {
+  return side == PUT ? !is_full(q) : length(q) > 0;
+}
+
+// The start of a put or a get (`side`) for entry point `fn`: checks the
+// call (`arg_ok`: its item argument), binds the queue to the caller's loop
+// (stored in *L), and waits until the queue is ready for it.  Returns 0,
+// -ESHUTDOWN if the queue is shut down while not ready, or the error of
+// the start or the wait.  Always inline: put and get run it on every call,
+// and each gets a copy for its side.
+__attribute__((always_inline)) static inline int await_turn(cio_queue *q, enum side side,
+                                                            bool arg_ok, double timeout,
+                                                            const char *fn, cio__loop **L) {
+  // Room or an item there never suspends.
+  int64_t deadline = cio__sync_start_coop(fn, timeout, q, CIO__QUEUE_MAGIC, L);
+  if (deadline < 0) return (int)deadline;
+  if (!arg_ok) return -EINVAL;
+  if (!q->loop) q->loop = *L;
+  cio__waitq *waiters = side == PUT ? &q->putters : &q->getters;
+  while (!ready(q, side)) {
+    if (q->shutdown) return -ESHUTDOWN;
+    int rc = cio__sync_wait(*L, waiters, deadline, side == PUT ? "queue put" : "queue get");
+    if (rc == 0) rc = cio__checkpoint(*L);
+    if (rc < 0) {
+      // Woken for room or an item but leaving: it goes to the next waiter.
+      if (rc != -EIDRM && ready(q, side) && !cio__waitq_empty(waiters))
+        cio__waitq_wake_one(*L, waiters, 0, NULL);
+      return rc;
+    }
+  }
+  return 0;
+}
+
 // ---------------------------------------------------------------- put
 
 // Adds an item on the loop's thread and wakes a getter.
@@ -175,41 +211,24 @@ static int put_now(cio__loop *L, cio_queue *q, void *item, int64_t priority) {
   return rc;
 }
 
-static int put(cio_queue *q, void *item, int64_t priority, int64_t deadline, const char *fn) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside(fn);
-  if (!valid(q) || !item) return -EINVAL;
-  if (!q->loop) q->loop = L;
-  int rc = cio__coop(L); // room there never suspends
+static int put(cio_queue *q, void *item, int64_t priority, double timeout, const char *fn) {
+  cio__loop *L;
+  int rc = await_turn(q, PUT, item != NULL, timeout, fn, &L);
   if (rc < 0) return rc;
-  if (!valid(q)) return -EINVAL;
-  while (is_full(q)) {
-    if (q->shutdown) return -ESHUTDOWN;
-    rc = cio__sync_wait(L, &q->putters, deadline, "queue put");
-    if (rc == 0) rc = cio__checkpoint(L);
-    if (rc < 0) {
-      // Woken for room but leaving: the room goes to the next putter.
-      if (rc != -EIDRM && !is_full(q) && !cio__waitq_empty(&q->putters))
-        cio__waitq_wake_one(L, &q->putters, 0, NULL);
-      return rc;
-    }
-  }
   if (q->shutdown) return -ESHUTDOWN;
   return put_now(L, q, item, priority);
 }
 
-int cio_queue_put(cio_queue *q, void *item) { return put(q, item, 0, CIO__NEVER, "cio_queue_put"); }
+int cio_queue_put(cio_queue *q, void *item) {
+  return put(q, item, 0, CIO_FOREVER, "cio_queue_put");
+}
 
 int cio_queue_put_for(cio_queue *q, void *item, double timeout) {
-  return cio_queue_put_priority(q, item, 0, timeout);
+  return put(q, item, 0, timeout, "cio_queue_put_for");
 }
 
 int cio_queue_put_priority(cio_queue *q, void *item, int64_t priority, double timeout) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_queue_put_priority");
-  int64_t deadline;
-  if (cio__sync_deadline(L, timeout, &deadline) < 0) return -EINVAL;
-  return put(q, item, priority, deadline, "cio_queue_put_priority");
+  return put(q, item, priority, timeout, "cio_queue_put_priority");
 }
 
 // An item posted from another thread arrives on the loop.
@@ -265,37 +284,18 @@ static void *take(cio__loop *L, cio_queue *q) {
   return item;
 }
 
-static int get(cio_queue *q, void **item, int64_t deadline, const char *fn) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside(fn);
-  if (!valid(q) || !item) return -EINVAL;
-  if (!q->loop) q->loop = L;
-  int rc = cio__coop(L); // an item there never suspends
+static int get(cio_queue *q, void **item, double timeout, const char *fn) {
+  cio__loop *L;
+  int rc = await_turn(q, GET, item != NULL, timeout, fn, &L);
   if (rc < 0) return rc;
-  if (!valid(q)) return -EINVAL;
-  while (length(q) == 0) {
-    if (q->shutdown) return -ESHUTDOWN;
-    rc = cio__sync_wait(L, &q->getters, deadline, "queue get");
-    if (rc == 0) rc = cio__checkpoint(L);
-    if (rc < 0) {
-      // Woken for an item but leaving: the item goes to the next getter.
-      if (rc != -EIDRM && length(q) && !cio__waitq_empty(&q->getters))
-        cio__waitq_wake_one(L, &q->getters, 0, NULL);
-      return rc;
-    }
-  }
   *item = take(L, q);
   return 0;
 }
 
-int cio_queue_get(cio_queue *q, void **item) { return get(q, item, CIO__NEVER, "cio_queue_get"); }
+int cio_queue_get(cio_queue *q, void **item) { return get(q, item, CIO_FOREVER, "cio_queue_get"); }
 
 int cio_queue_get_for(cio_queue *q, void **item, double timeout) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_queue_get_for");
-  int64_t deadline;
-  if (cio__sync_deadline(L, timeout, &deadline) < 0) return -EINVAL;
-  return get(q, item, deadline, "cio_queue_get_for");
+  return get(q, item, timeout, "cio_queue_get_for");
 }
 
 int cio_queue_get_nowait(cio_queue *q, void **item) {
@@ -317,8 +317,10 @@ int cio_queue_task_done(cio_queue *q) {
   return 0;
 }
 
-static int join(cio__loop *L, cio_queue *q, int64_t deadline) {
-  if (!valid(q)) return -EINVAL;
+static int join(cio_queue *q, double timeout, const char *fn) {
+  cio__loop *L;
+  int64_t deadline = cio__sync_start(fn, timeout, q, CIO__QUEUE_MAGIC, &L);
+  if (deadline < 0) return (int)deadline;
   while (q->unfinished > 0) {
     int rc = cio__sync_wait(L, &q->joiners, deadline, "queue join");
     if (rc < 0) return rc;
@@ -326,18 +328,10 @@ static int join(cio__loop *L, cio_queue *q, int64_t deadline) {
   return 0;
 }
 
-int cio_queue_join(cio_queue *q) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_queue_join");
-  return join(L, q, CIO__NEVER);
-}
+int cio_queue_join(cio_queue *q) { return join(q, CIO_FOREVER, "cio_queue_join"); }
 
 int cio_queue_join_for(cio_queue *q, double timeout) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_queue_join_for");
-  int64_t deadline;
-  if (cio__sync_deadline(L, timeout, &deadline) < 0) return -EINVAL;
-  return join(L, q, deadline);
+  return join(q, timeout, "cio_queue_join_for");
 }
 
 int cio_queue_shutdown(cio_queue *q, bool immediate) {

@@ -13,19 +13,14 @@ struct cio_sem {
   cio__waitq waiters; // tasks waiting for a permit, FIFO
 };
 
+_Static_assert(offsetof(struct cio_sem, magic) == 0, "the magic comes first (sync.h)");
+
 static bool valid(const cio_sem *s) { return s && s->magic == CIO__SEM_MAGIC; }
 
 static cio_sem *create(int64_t value, bool bounded) {
-  if (value < 0) {
-    errno = EINVAL;
-    return NULL;
-  }
-  cio_sem *s = calloc(1, sizeof *s);
-  if (!s) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  s->magic = CIO__SEM_MAGIC;
+  if (value < 0) return cio__null_errno(EINVAL);
+  cio_sem *s = cio__sync_new(sizeof *s, CIO__SEM_MAGIC);
+  if (!s) return NULL;
   s->value = value;
   s->bound = bounded ? value : -1;
   cio__waitq_init(&s->waiters);
@@ -37,9 +32,8 @@ cio_sem *cio_sem_new_bounded(int64_t value) { return create(value, true); }
 
 int cio_sem_free(cio_sem *s) {
   if (!valid(s)) return cio__bad_handle("cio_sem_free", "semaphore", s);
-  s->magic = 0;
-  if (cio__tls_loop) cio__waitq_wake_all(cio__tls_loop, &s->waiters, -EIDRM, NULL);
-  cio__sync_release(s);
+  cio__sync_close(&s->magic, &s->waiters);
+  cio__quarantine(s);
   return 0;
 }
 
@@ -52,39 +46,32 @@ int cio_sem_release(cio_sem *s) {
   return 0;
 }
 
-static int acquire(cio_sem *s, int64_t deadline, const char *fn) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside(fn);
+int cio_sem_try_acquire(cio_sem *s) {
   if (!valid(s)) return -EINVAL;
-  int rc = cio__coop(L); // a free permit never suspends
-  if (rc < 0) return rc;
-  if (!valid(s)) return -EINVAL;
+  if (s->value <= 0 || !cio__waitq_empty(&s->waiters)) return -EAGAIN;
+  s->value--;
+  return 0;
+}
+
+static int acquire(cio_sem *s, double timeout, const char *fn) {
+  cio__loop *L; // a free permit never suspends:
+  int64_t deadline = cio__sync_start_coop(fn, timeout, s, CIO__SEM_MAGIC, &L);
+  if (deadline < 0) return (int)deadline;
   if (s->value > 0 && cio__waitq_empty(&s->waiters)) {
     s->value--;
     return 0;
   }
-  rc = cio__sync_wait(L, &s->waiters, deadline, "semaphore");
+  int rc = cio__sync_wait(L, &s->waiters, deadline, "semaphore");
   if (rc < 0) return rc;
   rc = cio__checkpoint(L); // handed a permit but cancelled: pass it on
   if (rc < 0) cio_sem_release(s);
   return rc;
 }
 
-int cio_sem_acquire(cio_sem *s) { return acquire(s, CIO__NEVER, "cio_sem_acquire"); }
+int cio_sem_acquire(cio_sem *s) { return acquire(s, CIO_FOREVER, "cio_sem_acquire"); }
 
 int cio_sem_acquire_for(cio_sem *s, double timeout) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_sem_acquire_for");
-  int64_t deadline;
-  if (cio__sync_deadline(L, timeout, &deadline) < 0) return -EINVAL;
-  return acquire(s, deadline, "cio_sem_acquire_for");
-}
-
-int cio_sem_try_acquire(cio_sem *s) {
-  if (!valid(s)) return -EINVAL;
-  if (s->value <= 0 || !cio__waitq_empty(&s->waiters)) return -EAGAIN;
-  s->value--;
-  return 0;
+  return acquire(s, timeout, "cio_sem_acquire_for");
 }
 
 int64_t cio_sem_value(const cio_sem *s) { return valid(s) ? s->value : -EINVAL; }

@@ -30,9 +30,8 @@ static void push(cio_task *t, cio_scope *s, int kind, int64_t deadline) {
   }
 }
 
-static int begin_at(cio_scope *s, int64_t deadline, const char *fn) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside(fn);
+// Opens a timeout scope in the running task of L.
+static int begin_at(cio__loop *L, cio_scope *s, int64_t deadline) {
   if (!s) return -EINVAL;
   push(L->current, s, KIND_TIMEOUT, deadline);
   return 0;
@@ -56,11 +55,9 @@ int cio__deadline_after(cio__loop *L, double seconds, int64_t *deadline) {
 }
 
 int cio_timeout_begin(cio_scope *s, double seconds) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_timeout_begin");
-  int64_t deadline;
-  if (cio__deadline_after(L, seconds, &deadline) < 0) return -EINVAL;
-  return begin_at(s, deadline, "cio_timeout_begin");
+  cio__loop *L;
+  int64_t deadline = cio__await_deadline("cio_timeout_begin", seconds, &L);
+  return deadline < 0 ? (int)deadline : begin_at(L, s, deadline);
 }
 
 int cio_timeout_at_begin(cio_scope *s, double when) {
@@ -72,12 +69,14 @@ int cio_timeout_at_begin(cio_scope *s, double when) {
     deadline = CIO__NEVER;
   else
     deadline = (int64_t)(when * 1e9);
-  return begin_at(s, deadline, "cio_timeout_at_begin");
+  cio__loop *L = cio__await_loop("cio_timeout_at_begin");
+  if (!L) return -EPERM;
+  return begin_at(L, s, deadline);
 }
 
 int cio_shield_begin(cio_scope *s) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_shield_begin");
+  cio__loop *L = cio__await_loop("cio_shield_begin");
+  if (!L) return -EPERM;
   if (!s) return -EINVAL;
   push(L->current, s, KIND_SHIELD, CIO__NEVER);
   return 0;
@@ -97,8 +96,8 @@ static void pop(cio_task *t, cio_scope *s) {
 }
 
 int cio_scope_end(cio_scope *s) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_scope_end");
+  cio__loop *L = cio__await_loop("cio_scope_end");
+  if (!L) return -EPERM;
   cio_task *t = L->current;
   if (!s || s != t->scope_top) return -EINVAL;
   pop(t, s);

@@ -281,15 +281,9 @@ static cio_task *record_of(const cio_task *h, const char *fn) {
 // ---------------------------------------------------------------- public API
 
 cio_task *cio_spawn_at(const char *name, cio_fn fn, void *arg, const char *file, int line) {
-  cio__loop *L = cio__tls_loop;
-  if (!L) {
-    errno = -cio__misuse_outside("cio_spawn");
-    return NULL;
-  }
-  if (!fn) {
-    errno = EINVAL;
-    return NULL;
-  }
+  cio__loop *L = cio__thread_loop("cio_spawn");
+  if (!L) return cio__null_errno(EPERM);
+  if (!fn) return cio__null_errno(EINVAL);
   cio_task *t = cio__task_new(L, name, fn, arg, file, line);
   if (!t) errno = ENOMEM;
   return cio__handle(t);
@@ -305,8 +299,8 @@ static int wait_done(cio__loop *L, cio_task *t) {
 }
 
 int cio_join(cio_task *h) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_join");
+  cio__loop *L = cio__await_loop("cio_join");
+  if (!L) return -EPERM;
   cio_task *t = record_of(h, "cio_join");
   if (!t || t->detached || t->joining) return -EINVAL;
   if (t == L->current) return -EDEADLK;
@@ -333,8 +327,8 @@ int cio_join(cio_task *h) {
 }
 
 int cio_detach(cio_task *h) {
-  cio__loop *L = cio__tls_loop;
-  if (!L) return cio__misuse_outside("cio_detach");
+  cio__loop *L = cio__thread_loop("cio_detach");
+  if (!L) return -EPERM;
   cio_task *t = record_of(h, "cio_detach");
   if (!t || t->detached || t->joining) return -EINVAL;
   t->detached = true;
@@ -350,8 +344,8 @@ int cio__task_cancel(cio__loop *L, cio_task *t) {
 }
 
 int cio_cancel(cio_task *h) {
-  cio__loop *L = cio__tls_loop;
-  if (!L) return cio__misuse_outside("cio_cancel");
+  cio__loop *L = cio__thread_loop("cio_cancel");
+  if (!L) return -EPERM;
   cio_task *t = record_of(h, "cio_cancel");
   if (!t) return -EINVAL;
   return cio__task_cancel(L, t);
@@ -431,8 +425,8 @@ int64_t cio_now_ns(void) {
 }
 
 int cio_yield(void) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_yield");
+  cio__loop *L = cio__await_loop("cio_yield");
+  if (!L) return -EPERM;
   int rc = cio__checkpoint(L);
   if (rc < 0) return rc;
   cio__yield(L);
@@ -440,8 +434,8 @@ int cio_yield(void) {
 }
 
 int cio_sleep(double seconds) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_sleep");
+  cio__loop *L = cio__await_loop("cio_sleep");
+  if (!L) return -EPERM;
   int64_t ns;
   if (cio__seconds_to_ns(seconds, &ns) < 0) return -EINVAL;
   if (ns == 0) return cio_yield();

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "../../include/cio.h"
+#include "../internal.h"
 #include "../loop/loop.h"
 
 enum cio__state {
@@ -116,11 +117,33 @@ static inline void *cio__task_fiber(const cio_task *t) {
 #endif
 }
 
-// The loop of this thread if the caller is a task, else NULL (the caller
-// then reports the misuse with cio__misuse_outside()).
+// The loop of this thread if the caller is a task, else NULL (without a
+// report: entry points use cio__await_loop() below).
 static inline cio__loop *cio__task_loop(void) {
   cio__loop *L = cio__tls_loop;
   return L && L->current ? L : NULL;
+}
+
+// How a public entry point starts.  An awaiting one (`fn` its name) gets
+// the caller's loop:
+//   cio__loop *L = cio__await_loop("cio_join");
+//   if (!L) return -EPERM;
+// Outside a task it has already reported the misuse (one line naming `fn`;
+// in debug mode it aborts: DESIGN §3), so the caller only returns.  Inline:
+// every await runs it.
+static inline cio__loop *cio__await_loop(const char *fn) {
+  cio__loop *L = cio__task_loop();
+  if (__builtin_expect(!L, 0)) cio__misuse_outside(fn);
+  return L;
+}
+
+// As cio__await_loop() for an entry point that does not await but needs a
+// loop on this thread, in a task or in a callback on the loop's stack
+// (spawn, cancel, detach).
+static inline cio__loop *cio__thread_loop(const char *fn) {
+  cio__loop *L = cio__tls_loop;
+  if (__builtin_expect(!L, 0)) cio__misuse_outside(fn);
+  return L;
 }
 
 // Appends a task to the ready queue (state READY).
@@ -180,6 +203,24 @@ static inline bool cio__cancel_due(const cio_task *t) {
 // beyond the clock's range) is CIO__NEVER, 0 or negative is now.  -EINVAL
 // for NaN.
 int cio__deadline_after(cio__loop *L, double seconds, int64_t *deadline);
+
+// The start of an awaiting entry point `fn` with a timeout: stores the
+// caller's loop in *L and returns the deadline `timeout` seconds from now
+// (loop time, >= 0), or a negative errno: -EPERM outside a task, the misuse
+// reported as cio__await_loop() does, or -EINVAL for a NaN timeout:
+//   cio__loop *L;
+//   int64_t deadline = cio__await_deadline("cio_wait", timeout, &L);
+//   if (deadline < 0) return (int)deadline;
+// A call without a timeout passes CIO_FOREVER and reads no clock, so each
+// pair of calls (cio_lock_acquire and cio_lock_acquire_for...) shares one
+// body.
+static inline int64_t cio__await_deadline(const char *fn, double timeout, cio__loop **L) {
+  *L = cio__await_loop(fn);
+  if (!*L) return -EPERM;
+  if (timeout == CIO_FOREVER) return CIO__NEVER; // no clock, no call
+  int64_t deadline;
+  return cio__deadline_after(*L, timeout, &deadline) < 0 ? -EINVAL : deadline;
+}
 
 // Marks the timeout scope that owns an expiry at `now` (the outermost
 // expired one inside the nearest shield) as fired (scope.c).
