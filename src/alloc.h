@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+//
+// Every allocation of the library goes through these, so that a test can
+// make any one of them fail (allocation-failure injection, as neco's
+// per-call failure counters do): cio__alloc_fail_after(n) makes the n-th
+// allocation from now fail, on whichever thread it happens.  Unarmed, each
+// costs one relaxed load and a predicted branch before libc's call.
+#ifndef CIO_ALLOC_H
+#define CIO_ALLOC_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+// Allocations left before the injected failure (0: none armed).
+extern atomic_long cio__alloc_countdown;
+
+// True if this allocation is the one to fail (slow path, when armed).
+bool cio__alloc_should_fail(void);
+
+static inline bool cio__alloc_fails(void) {
+  return __builtin_expect(atomic_load_explicit(&cio__alloc_countdown, memory_order_relaxed) != 0,
+                          0) &&
+         cio__alloc_should_fail();
+}
+
+static inline void *cio__malloc(size_t n) { return cio__alloc_fails() ? NULL : malloc(n); }
+static inline void *cio__calloc(size_t n, size_t size) {
+  return cio__alloc_fails() ? NULL : calloc(n, size);
+}
+static inline void *cio__realloc(void *p, size_t n) {
+  return cio__alloc_fails() ? NULL : realloc(p, n);
+}
+static inline char *cio__strdup(const char *s) { return cio__alloc_fails() ? NULL : strdup(s); }
+static inline char *cio__strndup(const char *s, size_t n) {
+  return cio__alloc_fails() ? NULL : strndup(s, n);
+}
+
+// Arms the injection: the n-th allocation from now fails (n >= 1), and the
+// ones after it succeed again; 0 disarms it.  Returns how many allocations
+// were still to go before the call (0 if none was armed), so arming with a
+// large n, running a workload, and arming with 0 counts its allocations.
+long cio__alloc_fail_after(long n);
+
+#endif
