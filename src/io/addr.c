@@ -117,8 +117,8 @@ static int resolve(cio__loop *L, const char *host, const char *port, int socktyp
 }
 
 int cio_tcp_connect(cio_sock **out, const char *host, const char *port) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_tcp_connect");
+  cio__loop *L = cio__await_loop("cio_tcp_connect");
+  if (!L) return -EPERM;
   if (!out || !host || !*host) return -EINVAL;
   struct addrinfo *res;
   int rc = resolve(L, host, port, SOCK_STREAM, 0, &res);
@@ -169,8 +169,8 @@ static int listen_on(cio__loop *L, int family, const struct sockaddr *addr, sock
 
 int cio_tcp_listen(cio_sock **out, const char *host, const char *port, int backlog,
                    unsigned flags) {
-  cio__loop *L = cio__tls_loop;
-  if (!L) return cio__misuse_outside("cio_tcp_listen");
+  cio__loop *L = cio__thread_loop("cio_tcp_listen");
+  if (!L) return -EPERM;
   if (!out || (flags & ~CIO_REUSEPORT)) return -EINVAL;
   struct addrinfo *res;
   int rc = resolve(L, host && *host ? host : NULL, port, SOCK_STREAM, AI_PASSIVE, &res);
@@ -189,8 +189,8 @@ static int unix_addr(const char *path, struct sockaddr_un *a) {
 }
 
 int cio_unix_listen(cio_sock **out, const char *path, int backlog) {
-  cio__loop *L = cio__tls_loop;
-  if (!L) return cio__misuse_outside("cio_unix_listen");
+  cio__loop *L = cio__thread_loop("cio_unix_listen");
+  if (!L) return -EPERM;
   struct sockaddr_un a;
   if (!out || unix_addr(path, &a) < 0) return -EINVAL;
   struct stat st;
@@ -199,8 +199,8 @@ int cio_unix_listen(cio_sock **out, const char *path, int backlog) {
 }
 
 int cio_unix_connect(cio_sock **out, const char *path) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_unix_connect");
+  cio__loop *L = cio__await_loop("cio_unix_connect");
+  if (!L) return -EPERM;
   struct sockaddr_un a;
   if (!out || unix_addr(path, &a) < 0) return -EINVAL;
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -218,8 +218,8 @@ int cio_unix_connect(cio_sock **out, const char *path) {
 }
 
 int cio_udp_open(cio_sock **out, const char *host, const char *port) {
-  cio__loop *L = cio__tls_loop;
-  if (!L) return cio__misuse_outside("cio_udp_open");
+  cio__loop *L = cio__thread_loop("cio_udp_open");
+  if (!L) return -EPERM;
   if (!out) return -EINVAL;
   int family = AF_INET;
   struct addrinfo *res = NULL;

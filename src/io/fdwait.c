@@ -81,8 +81,8 @@ static int attach(cio__loop *L, int fd, struct fdwait **out) {
 }
 
 static int wait_fd(int fd, double timeout, int dir, const char *fn) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside(fn);
+  cio__loop *L = cio__await_loop(fn);
+  if (!L) return -EPERM;
   if (fd < 0) return -EBADF;
   int64_t deadline;
   if (cio__deadline_after(L, timeout, &deadline) < 0) return -EINVAL;

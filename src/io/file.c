@@ -138,8 +138,8 @@ static void *run_owned(void *arg) {
 
 // Runs a job that uses the caller's memory: waits for it, shielded.
 static int run_to_end(void *(*fn)(void *), struct file_job *job, const char *name) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside(name);
+  cio__loop *L = cio__await_loop(name);
+  if (!L) return -EPERM;
   int rc = cio__checkpoint(L); // already cancelled: do nothing
   if (rc < 0) return rc;
   cio_scope shield;
@@ -150,8 +150,8 @@ static int run_to_end(void *(*fn)(void *), struct file_job *job, const char *nam
 }
 
 int cio_file_read_all(const char *path, size_t max, char **data, size_t *len) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_file_read_all");
+  cio__loop *L = cio__await_loop("cio_file_read_all");
+  if (!L) return -EPERM;
   if (!path || !data) return -EINVAL;
   int rc = cio__checkpoint(L);
   if (rc < 0) return rc;

@@ -182,19 +182,19 @@ int cio__pool_submit_wait(cio__loop *L, void *(*fn)(void *), void *arg, void **r
 }
 
 int cio_to_thread(void *(*fn)(void *), void *arg, void **result) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_to_thread");
+  cio__loop *L = cio__await_loop("cio_to_thread");
+  if (!L) return -EPERM;
   if (!fn) return -EINVAL;
   return cio__pool_call(L, fn, arg, result);
 }
 
 int cio_to_thread_owned(void *(*fn)(void *), void *arg, void (*free_fn)(void *arg, void *unclaimed),
                         void **result) {
-  cio__loop *L = cio__task_loop();
+  cio__loop *L = cio__await_loop("cio_to_thread_owned");
   int rc = !L ? -EPERM : !fn ? -EINVAL : cio__checkpoint(L);
   if (rc < 0) { // arg is the call's in every case
     if (free_fn) free_fn(arg, NULL);
-    return L ? rc : cio__misuse_outside("cio_to_thread_owned");
+    return rc;
   }
   return cio__pool_submit_owned(L, fn, arg, free_fn, result);
 }

@@ -61,7 +61,7 @@ static int pipe_stream(int fds[2], bool parent_reads, cio_stream **out) {
 
 int cio_process_spawn(cio_process **out, const char *file, char *const argv[],
                       const cio_process_opts *opts) {
-  if (!cio__tls_loop) return cio__misuse_outside("cio_process_spawn");
+  if (!cio__thread_loop("cio_process_spawn")) return -EPERM;
   if (!out || !file || !argv || !argv[0]) return -EINVAL;
   cio_process_opts none = {0};
   if (!opts) opts = &none;
@@ -141,7 +141,7 @@ static int try_reap(cio_process *p) {
 }
 
 int cio_process_wait(cio_process *p, int *returncode) {
-  if (!cio__task_loop()) return cio__misuse_outside("cio_process_wait");
+  if (!cio__await_loop("cio_process_wait")) return -EPERM;
   if (!valid(p)) return cio__bad_handle("cio_process_wait", "process", p);
   while (!p->reaped) {
     int rc = try_reap(p);

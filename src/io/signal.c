@@ -221,8 +221,8 @@ static void dispatch(cio__loop *L, cio__loop_hook *h) {
 }
 
 int cio_signal_wait(int signo) {
-  cio__loop *L = cio__task_loop();
-  if (!L) return cio__misuse_outside("cio_signal_wait");
+  cio__loop *L = cio__await_loop("cio_signal_wait");
+  if (!L) return -EPERM;
   if (signo <= 0 || signo >= NSIG || signo == SIGKILL || signo == SIGSTOP || signo == SIGSEGV ||
       signo == SIGBUS || signo == SIGILL || signo == SIGFPE)
     return -EINVAL;

@@ -94,11 +94,8 @@ int cio__sock_wrap(cio__loop *L, int fd, cio_sock **out) {
 }
 
 cio_sock *cio_sock_wrap(int fd) {
-  cio__loop *L = cio__tls_loop;
-  if (!L) {
-    errno = -cio__misuse_outside("cio_sock_wrap");
-    return NULL;
-  }
+  cio__loop *L = cio__thread_loop("cio_sock_wrap");
+  if (!L) return cio__null_errno(EPERM);
   if (fcntl(fd, F_GETFD) < 0) {
     errno = EBADF;
     return NULL;
@@ -140,9 +137,9 @@ static int wait_ready(cio__loop *L, cio_sock *s, bool write) {
 }
 
 static cio__loop *sock_loop(const cio_sock *s, const char *fn, int *err) {
-  cio__loop *L = cio__task_loop();
+  cio__loop *L = cio__await_loop(fn);
   if (!L) {
-    *err = cio__misuse_outside(fn);
+    *err = -EPERM;
     return NULL;
   }
   if (!valid(s)) {
