@@ -287,7 +287,7 @@ static void *take(cio__loop *L, cio_queue *q) {
 static int get(cio_queue *q, void **item, double timeout, const char *fn) {
   cio__loop *L;
   int rc = await_turn(q, GET, item != NULL, timeout, fn, &L);
-  if (rc < 0) return rc;
+  if (rc < 0 || !item) return rc < 0 ? rc : -EINVAL; // (await_turn refused a NULL item)
   *item = take(L, q);
   return 0;
 }
