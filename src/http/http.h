@@ -28,8 +28,9 @@
 #define MAX_SEGS 16  // segments of a route pattern, so also its parameters
 #define MAX_TYPE 128 // a Content-Type, with its NUL
 
-// A path parameter's type: {name}, {name:int}, {name:float}, {name:path}.
-enum param_type { P_STR, P_INT, P_FLOAT, P_PATH };
+// A parameter's type: {name}, {name:int}, {name:float}, {name:path} in a
+// route's pattern; P_BOOL for query parameters only.
+enum param_type { P_STR, P_INT, P_FLOAT, P_PATH, P_BOOL };
 
 // One segment of a compiled route pattern (route.c).
 struct seg {
@@ -166,9 +167,14 @@ void cio__http_req_free(cio_http_req *req);
 // A NUL-terminated copy of p[0..n) in the request's arena.
 char *cio__http_arena_copy(cio_http_req *req, const char *p, size_t n);
 
-// Convert the whole of s[0..n) (no NUL inside); false if it does not.
-bool cio__http_to_int(const char *s, size_t n, int64_t *out);
-bool cio__http_to_float(const char *s, size_t n, double *out);
+// Converts a path or query parameter's value text[0..n) (NUL-terminated
+// at n) as an enum param_type into *out: an int64_t for P_INT, a double for
+// P_FLOAT, a bool for P_BOOL; P_STR and P_PATH values are left as they are.
+// A value holding a NUL does not convert.  Returns 0, or -EINVAL after
+// answering FastAPI's 422 for `name` in `where` ("path", "query"), the
+// value echoed whole; *out is then untouched.
+int cio__http_convert(cio_http_res *res, const char *where, const char *name, int type,
+                      const char *text, size_t n, void *out);
 
 // ---------------------------------------------------------------- response.c
 

@@ -146,7 +146,7 @@ const char *cio_http_query(const cio_http_req *req, const char *name) {
 }
 
 // Converts the whole of s[0..n) (no NUL inside) as an integer.
-bool cio__http_to_int(const char *s, size_t n, int64_t *out) {
+static bool to_int(const char *s, size_t n, int64_t *out) {
   if (!n || strlen(s) != n) return false;
   char *end;
   errno = 0;
@@ -156,7 +156,7 @@ bool cio__http_to_int(const char *s, size_t n, int64_t *out) {
   return true;
 }
 
-bool cio__http_to_float(const char *s, size_t n, double *out) {
+static bool to_float(const char *s, size_t n, double *out) {
   if (!n || strlen(s) != n) return false;
   char *end;
   double d = strtod(s, &end);
@@ -165,49 +165,65 @@ bool cio__http_to_float(const char *s, size_t n, double *out) {
   return true;
 }
 
+// The booleans FastAPI accepts, in any case.
+static bool to_bool(const char *s, size_t n, bool *out) {
+  static const char *yes[] = {"true", "1", "yes", "on", "t", "y"};
+  static const char *no[] = {"false", "0", "no", "off", "f", "n"};
+  for (size_t i = 0; i < sizeof yes / sizeof yes[0] && strlen(s) == n; i++) {
+    if (strcasecmp(s, yes[i]) == 0) return *out = true, true;
+    if (strcasecmp(s, no[i]) == 0) return *out = false, true;
+  }
+  return false;
+}
+
+// FastAPI's 422 for a value that does not convert, by type.
+static const struct {
+  const char *type; // the error's "type"
+  const char *msg;  //   and "msg"
+} not_converted[] = {
+    [P_INT] = {"int_parsing",
+               "Input should be a valid integer, unable to parse string as an integer"},
+    [P_FLOAT] = {"float_parsing",
+                 "Input should be a valid number, unable to parse string as a number"},
+    [P_BOOL] = {"bool_parsing", "Input should be a valid boolean, unable to interpret input"},
+};
+
+int cio__http_convert(cio_http_res *res, const char *where, const char *name, int type,
+                      const char *text, size_t n, void *out) {
+  bool ok = type == P_INT     ? to_int(text, n, out)
+            : type == P_FLOAT ? to_float(text, n, out)
+            : type == P_BOOL  ? to_bool(text, n, out)
+                              : true; // str and path values are text already
+  if (ok) return 0;
+  cio__http_answer_422(res, where, name, not_converted[type].type, not_converted[type].msg, text,
+                       n);
+  return -EINVAL;
+}
+
+// The query parameter `name` converted as `type` into *out, left as it is
+// when absent.  Returns 0, or -EINVAL after answering 422.
+static int query_convert(cio_http_req *req, cio_http_res *res, const char *name, int type,
+                         void *out) {
+  const struct qparam *q = find_query(req, name);
+  return q ? cio__http_convert(res, "query", name, type, q->value, q->len, out) : 0;
+}
+
 int cio_http_query_int(cio_http_req *req, cio_http_res *res, const char *name, int64_t def,
                        int64_t *out) {
-  const struct qparam *q = find_query(req, name);
-  if (!q) {
-    *out = def;
-    return 0;
-  }
-  if (cio__http_to_int(q->value, q->len, out)) return 0;
-  cio__http_answer_422(res, "query", name, "int_parsing",
-                       "Input should be a valid integer, unable to parse string as an integer",
-                       q->value, q->len);
-  return -EINVAL;
+  *out = def;
+  return query_convert(req, res, name, P_INT, out);
 }
 
 int cio_http_query_float(cio_http_req *req, cio_http_res *res, const char *name, double def,
                          double *out) {
-  const struct qparam *q = find_query(req, name);
-  if (!q) {
-    *out = def;
-    return 0;
-  }
-  if (cio__http_to_float(q->value, q->len, out)) return 0;
-  cio__http_answer_422(res, "query", name, "float_parsing",
-                       "Input should be a valid number, unable to parse string as a number",
-                       q->value, q->len);
-  return -EINVAL;
+  *out = def;
+  return query_convert(req, res, name, P_FLOAT, out);
 }
 
 int cio_http_query_bool(cio_http_req *req, cio_http_res *res, const char *name, bool def,
                         bool *out) {
-  static const char *yes[] = {"true", "1", "yes", "on", "t", "y"};
-  static const char *no[] = {"false", "0", "no", "off", "f", "n"};
-  const struct qparam *q = find_query(req, name);
   *out = def;
-  if (!q) return 0;
-  for (size_t i = 0; i < sizeof yes / sizeof yes[0] && strlen(q->value) == q->len; i++) {
-    if (strcasecmp(q->value, yes[i]) == 0) return *out = true, 0;
-    if (strcasecmp(q->value, no[i]) == 0) return *out = false, 0;
-  }
-  cio__http_answer_422(res, "query", name, "bool_parsing",
-                       "Input should be a valid boolean, unable to interpret input", q->value,
-                       q->len);
-  return -EINVAL;
+  return query_convert(req, res, name, P_BOOL, out);
 }
 
 const char *cio_http_header(const cio_http_req *req, const char *name) {

@@ -191,24 +191,14 @@ void cio__http_dispatch(cio_http_app *app, cio_http_req *req, cio_http_res *res,
     for (int i = 0, k = 0; i < r->nsegs; i++) {
       const struct seg *s = &r->segs[i];
       if (!s->param) continue;
-      const struct slot *v = &vals[k];
-      const char *text = req->values[k++];
-      int64_t iv;
-      double dv;
-      // NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage): match() set one per parameter
-      if (s->type == P_INT && !cio__http_to_int(text, v->n, &iv)) {
-        cio__http_answer_422(
-            res, "path", s->param, "int_parsing",
-            "Input should be a valid integer, unable to parse string as an integer", v->p, v->n);
-        return;
-      }
+      union {
+        int64_t i;
+        double d;
+      } value; // (the handler converts again: cio_http_param_int)
       // NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage): as above
-      if (s->type == P_FLOAT && !cio__http_to_float(text, v->n, &dv)) {
-        cio__http_answer_422(res, "path", s->param, "float_parsing",
-                             "Input should be a valid number, unable to parse string as a number",
-                             v->p, v->n);
+      if (cio__http_convert(res, "path", s->param, s->type, req->values[k], vals[k].n, &value) < 0)
         return;
-      }
+      k++;
     }
     run_handler(r, req, res, timeout);
     return;
