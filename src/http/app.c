@@ -9,12 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../alloc.h"
 #include "http.h"
 
 // ---------------------------------------------------------------- app
 
 cio_http_app *cio_http_app_new(void) {
-  cio_http_app *app = calloc(1, sizeof *app);
+  cio_http_app *app = cio__calloc(1, sizeof *app);
   if (app) {
     app->tail = &app->routes;
     app->mw_tail = &app->mws;
@@ -47,7 +48,7 @@ int cio_http_route(cio_http_app *app, const char *method, const char *pattern, c
                    void *arg) {
   if (!app || !method || !pattern || pattern[0] != '/' || !fn || strlen(method) >= 16)
     return -EINVAL;
-  struct route *r = calloc(1, sizeof *r);
+  struct route *r = cio__calloc(1, sizeof *r);
   if (!r) return -ENOMEM;
   strcpy(r->method, method);
   r->fn = fn;
@@ -66,7 +67,7 @@ int cio_http_route(cio_http_app *app, const char *method, const char *pattern, c
 
 int cio_http_use(cio_http_app *app, cio_http_middleware fn, void *arg) {
   if (!app || !fn) return -EINVAL;
-  struct mw *m = calloc(1, sizeof *m);
+  struct mw *m = cio__calloc(1, sizeof *m);
   if (!m) return -ENOMEM;
   m->fn = fn;
   m->arg = arg;

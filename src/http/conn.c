@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include "../../include/cio.h"
+#include "../alloc.h"
 #include "../io/server.h"
 #include "../io/sock.h"
 #include "../tune.h"
@@ -97,7 +98,7 @@ static ssize_t read_by(cio_sock *s, void *buf, size_t len, double deadline) {
 static int grow(struct conn *c) {
   if (c->cap >= c->most) return -ENOBUFS;
   size_t cap = c->cap * 2 < c->most ? c->cap * 2 : c->most;
-  char *b = realloc(c->buf, cap);
+  char *b = cio__realloc(c->buf, cap);
   if (!b) return -ENOMEM;
   c->buf = b;
   c->cap = cap;
@@ -105,9 +106,13 @@ static int grow(struct conn *c) {
 }
 
 // Reads more into c->buf by `deadline`; as read_by.  Grows the buffer when
-// it is full, unless `fixed` (a parsed head points into it).
+// it is full, unless `fixed` (a parsed head points into it): -ENOBUFS when
+// it cannot, -ENOMEM when that ran out of memory.
 static ssize_t read_more(struct conn *c, double deadline, bool fixed) {
-  if (c->have == c->cap && (fixed || grow(c) < 0)) return -ENOBUFS;
+  if (c->have == c->cap) {
+    int rc = fixed ? -ENOBUFS : grow(c);
+    if (rc < 0) return rc;
+  }
   ssize_t r = read_by(c->sock, c->buf + c->have, c->cap - c->have, deadline);
   if (r > 0) c->have += (size_t)r;
   return r;
@@ -130,7 +135,7 @@ static int fail(struct conn *c, cio_http_res *res, int status) {
 // in; before its first byte a kept-alive connection may idle for
 // idle_timeout.  Returns the head's length; 0 to close quietly (the client
 // left or idled out, or the server is closing); or -status to answer: 408,
-// or the parser's 400, 414, 431, 501, 505.
+// 503 out of memory, or the parser's 400, 414, 431, 501, 505.
 static int read_head(struct conn *c, cio__http_request *h, double head_by) {
   struct http_server *srv = c->srv;
   cio__http_limits lim = {srv->opts.max_line, srv->opts.max_head, 0};
@@ -144,6 +149,7 @@ static int read_head(struct conn *c, cio__http_request *h, double head_by) {
     c->idle = false;
     if (r > 0) continue;
     if (r == -ETIMEDOUT && c->have) return -408; // slow loris: answer and drop it
+    if (r == -ENOMEM) return -503;               // (a request may be on its way: answer it)
     return 0; // closed, reset, idle too long, or cancelled by a closing server
   }
   return head_len;
@@ -157,18 +163,24 @@ static double body_deadline(const struct http_server *srv, double start, size_t 
   return start + srv->opts.body_timeout + (double)received / srv->opts.min_body_rate;
 }
 
+// What a read of the body that ended early answers: 408 for a client too
+// slow, 503 when awaiting ran out of memory, or -EPIPE: the client left.
+static int body_read_failed(ssize_t r) {
+  return r == -ETIMEDOUT ? 408 : r == -ENOMEM ? 503 : -EPIPE;
+}
+
 // Reads the body the head announces into a malloc'd buffer.  Returns 0, a
-// status to answer (400 bad chunked coding, 408 too slow, 413 too big), or
-// -errno when the client left.
+// status to answer (400 bad chunked coding, 408 too slow, 413 too big, 503
+// out of memory), or -errno when the client left.
 static int read_body(struct conn *c, const struct http_server *srv, const cio__http_request *h,
                      size_t head_len, char **out, size_t *out_len, size_t *consumed) {
   size_t max = srv->opts.max_body, received = 0;
   double start = cio_now();
   if (h->chunked) {
     cio__http_chunked d = {0};
-    char *body = malloc(max + 1);
+    char *body = cio__malloc(max + 1);
     size_t blen = 0, pos = head_len;
-    if (!body) return -ENOMEM;
+    if (!body) return 503;
     for (;;) {
       size_t len = c->have - pos, used = 0;
       int rc = cio__http_chunked_decode(&d, c->buf + pos, &len, &used);
@@ -191,7 +203,7 @@ static int read_body(struct conn *c, const struct http_server *srv, const cio__h
       ssize_t r = read_more(c, body_deadline(srv, start, received), true);
       if (r <= 0) {
         free(body);
-        return r == -ETIMEDOUT ? 408 : -EPIPE;
+        return body_read_failed(r);
       }
       received += (size_t)r;
     }
@@ -203,8 +215,8 @@ static int read_body(struct conn *c, const struct http_server *srv, const cio__h
   }
   size_t cl = h->content_length > 0 ? (size_t)h->content_length : 0;
   if (cl > max) return 413;
-  char *body = malloc(cl + 1);
-  if (!body) return -ENOMEM;
+  char *body = cio__malloc(cl + 1);
+  if (!body) return 503;
   size_t got = c->have - head_len < cl ? c->have - head_len : cl;
   memcpy(body, c->buf + head_len, got);
   size_t pos = head_len + got;
@@ -212,7 +224,7 @@ static int read_body(struct conn *c, const struct http_server *srv, const cio__h
     ssize_t r = read_by(c->sock, body + got, cl - got, body_deadline(srv, start, received));
     if (r <= 0) {
       free(body);
-      return r == -ETIMEDOUT ? 408 : -EPIPE;
+      return body_read_failed(r);
     }
     got += (size_t)r;
     received += (size_t)r;
@@ -269,19 +281,21 @@ static int serve_request(struct conn *c, cio_http_res *res, cio__http_request *h
   bool has_body = h->chunked || h->content_length > 0;
   int status = 0;
   if (h->chunked && c->cap < head_len + 4096) { // room for the chunk lines...
-    while (grow(c) == 0) {
+    int grown;
+    while ((grown = grow(c)) == 0) {
     }
+    if (grown == -ENOMEM) status = 503; // (refused before it is sent)
     cio__http_limits lim = {srv->opts.max_line, srv->opts.max_head, 0};
     if (cio__http_parse_request(c->buf, c->have, h, &lim) != (int)head_len) return -EPROTO;
   } //                                          ...and the head parsed again where it now is
   if (has_body && !h->chunked && (size_t)h->content_length > srv->opts.max_body) {
     status = 413; // refused before it is sent (no 100 Continue)
-  } else if (has_body && h->expect_continue && c->have == head_len) {
+  } else if (has_body && h->expect_continue && c->have == head_len && !status) {
     static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
     if (cio__http_res_write(res, go_on, sizeof go_on - 1) < 0) return 1;
   }
-  cio_http_req *req = calloc(1, sizeof *req);
-  if (!req) return -ENOMEM;
+  cio_http_req *req = cio__calloc(1, sizeof *req);
+  if (!req) return fail(c, res, 503) < 0 ? -EPIPE : 1;
   int bad = cio__http_req_init(req, h);
   if (bad) {
     cio__http_req_free(req);
@@ -305,9 +319,12 @@ static int serve_request(struct conn *c, cio_http_res *res, cio__http_request *h
   res->head_only = strcmp(req->method, "HEAD") == 0;
   res->keep_alive = h->keep_alive && !status && !srv->draining;
   res->http10 = h->minor == 0;
-  int mrc = cio__http_app_handle(srv->app, req, res, srv->opts.handler_timeout, status);
+  // What the middleware returns is no answer: one that failed or returned
+  // without an answer (its own may have run out of memory), or a handler
+  // whose 500 could not be built either, leaves a 500 to send.
+  (void)cio__http_app_handle(srv->app, req, res, srv->opts.handler_timeout, status);
   bool hung_up = cio_task_cancelled(cio_current());
-  if (mrc < 0 && !res->status && !hung_up) cio__http_error_body(res, 500);
+  if (!res->status && !hung_up) cio__http_error_body(res, 500);
   cio__sock_cancel_on_hup(c->sock, NULL);
   bool head_only = res->head_only;
   cio__http_req_free(req);
@@ -341,8 +358,14 @@ int cio__http_serve_connection(cio_stream *st, void *arg) {
   struct conn c = {.srv = srv, .sock = cio_stream_sock(st), .task = cio_current()};
   c.most = srv->opts.max_head + 4096;
   c.cap = CONN_BUF < c.most ? CONN_BUF : c.most;
-  c.buf = malloc(c.cap);
-  if (!c.buf) return -ENOMEM;
+  // Without memory for its buffer, the connection gets a 503 at once and a
+  // lingering close through `spare`, a buffer that needs no allocation.
+  char spare[256];
+  c.buf = cio__malloc(c.cap);
+  if (!c.buf) {
+    c.buf = spare;
+    c.cap = c.most = sizeof spare;
+  }
   c.next = srv->conns;
   if (srv->conns) srv->conns->prev = &c;
   srv->conns = &c;
@@ -351,7 +374,7 @@ int cio__http_serve_connection(cio_stream *st, void *arg) {
   res.sock = c.sock;
   res.send_timeout = srv->opts.send_timeout;
   double head_by = cio_now() + srv->opts.header_timeout; // the first head counts from the accept
-  int rc = 0;
+  int rc = c.buf == spare ? (fail(&c, &res, 503), 1) : 0;
   while (rc == 0) {
     cio__http_request h;
     int head_len = read_head(&c, &h, head_by);
@@ -375,6 +398,6 @@ int cio__http_serve_connection(cio_stream *st, void *arg) {
     srv->conns = c.next;
   if (c.next) c.next->prev = c.prev;
   cio__http_reset_res(&res);
-  free(c.buf);
+  if (c.buf != spare) free(c.buf);
   return rc < 0 ? rc : 0;
 }

@@ -144,9 +144,8 @@ int cio__http_app_handle(cio_http_app *app, cio_http_req *req, cio_http_res *res
 
 // ---------------------------------------------------------------- route.c
 
-// Compiles `pattern` (it starts with '/') into r's segments.  Returns 0, or
-// -EINVAL for a pattern cio refuses or when out of memory (then r holds no
-// segment).
+// Compiles `pattern` (it starts with '/') into r's segments.  Returns 0,
+// -EINVAL for a pattern cio refuses, or -ENOMEM (then r holds no segment).
 int cio__http_route_compile(struct route *r, const char *pattern);
 
 // Frees r's segments and r.
@@ -182,7 +181,8 @@ int cio__http_convert(cio_http_res *res, const char *where, const char *name, in
 // -EINVAL (then `owned` is still the caller's).
 int cio__http_set_body(cio_http_res *res, int status, const char *type, char *owned, size_t len);
 
-// Answers {"detail": <the reason phrase>} with `status`.
+// Answers {"detail": <the reason phrase>} with `status`; out of memory,
+// with `status` and an empty body: the status is always set.
 void cio__http_error_body(cio_http_res *res, int status);
 
 // FastAPI's validation error: 422 {"detail":[{"type","loc","msg","input"}]},

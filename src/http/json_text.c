@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../alloc.h"
 #include "json_text.h"
 #include "parse.h"
 
@@ -14,7 +15,7 @@ void cio__jt_raw(struct cio__jtext *j, const char *s, size_t n) {
   if (!j->p) return;
   if (j->n + n + 1 > j->cap) {
     size_t cap = (j->n + n + 1) * 2;
-    char *p = realloc(j->p, cap);
+    char *p = cio__realloc(j->p, cap);
     if (!p) {
       free(j->p);
       j->p = NULL;
@@ -57,7 +58,7 @@ void cio__jt_str(struct cio__jtext *j, const char *s, size_t n) {
 }
 
 struct cio__jtext cio__jt_new(size_t hint) {
-  struct cio__jtext j = {malloc(hint + 1), 0, hint + 1};
+  struct cio__jtext j = {cio__malloc(hint + 1), 0, hint + 1};
   if (j.p) j.p[0] = '\0';
   return j;
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../alloc.h"
 #include "../internal.h"
 #include "http.h"
 
@@ -67,7 +68,7 @@ static void parse_query(cio_http_req *req, cio__http_slice q, size_t pairs) {
 
 // Sets up the request from its head: the arena, the method, the path raw and
 // decoded, the query parameters.  Returns 0, or the status to answer (400 for
-// a target that is neither origin- nor absolute-form; 500 without memory).
+// a target that is neither origin- nor absolute-form; 503 without memory).
 int cio__http_req_init(cio_http_req *req, const cio__http_request *h) {
   if (!h->path.p) return 400;
   // The arena's bound, term by term: the method; the raw and the decoded
@@ -82,8 +83,8 @@ int cio__http_req_init(cio_http_req *req, const cio__http_request *h) {
   for (size_t i = 0; i < h->nheaders; i++) headers += h->headers[i].value.n + 1;
   size_t need = pairs * sizeof(struct qparam) + (h->method.n + 1) + 3 * (h->path.n + 1) + MAX_SEGS +
                 (h->query.n + 2 * pairs) + headers + (h->authority.n + 1);
-  req->mem = need <= sizeof req->small ? req->small : malloc(need);
-  if (!req->mem) return 500;
+  req->mem = need <= sizeof req->small ? req->small : cio__malloc(need);
+  if (!req->mem) return 503;
   req->cap = need;
   req->used = 0;
   parse_query(req, h->query, pairs); // first: the pairs want the arena's alignment

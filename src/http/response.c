@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "../../include/cio.h"
+#include "../alloc.h"
 #include "../tune.h"
 #include "http.h"
 #include "json_text.h"
@@ -46,7 +47,7 @@ int cio__http_set_body(cio_http_res *res, int status, const char *type, char *ow
 
 int cio_http_send(cio_http_res *res, int status, const char *type, const void *body, size_t len) {
   if (!res || (!body && len)) return -EINVAL;
-  char *copy = malloc(len ? len : 1);
+  char *copy = cio__malloc(len ? len : 1);
   if (!copy) return -ENOMEM;
   if (len) memcpy(copy, body, len); // (NULL, 0) is an empty body
   int rc = cio__http_set_body(res, status, type, copy, len);
@@ -239,7 +240,8 @@ int cio_http_stream_write(cio_http_res *res, const void *data, size_t len) {
 void cio__http_error_body(cio_http_res *res, int status) {
   char body[128];
   snprintf(body, sizeof body, "{\"detail\":\"%s\"}", reason(status)); // ASCII, no quotes
-  cio_http_json(res, status, body);
+  if (cio_http_json(res, status, body) < 0) // out of memory: the status line says it all
+    (void)cio__http_set_body(res, status, "text/plain", NULL, 0);
 }
 
 // Answers with the JSON text j (taking it), or with `fallback` (a literal)

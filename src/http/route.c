@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../../include/cio.h"
+#include "../alloc.h"
 #include "http.h"
 #include "json_text.h"
 
@@ -28,6 +29,7 @@ static void free_segs(struct route *r) {
 }
 
 int cio__http_route_compile(struct route *r, const char *pattern) {
+  int rc = -EINVAL; // what a goto refused says
   const char *p = pattern + 1;
   while (*p) {
     const char *end = strchr(p, '/');
@@ -35,12 +37,16 @@ int cio__http_route_compile(struct route *r, const char *pattern) {
     // Beyond MAX_SEGS, an empty segment ("/a//b"), anything after a
     // {name:path} (it takes the rest of the path): refused, not cut.
     if (r->nsegs == MAX_SEGS || n == 0 || (r->nsegs && r->segs[r->nsegs - 1].type == P_PATH))
-      goto bad;
+      goto refused;
     struct seg *s = &r->segs[r->nsegs++];
     if (n >= 2 && p[0] == '{' && p[n - 1] == '}') {
       const char *colon = memchr(p, ':', n);
       size_t name_len = colon ? (size_t)(colon - p - 1) : n - 2;
-      s->param = strndup(p + 1, name_len);
+      s->param = cio__strndup(p + 1, name_len);
+      if (!s->param) {
+        rc = -ENOMEM;
+        goto refused;
+      }
       s->type = P_STR;
       if (colon) {
         size_t tl = n - 2 - name_len - 1;
@@ -51,20 +57,23 @@ int cio__http_route_compile(struct route *r, const char *pattern) {
         else if (tl == 4 && !strncmp(colon + 1, "path", 4))
           s->type = P_PATH;
         else if (!(tl == 3 && !strncmp(colon + 1, "str", 3)))
-          goto bad;
+          goto refused;
       }
-      if (!s->param || !*s->param) goto bad;
+      if (!*s->param) goto refused;
     } else {
-      s->literal = strndup(p, n);
-      if (!s->literal) goto bad;
+      s->literal = cio__strndup(p, n);
+      if (!s->literal) {
+        rc = -ENOMEM;
+        goto refused;
+      }
     }
     p += n;
     if (*p == '/') p++;
   }
   return 0;
-bad:
+refused:
   free_segs(r);
-  return -EINVAL;
+  return rc;
 }
 
 void cio__http_route_free(struct route *r) {
@@ -118,19 +127,21 @@ static int match(const struct route *r, const char *path, size_t len, struct slo
   return more && pos != end ? -1 : nv; // segments left over; a trailing slash is fine
 }
 
-// Adds `method` to the comma-separated list *allow (malloc'd) unless it is there.
-static void allow_add(char **allow, size_t *len, const char *method) {
+// Adds `method` to the comma-separated list *allow (malloc'd) unless it is
+// there.  Returns false when out of memory (*allow is then unchanged).
+static bool allow_add(char **allow, size_t *len, const char *method) {
   size_t ml = strlen(method);
   for (const char *p = *allow; p && *p;) {
     const char *comma = strchr(p, ',');
     size_t n = comma ? (size_t)(comma - p) : strlen(p);
-    if (n == ml && memcmp(p, method, n) == 0) return;
+    if (n == ml && memcmp(p, method, n) == 0) return true;
     p = comma ? comma + 2 : p + n;
   }
-  char *grown = realloc(*allow, *len + ml + 3);
-  if (!grown) return; // the 405 goes out without this method in Allow
+  char *grown = cio__realloc(*allow, *len + ml + 3);
+  if (!grown) return false;
   *allow = grown;
   *len += (size_t)sprintf(grown + *len, "%s%s", *len ? ", " : "", method);
+  return true;
 }
 
 // Runs the route's handler within the handler timeout and turns what it
@@ -163,17 +174,19 @@ static void run_handler(const struct route *r, cio_http_req *req, cio_http_res *
   }
 }
 
-// Routes the request: runs the handler or answers 404/405/422.
+// Routes the request: runs the handler or answers 404/405/422 (503 when
+// the Allow list of a 405 ran out of memory).
 void cio__http_dispatch(cio_http_app *app, cio_http_req *req, cio_http_res *res, double timeout) {
   char *allow = NULL;
   size_t allow_len = 0;
+  bool allow_whole = true; // no method was left out of `allow` for want of memory
   bool head = strcmp(req->method, "HEAD") == 0;
   for (struct route *r = app->routes; r; r = r->next) {
     struct slot vals[MAX_SEGS];
     int nv = match(r, req->dpath, req->dpath_len, vals);
     if (nv < 0) continue;
     if (strcmp(r->method, req->method) != 0 && !(head && strcmp(r->method, "GET") == 0)) {
-      allow_add(&allow, &allow_len, r->method);
+      allow_whole &= allow_add(&allow, &allow_len, r->method);
       continue;
     }
     free(allow);
@@ -203,11 +216,13 @@ void cio__http_dispatch(cio_http_app *app, cio_http_req *req, cio_http_res *res,
     run_handler(r, req, res, timeout);
     return;
   }
-  if (allow) {
+  if (!allow_whole) {
+    cio__http_error_body(res, 503);
+  } else if (allow) {
     cio__http_error_body(res, 405);
     (void)cio_http_set_header(res, "Allow", allow);
-    free(allow);
   } else {
     cio__http_error_body(res, 404);
   }
+  free(allow);
 }

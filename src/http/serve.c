@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "../../include/cio.h"
+#include "../alloc.h"
 #include "../internal.h"
 #include "../io/server.h"
 #include "http.h"
@@ -32,7 +33,7 @@ static void default_opts(cio_http_opts *o) {
 int cio_http_serve(cio_http_app *app, const char *host, const char *port, const cio_http_opts *opts,
                    cio_server **out) {
   if (!app || !out) return -EINVAL;
-  struct http_server *srv = calloc(1, sizeof *srv); // freed with the app
+  struct http_server *srv = cio__calloc(1, sizeof *srv); // freed with the app
   if (!srv) return -ENOMEM;
   srv->app = app;
   if (opts) srv->opts = *opts;
