@@ -5,8 +5,12 @@
 // limits (413, 414, 431, 400, 501), a slow-loris client dropped while others
 // are served, handler failures and timeouts, and many concurrent clients on
 // the gather endpoint.
+#include <arpa/inet.h>
 #include <cio.h>
 #include <cio/http.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "helpers/test.h"
 #include "http/parse.h"
 #ifdef CIO_HAVE_JANSSON
@@ -1855,6 +1860,184 @@ static void middleware_sees_the_servers_own_answers(void) {
   ASSERT_EQ(cio_run(middleware_errors_main, NULL), 0);
 }
 
+// A middleware that returns without an answer (and without calling next)
+// leaves the server a 500 to send, not a status line of 0.
+static int silent(cio_http_req *req, cio_http_res *res, cio_http_next next, void *state,
+                  void *arg) {
+  (void)req, (void)res, (void)next, (void)state, (void)arg;
+  return 0;
+}
+static int silent_middleware_main(void *arg) {
+  (void)arg;
+  cio_http_app *app = cio_http_app_new();
+  ASSERT_EQ(cio_http_use(app, silent, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "GET", "/", hello, NULL), 0);
+  cio_server *srv;
+  ASSERT_EQ(cio_http_serve(app, "127.0.0.1", "0", NULL, &srv), 0);
+  char port[8];
+  snprintf(port, sizeof port, "%d", cio_server_port(srv));
+  static char out[4096];
+  const char *get = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+  exchange(port, get, strlen(get), out, sizeof out, 0);
+  ASSERT_STR_CONTAINS(out, "HTTP/1.1 500 Internal Server Error\r\n");
+  ASSERT_STR_CONTAINS(out, "{\"detail\":\"Internal Server Error\"}");
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  cio_http_app_free(app);
+  return 0;
+}
+static void middleware_without_an_answer_gets_a_500(void) {
+  ASSERT_EQ(cio_run(silent_middleware_main, NULL), 0);
+}
+
+// Allocation failures while serving: every allocation a workload of four
+// pipelined requests makes (a head that grows the connection's buffer and
+// takes the arena out of the heap, a chunked body, a copied response, a
+// 422 and a 500 built as JSON, a 405's Allow list) fails in turn.  Each
+// answer must then be the usual one or a 500/503, the connection may end
+// early (closed or reset), and the server must answer the next request.
+// Under ASan, nothing may leak.  The client is a thread with blocking
+// sockets, so that it allocates nothing through cio.
+static int echo_n(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)arg;
+  int64_t n;
+  if (cio_http_query_int(req, res, "n", 1, &n) < 0) return 0; // 422 answered
+  size_t len;
+  const char *body = cio_http_body(req, &len);
+  return cio_http_send(res, 200, "text/plain", body, len);
+}
+static const int walk_want[] = {200, 422, 405, 500}; // the workload's answers, in order
+struct walk {
+  char port[8];    // the server's
+  bool plain;      // send one GET / instead of the workload
+  atomic_int done; // set by the client thread at its end
+  int status[8];   // the answers' statuses, in order
+  int answers;     //   how many
+  bool reset;      // the connection ended with a reset, not a close
+  char error[160]; // what went wrong, "" if nothing
+};
+// Reads the answers in buf[0..len): status lines, heads, Content-Length bodies.
+static void walk_parse(struct walk *w, const char *buf, size_t len) {
+  const char *p = buf, *end = buf + len;
+  while (p < end && w->answers < 8) {
+    const char *head_end = strstr(p, "\r\n\r\n");
+    const char *cl = strstr(p, "\r\nContent-Length: ");
+    if (strncmp(p, "HTTP/1.1 ", 9) != 0 || !head_end || !cl || cl > head_end) {
+      snprintf(w->error, sizeof w->error, "not an answer at byte %zu: %.60s", (size_t)(p - buf), p);
+      return;
+    }
+    w->status[w->answers++] = atoi(p + 9);
+    const char *allow = strstr(p, "\r\nAllow: POST, GET\r\n"); // a 405 names both routes
+    if (w->status[w->answers - 1] == 405 && (!allow || allow > head_end)) {
+      snprintf(w->error, sizeof w->error, "a 405 without its whole Allow: %.*s",
+               (int)(head_end - p), p);
+      return;
+    }
+    p = head_end + 4 + atoi(cl + 18);
+  }
+  if (p != end)
+    snprintf(w->error, sizeof w->error, "%zu bytes after the answers", (size_t)(end - p));
+}
+static void *walk_client(void *arg) {
+  struct walk *w = arg;
+  static char pad[3000], workload[4096], buf[65536];
+  memset(pad, 'x', sizeof pad - 1);
+  int len = w->plain ? snprintf(workload, sizeof workload,
+                                "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                     : snprintf(workload, sizeof workload,
+                                "POST /echo/5?n=3 HTTP/1.1\r\nHost: a\r\nX-Pad: %s\r\n"
+                                "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+                                "GET /echo/5?n=lots HTTP/1.1\r\nHost: a\r\n\r\n"
+                                "DELETE /echo/5 HTTP/1.1\r\nHost: a\r\n\r\n"
+                                "GET /fail HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                                pad);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(w->port))};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  struct timeval tv = {20, 0}; // a hang fails the case, not the runner
+  (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  size_t got = 0;
+  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    snprintf(w->error, sizeof w->error, "connect: %s", strerror(errno));
+  } else if (send(fd, workload, (size_t)len, MSG_NOSIGNAL) != len) {
+    w->reset = true; // the server may have closed at once (503, or no memory to accept)
+  }
+  for (ssize_t r = 1; !w->error[0] && r > 0 && got < sizeof buf;) {
+    r = recv(fd, buf + got, sizeof buf - got, 0);
+    if (r > 0) got += (size_t)r;
+    if (r < 0 && errno == ECONNRESET)
+      w->reset = true;
+    else if (r < 0)
+      snprintf(w->error, sizeof w->error, "recv: %s", strerror(errno));
+  }
+  close(fd);
+  if (!w->error[0]) walk_parse(w, buf, got);
+  atomic_store(&w->done, 1);
+  return NULL;
+}
+// Runs the client thread to its end, the loop serving meanwhile.
+static void walk_run(struct walk *w) {
+  pthread_t t;
+  ASSERT_EQ(pthread_create(&t, NULL, walk_client, w), 0);
+  while (!atomic_load(&w->done)) {
+    int slept = cio_sleep(0.001); // (may fail: the walk's own -ENOMEM)
+    (void)slept;
+  }
+  ASSERT_EQ(pthread_join(t, NULL), 0);
+  if (w->error[0]) test_fail(__FILE__, __LINE__, "%s", w->error);
+}
+static int alloc_walk_main(void *arg) {
+  (void)arg;
+  cio_http_app *app = cio_http_app_new();
+  ASSERT_EQ(cio_http_use(app, logger, &request_log), 0);
+  ASSERT_EQ(cio_http_route(app, "GET", "/", hello, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "POST", "/echo/{id:int}", echo_n, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "GET", "/echo/{id:int}", echo_n, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "GET", "/fail", fails, NULL), 0);
+  cio_server *srv;
+  ASSERT_EQ(cio_http_serve(app, "127.0.0.1", "0", NULL, &srv), 0);
+  // The workload once unharmed, counting its allocations.
+  struct walk w = {0};
+  snprintf(w.port, sizeof w.port, "%d", cio_server_port(srv));
+  const long many = 1L << 40;
+  ASSERT_EQ(cio__alloc_fail_after(many), 0);
+  walk_run(&w);
+  long sites = many - cio__alloc_fail_after(0);
+  ASSERT_EQ(w.answers, 4);
+  for (int i = 0; i < 4; i++) ASSERT_EQ(w.status[i], walk_want[i]);
+  printf("the workload allocates %ld times\n", sites);
+  ASSERT(sites >= 8); // the connection's buffer and its growth, the request, its arena, ...
+  int failed_answers = 0, cut = 0;
+  for (long n = 1; n <= sites; n++) {
+    struct walk f = {0};
+    memcpy(f.port, w.port, sizeof f.port);
+    cio__alloc_fail_after(n);
+    walk_run(&f);
+    (void)cio__alloc_fail_after(0);
+    for (int i = 0; i < f.answers; i++)
+      if (f.status[i] != walk_want[i]) {
+        if (f.status[i] != 500 && f.status[i] != 503)
+          test_fail(__FILE__, __LINE__, "allocation %ld failed: answer %d is %d", n, i,
+                    f.status[i]);
+        failed_answers++;
+      }
+    if (f.answers < 4) cut++;
+    struct walk after = {.plain = true};
+    memcpy(after.port, w.port, sizeof after.port);
+    walk_run(&after);
+    if (after.answers != 1 || after.status[0] != 200)
+      test_fail(__FILE__, __LINE__, "after allocation %ld failed, GET / got %d answers (%d)", n,
+                after.answers, after.status[0]);
+  }
+  printf("%ld allocations failed in turn: %d answers 500/503, %d connections cut short\n", sites,
+         failed_answers, cut);
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  cio_http_app_free(app);
+  return 0;
+}
+static void every_allocation_failure_answers_503_or_closes(void) {
+  ASSERT_EQ(cio_run(alloc_walk_main, NULL), 0);
+}
+
 static const test_case cases[] = {
     {"json_bodies", json_bodies, 0},
     {"resets_at_random_points", resets_at_random_points, 120},
@@ -1888,5 +2071,8 @@ static const test_case cases[] = {
      0},
     {"lingering_close_keeps_an_early_413", lingering_close_keeps_an_early_413, 60},
     {"middleware_sees_the_servers_own_answers", middleware_sees_the_servers_own_answers, 0},
+    {"middleware_without_an_answer_gets_a_500", middleware_without_an_answer_gets_a_500, 0},
+    {"every_allocation_failure_answers_503_or_closes",
+     every_allocation_failure_answers_503_or_closes, 120},
 };
 TEST_MAIN(cases)

@@ -156,8 +156,8 @@ const char *cio_http_query(const cio_http_req *req, const char *name);
 const char *cio_http_query_n(const cio_http_req *req, const char *name, size_t *len);
 /// A query parameter as an integer, `def` if absent.  Returns 0, or -EINVAL
 /// after answering 422 (FastAPI's shape, the input echoed whole) when it
-/// does not convert (a NUL in it does not): the handler should then return
-/// at once.
+/// does not convert (a NUL in it does not; *out is then `def`): the handler
+/// should then return at once.
 int cio_http_query_int(cio_http_req *req, cio_http_res *res, const char *name, int64_t def,
                        int64_t *out);
 /// The same for a number (float) and a boolean (true/false, 1/0, yes/no,

@@ -308,6 +308,15 @@ enum {
 
 #define MAX_TRAILER 8192
 
+// The states that want one exact byte, and the state each goes to then.
+static const struct {
+  char want;          // the byte
+  unsigned char next; //   and the state after it
+} exact[] = {
+    [SIZE_LF] = {'\n', DATA},       [DATA_CR] = {'\r', DATA_LF}, [DATA_LF] = {'\n', SIZE},
+    [TRAILER_LF] = {'\n', TRAILER}, [END_LF] = {'\n', DONE},
+};
+
 static int hex(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -340,18 +349,25 @@ int cio__http_chunked_decode(cio__http_chunked *d, char *buf, size_t *len, size_
       }
       break;
     }
-    case EXT:
+    case EXT:        // the rest of a size line, and a trailer line: text up
+    case TRAILER_IN: // to its CR, with no control character in it
       if (c == '\r') {
-        d->state = SIZE_LF;
+        d->state = d->state == EXT ? SIZE_LF : TRAILER_LF;
       } else if (((unsigned char)c < ' ' && c != '\t') || ++d->trailer > MAX_TRAILER) {
-        return -CIO__HTTP_BAD; // a control character, or an extension too long
+        return -CIO__HTTP_BAD; // a control character, or extensions and trailers too long
       }
       in++;
       break;
     case SIZE_LF:
-      if (c != '\n') return -CIO__HTTP_BAD;
+    case DATA_CR:
+    case DATA_LF:
+    case TRAILER_LF:
+    case END_LF:
+      if (c != exact[d->state].want) return -CIO__HTTP_BAD;
       in++;
-      d->state = d->remaining ? DATA : TRAILER;
+      d->state = exact[d->state].next;
+      if (d->state == DATA && !d->remaining) d->state = TRAILER; // the last chunk (size 0)
+      if (d->state == SIZE) d->digits = false;
       break;
     case DATA: {
       size_t take = n - in < d->remaining ? n - in : (size_t)d->remaining;
@@ -362,17 +378,6 @@ int cio__http_chunked_decode(cio__http_chunked *d, char *buf, size_t *len, size_
       if (!d->remaining) d->state = DATA_CR;
       break;
     }
-    case DATA_CR:
-      if (c != '\r') return -CIO__HTTP_BAD;
-      in++;
-      d->state = DATA_LF;
-      break;
-    case DATA_LF:
-      if (c != '\n') return -CIO__HTTP_BAD;
-      in++;
-      d->state = SIZE;
-      d->digits = false;
-      break;
     case TRAILER:
       if (c == '\r') {
         d->state = END_LF;
@@ -380,23 +385,6 @@ int cio__http_chunked_decode(cio__http_chunked *d, char *buf, size_t *len, size_
         break;
       }
       d->state = TRAILER_IN;
-      break;
-    case TRAILER_IN:
-      if (c == '\r')
-        d->state = TRAILER_LF;
-      else if (((unsigned char)c < ' ' && c != '\t') || ++d->trailer > MAX_TRAILER)
-        return -CIO__HTTP_BAD;
-      in++;
-      break;
-    case TRAILER_LF:
-      if (c != '\n') return -CIO__HTTP_BAD;
-      in++;
-      d->state = TRAILER;
-      break;
-    case END_LF:
-      if (c != '\n') return -CIO__HTTP_BAD;
-      in++;
-      d->state = DONE;
       break;
     }
   }

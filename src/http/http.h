@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: MIT
+//
+// What the files of the HTTP server share: the app (routes, middleware, the
+// servers started for it), the request and response objects, and the
+// functions one file calls in another.  Who holds what:
+//   app.c        the app object, route and middleware registration, the chain
+//   route.c      route patterns compiled and matched, a request dispatched
+//   request.c    the request object: its arena and the accessors
+//   response.c   the response object: head, body, streaming, timed writes
+//   json_text.c  the JSON writer (json_text.h) for the bodies cio writes
+//   conn.c       the connection loop: heads, bodies, deadlines, lingering close
+//   serve.c      cio_http_serve and cio_http_run (until a signal)
+//   parse.c      the request parser (parse.h)
+//   json.c       Jansson glue (built with Jansson only)
+#ifndef CIO_HTTP_INTERNAL_H
+#define CIO_HTTP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../../include/cio/http.h"
+#include "parse.h"
+
+// ---------------------------------------------------------------- the app
+
+#define MAX_SEGS 16  // segments of a route pattern, so also its parameters
+#define MAX_TYPE 128 // a Content-Type, with its NUL
+
+// A parameter's type: {name}, {name:int}, {name:float}, {name:path} in a
+// route's pattern; P_BOOL for query parameters only.
+enum param_type { P_STR, P_INT, P_FLOAT, P_PATH, P_BOOL };
+
+// One segment of a compiled route pattern (route.c).
+struct seg {
+  char *literal; // fixed text, or NULL for a parameter
+  char *param;   // parameter name
+  int type;      // enum param_type
+};
+
+// A route: its method, its compiled pattern and its handler.
+struct route {
+  char method[16];           // "GET", ...
+  struct seg segs[MAX_SEGS]; // path segments
+  int nsegs;                 // how many
+  cio_http_handler fn;       // handler
+  void *arg;                 //   its argument
+  struct route *next;        // next route, in the order added
+};
+
+// A middleware in the app's chain.
+struct mw {
+  cio_http_middleware fn; // the function
+  void *arg;              //   its argument
+  struct mw *next;        // the next one inward
+};
+
+struct conn; // a connection being served (conn.c, on its task's stack)
+
+// A server started for an app: its options and its connections, freed with
+// the app.
+struct http_server {
+  cio_http_app *app;        // routes
+  cio_http_opts opts;       // limits and timeouts, defaults filled in
+  struct http_server *next; // the app's other servers
+  cio_server *server;       // the server it runs on (valid while connections run)
+  struct conn *conns;       // connections being served
+  size_t busy;              // of them, how many are inside a request
+  bool draining;            // closing: finish each request, then close its connection
+  double abort_at;          // once draining: when the close cancels what is left (cio_now())
+};
+
+// What cio_http_app_new returns.
+struct cio_http_app {
+  struct route *routes;        // first route
+  struct route **tail;         // where the next one goes
+  struct http_server *servers; // servers started for it (freed with it)
+  struct mw *mws;              // middleware, outermost first
+  struct mw **mw_tail;         // where the next one goes
+};
+
+// ---------------------------------------------------------------- request and response
+
+// A query parameter, decoded (names and values NUL-terminated in the arena).
+struct qparam {
+  const char *name;  // decoded name
+  size_t name_len;   //   its length (it may hold a NUL)
+  const char *value; // decoded value ("" for "?flag")
+  size_t len;        //   its length (it may hold a NUL)
+};
+
+// A request as its handler sees it.  Everything the accessors return is in
+// the arena: one block reserved by req_init from the head's sizes (its bound
+// is worked out there), never moved, freed by req_free after the handler
+// and the middleware have returned.
+struct cio_http_req {
+  const cio__http_request *head;            // parsed head (slices into the buffer)
+  const char *method;                       // NUL-terminated copy
+  const char *path;                         // the path as sent (percent-encoded)
+  char *dpath;                              // the path decoded (may hold a NUL)
+  size_t dpath_len;                         //   its length
+  struct qparam *query;                     // query parameters, in order
+  size_t nquery;                            //   how many
+  const char *host;                         // an absolute-form target's authority, or NULL
+  const char *names[MAX_SEGS];              // path parameter names (the route's)
+  const char *values[MAX_SEGS];             //   and values (in the arena)
+  int nparams;                              // how many
+  const char *hcopy[CIO__HTTP_MAX_HEADERS]; // header values, copied on first use
+  char *body;                               // request body (malloc'd)
+  size_t body_len;                          //   its length
+  char *mem;                                // the arena: `small` or malloc'd
+  size_t cap, used;                         //   its size, bytes handed out
+  _Alignas(max_align_t) char small[1024];   // the arena of small requests
+};
+
+// A response as its handler sets it, with the connection's write settings.
+struct cio_http_res {
+  cio_sock *sock;      // the connection (for streaming)
+  double send_timeout; // seconds a write may go without progress
+  bool reset;          // a write timed out: reset the connection, send nothing more
+  bool streaming;      // a chunked response has started
+  bool head_only;      // HEAD: the head, never a body
+  bool keep_alive;     // the connection stays open after it
+  bool http10;         // the request was HTTP/1.0 (Connection: keep-alive is said)
+  bool own_date;       // the handler set Date: send its, not ours
+  bool own_server;     // the handler set Server: the same
+  int status;          // 0 until set
+  char *body;          // response body (malloc'd)
+  size_t len;          //   its length
+  char type[MAX_TYPE]; // Content-Type
+  char headers[512];   // extra header lines
+  size_t hlen;         //   their length
+};
+
+// ---------------------------------------------------------------- app.c
+
+// Runs the request through the app's middleware, outermost first, and then
+// its routes; with `status` set (an answer the server gives itself: 413,
+// 408...), the middleware runs around that answer instead of the routes.
+// Returns what the outermost middleware returned.
+int cio__http_app_handle(cio_http_app *app, cio_http_req *req, cio_http_res *res, double timeout,
+                         int status);
+
+// ---------------------------------------------------------------- route.c
+
+// Compiles `pattern` (it starts with '/') into r's segments.  Returns 0,
+// -EINVAL for a pattern cio refuses, or -ENOMEM (then r holds no segment).
+int cio__http_route_compile(struct route *r, const char *pattern);
+
+// Frees r's segments and r.
+void cio__http_route_free(struct route *r);
+
+// Routes the request: runs the handler (within `timeout` seconds if > 0) or
+// answers 404, 405 or 422.
+void cio__http_dispatch(cio_http_app *app, cio_http_req *req, cio_http_res *res, double timeout);
+
+// ---------------------------------------------------------------- request.c
+
+// Sets up the request from its head.  Returns 0, or the status to answer.
+int cio__http_req_init(cio_http_req *req, const cio__http_request *h);
+
+// Frees what req_init and the body reader allocated, and the request.
+void cio__http_req_free(cio_http_req *req);
+
+// A NUL-terminated copy of p[0..n) in the request's arena.
+char *cio__http_arena_copy(cio_http_req *req, const char *p, size_t n);
+
+// Converts a path or query parameter's value text[0..n) (NUL-terminated
+// at n) as an enum param_type into *out: an int64_t for P_INT, a double for
+// P_FLOAT, a bool for P_BOOL; P_STR and P_PATH values are left as they are.
+// A value holding a NUL does not convert.  Returns 0, or -EINVAL after
+// answering FastAPI's 422 for `name` in `where` ("path", "query"), the
+// value echoed whole; *out is then untouched.
+int cio__http_convert(cio_http_res *res, const char *where, const char *name, int type,
+                      const char *text, size_t n, void *out);
+
+// ---------------------------------------------------------------- response.c
+
+// Sets the response, taking `owned` (malloc'd, len bytes).  Returns 0 or
+// -EINVAL (then `owned` is still the caller's).
+int cio__http_set_body(cio_http_res *res, int status, const char *type, char *owned, size_t len);
+
+// Answers {"detail": <the reason phrase>} with `status`; out of memory,
+// with `status` and an empty body: the status is always set.
+void cio__http_error_body(cio_http_res *res, int status);
+
+// FastAPI's validation error: 422 {"detail":[{"type","loc","msg","input"}]},
+// the input echoed whole.
+void cio__http_answer_422(cio_http_res *res, const char *where, const char *name, const char *type,
+                          const char *msg, const char *input, size_t input_len);
+
+struct cio__jtext;
+
+// Answers with the JSON text j (taking it), or with `fallback` (a literal)
+// if building it ran out of memory.
+int cio__http_jt_answer(cio_http_res *res, int status, struct cio__jtext *j, const char *fallback);
+
+// Writes buf to the client under the send timeout.  Returns len or -errno.
+ssize_t cio__http_res_write(cio_http_res *res, const void *buf, size_t len);
+
+// Writes the response res holds.  Returns 0 or -errno.
+int cio__http_write_response(cio_http_res *res, bool head_only, bool keep_alive);
+
+// Clears the response for the next request (the connection's settings stay).
+void cio__http_reset_res(cio_http_res *res);
+
+// ---------------------------------------------------------------- conn.c
+
+// Serves one connection (cio_server's handler; arg: the struct http_server).
+int cio__http_serve_connection(cio_stream *st, void *arg);
+
+// The server's closing hook (src/io/server.h; arg: the struct http_server).
+void cio__http_closing(void *arg, double grace);
+
+#endif

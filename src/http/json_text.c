@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+//
+// The JSON writer of json_text.h: appending raw text, and strings escaped
+// as FastAPI escapes them.  It knows nothing of HTTP but the UTF-8 repair
+// of parse.h, so a client can use it as the server does.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../alloc.h"
+#include "json_text.h"
+#include "parse.h"
+
+void cio__jt_raw(struct cio__jtext *j, const char *s, size_t n) {
+  if (!j->p) return;
+  if (j->n + n + 1 > j->cap) {
+    size_t cap = (j->n + n + 1) * 2;
+    char *p = cio__realloc(j->p, cap);
+    if (!p) {
+      free(j->p);
+      j->p = NULL;
+      return;
+    }
+    j->p = p;
+    j->cap = cap;
+  }
+  memcpy(j->p + j->n, s, n);
+  j->n += n;
+  j->p[j->n] = '\0';
+}
+
+void cio__jt_lit(struct cio__jtext *j, const char *s) { cio__jt_raw(j, s, strlen(s)); }
+
+void cio__jt_str(struct cio__jtext *j, const char *s, size_t n) {
+  cio__jt_raw(j, "\"", 1);
+  cio__http_text t = {s, n, 0, false, false};
+  char c[4];
+  size_t k;
+  while ((k = cio__http_text_next(&t, c))) {
+    unsigned char b = (unsigned char)c[0];
+    if (k > 1 || (b >= 0x20 && b != '"' && b != '\\')) {
+      cio__jt_raw(j, c, k);
+      continue;
+    }
+    char esc[8];
+    const char *short_form = b == '"'    ? "\\\""
+                             : b == '\\' ? "\\\\"
+                             : b == '\n' ? "\\n"
+                             : b == '\r' ? "\\r"
+                             : b == '\t' ? "\\t"
+                             : b == '\b' ? "\\b"
+                             : b == '\f' ? "\\f"
+                                         : NULL;
+    if (!short_form) snprintf(esc, sizeof esc, "\\u%04x", b);
+    cio__jt_lit(j, short_form ? short_form : esc);
+  }
+  cio__jt_raw(j, "\"", 1);
+}
+
+struct cio__jtext cio__jt_new(size_t hint) {
+  struct cio__jtext j = {cio__malloc(hint + 1), 0, hint + 1};
+  if (j.p) j.p[0] = '\0';
+  return j;
+}

@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: MIT
+//
+// The response object: what a handler sets (status, type, headers, body),
+// or a chunked stream it writes as it goes, and how it goes out: the head
+// (Date, Server, framing, Connection), every write timed by the send
+// timeout.  Then the answers cio writes itself (errors, 422 validation
+// details), and the connection loop's side: writing a finished response
+// and clearing it for the next request.
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "../../include/cio.h"
+#include "../alloc.h"
+#include "../tune.h"
+#include "http.h"
+#include "json_text.h"
+
+// ---------------------------------------------------------------- response
+
+// A Content-Type or header value: visible characters, spaces and tabs, no
+// other control characters (RFC 9110 §5.5), so no CR or LF that would end
+// the line and start another header.
+static bool field_value_ok(const char *v) {
+  for (; *v; v++)
+    if (((unsigned char)*v < ' ' && *v != '\t') || *v == 0x7f) return false;
+  return true;
+}
+
+// Sets the response, taking `owned` (malloc'd, len bytes).
+int cio__http_set_body(cio_http_res *res, int status, const char *type, char *owned, size_t len) {
+  if (!type) type = "application/octet-stream";
+  if (status < 100 || status > 999 || strlen(type) >= MAX_TYPE || !field_value_ok(type))
+    return -EINVAL;
+  free(res->body);
+  res->body = owned;
+  res->len = len;
+  res->status = status;
+  // (memcpy: the analyzer loses res->body, set above, across a strcpy into *res)
+  memcpy(res->type, type, strlen(type) + 1);
+  return 0;
+}
+
+int cio_http_send(cio_http_res *res, int status, const char *type, const void *body, size_t len) {
+  if (!res || (!body && len)) return -EINVAL;
+  char *copy = cio__malloc(len ? len : 1);
+  if (!copy) return -ENOMEM;
+  if (len) memcpy(copy, body, len); // (NULL, 0) is an empty body
+  int rc = cio__http_set_body(res, status, type, copy, len);
+  if (rc < 0) free(copy);
+  return rc;
+}
+
+int cio_http_json(cio_http_res *res, int status, const char *json) {
+  if (!json) return -EINVAL;
+  return cio_http_send(res, status, "application/json", json, strlen(json));
+}
+
+int cio_http_set_header(cio_http_res *res, const char *name, const char *value) {
+  if (!res || !name || !value || !*name || !field_value_ok(value)) return -EINVAL;
+  for (const char *c = name; *c; c++)
+    if (!isalnum((unsigned char)*c) && !strchr("!#$%&'*+-.^_`|~", *c)) return -EINVAL;
+  // The framing is the server's to say: a handler's Content-Length or
+  // Transfer-Encoding could contradict the body (a response split in two).
+  if (!strcasecmp(name, "content-length") || !strcasecmp(name, "transfer-encoding") ||
+      !strcasecmp(name, "connection"))
+    return -EINVAL;
+  int n = snprintf(res->headers + res->hlen, sizeof res->headers - res->hlen, "%s: %s\r\n", name,
+                   value);
+  if (n < 0 || (size_t)n >= sizeof res->headers - res->hlen) return -ENOSPC;
+  res->hlen += (size_t)n;
+  if (!strcasecmp(name, "date")) res->own_date = true;
+  if (!strcasecmp(name, "server")) res->own_server = true;
+  return 0;
+}
+
+int cio_http_status(const cio_http_res *res) { return res ? res->status : 0; }
+
+static const char *reason(int status) {
+  switch (status) {
+  case 100: return "Continue";
+  case 101: return "Switching Protocols";
+  case 200: return "OK";
+  case 201: return "Created";
+  case 202: return "Accepted";
+  case 204: return "No Content";
+  case 301: return "Moved Permanently";
+  case 302: return "Found";
+  case 303: return "See Other";
+  case 304: return "Not Modified";
+  case 307: return "Temporary Redirect";
+  case 308: return "Permanent Redirect";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 408: return "Request Timeout";
+  case 409: return "Conflict";
+  case 413: return "Content Too Large";
+  case 414: return "URI Too Long";
+  case 422: return "Unprocessable Content";
+  case 429: return "Too Many Requests";
+  case 431: return "Request Header Fields Too Large";
+  case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  case 505: return "HTTP Version Not Supported";
+  default: return "Status";
+  }
+}
+
+// "Date: <IMF-fixdate>\r\n" for the current second (RFC 9110 §6.6.1: an
+// origin server with a clock MUST send Date).  Formatted once a second per
+// thread (it is on every response), in English whatever the locale.  The
+// caller copies it at once: another thread has its own, and this thread
+// rewrites it only when asked for it in a later second.
+static const char *date_line(void) {
+  static __thread time_t formatted = -1;
+  static __thread char line[96]; // 37 bytes until the year 10000; room for any int
+  static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME_COARSE, &now); // the vDSO's: no system call
+  if (now.tv_sec != formatted) {
+    struct tm tm;
+    gmtime_r(&now.tv_sec, &tm);
+    snprintf(line, sizeof line, "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n", days[tm.tm_wday],
+             tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    formatted = now.tv_sec;
+  }
+  return line;
+}
+
+// 1xx, 204 and 304 answers have no content, so no Content-Length either
+// (RFC 9110 §8.6, §6.4.1), and no Content-Type.
+static bool bodiless(int status) { return status < 200 || status == 204 || status == 304; }
+
+#define CHUNKED (-1)   // format_head's length: Transfer-Encoding: chunked
+#define NO_LENGTH (-2) // neither (a HEAD answer to a streamed GET)
+
+// Formats a response head into top[0..cap): status line, Date, Server,
+// Content-Type, the framing (`length`: the Content-Length, CHUNKED or
+// NO_LENGTH), Connection (close, or keep-alive said to an HTTP/1.0 client,
+// which otherwise expects a close: RFC 9112 §9.3, `ab -k`), and the
+// handler's headers.  Returns its length, or -EOVERFLOW (cannot happen with
+// the field sizes of cio_http_res, which bound it well under 1 KiB).
+static int format_head(char *top, size_t cap, const cio_http_res *res, int status, long long length,
+                       bool keep_alive) {
+  bool none = bodiless(status);
+  char framing[48] = "";
+  if (!none && length >= 0)
+    snprintf(framing, sizeof framing, "Content-Length: %lld\r\n", length);
+  else if (!none && length == CHUNKED)
+    snprintf(framing, sizeof framing, "Transfer-Encoding: chunked\r\n");
+  const char *type = res->type[0] ? res->type : "text/plain";
+  int n = snprintf(top, cap, "HTTP/1.1 %d %s\r\n%s%s%s%s%s%s%s%.*s\r\n", status, reason(status),
+                   res->own_date ? "" : date_line(), res->own_server ? "" : "Server: cio\r\n",
+                   none ? "" : "Content-Type: ", none ? "" : type, none ? "" : "\r\n", framing,
+                   !keep_alive   ? "Connection: close\r\n"
+                   : res->http10 ? "Connection: keep-alive\r\n"
+                                 : "",
+                   (int)res->hlen, res->headers);
+  return n < 0 || (size_t)n >= cap ? -EOVERFLOW : n;
+}
+
+#define SEND_PIECE CIO__TUNED(65536, 512) // bytes written under one send timeout
+
+// Writes all of buf to the client, as cio_sock_write, with the send timeout
+// applied to each piece of SEND_PIECE bytes: what is timed is progress, as
+// with nginx's send_timeout, so a big answer to a slow but reading client
+// goes through.  A client that stops reading for that long gets its
+// connection reset, and the task serving it is cancelled (a streaming
+// handler stops at its next await).  Returns len or -errno (-ETIMEDOUT).
+ssize_t cio__http_res_write(cio_http_res *res, const void *buf, size_t len) {
+  if (res->reset) return -ETIMEDOUT;
+  for (size_t done = 0; done < len;) {
+    size_t n = len - done < SEND_PIECE ? len - done : SEND_PIECE;
+    // Timed from the clock, not from the round's cio_now(): a handler may
+    // have computed for a long time before it writes.
+    cio_scope scope;
+    (void)cio_timeout_begin(&scope, res->send_timeout);
+    ssize_t w = cio_sock_write(res->sock, (const char *)buf + done, n);
+    if (cio_scope_end(&scope) == -ETIMEDOUT) {
+      res->reset = true;
+      cio_cancel(cio_current());
+      return -ETIMEDOUT;
+    }
+    if (w < 0) return w;
+    done += n;
+  }
+  return (ssize_t)len;
+}
+
+int cio_http_stream_start(cio_http_res *res, int status, const char *type) {
+  if (!res || res->status || res->streaming) return -EALREADY;
+  if (!type) type = "application/octet-stream";
+  if (status < 100 || status > 999 || strlen(type) >= MAX_TYPE || !field_value_ok(type))
+    return -EINVAL;
+  strcpy(res->type, type);
+  char top[1024];
+  int n = format_head(top, sizeof top, res, status, res->head_only ? NO_LENGTH : CHUNKED,
+                      res->keep_alive);
+  if (n < 0) return n;
+  res->status = status;
+  res->streaming = true;
+  if (bodiless(status)) res->head_only = true; // no chunks, no last chunk
+  ssize_t w = cio__http_res_write(res, top, (size_t)n);
+  return w < 0 ? (int)w : 0;
+}
+
+#define SMALL_CHUNK CIO__TUNED(1000, 3) // chunks up to this size go out in one write
+
+int cio_http_stream_write(cio_http_res *res, const void *data, size_t len) {
+  if (!res || !res->streaming || (!data && len)) return -EINVAL;
+  if (res->head_only || len == 0) return 0; // an empty chunk would end the stream
+  char buf[24 + SMALL_CHUNK + 2];
+  int n = snprintf(buf, 24, "%zx\r\n", len);
+  if (len <= SMALL_CHUNK) { // size line, data and CRLF: one system call
+    memcpy(buf + n, data, len);
+    memcpy(buf + n + len, "\r\n", 2);
+    ssize_t w = cio__http_res_write(res, buf, (size_t)n + len + 2);
+    return w < 0 ? (int)w : 0;
+  }
+  ssize_t w = cio__http_res_write(res, buf, (size_t)n);
+  if (w >= 0) w = cio__http_res_write(res, data, len);
+  if (w >= 0) w = cio__http_res_write(res, "\r\n", 2);
+  return w < 0 ? (int)w : 0;
+}
+
+// ---------------------------------------------------------------- answers cio writes itself
+
+void cio__http_error_body(cio_http_res *res, int status) {
+  char body[128];
+  snprintf(body, sizeof body, "{\"detail\":\"%s\"}", reason(status)); // ASCII, no quotes
+  if (cio_http_json(res, status, body) < 0) // out of memory: the status line says it all
+    (void)cio__http_set_body(res, status, "text/plain", NULL, 0);
+}
+
+// Answers with the JSON text j (taking it), or with `fallback` (a literal)
+// if building it ran out of memory.
+int cio__http_jt_answer(cio_http_res *res, int status, struct cio__jtext *j, const char *fallback) {
+  if (j->p) {
+    int rc = cio__http_set_body(res, status, "application/json", j->p, j->n);
+    if (rc == 0) return 0;
+    free(j->p);
+  }
+  return cio_http_json(res, status, fallback);
+}
+
+// FastAPI's validation error: 422 {"detail":[{"type","loc","msg","input"}]},
+// the input echoed whole.
+void cio__http_answer_422(cio_http_res *res, const char *where, const char *name, const char *type,
+                          const char *msg, const char *input, size_t input_len) {
+  struct cio__jtext j = cio__jt_new(128 + strlen(name) + strlen(msg) + 6 * input_len);
+  cio__jt_lit(&j, "{\"detail\":[{\"type\":");
+  cio__jt_str(&j, type, strlen(type));
+  cio__jt_lit(&j, ",\"loc\":[");
+  cio__jt_str(&j, where, strlen(where));
+  cio__jt_lit(&j, ",");
+  cio__jt_str(&j, name, strlen(name));
+  cio__jt_lit(&j, "],\"msg\":");
+  cio__jt_str(&j, msg, strlen(msg));
+  cio__jt_lit(&j, ",\"input\":");
+  cio__jt_str(&j, input, input_len);
+  cio__jt_lit(&j, "}]}");
+  (void)cio__http_jt_answer(res, 422, &j, "{\"detail\":\"Unprocessable Content\"}");
+}
+
+// ---------------------------------------------------------------- for the connection loop
+
+// Writes the response res holds (see format_head).  A 204, 304 or 1xx
+// goes without its body, whatever the handler set.
+int cio__http_write_response(cio_http_res *res, bool head_only, bool keep_alive) {
+  char top[1024];
+  int n = format_head(top, sizeof top, res, res->status, (long long)res->len, keep_alive);
+  if (n < 0) return n;
+  if (bodiless(res->status)) head_only = true;
+  if (head_only || res->len == 0 || (size_t)n + res->len > sizeof top) {
+    ssize_t w = cio__http_res_write(res, top, (size_t)n);
+    if (w < 0) return (int)w;
+    if (!head_only && res->len) w = cio__http_res_write(res, res->body, res->len);
+    return w < 0 ? (int)w : 0;
+  }
+  memcpy(top + n, res->body, res->len); // one write for small responses
+  ssize_t w = cio__http_res_write(res, top, (size_t)n + res->len);
+  return w < 0 ? (int)w : 0;
+}
+
+// Clears the response for the next request (the connection's settings stay).
+void cio__http_reset_res(cio_http_res *res) {
+  free(res->body);
+  cio_http_res keep = *res;
+  memset(res, 0, sizeof *res);
+  res->sock = keep.sock;
+  res->send_timeout = keep.send_timeout;
+  res->reset = keep.reset;
+}
