@@ -55,9 +55,8 @@ _Noreturn void cio__fatal(const char *fmt, ...) {
 }
 
 int cio__misuse_outside(const char *fn) {
-  const char *where = loop_runs
-                          ? "on the loop's own stack (a thread-safe callback), not in a task"
-                          : "outside cio_run(): no event loop runs on this thread";
+  const char *where = loop_runs ? "on the loop's own stack (a thread-safe callback), not in a task"
+                                : "outside cio_run(): no event loop runs on this thread";
   fprintf(stderr,
           "cio: %s() called %s; await only from a task started by cio_run() or cio_spawn()\n", fn,
           where);

@@ -10,9 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "combinators/watch.h"
 #include "helpers/test.h"
 #include "internal.h"
-#include "combinators/watch.h"
 #include "task/task.h"
 
 struct poster {
@@ -265,8 +265,8 @@ static int spare_main(void *arg) {
   for (int i = 0; i < N; i++) t[i] = cio_spawn(yield_then, NULL);
   ASSERT_EQ(cio_gather(t, N, out, 0), 0);
   ASSERT(cio__watch_spare(&n) == kept); // reused, not allocated again
-  ASSERT_EQ(cio_sleep(1.3), 0);   // a trim period goes by
-  ASSERT_EQ(cio_sleep(0.01), 0);  // (a pass after it)
+  ASSERT_EQ(cio_sleep(1.3), 0);         // a trim period goes by
+  ASSERT_EQ(cio_sleep(0.01), 0);        // (a pass after it)
   ASSERT(cio__watch_spare(&n) == NULL);
   return 0;
 }

@@ -428,4 +428,3 @@ bool cio__stack_locate(const cio__stack_pool *p, const void *addr, cio__stack_wh
   }
   return false;
 }
-

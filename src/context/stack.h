@@ -127,5 +127,4 @@ typedef struct cio__stack_where {
 // at (no task runs on them).
 bool cio__stack_locate(const cio__stack_pool *p, const void *addr, cio__stack_where *w);
 
-
 #endif

@@ -238,4 +238,3 @@ int cio_udp_open(cio_sock **out, const char *host, const char *port) {
   if (rc == 0 && (rc = cio__sock_wrap(L, fd, out)) < 0) close(fd);
   return rc;
 }
-

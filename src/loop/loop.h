@@ -84,20 +84,20 @@ typedef struct cio_loop {
   void *poller_state;            // its state
   uint32_t watched;              // descriptors registered with the poller
 
-  cio__loop_hook *hooks;          // modules that want a turn at each pass
-  atomic_bool hook_pending;        // some hook was signalled
+  cio__loop_hook *hooks;             // modules that want a turn at each pass
+  atomic_bool hook_pending;          // some hook was signalled
   void (*timer_fired)(cio__timer *); // what an expired timer does (the scheduler's)
 
-  pthread_mutex_t post_lock;         // guards the post queue
-  cio__post *post_head;              // callbacks from other threads
-  cio__post *post_tail;              //   "
-  atomic_bool post_pending;          // set by posters, cleared by the loop
-  size_t post_count;                 // callbacks queued (at most CIO__POST_LIMIT)
-  size_t post_blocked;               // posting threads waiting for room
-  bool post_closed;                  // the loop is ending: no more posts
-  pthread_cond_t post_room;          // signalled when the loop takes the queue or ends
-  atomic_int holds;                  // promises of future posts (see cio_loop_hold)
-  size_t refs;                       // work that must report back before the loop may end
+  pthread_mutex_t post_lock;                   // guards the post queue
+  cio__post *post_head;                        // callbacks from other threads
+  cio__post *post_tail;                        //   "
+  atomic_bool post_pending;                    // set by posters, cleared by the loop
+  size_t post_count;                           // callbacks queued (at most CIO__POST_LIMIT)
+  size_t post_blocked;                         // posting threads waiting for room
+  bool post_closed;                            // the loop is ending: no more posts
+  pthread_cond_t post_room;                    // signalled when the loop takes the queue or ends
+  atomic_int holds;                            // promises of future posts (see cio_loop_hold)
+  size_t refs;                                 // work that must report back before the loop may end
   bool (*deadlock_report)(struct cio_loop *L); // every task waits for nothing: report, and
                                                // return true to go on (debug/, set by cio_run)
   void (*smashed_stack)(struct cio_task *t); // a canary stack overflowed: reports, aborts (debug/)
