@@ -10,6 +10,7 @@
 #include <cio/http.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +24,6 @@
 #include "http/parse.h"
 #ifdef CIO_HAVE_JANSSON
 #include <cio/http_json.h>
-#include <pthread.h>
-#include <signal.h>
 #endif
 
 static int hello(cio_http_req *req, cio_http_res *res, void *arg) {
