@@ -392,7 +392,9 @@ static int every_signal_main(void *arg) {
   (void)arg;
   int sigs[] = {SIGHUP,   SIGINT,   SIGUSR1,      SIGUSR2,      SIGTERM,
                 SIGWINCH, SIGRTMIN, SIGRTMIN + 1, SIGRTMIN + 2, SIGRTMAX};
-  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+  size_t n = sizeof sigs / sizeof sigs[0];
+  if (getenv("CIO_TEST_EMULATED")) n--; // qemu-user cannot deliver SIGRTMAX (it keeps it)
+  for (size_t i = 0; i < n; i++) {
     cio_task *t = cio_spawn(wait_one, (void *)(intptr_t)sigs[i]);
     ASSERT_EQ(cio_yield(), 0); // it waits
     struct kill_later k = {.signo = sigs[i], .to_thread = i % 2, .loop = pthread_self()};
