@@ -2037,7 +2037,24 @@ static void every_allocation_failure_answers_503_or_closes(void) {
   ASSERT_EQ(cio_run(alloc_walk_main, NULL), 0);
 }
 
+// An app freed twice, or used after its free, is -EINVAL (its memory is
+// quarantined, so ASan sees no use after free); NULL too.
+static int dead_handler(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)req, (void)arg;
+  return cio_http_send(res, 200, "text/plain", "x", 1);
+}
+static void app_freed_twice_is_einval(void) {
+  cio_http_app *app = cio_http_app_new();
+  ASSERT(app);
+  ASSERT_EQ(cio_http_route(app, "GET", "/", dead_handler, NULL), 0);
+  ASSERT_EQ(cio_http_app_free(app), 0);
+  ASSERT_EQ(cio_http_app_free(app), -EINVAL);
+  ASSERT_EQ(cio_http_route(app, "GET", "/x", dead_handler, NULL), -EINVAL);
+  ASSERT_EQ(cio_http_app_free(NULL), -EINVAL);
+}
+
 static const test_case cases[] = {
+    {"app_freed_twice_is_einval", app_freed_twice_is_einval, 0},
     {"json_bodies", json_bodies, 0},
     {"resets_at_random_points", resets_at_random_points, 120},
     {"clients_that_give_up", clients_that_give_up, 120},

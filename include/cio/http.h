@@ -70,8 +70,10 @@ typedef struct cio_http_opts {
 
 /// A new app with no routes, or NULL (ENOMEM).
 cio_http_app *cio_http_app_new(void);
-/// Frees the app; close its servers first.
-void cio_http_app_free(cio_http_app *app);
+/// Frees the app; close its servers first.  Returns 0, or -EINVAL for NULL
+/// or an app already freed (while it is among the last 64 objects freed on
+/// this thread; debug mode names the call).  Does not await.
+int cio_http_app_free(cio_http_app *app);
 
 /// Adds a route.  Does not await.  Returns 0, -ENOMEM, or -EINVAL for a NULL
 /// argument, a method of 16 bytes or more, or a pattern that does not start

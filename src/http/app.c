@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../alloc.h"
+#include "../sync/quarantine.h"
 #include "http.h"
 
 // ---------------------------------------------------------------- app
@@ -17,14 +18,16 @@
 cio_http_app *cio_http_app_new(void) {
   cio_http_app *app = cio__calloc(1, sizeof *app);
   if (app) {
+    app->magic = CIO__HTTP_APP_MAGIC;
     app->tail = &app->routes;
     app->mw_tail = &app->mws;
   }
   return app;
 }
 
-void cio_http_app_free(cio_http_app *app) {
-  if (!app) return;
+int cio_http_app_free(cio_http_app *app) {
+  if (!cio__http_app_valid(app)) return cio__bad_handle("cio_http_app_free", "HTTP app", app);
+  app->magic = 0;
   while (app->mws) {
     struct mw *next = app->mws->next;
     free(app->mws);
@@ -41,12 +44,15 @@ void cio_http_app_free(cio_http_app *app) {
     cio__http_route_free(r);
     r = next;
   }
-  free(app);
+  app->routes = NULL;
+  cio__quarantine(app); // a second free reads the cleared magic
+  return 0;
 }
 
 int cio_http_route(cio_http_app *app, const char *method, const char *pattern, cio_http_handler fn,
                    void *arg) {
-  if (!app || !method || !pattern || pattern[0] != '/' || !fn || strlen(method) >= 16)
+  if (!cio__http_app_valid(app) || !method || !pattern || pattern[0] != '/' || !fn ||
+      strlen(method) >= 16)
     return -EINVAL;
   struct route *r = cio__calloc(1, sizeof *r);
   if (!r) return -ENOMEM;
@@ -66,7 +72,7 @@ int cio_http_route(cio_http_app *app, const char *method, const char *pattern, c
 // ---------------------------------------------------------------- middleware
 
 int cio_http_use(cio_http_app *app, cio_http_middleware fn, void *arg) {
-  if (!app || !fn) return -EINVAL;
+  if (!cio__http_app_valid(app) || !fn) return -EINVAL;
   struct mw *m = cio__calloc(1, sizeof *m);
   if (!m) return -ENOMEM;
   m->fn = fn;

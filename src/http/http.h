@@ -72,13 +72,22 @@ struct http_server {
 };
 
 // What cio_http_app_new returns.
+#define CIO__HTTP_APP_MAGIC 0x68617070u // "happ"
+
 struct cio_http_app {
+  uint32_t magic;              // CIO__HTTP_APP_MAGIC until freed
   struct route *routes;        // first route
   struct route **tail;         // where the next one goes
   struct http_server *servers; // servers started for it (freed with it)
   struct mw *mws;              // middleware, outermost first
   struct mw **mw_tail;         // where the next one goes
 };
+
+// True if `app` is an app not yet freed (freed ones are quarantined, so
+// a second free reads the cleared magic).
+static inline bool cio__http_app_valid(const cio_http_app *app) {
+  return app && app->magic == CIO__HTTP_APP_MAGIC;
+}
 
 // ---------------------------------------------------------------- request and response
 

@@ -32,7 +32,7 @@ static void default_opts(cio_http_opts *o) {
 
 int cio_http_serve(cio_http_app *app, const char *host, const char *port, const cio_http_opts *opts,
                    cio_server **out) {
-  if (!app || !out) return -EINVAL;
+  if (!cio__http_app_valid(app) || !out) return -EINVAL;
   struct http_server *srv = cio__calloc(1, sizeof *srv); // freed with the app
   if (!srv) return -ENOMEM;
   srv->app = app;
