@@ -43,4 +43,8 @@ static inline char *cio__strndup(const char *s, size_t n) {
 // large n, running a workload, and arming with 0 counts its allocations.
 long cio__alloc_fail_after(long n);
 
+// Called (if set) on the thread of the allocation that fails, when it
+// fails: a test prints a backtrace there, naming the site.
+extern void (*cio__alloc_failed_hook)(void);
+
 #endif

@@ -68,7 +68,7 @@ static void uncancel_body(cio_group *g) {
 static void record_failure(cio_group *g, int outcome) {
   if (g->nfailures == g->cap) {
     size_t cap = g->cap ? 2 * g->cap : 4;
-    int *f = realloc(g->failures, cap * sizeof *f);
+    int *f = cio__realloc(g->failures, cap * sizeof *f);
     if (!f) return; // the first failure is still returned by wait
     g->failures = f;
     g->cap = cap;
@@ -115,7 +115,7 @@ cio_task *cio_group_spawn_at(cio_group *g, const char *name, cio_fn fn, void *ar
   if (!L) return cio__null_errno(EPERM);
   if (!valid(g) || !fn || g->closed) return cio__null_errno(EINVAL);
   if (g->cancelling) return cio__null_errno(ECANCELED);
-  struct member *m = malloc(sizeof *m);
+  struct member *m = cio__malloc(sizeof *m);
   cio_task *t = m ? cio__task_new(L, name, fn, arg, file, line) : NULL;
   if (!t) {
     free(m);

@@ -96,8 +96,8 @@ static int resolve(cio__loop *L, const char *host, const char *port, int socktyp
   int rc = getaddrinfo(host, port, &hints, res);
   if (rc != EAI_NONAME || !host || (flags & AI_PASSIVE)) return gai_errno(rc);
   // A name: resolve it on the pool.
-  struct lookup *q = calloc(1, sizeof *q);
-  if (!q || !(q->host = strdup(host)) || !(q->port = strdup(port))) {
+  struct lookup *q = cio__calloc(1, sizeof *q);
+  if (!q || !(q->host = cio__strdup(host)) || !(q->port = cio__strdup(port))) {
     if (q) lookup_free(q);
     return -ENOMEM;
   }
@@ -238,4 +238,3 @@ int cio_udp_open(cio_sock **out, const char *host, const char *port) {
   if (rc == 0 && (rc = cio__sock_wrap(L, fd, out)) < 0) close(fd);
   return rc;
 }
-

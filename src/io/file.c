@@ -45,11 +45,11 @@ static void *read_all(void *arg) {
     return NULL;
   }
   size_t cap = 4096, len = 0;
-  char *data = malloc(cap + 1);
+  char *data = cio__malloc(cap + 1);
   j->rc = data ? 0 : -ENOMEM;
   while (j->rc == 0) {
     if (len == cap) {
-      char *bigger = realloc(data, 2 * cap + 1);
+      char *bigger = cio__realloc(data, 2 * cap + 1);
       if (!bigger) {
         j->rc = -ENOMEM;
         break;
@@ -155,8 +155,8 @@ int cio_file_read_all(const char *path, size_t max, char **data, size_t *len) {
   if (!path || !data) return -EINVAL;
   int rc = cio__checkpoint(L);
   if (rc < 0) return rc;
-  struct owned *o = calloc(1, sizeof *o);
-  if (!o || !(o->job.path = strdup(path))) {
+  struct owned *o = cio__calloc(1, sizeof *o);
+  if (!o || !(o->job.path = cio__strdup(path))) {
     free(o);
     return -ENOMEM;
   }

@@ -153,7 +153,7 @@ int cio__pool_call(cio__loop *L, void *(*fn)(void *), void *arg, void **result) 
 
 int cio__pool_submit_owned(cio__loop *L, void *(*fn)(void *), void *arg,
                            void (*free_fn)(void *arg, void *unclaimed), void **result) {
-  struct job *j = malloc(sizeof *j);
+  struct job *j = cio__malloc(sizeof *j);
   if (!j) {
     if (free_fn) free_fn(arg, NULL);
     return -ENOMEM;

@@ -125,7 +125,7 @@ static int accept_loop(void *arg) {
       if (srv->slots) cio_sem_release(srv->slots);
       return rc; // cancelled by close, or the listener is gone
     }
-    struct conn *c = calloc(1, sizeof *c);
+    struct conn *c = cio__calloc(1, sizeof *c);
     cio_stream *st = c ? cio_stream_new(s, srv->limit) : NULL;
     char name[64] = "conn ";
     cio_sock_peer_name(s, name + 5, sizeof name - 5);
@@ -150,7 +150,7 @@ static int accept_loop(void *arg) {
 int cio_server_start(cio_server **out, const char *host, const char *port, cio_conn_fn fn,
                      void *arg, const cio_server_opts *opts) {
   if (!out || !fn) return -EINVAL;
-  cio_server *srv = calloc(1, sizeof *srv);
+  cio_server *srv = cio__calloc(1, sizeof *srv);
   if (!srv) return -ENOMEM;
   srv->fn = fn;
   srv->arg = arg;

@@ -65,7 +65,7 @@ cio_queue *cio_queue_new(enum cio_queue_kind kind, size_t maxsize) {
   if (kind > CIO_QUEUE_PRIORITY) return cio__null_errno(EINVAL);
   size_t cap = maxsize && maxsize < 64 ? maxsize : 64;
   cio_queue *q = cio__sync_new(sizeof *q, CIO__QUEUE_MAGIC);
-  if (q) q->slots = malloc(cap * sizeof *q->slots);
+  if (q) q->slots = cio__malloc(cap * sizeof *q->slots);
   if (!q || !q->slots) {
     free(q);
     return cio__null_errno(ENOMEM);
@@ -102,7 +102,7 @@ int cio_queue_free(cio_queue *q) {
 // caller: a second atomic read could differ for all the analyzer knows).
 static bool grow(cio_queue *q, size_t n) {
   size_t cap = q->cap * 2;
-  struct slot *s = malloc(cap * sizeof *s);
+  struct slot *s = cio__malloc(cap * sizeof *s);
   if (!s) return false;
   for (size_t i = 0; i < n; i++) // unwrap the ring (a no-op order for the others)
     s[i] = q->slots[q->kind == CIO_QUEUE_FIFO ? (q->head + i) % q->cap : i];
@@ -263,7 +263,7 @@ int cio_queue_put_nowait(cio_queue *q, void *item) {
   do {
     if (q->maxsize && length(q) + pend >= q->maxsize) return -EAGAIN;
   } while (!atomic_compare_exchange_weak(&q->pending, &pend, pend + 1));
-  struct posted *p = malloc(sizeof *p);
+  struct posted *p = cio__malloc(sizeof *p);
   int rc = -ENOMEM;
   if (p) {
     *p = (struct posted){q, item};

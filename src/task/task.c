@@ -141,7 +141,7 @@ static int by_id(const void *a, const void *b) {
 cio_task **cio__tasks_by_id(cio__loop *L, size_t *n) {
   cio__task_iter it;
   *n = 0;
-  cio_task **v = malloc(L->nrecords * sizeof *v + 1);
+  cio_task **v = cio__malloc(L->nrecords * sizeof *v + 1);
   if (!v) return NULL;
   for (cio_task *t = cio__task_iter_first(L, &it); t && *n < L->nrecords;
        t = cio__task_iter_next(L, &it))
@@ -180,7 +180,7 @@ cio_task *cio__task_new(cio__loop *L, const char *name, cio_fn fn, void *arg, co
                   .gen = t->gen,
                   .timer = t->timer,
                   .state = CIO__NEW};
-  t->name = name ? strndup(name, CIO__NAME_MAX - 1) : NULL; // out of memory: unnamed
+  t->name = name ? cio__strndup(name, CIO__NAME_MAX - 1) : NULL; // out of memory: unnamed
   L->nrecords++;
   L->nlive++;
   cio__ready(L, t);
@@ -373,7 +373,7 @@ const char *cio__task_name(cio_task *t) {
   if (!t->name) {
     char buf[32];
     snprintf(buf, sizeof buf, "task-%llu", (unsigned long long)t->id);
-    t->name = strdup(buf);
+    t->name = cio__strdup(buf);
     if (!t->name) return "(unnamed task)"; // out of memory
   }
   return t->name;
