@@ -93,14 +93,24 @@ static void retire(cio__timers *h, cio__timer *t) {
     compact(h); // (after a wrap, an old slot of t's could match a new generation)
 }
 
+int cio__timers_grow(cio__timers *h, size_t slots) {
+  size_t cap = h->cap ? h->cap : 64;
+  while (cap < slots) cap *= 2;
+  if (cap == h->cap) return 0;
+  cio__timer_slot *heap = cio__realloc(h->heap, cap * sizeof *heap);
+  if (!heap) return -ENOMEM;
+  h->heap = heap;
+  h->cap = cap;
+  return 0;
+}
+
 int cio__timer_arm(cio__timers *h, cio__timer *t, int64_t deadline) {
   if (cio__timer_armed(t)) retire(h, t);
   if (h->len == h->cap) {
-    size_t cap = h->cap ? h->cap * 2 : 64;
-    cio__timer_slot *heap = cio__realloc(h->heap, cap * sizeof *heap);
-    if (!heap) return -ENOMEM;
-    h->heap = heap;
-    h->cap = cap;
+    // Full of stale slots, when within the reservation (cio__timers_reserve):
+    // drop them rather than grow.
+    if (h->len > h->live) compact(h);
+    if (h->len == h->cap && cio__timers_grow(h, h->cap + 1) < 0) return -ENOMEM;
   }
   t->gen++;
   h->live++;

@@ -167,6 +167,9 @@ void cio__task_records_free(cio__loop *L) {
 
 cio_task *cio__task_new(cio__loop *L, const char *name, cio_fn fn, void *arg, const char *file,
                         int line) {
+  // Each task may wait with a deadline: its timer slot is reserved now, so
+  // that an await never fails for lack of memory.
+  if (cio__timers_reserve(&L->timers, L->nrecords + 1) < 0) return NULL;
   cio_task *t = alloc_record(L);
   if (!t) return NULL;
   // The generation (handles) and the timer's generation survive a reuse:
