@@ -136,6 +136,13 @@ static void *run_owned(void *arg) {
   return NULL;
 }
 
+// The job could not be queued: no worker will ever have it, so the caller
+// frees it.  (It was leaked: the caller waited for a worker to finish it.)
+static void never_queued(void *arg) {
+  struct owned *o = arg;
+  atomic_store(&o->state, FINISHED);
+}
+
 // Runs a job that uses the caller's memory: waits for it, shielded.
 static int run_to_end(void *(*fn)(void *), struct file_job *job, const char *name) {
   cio__loop *L = cio__task_loop();
@@ -162,7 +169,7 @@ int cio_file_read_all(const char *path, size_t max, char **data, size_t *len) {
   }
   o->job.max = max;
   atomic_init(&o->state, RUNNING);
-  rc = cio__pool_submit_wait(L, run_owned, o, NULL);
+  rc = cio__pool_submit_wait(L, run_owned, o, never_queued);
   if (rc < 0) {
     if (atomic_exchange(&o->state, ABANDONED) == FINISHED) discard(o);
     return rc;
