@@ -111,8 +111,11 @@ typedef struct cio_server_opts {
 
 /// Listens on host:port and spawns a task running fn(conn, arg) for each
 /// connection.  Accepting survives running out of descriptors (it backs
-/// off and keeps serving) and aborted connections.  opts may be NULL.
-/// Returns 0 and *out, or -errno.  Does not await.
+/// off and keeps serving) and aborted connections; a connection it has no
+/// memory for, or whose task cannot start (no memory for its stack), is
+/// closed (the peer sees it end) and the server goes on.  opts may be
+/// NULL.  Returns 0 and *out, or -errno (-ENOMEM, -EADDRINUSE...).  Does
+/// not await.
 int cio_server_start(cio_server **out, const char *host, const char *port, cio_conn_fn fn,
                      void *arg, const cio_server_opts *opts);
 
