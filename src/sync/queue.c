@@ -242,8 +242,12 @@ static void receive(void *arg) {
   cio_queue *q = p->q;
   // Queue it before releasing its reservation: a thread checking for room
   // must never see it in neither count, or it could overfill the queue.
-  if (put_now(cio__tls_loop, q, p->item, 0) < 0)
-    cio__warn("queue: out of memory adding an item from another thread (item %p)", p->item);
+  if (put_now(cio__tls_loop, q, p->item, 0) < 0) {
+    // Out of memory to store it: try again at the next pass, still counted
+    // in `pending`, rather than drop it.
+    if (cio_call_soon_threadsafe(cio__tls_loop, receive, p) == 0) return;
+    cio__warn("queue: out of memory adding an item from another thread (item %p dropped)", p->item);
+  }
   atomic_fetch_sub(&q->pending, 1);
   free(p);
 }
