@@ -30,7 +30,9 @@ CIO_AWAIT int cio_stream_connect(cio_stream **out, const char *host, const char 
 
 /// Awaits up to len bytes: returns how many (>= 1), 0 at end of stream, or
 /// -errno.  One task at a time reads a stream: each read call returns
-/// -EBUSY while another task is in one.
+/// -EBUSY while another task is in one.  Every read call may return -ENOMEM
+/// when the stream's buffer cannot grow (nothing is lost: what was
+/// buffered stays).
 CIO_AWAIT ssize_t cio_stream_read(cio_stream *st, void *buf, size_t len);
 
 /// Awaits exactly len bytes.  Returns 0; -ENODATA if the stream ended first
