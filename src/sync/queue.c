@@ -292,6 +292,7 @@ static int get(cio_queue *q, void **item, double timeout, const char *fn) {
   cio__loop *L;
   int rc = await_turn(q, GET, item != NULL, timeout, fn, &L);
   if (rc < 0) return rc;
+  if (!item) return -EINVAL; // (await_turn said so; for the analyzer, which loses track)
   *item = take(L, q);
   return 0;
 }
