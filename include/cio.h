@@ -118,6 +118,10 @@ CIO_AWAIT int cio_yield(void);
 /// caller keeps running, as asyncio.create_task).  The caller owns the handle
 /// and must cio_join() or cio_detach() it.  Returns NULL with errno set
 /// (ENOMEM, EINVAL for a NULL fn, EPERM outside a loop).  Does not await.
+/// A task gets its stack when it first runs: one that cannot get one then
+/// (out of memory) finishes with -ENOMEM without running (a line on stderr
+/// says so).  Awaits never fail for lack of memory: a task's timer is
+/// reserved when it is spawned.
 #define cio_spawn(fn, arg) cio_spawn_at(NULL, (fn), (arg), __FILE__, __LINE__)
 
 /// As cio_spawn(), with a name shown by cio_task_name() and in every

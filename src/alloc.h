@@ -8,6 +8,7 @@
 #ifndef CIO_ALLOC_H
 #define CIO_ALLOC_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -25,16 +26,26 @@ static inline bool cio__alloc_fails(void) {
          cio__alloc_should_fail();
 }
 
-static inline void *cio__malloc(size_t n) { return cio__alloc_fails() ? NULL : malloc(n); }
+// An injected failure is what libc's would be: NULL with errno ENOMEM.
+static inline void *cio__alloc_failed(void) {
+  errno = ENOMEM;
+  return NULL;
+}
+
+static inline void *cio__malloc(size_t n) {
+  return cio__alloc_fails() ? cio__alloc_failed() : malloc(n);
+}
 static inline void *cio__calloc(size_t n, size_t size) {
-  return cio__alloc_fails() ? NULL : calloc(n, size);
+  return cio__alloc_fails() ? cio__alloc_failed() : calloc(n, size);
 }
 static inline void *cio__realloc(void *p, size_t n) {
-  return cio__alloc_fails() ? NULL : realloc(p, n);
+  return cio__alloc_fails() ? cio__alloc_failed() : realloc(p, n);
 }
-static inline char *cio__strdup(const char *s) { return cio__alloc_fails() ? NULL : strdup(s); }
+static inline char *cio__strdup(const char *s) {
+  return cio__alloc_fails() ? cio__alloc_failed() : strdup(s);
+}
 static inline char *cio__strndup(const char *s, size_t n) {
-  return cio__alloc_fails() ? NULL : strndup(s, n);
+  return cio__alloc_fails() ? cio__alloc_failed() : strndup(s, n);
 }
 
 // Arms the injection: the n-th allocation from now fails (n >= 1), and the
@@ -42,5 +53,9 @@ static inline char *cio__strndup(const char *s, size_t n) {
 // were still to go before the call (0 if none was armed), so arming with a
 // large n, running a workload, and arming with 0 counts its allocations.
 long cio__alloc_fail_after(long n);
+
+// Called (if set) on the thread of the allocation that fails, when it
+// fails: a test prints a backtrace there, naming the site.
+extern void (*cio__alloc_failed_hook)(void);
 
 #endif

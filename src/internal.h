@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alloc.h" // every allocation goes through cio__malloc & co (failure injection)
+
 #define cio__likely(x) __builtin_expect(!!(x), 1)
 #define cio__unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -52,7 +54,7 @@ static inline void *cio__null_errno(int code) {
 
 // A zeroed block of `size` bytes, or NULL with errno ENOMEM.
 static inline void *cio__zalloc(size_t size) {
-  void *p = calloc(1, size);
+  void *p = cio__calloc(1, size);
   if (!p) errno = ENOMEM;
   return p;
 }

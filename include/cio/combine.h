@@ -10,7 +10,7 @@
 /// cio_join does); wait and as_completed only watch them, and the caller
 /// still joins or cancels them afterwards.  A call that fails with -EINVAL
 /// (NULL or repeated entries, released handles, group tasks, a task another
-/// call is already joining) has taken no ownership of anything.
+/// call is already joining) or -ENOMEM has taken no ownership of anything.
 #ifndef CIO_COMBINE_H
 #define CIO_COMBINE_H
 
@@ -37,7 +37,9 @@ extern "C" {
 ///   - -ECANCELED / -ETIMEDOUT if the caller was cancelled or its timeout
 ///     scope expired: every task is cancelled and still awaited first, so
 ///     nothing is left running.
-///   - -EINVAL for bad arguments (nothing taken), -EPERM outside a task.
+///   - -EINVAL for bad arguments, -ENOMEM if there was no memory to watch
+///     the tasks (more than 8 need some): nothing taken, the caller still
+///     owns every handle.  -EPERM outside a task.
 /// gather of 0 tasks returns 0 at once.
 CIO_AWAIT int cio_gather(cio_task **tasks, size_t n, int *outcomes, unsigned flags);
 
@@ -56,7 +58,9 @@ enum cio_when {
 /// finished (0 after a timeout with nothing done is not an error).  The
 /// caller still owns every handle.  Returns -EINVAL for n == 0 or bad
 /// entries, -ECANCELED / -ETIMEDOUT if the caller is cancelled or its own
-/// scope expires (tasks[] unchanged), -EPERM outside a task.
+/// scope expires (tasks[] unchanged), -ENOMEM (more than 8 tasks need
+/// memory to be watched and reordered; tasks[] unchanged), -EPERM outside a
+/// task.
 CIO_AWAIT int cio_wait(cio_task **tasks, size_t n, enum cio_when when, double timeout);
 
 // ---------------------------------------------------------------- wait_for

@@ -27,7 +27,8 @@ typedef struct cio_sock cio_sock;
 /// tried in turn until one answers.  Returns 0 and *out, -ECONNREFUSED,
 /// -ETIMEDOUT (scope), -ECANCELED, a CIO_EAI_* code when the name does not
 /// resolve (CIO_EAI_NONAME for an unknown host, CIO_EAI_AGAIN when no DNS
-/// server answers; see <cio.h>), -EINVAL for a bad port or a NULL argument.
+/// server answers; see <cio.h>), -EINVAL for a bad port or a NULL argument,
+/// -ENOMEM.
 CIO_AWAIT int cio_tcp_connect(cio_sock **out, const char *host, const char *port);
 
 /// Listens on host:port (host NULL or "" = every address; port "0" = any free
@@ -51,7 +52,8 @@ int cio_udp_open(cio_sock **out, const char *host, const char *port);
 cio_sock *cio_sock_wrap(int fd);
 
 /// Awaits a connection on a listening socket.  Returns 0 and *out, or
-/// -EMFILE/-ENFILE (out of descriptors: back off and retry), -EBADF...
+/// -EMFILE/-ENFILE (out of descriptors: back off and retry), -ENOMEM (the
+/// connection is closed), -EBADF...
 CIO_AWAIT int cio_sock_accept(cio_sock *listener, cio_sock **out);
 
 /// Awaits some bytes: returns how many (>= 1), 0 at end of file, or -errno

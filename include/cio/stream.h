@@ -30,7 +30,9 @@ CIO_AWAIT int cio_stream_connect(cio_stream **out, const char *host, const char 
 
 /// Awaits up to len bytes: returns how many (>= 1), 0 at end of stream, or
 /// -errno.  One task at a time reads a stream: each read call returns
-/// -EBUSY while another task is in one.
+/// -EBUSY while another task is in one.  Every read call may return -ENOMEM
+/// when the stream's buffer cannot grow (nothing is lost: what was
+/// buffered stays).
 CIO_AWAIT ssize_t cio_stream_read(cio_stream *st, void *buf, size_t len);
 
 /// Awaits exactly len bytes.  Returns 0; -ENODATA if the stream ended first
@@ -111,8 +113,11 @@ typedef struct cio_server_opts {
 
 /// Listens on host:port and spawns a task running fn(conn, arg) for each
 /// connection.  Accepting survives running out of descriptors (it backs
-/// off and keeps serving) and aborted connections.  opts may be NULL.
-/// Returns 0 and *out, or -errno.  Does not await.
+/// off and keeps serving) and aborted connections; a connection it has no
+/// memory for, or whose task cannot start (no memory for its stack), is
+/// closed (the peer sees it end) and the server goes on.  opts may be
+/// NULL.  Returns 0 and *out, or -errno (-ENOMEM, -EADDRINUSE...).  Does
+/// not await.
 int cio_server_start(cio_server **out, const char *host, const char *port, cio_conn_fn fn,
                      void *arg, const cio_server_opts *opts);
 

@@ -71,7 +71,10 @@ cio_event *cio_event_new(void);
 int cio_event_free(cio_event *e);
 /// Sets the flag and wakes every waiter; later waits return at once.
 /// Thread-safe: from another thread it wakes the event's loop (whose tasks
-/// then see the flag set); the loop must stay running until then.  Returns 0.
+/// then see the flag set); the loop must stay running until then.  Returns
+/// 0; from another thread, if the wakeup cannot be posted to the loop
+/// (cio_call_soon_threadsafe(): -ENOMEM, -EAGAIN, -ESHUTDOWN), that error:
+/// the flag is set but the waiters are not woken until set is called again.
 int cio_event_set(cio_event *e);
 /// Clears the flag.  A waiter already woken by set() still returns 0.
 int cio_event_clear(cio_event *e);
@@ -168,16 +171,20 @@ cio_queue *cio_queue_new(enum cio_queue_kind kind, size_t maxsize);
 /// first, so nothing is lost.  Waiters get -EIDRM.
 int cio_queue_free(cio_queue *q);
 /// Awaits room, then adds `item` (priority 0 in a priority queue).
-/// -ESHUTDOWN after cio_queue_shutdown(); -EINVAL for a NULL item.
+/// -ESHUTDOWN after cio_queue_shutdown(); -EINVAL for a NULL item; -ENOMEM
+/// if the queue's storage (64 items at first, doubled when full) cannot
+/// grow.
 CIO_AWAIT int cio_queue_put(cio_queue *q, void *item);
 CIO_AWAIT int cio_queue_put_for(cio_queue *q, void *item, double timeout);
 /// As cio_queue_put_for() with a priority (priority queues: lower first).
 CIO_AWAIT int cio_queue_put_priority(cio_queue *q, void *item, int64_t priority, double timeout);
-/// Adds `item` if there is room: 0, -EAGAIN (full), -ESHUTDOWN, -EINVAL.
-/// Thread-safe: from another thread the item is handed to the queue's loop
-/// (room is checked against the queue as that thread sees it, so a race with
-/// the loop's own puts can exceed maxsize by the number of racing threads;
-/// no item is ever dropped).  Does not await.
+/// Adds `item` if there is room: 0, -EAGAIN (full), -ESHUTDOWN, -EINVAL,
+/// -ENOMEM.  Thread-safe: from another thread the item is handed to the
+/// queue's loop (room is checked against the queue as that thread sees it,
+/// so a race with the loop's own puts can exceed maxsize by the number of
+/// racing threads; no item is dropped: one the loop has no memory to store
+/// yet is retried at its next pass, and dropped, with a line on stderr,
+/// only if even that cannot be posted).  Does not await.
 int cio_queue_put_nowait(cio_queue *q, void *item);
 /// Awaits an item and stores it in *item.  -ESHUTDOWN once the queue is
 /// shut down and empty.

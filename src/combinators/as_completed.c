@@ -27,10 +27,10 @@ int cio_as_completed_begin(cio_as_completed **out, cio_task **tasks, size_t n, d
   int64_t deadline = cio__await_deadline("cio_as_completed_begin", timeout, &L);
   if (deadline < 0) return (int)deadline;
   if (!out) return -EINVAL;
-  cio_as_completed *it = calloc(1, sizeof *it);
+  cio_as_completed *it = cio__calloc(1, sizeof *it);
   if (!it) return -ENOMEM;
   it->deadline = deadline;
-  it->handed_out = calloc(n ? n : 1, sizeof(bool));
+  it->handed_out = cio__calloc(n ? n : 1, sizeof(bool));
   int rc = it->handed_out ? cio__watch_start(&it->watch, L, tasks, n, "cio_as_completed_begin")
                           : -ENOMEM;
   if (rc < 0) {

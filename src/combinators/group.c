@@ -38,6 +38,7 @@ struct cio_group {
   bool closed;            // cio_group_wait() returned: no more spawns
   bool waiting;           // the owner is parked in cio_group_wait()
   bool cancels_owner;     // a failure cancelled the body; cio_group_wait() lifts it
+  int first_failure;      // the first failed member's outcome (0: none), kept without memory
   int *failures;          // outcomes of failed members, in order
   size_t nfailures;       // how many
   size_t cap;             // allocated
@@ -66,10 +67,11 @@ static void uncancel_body(cio_group *g) {
 }
 
 static void record_failure(cio_group *g, int outcome) {
+  if (!g->first_failure) g->first_failure = outcome;
   if (g->nfailures == g->cap) {
     size_t cap = g->cap ? 2 * g->cap : 4;
-    int *f = realloc(g->failures, cap * sizeof *f);
-    if (!f) return; // the first failure is still returned by wait
+    int *f = cio__realloc(g->failures, cap * sizeof *f);
+    if (!f) return; // out of memory: the list misses it, wait still returns the first
     g->failures = f;
     g->cap = cap;
   }
@@ -115,7 +117,7 @@ cio_task *cio_group_spawn_at(cio_group *g, const char *name, cio_fn fn, void *ar
   if (!L) return cio__null_errno(EPERM);
   if (!valid(g) || !fn || g->closed) return cio__null_errno(EINVAL);
   if (g->cancelling) return cio__null_errno(ECANCELED);
-  struct member *m = malloc(sizeof *m);
+  struct member *m = cio__malloc(sizeof *m);
   cio_task *t = m ? cio__task_new(L, name, fn, arg, file, line) : NULL;
   if (!t) {
     free(m);
@@ -157,7 +159,7 @@ int cio_group_wait(cio_group *g) {
   g->waiting = false;
   g->closed = true;
   if (interrupted) return interrupted;
-  return g->nfailures ? g->failures[0] : 0;
+  return g->first_failure;
 }
 
 size_t cio_group_failures(const cio_group *g, int *outcomes, size_t cap) {

@@ -26,7 +26,7 @@ static bool satisfied(const cio__watch *w, enum cio_when when) {
 // (in their original order).
 static int partition(cio__watch *w) {
   cio_task *inline_buf[CIO__WATCH_INLINE];
-  cio_task **copy = w->n <= CIO__WATCH_INLINE ? inline_buf : malloc(w->n * sizeof *copy);
+  cio_task **copy = w->n <= CIO__WATCH_INLINE ? inline_buf : cio__malloc(w->n * sizeof *copy);
   if (!copy) return -ENOMEM;
   memcpy(copy, w->tasks, w->n * sizeof *copy);
   size_t k = 0;

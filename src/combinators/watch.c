@@ -92,7 +92,7 @@ static int storage_get(cio__watch *w, size_t n) {
     spare.loop = NULL;
   } else {
     if (n > SIZE_MAX / (sizeof *w->waiters + sizeof *w->order)) return -ENOMEM;
-    buf = malloc(n * (sizeof *w->waiters + sizeof *w->order));
+    buf = cio__malloc(n * (sizeof *w->waiters + sizeof *w->order));
     if (!buf) return -ENOMEM;
     w->cap = n;
   }

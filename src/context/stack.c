@@ -15,6 +15,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "../alloc.h"
 #include "../tune.h"
 #include "context.h"
 #include "valgrind_compat.h"
@@ -226,7 +227,7 @@ static size_t install_guards_batched(char *first, size_t stride, size_t len, siz
 // faults are taken here rather than when the task first runs.
 static struct cio__slab *build_slab(size_t size, size_t guard_size, size_t count, bool prefault) {
   size_t stride = guard_size + size;
-  struct cio__slab *slab = malloc(sizeof *slab + count * sizeof(cio__stack));
+  struct cio__slab *slab = cio__malloc(sizeof *slab + count * sizeof(cio__stack));
   if (!slab) return NULL;
   char *base = mmap(NULL, count * stride, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
@@ -272,7 +273,7 @@ static int adopt_slab(cio__stack_pool *p, struct cio__slab *slab) {
   if (need > p->free_cap) {
     size_t cap = p->free_cap ? p->free_cap : 64;
     while (cap < need) cap *= 2;
-    cio__stack **v = realloc(p->free, cap * sizeof *v);
+    cio__stack **v = cio__realloc(p->free, cap * sizeof *v);
     if (!v) return -ENOMEM;
     p->free = v;
     p->free_cap = cap;
@@ -396,7 +397,7 @@ void cio__stack_trim(cio__stack_pool *p, int64_t now) {
   p->low = p->nfree;
   if (p->batch_out || idle <= p->clean + CIO__STACK_KEEP) return;
   size_t first = p->clean, n = idle - CIO__STACK_KEEP - first;
-  struct cio__trim_batch *b = malloc(sizeof *b + n * sizeof *b->stacks);
+  struct cio__trim_batch *b = cio__malloc(sizeof *b + n * sizeof *b->stacks);
   if (!b) return;
   b->n = n;
   memcpy(b->stacks, p->free + first, n * sizeof *p->free);

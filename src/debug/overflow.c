@@ -246,7 +246,7 @@ static void on_fault(int sig, siginfo_t *si, void *uctx) {
 
 int cio__overflow_install(cio__loop *L) {
   (void)L;
-  altstack = malloc(ALTSTACK_SIZE);
+  altstack = cio__malloc(ALTSTACK_SIZE);
   if (!altstack) return -ENOMEM;
   stack_t ss = {.ss_sp = altstack, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
   if (sigaltstack(&ss, &old_altstack) < 0) {

@@ -122,7 +122,7 @@ static void *watch(void *arg) {
 }
 
 int cio__watchdog_start(cio__loop *L, double threshold) {
-  struct cio__watchdog *w = calloc(1, sizeof *w);
+  struct cio__watchdog *w = cio__calloc(1, sizeof *w);
   if (!w) return -ENOMEM;
   const char *env = getenv("CIO_BLOCK_MS");
   double ms = env ? strtod(env, NULL) : 0;

@@ -60,7 +60,7 @@ int cio_run_opts(const cio_opts *opts, cio_fn main_fn, void *arg) {
   if (!stack) stack = DEFAULT_STACK;
   if (stack < MIN_STACK || stack > MAX_STACK) return -EINVAL;
 
-  cio__loop *L = calloc(1, sizeof *L);
+  cio__loop *L = cio__calloc(1, sizeof *L);
   if (!L) return -ENOMEM;
   L->debug = (opts && opts->debug) || env_flag("CIO_DEBUG");
   int rc = cio__loop_init(L);

@@ -59,6 +59,14 @@ static void *pooled_lookup(void *arg) {
   return NULL;
 }
 
+// The lookup could not be queued: no worker will ever have it, so the
+// caller frees it.  (It was leaked: the caller waited for a worker to free
+// it.)
+static void never_queued(void *arg) {
+  struct lookup *q = arg;
+  atomic_store(&q->state, FINISHED);
+}
+
 // getaddrinfo's answer as a cio code: a name that does not resolve gets a
 // CIO_EAI_* code of its own (<cio.h>), not an errno that means something
 // else (-ENOENT read "No such file or directory").  A bad service or flags
@@ -96,15 +104,15 @@ static int resolve(cio__loop *L, const char *host, const char *port, int socktyp
   int rc = getaddrinfo(host, port, &hints, res);
   if (rc != EAI_NONAME || !host || (flags & AI_PASSIVE)) return gai_errno(rc);
   // A name: resolve it on the pool.
-  struct lookup *q = calloc(1, sizeof *q);
-  if (!q || !(q->host = strdup(host)) || !(q->port = strdup(port))) {
+  struct lookup *q = cio__calloc(1, sizeof *q);
+  if (!q || !(q->host = cio__strdup(host)) || !(q->port = cio__strdup(port))) {
     if (q) lookup_free(q);
     return -ENOMEM;
   }
   q->flags = flags;
   q->socktype = socktype;
   atomic_init(&q->state, RUNNING);
-  rc = cio__pool_submit_wait(L, pooled_lookup, q, NULL);
+  rc = cio__pool_submit_wait(L, pooled_lookup, q, never_queued);
   if (rc < 0) {
     if (atomic_exchange(&q->state, ABANDONED) == FINISHED) lookup_free(q);
     return rc;

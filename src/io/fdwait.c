@@ -64,7 +64,7 @@ static void drop(cio__loop *L, struct fdwait *w) {
 static int attach(cio__loop *L, int fd, struct fdwait **out) {
   struct fdwait *w = find(L, fd);
   if (!w) {
-    if (!(w = calloc(1, sizeof *w))) return -ENOMEM;
+    if (!(w = cio__calloc(1, sizeof *w))) return -ENOMEM;
     w->io.fd = fd;
     w->io.ready = on_ready;
     w->loop = L;

@@ -45,11 +45,11 @@ static void *read_all(void *arg) {
     return NULL;
   }
   size_t cap = 4096, len = 0;
-  char *data = malloc(cap + 1);
+  char *data = cio__malloc(cap + 1);
   j->rc = data ? 0 : -ENOMEM;
   while (j->rc == 0) {
     if (len == cap) {
-      char *bigger = realloc(data, 2 * cap + 1);
+      char *bigger = cio__realloc(data, 2 * cap + 1);
       if (!bigger) {
         j->rc = -ENOMEM;
         break;
@@ -136,6 +136,13 @@ static void *run_owned(void *arg) {
   return NULL;
 }
 
+// The job could not be queued: no worker will ever have it, so the caller
+// frees it.  (It was leaked: the caller waited for a worker to finish it.)
+static void never_queued(void *arg) {
+  struct owned *o = arg;
+  atomic_store(&o->state, FINISHED);
+}
+
 // Runs a job that uses the caller's memory: waits for it, shielded.
 static int run_to_end(void *(*fn)(void *), struct file_job *job, const char *name) {
   cio__loop *L = cio__await_loop(name);
@@ -155,14 +162,14 @@ int cio_file_read_all(const char *path, size_t max, char **data, size_t *len) {
   if (!path || !data) return -EINVAL;
   int rc = cio__checkpoint(L);
   if (rc < 0) return rc;
-  struct owned *o = calloc(1, sizeof *o);
-  if (!o || !(o->job.path = strdup(path))) {
+  struct owned *o = cio__calloc(1, sizeof *o);
+  if (!o || !(o->job.path = cio__strdup(path))) {
     free(o);
     return -ENOMEM;
   }
   o->job.max = max;
   atomic_init(&o->state, RUNNING);
-  rc = cio__pool_submit_wait(L, run_owned, o, NULL);
+  rc = cio__pool_submit_wait(L, run_owned, o, never_queued);
   if (rc < 0) {
     if (atomic_exchange(&o->state, ABANDONED) == FINISHED) discard(o);
     return rc;

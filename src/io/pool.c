@@ -151,16 +151,21 @@ int cio__pool_call(cio__loop *L, void *(*fn)(void *), void *arg, void **result) 
   return 0;
 }
 
-int cio__pool_submit_owned(cio__loop *L, void *(*fn)(void *), void *arg,
-                           void (*free_fn)(void *arg, void *unclaimed), void **result) {
-  struct job *j = malloc(sizeof *j);
+// The owned kinds: free_fn releases arg in every case; unqueued(arg) is
+// called only when the job could not be queued.
+static int submit_owned(cio__loop *L, void *(*fn)(void *), void *arg,
+                        void (*free_fn)(void *arg, void *unclaimed), void (*unqueued)(void *arg),
+                        void **result) {
+  struct job *j = cio__malloc(sizeof *j);
   if (!j) {
+    if (unqueued) unqueued(arg);
     if (free_fn) free_fn(arg, NULL);
     return -ENOMEM;
   }
   *j = (struct job){.fn = fn, .arg = arg, .free_fn = free_fn, .loop = L, .waiter = L->current};
   int rc = submit(L, j);
   if (rc < 0) {
+    if (unqueued) unqueued(arg);
     release(j, NULL);
     return rc;
   }
@@ -177,8 +182,14 @@ int cio__pool_submit_owned(cio__loop *L, void *(*fn)(void *), void *arg,
   return 0;
 }
 
-int cio__pool_submit_wait(cio__loop *L, void *(*fn)(void *), void *arg, void **result) {
-  return cio__pool_submit_owned(L, fn, arg, NULL, result);
+int cio__pool_submit_owned(cio__loop *L, void *(*fn)(void *), void *arg,
+                           void (*free_fn)(void *arg, void *unclaimed), void **result) {
+  return submit_owned(L, fn, arg, free_fn, NULL, result);
+}
+
+int cio__pool_submit_wait(cio__loop *L, void *(*fn)(void *), void *arg,
+                          void (*unqueued)(void *arg)) {
+  return submit_owned(L, fn, arg, NULL, unqueued, NULL);
 }
 
 int cio_to_thread(void *(*fn)(void *), void *arg, void **result) {

@@ -18,8 +18,11 @@ int cio__pool_submit_owned(cio__loop *L, void *(*fn)(void *), void *arg,
                            void (*free_fn)(void *arg, void *unclaimed), void **result);
 
 // The owned kind with no free_fn: for jobs that release themselves (file.c,
-// the name lookups in sock.c).  A task that gives up returns at once while
-// fn goes on, so arg must not be the caller's.
-int cio__pool_submit_wait(cio__loop *L, void *(*fn)(void *), void *arg, void **result);
+// the name lookups in addr.c).  A task that gives up returns at once while
+// fn goes on, so arg must not be the caller's.  If the job cannot be queued
+// (-ENOMEM, -EAGAIN), fn never runs: unqueued(arg) (if not NULL) is called
+// first, so that the caller knows it must release arg itself.
+int cio__pool_submit_wait(cio__loop *L, void *(*fn)(void *), void *arg,
+                          void (*unqueued)(void *arg));
 
 #endif

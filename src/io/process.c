@@ -76,10 +76,12 @@ int cio_process_spawn(cio_process **out, const char *file, char *const argv[],
       rc = -errno;
       break;
     }
-    // The child's end becomes fd i (dup2 clears close-on-exec).
-    posix_spawn_file_actions_adddup2(&fa, i == 0 ? p[i][0] : p[i][1], i);
+    // The child's end becomes fd i (dup2 clears close-on-exec).  (This
+    // allocates: out of memory, the child would have started without it.)
+    int err = posix_spawn_file_actions_adddup2(&fa, i == 0 ? p[i][0] : p[i][1], i);
+    if (err) rc = -err;
   }
-  cio_process *proc = rc == 0 ? calloc(1, sizeof *proc) : NULL;
+  cio_process *proc = rc == 0 ? cio__calloc(1, sizeof *proc) : NULL;
   if (rc == 0 && !proc) rc = -ENOMEM;
   if (rc == 0) {
     int err = posix_spawnp(&proc->pid, file, &fa, NULL, argv, opts->envp ? opts->envp : environ);

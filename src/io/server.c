@@ -25,6 +25,7 @@
 #include "../../include/cio.h"
 #include "../internal.h"
 #include "../loop/loop.h"
+#include "../task/task.h"
 #include "server.h"
 #include "stream.h"
 
@@ -35,6 +36,7 @@ struct conn {
   cio_stream *stream;       // the connection
   cio_task *task;           // its handler
   struct conn *prev, *next; // the server's running connections
+  cio__waiter done;         // on the handler's done queue: ends the connection
 };
 
 struct cio_server {
@@ -95,6 +97,18 @@ static int handle(void *arg) {
     (void)setsockopt(cio_sock_fd(cio_stream_sock(c->stream)), SOL_SOCKET, SO_LINGER, &lg,
                      sizeof lg);
   }
+  return rc; // conn_done() closes the connection
+}
+
+// The handler's task has finished: the connection ends.  This runs whether
+// or not its body ran: a task cancelled before it started (a close's abort
+// right after the accept) or that got no stack (out of memory) finishes
+// without running it, and its connection used to stay open and counted, so
+// the close then waited for it forever.
+static void conn_done(cio__waiter *w, void *from) {
+  (void)from;
+  struct conn *c = cio__container_of(w, struct conn, done);
+  cio_server *srv = c->srv;
   cio__stream_abort(c->stream);
   if (c->prev)
     c->prev->next = c->next;
@@ -104,7 +118,6 @@ static int handle(void *arg) {
   if (--srv->nconns == 0) cio_event_set(srv->idle);
   if (srv->slots) cio_sem_release(srv->slots);
   free(c);
-  return rc;
 }
 
 static int accept_loop(void *arg) {
@@ -125,7 +138,7 @@ static int accept_loop(void *arg) {
       if (srv->slots) cio_sem_release(srv->slots);
       return rc; // cancelled by close, or the listener is gone
     }
-    struct conn *c = calloc(1, sizeof *c);
+    struct conn *c = cio__calloc(1, sizeof *c);
     cio_stream *st = c ? cio_stream_new(s, srv->limit) : NULL;
     char name[64] = "conn ";
     cio_sock_peer_name(s, name + 5, sizeof name - 5);
@@ -140,7 +153,8 @@ static int accept_loop(void *arg) {
       continue;
     }
     cio_detach(t);
-    *c = (struct conn){srv, st, t, NULL, srv->conns};
+    *c = (struct conn){srv, st, t, NULL, srv->conns, {.notify = conn_done}};
+    cio__waitq_push(&cio__rec(t)->done_waiters, &c->done);
     if (srv->conns) srv->conns->prev = c;
     srv->conns = c;
     if (srv->nconns++ == 0) cio_event_clear(srv->idle);
@@ -150,7 +164,7 @@ static int accept_loop(void *arg) {
 int cio_server_start(cio_server **out, const char *host, const char *port, cio_conn_fn fn,
                      void *arg, const cio_server_opts *opts) {
   if (!out || !fn) return -EINVAL;
-  cio_server *srv = calloc(1, sizeof *srv);
+  cio_server *srv = cio__calloc(1, sizeof *srv);
   if (!srv) return -ENOMEM;
   srv->fn = fn;
   srv->arg = arg;
@@ -163,6 +177,13 @@ int cio_server_start(cio_server **out, const char *host, const char *port, cio_c
   if (rc == 0 && !(srv->idle = cio_event_new())) rc = -ENOMEM;
   if (rc == 0) cio_event_set(srv->idle);
   if (rc == 0 && !(srv->acceptor = cio_spawn_named("server accept", accept_loop, srv))) rc = -errno;
+  // Its stack now: an acceptor that could not start (out of memory) would
+  // leave a server that listens and never answers.
+  if (rc == 0 && cio__task_take_stack(cio__tls_loop, cio__rec(srv->acceptor)) < 0) {
+    cio_cancel(srv->acceptor); // it never runs
+    cio_detach(srv->acceptor);
+    rc = -ENOMEM;
+  }
   if (rc < 0) {
     if (srv->listener) cio_sock_close(srv->listener);
     if (srv->slots) cio_sem_free(srv->slots);

@@ -145,7 +145,7 @@ static int dump_signal(void) {
 }
 
 int cio__signals_start(cio__loop *L) {
-  struct cio__signal_state *n = calloc(1, sizeof *n);
+  struct cio__signal_state *n = cio__calloc(1, sizeof *n);
   if (!n) return -ENOMEM;
   n->loop = L;
   n->hook = (cio__loop_hook){.run = dispatch};

@@ -71,7 +71,7 @@ static void on_ready(cio__io *io, uint32_t ev) {
 int cio__sock_wrap(cio__loop *L, int fd, cio_sock **out) {
   int flags = fcntl(fd, F_GETFL);
   if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return -errno;
-  cio_sock *s = calloc(1, sizeof *s);
+  cio_sock *s = cio__calloc(1, sizeof *s);
   if (!s) return -ENOMEM;
   s->io.fd = fd;
   s->io.ready = on_ready;

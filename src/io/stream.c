@@ -58,7 +58,7 @@ cio_stream *cio_stream_new(cio_sock *s, size_t limit) {
     errno = EINVAL;
     return NULL;
   }
-  cio_stream *st = calloc(1, sizeof *st);
+  cio_stream *st = cio__calloc(1, sizeof *st);
   if (!st) {
     errno = ENOMEM;
     return NULL;
@@ -134,7 +134,7 @@ static ssize_t fill(cio_stream *st, size_t most) {
     } else {
       size_t cap = st->rcap ? st->rcap * 2 : READ_CHUNK;
       if (cap > most) cap = most > READ_CHUNK ? most : READ_CHUNK;
-      char *b = realloc(st->rbuf, cap);
+      char *b = cio__realloc(st->rbuf, cap);
       if (!b) return -ENOMEM;
       st->rbuf = b;
       st->rcap = cap;
@@ -260,7 +260,7 @@ int cio_stream_write(cio_stream *st, const void *data, size_t len) {
   if (st->wlen + len > st->wcap) {
     size_t cap = st->wcap ? st->wcap : 4096;
     while (cap < st->wlen + len) cap *= 2;
-    char *b = realloc(st->wbuf, cap);
+    char *b = cio__realloc(st->wbuf, cap);
     if (!b) return -ENOMEM;
     st->wbuf = b;
     st->wcap = cap;

@@ -163,7 +163,7 @@ cio_loop *cio_loop_current(void) { return cio__tls_loop; }
 
 int cio_call_soon_threadsafe(cio_loop *L, void (*fn)(void *), void *arg) {
   if (!L || !fn) return -EINVAL;
-  cio__post *p = malloc(sizeof *p);
+  cio__post *p = cio__malloc(sizeof *p);
   if (!p) return -ENOMEM;
   p->next = NULL;
   p->fn = fn;

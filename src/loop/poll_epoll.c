@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "../alloc.h"
 #include "../context/valgrind_compat.h"
 #include "../tune.h"
 #include "poller.h"
@@ -29,7 +30,7 @@ struct epoll_state {
 static atomic_bool no_pwait2;
 
 static int epoll_init(void **state) {
-  struct epoll_state *s = calloc(1, sizeof *s);
+  struct epoll_state *s = cio__calloc(1, sizeof *s);
   if (!s) return -ENOMEM;
   s->epfd = epoll_create1(EPOLL_CLOEXEC);
   s->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

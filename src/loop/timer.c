@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../alloc.h"
 #include "../tune.h"
 
 // Rebuild the heap without its stale slots once they are more than this
@@ -92,14 +93,24 @@ static void retire(cio__timers *h, cio__timer *t) {
     compact(h); // (after a wrap, an old slot of t's could match a new generation)
 }
 
+int cio__timers_grow(cio__timers *h, size_t slots) {
+  size_t cap = h->cap ? h->cap : 64;
+  while (cap < slots) cap *= 2;
+  if (cap == h->cap) return 0;
+  cio__timer_slot *heap = cio__realloc(h->heap, cap * sizeof *heap);
+  if (!heap) return -ENOMEM;
+  h->heap = heap;
+  h->cap = cap;
+  return 0;
+}
+
 int cio__timer_arm(cio__timers *h, cio__timer *t, int64_t deadline) {
   if (cio__timer_armed(t)) retire(h, t);
   if (h->len == h->cap) {
-    size_t cap = h->cap ? h->cap * 2 : 64;
-    cio__timer_slot *heap = realloc(h->heap, cap * sizeof *heap);
-    if (!heap) return -ENOMEM;
-    h->heap = heap;
-    h->cap = cap;
+    // Full of stale slots, when within the reservation (cio__timers_reserve):
+    // drop them rather than grow.
+    if (h->len > h->live) compact(h);
+    if (h->len == h->cap && cio__timers_grow(h, h->cap + 1) < 0) return -ENOMEM;
   }
   t->gen++;
   h->live++;
@@ -125,7 +136,7 @@ static int by_timer(const void *a, const void *b) {
 
 cio__timer_slot *cio__timers_snapshot(const cio__timers *h, size_t *n) {
   *n = 0;
-  cio__timer_slot *v = h->live ? malloc(h->live * sizeof *v) : NULL;
+  cio__timer_slot *v = h->live ? cio__malloc(h->live * sizeof *v) : NULL;
   if (!v) return NULL;
   for (size_t i = 0; i < h->len && *n < h->live; i++)
     if (slot_live(&h->heap[i])) v[(*n)++] = h->heap[i];
@@ -220,7 +231,8 @@ static size_t expire_bulk(cio__timers *h, int64_t now, void (*fire)(cio__timer *
   unsigned seq_bits = bit_width(smax - smin);
   unsigned bits = bit_width((uint64_t)dmax - (uint64_t)dmin) + seq_bits;
   _Static_assert(sizeof(struct due) <= sizeof(cio__timer_slot), "entries fit in the slots");
-  struct due *out = bits <= 64 ? malloc(n * sizeof *out + (sizeof(size_t) << RADIX_BITS)) : NULL;
+  struct due *out =
+      bits <= 64 ? cio__malloc(n * sizeof *out + (sizeof(size_t) << RADIX_BITS)) : NULL;
   if (!out) {
     heapify(h);
     return SIZE_MAX;

@@ -55,8 +55,20 @@ void cio__timers_init(cio__timers *h);
 // Frees the heap.  Timers still armed are left as they are, never touched.
 void cio__timers_fini(cio__timers *h);
 
-// Arms `t` for `deadline` (re-arms it if armed).  Returns 0 or -ENOMEM.
+// Arms `t` for `deadline` (re-arms it if armed).  Returns 0, or -ENOMEM
+// only when more timers are armed at once than were reserved.
 int cio__timer_arm(cio__timers *h, cio__timer *t, int64_t deadline);
+
+// Makes room for `n` timers armed at once, so that arming one of them never
+// needs memory (a task about to wait with a deadline cannot fail for lack
+// of it: the task layer reserves a timer for each task when it creates
+// it).  Twice as many slots as timers, so that the stale slots a full heap
+// is rebuilt without are at least half of it.  Returns 0 or -ENOMEM.
+int cio__timers_grow(cio__timers *h, size_t slots);
+static inline int cio__timers_reserve(cio__timers *h, size_t n) {
+  size_t slots = 2 * n + 64;
+  return __builtin_expect(h->cap >= slots, 1) ? 0 : cio__timers_grow(h, slots);
+}
 
 // Disarms `t`; nothing happens if it is not armed.
 void cio__timer_disarm(cio__timers *h, cio__timer *t);

@@ -50,7 +50,7 @@ static void make_key(void) { have_key = pthread_key_create(&exit_key, at_thread_
 
 // Gives the ring `cap` slots, keeping what it holds (oldest first).
 static bool grow(size_t cap) {
-  void **slot = calloc(cap, sizeof *slot);
+  void **slot = cio__calloc(cap, sizeof *slot);
   if (!slot) return false;
   size_t n = 0;
   for (size_t i = 0; i < ring.cap; i++) {

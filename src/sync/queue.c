@@ -65,7 +65,7 @@ cio_queue *cio_queue_new(enum cio_queue_kind kind, size_t maxsize) {
   if (kind > CIO_QUEUE_PRIORITY) return cio__null_errno(EINVAL);
   size_t cap = maxsize && maxsize < 64 ? maxsize : 64;
   cio_queue *q = cio__sync_new(sizeof *q, CIO__QUEUE_MAGIC);
-  if (q) q->slots = malloc(cap * sizeof *q->slots);
+  if (q) q->slots = cio__malloc(cap * sizeof *q->slots);
   if (!q || !q->slots) {
     free(q);
     return cio__null_errno(ENOMEM);
@@ -102,7 +102,7 @@ int cio_queue_free(cio_queue *q) {
 // caller: a second atomic read could differ for all the analyzer knows).
 static bool grow(cio_queue *q, size_t n) {
   size_t cap = q->cap * 2;
-  struct slot *s = malloc(cap * sizeof *s);
+  struct slot *s = cio__malloc(cap * sizeof *s);
   if (!s) return false;
   for (size_t i = 0; i < n; i++) // unwrap the ring (a no-op order for the others)
     s[i] = q->slots[q->kind == CIO_QUEUE_FIFO ? (q->head + i) % q->cap : i];
@@ -242,8 +242,12 @@ static void receive(void *arg) {
   cio_queue *q = p->q;
   // Queue it before releasing its reservation: a thread checking for room
   // must never see it in neither count, or it could overfill the queue.
-  if (put_now(cio__tls_loop, q, p->item, 0) < 0)
-    cio__warn("queue: out of memory adding an item from another thread (item %p)", p->item);
+  if (put_now(cio__tls_loop, q, p->item, 0) < 0) {
+    // Out of memory to store it: try again at the next pass, still counted
+    // in `pending`, rather than drop it.
+    if (cio_call_soon_threadsafe(cio__tls_loop, receive, p) == 0) return;
+    cio__warn("queue: out of memory adding an item from another thread (item %p dropped)", p->item);
+  }
   atomic_fetch_sub(&q->pending, 1);
   free(p);
 }
@@ -263,7 +267,7 @@ int cio_queue_put_nowait(cio_queue *q, void *item) {
   do {
     if (q->maxsize && length(q) + pend >= q->maxsize) return -EAGAIN;
   } while (!atomic_compare_exchange_weak(&q->pending, &pend, pend + 1));
-  struct posted *p = malloc(sizeof *p);
+  struct posted *p = cio__malloc(sizeof *p);
   int rc = -ENOMEM;
   if (p) {
     *p = (struct posted){q, item};
@@ -287,7 +291,8 @@ static void *take(cio__loop *L, cio_queue *q) {
 static int get(cio_queue *q, void **item, double timeout, const char *fn) {
   cio__loop *L;
   int rc = await_turn(q, GET, item != NULL, timeout, fn, &L);
-  if (rc < 0 || !item) return rc < 0 ? rc : -EINVAL; // (await_turn refused a NULL item)
+  if (rc < 0) return rc;
+  if (!item) return -EINVAL; // (await_turn said so; for the analyzer, which loses track)
   *item = take(L, q);
   return 0;
 }

@@ -157,6 +157,11 @@ static cio_task *next_runnable(cio__loop *L) {
   return NULL;
 }
 
+int cio__task_take_stack(cio__loop *L, cio_task *t) {
+  if (!t->stack && t->state == CIO__NEW) t->stack = cio__stack_get(&L->stacks);
+  return t->stack ? 0 : -ENOMEM;
+}
+
 // A finished task switches straight to the next one; whoever runs next
 // (another task, or the loop) gives its stack back to the pool, since a
 // stack cannot be recycled while it is in use.

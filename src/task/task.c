@@ -141,7 +141,7 @@ static int by_id(const void *a, const void *b) {
 cio_task **cio__tasks_by_id(cio__loop *L, size_t *n) {
   cio__task_iter it;
   *n = 0;
-  cio_task **v = malloc(L->nrecords * sizeof *v + 1);
+  cio_task **v = cio__malloc(L->nrecords * sizeof *v + 1);
   if (!v) return NULL;
   for (cio_task *t = cio__task_iter_first(L, &it); t && *n < L->nrecords;
        t = cio__task_iter_next(L, &it))
@@ -167,6 +167,9 @@ void cio__task_records_free(cio__loop *L) {
 
 cio_task *cio__task_new(cio__loop *L, const char *name, cio_fn fn, void *arg, const char *file,
                         int line) {
+  // Each task may wait with a deadline: its timer slot is reserved now, so
+  // that an await never fails for lack of memory.
+  if (cio__timers_reserve(&L->timers, L->nrecords + 1) < 0) return NULL;
   cio_task *t = alloc_record(L);
   if (!t) return NULL;
   // The generation (handles) and the timer's generation survive a reuse:
@@ -180,7 +183,7 @@ cio_task *cio__task_new(cio__loop *L, const char *name, cio_fn fn, void *arg, co
                   .gen = t->gen,
                   .timer = t->timer,
                   .state = CIO__NEW};
-  t->name = name ? strndup(name, CIO__NAME_MAX - 1) : NULL; // out of memory: unnamed
+  t->name = name ? cio__strndup(name, CIO__NAME_MAX - 1) : NULL; // out of memory: unnamed
   L->nrecords++;
   L->nlive++;
   cio__ready(L, t);
@@ -373,7 +376,7 @@ const char *cio__task_name(cio_task *t) {
   if (!t->name) {
     char buf[32];
     snprintf(buf, sizeof buf, "task-%llu", (unsigned long long)t->id);
-    t->name = strdup(buf);
+    t->name = cio__strdup(buf);
     if (!t->name) return "(unnamed task)"; // out of memory
   }
   return t->name;

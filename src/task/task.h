@@ -250,6 +250,10 @@ int cio__waitq_wait(cio__loop *L, cio__waitq *q, int64_t deadline, const char *w
 cio_task *cio__task_new(cio__loop *L, const char *name, cio_fn fn, void *arg, const char *file,
                         int line);
 void cio__task_free(cio__loop *L, cio_task *t);
+// Gives a task that has not started its stack now (sched.c), so that it
+// cannot fail to start for lack of one: for a task whose body must run,
+// such as a server's accept loop.  Returns 0 or -ENOMEM.
+int cio__task_take_stack(cio__loop *L, cio_task *t);
 
 // Walks every task record in use (spawned and not yet released: joined or
 // detached and done), in no particular order:

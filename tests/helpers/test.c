@@ -97,6 +97,37 @@ static void check_no_leaked_fds(const char *name, const fd_set_snapshot *before)
   }
 }
 
+// The checks every case's process makes when its body has returned: no
+// descriptor left open since `before`, and under ASan no memory leaked
+// (LeakSanitizer).  Exits 1, naming `name`, when one fails.
+static void check_child(const char *name, const fd_set_snapshot *before) {
+  check_no_leaked_fds(name, before);
+#if defined(__SANITIZE_ADDRESS__)
+  // The child leaves by _exit, which skips LeakSanitizer's exit-time check.
+  if (__lsan_do_recoverable_leak_check()) {
+    fprintf(stderr, "%s: memory leaked (report above)\n", name);
+    fflush(stderr);
+    _exit(1);
+  }
+#endif
+}
+
+// Waits for child `pid` at most limit_s seconds from t0, then kills it.
+// Returns its wait status, or -1 if it had to be killed.
+static int wait_child(pid_t pid, double t0, double limit_s) {
+  int status = 0;
+  for (;;) {
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) return status;
+    if (now_s() - t0 > limit_s) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -1;
+    }
+    usleep(2000);
+  }
+}
+
 // Runs one case in a child; returns 0 pass, 77 skip, 1 fail.
 static int run_one(const test_case *c) {
   fflush(NULL);
@@ -106,30 +137,15 @@ static int run_one(const test_case *c) {
     fd_set_snapshot before;
     fds_snapshot(&before);
     c->fn();
-    check_no_leaked_fds(c->name, &before);
-#if defined(__SANITIZE_ADDRESS__)
-    // The child leaves by _exit, which skips LeakSanitizer's exit-time check.
-    if (__lsan_do_recoverable_leak_check()) {
-      fprintf(stderr, "%s: memory leaked (report above)\n", c->name);
-      fflush(stderr);
-      _exit(1);
-    }
-#endif
+    check_child(c->name, &before);
     fflush(NULL);
     _exit(0);
   }
   int limit = (int)((c->timeout_s ? c->timeout_s : 30) * mult());
-  int status = 0;
-  for (;;) {
-    pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) break;
-    if (now_s() - t0 > limit) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      printf("FAIL %s: timed out after %d s\n", c->name, limit);
-      return 1;
-    }
-    usleep(2000);
+  int status = wait_child(pid, t0, limit);
+  if (status == -1) {
+    printf("FAIL %s: timed out after %d s\n", c->name, limit);
+    return 1;
   }
   double dt = now_s() - t0;
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
@@ -222,5 +238,31 @@ int test_run_child(void (*fn)(void), char *out, size_t cap) {
   close(fds[0]);
   int status;
   waitpid(pid, &status, 0);
+  return status;
+}
+
+int test_run_checked(const char *name, int (*fn)(void), double timeout_s, char *out, size_t cap) {
+  FILE *capture = tmpfile();
+  if (!capture) test_fail(__FILE__, __LINE__, "tmpfile: %s", strerror(errno));
+  fflush(NULL);
+  double t0 = now_s();
+  pid_t pid = fork();
+  if (pid < 0) test_fail(__FILE__, __LINE__, "fork: %s", strerror(errno));
+  if (pid == 0) {
+    dup2(fileno(capture), STDOUT_FILENO);
+    dup2(fileno(capture), STDERR_FILENO);
+    signal(SIGABRT, SIG_DFL);
+    fd_set_snapshot before;
+    fds_snapshot(&before);
+    int code = fn();
+    check_child(name, &before);
+    fflush(NULL);
+    _exit(code);
+  }
+  int status = wait_child(pid, t0, timeout_s * mult());
+  rewind(capture);
+  size_t len = cap ? fread(out, 1, cap - 1, capture) : 0;
+  if (cap) out[len] = '\0';
+  fclose(capture);
   return status;
 }

@@ -69,6 +69,14 @@ _Noreturn void test_skip(const char *reason);
 // out[0..cap).  Returns the child's wait status.
 int test_run_child(void (*fn)(void), char *out, size_t cap);
 
+// Runs fn() in a child process given the checks the runner gives each case
+// (no descriptor left open, and under ASan no memory leaked), killed after
+// timeout_s seconds (times CIO_TEST_TIMEOUT_MULT).  The child exits with
+// fn's return value, or 1 if a check failed.  Its stdout and stderr are
+// captured into out[0..cap).  Returns the child's wait status, or -1 if it
+// timed out.
+int test_run_checked(const char *name, int (*fn)(void), double timeout_s, char *out, size_t cap);
+
 // A scale for heavy cases: 1 normally, smaller under sanitizers/valgrind
 // (CIO_TEST_SCALE=0.01 etc.).
 double test_scale(void);
