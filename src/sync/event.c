@@ -61,7 +61,9 @@ bool cio_event_is_set(const cio_event *e) {
   return valid(e) && atomic_load((atomic_bool *)&e->flag);
 }
 
-static int wait(cio_event *e, double timeout, const char *fn) {
+// Inlined into each public call (see lock.c).
+__attribute__((always_inline)) static inline int wait(cio_event *e, double timeout,
+                                                      const char *fn) {
   cio__loop *L; // a set event never suspends:
   int64_t deadline = cio__sync_start_coop(fn, timeout, e, CIO__EVENT_MAGIC, &L);
   if (deadline < 0) return (int)deadline;

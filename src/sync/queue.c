@@ -211,7 +211,9 @@ static int put_now(cio__loop *L, cio_queue *q, void *item, int64_t priority) {
   return rc;
 }
 
-static int put(cio_queue *q, void *item, int64_t priority, double timeout, const char *fn) {
+// Inlined into each public call (see lock.c).
+__attribute__((always_inline)) static inline int put(cio_queue *q, void *item, int64_t priority,
+                                                     double timeout, const char *fn) {
   cio__loop *L;
   int rc = await_turn(q, PUT, item != NULL, timeout, fn, &L);
   if (rc < 0) return rc;
@@ -288,7 +290,9 @@ static void *take(cio__loop *L, cio_queue *q) {
   return item;
 }
 
-static int get(cio_queue *q, void **item, double timeout, const char *fn) {
+// Inlined into each public call (see lock.c).
+__attribute__((always_inline)) static inline int get(cio_queue *q, void **item, double timeout,
+                                                     const char *fn) {
   cio__loop *L;
   int rc = await_turn(q, GET, item != NULL, timeout, fn, &L);
   if (rc < 0) return rc;

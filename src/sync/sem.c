@@ -53,7 +53,9 @@ int cio_sem_try_acquire(cio_sem *s) {
   return 0;
 }
 
-static int acquire(cio_sem *s, double timeout, const char *fn) {
+// Inlined into each public call (see lock.c).
+__attribute__((always_inline)) static inline int acquire(cio_sem *s, double timeout,
+                                                         const char *fn) {
   cio__loop *L; // a free permit never suspends:
   int64_t deadline = cio__sync_start_coop(fn, timeout, s, CIO__SEM_MAGIC, &L);
   if (deadline < 0) return (int)deadline;

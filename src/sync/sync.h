@@ -56,7 +56,8 @@ static inline int64_t cio__sync_start_coop(const char *fn, double timeout, const
                                            uint32_t magic, cio__loop **L) {
   int64_t deadline = cio__sync_start(fn, timeout, obj, magic, L);
   if (deadline < 0) return deadline;
-  int rc = cio__coop(*L);
+  if (__builtin_expect(--(*L)->coop_left > 0, 1)) return deadline; // cio__coop's fast path
+  int rc = cio__coop_yield(*L); // a yield: the object may be gone since
   if (rc < 0) return rc;
   return cio__sync_alive(obj, magic) ? deadline : -EINVAL;
 }
