@@ -11,7 +11,7 @@
 #include "../../include/cio.h"
 #include "../internal.h"
 
-__thread cio__loop *cio__tls_loop;
+__thread cio__loop *cio__tls_loop CIO__TLS_FAST;
 
 const cio__poller_ops *cio__poller_pick(void) {
   const char *name = getenv("CIO_BACKEND");

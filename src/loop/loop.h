@@ -127,7 +127,13 @@ typedef struct cio_loop {
   uint64_t stackless; // tasks that failed for want of a stack (out of memory)
 } cio__loop;
 
-extern __thread cio__loop *cio__tls_loop;
+// The loop of this thread.  Initial-exec TLS: the library is built as
+// position-independent code (for the shared library), where the default
+// model calls __tls_get_addr at every access, and this pointer is read by
+// every call of the API.  (A library loaded with dlopen() after start-up
+// then needs the few bytes of static TLS that glibc keeps spare for this.)
+#define CIO__TLS_FAST __attribute__((tls_model("initial-exec")))
+extern __thread cio__loop *cio__tls_loop CIO__TLS_FAST;
 
 // Reads the monotonic clock (ns).
 static inline int64_t cio__clock_ns(void) {
