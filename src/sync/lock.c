@@ -81,11 +81,9 @@ __attribute__((always_inline)) static inline int acquire(cio_lock *l, double tim
     return 0;
   }
   if (owned_by(l, cur)) return -EDEADLK;
-  int rc = cio__sync_wait(L, &l->waiters, deadline, "lock");
-  if (rc < 0) return rc;
-  // Handed the lock; if cancelled meanwhile, hand it on (asyncio's rule).
-  rc = cio__checkpoint(L);
-  if (rc < 0) cio_lock_release(l);
+  bool handed;
+  int rc = cio__sync_wait_handoff(L, &l->waiters, deadline, "lock", &handed);
+  if (rc < 0 && handed) cio_lock_release(l); // interrupted since: hand it on
   return rc;
 }
 

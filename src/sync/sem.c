@@ -63,10 +63,9 @@ __attribute__((always_inline)) static inline int acquire(cio_sem *s, double time
     s->value--;
     return 0;
   }
-  int rc = cio__sync_wait(L, &s->waiters, deadline, "semaphore");
-  if (rc < 0) return rc;
-  rc = cio__checkpoint(L); // handed a permit but cancelled: pass it on
-  if (rc < 0) cio_sem_release(s);
+  bool handed;
+  int rc = cio__sync_wait_handoff(L, &s->waiters, deadline, "semaphore", &handed);
+  if (rc < 0 && handed) cio_sem_release(s); // interrupted since: pass the permit on
   return rc;
 }
 

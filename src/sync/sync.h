@@ -71,6 +71,17 @@ static inline int cio__sync_wait(cio__loop *L, cio__waitq *q, int64_t deadline, 
   return rc == CIO__PARK_DEADLINE ? -ETIMEDOUT : rc;
 }
 
+// Parks until handed what `q` guards (a lock, a permit), as
+// cio__sync_wait() does; *handed says whether it was handed over.  A task
+// interrupted after the hand-off (cancelled before it ran again) gets the
+// error, and the caller hands the thing on (asyncio's rule).
+static inline int cio__sync_wait_handoff(cio__loop *L, cio__waitq *q, int64_t deadline,
+                                         const char *what, bool *handed) {
+  int rc = cio__sync_wait(L, q, deadline, what);
+  *handed = rc == 0;
+  return rc < 0 ? rc : cio__checkpoint(L);
+}
+
 // The first half of a *_free(): clears the object's magic (at `magic`), so
 // any later call sees -EINVAL, and wakes the tasks waiting on `q` with
 // -EIDRM.  The caller then frees what the object owns and hands the object
