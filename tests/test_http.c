@@ -2053,7 +2053,36 @@ static void app_freed_twice_is_einval(void) {
   ASSERT_EQ(cio_http_app_free(NULL), -EINVAL);
 }
 
+// A streamed answer to HTTP/1.0 is not chunked (RFC 9112 §6.1: a 1.0
+// client knows no chunked coding): the raw bytes, ended by the close, even
+// when the client asked to keep the connection alive.
+static int http10_stream_main(void *arg) {
+  (void)arg;
+  cio_http_app *app;
+  char port[8];
+  cio_server *srv = start(&app, port, 5.0);
+  static char out[1 << 16];
+  const char *req = "GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+  exchange(port, req, strlen(req), out, sizeof out, 0); // reads until the server closes
+  ASSERT_STR_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+  ASSERT(strstr(out, "Transfer-Encoding") == NULL);
+  ASSERT(strstr(out, "Connection: keep-alive") == NULL);
+  const char *body = body_of(out);
+  ASSERT_EQ(strncmp(body, "part0;part1;part2;", 18), 0);
+  ASSERT_EQ(strlen(body), 18 + 1500);
+  req = "GET /stream HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"; // 1.1: chunked
+  exchange(port, req, strlen(req), out, sizeof out, 0);
+  ASSERT_STR_CONTAINS(out, "Transfer-Encoding: chunked");
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  cio_http_app_free(app);
+  return 0;
+}
+static void http10_streams_are_not_chunked(void) {
+  ASSERT_EQ(cio_run(http10_stream_main, NULL), 0);
+}
+
 static const test_case cases[] = {
+    {"http10_streams_are_not_chunked", http10_streams_are_not_chunked, 0},
     {"app_freed_twice_is_einval", app_freed_twice_is_einval, 0},
     {"json_bodies", json_bodies, 0},
     {"resets_at_random_points", resets_at_random_points, 120},

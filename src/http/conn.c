@@ -335,8 +335,8 @@ static int serve_request(struct conn *c, cio_http_res *res, cio__http_request *h
   // Closing began while the handler ran: this answer closes the connection.
   bool keep_alive = res->keep_alive && !srv->draining;
   int rc;
-  if (res->streaming) { // the last chunk
-    ssize_t w = head_only ? 0 : cio__http_res_write(res, "0\r\n\r\n", 5);
+  if (res->streaming) { // the last chunk (HTTP/1.0: the close)
+    ssize_t w = head_only || res->http10 ? 0 : cio__http_res_write(res, "0\r\n\r\n", 5);
     rc = w < 0 ? (int)w : 0;
   } else {
     rc = cio__http_write_response(res, head_only, keep_alive);

@@ -205,9 +205,12 @@ int cio_http_stream_start(cio_http_res *res, int status, const char *type) {
   if (status < 100 || status > 999 || strlen(type) >= MAX_TYPE || !field_value_ok(type))
     return -EINVAL;
   strcpy(res->type, type);
+  // An HTTP/1.0 client knows no chunked coding (RFC 9112 §6.1): its stream
+  // is the raw bytes, ended by closing the connection.
+  if (res->http10) res->keep_alive = false;
   char top[1024];
-  int n = format_head(top, sizeof top, res, status, res->head_only ? NO_LENGTH : CHUNKED,
-                      res->keep_alive);
+  int n = format_head(top, sizeof top, res, status,
+                      res->head_only || res->http10 ? NO_LENGTH : CHUNKED, res->keep_alive);
   if (n < 0) return n;
   res->status = status;
   res->streaming = true;
@@ -221,6 +224,10 @@ int cio_http_stream_start(cio_http_res *res, int status, const char *type) {
 int cio_http_stream_write(cio_http_res *res, const void *data, size_t len) {
   if (!res || !res->streaming || (!data && len)) return -EINVAL;
   if (res->head_only || len == 0) return 0; // an empty chunk would end the stream
+  if (res->http10) {                        // no chunks: the close ends the body
+    ssize_t w = cio__http_res_write(res, data, len);
+    return w < 0 ? (int)w : 0;
+  }
   char buf[24 + SMALL_CHUNK + 2];
   int n = snprintf(buf, 24, "%zx\r\n", len);
   if (len <= SMALL_CHUNK) { // size line, data and CRLF: one system call
