@@ -33,8 +33,8 @@ else()
   set(CIO_PC_JSON no)
 endif()
 if(OPENSSL_FOUND)
-  # The static library needs libssl; the shared one links it itself.
-  set(CIO_PC_REQUIRES_PRIVATE "libssl")
+  # The static library needs libssl and libcrypto; the shared one links them itself.
+  set(CIO_PC_REQUIRES_PRIVATE "openssl")
   set(CIO_PC_TLS yes)
 else()
   set(CIO_PC_REQUIRES_PRIVATE "")

@@ -146,13 +146,23 @@ static int tls_wait_send(cio__transport *base, cio_sock *s) {
   return cio__sock_wait_again(s, !t->send_wants_read);
 }
 
-// One SSL_shutdown: close_notify goes if the socket takes it now; a peer
-// that does not read is not waited for.
+// Before close: what has come and was not read is consumed first (a TLS
+// 1.3 client never reads the session tickets that follow the handshake
+// when it only writes, and a socket closed with unread bytes sends a
+// reset, which makes the peer drop what it had not read yet), then one
+// SSL_shutdown: close_notify goes if the socket takes it now; a peer that
+// does not read is not waited for.
 static void tls_goodbye(cio__transport *base, cio_sock *s) {
   (void)s;
   tls_transport *t = (tls_transport *)base;
+  if (!SSL_is_init_finished(t->ssl)) return;
+  char scratch[4096];
+  for (int i = 0; i < 64; i++) { // no wait: only what is there
+    ERR_clear_error();
+    if (SSL_read(t->ssl, scratch, sizeof scratch) <= 0) break;
+  }
   ERR_clear_error();
-  if (SSL_is_init_finished(t->ssl)) (void)SSL_shutdown(t->ssl);
+  (void)SSL_shutdown(t->ssl);
   ERR_clear_error();
 }
 
