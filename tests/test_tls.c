@@ -337,6 +337,155 @@ static void drain_interrupted_by_timeout_sends_each_byte_once(void) {
   ASSERT_EQ(cio_run(interrupted_drain_main, NULL), 0);
 }
 
+// ---------------------------------------------------------------- STARTTLS, ALPN, reads
+
+// Both sides speak plain text first, then upgrade: a line each way in TLS,
+// ALPN agreed on the way.
+static int starttls_server(void *arg) {
+  struct server *s = arg;
+  cio_sock *c;
+  ASSERT_EQ(cio_sock_accept(s->l, &c), 0);
+  cio_stream *st = cio_stream_new(c, 0);
+  ASSERT(st != NULL);
+  char line[64];
+  ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 9);
+  ASSERT(memcmp(line, "STARTTLS\n", 9) == 0);
+  ASSERT_EQ(cio_stream_write(st, "GO\n", 3), 0);
+  ASSERT_EQ(cio_stream_drain(st), 0);
+  s->rc = cio_tls_upgrade(st, s->ctx, NULL);
+  ASSERT_EQ(s->rc, 0);
+  ASSERT(cio_tls_alpn(st) != NULL && strcmp(cio_tls_alpn(st), "http/1.1") == 0);
+  ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 6);
+  ASSERT(memcmp(line, "hello\n", 6) == 0);
+  ASSERT_EQ(cio_stream_write(st, "world\n", 6), 0);
+  ASSERT_EQ(cio_stream_close(st), 0);
+  return 0;
+}
+
+static int starttls_main(void *arg) {
+  (void)arg;
+  char port[8];
+  struct server s = {.first_bad = SIZE_MAX};
+  s.l = listen_any(port);
+  s.ctx = server_ctx("srv.pem");
+  const char *srv_protos[] = {"http/1.1"};
+  ASSERT_EQ(cio_tls_ctx_set_alpn(s.ctx, srv_protos, 1), 0);
+  cio_task *t = cio_spawn(starttls_server, &s);
+  cio_tls_ctx *cc = client_ctx(true);
+  const char *protos[] = {"h2", "http/1.1"};
+  ASSERT_EQ(cio_tls_ctx_set_alpn(cc, protos, 2), 0);
+  const char *bad[] = {""};
+  ASSERT_EQ(cio_tls_ctx_set_alpn(cc, bad, 1), -EINVAL);
+  cio_stream *st;
+  ASSERT_EQ(cio_stream_connect(&st, "127.0.0.1", port), 0);
+  ASSERT_EQ(cio_stream_write(st, "STARTTLS\n", 9), 0);
+  ASSERT_EQ(cio_tls_upgrade(st, cc, "localhost"), -EBUSY); // queued bytes
+  ASSERT_EQ(cio_stream_drain(st), 0);
+  char line[64];
+  ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 3);
+  ASSERT_EQ(cio_tls_upgrade(st, cc, "localhost"), 0);
+  ASSERT(cio_tls_alpn(st) != NULL && strcmp(cio_tls_alpn(st), "http/1.1") == 0);
+  ASSERT_EQ(cio_stream_write(st, "hello\n", 6), 0);
+  ASSERT_EQ(cio_stream_drain(st), 0);
+  ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 6);
+  ASSERT(memcmp(line, "world\n", 6) == 0);
+  ASSERT_EQ(cio_stream_close(st), 0);
+  ASSERT_EQ(cio_join(t), 0);
+  cio_tls_ctx_free(cc);
+  cio_tls_ctx_free(s.ctx);
+  ASSERT_EQ(cio_sock_close(s.l), 0);
+  return 0;
+}
+
+static void starttls_upgrade_with_alpn(void) {
+  make_certs();
+  ASSERT_EQ(cio_run(starttls_main, NULL), 0);
+}
+
+// A server that answers a line only after 0.3 s.
+static int slow_server(void *arg) {
+  struct server *s = arg;
+  cio_sock *c;
+  ASSERT_EQ(cio_sock_accept(s->l, &c), 0);
+  cio_stream *st;
+  s->rc = cio_tls_accept(&st, s->ctx, c);
+  ASSERT_EQ(s->rc, 0);
+  ASSERT_EQ(cio_sleep(s->delay), 0);
+  ASSERT_EQ(cio_stream_write(st, "late line\n", 10), 0);
+  ASSERT_EQ(cio_stream_close(st), 0);
+  return 0;
+}
+
+// A read that times out, and one that is cancelled, leave the stream
+// usable: the next read gets the line whole.
+static int reader_task(void *arg) {
+  char line[64];
+  return (int)cio_stream_readline((cio_stream *)arg, line, sizeof line);
+}
+
+static int read_interrupted_main(void *arg) {
+  (void)arg;
+  char port[8];
+  struct server s = {.first_bad = SIZE_MAX, .delay = 0.3};
+  s.l = listen_any(port);
+  s.ctx = server_ctx("srv.pem");
+  cio_task *t = cio_spawn(slow_server, &s);
+  cio_tls_ctx *cc = client_ctx(true);
+  cio_stream *st;
+  ASSERT_EQ(cio_tls_connect(&st, cc, "localhost", port), 0);
+  char line[64];
+  cio_scope scope;
+  ASSERT_EQ(cio_timeout_begin(&scope, 0.05), 0);
+  ASSERT_EQ(cio_stream_readline(st, line, sizeof line), -ETIMEDOUT);
+  ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
+  cio_task *r = cio_spawn(reader_task, st);
+  ASSERT_EQ(cio_sleep(0.05), 0);
+  ASSERT_EQ(cio_cancel(r), 1);
+  ASSERT_EQ(cio_join(r), -ECANCELED);
+  ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 10);
+  ASSERT(memcmp(line, "late line\n", 10) == 0);
+  ASSERT_EQ(cio_stream_read(st, line, sizeof line), 0);
+  ASSERT_EQ(cio_stream_close(st), 0);
+  ASSERT_EQ(cio_join(t), 0);
+  cio_tls_ctx_free(cc);
+  cio_tls_ctx_free(s.ctx);
+  ASSERT_EQ(cio_sock_close(s.l), 0);
+  return 0;
+}
+
+static void reads_interrupted_leave_the_stream_usable(void) {
+  make_certs();
+  ASSERT_EQ(cio_run(read_interrupted_main, NULL), 0);
+}
+
+// A client handshake cancelled while the server is mute: -ECANCELED.
+static int handshaker(void *arg) {
+  cio_stream *st;
+  char **a = arg;
+  cio_tls_ctx *cc = client_ctx(true);
+  int rc = cio_tls_connect(&st, cc, "127.0.0.1", a[0]);
+  cio_tls_ctx_free(cc);
+  return rc;
+}
+
+static int cancelled_handshake_main(void *arg) {
+  (void)arg;
+  char port[8];
+  cio_sock *l = listen_any(port);
+  char *a[] = {port};
+  cio_task *t = cio_spawn(handshaker, a);
+  ASSERT_EQ(cio_sleep(0.1), 0);
+  ASSERT_EQ(cio_cancel(t), 1);
+  ASSERT_EQ(cio_join(t), -ECANCELED);
+  ASSERT_EQ(cio_sock_close(l), 0);
+  return 0;
+}
+
+static void cancelled_handshake_returns_ecanceled(void) {
+  make_certs();
+  ASSERT_EQ(cio_run(cancelled_handshake_main, NULL), 0);
+}
+
 // ---------------------------------------------------------------- real peers
 
 // Reads lines from `out` until one starts with `want`; 0 if found.
@@ -488,6 +637,9 @@ static const test_case cases[] = {
     {"cio_client_against_openssl_s_server", cio_client_against_openssl_s_server, 0},
     {"cio_server_against_openssl_s_client", cio_server_against_openssl_s_client, 0},
     {"python_ssl_client_against_cio_server", python_ssl_client_against_cio_server, 0},
+    {"starttls_upgrade_with_alpn", starttls_upgrade_with_alpn, 0},
+    {"reads_interrupted_leave_the_stream_usable", reads_interrupted_leave_the_stream_usable, 0},
+    {"cancelled_handshake_returns_ecanceled", cancelled_handshake_returns_ecanceled, 0},
 };
 
 #else // built without OpenSSL
