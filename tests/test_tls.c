@@ -642,13 +642,14 @@ static const test_case cases[] = {
     {"cancelled_handshake_returns_ecanceled", cancelled_handshake_returns_ecanceled, 0},
 };
 
-#else // built without OpenSSL
+TEST_MAIN(cases)
 
-static void tls_needs_openssl(void) {
-  test_skip("cio was built without OpenSSL 3: no TLS (apt-get install libssl-dev, then rebuild)");
+#else // built without OpenSSL: the whole file is skipped (ctest shows it)
+
+int main(void) {
+  puts("skipped: cio was built without OpenSSL 3: no TLS (apt-get install libssl-dev, then "
+       "rebuild)");
+  return 77;
 }
-static const test_case cases[] = {{"tls_needs_openssl", tls_needs_openssl, 0}};
 
 #endif
-
-TEST_MAIN(cases)
