@@ -486,6 +486,53 @@ static void cancelled_handshake_returns_ecanceled(void) {
   ASSERT_EQ(cio_run(cancelled_handshake_main, NULL), 0);
 }
 
+// Contexts: from PEM text in memory as from files; unreadable files and a
+// key that does not match are refused with CIO_TLS_CERT_INVALID.
+static char *slurp(const char *name, size_t *len) {
+  FILE *f = fopen(path(name), "rb");
+  ASSERT(f != NULL);
+  static char bufs[2][8192];
+  static int next;
+  char *b = bufs[next++ % 2];
+  *len = fread(b, 1, sizeof bufs[0], f);
+  fclose(f);
+  return b;
+}
+
+static int mem_ctx_main(void *arg) {
+  (void)arg;
+  char port[8];
+  struct server s = {.first_bad = SIZE_MAX};
+  s.l = listen_any(port);
+  size_t cl, kl;
+  const char *cert = slurp("srv.pem", &cl), *key = slurp("srv.key", &kl);
+  ASSERT_EQ(cio_tls_server_ctx_new_mem(&s.ctx, cert, cl, key, kl), 0);
+  cio_task *t = cio_spawn(slow_server, &s);
+  cio_tls_ctx *cc = client_ctx(true);
+  cio_stream *st;
+  ASSERT_EQ(cio_tls_connect(&st, cc, "localhost", port), 0);
+  char line[64];
+  ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 10);
+  ASSERT_EQ(cio_stream_close(st), 0);
+  ASSERT_EQ(cio_join(t), 0);
+  cio_tls_ctx_free(cc);
+  cio_tls_ctx_free(s.ctx);
+  ASSERT_EQ(cio_sock_close(s.l), 0);
+  return 0;
+}
+
+static void contexts_from_memory_and_bad_files(void) {
+  make_certs();
+  cio_tls_ctx *c;
+  ASSERT_EQ(cio_tls_server_ctx_new(&c, path("nope.pem"), path("srv.key")), CIO_TLS_CERT_INVALID);
+  ASSERT(strlen(cio_tls_last_error()) > 0);
+  ASSERT_EQ(cio_tls_server_ctx_new(&c, path("srv.pem"), path("ca.key")), CIO_TLS_CERT_INVALID);
+  ASSERT_EQ(cio_tls_client_ctx_new(&c, path("nope.pem")), CIO_TLS_CERT_INVALID);
+  ASSERT_EQ(cio_tls_server_ctx_new_mem(&c, "junk", 4, "junk", 4), CIO_TLS_CERT_INVALID);
+  ASSERT_EQ(cio_tls_server_ctx_new(NULL, "a", "b"), -EINVAL);
+  ASSERT_EQ(cio_run(mem_ctx_main, NULL), 0);
+}
+
 // ---------------------------------------------------------------- real peers
 
 // Reads lines from `out` until one starts with `want`; 0 if found.
@@ -638,6 +685,7 @@ static const test_case cases[] = {
     {"cio_server_against_openssl_s_client", cio_server_against_openssl_s_client, 0},
     {"python_ssl_client_against_cio_server", python_ssl_client_against_cio_server, 0},
     {"starttls_upgrade_with_alpn", starttls_upgrade_with_alpn, 0},
+    {"contexts_from_memory_and_bad_files", contexts_from_memory_and_bad_files, 0},
     {"reads_interrupted_leave_the_stream_usable", reads_interrupted_leave_the_stream_usable, 0},
     {"cancelled_handshake_returns_ecanceled", cancelled_handshake_returns_ecanceled, 0},
 };
