@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cio.h"
@@ -533,6 +534,61 @@ static void contexts_from_memory_and_bad_files(void) {
   ASSERT_EQ(cio_run(mem_ctx_main, NULL), 0);
 }
 
+// ---------------------------------------------------------------- resets
+
+// Peers that reset the connection in the middle of the handshake (a record
+// header, then an RST): each accept fails, and nothing is left behind (the
+// runner checks descriptors; ASan builds check memory).
+#define RESETS 200
+
+struct resets {
+  cio_tls_ctx *ctx;
+  int failed;
+};
+
+static int reset_handler(void *arg) {
+  void **a = arg;
+  struct resets *r = a[0];
+  cio_stream *st;
+  int rc = cio_tls_accept(&st, r->ctx, a[1]);
+  free(a);
+  if (rc == 0) return cio_stream_close(st);
+  r->failed++;
+  return 0;
+}
+
+static int resets_main(void *arg) {
+  (void)arg;
+  char port[8];
+  cio_sock *l = listen_any(port);
+  struct resets r = {.ctx = server_ctx("srv.pem")};
+  cio_task *handlers[RESETS];
+  for (int i = 0; i < RESETS; i++) {
+    cio_sock *c, *s;
+    ASSERT_EQ(cio_tcp_connect(&c, "127.0.0.1", port), 0);
+    ASSERT_EQ(cio_sock_accept(l, &s), 0);
+    void **a = malloc(2 * sizeof *a);
+    a[0] = &r;
+    a[1] = s;
+    handlers[i] = cio_spawn(reset_handler, a);
+    ASSERT_EQ(cio_sock_write_all(c, "\x16\x03\x01\x02\x00\x01", 6, NULL), 0);
+    if (i % 2) ASSERT_EQ(cio_sleep(0.001), 0); // half while the server waits
+    struct linger lg = {1, 0};
+    ASSERT_EQ(setsockopt(cio_sock_fd(c), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    ASSERT_EQ(cio_sock_close(c), 0);
+  }
+  for (int i = 0; i < RESETS; i++) ASSERT_EQ(cio_join(handlers[i]), 0);
+  ASSERT_EQ(r.failed, RESETS);
+  cio_tls_ctx_free(r.ctx);
+  ASSERT_EQ(cio_sock_close(l), 0);
+  return 0;
+}
+
+static void handshakes_reset_by_peers_leave_nothing_behind(void) {
+  make_certs();
+  ASSERT_EQ(cio_run(resets_main, NULL), 0);
+}
+
 // ---------------------------------------------------------------- real peers
 
 // Reads lines from `out` until one starts with `want`; 0 if found.
@@ -686,6 +742,8 @@ static const test_case cases[] = {
     {"python_ssl_client_against_cio_server", python_ssl_client_against_cio_server, 0},
     {"starttls_upgrade_with_alpn", starttls_upgrade_with_alpn, 0},
     {"contexts_from_memory_and_bad_files", contexts_from_memory_and_bad_files, 0},
+    {"handshakes_reset_by_peers_leave_nothing_behind",
+     handshakes_reset_by_peers_leave_nothing_behind, 0},
     {"reads_interrupted_leave_the_stream_usable", reads_interrupted_leave_the_stream_usable, 0},
     {"cancelled_handshake_returns_ecanceled", cancelled_handshake_returns_ecanceled, 0},
 };

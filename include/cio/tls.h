@@ -2,7 +2,7 @@
 //
 // TLS on OpenSSL 3: contexts, and TLS streams that every cio_stream_* call
 // works on unchanged.  Present when cio was built with OpenSSL (the CMake
-// package's TLS component, cio.pc's tls=yes); include it after <cio.h>.
+// package's TLS component, cio.pc's tls=yes); it includes <cio.h>.
 #ifndef CIO_TLS_H
 #define CIO_TLS_H
 
@@ -57,14 +57,13 @@ void cio_tls_ctx_free(cio_tls_ctx *ctx);
 /// CIO_TLS_HANDSHAKE (anything else in the handshake); -ECONNRESET (the
 /// peer went away meanwhile); -ETIMEDOUT or -ECANCELED (interrupted: the
 /// connection is closed).  cio_tls_last_error() gives OpenSSL's reason.
-int cio_tls_connect(cio_stream **out, cio_tls_ctx *ctx, const char *host, const char *port)
-    __attribute__((warn_unused_result));
+CIO_AWAIT int cio_tls_connect(cio_stream **out, cio_tls_ctx *ctx, const char *host,
+                              const char *port);
 
 /// Makes the server handshake on `sock` (accepted; taken over, also on
 /// failure, when it is closed).  Awaits.  Returns 0 and sets *out, or
 /// CIO_TLS_HANDSHAKE, -ECONNRESET, -ETIMEDOUT, -ECANCELED, -ENOMEM, -EINVAL.
-int cio_tls_accept(cio_stream **out, cio_tls_ctx *ctx, cio_sock *sock)
-    __attribute__((warn_unused_result));
+CIO_AWAIT int cio_tls_accept(cio_stream **out, cio_tls_ctx *ctx, cio_sock *sock);
 
 /// STARTTLS: makes the handshake on a connected plain stream, client side
 /// when `ctx` is a client context (`server_name` then names the server, as
@@ -75,8 +74,7 @@ int cio_tls_accept(cio_stream **out, cio_tls_ctx *ctx, cio_sock *sock)
 /// (bytes buffered or queued, a task in the stream), -EINVAL, or the errors
 /// of cio_tls_connect(); after a failure the stream is unusable (its calls
 /// fail with CIO_TLS_PROTOCOL or the like): close it.
-int cio_tls_upgrade(cio_stream *st, cio_tls_ctx *ctx, const char *server_name)
-    __attribute__((warn_unused_result));
+CIO_AWAIT int cio_tls_upgrade(cio_stream *st, cio_tls_ctx *ctx, const char *server_name);
 
 /// OpenSSL's reason for the last TLS failure on stream `st`, or "" if none
 /// (or not a TLS stream).  Does not await.  Valid until the next call on st.
