@@ -589,6 +589,50 @@ static void handshakes_reset_by_peers_leave_nothing_behind(void) {
   ASSERT_EQ(cio_run(resets_main, NULL), 0);
 }
 
+// A peer that resets the connection: the server's writes fail with
+// -EPIPE or -ECONNRESET (OpenSSL's own socket BIO used write(2), whose
+// SIGPIPE killed the process).
+static int resetting_client(void *arg) {
+  cio_tls_ctx *cc = client_ctx(true);
+  cio_stream *st;
+  ASSERT_EQ(cio_tls_connect(&st, cc, "127.0.0.1", (const char *)arg), 0);
+  struct linger lg = {1, 0};
+  ASSERT_EQ(setsockopt(cio_sock_fd(cio_stream_sock(st)), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+  ASSERT_EQ(cio_stream_close(st), 0); // close_notify, then a reset
+  cio_tls_ctx_free(cc);
+  return 0;
+}
+
+static int reset_after_handshake_main(void *arg) {
+  (void)arg;
+  char port[8];
+  cio_sock *l = listen_any(port);
+  cio_tls_ctx *sc = server_ctx("srv.pem");
+  cio_task *t = cio_spawn(resetting_client, port);
+  cio_sock *c;
+  ASSERT_EQ(cio_sock_accept(l, &c), 0);
+  cio_stream *st;
+  ASSERT_EQ(cio_tls_accept(&st, sc, c), 0);
+  ASSERT_EQ(cio_join(t), 0);
+  ASSERT_EQ(cio_sleep(0.05), 0);
+  static char junk[65536];
+  int rc = 0;
+  for (int i = 0; i < 100 && rc == 0; i++) {
+    rc = cio_stream_write(st, junk, sizeof junk);
+    if (rc == 0) rc = cio_stream_drain(st);
+  }
+  ASSERT(rc == -EPIPE || rc == -ECONNRESET);
+  ASSERT_EQ(cio_stream_close(st), rc);
+  cio_tls_ctx_free(sc);
+  ASSERT_EQ(cio_sock_close(l), 0);
+  return 0;
+}
+
+static void writes_to_a_reset_peer_fail_without_sigpipe(void) {
+  make_certs();
+  ASSERT_EQ(cio_run(reset_after_handshake_main, NULL), 0);
+}
+
 // ---------------------------------------------------------------- real peers
 
 // Reads lines from `out` until one starts with `want`; 0 if found.
@@ -742,6 +786,7 @@ static const test_case cases[] = {
     {"python_ssl_client_against_cio_server", python_ssl_client_against_cio_server, 0},
     {"starttls_upgrade_with_alpn", starttls_upgrade_with_alpn, 0},
     {"contexts_from_memory_and_bad_files", contexts_from_memory_and_bad_files, 0},
+    {"writes_to_a_reset_peer_fail_without_sigpipe", writes_to_a_reset_peer_fail_without_sigpipe, 0},
     {"handshakes_reset_by_peers_leave_nothing_behind",
      handshakes_reset_by_peers_leave_nothing_behind, 0},
     {"reads_interrupted_leave_the_stream_usable", reads_interrupted_leave_the_stream_usable, 0},

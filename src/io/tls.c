@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
 // TLS on OpenSSL 3, as a stream transport (stream.h): the SSL object reads
-// and writes the socket's descriptor itself (a socket BIO, non-blocking),
+// and writes the socket's descriptor itself (a BIO of ours, non-blocking),
 // and when it wants the descriptor readable or writable the task awaits
 // that edge (cio__sock_wait_again), under the task's timeouts and cancels.
 //
@@ -16,10 +16,14 @@
 // session cannot be resumed half-negotiated.
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -179,6 +183,62 @@ static const cio__transport_ops tls_ops = {
     .goodbye = tls_goodbye,
     .free = tls_free,
 };
+
+// --- the descriptor's BIO ----------------------------------------------
+//
+// OpenSSL's socket BIO writes with write(2), which raises SIGPIPE when the
+// peer has reset the connection (killing the process by default); cio's
+// sockets send with MSG_NOSIGNAL, and so does this BIO.
+
+static int bio_fd(BIO *b) { return (int)(intptr_t)BIO_get_data(b); }
+
+static int bio_write(BIO *b, const char *buf, int len) {
+  BIO_clear_retry_flags(b);
+  ssize_t w;
+  do {
+    w = send(bio_fd(b), buf, (size_t)len, MSG_NOSIGNAL);
+  } while (w < 0 && errno == EINTR);
+  if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) BIO_set_retry_write(b);
+  return (int)w;
+}
+
+static int bio_read(BIO *b, char *buf, int len) {
+  BIO_clear_retry_flags(b);
+  ssize_t r;
+  do {
+    r = recv(bio_fd(b), buf, (size_t)len, 0);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) BIO_set_retry_read(b);
+  return (int)r;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
+  (void)b, (void)num, (void)ptr;
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0; // nothing buffered here
+}
+
+static BIO_METHOD *bio_method;
+static void bio_method_init(void) {
+  BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "cio socket");
+  if (m && (BIO_meth_set_write(m, bio_write) != 1 || BIO_meth_set_read(m, bio_read) != 1 ||
+            BIO_meth_set_ctrl(m, bio_ctrl) != 1)) {
+    BIO_meth_free(m);
+    m = NULL;
+  }
+  bio_method = m;
+}
+
+// A BIO over descriptor fd, or NULL.
+static BIO *bio_new(int fd) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, bio_method_init);
+  if (!bio_method) return NULL;
+  BIO *b = BIO_new(bio_method);
+  if (!b) return NULL;
+  BIO_set_data(b, (void *)(intptr_t)fd);
+  BIO_set_init(b, 1);
+  return b;
+}
 
 // --- contexts -----------------------------------------------------------
 
@@ -345,8 +405,9 @@ static tls_transport *transport_new(cio_tls_ctx *ctx, cio_sock *sock, const char
   if (!t) return NULL;
   t->base.ops = &tls_ops;
   t->ssl = SSL_new(ctx->ssl_ctx);
-  if (!t->ssl || SSL_set_fd(t->ssl, cio_sock_fd(sock)) != 1 ||
-      (!ctx->server && host && !set_peer_name(t->ssl, host))) {
+  BIO *b = t->ssl ? bio_new(cio_sock_fd(sock)) : NULL;
+  if (b) SSL_set_bio(t->ssl, b, b); // one reference, taken by the SSL object
+  if (!b || (!ctx->server && host && !set_peer_name(t->ssl, host))) {
     SSL_free(t->ssl);
     free(t);
     return NULL;
