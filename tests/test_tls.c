@@ -110,8 +110,8 @@ static int echo_server(void *arg) {
   s->rc = cio_tls_accept(&st, s->ctx, c);
   if (s->rc < 0) return 0;
   char line[64];
-  ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 6);
-  ASSERT(memcmp(line, "hello\n", 6) == 0);
+  ASSERT_EQ(cio_stream_readuntil(st, "lo", 2, line, sizeof line), 5);
+  ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 1);
   ASSERT_EQ(cio_stream_write(st, "world\n", 6), 0);
   ASSERT_EQ(cio_stream_drain(st), 0);
   unsigned char *b = malloc(BIG);
@@ -302,8 +302,10 @@ static int late_reader(void *arg) {
   return 0;
 }
 
+static int cancelled_drainer(void *arg) { return cio_stream_drain((cio_stream *)arg); }
+
 static int interrupted_drain_main(void *arg) {
-  (void)arg;
+  bool cancel = *(bool *)arg;
   char port[8];
   struct server s = {.first_bad = SIZE_MAX, .delay = 0.3};
   s.l = listen_any(port);
@@ -315,10 +317,17 @@ static int interrupted_drain_main(void *arg) {
   unsigned char *data = malloc(DRAIN_LEN);
   for (size_t i = 0; i < DRAIN_LEN; i++) data[i] = PATTERN(i);
   ASSERT_EQ(cio_stream_write(st, data, DRAIN_LEN), 0);
-  cio_scope scope;
-  ASSERT_EQ(cio_timeout_begin(&scope, 0.05), 0);
-  ASSERT_EQ(cio_stream_drain(st), -ETIMEDOUT);
-  ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
+  if (cancel) { // another task drains and is cancelled part way
+    cio_task *d = cio_spawn(cancelled_drainer, st);
+    ASSERT_EQ(cio_sleep(0.05), 0);
+    ASSERT_EQ(cio_cancel(d), 1);
+    ASSERT_EQ(cio_join(d), -ECANCELED);
+  } else {
+    cio_scope scope;
+    ASSERT_EQ(cio_timeout_begin(&scope, 0.05), 0);
+    ASSERT_EQ(cio_stream_drain(st), -ETIMEDOUT);
+    ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
+  }
   ASSERT(s.got == 0); // the peer has not read yet: the drain stopped part way
   ASSERT(cio_stream_queued(st) > 0);
   ASSERT_EQ(cio_stream_drain(st), 0);
@@ -335,7 +344,14 @@ static int interrupted_drain_main(void *arg) {
 
 static void drain_interrupted_by_timeout_sends_each_byte_once(void) {
   make_certs();
-  ASSERT_EQ(cio_run(interrupted_drain_main, NULL), 0);
+  bool cancel = false;
+  ASSERT_EQ(cio_run(interrupted_drain_main, &cancel), 0);
+}
+
+static void drain_interrupted_by_cancel_sends_each_byte_once(void) {
+  make_certs();
+  bool cancel = true;
+  ASSERT_EQ(cio_run(interrupted_drain_main, &cancel), 0);
 }
 
 // ---------------------------------------------------------------- STARTTLS, ALPN, reads
@@ -781,6 +797,8 @@ static const test_case cases[] = {
      0},
     {"drain_interrupted_by_timeout_sends_each_byte_once",
      drain_interrupted_by_timeout_sends_each_byte_once, 0},
+    {"drain_interrupted_by_cancel_sends_each_byte_once",
+     drain_interrupted_by_cancel_sends_each_byte_once, 0},
     {"cio_client_against_openssl_s_server", cio_client_against_openssl_s_server, 0},
     {"cio_server_against_openssl_s_client", cio_server_against_openssl_s_client, 0},
     {"python_ssl_client_against_cio_server", python_ssl_client_against_cio_server, 0},
