@@ -649,6 +649,47 @@ static void writes_to_a_reset_peer_fail_without_sigpipe(void) {
   ASSERT_EQ(cio_run(reset_after_handshake_main, NULL), 0);
 }
 
+// A TLS server on cio_server_start: each handler upgrades its fresh
+// connection, and the server's close of it sends close_notify.
+static int tls_handler(cio_stream *conn, void *arg) {
+  int rc = cio_tls_upgrade(conn, arg, NULL);
+  if (rc < 0) return rc;
+  char line[64];
+  ssize_t n = cio_stream_readline(conn, line, sizeof line);
+  if (n < 0) return (int)n;
+  rc = cio_stream_write(conn, "world\n", 6);
+  return rc < 0 ? rc : cio_stream_drain(conn);
+}
+
+static int server_start_main(void *arg) {
+  (void)arg;
+  cio_tls_ctx *sc = server_ctx("srv.pem"), *cc = client_ctx(true);
+  cio_server *srv;
+  ASSERT_EQ(cio_server_start(&srv, "127.0.0.1", "0", tls_handler, sc, NULL), 0);
+  char port[8];
+  snprintf(port, sizeof port, "%d", cio_server_port(srv));
+  for (int i = 0; i < 3; i++) {
+    cio_stream *st;
+    ASSERT_EQ(cio_tls_connect(&st, cc, "localhost", port), 0);
+    ASSERT_EQ(cio_stream_write(st, "hello\n", 6), 0);
+    ASSERT_EQ(cio_stream_drain(st), 0);
+    char line[64];
+    ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 6);
+    ASSERT(memcmp(line, "world\n", 6) == 0);
+    ASSERT_EQ(cio_stream_read(st, line, sizeof line), 0); // close_notify, not a bare end
+    ASSERT_EQ(cio_stream_close(st), 0);
+  }
+  ASSERT_EQ(cio_server_close(srv, 1.0), 0);
+  cio_tls_ctx_free(sc);
+  cio_tls_ctx_free(cc);
+  return 0;
+}
+
+static void tls_server_on_cio_server_start(void) {
+  make_certs();
+  ASSERT_EQ(cio_run(server_start_main, NULL), 0);
+}
+
 // ---------------------------------------------------------------- real peers
 
 // Reads lines from `out` until one starts with `want`; 0 if found.
@@ -803,6 +844,7 @@ static const test_case cases[] = {
     {"cio_server_against_openssl_s_client", cio_server_against_openssl_s_client, 0},
     {"python_ssl_client_against_cio_server", python_ssl_client_against_cio_server, 0},
     {"starttls_upgrade_with_alpn", starttls_upgrade_with_alpn, 0},
+    {"tls_server_on_cio_server_start", tls_server_on_cio_server_start, 0},
     {"contexts_from_memory_and_bad_files", contexts_from_memory_and_bad_files, 0},
     {"writes_to_a_reset_peer_fail_without_sigpipe", writes_to_a_reset_peer_fail_without_sigpipe, 0},
     {"handshakes_reset_by_peers_leave_nothing_behind",

@@ -358,13 +358,15 @@ int cio_stream_close(cio_stream *st) {
       return rc;
     }
   }
-  if (st->tr && !st->werr) st->tr->ops->goodbye(st->tr, st->sock);
   cio__stream_abort(st);
   return rc;
 }
 
 void cio__stream_abort(cio_stream *st) {
   if (!valid(st)) return;
+  // A transport's goodbye (TLS: close_notify) does not wait, so an abort
+  // says it too (a server's connections end through here).
+  if (st->tr && !st->werr) st->tr->ops->goodbye(st->tr, st->sock);
   st->magic = 0;
   st->closed = true;
   cio_sock_close(st->sock);              // a task reading or draining wakes with -EBADF...

@@ -6,7 +6,8 @@
 
 #include "../../include/cio.h"
 
-// Closes the socket and frees the stream without flushing (does not await).
+// Closes the socket and frees the stream without flushing (does not await);
+// a transport says goodbye first if the socket takes it at once.
 void cio__stream_abort(cio_stream *st);
 
 // A stream's transport: how its bytes cross the socket.  Plain streams
