@@ -70,6 +70,8 @@ CIO_AWAIT int cio_tls_accept(cio_stream **out, cio_tls_ctx *ctx, cio_sock *sock)
 /// host does for cio_tls_connect()), server side otherwise (server_name
 /// unused).  Nothing may be buffered or queued on the stream (bytes that
 /// came before the handshake would be trusted as if protected).  Awaits.
+/// No other task may use the stream until it returns.  A TLS server on
+/// cio_server_start() calls it first thing in its handler (server side).
 /// Returns 0 (from now on every cio_stream_* call goes through TLS), -EBUSY
 /// (bytes buffered or queued, a task in the stream), -EINVAL, or the errors
 /// of cio_tls_connect(); after a failure the stream is unusable (its calls
