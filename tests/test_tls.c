@@ -16,6 +16,7 @@
 
 #include "cio.h"
 #include "helpers/test.h"
+#include "io/stream.h" // cio__stream_abort: an end without close_notify
 
 #ifdef CIO_HAVE_OPENSSL
 #include "cio/tls.h"
@@ -690,6 +691,52 @@ static void tls_server_on_cio_server_start(void) {
   ASSERT_EQ(cio_run(server_start_main, NULL), 0);
 }
 
+// A peer that ends the connection without close_notify (a truncation an
+// attacker could make): the read fails with CIO_TLS_PROTOCOL, not a plain
+// end of stream.
+static int truncating_server(void *arg) {
+  struct server *s = arg;
+  cio_sock *c;
+  ASSERT_EQ(cio_sock_accept(s->l, &c), 0);
+  cio_stream *st;
+  s->rc = cio_tls_accept(&st, s->ctx, c);
+  ASSERT_EQ(s->rc, 0);
+  ASSERT_EQ(cio_stream_write(st, "partial\n", 8), 0);
+  ASSERT_EQ(cio_stream_drain(st), 0);
+  ASSERT_EQ(shutdown(cio_sock_fd(cio_stream_sock(st)), SHUT_RDWR), 0); // no close_notify
+  ASSERT_EQ(cio_sleep(0.1), 0);
+  cio__stream_abort(st);
+  return 0;
+}
+
+static int truncation_main(void *arg) {
+  (void)arg;
+  char port[8];
+  struct server s = {.first_bad = SIZE_MAX};
+  s.l = listen_any(port);
+  s.ctx = server_ctx("srv.pem");
+  cio_task *t = cio_spawn(truncating_server, &s);
+  cio_tls_ctx *cc = client_ctx(true);
+  cio_stream *st;
+  ASSERT_EQ(cio_tls_connect(&st, cc, "localhost", port), 0);
+  char line[64];
+  ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 8);
+  ssize_t r = cio_stream_read(st, line, sizeof line);
+  fprintf(stderr, "truncated: %s (%s)\n", cio_strerror((int)r), cio_tls_error_string(st));
+  ASSERT_EQ(r, CIO_TLS_PROTOCOL);
+  ASSERT_EQ(cio_stream_close(st), 0);
+  ASSERT_EQ(cio_join(t), 0);
+  cio_tls_ctx_free(cc);
+  cio_tls_ctx_free(s.ctx);
+  ASSERT_EQ(cio_sock_close(s.l), 0);
+  return 0;
+}
+
+static void end_without_close_notify_is_a_protocol_error(void) {
+  make_certs();
+  ASSERT_EQ(cio_run(truncation_main, NULL), 0);
+}
+
 // ---------------------------------------------------------------- real peers
 
 // Reads lines from `out` until one starts with `want`; 0 if found.
@@ -845,6 +892,8 @@ static const test_case cases[] = {
     {"python_ssl_client_against_cio_server", python_ssl_client_against_cio_server, 0},
     {"starttls_upgrade_with_alpn", starttls_upgrade_with_alpn, 0},
     {"tls_server_on_cio_server_start", tls_server_on_cio_server_start, 0},
+    {"end_without_close_notify_is_a_protocol_error", end_without_close_notify_is_a_protocol_error,
+     0},
     {"contexts_from_memory_and_bad_files", contexts_from_memory_and_bad_files, 0},
     {"writes_to_a_reset_peer_fail_without_sigpipe", writes_to_a_reset_peer_fail_without_sigpipe, 0},
     {"handshakes_reset_by_peers_leave_nothing_behind",

@@ -209,11 +209,15 @@ static int bio_read(BIO *b, char *buf, int len) {
     r = recv(bio_fd(b), buf, (size_t)len, 0);
   } while (r < 0 && errno == EINTR);
   if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) BIO_set_retry_read(b);
+  if (r == 0 && len > 0) BIO_set_flags(b, BIO_FLAGS_IN_EOF);
   return (int)r;
 }
 
+// OpenSSL asks BIO_CTRL_EOF to tell an end without close_notify (an error:
+// a truncation) from a failed call.
 static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
-  (void)b, (void)num, (void)ptr;
+  (void)num, (void)ptr;
+  if (cmd == BIO_CTRL_EOF) return BIO_test_flags(b, BIO_FLAGS_IN_EOF) != 0;
   return cmd == BIO_CTRL_FLUSH ? 1 : 0; // nothing buffered here
 }
 
