@@ -737,6 +737,63 @@ static void end_without_close_notify_is_a_protocol_error(void) {
   ASSERT_EQ(cio_run(truncation_main, NULL), 0);
 }
 
+// SNI chooses between two certificates: the client that asks for
+// other.example gets other.pem, the one that asks for localhost srv.pem;
+// each verifies the certificate against the name it asked for.
+struct sni_server {
+  cio_sock *l;
+  cio_tls_ctx *ctx;
+  int n;
+};
+
+static int sni_server_fn(void *arg) {
+  struct sni_server *s = arg;
+  for (int i = 0; i < s->n; i++) {
+    cio_sock *c;
+    ASSERT_EQ(cio_sock_accept(s->l, &c), 0);
+    cio_stream *st;
+    ASSERT_EQ(cio_tls_accept(&st, s->ctx, c), 0);
+    ASSERT_EQ(cio_stream_write(st, "hi\n", 3), 0);
+    ASSERT_EQ(cio_stream_close(st), 0);
+  }
+  return 0;
+}
+
+static int sni_main(void *arg) {
+  (void)arg;
+  char port[8];
+  struct sni_server s = {.n = 2};
+  s.l = listen_any(port);
+  s.ctx = server_ctx("srv.pem");
+  cio_tls_ctx *other = server_ctx("other.pem");
+  ASSERT_EQ(cio_tls_ctx_add_sni(s.ctx, "Other.Example", other), 0);
+  ASSERT_EQ(cio_tls_ctx_add_sni(s.ctx, "x", s.ctx), -EINVAL);
+  cio_task *t = cio_spawn(sni_server_fn, &s);
+  cio_tls_ctx *cc = client_ctx(true);
+  const char *names[] = {"other.example", "localhost"};
+  for (int i = 0; i < 2; i++) {
+    cio_stream *st;
+    ASSERT_EQ(cio_stream_connect(&st, "127.0.0.1", port), 0);
+    int rc = cio_tls_upgrade(st, cc, names[i]);
+    if (rc < 0) fprintf(stderr, "%s: %s\n", names[i], cio_tls_error_string(st));
+    ASSERT_EQ(rc, 0);
+    char line[8];
+    ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 3);
+    ASSERT_EQ(cio_stream_close(st), 0);
+  }
+  ASSERT_EQ(cio_join(t), 0);
+  cio_tls_ctx_free(cc);
+  cio_tls_ctx_free(s.ctx);
+  cio_tls_ctx_free(other);
+  ASSERT_EQ(cio_sock_close(s.l), 0);
+  return 0;
+}
+
+static void sni_chooses_the_certificate(void) {
+  make_certs();
+  ASSERT_EQ(cio_run(sni_main, NULL), 0);
+}
+
 // ---------------------------------------------------------------- real peers
 
 // Reads lines from `out` until one starts with `want`; 0 if found.
@@ -892,6 +949,7 @@ static const test_case cases[] = {
     {"python_ssl_client_against_cio_server", python_ssl_client_against_cio_server, 0},
     {"starttls_upgrade_with_alpn", starttls_upgrade_with_alpn, 0},
     {"tls_server_on_cio_server_start", tls_server_on_cio_server_start, 0},
+    {"sni_chooses_the_certificate", sni_chooses_the_certificate, 0},
     {"end_without_close_notify_is_a_protocol_error", end_without_close_notify_is_a_protocol_error,
      0},
     {"contexts_from_memory_and_bad_files", contexts_from_memory_and_bad_files, 0},

@@ -45,6 +45,13 @@ int cio_tls_client_ctx_new(cio_tls_ctx **out, const char *ca_file);
 /// bytes), -ENOMEM.
 int cio_tls_ctx_set_alpn(cio_tls_ctx *ctx, const char *const *protocols, size_t n);
 
+/// SNI: a client that asks for host `name` (compared without case) gets
+/// server context `other`'s certificate instead of ctx's; other names, or
+/// none, get ctx's.  The context chosen applies whole (its ALPN list too).
+/// `other` must outlive ctx (it is not copied).  Does not await.  Returns 0, -EINVAL (not
+/// two distinct server contexts, or an empty name), -ENOMEM.
+int cio_tls_ctx_add_sni(cio_tls_ctx *ctx, const char *name, cio_tls_ctx *other);
+
 /// Frees a context (NULL: nothing).  Does not await.
 void cio_tls_ctx_free(cio_tls_ctx *ctx);
 

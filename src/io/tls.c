@@ -37,11 +37,18 @@
 
 #define REASON_MAX 256
 
+typedef struct sni_entry {
+  char *name;
+  cio_tls_ctx *ctx;
+  struct sni_entry *next;
+} sni_entry;
+
 struct cio_tls_ctx {
   SSL_CTX *ssl_ctx;
   bool server;
   unsigned char *alpn; // wire format: length-prefixed names
   unsigned alpn_len;
+  sni_entry *sni; // server: contexts chosen by the name the client asks for
 };
 
 typedef struct tls_transport {
@@ -258,6 +265,45 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
   return SSL_TLSEXT_ERR_OK;
 }
 
+// Switches the handshake to the context registered for the name the client
+// sent (SNI); other names, or none, keep the default context.
+// NOLINTNEXTLINE(readability-non-const-parameter): OpenSSL's callback type
+static int sni_select(SSL *ssl, int *alert, void *arg) {
+  (void)alert;
+  cio_tls_ctx *c = arg;
+  const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (!name) return SSL_TLSEXT_ERR_NOACK;
+  for (sni_entry *e = c->sni; e; e = e->next)
+    if (OPENSSL_strcasecmp(e->name, name) == 0) {
+      if (!SSL_set_SSL_CTX(ssl, e->ctx->ssl_ctx)) return SSL_TLSEXT_ERR_ALERT_FATAL;
+      return SSL_TLSEXT_ERR_OK;
+    }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+int cio_tls_ctx_add_sni(cio_tls_ctx *ctx, const char *name, cio_tls_ctx *other) {
+  if (!ctx || !ctx->server || !name || !*name || !other || !other->server || other == ctx)
+    return -EINVAL;
+  sni_entry *e = cio__calloc(1, sizeof *e);
+  size_t len = strlen(name);
+  char *copy = cio__malloc(len + 1);
+  if (!e || !copy) {
+    free(e);
+    free(copy);
+    return -ENOMEM;
+  }
+  memcpy(copy, name, len + 1);
+  e->name = copy;
+  e->ctx = other;
+  e->next = ctx->sni;
+  if (!ctx->sni) {
+    SSL_CTX_set_tlsext_servername_callback(ctx->ssl_ctx, sni_select);
+    SSL_CTX_set_tlsext_servername_arg(ctx->ssl_ctx, ctx);
+  }
+  ctx->sni = e;
+  return 0;
+}
+
 static int ctx_new(cio_tls_ctx **out, bool server) {
   cio_tls_ctx *c = cio__calloc(1, sizeof *c);
   if (!c) return -ENOMEM;
@@ -389,6 +435,11 @@ void cio_tls_ctx_free(cio_tls_ctx *ctx) {
   if (!ctx) return;
   SSL_CTX_free(ctx->ssl_ctx); // SSL objects keep their own reference
   free(ctx->alpn);
+  for (sni_entry *e = ctx->sni, *next; e; e = next) {
+    next = e->next;
+    free(e->name);
+    free(e);
+  }
   free(ctx);
 }
 
