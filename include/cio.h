@@ -243,7 +243,22 @@ int cio_scope_end(cio_scope *scope);
 #define CIO_EAI_FIRST (-3001)
 #define CIO_EAI_LAST (-3099)
 
-/// A short description of a cio return code (negative errno or CIO_EAI_*),
+/// TLS failures (<cio/tls.h>), codes of their own like the CIO_EAI_* ones.
+/// The certificate codes come from the client's verification of the
+/// server's chain; cio_tls_error_string() gives OpenSSL's own reason.
+#define CIO_TLS_HANDSHAKE (-3101) ///< the handshake failed (protocol, cipher, alert from the peer)
+#define CIO_TLS_CERT_EXPIRED                                                                       \
+  (-3102) ///< a certificate of the chain has expired (or is not valid yet)
+#define CIO_TLS_CERT_UNTRUSTED                                                                     \
+  (-3103) ///< self-signed or issued by a CA the trust store does not hold
+#define CIO_TLS_CERT_HOSTNAME (-3104) ///< the certificate is for another host name or address
+#define CIO_TLS_CERT_INVALID (-3105)  ///< the certificate failed verification for another reason
+#define CIO_TLS_PROTOCOL (-3106) ///< a TLS error after the handshake (bad record, unexpected end)
+/// The range reserved for TLS codes, CIO_TLS_LAST <= code <= CIO_TLS_FIRST.
+#define CIO_TLS_FIRST (-3101)
+#define CIO_TLS_LAST (-3199)
+
+/// A short description of a cio return code (negative errno, CIO_EAI_* or CIO_TLS_*),
 /// never NULL.  Does not await.
 const char *cio_strerror(int code);
 

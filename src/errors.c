@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
 // Names for return codes: negative errno values, and the CIO_EAI_* codes of
-// name resolution (named in getaddrinfo's own words).
+// name resolution (named in getaddrinfo's own words), the CIO_TLS_* codes.
 #include <errno.h>
 #include <netdb.h>
 #include <string.h>
@@ -22,8 +22,15 @@ const char *cio_strerror(int code) {
 #endif
   case CIO_EAI_AGAIN: return gai_strerror(EAI_AGAIN);
   case CIO_EAI_FAIL: return gai_strerror(EAI_FAIL);
+  case CIO_TLS_HANDSHAKE: return "TLS handshake failed";
+  case CIO_TLS_CERT_EXPIRED: return "TLS certificate expired or not yet valid";
+  case CIO_TLS_CERT_UNTRUSTED: return "TLS certificate not trusted (self-signed or unknown CA)";
+  case CIO_TLS_CERT_HOSTNAME: return "TLS certificate is for another host";
+  case CIO_TLS_CERT_INVALID: return "TLS certificate verification failed";
+  case CIO_TLS_PROTOCOL: return "TLS protocol error";
   }
   if (code > 0) return "success";
   if (code <= CIO_EAI_FIRST && code >= CIO_EAI_LAST) return "name resolution failed";
+  if (code <= CIO_TLS_FIRST && code >= CIO_TLS_LAST) return "TLS error";
   return strerror(-code);
 }

@@ -230,6 +230,22 @@ static int wait_writable(cio__loop *L, cio_sock *s) {
   return 0;
 }
 
+int cio__sock_wait_again(cio_sock *s, bool write) {
+  int err;
+  cio__loop *L = sock_loop(s, "cio_tls", &err);
+  if (!L) return err;
+  if (write) {
+    s->writable = false;
+    return wait_writable(L, s);
+  }
+  s->readable = false;
+  while (!s->readable) {
+    int rc = wait_ready(L, s, false);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
 ssize_t cio__sock_send_now(cio_sock *s, const void *buf, size_t len) {
   int err;
   if (!sock_loop(s, "cio_stream_drain", &err)) return err;

@@ -37,4 +37,11 @@ ssize_t cio__sock_send_now(cio_sock *s, const void *buf, size_t len);
 // -EBADF (the socket was closed meanwhile: it is gone).
 int cio__sock_wait_writable(cio_sock *s);
 
+// For TLS, which reads and writes the descriptor itself: after the
+// descriptor said EAGAIN for reading (write false) or writing (true),
+// awaits the next readiness edge in that direction.  Returns 0,
+// -ECANCELED, -ETIMEDOUT, -EBUSY (another task waits the same way), -EBADF
+// (closed meanwhile: the socket is gone), -EPERM.
+int cio__sock_wait_again(cio_sock *s, bool write);
+
 #endif

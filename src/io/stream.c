@@ -15,6 +15,10 @@
 // 12.3 MB for 8 MiB written.)  Since drain looks at wbuf afresh after each
 // wait, a write from another task may grow or compact the queue meanwhile.
 //
+// A stream may have a transport (TLS, src/io/tls.c) that its bytes go
+// through; the queue works the same: a transport's send_now that said
+// -EAGAIN is called again with the same bytes (TLS needs it so).
+//
 // A stream closed while another task reads or drains: that task wakes
 // with -EBADF, sees the stream closed, and frees it on its way out (the
 // last one out does), so no task is left holding freed memory.
@@ -36,6 +40,7 @@
 struct cio_stream {
   uint32_t magic;      // STREAM_MAGIC while open
   cio_sock *sock;      // owned
+  cio__transport *tr;  // owned; NULL for a plain stream
   char *rbuf;          // read buffer
   size_t rcap;         // its size
   size_t rstart, rend; // unread bytes are rbuf[rstart, rend)
@@ -86,6 +91,27 @@ cio_sock *cio_stream_sock(cio_stream *st) { return valid(st) ? st->sock : NULL; 
 
 static size_t buffered(const cio_stream *st) { return st->rend - st->rstart; }
 static size_t queued(const cio_stream *st) { return st->wlen - st->wstart; }
+
+int cio__stream_set_transport(cio_stream *st, cio__transport *t) {
+  if (!valid(st)) return -EBADF;
+  if (st->tr || buffered(st) || queued(st) || st->reading || st->draining) return -EBUSY;
+  st->tr = t;
+  return 0;
+}
+
+cio__transport *cio__stream_transport(const cio_stream *st) { return valid(st) ? st->tr : NULL; }
+
+// The transport's calls, or the socket's for a plain stream.
+static ssize_t recv_some(cio_stream *st, void *buf, size_t len) {
+  return st->tr ? st->tr->ops->recv(st->tr, st->sock, buf, len) : cio_sock_read(st->sock, buf, len);
+}
+static ssize_t send_now(cio_stream *st, const void *buf, size_t len) {
+  return st->tr ? st->tr->ops->send_now(st->tr, st->sock, buf, len)
+                : cio__sock_send_now(st->sock, buf, len);
+}
+static int wait_send(cio_stream *st) {
+  return st->tr ? st->tr->ops->wait_send(st->tr, st->sock) : cio__sock_wait_writable(st->sock);
+}
 
 // Frees what is left of a closed stream once no task is in it.
 static void release(cio_stream *st) {
@@ -140,7 +166,7 @@ static ssize_t fill(cio_stream *st, size_t most) {
       st->rcap = cap;
     }
   }
-  ssize_t r = cio_sock_read(st->sock, st->rbuf + st->rend, st->rcap - st->rend);
+  ssize_t r = recv_some(st, st->rbuf + st->rend, st->rcap - st->rend);
   if (st->closed) return -EBADF;
   if (r == 0) st->eof = true;
   if (r > 0) st->rend += (size_t)r;
@@ -150,7 +176,7 @@ static ssize_t fill(cio_stream *st, size_t most) {
 static ssize_t read_some(cio_stream *st, void *buf, size_t len) {
   if (buffered(st) == 0) {
     if (st->eof) return 0;
-    if (len >= READ_CHUNK) return cio_sock_read(st->sock, buf, len); // no copy for big reads
+    if (len >= READ_CHUNK) return recv_some(st, buf, len); // no copy for big reads
     ssize_t r = fill(st, st->limit);
     if (r <= 0) return r;
   }
@@ -278,7 +304,7 @@ static int drain(cio_stream *st) {
   st->draining = true;
   int rc = 0;
   while (queued(st) > 0) {
-    ssize_t w = cio__sock_send_now(st->sock, st->wbuf + st->wstart, queued(st));
+    ssize_t w = send_now(st, st->wbuf + st->wstart, queued(st));
     if (w >= 0) {
       st->wstart += (size_t)w;
       continue;
@@ -287,7 +313,7 @@ static int drain(cio_stream *st) {
       rc = (int)w;
       break;
     }
-    rc = cio__sock_wait_writable(st->sock);
+    rc = wait_send(st);
     if (st->closed) {
       st->draining = false;
       return -EBADF;
@@ -338,9 +364,14 @@ int cio_stream_close(cio_stream *st) {
 
 void cio__stream_abort(cio_stream *st) {
   if (!valid(st)) return;
+  // A transport's goodbye (TLS: close_notify) does not wait, so an abort
+  // says it too (a server's connections end through here).
+  if (st->tr && !st->werr) st->tr->ops->goodbye(st->tr, st->sock);
   st->magic = 0;
   st->closed = true;
-  cio_sock_close(st->sock); // a task reading or draining wakes with -EBADF...
+  cio_sock_close(st->sock);              // a task reading or draining wakes with -EBADF...
+  if (st->tr) st->tr->ops->free(st->tr); // (and touches no transport after that)
+  st->tr = NULL;
   free(st->rbuf);
   free(st->wbuf);
   st->rbuf = st->wbuf = NULL;

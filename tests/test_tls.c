@@ -1,0 +1,973 @@
+// SPDX-License-Identifier: MIT
+//
+// TLS streams (<cio/tls.h>): cio against cio, against `openssl s_server`
+// and `s_client`, Python's ssl as a client; verification failures named;
+// handshakes that stall timed out; interrupted drains resumed.  The
+// certificates are made at test time with the openssl command in a temp
+// directory: a CA, a server certificate for localhost and 127.0.0.1, an
+// expired one, one for another host.
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cio.h"
+#include "helpers/test.h"
+#include "io/stream.h" // cio__stream_abort: an end without close_notify
+
+#ifdef CIO_HAVE_OPENSSL
+#include "cio/tls.h"
+
+static char dir[64]; // the certificates: ca.pem, srv.pem, exp.pem, other.pem, srv.key
+static char path_buf[8][128];
+static int path_next;
+
+static const char *path(const char *name) {
+  char *p = path_buf[path_next++ % 8];
+  snprintf(p, 128, "%s/%s", dir, name);
+  return p;
+}
+
+static void cleanup(void) {
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
+// Makes the certificates, or skips the case without the openssl command.
+static void make_certs(void) {
+  if (system("command -v openssl >/dev/null 2>&1") != 0)
+    test_skip("needs the openssl command (apt-get install openssl)");
+  snprintf(dir, sizeof dir, "/tmp/cio_tls_XXXXXX");
+  ASSERT(mkdtemp(dir) != NULL);
+  atexit(cleanup);
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd,
+           "cd %s && K='-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes' && "
+           "openssl req -x509 $K -keyout ca.key -out ca.pem -days 30 -subj /CN=cio-test-ca && "
+           "openssl req $K -keyout srv.key -out srv.csr -subj /CN=localhost && "
+           "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' >ext && "
+           "printf 'subjectAltName=DNS:other.example\\n' >ext2 && "
+           "S='-req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial' && "
+           "openssl x509 $S -out srv.pem -days 30 -extfile ext && "
+           "openssl x509 $S -out exp.pem -days -1 -extfile ext && "
+           "openssl x509 $S -out other.pem -days 30 -extfile ext2",
+           dir);
+  char quiet[2100];
+  snprintf(quiet, sizeof quiet, "( %s ) >/dev/null 2>&1", cmd);
+  ASSERT_EQ(system(quiet), 0);
+}
+
+static cio_tls_ctx *server_ctx(const char *cert) {
+  cio_tls_ctx *c;
+  int rc = cio_tls_server_ctx_new(&c, path(cert), path("srv.key"));
+  if (rc < 0) fprintf(stderr, "server ctx: %s: %s\n", cio_strerror(rc), cio_tls_last_error());
+  ASSERT_EQ(rc, 0);
+  return c;
+}
+
+static cio_tls_ctx *client_ctx(bool our_ca) {
+  cio_tls_ctx *c;
+  ASSERT_EQ(cio_tls_client_ctx_new(&c, our_ca ? path("ca.pem") : NULL), 0);
+  return c;
+}
+
+static cio_sock *listen_any(char port[8]) {
+  cio_sock *l;
+  ASSERT_EQ(cio_tcp_listen(&l, "127.0.0.1", "0", 16, 0), 0);
+  snprintf(port, 8, "%d", cio_sock_port(l));
+  return l;
+}
+
+// ---------------------------------------------------------------- cio <-> cio
+
+#define BIG ((size_t)1 << 20)
+#define PATTERN(i) ((unsigned char)((i)*131 + ((i) >> 16)))
+
+struct server {
+  cio_sock *l;
+  cio_tls_ctx *ctx;
+  int rc; // the accept's result
+  size_t got;
+  size_t first_bad;
+  double delay; // before reading
+};
+
+static void check_pattern(struct server *s, const unsigned char *b, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (b[i] != PATTERN(s->got + i) && s->first_bad == SIZE_MAX) s->first_bad = s->got + i;
+  s->got += n;
+}
+
+// Answers a line, then takes BIG bytes and sends them back.
+static int echo_server(void *arg) {
+  struct server *s = arg;
+  cio_sock *c;
+  ASSERT_EQ(cio_sock_accept(s->l, &c), 0);
+  cio_stream *st;
+  s->rc = cio_tls_accept(&st, s->ctx, c);
+  if (s->rc < 0) return 0;
+  char line[64];
+  ASSERT_EQ(cio_stream_readuntil(st, "lo", 2, line, sizeof line), 5);
+  ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 1);
+  ASSERT_EQ(cio_stream_write(st, "world\n", 6), 0);
+  ASSERT_EQ(cio_stream_drain(st), 0);
+  unsigned char *b = malloc(BIG);
+  ASSERT_EQ(cio_stream_readexactly(st, b, BIG, NULL), 0);
+  check_pattern(s, b, BIG);
+  ASSERT_EQ(cio_stream_write(st, b, BIG), 0);
+  ASSERT_EQ(cio_stream_drain(st), 0);
+  free(b);
+  ASSERT_EQ(cio_stream_close(st), 0);
+  return 0;
+}
+
+static int loopback_main(void *arg) {
+  (void)arg;
+  char port[8];
+  struct server s = {.first_bad = SIZE_MAX};
+  s.l = listen_any(port);
+  s.ctx = server_ctx("srv.pem");
+  cio_task *t = cio_spawn(echo_server, &s);
+  cio_tls_ctx *cc = client_ctx(true);
+  cio_stream *st;
+  int rc = cio_tls_connect(&st, cc, "127.0.0.1", port);
+  if (rc < 0) fprintf(stderr, "connect: %s: %s\n", cio_strerror(rc), cio_tls_last_error());
+  ASSERT_EQ(rc, 0);
+  ASSERT_EQ(cio_stream_write(st, "hello\n", 6), 0);
+  ASSERT_EQ(cio_stream_drain(st), 0);
+  char line[64];
+  ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 6);
+  ASSERT(memcmp(line, "world\n", 6) == 0);
+  unsigned char *b = malloc(BIG);
+  for (size_t i = 0; i < BIG; i++) b[i] = PATTERN(i);
+  ASSERT_EQ(cio_stream_write(st, b, BIG), 0);
+  ASSERT_EQ(cio_stream_drain(st), 0);
+  memset(b, 0, BIG);
+  ASSERT_EQ(cio_stream_readexactly(st, b, BIG, NULL), 0);
+  for (size_t i = 0; i < BIG; i++) ASSERT_EQ(b[i], PATTERN(i));
+  char end[4];
+  ASSERT_EQ(cio_stream_read(st, end, sizeof end), 0); // the server's close_notify
+  ASSERT_EQ(cio_stream_close(st), 0);
+  ASSERT_EQ(cio_join(t), 0);
+  ASSERT_EQ(s.rc, 0);
+  ASSERT_EQ(s.got, BIG);
+  ASSERT_EQ(s.first_bad, SIZE_MAX);
+  free(b);
+  cio_tls_ctx_free(cc);
+  cio_tls_ctx_free(s.ctx);
+  ASSERT_EQ(cio_sock_close(s.l), 0);
+  return 0;
+}
+
+static void cio_client_and_server_exchange_lines_and_a_mebibyte(void) {
+  make_certs();
+  ASSERT_EQ(cio_run(loopback_main, NULL), 0);
+}
+
+// ---------------------------------------------------------------- verification
+
+struct refusal {
+  const char *cert; // the server's
+  bool our_ca;      // the client trusts the test CA (else the system store)
+  const char *host; // the client asks for
+  int want;
+};
+
+static int refusal_main(void *arg) {
+  struct refusal *r = arg;
+  char port[8];
+  struct server s = {.first_bad = SIZE_MAX};
+  s.l = listen_any(port);
+  s.ctx = server_ctx(r->cert);
+  cio_task *t = cio_spawn(echo_server, &s);
+  cio_tls_ctx *cc = client_ctx(r->our_ca);
+  cio_stream *st;
+  int rc = cio_tls_connect(&st, cc, r->host, port);
+  fprintf(stderr, "refused: %s (%s)\n", cio_strerror(rc), cio_tls_last_error());
+  ASSERT_EQ(rc, r->want);
+  ASSERT(strlen(cio_tls_last_error()) > 0);
+  ASSERT_EQ(cio_join(t), 0);
+  ASSERT(s.rc < 0); // the server saw the client's alert
+  cio_tls_ctx_free(cc);
+  cio_tls_ctx_free(s.ctx);
+  ASSERT_EQ(cio_sock_close(s.l), 0);
+  return 0;
+}
+
+static void unknown_ca_is_refused_as_untrusted(void) {
+  make_certs();
+  struct refusal r = {"srv.pem", false, "127.0.0.1", CIO_TLS_CERT_UNTRUSTED};
+  ASSERT_EQ(cio_run(refusal_main, &r), 0);
+}
+
+static void expired_certificate_is_refused_as_expired(void) {
+  make_certs();
+  struct refusal r = {"exp.pem", true, "127.0.0.1", CIO_TLS_CERT_EXPIRED};
+  ASSERT_EQ(cio_run(refusal_main, &r), 0);
+}
+
+static void certificate_for_another_host_is_refused(void) {
+  make_certs();
+  struct refusal r = {"other.pem", true, "127.0.0.1", CIO_TLS_CERT_HOSTNAME};
+  ASSERT_EQ(cio_run(refusal_main, &r), 0);
+}
+
+static void tls_codes_are_named(void) {
+  ASSERT(strstr(cio_strerror(CIO_TLS_CERT_EXPIRED), "expired") != NULL);
+  ASSERT(strstr(cio_strerror(CIO_TLS_CERT_UNTRUSTED), "not trusted") != NULL);
+  ASSERT(strstr(cio_strerror(CIO_TLS_CERT_HOSTNAME), "another host") != NULL);
+  ASSERT(strstr(cio_strerror(CIO_TLS_HANDSHAKE), "handshake") != NULL);
+  ASSERT(strcmp(cio_strerror(CIO_TLS_LAST), "TLS error") == 0);
+}
+
+// ---------------------------------------------------------------- stalls
+
+// A peer that connects and says nothing: the server's handshake times out
+// under a timeout scope, and the connection is closed.
+static int stalled_client_main(void *arg) {
+  (void)arg;
+  char port[8];
+  cio_sock *l = listen_any(port);
+  cio_tls_ctx *sc = server_ctx("srv.pem");
+  cio_sock *mute;
+  ASSERT_EQ(cio_tcp_connect(&mute, "127.0.0.1", port), 0);
+  cio_sock *c;
+  ASSERT_EQ(cio_sock_accept(l, &c), 0);
+  cio_scope scope;
+  ASSERT_EQ(cio_timeout_begin(&scope, 0.2), 0);
+  cio_stream *st;
+  ASSERT_EQ(cio_tls_accept(&st, sc, c), -ETIMEDOUT);
+  ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
+  char b[4];
+  ASSERT_EQ(cio_sock_read(mute, b, sizeof b), 0); // the server closed it
+  ASSERT_EQ(cio_sock_close(mute), 0);
+  cio_tls_ctx_free(sc);
+  ASSERT_EQ(cio_sock_close(l), 0);
+  return 0;
+}
+
+static void server_handshake_with_a_mute_peer_times_out(void) {
+  make_certs();
+  ASSERT_EQ(cio_run(stalled_client_main, NULL), 0);
+}
+
+// A server that accepts and answers nothing: the client's handshake times out.
+static int stalled_server_main(void *arg) {
+  (void)arg;
+  char port[8];
+  cio_sock *l = listen_any(port);
+  cio_tls_ctx *cc = client_ctx(true);
+  cio_scope scope;
+  ASSERT_EQ(cio_timeout_begin(&scope, 0.2), 0);
+  cio_stream *st;
+  ASSERT_EQ(cio_tls_connect(&st, cc, "127.0.0.1", port), -ETIMEDOUT);
+  ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
+  cio_tls_ctx_free(cc);
+  ASSERT_EQ(cio_sock_close(l), 0);
+  return 0;
+}
+
+static void client_handshake_with_a_mute_server_times_out(void) {
+  make_certs();
+  ASSERT_EQ(cio_run(stalled_server_main, NULL), 0);
+}
+
+// ---------------------------------------------------------------- interrupted drains
+
+// As for plain streams (test_net): a drain interrupted part way, then
+// resumed, delivers each byte once; here a TLS record may be half written
+// when the timeout fires, and the next drain finishes it.
+#define DRAIN_LEN ((size_t)8 << 20)
+
+static int late_reader(void *arg) {
+  struct server *s = arg;
+  cio_sock *c;
+  ASSERT_EQ(cio_sock_accept(s->l, &c), 0);
+  cio_stream *st;
+  s->rc = cio_tls_accept(&st, s->ctx, c);
+  ASSERT_EQ(s->rc, 0);
+  ASSERT_EQ(cio_sleep(s->delay), 0);
+  static unsigned char b[65536];
+  for (;;) {
+    ssize_t r = cio_stream_read(st, b, sizeof b);
+    if (r < 0) fprintf(stderr, "read: %s: %s\n", cio_strerror((int)r), cio_tls_error_string(st));
+    ASSERT(r >= 0);
+    if (r == 0) break;
+    check_pattern(s, b, (size_t)r);
+  }
+  ASSERT_EQ(cio_stream_close(st), 0);
+  return 0;
+}
+
+static int cancelled_drainer(void *arg) { return cio_stream_drain((cio_stream *)arg); }
+
+static int interrupted_drain_main(void *arg) {
+  bool cancel = *(bool *)arg;
+  char port[8];
+  struct server s = {.first_bad = SIZE_MAX, .delay = 0.3};
+  s.l = listen_any(port);
+  s.ctx = server_ctx("srv.pem");
+  cio_task *t = cio_spawn(late_reader, &s);
+  cio_tls_ctx *cc = client_ctx(true);
+  cio_stream *st;
+  ASSERT_EQ(cio_tls_connect(&st, cc, "127.0.0.1", port), 0);
+  unsigned char *data = malloc(DRAIN_LEN);
+  for (size_t i = 0; i < DRAIN_LEN; i++) data[i] = PATTERN(i);
+  ASSERT_EQ(cio_stream_write(st, data, DRAIN_LEN), 0);
+  if (cancel) { // another task drains and is cancelled part way
+    cio_task *d = cio_spawn(cancelled_drainer, st);
+    ASSERT_EQ(cio_sleep(0.05), 0);
+    ASSERT_EQ(cio_cancel(d), 1);
+    ASSERT_EQ(cio_join(d), -ECANCELED);
+  } else {
+    cio_scope scope;
+    ASSERT_EQ(cio_timeout_begin(&scope, 0.05), 0);
+    ASSERT_EQ(cio_stream_drain(st), -ETIMEDOUT);
+    ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
+  }
+  ASSERT(s.got == 0); // the peer has not read yet: the drain stopped part way
+  ASSERT(cio_stream_queued(st) > 0);
+  ASSERT_EQ(cio_stream_drain(st), 0);
+  ASSERT_EQ(cio_stream_close(st), 0);
+  ASSERT_EQ(cio_join(t), 0);
+  ASSERT_EQ(s.first_bad, SIZE_MAX);
+  ASSERT_EQ(s.got, DRAIN_LEN);
+  free(data);
+  cio_tls_ctx_free(cc);
+  cio_tls_ctx_free(s.ctx);
+  ASSERT_EQ(cio_sock_close(s.l), 0);
+  return 0;
+}
+
+static void drain_interrupted_by_timeout_sends_each_byte_once(void) {
+  make_certs();
+  bool cancel = false;
+  ASSERT_EQ(cio_run(interrupted_drain_main, &cancel), 0);
+}
+
+static void drain_interrupted_by_cancel_sends_each_byte_once(void) {
+  make_certs();
+  bool cancel = true;
+  ASSERT_EQ(cio_run(interrupted_drain_main, &cancel), 0);
+}
+
+// ---------------------------------------------------------------- STARTTLS, ALPN, reads
+
+// Both sides speak plain text first, then upgrade: a line each way in TLS,
+// ALPN agreed on the way.
+static int starttls_server(void *arg) {
+  struct server *s = arg;
+  cio_sock *c;
+  ASSERT_EQ(cio_sock_accept(s->l, &c), 0);
+  cio_stream *st = cio_stream_new(c, 0);
+  ASSERT(st != NULL);
+  char line[64];
+  ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 9);
+  ASSERT(memcmp(line, "STARTTLS\n", 9) == 0);
+  ASSERT_EQ(cio_stream_write(st, "GO\n", 3), 0);
+  ASSERT_EQ(cio_stream_drain(st), 0);
+  s->rc = cio_tls_upgrade(st, s->ctx, NULL);
+  ASSERT_EQ(s->rc, 0);
+  ASSERT(cio_tls_alpn(st) != NULL && strcmp(cio_tls_alpn(st), "http/1.1") == 0);
+  ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 6);
+  ASSERT(memcmp(line, "hello\n", 6) == 0);
+  ASSERT_EQ(cio_stream_write(st, "world\n", 6), 0);
+  ASSERT_EQ(cio_stream_close(st), 0);
+  return 0;
+}
+
+static int starttls_main(void *arg) {
+  (void)arg;
+  char port[8];
+  struct server s = {.first_bad = SIZE_MAX};
+  s.l = listen_any(port);
+  s.ctx = server_ctx("srv.pem");
+  const char *srv_protos[] = {"http/1.1"};
+  ASSERT_EQ(cio_tls_ctx_set_alpn(s.ctx, srv_protos, 1), 0);
+  cio_task *t = cio_spawn(starttls_server, &s);
+  cio_tls_ctx *cc = client_ctx(true);
+  const char *protos[] = {"h2", "http/1.1"};
+  ASSERT_EQ(cio_tls_ctx_set_alpn(cc, protos, 2), 0);
+  const char *bad[] = {""};
+  ASSERT_EQ(cio_tls_ctx_set_alpn(cc, bad, 1), -EINVAL);
+  cio_stream *st;
+  ASSERT_EQ(cio_stream_connect(&st, "127.0.0.1", port), 0);
+  ASSERT_EQ(cio_stream_write(st, "STARTTLS\n", 9), 0);
+  ASSERT_EQ(cio_tls_upgrade(st, cc, "localhost"), -EBUSY); // queued bytes
+  ASSERT_EQ(cio_stream_drain(st), 0);
+  char line[64];
+  ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 3);
+  ASSERT_EQ(cio_tls_upgrade(st, cc, "localhost"), 0);
+  ASSERT(cio_tls_alpn(st) != NULL && strcmp(cio_tls_alpn(st), "http/1.1") == 0);
+  ASSERT_EQ(cio_stream_write(st, "hello\n", 6), 0);
+  ASSERT_EQ(cio_stream_drain(st), 0);
+  ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 6);
+  ASSERT(memcmp(line, "world\n", 6) == 0);
+  ASSERT_EQ(cio_stream_close(st), 0);
+  ASSERT_EQ(cio_join(t), 0);
+  cio_tls_ctx_free(cc);
+  cio_tls_ctx_free(s.ctx);
+  ASSERT_EQ(cio_sock_close(s.l), 0);
+  return 0;
+}
+
+static void starttls_upgrade_with_alpn(void) {
+  make_certs();
+  ASSERT_EQ(cio_run(starttls_main, NULL), 0);
+}
+
+// A server that answers a line only after 0.3 s.
+static int slow_server(void *arg) {
+  struct server *s = arg;
+  cio_sock *c;
+  ASSERT_EQ(cio_sock_accept(s->l, &c), 0);
+  cio_stream *st;
+  s->rc = cio_tls_accept(&st, s->ctx, c);
+  ASSERT_EQ(s->rc, 0);
+  ASSERT_EQ(cio_sleep(s->delay), 0);
+  ASSERT_EQ(cio_stream_write(st, "late line\n", 10), 0);
+  ASSERT_EQ(cio_stream_close(st), 0);
+  return 0;
+}
+
+// A read that times out, and one that is cancelled, leave the stream
+// usable: the next read gets the line whole.
+static int reader_task(void *arg) {
+  char line[64];
+  return (int)cio_stream_readline((cio_stream *)arg, line, sizeof line);
+}
+
+static int read_interrupted_main(void *arg) {
+  (void)arg;
+  char port[8];
+  struct server s = {.first_bad = SIZE_MAX, .delay = 0.3};
+  s.l = listen_any(port);
+  s.ctx = server_ctx("srv.pem");
+  cio_task *t = cio_spawn(slow_server, &s);
+  cio_tls_ctx *cc = client_ctx(true);
+  cio_stream *st;
+  ASSERT_EQ(cio_tls_connect(&st, cc, "localhost", port), 0);
+  char line[64];
+  cio_scope scope;
+  ASSERT_EQ(cio_timeout_begin(&scope, 0.05), 0);
+  ASSERT_EQ(cio_stream_readline(st, line, sizeof line), -ETIMEDOUT);
+  ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
+  cio_task *r = cio_spawn(reader_task, st);
+  ASSERT_EQ(cio_sleep(0.05), 0);
+  ASSERT_EQ(cio_cancel(r), 1);
+  ASSERT_EQ(cio_join(r), -ECANCELED);
+  ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 10);
+  ASSERT(memcmp(line, "late line\n", 10) == 0);
+  ASSERT_EQ(cio_stream_read(st, line, sizeof line), 0);
+  ASSERT_EQ(cio_stream_close(st), 0);
+  ASSERT_EQ(cio_join(t), 0);
+  cio_tls_ctx_free(cc);
+  cio_tls_ctx_free(s.ctx);
+  ASSERT_EQ(cio_sock_close(s.l), 0);
+  return 0;
+}
+
+static void reads_interrupted_leave_the_stream_usable(void) {
+  make_certs();
+  ASSERT_EQ(cio_run(read_interrupted_main, NULL), 0);
+}
+
+// A client handshake cancelled while the server is mute: -ECANCELED.
+static int handshaker(void *arg) {
+  cio_stream *st;
+  char **a = arg;
+  cio_tls_ctx *cc = client_ctx(true);
+  int rc = cio_tls_connect(&st, cc, "127.0.0.1", a[0]);
+  cio_tls_ctx_free(cc);
+  return rc;
+}
+
+static int cancelled_handshake_main(void *arg) {
+  (void)arg;
+  char port[8];
+  cio_sock *l = listen_any(port);
+  char *a[] = {port};
+  cio_task *t = cio_spawn(handshaker, a);
+  ASSERT_EQ(cio_sleep(0.1), 0);
+  ASSERT_EQ(cio_cancel(t), 1);
+  ASSERT_EQ(cio_join(t), -ECANCELED);
+  ASSERT_EQ(cio_sock_close(l), 0);
+  return 0;
+}
+
+static void cancelled_handshake_returns_ecanceled(void) {
+  make_certs();
+  ASSERT_EQ(cio_run(cancelled_handshake_main, NULL), 0);
+}
+
+// Contexts: from PEM text in memory as from files; unreadable files and a
+// key that does not match are refused with CIO_TLS_CERT_INVALID.
+static char *slurp(const char *name, size_t *len) {
+  FILE *f = fopen(path(name), "rb");
+  ASSERT(f != NULL);
+  static char bufs[2][8192];
+  static int next;
+  char *b = bufs[next++ % 2];
+  *len = fread(b, 1, sizeof bufs[0], f);
+  fclose(f);
+  return b;
+}
+
+static int mem_ctx_main(void *arg) {
+  (void)arg;
+  char port[8];
+  struct server s = {.first_bad = SIZE_MAX};
+  s.l = listen_any(port);
+  size_t cl, kl;
+  const char *cert = slurp("srv.pem", &cl), *key = slurp("srv.key", &kl);
+  ASSERT_EQ(cio_tls_server_ctx_new_mem(&s.ctx, cert, cl, key, kl), 0);
+  cio_task *t = cio_spawn(slow_server, &s);
+  cio_tls_ctx *cc = client_ctx(true);
+  cio_stream *st;
+  ASSERT_EQ(cio_tls_connect(&st, cc, "localhost", port), 0);
+  char line[64];
+  ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 10);
+  ASSERT_EQ(cio_stream_close(st), 0);
+  ASSERT_EQ(cio_join(t), 0);
+  cio_tls_ctx_free(cc);
+  cio_tls_ctx_free(s.ctx);
+  ASSERT_EQ(cio_sock_close(s.l), 0);
+  return 0;
+}
+
+static void contexts_from_memory_and_bad_files(void) {
+  make_certs();
+  cio_tls_ctx *c;
+  ASSERT_EQ(cio_tls_server_ctx_new(&c, path("nope.pem"), path("srv.key")), CIO_TLS_CERT_INVALID);
+  ASSERT(strlen(cio_tls_last_error()) > 0);
+  ASSERT_EQ(cio_tls_server_ctx_new(&c, path("srv.pem"), path("ca.key")), CIO_TLS_CERT_INVALID);
+  ASSERT_EQ(cio_tls_client_ctx_new(&c, path("nope.pem")), CIO_TLS_CERT_INVALID);
+  ASSERT_EQ(cio_tls_server_ctx_new_mem(&c, "junk", 4, "junk", 4), CIO_TLS_CERT_INVALID);
+  ASSERT_EQ(cio_tls_server_ctx_new(NULL, "a", "b"), -EINVAL);
+  ASSERT_EQ(cio_run(mem_ctx_main, NULL), 0);
+}
+
+// ---------------------------------------------------------------- resets
+
+// Peers that reset the connection in the middle of the handshake (a record
+// header, then an RST): each accept fails, and nothing is left behind (the
+// runner checks descriptors; ASan builds check memory).
+#define RESETS 200
+
+struct resets {
+  cio_tls_ctx *ctx;
+  int failed;
+};
+
+static int reset_handler(void *arg) {
+  void **a = arg;
+  struct resets *r = a[0];
+  cio_stream *st;
+  int rc = cio_tls_accept(&st, r->ctx, a[1]);
+  free(a);
+  if (rc == 0) return cio_stream_close(st);
+  r->failed++;
+  return 0;
+}
+
+static int resets_main(void *arg) {
+  (void)arg;
+  char port[8];
+  cio_sock *l = listen_any(port);
+  struct resets r = {.ctx = server_ctx("srv.pem")};
+  cio_task *handlers[RESETS];
+  for (int i = 0; i < RESETS; i++) {
+    cio_sock *c, *s;
+    ASSERT_EQ(cio_tcp_connect(&c, "127.0.0.1", port), 0);
+    ASSERT_EQ(cio_sock_accept(l, &s), 0);
+    void **a = malloc(2 * sizeof *a);
+    a[0] = &r;
+    a[1] = s;
+    handlers[i] = cio_spawn(reset_handler, a);
+    ASSERT_EQ(cio_sock_write_all(c, "\x16\x03\x01\x02\x00\x01", 6, NULL), 0);
+    if (i % 2) ASSERT_EQ(cio_sleep(0.001), 0); // half while the server waits
+    struct linger lg = {1, 0};
+    ASSERT_EQ(setsockopt(cio_sock_fd(c), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    ASSERT_EQ(cio_sock_close(c), 0);
+  }
+  for (int i = 0; i < RESETS; i++) ASSERT_EQ(cio_join(handlers[i]), 0);
+  ASSERT_EQ(r.failed, RESETS);
+  cio_tls_ctx_free(r.ctx);
+  ASSERT_EQ(cio_sock_close(l), 0);
+  return 0;
+}
+
+static void handshakes_reset_by_peers_leave_nothing_behind(void) {
+  make_certs();
+  ASSERT_EQ(cio_run(resets_main, NULL), 0);
+}
+
+// A peer that resets the connection: the server's writes fail with
+// -EPIPE or -ECONNRESET (OpenSSL's own socket BIO used write(2), whose
+// SIGPIPE killed the process).
+static int resetting_client(void *arg) {
+  cio_tls_ctx *cc = client_ctx(true);
+  cio_stream *st;
+  ASSERT_EQ(cio_tls_connect(&st, cc, "127.0.0.1", (const char *)arg), 0);
+  struct linger lg = {1, 0};
+  ASSERT_EQ(setsockopt(cio_sock_fd(cio_stream_sock(st)), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+  ASSERT_EQ(cio_stream_close(st), 0); // close_notify, then a reset
+  cio_tls_ctx_free(cc);
+  return 0;
+}
+
+static int reset_after_handshake_main(void *arg) {
+  (void)arg;
+  char port[8];
+  cio_sock *l = listen_any(port);
+  cio_tls_ctx *sc = server_ctx("srv.pem");
+  cio_task *t = cio_spawn(resetting_client, port);
+  cio_sock *c;
+  ASSERT_EQ(cio_sock_accept(l, &c), 0);
+  cio_stream *st;
+  ASSERT_EQ(cio_tls_accept(&st, sc, c), 0);
+  ASSERT_EQ(cio_join(t), 0);
+  ASSERT_EQ(cio_sleep(0.05), 0);
+  static char junk[65536];
+  int rc = 0;
+  for (int i = 0; i < 100 && rc == 0; i++) {
+    rc = cio_stream_write(st, junk, sizeof junk);
+    if (rc == 0) rc = cio_stream_drain(st);
+  }
+  ASSERT(rc == -EPIPE || rc == -ECONNRESET);
+  ASSERT_EQ(cio_stream_close(st), rc);
+  cio_tls_ctx_free(sc);
+  ASSERT_EQ(cio_sock_close(l), 0);
+  return 0;
+}
+
+static void writes_to_a_reset_peer_fail_without_sigpipe(void) {
+  make_certs();
+  ASSERT_EQ(cio_run(reset_after_handshake_main, NULL), 0);
+}
+
+// A TLS server on cio_server_start: each handler upgrades its fresh
+// connection, and the server's close of it sends close_notify.
+static int tls_handler(cio_stream *conn, void *arg) {
+  int rc = cio_tls_upgrade(conn, arg, NULL);
+  if (rc < 0) return rc;
+  char line[64];
+  ssize_t n = cio_stream_readline(conn, line, sizeof line);
+  if (n < 0) return (int)n;
+  rc = cio_stream_write(conn, "world\n", 6);
+  return rc < 0 ? rc : cio_stream_drain(conn);
+}
+
+static int server_start_main(void *arg) {
+  (void)arg;
+  cio_tls_ctx *sc = server_ctx("srv.pem"), *cc = client_ctx(true);
+  cio_server *srv;
+  ASSERT_EQ(cio_server_start(&srv, "127.0.0.1", "0", tls_handler, sc, NULL), 0);
+  char port[8];
+  snprintf(port, sizeof port, "%d", cio_server_port(srv));
+  for (int i = 0; i < 3; i++) {
+    cio_stream *st;
+    ASSERT_EQ(cio_tls_connect(&st, cc, "localhost", port), 0);
+    ASSERT_EQ(cio_stream_write(st, "hello\n", 6), 0);
+    ASSERT_EQ(cio_stream_drain(st), 0);
+    char line[64];
+    ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 6);
+    ASSERT(memcmp(line, "world\n", 6) == 0);
+    ASSERT_EQ(cio_stream_read(st, line, sizeof line), 0); // close_notify, not a bare end
+    ASSERT_EQ(cio_stream_close(st), 0);
+  }
+  ASSERT_EQ(cio_server_close(srv, 1.0), 0);
+  cio_tls_ctx_free(sc);
+  cio_tls_ctx_free(cc);
+  return 0;
+}
+
+static void tls_server_on_cio_server_start(void) {
+  make_certs();
+  ASSERT_EQ(cio_run(server_start_main, NULL), 0);
+}
+
+// A peer that ends the connection without close_notify (a truncation an
+// attacker could make): the read fails with CIO_TLS_PROTOCOL, not a plain
+// end of stream.
+static int truncating_server(void *arg) {
+  struct server *s = arg;
+  cio_sock *c;
+  ASSERT_EQ(cio_sock_accept(s->l, &c), 0);
+  cio_stream *st;
+  s->rc = cio_tls_accept(&st, s->ctx, c);
+  ASSERT_EQ(s->rc, 0);
+  ASSERT_EQ(cio_stream_write(st, "partial\n", 8), 0);
+  ASSERT_EQ(cio_stream_drain(st), 0);
+  ASSERT_EQ(shutdown(cio_sock_fd(cio_stream_sock(st)), SHUT_RDWR), 0); // no close_notify
+  ASSERT_EQ(cio_sleep(0.1), 0);
+  cio__stream_abort(st);
+  return 0;
+}
+
+static int truncation_main(void *arg) {
+  (void)arg;
+  char port[8];
+  struct server s = {.first_bad = SIZE_MAX};
+  s.l = listen_any(port);
+  s.ctx = server_ctx("srv.pem");
+  cio_task *t = cio_spawn(truncating_server, &s);
+  cio_tls_ctx *cc = client_ctx(true);
+  cio_stream *st;
+  ASSERT_EQ(cio_tls_connect(&st, cc, "localhost", port), 0);
+  char line[64];
+  ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 8);
+  ssize_t r = cio_stream_read(st, line, sizeof line);
+  fprintf(stderr, "truncated: %s (%s)\n", cio_strerror((int)r), cio_tls_error_string(st));
+  ASSERT_EQ(r, CIO_TLS_PROTOCOL);
+  ASSERT_EQ(cio_stream_close(st), 0);
+  ASSERT_EQ(cio_join(t), 0);
+  cio_tls_ctx_free(cc);
+  cio_tls_ctx_free(s.ctx);
+  ASSERT_EQ(cio_sock_close(s.l), 0);
+  return 0;
+}
+
+static void end_without_close_notify_is_a_protocol_error(void) {
+  make_certs();
+  ASSERT_EQ(cio_run(truncation_main, NULL), 0);
+}
+
+// SNI chooses between two certificates: the client that asks for
+// other.example gets other.pem, the one that asks for localhost srv.pem;
+// each verifies the certificate against the name it asked for.
+struct sni_server {
+  cio_sock *l;
+  cio_tls_ctx *ctx;
+  int n;
+};
+
+static int sni_server_fn(void *arg) {
+  struct sni_server *s = arg;
+  for (int i = 0; i < s->n; i++) {
+    cio_sock *c;
+    ASSERT_EQ(cio_sock_accept(s->l, &c), 0);
+    cio_stream *st;
+    ASSERT_EQ(cio_tls_accept(&st, s->ctx, c), 0);
+    ASSERT_EQ(cio_stream_write(st, "hi\n", 3), 0);
+    ASSERT_EQ(cio_stream_close(st), 0);
+  }
+  return 0;
+}
+
+static int sni_main(void *arg) {
+  (void)arg;
+  char port[8];
+  struct sni_server s = {.n = 2};
+  s.l = listen_any(port);
+  s.ctx = server_ctx("srv.pem");
+  cio_tls_ctx *other = server_ctx("other.pem");
+  ASSERT_EQ(cio_tls_ctx_add_sni(s.ctx, "Other.Example", other), 0);
+  ASSERT_EQ(cio_tls_ctx_add_sni(s.ctx, "x", s.ctx), -EINVAL);
+  cio_task *t = cio_spawn(sni_server_fn, &s);
+  cio_tls_ctx *cc = client_ctx(true);
+  const char *names[] = {"other.example", "localhost"};
+  for (int i = 0; i < 2; i++) {
+    cio_stream *st;
+    ASSERT_EQ(cio_stream_connect(&st, "127.0.0.1", port), 0);
+    int rc = cio_tls_upgrade(st, cc, names[i]);
+    if (rc < 0) fprintf(stderr, "%s: %s\n", names[i], cio_tls_error_string(st));
+    ASSERT_EQ(rc, 0);
+    char line[8];
+    ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 3);
+    ASSERT_EQ(cio_stream_close(st), 0);
+  }
+  ASSERT_EQ(cio_join(t), 0);
+  cio_tls_ctx_free(cc);
+  cio_tls_ctx_free(s.ctx);
+  cio_tls_ctx_free(other);
+  ASSERT_EQ(cio_sock_close(s.l), 0);
+  return 0;
+}
+
+static void sni_chooses_the_certificate(void) {
+  make_certs();
+  ASSERT_EQ(cio_run(sni_main, NULL), 0);
+}
+
+// ---------------------------------------------------------------- real peers
+
+// Reads lines from `out` until one starts with `want`; 0 if found.
+static int find_line(cio_stream *out, const char *want) {
+  char line[512];
+  for (;;) {
+    ssize_t n = cio_stream_readline(out, line, sizeof line - 1);
+    if (n <= 0) return -1;
+    line[n] = '\0';
+    if (strncmp(line, want, strlen(want)) == 0) return 0;
+  }
+}
+
+// cio's client against `openssl s_server -www`, which answers a GET with a
+// page about the connection.
+static int s_server_main(void *arg) {
+  (void)arg;
+  char port[8];
+  cio_sock *l = listen_any(port); // a free port: taken back for s_server
+  ASSERT_EQ(cio_sock_close(l), 0);
+  char *argv[] = {"openssl", "s_server",
+                  "-accept", port,
+                  "-cert",   (char *)path("srv.pem"),
+                  "-key",    (char *)path("srv.key"),
+                  "-www",    "-quiet",
+                  NULL};
+  cio_process *p;
+  ASSERT_EQ(cio_process_spawn(&p, "openssl", argv, NULL), 0);
+  cio_tls_ctx *cc = client_ctx(true);
+  cio_stream *st = NULL;
+  int rc = -1;
+  for (int i = 0; i < 100 && rc < 0; i++) { // until it listens
+    rc = cio_tls_connect(&st, cc, "localhost", port);
+    if (rc == -ECONNREFUSED)
+      ASSERT_EQ(cio_sleep(0.05), 0);
+    else
+      ASSERT_EQ(rc, 0);
+  }
+  ASSERT_EQ(rc, 0);
+  const char *req = "GET / HTTP/1.0\r\n\r\n";
+  ASSERT_EQ(cio_stream_write(st, req, strlen(req)), 0);
+  ASSERT_EQ(cio_stream_drain(st), 0);
+  char line[256];
+  ssize_t n = cio_stream_readline(st, line, sizeof line - 1);
+  ASSERT(n > 0);
+  line[n] = '\0';
+  ASSERT(strncmp(line, "HTTP/1.0 200", 12) == 0);
+  ASSERT_EQ(cio_stream_close(st), 0);
+  ASSERT_EQ(cio_process_kill(p, SIGTERM), 0);
+  int code;
+  ASSERT_EQ(cio_process_wait(p, &code), 0);
+  ASSERT_EQ(cio_process_free(p), 0);
+  cio_tls_ctx_free(cc);
+  return 0;
+}
+
+static void cio_client_against_openssl_s_server(void) {
+  make_certs();
+  ASSERT_EQ(cio_run(s_server_main, NULL), 0);
+}
+
+// Serves one connection: a line in, "world" out, close.
+static int line_server(void *arg) {
+  struct server *s = arg;
+  cio_sock *c;
+  ASSERT_EQ(cio_sock_accept(s->l, &c), 0);
+  cio_stream *st;
+  s->rc = cio_tls_accept(&st, s->ctx, c);
+  if (s->rc < 0) fprintf(stderr, "accept: %s: %s\n", cio_strerror(s->rc), cio_tls_last_error());
+  ASSERT_EQ(s->rc, 0);
+  char line[64];
+  ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 6);
+  ASSERT(memcmp(line, "hello\n", 6) == 0);
+  ASSERT_EQ(cio_stream_write(st, "world\n", 6), 0);
+  ASSERT_EQ(cio_stream_close(st), 0);
+  return 0;
+}
+
+// A client program against the line server: it must print "world".
+static int client_program_main(void *arg) {
+  char **argv = arg;
+  char port[8];
+  struct server s = {.first_bad = SIZE_MAX};
+  s.l = listen_any(port);
+  s.ctx = server_ctx("srv.pem");
+  for (char **a = argv; *a; a++)
+    if (strcmp(*a, "PORT") == 0) *a = port;
+  cio_task *t = cio_spawn(line_server, &s);
+  cio_process *p;
+  cio_process_opts o = {.pipe_stdin = true, .pipe_stdout = true};
+  ASSERT_EQ(cio_process_spawn(&p, argv[0], argv, &o), 0);
+  ASSERT_EQ(cio_stream_write(cio_process_stdin(p), "hello\n", 6), 0);
+  ASSERT_EQ(cio_stream_drain(cio_process_stdin(p)), 0);
+  ASSERT_EQ(find_line(cio_process_stdout(p), "world"), 0);
+  ASSERT_EQ(cio_process_close_stdin(p), 0);
+  int code;
+  ASSERT_EQ(cio_process_wait(p, &code), 0);
+  ASSERT_EQ(code, 0);
+  ASSERT_EQ(cio_process_free(p), 0);
+  ASSERT_EQ(cio_join(t), 0);
+  cio_tls_ctx_free(s.ctx);
+  ASSERT_EQ(cio_sock_close(s.l), 0);
+  return 0;
+}
+
+static void cio_server_against_openssl_s_client(void) {
+  make_certs();
+  // The port is known once listening: client_program_main puts it for the
+  // word "PORT", here the shell's $0.
+  char *sh[] = {"sh",
+                "-c",
+                "exec openssl s_client -connect 127.0.0.1:$0 -CAfile $1 -verify_return_error "
+                "-verify_ip 127.0.0.1 -quiet 2>/dev/null",
+                "PORT",
+                (char *)path("ca.pem"),
+                NULL};
+  ASSERT_EQ(cio_run(client_program_main, sh), 0);
+}
+
+static void python_ssl_client_against_cio_server(void) {
+  if (access("/usr/bin/python3", X_OK) != 0) test_skip("needs /usr/bin/python3");
+  make_certs();
+  char *argv[] = {"/usr/bin/python3",
+                  "-c",
+                  "import socket, ssl, sys\n"
+                  "ctx = ssl.create_default_context(cafile=sys.argv[2])\n"
+                  "with socket.create_connection(('127.0.0.1', int(sys.argv[1]))) as raw:\n"
+                  "    with ctx.wrap_socket(raw, server_hostname='localhost') as s:\n"
+                  "        s.sendall(sys.stdin.readline().encode())\n"
+                  "        print(s.makefile().readline().strip(), s.version(), flush=True)\n",
+                  "PORT",
+                  (char *)path("ca.pem"),
+                  NULL};
+  ASSERT_EQ(cio_run(client_program_main, argv), 0);
+}
+
+static const test_case cases[] = {
+    {"tls_codes_are_named", tls_codes_are_named, 0},
+    {"cio_client_and_server_exchange_lines_and_a_mebibyte",
+     cio_client_and_server_exchange_lines_and_a_mebibyte, 0},
+    {"unknown_ca_is_refused_as_untrusted", unknown_ca_is_refused_as_untrusted, 0},
+    {"expired_certificate_is_refused_as_expired", expired_certificate_is_refused_as_expired, 0},
+    {"certificate_for_another_host_is_refused", certificate_for_another_host_is_refused, 0},
+    {"server_handshake_with_a_mute_peer_times_out", server_handshake_with_a_mute_peer_times_out, 0},
+    {"client_handshake_with_a_mute_server_times_out", client_handshake_with_a_mute_server_times_out,
+     0},
+    {"drain_interrupted_by_timeout_sends_each_byte_once",
+     drain_interrupted_by_timeout_sends_each_byte_once, 0},
+    {"drain_interrupted_by_cancel_sends_each_byte_once",
+     drain_interrupted_by_cancel_sends_each_byte_once, 0},
+    {"cio_client_against_openssl_s_server", cio_client_against_openssl_s_server, 0},
+    {"cio_server_against_openssl_s_client", cio_server_against_openssl_s_client, 0},
+    {"python_ssl_client_against_cio_server", python_ssl_client_against_cio_server, 0},
+    {"starttls_upgrade_with_alpn", starttls_upgrade_with_alpn, 0},
+    {"tls_server_on_cio_server_start", tls_server_on_cio_server_start, 0},
+    {"sni_chooses_the_certificate", sni_chooses_the_certificate, 0},
+    {"end_without_close_notify_is_a_protocol_error", end_without_close_notify_is_a_protocol_error,
+     0},
+    {"contexts_from_memory_and_bad_files", contexts_from_memory_and_bad_files, 0},
+    {"writes_to_a_reset_peer_fail_without_sigpipe", writes_to_a_reset_peer_fail_without_sigpipe, 0},
+    {"handshakes_reset_by_peers_leave_nothing_behind",
+     handshakes_reset_by_peers_leave_nothing_behind, 0},
+    {"reads_interrupted_leave_the_stream_usable", reads_interrupted_leave_the_stream_usable, 0},
+    {"cancelled_handshake_returns_ecanceled", cancelled_handshake_returns_ecanceled, 0},
+};
+
+TEST_MAIN(cases)
+
+#else // built without OpenSSL: the whole file is skipped (ctest shows it)
+
+int main(void) {
+  puts("skipped: cio was built without OpenSSL 3: no TLS (apt-get install libssl-dev, then "
+       "rebuild)");
+  return 77;
+}
+
+#endif
