@@ -747,6 +747,73 @@ static void end_without_close_notify_is_a_protocol_error(void) {
   ASSERT_EQ(cio_run(truncation_main, NULL), 0);
 }
 
+// A stream ended with bytes it could not send (a server closing its
+// connections aborts them; a close whose drain timed out) sends no
+// close_notify: the peer reads what went out, then a truncation
+// (CIO_TLS_PROTOCOL), never a clean end that would pass part of the data
+// off as all of it.  Both ways: a close whose drain timed out on a full
+// socket, and an abort with a line queued while the socket has room.
+static int short_closer(void *arg) {
+  struct server *s = arg;
+  cio_sock *c;
+  ASSERT_EQ(cio_sock_accept(s->l, &c), 0);
+  cio_stream *st;
+  s->rc = cio_tls_accept(&st, s->ctx, c);
+  ASSERT_EQ(s->rc, 0);
+  if (s->delay > 0) { // the reader waits: bytes are left when the close's time is up
+    unsigned char *data = malloc(DRAIN_LEN);
+    ASSERT(data);
+    for (size_t i = 0; i < DRAIN_LEN; i++) data[i] = PATTERN(i);
+    ASSERT_EQ(cio_stream_write(st, data, DRAIN_LEN), 0);
+    free(data);
+    cio_scope scope;
+    ASSERT_EQ(cio_timeout_begin(&scope, 0.05), 0);
+    ASSERT_EQ(cio_stream_close(st), -ETIMEDOUT);
+    ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
+    return 0;
+  }
+  unsigned char first[100];
+  for (size_t i = 0; i < sizeof first; i++) first[i] = PATTERN(i);
+  ASSERT_EQ(cio_stream_write(st, first, sizeof first), 0);
+  ASSERT_EQ(cio_stream_drain(st), 0);
+  ASSERT_EQ(cio_stream_write(st, "never sent\n", 11), 0); // queued only
+  cio__stream_abort(st);
+  return 0;
+}
+
+static int short_close_main(void *arg) {
+  char port[8];
+  struct server s = {.first_bad = SIZE_MAX, .delay = *(double *)arg};
+  s.l = listen_any(port);
+  s.ctx = server_ctx("srv.pem");
+  cio_task *t = cio_spawn(short_closer, &s);
+  cio_tls_ctx *cc = client_ctx(true);
+  cio_stream *st;
+  ASSERT_EQ(cio_tls_connect(&st, cc, "localhost", port), 0);
+  ASSERT_EQ(cio_sleep(s.delay), 0);
+  static unsigned char b[65536];
+  ssize_t r;
+  while ((r = cio_stream_read(st, b, sizeof b)) > 0) check_pattern(&s, b, (size_t)r);
+  fprintf(stderr, "after %zu bytes: %s (%s)\n", s.got, cio_strerror((int)r),
+          cio_tls_error_string(st));
+  ASSERT(s.got < DRAIN_LEN);
+  ASSERT_EQ(s.first_bad, SIZE_MAX);
+  if (s.delay == 0) ASSERT_EQ(s.got, 100);
+  ASSERT(r == CIO_TLS_PROTOCOL || r == -ECONNRESET);
+  ASSERT_EQ(cio_stream_close(st), 0);
+  ASSERT_EQ(cio_join(t), 0);
+  cio_tls_ctx_free(cc);
+  cio_tls_ctx_free(s.ctx);
+  ASSERT_EQ(cio_sock_close(s.l), 0);
+  return 0;
+}
+
+static void close_with_bytes_unsent_sends_no_close_notify(void) {
+  make_certs();
+  double delays[] = {0.3, 0};
+  for (int i = 0; i < 2; i++) ASSERT_EQ(cio_run(short_close_main, &delays[i]), 0);
+}
+
 // SNI chooses between two certificates: the client that asks for
 // other.example gets other.pem, the one that asks for localhost srv.pem;
 // each verifies the certificate against the name it asked for.
@@ -960,6 +1027,8 @@ static const test_case cases[] = {
     {"starttls_upgrade_with_alpn", starttls_upgrade_with_alpn, 0},
     {"tls_server_on_cio_server_start", tls_server_on_cio_server_start, 0},
     {"sni_chooses_the_certificate", sni_chooses_the_certificate, 0},
+    {"close_with_bytes_unsent_sends_no_close_notify", close_with_bytes_unsent_sends_no_close_notify,
+     0},
     {"end_without_close_notify_is_a_protocol_error", end_without_close_notify_is_a_protocol_error,
      0},
     {"contexts_from_memory_and_bad_files", contexts_from_memory_and_bad_files, 0},

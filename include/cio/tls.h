@@ -58,7 +58,8 @@ void cio_tls_ctx_free(cio_tls_ctx *ctx);
 /// Connects to host:port and makes the client handshake (SNI and the
 /// certificate's name checked against `host`, a name or an address).
 /// Awaits.  Returns 0 and sets *out (close it with cio_stream_close(),
-/// which sends close_notify), or: what cio_tcp_connect() returns;
+/// which sends close_notify once every queued byte went out, and never
+/// after a stream cut short), or: what cio_tcp_connect() returns;
 /// CIO_TLS_CERT_EXPIRED, CIO_TLS_CERT_UNTRUSTED, CIO_TLS_CERT_HOSTNAME,
 /// CIO_TLS_CERT_INVALID (the server's certificate is refused),
 /// CIO_TLS_HANDSHAKE (anything else in the handshake); -ECONNRESET (the

@@ -365,8 +365,9 @@ int cio_stream_close(cio_stream *st) {
 void cio__stream_abort(cio_stream *st) {
   if (!valid(st)) return;
   // A transport's goodbye (TLS: close_notify) does not wait, so an abort
-  // says it too (a server's connections end through here).
-  if (st->tr && !st->werr) st->tr->ops->goodbye(st->tr, st->sock);
+  // says it too (a server's connections end through here), unless bytes
+  // are left unsent: then the peer must see a truncation, not an end.
+  if (st->tr && !st->werr && queued(st) == 0) st->tr->ops->goodbye(st->tr, st->sock);
   st->magic = 0;
   st->closed = true;
   cio_sock_close(st->sock);              // a task reading or draining wakes with -EBADF...
