@@ -155,7 +155,9 @@ static int timer(cio_http_req *req, cio_http_res *res, cio_http_next next, void 
   return rc;
 }
 
-static cio_server *start(cio_http_app **app_out, char *port, double header_timeout) {
+// The test app, served with these deadlines.
+static cio_server *start_with(cio_http_app **app_out, char *port, double header_timeout,
+                              double handler_timeout) {
   cio_http_app *app = cio_http_app_new();
   ASSERT_EQ(cio_http_use(app, logger, &request_log), 0);
   ASSERT_EQ(cio_http_use(app, timer, NULL), 0);
@@ -177,12 +179,16 @@ static cio_server *start(cio_http_app **app_out, char *port, double header_timeo
                      .max_head = 2048,
                      .max_line = 256,
                      .header_timeout = header_timeout,
-                     .handler_timeout = 1.0};
+                     .handler_timeout = handler_timeout};
   cio_server *srv;
   ASSERT_EQ(cio_http_serve(app, "127.0.0.1", "0", &o, &srv), 0);
   snprintf(port, 8, "%d", cio_server_port(srv));
   *app_out = app;
   return srv;
+}
+// The test app with a handler timeout of 1 s (GET /slow: 504).
+static cio_server *start(cio_http_app **app_out, char *port, double header_timeout) {
+  return start_with(app_out, port, header_timeout, 1.0);
 }
 
 // Sends raw bytes, reads until the peer closes or `want` responses came.
@@ -680,7 +686,10 @@ static int big_main(void *arg) {
   (void)arg;
   cio_http_app *app;
   char port[8];
-  cio_server *srv = start(&app, port, 5.0);
+  // The streams take what the readers' pace and the machine's load make
+  // them take: no handler timeout cuts them short (that case is
+  // a_stream_cut_short_is_never_complete).
+  cio_server *srv = start_with(&app, port, 5.0, 0);
   enum { N = 12 };
   struct big_reader c[N];
   cio_task *t[N];
@@ -2081,8 +2090,94 @@ static void http10_streams_are_not_chunked(void) {
   ASSERT_EQ(cio_run(http10_stream_main, NULL), 0);
 }
 
+// A stream cut short is never taken for a whole one: a handler that fails
+// after three pieces, one that outlives the handler timeout, and one whose
+// piece could not be written (its own short timeout) each leave the client
+// a chunked body without its last chunk, then the close; over HTTP/1.0 the
+// raw bytes end with a reset, not a clean end of stream.  A handler that
+// ends well still gets its last chunk on the same server.
+static int cut_stream(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)arg;
+  const char *how = cio_http_param(req, "how");
+  int rc = cio_http_stream_start(res, 200, "text/plain");
+  for (int i = 0; rc == 0 && i < 3; i++) rc = cio_http_stream_write(res, "piece;", 6);
+  if (rc < 0) return rc;
+  if (strcmp(how, "fail") == 0) return -EIO;
+  if (strcmp(how, "late") == 0) return cio_sleep(30); // the handler timeout (0.2 s) ends it
+  if (strcmp(how, "ignored") == 0) {
+    // A 4 MiB piece to a client that reads nothing yet, within 0.1 s: part
+    // of it goes out, the rest cannot; the handler ignores the error.
+    static char big[4u << 20];
+    cio_scope scope;
+    ASSERT_EQ(cio_timeout_begin(&scope, 0.1), 0);
+    rc = cio_http_stream_write(res, big, sizeof big);
+    (void)cio_scope_end(&scope);
+    ASSERT(rc < 0);
+    ASSERT_EQ(cio_http_stream_write(res, "more", 4), -EPIPE); // nothing follows a torn chunk
+    return 0;
+  }
+  return 0; // "ok"
+}
+static int cut_main(void *arg) {
+  (void)arg;
+  cio_http_app *app = cio_http_app_new();
+  ASSERT_EQ(cio_http_route(app, "GET", "/cut/{how}", cut_stream, NULL), 0);
+  cio_http_opts o = {.handler_timeout = 0.2};
+  cio_server *srv;
+  ASSERT_EQ(cio_http_serve(app, "127.0.0.1", "0", &o, &srv), 0);
+  char port[8];
+  snprintf(port, sizeof port, "%d", cio_server_port(srv));
+  static char out[8u << 20];
+  const char *const hows[] = {"ok", "fail", "late", "ignored"};
+  for (size_t k = 0; k < sizeof hows / sizeof *hows; k++) {
+    for (int minor = 1; minor >= 0; minor--) {
+      cio_sock *s;
+      ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", port), 0);
+      char req[96];
+      int n =
+          snprintf(req, sizeof req, "GET /cut/%s HTTP/1.%d\r\nHost: a\r\nConnection: close\r\n\r\n",
+                   hows[k], minor);
+      ASSERT_EQ(cio_sock_write(s, req, (size_t)n), n);
+      if (strcmp(hows[k], "ignored") == 0) ASSERT_EQ(cio_sleep(0.4), 0); // the write times out
+      size_t got = 0;
+      ssize_t r;
+      cio_scope limit;
+      ASSERT_EQ(cio_timeout_begin(&limit, 10), 0);
+      while ((r = cio_sock_read(s, out + got, sizeof out - 1 - got)) > 0) got += (size_t)r;
+      if (cio_scope_end(&limit) < 0)
+        printf("  %s over HTTP/1.%d: no end in 10 s\n", hows[k], minor);
+      ASSERT(r != -ETIMEDOUT);
+      out[got] = '\0';
+      ASSERT_EQ(cio_sock_close(s), 0);
+      ASSERT_EQ(strncmp(out, "HTTP/1.1 200 OK\r\n", 17), 0);
+      char *body = strstr(out, "\r\n\r\n");
+      ASSERT(body);
+      body += 4;
+      size_t len = got - (size_t)(body - out);
+      bool ok = strcmp(hows[k], "ok") == 0;
+      if (minor == 0) { // raw bytes: a reset tells a cut from the end
+        ASSERT_EQ(r, ok ? 0 : -ECONNRESET);
+        ASSERT_EQ(strncmp(body, "piece;piece;piece;", 18), 0);
+        continue;
+      }
+      ASSERT_EQ(r, 0); // a close, not a reset: the pieces sent stay readable
+      cio__http_chunked d = {0};
+      size_t used = 0;
+      int done = cio__http_chunked_decode(&d, body, &len, &used);
+      ASSERT_EQ(done, ok ? 1 : 0); // 1: the last chunk came; 0: more was owed
+      ASSERT_EQ(strncmp(body, "piece;piece;piece;", 18), 0);
+      if (ok) ASSERT_EQ(len, 18);
+    }
+  }
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  ASSERT_EQ(cio_http_app_free(app), 0);
+  return 0;
+}
+static void a_stream_cut_short_is_never_complete(void) { ASSERT_EQ(cio_run(cut_main, NULL), 0); }
+
 static const test_case cases[] = {
     {"http10_streams_are_not_chunked", http10_streams_are_not_chunked, 0},
+    {"a_stream_cut_short_is_never_complete", a_stream_cut_short_is_never_complete, 0},
     {"app_freed_twice_is_einval", app_freed_twice_is_einval, 0},
     {"json_bodies", json_bodies, 0},
     {"resets_at_random_points", resets_at_random_points, 120},

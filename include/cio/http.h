@@ -203,7 +203,11 @@ int cio_http_set_header(cio_http_res *res, const char *name, const char *value);
 /// Streams the response (chunked transfer coding): sends the status line and
 /// headers now; then each cio_http_stream_write sends one piece (copied
 /// out before it returns), awaiting a slow client (backpressure).  The end
-/// of the stream is sent when the handler returns.  stream_start returns 0,
+/// of the stream is sent when the handler returns 0.  A stream is cut short
+/// instead (the connection closes without the last chunk, or with a reset
+/// for HTTP/1.0, so the client sees an incomplete body, never a whole one)
+/// when the handler returns an error or outlives its timeout, or a write
+/// failed: later writes then return -EPIPE.  stream_start returns 0,
 /// -EALREADY if a response was already set or started, -EINVAL for a status
 /// or content type cio_http_send refuses, -errno from the socket;
 /// stream_write returns 0, -EINVAL if no stream was started or for a NULL

@@ -34,7 +34,7 @@
 // then loses the answer to ConnectionResetError.  So the server shuts down
 // its sending side, and reads and drops what still comes until the client
 // closes, goes quiet, or a bound below is reached.
-#define LINGER_TIME 5.0               // seconds at most
+#define LINGER_TIME 30.0              // seconds at most (nginx's lingering_time)
 #define LINGER_QUIET 2.0              // seconds without a byte that end it
 #define LINGER_MAX ((size_t)64 << 20) // bytes dropped at most
 
@@ -266,7 +266,10 @@ static void linger_close(struct conn *c) {
   double end = cio_now() + LINGER_TIME;
   for (size_t dropped = 0; dropped < LINGER_MAX;) {
     double quiet = cio_now() + LINGER_QUIET;
-    ssize_t r = read_by(c->sock, c->buf, c->cap, quiet < end ? quiet : end);
+    cio_scope scope;
+    (void)cio_timeout_at_begin(&scope, quiet < end ? quiet : end);
+    ssize_t r = cio__sock_discard(c->sock, LINGER_MAX - dropped);
+    (void)cio_scope_end(&scope);
     if (r <= 0) break; // the client closed or went quiet, time is up, or the server aborts
     dropped += (size_t)r;
   }
@@ -335,7 +338,13 @@ static int serve_request(struct conn *c, cio_http_res *res, cio__http_request *h
   // Closing began while the handler ran: this answer closes the connection.
   bool keep_alive = res->keep_alive && !srv->draining;
   int rc;
-  if (res->streaming) { // the last chunk (HTTP/1.0: the close)
+  if (res->broken) {
+    // A stream cut short: the close without a last chunk tells a chunked
+    // client (curl, httpx: "incomplete body"); an HTTP/1.0 stream ends
+    // with the close anyway, so it ends with a reset instead.
+    if (res->http10) res->reset = true;
+    rc = -EPIPE;
+  } else if (res->streaming) { // the last chunk (HTTP/1.0: the close)
     ssize_t w = head_only || res->http10 ? 0 : cio__http_res_write(res, "0\r\n\r\n", 5);
     rc = w < 0 ? (int)w : 0;
   } else {

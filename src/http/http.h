@@ -129,6 +129,7 @@ struct cio_http_res {
   double send_timeout; // seconds a write may go without progress
   bool reset;          // a write timed out: reset the connection, send nothing more
   bool streaming;      // a chunked response has started
+  bool broken;         // the stream is cut short: no last chunk, the connection closes
   bool head_only;      // HEAD: the head, never a body
   bool keep_alive;     // the connection stays open after it
   bool http10;         // the request was HTTP/1.0 (Connection: keep-alive is said)

@@ -178,9 +178,11 @@ static int format_head(char *top, size_t cap, const cio_http_res *res, int statu
 // with nginx's send_timeout, so a big answer to a slow but reading client
 // goes through.  A client that stops reading for that long gets its
 // connection reset, and the task serving it is cancelled (a streaming
-// handler stops at its next await).  Returns len or -errno (-ETIMEDOUT).
+// handler stops at its next await).  A stream whose write failed is
+// broken: later writes return -EPIPE.  Returns len or -errno (-ETIMEDOUT).
 ssize_t cio__http_res_write(cio_http_res *res, const void *buf, size_t len) {
   if (res->reset) return -ETIMEDOUT;
+  if (res->broken) return -EPIPE;
   for (size_t done = 0; done < len;) {
     size_t n = len - done < SEND_PIECE ? len - done : SEND_PIECE;
     // Timed from the clock, not from the round's cio_now(): a handler may
@@ -193,7 +195,11 @@ ssize_t cio__http_res_write(cio_http_res *res, const void *buf, size_t len) {
       cio_cancel(cio_current());
       return -ETIMEDOUT;
     }
-    if (w < 0) return w;
+    if (w < 0) {
+      // Part of a chunk may be on the wire: nothing more can follow it.
+      if (res->streaming) res->broken = true;
+      return w;
+    }
     done += n;
   }
   return (ssize_t)len;

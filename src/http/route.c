@@ -152,6 +152,13 @@ static void run_handler(const struct route *r, cio_http_req *req, cio_http_res *
   if (timeout > 0) (void)cio_timeout_begin(&scope, timeout);
   int rc = r->fn(req, res, r->arg);
   int expired = timeout > 0 ? cio_scope_end(&scope) : 0;
+  if (res->streaming) {
+    // The head is sent: a handler that failed or ran out of time cannot
+    // answer 500 or 504 any more, and its client must not take what it got
+    // for the whole body, so the stream ends without its last chunk.
+    if (expired == -ETIMEDOUT || rc < 0) res->broken = true;
+    return;
+  }
   if (expired == -ETIMEDOUT || (rc == -ETIMEDOUT && !res->status)) {
     cio_http_json(res, 504, "{\"detail\":\"the handler timed out\"}");
   } else if (rc == -ECANCELED && !res->status && cio_task_cancelled(cio_current())) {

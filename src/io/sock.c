@@ -184,6 +184,34 @@ ssize_t cio_sock_read(cio_sock *s, void *buf, size_t len) {
   }
 }
 
+ssize_t cio__sock_discard(cio_sock *s, size_t most) {
+  int err;
+  cio__loop *L = sock_loop(s, "cio_sock_read", &err);
+  if (!L) return err;
+  int rc = cio__coop(L);
+  if (rc < 0) return rc;
+  if (!valid(s)) return -EBADF;
+  char small[512]; // what a descriptor other than a TCP socket is read into
+  for (;;) {
+    if (!s->readable && most) {
+      int rc = wait_ready(L, s, false);
+      if (rc < 0) return rc;
+      continue;
+    }
+    ssize_t r = s->not_socket || s->datagram
+                    ? read(s->io.fd, small, most < sizeof small ? most : sizeof small)
+                    : recv(s->io.fd, NULL, most, MSG_TRUNC | MSG_DONTWAIT);
+    if (r > 0) {
+      if ((size_t)r < most && !s->datagram && !s->hup) s->readable = false;
+      return r;
+    }
+    if (r == 0) return 0;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) return -errno;
+    s->readable = false;
+  }
+}
+
 // write(2) to a pipe whose reader has gone raises SIGPIPE, which kills the
 // process by default (a child that exits before reading its stdin would
 // take the parent with it), and pipes have no MSG_NOSIGNAL.  So SIGPIPE is

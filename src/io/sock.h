@@ -26,6 +26,12 @@ int cio__sock_wait_edge(cio_sock *s);
 // -EBADF.
 int cio__sock_cancel_on_hup(cio_sock *s, cio_task *t);
 
+// Reads up to `most` bytes of what the peer sends and drops them, awaiting
+// them as cio_sock_read does (a lingering close).  On a TCP socket the
+// kernel drops them without copying (MSG_TRUNC).  Returns the bytes
+// dropped, 0 at the peer's close, or -errno (-ECANCELED, -ETIMEDOUT...).
+ssize_t cio__sock_discard(cio_sock *s, size_t most);
+
 // For streams, which keep their unsent bytes themselves: sends what the
 // socket takes now, without waiting.  Returns the bytes sent, -EAGAIN if
 // it takes nothing now (await cio__sock_wait_writable(), then try again),
