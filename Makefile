@@ -25,8 +25,10 @@ demo: all
 
 # The guide's FastAPI demo service, in the foreground (PORT, default 8000).
 PORT ?= 8000
+# HTTPS: TLS_CERT=cert.pem TLS_KEY=key.pem (PEM files; without them it says
+# how to make a self-signed pair).
 serve: all
-	@$(BUILD)/examples/fastapi_demo $(PORT)
+	@TLS_CERT="$(TLS_CERT)" TLS_KEY="$(TLS_KEY)" $(BUILD)/examples/fastapi_demo $(PORT)
 
 # Installs the library into PREFIX (default /usr/local), staged under DESTDIR
 # if set (for packagers: cio.pc then still names PREFIX).  Builds only the

@@ -8,6 +8,11 @@
 //                              gathered: answers in ~0.5 s, not 1 s
 //
 //   make serve PORT=8000        (or: fastapi_demo [port [host]]; port 0: any free port)
+//   make serve PORT=8443 TLS_CERT=cert.pem TLS_KEY=key.pem      (HTTPS)
+//
+// HTTPS takes the certificate chain and key from the files named by the
+// environment variables TLS_CERT and TLS_KEY (PEM), as the make target
+// passes them.
 //
 // It serves until Ctrl-C (SIGINT) or SIGTERM, then shuts down as uvicorn
 // does: requests in flight get their answers (within 10 s), then it exits.
@@ -20,6 +25,9 @@
 #include <string.h>
 #ifdef CIO_HAVE_JANSSON
 #include <cio/http_json.h>
+#endif
+#ifdef CIO_HAVE_OPENSSL
+#include <cio/tls.h>
 #endif
 
 // @app.get("/")
@@ -100,34 +108,77 @@ static int get_profile(cio_http_req *req, cio_http_res *res, void *arg) {
 }
 #endif
 
+struct where {
+  const char *port, *host; // where to listen
+  bool https;              // with TLS_CERT and TLS_KEY
+};
+
+#define SELF_SIGNED                                                                                \
+  "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 "                 \
+  "-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout key.pem -out "    \
+  "cert.pem"
+
 static void started(cio_server *srv, void *arg) {
-  const char *host = arg;
+  const struct where *w = arg;
+  const char *host = w->host;
   if (strcmp(host, "0.0.0.0") == 0) host = "127.0.0.1"; // every address: this one too
-  printf("serving on http://%s:%d (Ctrl-C to stop)\n", host, cio_server_port(srv));
+  printf("serving on %s://%s:%d (Ctrl-C to stop)\n", w->https ? "https" : "http", host,
+         cio_server_port(srv));
+#ifdef CIO_HAVE_OPENSSL
+  if (!w->https)
+    printf("HTTPS: make serve PORT=8443 TLS_CERT=cert.pem TLS_KEY=key.pem; a self-signed pair: "
+           "%s\n",
+           SELF_SIGNED);
+#endif
   fflush(stdout);
 }
 
-struct where {
-  const char *port, *host; // where to listen
-};
+// HTTPS when TLS_CERT and TLS_KEY name a certificate and its key: sets
+// *ctx.  Returns 0 (*ctx NULL: plain HTTP), or -1 after saying what is wrong.
+static int tls_from_env(cio_tls_ctx **ctx) {
+  const char *cert = getenv("TLS_CERT"), *key = getenv("TLS_KEY");
+  *ctx = NULL;
+  if ((!cert || !*cert) && (!key || !*key)) return 0;
+#ifdef CIO_HAVE_OPENSSL
+  if (cert && *cert && key && *key) {
+    int rc = cio_tls_server_ctx_new(ctx, cert, key);
+    if (rc == 0) return 0;
+    fprintf(stderr, "fastapi_demo: %s, %s: %s (%s)\n", cert, key, cio_strerror(rc),
+            cio_tls_last_error());
+  }
+  fprintf(stderr,
+          "fastapi_demo: HTTPS needs TLS_CERT and TLS_KEY; a self-signed pair: " SELF_SIGNED "\n");
+#else
+  fprintf(stderr,
+          "fastapi_demo: this cio was built without OpenSSL (apt-get install libssl-dev)\n");
+#endif
+  return -1;
+}
 
 static int serve(void *arg) {
-  const struct where *w = arg;
+  struct where *w = arg;
   cio_http_app *app = cio_http_app_new();
   if (!app) return -ENOMEM;
   cio_http_route(app, "GET", "/", read_root, NULL);
   cio_http_route(app, "GET", "/data", get_data, NULL);
   cio_http_route(app, "GET", "/user/{user_id:int}/profile", get_profile, NULL);
-  cio_http_opts opts = {.on_start = started, .on_start_arg = (void *)w->host};
-  int rc = cio_http_run(app, w->host, w->port, &opts); // until Ctrl-C, then gracefully
-  if (rc < 0)
-    fprintf(stderr, "fastapi_demo: cannot listen on %s:%s: %s\n", w->host, w->port,
-            cio_strerror(rc));
+  cio_http_opts opts = {.on_start = started, .on_start_arg = (void *)w};
+  int rc = tls_from_env(&opts.tls);
+  if (rc == 0) {
+    w->https = opts.tls != NULL;
+    rc = cio_http_run(app, w->host, w->port, &opts); // until Ctrl-C, then gracefully
+    if (rc < 0)
+      fprintf(stderr, "fastapi_demo: cannot listen on %s:%s: %s\n", w->host, w->port,
+              cio_strerror(rc));
+  }
   cio_http_app_free(app);
+#ifdef CIO_HAVE_OPENSSL
+  cio_tls_ctx_free(opts.tls);
+#endif
   return rc;
 }
 
 int main(int argc, char **argv) {
-  struct where w = {argc > 1 ? argv[1] : "8000", argc > 2 ? argv[2] : "0.0.0.0"};
+  struct where w = {argc > 1 ? argv[1] : "8000", argc > 2 ? argv[2] : "0.0.0.0", false};
   return cio_run(serve, &w) < 0;
 }

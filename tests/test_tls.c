@@ -19,6 +19,7 @@
 #include "io/stream.h" // cio__stream_abort: an end without close_notify
 
 #ifdef CIO_HAVE_OPENSSL
+#include "cio/http.h"
 #include "cio/tls.h"
 
 static char dir[64]; // the certificates: ca.pem, srv.pem, exp.pem, other.pem, srv.key
@@ -1007,7 +1008,137 @@ static void python_ssl_client_against_cio_server(void) {
   ASSERT_EQ(cio_run(client_program_main, argv), 0);
 }
 
+// ---------------------------------------------------------------- HTTPS
+
+// cio_http_serve over TLS, against real clients (tests/https_clients.py:
+// curl, openssl s_client, Python's ssl, httpx): status and body, ALPN
+// http/1.1, SNI choosing between two certificates, session resumption
+// with TLS 1.2 and 1.3, a chunked stream, a stream cut short seen as one.
+static int https_hello(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)req, (void)arg;
+  return cio_http_json(res, 200, "{\"message\":\"Hello\"}");
+}
+static int https_echo(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)arg;
+  size_t len;
+  const void *body = cio_http_body(req, &len);
+  return cio_http_send(res, 200, "application/octet-stream", body, len);
+}
+static int https_stream(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)req, (void)arg;
+  int rc = cio_http_stream_start(res, 200, "text/plain");
+  char piece[101];
+  for (int i = 0; rc == 0 && i < 1000; i++) {
+    snprintf(piece, sizeof piece, "%099d\n", i);
+    rc = cio_http_stream_write(res, piece, 100);
+  }
+  return rc;
+}
+static int https_cut(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)req, (void)arg;
+  int rc = cio_http_stream_start(res, 200, "text/plain");
+  for (int i = 0; rc == 0 && i < 3; i++) rc = cio_http_stream_write(res, "piece;", 6);
+  return rc < 0 ? rc : -EIO;
+}
+
+static int https_clients_main(void *arg) {
+  (void)arg;
+  cio_tls_ctx *ctx = server_ctx("srv.pem"), *other = server_ctx("other.pem");
+  ASSERT_EQ(cio_tls_ctx_add_sni(ctx, "other.example", other), 0);
+  cio_http_app *app = cio_http_app_new();
+  ASSERT_EQ(cio_http_route(app, "GET", "/", https_hello, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "POST", "/echo", https_echo, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "GET", "/stream", https_stream, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "GET", "/cut", https_cut, NULL), 0);
+  cio_http_opts o = {.tls = ctx};
+  cio_server *srv;
+  ASSERT_EQ(cio_http_serve(app, "127.0.0.1", "0", &o, &srv), 0);
+  char port[8];
+  snprintf(port, sizeof port, "%d", cio_server_port(srv));
+  char *argv[] = {"/usr/bin/python3", CIO_SOURCE_DIR "/tests/https_clients.py", port, dir, NULL};
+  cio_process *p;
+  cio_process_opts po = {.pipe_stdout = true};
+  ASSERT_EQ(cio_process_spawn(&p, argv[0], argv, &po), 0);
+  static char out[8192];
+  size_t got = 0;
+  ssize_t n;
+  while ((n = cio_stream_read(cio_process_stdout(p), out + got, sizeof out - 1 - got)) > 0)
+    got += (size_t)n;
+  out[got] = '\0';
+  int code;
+  ASSERT_EQ(cio_process_wait(p, &code), 0);
+  ASSERT_EQ(cio_process_free(p), 0);
+  printf("  %s", out);
+  if (code == 77) test_skip(out);
+  ASSERT_EQ(code, 0);
+  ASSERT_STR_CONTAINS(out, "ok ");
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  ASSERT_EQ(cio_http_app_free(app), 0);
+  cio_tls_ctx_free(ctx);
+  cio_tls_ctx_free(other);
+  return 0;
+}
+
+static void https_server_against_real_clients(void) {
+  if (access("/usr/bin/python3", X_OK) != 0) test_skip("needs /usr/bin/python3");
+  make_certs();
+  ASSERT_EQ(cio_run(https_clients_main, NULL), 0);
+}
+
+// A client that stalls in the handshake is dropped at the header timeout;
+// a client context, or HTTPS where cio has no OpenSSL, is refused.
+static int https_stall_main(void *arg) {
+  (void)arg;
+  cio_tls_ctx *ctx = server_ctx("srv.pem"), *cc = client_ctx(true);
+  cio_http_app *app = cio_http_app_new();
+  ASSERT_EQ(cio_http_route(app, "GET", "/", https_hello, NULL), 0);
+  cio_http_opts o = {.tls = cc, .header_timeout = 0.3};
+  cio_server *srv;
+  ASSERT_EQ(cio_http_serve(app, "127.0.0.1", "0", &o, &srv), -EINVAL);
+  o.tls = ctx;
+  ASSERT_EQ(cio_http_serve(app, "127.0.0.1", "0", &o, &srv), 0);
+  char port[8];
+  snprintf(port, sizeof port, "%d", cio_server_port(srv));
+  cio_sock *s;
+  ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", port), 0);
+  ASSERT_EQ(cio_sock_write(s, "\x16\x03\x01", 3), 3); // a record header, then nothing
+  double t0 = cio_now();
+  char b[64];
+  cio_scope scope;
+  ASSERT_EQ(cio_timeout_begin(&scope, 10), 0);
+  ssize_t r = cio_sock_read(s, b, sizeof b);
+  ASSERT_EQ(cio_scope_end(&scope), 0);
+  ASSERT(r == 0 || r == -ECONNRESET);
+  ASSERT(cio_now() - t0 >= 0.25);
+  ASSERT_EQ(cio_sock_close(s), 0);
+  // The server still serves a client, and agrees on http/1.1 with it.
+  const char *const protocols[] = {"h2", "http/1.1"};
+  ASSERT_EQ(cio_tls_ctx_set_alpn(cc, protocols, 2), 0);
+  cio_stream *st;
+  ASSERT_EQ(cio_tls_connect(&st, cc, "localhost", port), 0);
+  ASSERT(cio_tls_alpn(st) && strcmp(cio_tls_alpn(st), "http/1.1") == 0);
+  const char *req = "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(cio_stream_write(st, req, strlen(req)), 0);
+  ASSERT_EQ(cio_stream_drain(st), 0);
+  char line[128];
+  ASSERT(cio_stream_readline(st, line, sizeof line) > 0);
+  ASSERT_EQ(strncmp(line, "HTTP/1.1 200 OK\r\n", 17), 0);
+  ASSERT_EQ(cio_stream_close(st), 0);
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  ASSERT_EQ(cio_http_app_free(app), 0);
+  cio_tls_ctx_free(ctx);
+  cio_tls_ctx_free(cc);
+  return 0;
+}
+
+static void https_handshake_stall_and_refused_contexts(void) {
+  make_certs();
+  ASSERT_EQ(cio_run(https_stall_main, NULL), 0);
+}
+
 static const test_case cases[] = {
+    {"https_server_against_real_clients", https_server_against_real_clients, 120},
+    {"https_handshake_stall_and_refused_contexts", https_handshake_stall_and_refused_contexts, 0},
     {"tls_codes_are_named", tls_codes_are_named, 0},
     {"cio_client_and_server_exchange_lines_and_a_mebibyte",
      cio_client_and_server_exchange_lines_and_a_mebibyte, 0},

@@ -47,7 +47,15 @@ typedef int (*cio_http_handler)(cio_http_req *req, cio_http_res *res, void *arg)
 /// Limits and timeouts (docs/http.md lists what a client sees for each).
 /// No timeout restarts with each read: a client that trickles bytes is held
 /// to the same deadlines as one that sends nothing.
+typedef struct cio_tls_ctx cio_tls_ctx; // <cio/tls.h>
+
 typedef struct cio_http_opts {
+  /// HTTPS: a server context from <cio/tls.h> (certificate, key, SNI);
+  /// each connection's handshake must end within header_timeout, and
+  /// "http/1.1" is agreed through ALPN (the context and its SNI contexts
+  /// are set to offer it unless they offer protocols already).  The
+  /// context must outlive the server.  NULL: plain HTTP.
+  cio_tls_ctx *tls;
   size_t max_connections;  ///< 0: no limit
   size_t max_body;         ///< request body limit, 413 beyond (0: 1 MiB)
   size_t max_head;         ///< header block limit, 431 beyond (0: 16 KiB)
@@ -106,8 +114,9 @@ int cio_http_status(const cio_http_res *res);
 
 /// Serves the app (see cio_server_start; the server is stopped with
 /// cio_server_close).  opts may be NULL.  The app must outlive the server.
-/// Does not await.  Returns 0 and *out, -EINVAL, -ENOMEM, or -errno from
-/// listening (-EADDRINUSE...).
+/// Does not await.  Returns 0 and *out, -EINVAL (also for a client TLS
+/// context), -ENOMEM, -ENOTSUP (opts->tls in a cio built without OpenSSL),
+/// or -errno from listening (-EADDRINUSE...).
 ///
 /// Closing the server is graceful: it stops accepting; a request in flight
 /// is finished and answered with `Connection: close`; a request that

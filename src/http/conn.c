@@ -24,6 +24,10 @@
 #include "../alloc.h"
 #include "../io/server.h"
 #include "../io/sock.h"
+#include "../io/stream.h"
+#ifdef CIO_HAVE_OPENSSL
+#include "../../include/cio/tls.h"
+#endif
 #include "../tune.h"
 #include "http.h"
 
@@ -41,7 +45,8 @@
 // A connection being served (on its task's stack).
 struct conn {
   struct http_server *srv;  // its server
-  cio_sock *sock;           // the connection
+  cio_stream *conn;         // the connection: its bytes go through cio__stream_recv/send
+  cio_sock *sock;           //   its socket (for the half close, the hang-up watch, the reset)
   cio_task *task;           // the task serving it
   char *buf;                // received bytes
   size_t cap, have;         // allocated, filled
@@ -81,10 +86,10 @@ void cio__http_closing(void *arg, double grace) {
 
 // Reads into buf, waiting until `deadline` (on the cio_now() clock) at
 // most.  Returns bytes read, 0 at end of stream, -ETIMEDOUT, -errno.
-static ssize_t read_by(cio_sock *s, void *buf, size_t len, double deadline) {
+static ssize_t read_by(cio_stream *conn, void *buf, size_t len, double deadline) {
   cio_scope scope;
   (void)cio_timeout_at_begin(&scope, deadline);
-  ssize_t r = cio_sock_read(s, buf, len);
+  ssize_t r = cio__stream_recv(conn, buf, len);
   int expired = cio_scope_end(&scope);
   return r < 0 && expired == -ETIMEDOUT ? -ETIMEDOUT : r;
 }
@@ -113,7 +118,7 @@ static ssize_t read_more(struct conn *c, double deadline, bool fixed) {
     int rc = fixed ? -ENOBUFS : grow(c);
     if (rc < 0) return rc;
   }
-  ssize_t r = read_by(c->sock, c->buf + c->have, c->cap - c->have, deadline);
+  ssize_t r = read_by(c->conn, c->buf + c->have, c->cap - c->have, deadline);
   if (r > 0) c->have += (size_t)r;
   return r;
 }
@@ -221,7 +226,7 @@ static int read_body(struct conn *c, const struct http_server *srv, const cio__h
   memcpy(body, c->buf + head_len, got);
   size_t pos = head_len + got;
   while (got < cl) { // read the rest straight into the body
-    ssize_t r = read_by(c->sock, body + got, cl - got, body_deadline(srv, start, received));
+    ssize_t r = read_by(c->conn, body + got, cl - got, body_deadline(srv, start, received));
     if (r <= 0) {
       free(body);
       return body_read_failed(r);
@@ -262,6 +267,7 @@ static void answer_hung_up(struct conn *c, cio_http_res *res, bool head_only) {
 // Shuts down the sending side, then drops what the client still sends (see
 // LINGER_TIME), so that it reads the answer before any reset.
 static void linger_close(struct conn *c) {
+  cio__stream_goodbye(c->conn); // TLS: close_notify before the FIN
   if (cio_sock_shutdown(c->sock, SHUT_WR) < 0) return;
   double end = cio_now() + LINGER_TIME;
   for (size_t dropped = 0; dropped < LINGER_MAX;) {
@@ -362,9 +368,28 @@ static int serve_request(struct conn *c, cio_http_res *res, cio__http_request *h
   return 0;
 }
 
+// HTTPS: the server's handshake, within the first head's deadline (as
+// nginx's client_header_timeout covers it).  Returns 0, or 1 to close: a
+// client that failed it, was too slow, or left.
+static int handshake(struct conn *c, double deadline) {
+#ifdef CIO_HAVE_OPENSSL
+  cio_scope scope;
+  (void)cio_timeout_at_begin(&scope, deadline);
+  if (c->srv->draining) return 1;
+  c->idle = true; // a closing server need not wait for it
+  int rc = cio_tls_upgrade(c->conn, c->srv->opts.tls, NULL);
+  c->idle = false;
+  (void)cio_scope_end(&scope);
+  return rc < 0 ? 1 : 0;
+#else
+  (void)c, (void)deadline;
+  return 1; // cio_http_serve refused the context
+#endif
+}
+
 int cio__http_serve_connection(cio_stream *st, void *arg) {
   struct http_server *srv = arg;
-  struct conn c = {.srv = srv, .sock = cio_stream_sock(st), .task = cio_current()};
+  struct conn c = {.srv = srv, .conn = st, .sock = cio_stream_sock(st), .task = cio_current()};
   c.most = srv->opts.max_head + 4096;
   c.cap = CONN_BUF < c.most ? CONN_BUF : c.most;
   // Without memory for its buffer, the connection gets a 503 at once and a
@@ -380,10 +405,11 @@ int cio__http_serve_connection(cio_stream *st, void *arg) {
   srv->conns = &c;
   cio_http_res res;
   memset(&res, 0, sizeof res);
-  res.sock = c.sock;
+  res.conn = st;
   res.send_timeout = srv->opts.send_timeout;
   double head_by = cio_now() + srv->opts.header_timeout; // the first head counts from the accept
-  int rc = c.buf == spare ? (fail(&c, &res, 503), 1) : 0;
+  int rc = srv->opts.tls ? handshake(&c, head_by) : 0;
+  if (rc == 0 && c.buf == spare) rc = (fail(&c, &res, 503), 1);
   while (rc == 0) {
     cio__http_request h;
     int head_len = read_head(&c, &h, head_by);

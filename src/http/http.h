@@ -125,7 +125,7 @@ struct cio_http_req {
 
 // A response as its handler sets it, with the connection's write settings.
 struct cio_http_res {
-  cio_sock *sock;      // the connection (for streaming)
+  cio_stream *conn;    // the connection (its transport: plain or TLS)
   double send_timeout; // seconds a write may go without progress
   bool reset;          // a write timed out: reset the connection, send nothing more
   bool streaming;      // a chunked response has started

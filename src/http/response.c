@@ -16,6 +16,7 @@
 
 #include "../../include/cio.h"
 #include "../alloc.h"
+#include "../io/stream.h"
 #include "../tune.h"
 #include "http.h"
 #include "json_text.h"
@@ -173,7 +174,7 @@ static int format_head(char *top, size_t cap, const cio_http_res *res, int statu
 
 #define SEND_PIECE CIO__TUNED(65536, 512) // bytes written under one send timeout
 
-// Writes all of buf to the client, as cio_sock_write, with the send timeout
+// Writes all of buf to the client, as cio_sock_write_all, with the send timeout
 // applied to each piece of SEND_PIECE bytes: what is timed is progress, as
 // with nginx's send_timeout, so a big answer to a slow but reading client
 // goes through.  A client that stops reading for that long gets its
@@ -189,7 +190,8 @@ ssize_t cio__http_res_write(cio_http_res *res, const void *buf, size_t len) {
     // have computed for a long time before it writes.
     cio_scope scope;
     (void)cio_timeout_begin(&scope, res->send_timeout);
-    ssize_t w = cio_sock_write(res->sock, (const char *)buf + done, n);
+    size_t sent;
+    ssize_t w = cio__stream_send(res->conn, (const char *)buf + done, n, &sent);
     if (cio_scope_end(&scope) == -ETIMEDOUT) {
       res->reset = true;
       cio_cancel(cio_current());
@@ -312,7 +314,7 @@ void cio__http_reset_res(cio_http_res *res) {
   free(res->body);
   cio_http_res keep = *res;
   memset(res, 0, sizeof *res);
-  res->sock = keep.sock;
+  res->conn = keep.conn;
   res->send_timeout = keep.send_timeout;
   res->reset = keep.reset;
 }

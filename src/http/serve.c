@@ -13,6 +13,9 @@
 #include "../alloc.h"
 #include "../internal.h"
 #include "../io/server.h"
+#ifdef CIO_HAVE_OPENSSL
+#include "../io/tls.h"
+#endif
 #include "http.h"
 
 // ---------------------------------------------------------------- serving
@@ -38,6 +41,17 @@ int cio_http_serve(cio_http_app *app, const char *host, const char *port, const 
   srv->app = app;
   if (opts) srv->opts = *opts;
   default_opts(&srv->opts);
+  if (srv->opts.tls) {
+#ifdef CIO_HAVE_OPENSSL
+    int rc = cio__tls_server_ctx_speak(srv->opts.tls, "http/1.1");
+#else
+    int rc = -ENOTSUP; // built without OpenSSL
+#endif
+    if (rc < 0) {
+      free(srv);
+      return rc;
+    }
+  }
   cio_server_opts so = {.max_connections = srv->opts.max_connections, .backlog = 4096};
   int rc = cio_server_start(out, host, port, cio__http_serve_connection, srv, &so);
   if (rc < 0) {

@@ -54,6 +54,7 @@ struct cio_stream {
   bool reading;        // a task is in a read (one at a time)
   bool draining;       // a task is in a drain (one at a time)
   bool closed;         // closed while reading or draining: the last of them frees it
+  bool said_goodbye;   // the transport's goodbye went (cio__stream_goodbye)
 };
 
 static bool valid(const cio_stream *st) { return st && st->magic == STREAM_MAGIC; }
@@ -111,6 +112,40 @@ static ssize_t send_now(cio_stream *st, const void *buf, size_t len) {
 }
 static int wait_send(cio_stream *st) {
   return st->tr ? st->tr->ops->wait_send(st->tr, st->sock) : cio__sock_wait_writable(st->sock);
+}
+
+ssize_t cio__stream_recv(cio_stream *st, void *buf, size_t len) {
+  if (!valid(st)) return -EBADF;
+  return recv_some(st, buf, len);
+}
+
+int cio__stream_send(cio_stream *st, const void *buf, size_t len, size_t *sent) {
+  *sent = 0;
+  if (!valid(st)) return -EBADF;
+  if (st->werr) return st->werr;
+  if (!st->tr) return cio_sock_write_all(st->sock, buf, len, sent);
+  cio__loop *L = cio__task_loop();
+  int rc = L ? cio__coop(L) : -EPERM; // as a plain socket's write: room never suspends
+  if (rc < 0) return rc;
+  while (*sent < len) {
+    ssize_t w = send_now(st, (const char *)buf + *sent, len - *sent);
+    if (w >= 0) {
+      *sent += (size_t)w;
+      continue;
+    }
+    rc = w == -EAGAIN ? wait_send(st) : (int)w;
+    if (rc < 0) {
+      st->werr = rc; // a record may be half sent: no more bytes, no close_notify
+      return rc;
+    }
+  }
+  return 0;
+}
+
+void cio__stream_goodbye(cio_stream *st) {
+  if (!valid(st) || !st->tr || st->said_goodbye || st->werr || queued(st)) return;
+  st->said_goodbye = true;
+  st->tr->ops->goodbye(st->tr, st->sock);
 }
 
 // Frees what is left of a closed stream once no task is in it.
@@ -367,7 +402,7 @@ void cio__stream_abort(cio_stream *st) {
   // A transport's goodbye (TLS: close_notify) does not wait, so an abort
   // says it too (a server's connections end through here), unless bytes
   // are left unsent: then the peer must see a truncation, not an end.
-  if (st->tr && !st->werr && queued(st) == 0) st->tr->ops->goodbye(st->tr, st->sock);
+  cio__stream_goodbye(st);
   st->magic = 0;
   st->closed = true;
   cio_sock_close(st->sock);              // a task reading or draining wakes with -EBADF...

@@ -29,6 +29,20 @@ struct cio__transport {
   const cio__transport_ops *ops;
 };
 
+// For a protocol that keeps its own buffers (the HTTP server): reads
+// straight from the transport or the socket, as cio_sock_read() does,
+// while nothing is buffered in the stream.  Returns bytes, 0 at the end,
+// or -errno.
+ssize_t cio__stream_recv(cio_stream *st, void *buf, size_t len);
+// Likewise sends all of buf while nothing is queued, as
+// cio_sock_write_all() does: *sent counts what went out, whatever ends the
+// call.  A TLS record cut by an interruption cannot be finished by other
+// bytes: after a failure, nothing more may be sent.  Returns 0 or -errno.
+int cio__stream_send(cio_stream *st, const void *buf, size_t len, size_t *sent);
+// The transport's goodbye (TLS: close_notify) now, once, without waiting;
+// nothing for a plain stream.  For a half close (shutdown(SHUT_WR)).
+void cio__stream_goodbye(cio_stream *st);
+
 // Gives the stream transport t (owned from now on, freed with the stream).
 // Returns 0, or -EBUSY if the stream has bytes buffered or queued or a task
 // in it, or already has a transport (t is not taken then).

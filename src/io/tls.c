@@ -34,6 +34,7 @@
 #include "../alloc.h"
 #include "sock.h"
 #include "stream.h"
+#include "tls.h"
 
 #define REASON_MAX 256
 
@@ -429,6 +430,15 @@ int cio_tls_ctx_set_alpn(cio_tls_ctx *ctx, const char *const *protocols, size_t 
   ctx->alpn = w;
   ctx->alpn_len = (unsigned)total;
   return 0;
+}
+
+int cio__tls_server_ctx_speak(cio_tls_ctx *ctx, const char *protocol) {
+  if (!ctx || !ctx->server || !protocol) return -EINVAL;
+  const char *const list[] = {protocol};
+  int rc = ctx->alpn ? 0 : cio_tls_ctx_set_alpn(ctx, list, 1);
+  for (sni_entry *e = ctx->sni; e && rc == 0; e = e->next)
+    if (!e->ctx->alpn) rc = cio_tls_ctx_set_alpn(e->ctx, list, 1);
+  return rc;
 }
 
 void cio_tls_ctx_free(cio_tls_ctx *ctx) {
