@@ -320,7 +320,8 @@ static int ctx_new(cio_tls_ctx **out, bool server) {
                              SSL_OP_NO_COMPRESSION);
   (void)SSL_CTX_set_cipher_list(x, "ECDHE+AESGCM:ECDHE+CHACHA20");
   // TLS 1.3: AES-128-GCM first, as Go, BoringSSL and Mozilla's guidelines
-  // order them (OpenSSL's default puts AES-256 first, ~20% slower in bulk).
+  // order them (OpenSSL's default puts AES-256 first: 4.65 GB/s against
+  // 5.38 for 16 KiB records here, `openssl speed -evp`).
   (void)SSL_CTX_set_ciphersuites(
       x, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
   SSL_CTX_set_mode(x, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
