@@ -564,14 +564,22 @@ static void contexts_from_memory_and_bad_files(void) {
 
 // ---------------------------------------------------------------- resets
 
-// Peers that reset the connection in the middle of the handshake (a record
-// header, then an RST): each accept fails, and nothing is left behind (the
-// runner checks descriptors; ASan builds check memory).
-#define RESETS 200
+// 1,000 peers that reset the connection during the handshake: half send
+// a record header and reset; half are cio clients whose handshake a
+// timeout cuts at points from 0 to 1.4 ms in (before the ClientHello, with
+// the server's flight unread, which makes the close a reset, or just
+// after the end, when the client resets at once).  Every accept ends,
+// nothing is left behind (the runner checks descriptors; ASan builds check
+// memory).
+#define RESETS 1000
 
 struct resets {
-  cio_tls_ctx *ctx;
-  int failed;
+  cio_sock *l;
+  cio_tls_ctx *ctx, *cc;
+  int accepted;       // connections the server accepted
+  int failed, served; // their handshakes
+  int cut;            // the clients' handshakes that the timeout cut
+  char port[8];
 };
 
 static int reset_handler(void *arg) {
@@ -580,35 +588,94 @@ static int reset_handler(void *arg) {
   cio_stream *st;
   int rc = cio_tls_accept(&st, r->ctx, a[1]);
   free(a);
-  if (rc == 0) return cio_stream_close(st);
-  r->failed++;
+  if (rc < 0) {
+    r->failed++;
+    return 0;
+  }
+  r->served++;
+  int closed = cio_stream_close(st); // the peer may be gone
+  ASSERT(closed == 0 || closed == -EPIPE || closed == -ECONNRESET);
+  return 0;
+}
+
+// Accepts until cancelled (a client cut before its connect made none).
+static int reset_acceptor(void *arg) {
+  struct resets *r = arg;
+  static cio_task *handlers[RESETS];
+  int n = 0;
+  for (; n < RESETS; n++) {
+    cio_sock *s;
+    int rc = cio_sock_accept(r->l, &s);
+    if (rc == -ECANCELED) break;
+    ASSERT_EQ(rc, 0);
+    void **a = malloc(2 * sizeof *a);
+    ASSERT(a);
+    a[0] = r;
+    a[1] = s;
+    handlers[n] = cio_spawn(reset_handler, a);
+    ASSERT(handlers[n]);
+    r->accepted++;
+  }
+  for (int i = 0; i < n; i++) ASSERT_EQ(cio_join(handlers[i]), 0);
+  return 0;
+}
+
+static void reset_now(cio_sock *c) {
+  struct linger lg = {1, 0};
+  ASSERT_EQ(setsockopt(cio_sock_fd(c), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+}
+
+static int cut_client(void *arg) {
+  struct resets *r = arg;
+  static int n;
+  cio_scope scope;
+  ASSERT_EQ(cio_timeout_begin(&scope, (double)(n++ % 8) * 0.0002), 0);
+  cio_stream *st;
+  int rc = cio_tls_connect(&st, r->cc, "localhost", r->port);
+  (void)cio_scope_end(&scope);
+  if (rc < 0) {
+    ASSERT(rc == -ETIMEDOUT || rc == -ECONNRESET);
+    r->cut++;
+    return 0;
+  }
+  reset_now(cio_stream_sock(st));
+  cio__stream_abort(st);
   return 0;
 }
 
 static int resets_main(void *arg) {
   (void)arg;
-  char port[8];
-  cio_sock *l = listen_any(port);
-  struct resets r = {.ctx = server_ctx("srv.pem")};
-  cio_task *handlers[RESETS];
+  struct resets r = {.ctx = server_ctx("srv.pem"), .cc = client_ctx(true)};
+  r.l = listen_any(r.port);
+  cio_task *acceptor = cio_spawn(reset_acceptor, &r);
   for (int i = 0; i < RESETS; i++) {
-    cio_sock *c, *s;
-    ASSERT_EQ(cio_tcp_connect(&c, "127.0.0.1", port), 0);
-    ASSERT_EQ(cio_sock_accept(l, &s), 0);
-    void **a = malloc(2 * sizeof *a);
-    a[0] = &r;
-    a[1] = s;
-    handlers[i] = cio_spawn(reset_handler, a);
+    if (i % 2) {
+      ASSERT_EQ(cio_join(cio_spawn(cut_client, &r)), 0);
+      continue;
+    }
+    cio_sock *c;
+    ASSERT_EQ(cio_tcp_connect(&c, "127.0.0.1", r.port), 0);
     ASSERT_EQ(cio_sock_write_all(c, "\x16\x03\x01\x02\x00\x01", 6, NULL), 0);
-    if (i % 2) ASSERT_EQ(cio_sleep(0.001), 0); // half while the server waits
-    struct linger lg = {1, 0};
-    ASSERT_EQ(setsockopt(cio_sock_fd(c), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    if (i % 4) ASSERT_EQ(cio_sleep(0.001), 0); // some while the server waits
+    reset_now(c);
     ASSERT_EQ(cio_sock_close(c), 0);
   }
-  for (int i = 0; i < RESETS; i++) ASSERT_EQ(cio_join(handlers[i]), 0);
-  ASSERT_EQ(r.failed, RESETS);
+  // Every connection made is in the backlog by now: once the acceptor has
+  // gone 0.1 s without a new one, it is stopped.
+  for (int seen = -1; seen != r.accepted;) {
+    seen = r.accepted;
+    ASSERT_EQ(cio_sleep(0.1), 0);
+  }
+  ASSERT(cio_cancel(acceptor) >= 0); // (0: it had accepted all of them)
+  ASSERT_EQ(cio_join(acceptor), 0);
+  printf("  %d connections: %d handshakes failed, %d ended before the reset; %d clients cut\n",
+         r.accepted, r.failed, r.served, r.cut);
+  ASSERT_EQ(r.failed + r.served, r.accepted);
+  ASSERT(r.accepted >= RESETS / 2 && r.failed >= RESETS / 2);
+  ASSERT(r.cut > 0);
   cio_tls_ctx_free(r.ctx);
-  ASSERT_EQ(cio_sock_close(l), 0);
+  cio_tls_ctx_free(r.cc);
+  ASSERT_EQ(cio_sock_close(r.l), 0);
   return 0;
 }
 
@@ -1008,6 +1075,179 @@ static void python_ssl_client_against_cio_server(void) {
   ASSERT_EQ(cio_run(client_program_main, argv), 0);
 }
 
+// ---------------------------------------------------------------- client certificates
+
+// Mutual TLS: a server that requires client certificates serves a client
+// that presents one its CA signed (and knows its subject), refuses one
+// without (CIO_TLS_HANDSHAKE) and one whose certificate expired
+// (CIO_TLS_CERT_EXPIRED); the client sees its connection fail.  A server
+// that only asks serves the anonymous client too.
+struct mtls_server {
+  cio_sock *l;
+  cio_tls_ctx *ctx;
+  int rc;            // the accept's result
+  char subject[256]; // the client's, or "" without one
+};
+
+static int mtls_accept(void *arg) {
+  struct mtls_server *s = arg;
+  cio_sock *c;
+  ASSERT_EQ(cio_sock_accept(s->l, &c), 0);
+  cio_stream *st;
+  s->subject[0] = '\0';
+  s->rc = cio_tls_accept(&st, s->ctx, c);
+  if (s->rc < 0) return 0;
+  int n = cio_tls_peer_subject(st, s->subject, sizeof s->subject);
+  ASSERT(n > 0 || n == -ENOENT);
+  char line[64];
+  ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 6);
+  ASSERT_EQ(cio_stream_write(st, "world\n", 6), 0);
+  ASSERT_EQ(cio_stream_close(st), 0);
+  return 0;
+}
+
+// Connects with client certificate `cert` (NULL: none); returns what the
+// exchange of a line came to: 0, or the first error.
+static int mtls_try(struct mtls_server *s, const char *port, const char *cert) {
+  cio_task *t = cio_spawn(mtls_accept, s);
+  cio_tls_ctx *cc = client_ctx(true);
+  if (cert) ASSERT_EQ(cio_tls_ctx_use_certificate(cc, path(cert), path("srv.key")), 0);
+  cio_stream *st;
+  int rc = cio_tls_connect(&st, cc, "localhost", port);
+  if (rc == 0) {
+    char server[256];
+    ASSERT(cio_tls_peer_subject(st, server, sizeof server) > 0);
+    ASSERT_STR_CONTAINS(server, "CN=localhost");
+    char line[64];
+    ASSERT_EQ(cio_stream_write(st, "hello\n", 6), 0);
+    rc = cio_stream_drain(st);
+    ssize_t n = rc == 0 ? cio_stream_readline(st, line, sizeof line) : rc;
+    rc = n == 6 ? 0 : n < 0 ? (int)n : -EPROTO;
+    int closed = cio_stream_close(st);
+    if (rc == 0) ASSERT_EQ(closed, 0);
+  }
+  ASSERT_EQ(cio_join(t), 0);
+  cio_tls_ctx_free(cc);
+  return rc;
+}
+
+static int mtls_main(void *arg) {
+  (void)arg;
+  char port[8];
+  struct mtls_server s = {.l = listen_any(port), .ctx = server_ctx("srv.pem")};
+  ASSERT_EQ(cio_tls_ctx_verify_clients(s.ctx, path("ca.pem"), true), 0);
+  ASSERT_EQ(mtls_try(&s, port, "srv.pem"), 0);
+  ASSERT_EQ(s.rc, 0);
+  ASSERT_STR_CONTAINS(s.subject, "CN=localhost");
+  ASSERT(mtls_try(&s, port, NULL) < 0); // the client learns it at its first read
+  ASSERT_EQ(s.rc, CIO_TLS_HANDSHAKE);
+  fprintf(stderr, "no certificate: %s\n", cio_tls_last_error());
+  ASSERT(mtls_try(&s, port, "exp.pem") < 0);
+  ASSERT_EQ(s.rc, CIO_TLS_CERT_EXPIRED);
+  cio_tls_ctx_free(s.ctx);
+  // Asked, not required: the anonymous client is served, without a subject.
+  s.ctx = server_ctx("srv.pem");
+  ASSERT_EQ(cio_tls_ctx_verify_clients(s.ctx, path("ca.pem"), false), 0);
+  ASSERT_EQ(mtls_try(&s, port, NULL), 0);
+  ASSERT_EQ(s.rc, 0);
+  ASSERT_EQ(s.subject[0], '\0');
+  ASSERT_EQ(mtls_try(&s, port, "srv.pem"), 0);
+  ASSERT_STR_CONTAINS(s.subject, "CN=localhost");
+  // Misuse: the wrong side's call, files that are not there.
+  cio_tls_ctx *cc = client_ctx(true);
+  ASSERT_EQ(cio_tls_ctx_verify_clients(cc, path("ca.pem"), true), -EINVAL);
+  ASSERT_EQ(cio_tls_ctx_use_certificate(s.ctx, path("srv.pem"), path("srv.key")), -EINVAL);
+  ASSERT_EQ(cio_tls_ctx_use_certificate(cc, "/nonexistent.pem", path("srv.key")),
+            CIO_TLS_CERT_INVALID);
+  ASSERT_EQ(cio_tls_ctx_verify_clients(s.ctx, "/nonexistent.pem", true), CIO_TLS_CERT_INVALID);
+  cio_tls_ctx_free(cc);
+  cio_tls_ctx_free(s.ctx);
+  ASSERT_EQ(cio_sock_close(s.l), 0);
+  return 0;
+}
+
+static void client_certificates_required_asked_and_refused(void) {
+  make_certs();
+  ASSERT_EQ(cio_run(mtls_main, NULL), 0);
+}
+
+// cio's client against nginx with TLS: a GET answered, with and without a
+// client certificate (nginx's ssl_verify_client optional echoes the
+// subject it verified), over TLS 1.3, with ALPN http/1.1 agreed.
+static int nginx_get(cio_tls_ctx *cc, const char *port, char *body, size_t cap) {
+  cio_stream *st;
+  int rc = cio_tls_connect(&st, cc, "localhost", port);
+  if (rc < 0) return rc;
+  ASSERT(cio_tls_alpn(st) && strcmp(cio_tls_alpn(st), "http/1.1") == 0);
+  const char *req = "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(cio_stream_write(st, req, strlen(req)), 0);
+  ASSERT_EQ(cio_stream_drain(st), 0);
+  size_t got = 0;
+  ssize_t n;
+  while ((n = cio_stream_read(st, body + got, cap - 1 - got)) > 0) got += (size_t)n;
+  ASSERT_EQ(n, 0); // nginx ends with close_notify
+  body[got] = '\0';
+  ASSERT_EQ(cio_stream_close(st), 0);
+  return 0;
+}
+
+static int nginx_main(void *arg) {
+  (void)arg;
+  char port[8];
+  cio_sock *l = listen_any(port); // a free port, given back to nginx
+  ASSERT_EQ(cio_sock_close(l), 0);
+  char conf[2048];
+  snprintf(conf, sizeof conf,
+           "cat >%s/nginx.conf <<'EOF'\n"
+           "daemon off; master_process off; worker_processes 1;\n"
+           "error_log %s/nginx.err; pid %s/nginx.pid;\n"
+           "events { worker_connections 64; }\n"
+           "http { access_log off; client_body_temp_path %s;\n"
+           "  server { listen 127.0.0.1:%s ssl;\n"
+           "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+           "    ssl_certificate %s/srv.pem; ssl_certificate_key %s/srv.key;\n"
+           "    ssl_client_certificate %s/ca.pem; ssl_verify_client optional;\n"
+           "    location / { return 200 \"client: [$ssl_client_s_dn] $ssl_protocol\\n\"; } } }\n"
+           "EOF",
+           dir, dir, dir, dir, port, dir, dir, dir);
+  ASSERT_EQ(system(conf), 0);
+  char cpath[128];
+  snprintf(cpath, sizeof cpath, "%s/nginx.conf", dir);
+  // Under `timeout`: a failed assertion leaves no nginx behind for long.
+  char *argv[] = {"timeout", "60", "nginx", "-c", cpath, "-p", dir, "-e", (char *)path("nginx.err"),
+                  NULL};
+  cio_process *p;
+  ASSERT_EQ(cio_process_spawn(&p, "timeout", argv, NULL), 0);
+  cio_tls_ctx *cc = client_ctx(true);
+  char body[512];
+  int rc = -ECONNREFUSED;
+  for (int i = 0; i < 100 && rc == -ECONNREFUSED; i++) { // until it listens
+    const char *const alpn[] = {"http/1.1"};
+    ASSERT_EQ(cio_tls_ctx_set_alpn(cc, alpn, 1), 0);
+    rc = nginx_get(cc, port, body, sizeof body);
+    if (rc == -ECONNREFUSED) ASSERT_EQ(cio_sleep(0.05), 0);
+  }
+  ASSERT_EQ(rc, 0);
+  ASSERT_STR_CONTAINS(body, "HTTP/1.1 200 OK\r\n");
+  ASSERT_STR_CONTAINS(body, "client: [] TLSv1.3");
+  ASSERT_EQ(cio_tls_ctx_use_certificate(cc, path("srv.pem"), path("srv.key")), 0);
+  ASSERT_EQ(nginx_get(cc, port, body, sizeof body), 0);
+  ASSERT_STR_CONTAINS(body, "client: [CN=localhost] TLSv1.3");
+  ASSERT_EQ(cio_process_kill(p, SIGQUIT), 0);
+  int code;
+  ASSERT_EQ(cio_process_wait(p, &code), 0);
+  ASSERT_EQ(cio_process_free(p), 0);
+  cio_tls_ctx_free(cc);
+  return 0;
+}
+
+static void cio_client_against_nginx(void) {
+  if (system("command -v nginx >/dev/null 2>&1") != 0 && access("/usr/sbin/nginx", X_OK) != 0)
+    test_skip("needs nginx (apt-get install nginx-light)");
+  make_certs();
+  ASSERT_EQ(cio_run(nginx_main, NULL), 0);
+}
+
 // ---------------------------------------------------------------- HTTPS
 
 // cio_http_serve over TLS, against real clients (tests/https_clients.py:
@@ -1137,6 +1377,9 @@ static void https_handshake_stall_and_refused_contexts(void) {
 }
 
 static const test_case cases[] = {
+    {"cio_client_against_nginx", cio_client_against_nginx, 60},
+    {"client_certificates_required_asked_and_refused",
+     client_certificates_required_asked_and_refused, 0},
     {"https_server_against_real_clients", https_server_against_real_clients, 120},
     {"https_handshake_stall_and_refused_contexts", https_handshake_stall_and_refused_contexts, 0},
     {"tls_codes_are_named", tls_codes_are_named, 0},

@@ -6,6 +6,7 @@
 #ifndef CIO_TLS_H
 #define CIO_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "../cio.h"
@@ -37,6 +38,25 @@ int cio_tls_server_ctx_new_mem(cio_tls_ctx **out, const char *cert_pem, size_t c
 /// and name the host connected to.  Does not await.  Returns 0 and sets
 /// *out, -EINVAL, -ENOMEM, or CIO_TLS_CERT_INVALID (ca_file unreadable).
 int cio_tls_client_ctx_new(cio_tls_ctx **out, const char *ca_file);
+
+/// Client certificates (mutual TLS), client side: `ctx` (a client context)
+/// presents the certificate chain of `cert_file` with the key of
+/// `key_file` (PEM) to servers that ask for one.  Does not await.  Returns
+/// 0, -EINVAL (NULL, or a server context), or CIO_TLS_CERT_INVALID (a file
+/// unreadable, or the key does not match; cio_tls_last_error() says which).
+int cio_tls_ctx_use_certificate(cio_tls_ctx *ctx, const char *cert_file, const char *key_file);
+
+/// Client certificates, server side: `ctx` (a server context) asks each
+/// client for a certificate and verifies it against the CAs of `ca_file`
+/// (PEM); with `required` a client without one fails the handshake
+/// (CIO_TLS_HANDSHAKE), else it is served anonymously.  A certificate that
+/// does not verify always fails it (CIO_TLS_CERT_EXPIRED,
+/// CIO_TLS_CERT_UNTRUSTED...).  Applies to the connections that start with
+/// this context (a context chosen by SNI keeps the first one's setting).
+/// See cio_tls_peer_subject() for who the client is.  Does not await.
+/// Returns 0, -EINVAL (NULL, or a client context), CIO_TLS_CERT_INVALID
+/// (ca_file unreadable).
+int cio_tls_ctx_verify_clients(cio_tls_ctx *ctx, const char *ca_file, bool required);
 
 /// Sets the ALPN protocols (e.g. {"h2", "http/1.1"}), in order of
 /// preference: a client offers them, a server picks the first of its list
@@ -93,6 +113,12 @@ const char *cio_tls_error_string(const cio_stream *st);
 /// OpenSSL's reason for the last TLS failure of this thread (kept when a
 /// failed cio_tls_connect() or cio_tls_accept() leaves no stream), or "".
 const char *cio_tls_last_error(void);
+
+/// The subject of the peer's verified certificate (RFC 2253: "CN=alice,O=Example"),
+/// written to buf with its NUL.  Does not await.  Returns its length,
+/// -ENOENT (the peer gave none, or it was not verified), -ENOSPC (cap too
+/// small), -EINVAL (NULL, or not a TLS stream), -ENOMEM.
+int cio_tls_peer_subject(const cio_stream *st, char *buf, size_t cap);
 
 /// The ALPN protocol agreed on, or NULL if none (or not a TLS stream).
 /// Valid while the stream is open.  Does not await.

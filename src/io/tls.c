@@ -325,7 +325,12 @@ static int ctx_new(cio_tls_ctx **out, bool server) {
   (void)SSL_CTX_set_ciphersuites(
       x, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
   SSL_CTX_set_mode(x, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  if (server) SSL_CTX_set_alpn_select_cb(x, alpn_select, c);
+  if (server) {
+    SSL_CTX_set_alpn_select_cb(x, alpn_select, c);
+    // Sessions are resumed only within this id (OpenSSL refuses to resume
+    // without one once clients are verified).
+    (void)SSL_CTX_set_session_id_context(x, (const unsigned char *)"cio", 3);
+  }
   *out = c;
   return 0;
 }
@@ -406,6 +411,35 @@ int cio_tls_client_ctx_new(cio_tls_ctx **out, const char *ca_file) {
                    : SSL_CTX_set_default_verify_paths(c->ssl_ctx);
   if (ok != 1) return ctx_fail(c);
   *out = c;
+  return 0;
+}
+
+// Notes OpenSSL's reason for a failed setting of an existing context.
+static int setting_failed(void) {
+  char reason[REASON_MAX];
+  note_reason(NULL, reason);
+  return CIO_TLS_CERT_INVALID;
+}
+
+int cio_tls_ctx_use_certificate(cio_tls_ctx *ctx, const char *cert_file, const char *key_file) {
+  if (!ctx || ctx->server || !cert_file || !key_file) return -EINVAL;
+  ERR_clear_error();
+  if (SSL_CTX_use_certificate_chain_file(ctx->ssl_ctx, cert_file) != 1 ||
+      SSL_CTX_use_PrivateKey_file(ctx->ssl_ctx, key_file, SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(ctx->ssl_ctx) != 1)
+    return setting_failed();
+  return 0;
+}
+
+int cio_tls_ctx_verify_clients(cio_tls_ctx *ctx, const char *ca_file, bool required) {
+  if (!ctx || !ctx->server || !ca_file) return -EINVAL;
+  ERR_clear_error();
+  if (SSL_CTX_load_verify_locations(ctx->ssl_ctx, ca_file, NULL) != 1) return setting_failed();
+  STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca_file); // named in the request
+  if (!names) return setting_failed();
+  SSL_CTX_set_client_CA_list(ctx->ssl_ctx, names);
+  SSL_CTX_set_verify(ctx->ssl_ctx,
+                     SSL_VERIFY_PEER | (required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
   return 0;
 }
 
@@ -567,6 +601,31 @@ int cio_tls_upgrade(cio_stream *st, cio_tls_ctx *ctx, const char *server_name) {
 const char *cio_tls_error_string(const cio_stream *st) {
   const cio__transport *b = cio__stream_transport(st);
   return b && b->ops == &tls_ops ? ((const tls_transport *)b)->reason : "";
+}
+
+int cio_tls_peer_subject(const cio_stream *st, char *buf, size_t cap) {
+  const cio__transport *b = cio__stream_transport(st);
+  if (!b || b->ops != &tls_ops || !buf || cap == 0) return -EINVAL;
+  const tls_transport *t = (const tls_transport *)b;
+  X509 *peer = SSL_get0_peer_certificate(t->ssl);
+  if (!peer || SSL_get_verify_result(t->ssl) != X509_V_OK) return -ENOENT;
+  BIO *mem = BIO_new(BIO_s_mem());
+  if (!mem) return -ENOMEM;
+  int rc = X509_NAME_print_ex(mem, X509_get_subject_name(peer), 0, XN_FLAG_RFC2253);
+  char *text;
+  long len = BIO_get_mem_data(mem, &text);
+  if (rc < 0 || len < 0) {
+    rc = -ENOMEM;
+  } else if ((size_t)len >= cap) {
+    rc = -ENOSPC;
+  } else {
+    memcpy(buf, text, (size_t)len);
+    buf[len] = '\0';
+    rc = (int)len;
+  }
+  BIO_free(mem);
+  ERR_clear_error();
+  return rc;
 }
 
 const char *cio_tls_alpn(const cio_stream *st) {
