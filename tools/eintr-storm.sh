@@ -38,7 +38,7 @@ if [ -x "$build/tests/test_tls" ]; then
   "$build/tests/test_tls" contexts_from_memory_and_bad_files >/dev/null 2>&1 || true
 fi
 skip=thousand_clients_on_profile,cio_client_against_openssl_s_server,cio_server_against_openssl_s_client
-skip=$skip,python_ssl_client_against_cio_server
+skip=$skip,python_ssl_client_against_cio_server,https_server_against_real_clients,cio_client_against_nginx
 for t in "$build"/tests/test_*; do
   [ -x "$t" ] || continue
   calls=$io,epoll_wait,epoll_pwait2

@@ -16,12 +16,15 @@
 // session cannot be resumed half-negotiated.
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -343,20 +346,6 @@ static int ctx_fail(cio_tls_ctx *c) {
   return CIO_TLS_CERT_INVALID;
 }
 
-int cio_tls_server_ctx_new(cio_tls_ctx **out, const char *cert_file, const char *key_file) {
-  if (!out || !cert_file || !key_file) return -EINVAL;
-  cio_tls_ctx *c;
-  int rc = ctx_new(&c, true);
-  if (rc < 0) return rc;
-  ERR_clear_error();
-  if (SSL_CTX_use_certificate_chain_file(c->ssl_ctx, cert_file) != 1 ||
-      SSL_CTX_use_PrivateKey_file(c->ssl_ctx, key_file, SSL_FILETYPE_PEM) != 1 ||
-      SSL_CTX_check_private_key(c->ssl_ctx) != 1)
-    return ctx_fail(c);
-  *out = c;
-  return 0;
-}
-
 // Loads the certificate and its chain from PEM text.  1 on success.
 static int use_chain_mem(SSL_CTX *x, const char *pem, size_t len) {
   BIO *b = BIO_new_mem_buf(pem, (int)len);
@@ -386,6 +375,101 @@ static int use_key_mem(SSL_CTX *x, const char *pem, size_t len) {
   return ok;
 }
 
+// The PEM files are read here rather than by OpenSSL's file BIO, whose
+// stdio reads give up on EINTR (a signal handler installed without
+// SA_RESTART made loading a certificate fail now and then).
+#define PEM_MAX ((size_t)16 << 20) // bytes a PEM file may have
+
+// Reads a whole file into a malloc'd buffer; NULL with OpenSSL's error
+// queue saying why.
+static char *slurp(const char *file, size_t *len) {
+  int fd;
+  do fd = open(file, O_RDONLY | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  struct stat st;
+  char *buf = NULL;
+  int err = 0;
+  if (fd < 0 || fstat(fd, &st) < 0) {
+    err = errno;
+  } else if ((size_t)st.st_size > PEM_MAX) {
+    err = EFBIG;
+  } else if (!(buf = cio__malloc((size_t)st.st_size + 1))) {
+    err = ENOMEM;
+  } else {
+    size_t got = 0;
+    for (;;) {
+      ssize_t r = read(fd, buf + got, (size_t)st.st_size + 1 - got);
+      if (r > 0 && (got += (size_t)r) <= (size_t)st.st_size) continue;
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0 || got > (size_t)st.st_size) err = r < 0 ? errno : EFBIG; // grew meanwhile
+      break;
+    }
+    *len = got;
+  }
+  if (fd >= 0) close(fd);
+  if (err) {
+    free(buf);
+    ERR_raise_data(ERR_LIB_SYS, err, "%s", file);
+    return NULL;
+  }
+  return buf;
+}
+
+// Frees what slurp() read, wiping it first (a private key).
+static void unslurp(char *buf, size_t len) {
+  if (!buf) return;
+  OPENSSL_cleanse(buf, len);
+  free(buf);
+}
+
+// Loads the chain of cert_file and the key of key_file into x.  1 on success.
+static int use_files(SSL_CTX *x, const char *cert_file, const char *key_file) {
+  size_t clen = 0, klen = 0;
+  char *cert = slurp(cert_file, &clen);
+  char *key = cert ? slurp(key_file, &klen) : NULL;
+  int ok = key && clen <= INT32_MAX && klen <= INT32_MAX && use_chain_mem(x, cert, clen) &&
+           use_key_mem(x, key, klen) && SSL_CTX_check_private_key(x) == 1;
+  unslurp(cert, clen);
+  unslurp(key, klen);
+  return ok;
+}
+
+// Trusts the CAs of ca_file; with `names`, also lists their subjects (the
+// CAs a server names when it asks for a client certificate).  1 on success.
+static int add_cas(SSL_CTX *x, const char *ca_file, STACK_OF(X509_NAME) * names) {
+  size_t len = 0;
+  char *pem = slurp(ca_file, &len);
+  BIO *b = pem && len <= INT32_MAX ? BIO_new_mem_buf(pem, (int)len) : NULL;
+  X509_STORE *store = SSL_CTX_get_cert_store(x);
+  int n = 0, ok = b != NULL;
+  X509 *ca;
+  while (ok && (ca = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+    ok = X509_STORE_add_cert(store, ca) == 1;
+    if (ok && names) {
+      X509_NAME *name = X509_NAME_dup(X509_get_subject_name(ca));
+      ok = name && sk_X509_NAME_push(names, name) > 0;
+      if (!ok) X509_NAME_free(name);
+    }
+    X509_free(ca);
+    n++;
+  }
+  if (ok && n > 0) ERR_clear_error(); // the end of the text
+  BIO_free(b);
+  free(pem);
+  return ok && n > 0;
+}
+
+int cio_tls_server_ctx_new(cio_tls_ctx **out, const char *cert_file, const char *key_file) {
+  if (!out || !cert_file || !key_file) return -EINVAL;
+  cio_tls_ctx *c;
+  int rc = ctx_new(&c, true);
+  if (rc < 0) return rc;
+  ERR_clear_error();
+  if (!use_files(c->ssl_ctx, cert_file, key_file)) return ctx_fail(c);
+  *out = c;
+  return 0;
+}
+
 int cio_tls_server_ctx_new_mem(cio_tls_ctx **out, const char *cert_pem, size_t cert_len,
                                const char *key_pem, size_t key_len) {
   if (!out || !cert_pem || !key_pem || cert_len > INT32_MAX || key_len > INT32_MAX) return -EINVAL;
@@ -407,9 +491,9 @@ int cio_tls_client_ctx_new(cio_tls_ctx **out, const char *ca_file) {
   if (rc < 0) return rc;
   SSL_CTX_set_verify(c->ssl_ctx, SSL_VERIFY_PEER, NULL);
   ERR_clear_error();
-  int ok = ca_file ? SSL_CTX_load_verify_locations(c->ssl_ctx, ca_file, NULL)
-                   : SSL_CTX_set_default_verify_paths(c->ssl_ctx);
-  if (ok != 1) return ctx_fail(c);
+  int ok = ca_file ? add_cas(c->ssl_ctx, ca_file, NULL)
+                   : SSL_CTX_set_default_verify_paths(c->ssl_ctx) == 1;
+  if (!ok) return ctx_fail(c);
   *out = c;
   return 0;
 }
@@ -424,19 +508,18 @@ static int setting_failed(void) {
 int cio_tls_ctx_use_certificate(cio_tls_ctx *ctx, const char *cert_file, const char *key_file) {
   if (!ctx || ctx->server || !cert_file || !key_file) return -EINVAL;
   ERR_clear_error();
-  if (SSL_CTX_use_certificate_chain_file(ctx->ssl_ctx, cert_file) != 1 ||
-      SSL_CTX_use_PrivateKey_file(ctx->ssl_ctx, key_file, SSL_FILETYPE_PEM) != 1 ||
-      SSL_CTX_check_private_key(ctx->ssl_ctx) != 1)
-    return setting_failed();
+  if (!use_files(ctx->ssl_ctx, cert_file, key_file)) return setting_failed();
   return 0;
 }
 
 int cio_tls_ctx_verify_clients(cio_tls_ctx *ctx, const char *ca_file, bool required) {
   if (!ctx || !ctx->server || !ca_file) return -EINVAL;
   ERR_clear_error();
-  if (SSL_CTX_load_verify_locations(ctx->ssl_ctx, ca_file, NULL) != 1) return setting_failed();
-  STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca_file); // named in the request
-  if (!names) return setting_failed();
+  STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null(); // named in the request
+  if (!names || !add_cas(ctx->ssl_ctx, ca_file, names)) {
+    sk_X509_NAME_pop_free(names, X509_NAME_free);
+    return setting_failed();
+  }
   SSL_CTX_set_client_CA_list(ctx->ssl_ctx, names);
   SSL_CTX_set_verify(ctx->ssl_ctx,
                      SSL_VERIFY_PEER | (required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
