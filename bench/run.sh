@@ -13,7 +13,7 @@ build=${1:?usage: run.sh BUILD_DIR [workload ...]}
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 workloads=("$@")
-[ ${#workloads[@]} -gt 0 ] || workloads=(switch spawn idle timers gather wait_first queue lock sem echo conns http http_gather https_hello tls_handshake debug_cost)
+[ ${#workloads[@]} -gt 0 ] || workloads=(switch spawn idle timers gather wait_first queue lock sem echo conns http http_gather https_hello tls_handshake tls_bulk debug_cost)
 
 # Peers to run per workload (Python is slow at a million tasks: it gets a
 # smaller count where noted and its figure is per task anyway).
@@ -113,8 +113,8 @@ for w in "${workloads[@]}"; do
     "$here/http_gather.sh" "$build" || true
     continue
   fi
-  # TLS: https_hello.sh, tls_handshake.sh.
-  if [ "$w" = https_hello ] || [ "$w" = tls_handshake ]; then
+  # TLS: https_hello.sh, tls_handshake.sh, tls_bulk.sh.
+  if [ "$w" = https_hello ] || [ "$w" = tls_handshake ] || [ "$w" = tls_bulk ]; then
     "$here/$w.sh" "$build" || true
     continue
   fi
