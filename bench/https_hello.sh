@@ -64,11 +64,13 @@ http {
 }
 CONF
 
-# Serves with NAME (cio or nginx) on PORT for one round: prints wrk's
-# requests per second (nothing if the server does not start; its log is in
-# $dir/NAME.log) and notes what TLS agrees on in $dir/NAME.suite.
+# Serves with NAME (cio or nginx) on PORT for one round: sets result to
+# wrk's requests per second ("" if the server does not start; its log is in
+# $dir/NAME.log) and notes what TLS agrees on in $dir/NAME.suite.  (It runs
+# in this shell, not in $(...), so that the trap sees server_pid.)
 run() {
   local name=$1 port=$2
+  result=""
   if [ "$name" = cio ]; then
     TLS_CERT=$dir/cert.pem TLS_KEY=$dir/key.pem taskset -c 0 "$build/examples/fastapi_demo" "$port" \
       </dev/null >"$dir/$name.log" 2>&1 &
@@ -78,7 +80,7 @@ run() {
   server_pid=$!
   if wait_port "$port" "$server_pid"; then
     [ -s "$dir/$name.suite" ] || agreed "$port" >"$dir/$name.suite"
-    load "https://127.0.0.1:$port/"
+    result=$(load "https://127.0.0.1:$port/")
   fi
   stop "$server_pid"
   server_pid=""
@@ -86,8 +88,12 @@ run() {
 
 ours="" theirs=""
 for _ in $(seq "${HTTP_ROUNDS:-2}"); do
-  ours=$(best "$ours" "$(run cio 18491)")
-  command -v nginx >/dev/null && theirs=$(best "$theirs" "$(run nginx 18492)")
+  run cio 18491
+  ours=$(best "$ours" "$result")
+  if command -v nginx >/dev/null; then
+    run nginx 18492
+    theirs=$(best "$theirs" "$result")
+  fi
 done
 suite() { cat "$dir/$1.suite" 2>/dev/null || true; }
 echo "# TLS agreed with a default OpenSSL client: cio $(suite cio); nginx $(suite nginx)"

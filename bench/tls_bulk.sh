@@ -34,12 +34,14 @@ cleanup() {
 trap cleanup EXIT
 make_cert "$dir"
 
-# One round for pair NAME on PORT: prints the server's MB/s, or nothing
-# (the reason is in $dir/NAME.why).  Keeps both sides' output in
-# $dir/NAME.server and $dir/NAME.client.
+# One round for pair NAME on PORT: sets result to the server's MB/s, or to
+# "" (the reason is in $dir/NAME.why).  Keeps both sides' output in
+# $dir/NAME.server and $dir/NAME.client.  (It runs in this shell, not in
+# $(...), so that the trap sees server_pid.)
 round() {
   local name=$1 port=$2 i
-  local -a prog # the pair's program: "server ..." and "client ..." follow
+  local -a prog
+  result="" # the pair's program: "server ..." and "client ..." follow
   case $name in
   cio) prog=("$build/bench/bench_tls_bulk") ;;
   go1) prog=("$here/peers/run_peer.sh" go1 tls_bulk) ;;
@@ -59,7 +61,7 @@ round() {
     tail -n 1 "$dir/$name.server" >"$dir/$name.why"
     return 0
   fi
-  timeout 300 taskset -c 1 "${prog[@]}" client "$port" "$dir/cert.pem" "$mib" \
+  timeout 120 taskset -c 1 "${prog[@]}" client "$port" "$dir/cert.pem" "$mib" \
     </dev/null >"$dir/$name.client" 2>&1 || tail -n 1 "$dir/$name.client" >"$dir/$name.why"
   for ((i = 0; i < 200; i++)); do # the server ends after its one connection
     kill -0 "$server_pid" 2>/dev/null || break
@@ -67,15 +69,17 @@ round() {
   done
   stop "$server_pid"
   server_pid=""
-  awk '$1 == "tls_bulk" { print $2 }' "$dir/$name.server"
+  result=$(awk '$1 == "tls_bulk" { print $2 }' "$dir/$name.server")
 }
 
 pairs=(cio go1)
 declare -A port=([cio]=18501 [go1]=18502)
 declare -A fig=() seen=()
+result=""
 for _ in $(seq "${TLS_ROUNDS:-2}"); do
   for p in "${pairs[@]}"; do
-    v=$(round "$p" "${port[$p]}")
+    round "$p" "${port[$p]}"
+    v=$result
     [ -n "$v" ] || continue
     fig[$p]=$(best "${fig[$p]:-}" "$v")
     seen[$p]="$(sed -n 's/^client tls //p' "$dir/$p.client"); server $(sed -n 's/^server tls //p' "$dir/$p.server")"

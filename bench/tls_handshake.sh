@@ -73,13 +73,15 @@ CONF
 }
 
 # Starts server NAME on PORT in the background, pinned to CPU 0: sets
-# server_pid, or prints why not and returns 1.
+# server_pid, or sets result to why not and returns 1.  (The functions that
+# start servers run in this shell, not in $(...), so that the trap sees
+# server_pid.)
 start_server() {
   local name=$1 port=$2 cmd
   case $name in
   cio) cmd=("$build/bench/bench_tls_accept" "$port" "$dir/cert.pem" "$dir/key.pem") ;;
   nginx | nginx-tkt)
-    command -v nginx >/dev/null || { echo "nginx not installed"; return 1; }
+    command -v nginx >/dev/null || { result="nginx not installed"; return 1; }
     if [ "$name" = nginx ]; then nginx_conf "$name" "$port" off; else nginx_conf "$name" "$port" on; fi
     cmd=(nginx -c "$dir/$name/nginx.conf" -p "$dir/$name")
     ;;
@@ -92,13 +94,13 @@ start_server() {
   if ! wait_port "$port" "$server_pid"; then
     stop "$server_pid"
     server_pid=""
-    tail -n 1 "$dir/$name.log"
+    result=$(tail -n 1 "$dir/$name.log")
     return 1
   fi
 }
 
-# One round for server NAME on PORT: prints "<hs/cpu-s> <hs/s> <cpu %>
-# <tickets per handshake> <agreed...>", or a reason and returns 1.
+# One round for server NAME on PORT: sets result to "<hs/cpu-s> <hs/s>
+# <cpu %> <tickets per handshake> <agreed...>", or to a reason and returns 1.
 round() {
   local name=$1 port=$2 c0 c1 t0 t1 out hs rate tickets agreed
   start_server "$name" "$port" || return 1
@@ -114,28 +116,29 @@ round() {
   tickets=$(printf '%s\n' "$out" | awk '/^tickets per handshake/ { print $4 }')
   agreed=$(printf '%s\n' "$out" | sed -n 's/^tls //p')
   if [ -z "$hs" ] || [ "$hs" -eq 0 ] || [ "$c1" -le "$c0" ]; then
-    printf '%s\n' "$out" | grep -E '^first error|^connections' | tr '\n' ' '
-    echo
+    result=$(printf '%s\n' "$out" | grep -E '^first error|^connections' | tr '\n' ' ')
     return 1
   fi
-  awk -v hs="$hs" -v ticks=$((c1 - c0)) -v tck="$tck" -v wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" \
+  result=$(awk -v hs="$hs" -v ticks=$((c1 - c0)) -v tck="$tck" -v wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" \
     -v rate="$rate" -v tickets="$tickets" -v agreed="$agreed" \
-    'BEGIN { cpu = ticks / tck; printf "%.0f %s %.0f %s %s\n", hs / cpu, rate, 100 * cpu / wall, tickets, agreed }'
+    'BEGIN { cpu = ticks / tck; printf "%.0f %s %.0f %s %s\n", hs / cpu, rate, 100 * cpu / wall, tickets, agreed }')
 }
 
 servers=(cio nginx nginx-tkt go1)
 declare -A port=([cio]=18481 [nginx]=18482 [nginx-tkt]=18483 [go1]=18484)
 declare -A fig=() note=() why=()
+result=""
 for _ in $(seq "${TLS_ROUNDS:-2}"); do
   for s in "${servers[@]}"; do
-    if r=$(round "$s" "${port[$s]}"); then
+    if round "$s" "${port[$s]}"; then
+      r=$result
       v=${r%% *}
       if [ "$(best "${fig[$s]:-}" "$v")" = "$v" ]; then
         fig[$s]=$v
         note[$s]=${r#* }
       fi
     else
-      why[$s]=$r
+      why[$s]=$result
     fi
   done
 done
