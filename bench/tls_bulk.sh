@@ -46,6 +46,7 @@ round() {
   cio) prog=("$build/bench/bench_tls_bulk") ;;
   go1) prog=("$here/peers/run_peer.sh" go1 tls_bulk) ;;
   esac
+  : >"$dir/$name.server"
   # taskset execs the server (run_peer.sh execs the Go program it built).
   taskset -c 0 "${prog[@]}" server "$port" "$dir/cert.pem" "$dir/key.pem" \
     </dev/null >"$dir/$name.server" 2>&1 &
