@@ -8,11 +8,12 @@
 # (bench_tls_bulk: cio_stream_write + cio_stream_drain, cio_stream_read)
 # and Go's (peers/go/tls_bulk.go, crypto/tls, GOMAXPROCS=1 on each side),
 # with an ECDSA P-256 certificate made at run time, which each client
-# verifies.  Every side prints what its connection agreed on; a comment
-# line shows them and says whether both pairs use the same cipher suite,
-# and another whether the kernel offers kTLS (neither pair uses it).  The
-# pairs take turns, TLS_ROUNDS times (default 2), and each keeps its best
-# round.  Prints one row per pair and, last, "tls_bulk <cio's MB/s> MB/s".
+# verifies.  Every side prints what its connection agreed on and its CPU use
+# (busy share of the transfer's time); a comment line per pair shows them,
+# another says whether both pairs use the same cipher suite, and another
+# whether the kernel offers kTLS (neither pair uses it).  The pairs take
+# turns, TLS_ROUNDS times (default 2), and each keeps its best round.
+# Prints one row per pair and, last, "tls_bulk <cio's MB/s> MB/s".
 #
 #   bench/tls_bulk.sh BUILD_DIR
 set -eu
@@ -75,7 +76,7 @@ round() {
 
 pairs=(cio go1)
 declare -A port=([cio]=18501 [go1]=18502)
-declare -A fig=() seen=()
+declare -A fig=() seen=() cpu=()
 result=""
 for _ in $(seq "${TLS_ROUNDS:-2}"); do
   for p in "${pairs[@]}"; do
@@ -83,7 +84,10 @@ for _ in $(seq "${TLS_ROUNDS:-2}"); do
     v=$result
     [ -n "$v" ] || continue
     fig[$p]=$(best "${fig[$p]:-}" "$v")
-    seen[$p]="$(sed -n 's/^client tls //p' "$dir/$p.client"); server $(sed -n 's/^server tls //p' "$dir/$p.server")"
+    if [ "$v" = "${fig[$p]}" ]; then # the best round's details
+      seen[$p]="$(sed -n 's/^client tls //p' "$dir/$p.client"); server $(sed -n 's/^server tls //p' "$dir/$p.server")"
+      cpu[$p]="receiver CPU $(sed -n 's/^received .*, CPU //p' "$dir/$p.server"), sender CPU $(sed -n 's/^client sent .*, CPU //p' "$dir/$p.client")"
+    fi
   done
 done
 
@@ -91,7 +95,7 @@ grep -h '^# kTLS' "$dir/cio.client" 2>/dev/null | head -n 1 || true
 suites="" measured=""
 for p in "${pairs[@]}"; do
   [ -n "${seen[$p]:-}" ] || continue
-  echo "# $p: client ${seen[$p]}"
+  echo "# $p: client ${seen[$p]}; ${cpu[$p]}"
   suites="$suites $(printf '%s\n' "${seen[$p]}" | grep -o 'TLS_[A-Z0-9_]*' | tr '\n' ' ')"
   measured="$measured $p"
 done
