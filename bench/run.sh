@@ -13,7 +13,7 @@ build=${1:?usage: run.sh BUILD_DIR [workload ...]}
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 workloads=("$@")
-[ ${#workloads[@]} -gt 0 ] || workloads=(switch spawn idle timers gather wait_first queue lock sem echo conns http http_gather debug_cost)
+[ ${#workloads[@]} -gt 0 ] || workloads=(switch spawn idle timers gather wait_first queue lock sem echo conns http http_gather https_hello tls_handshake tls_bulk debug_cost)
 
 # Peers to run per workload (Python is slow at a million tasks: it gets a
 # smaller count where noted and its figure is per task anyway).
@@ -111,6 +111,11 @@ for w in "${workloads[@]}"; do
   fi
   if [ "$w" = http_gather ]; then
     "$here/http_gather.sh" "$build" || true
+    continue
+  fi
+  # TLS: https_hello.sh, tls_handshake.sh, tls_bulk.sh.
+  if [ "$w" = https_hello ] || [ "$w" = tls_handshake ] || [ "$w" = tls_bulk ]; then
+    "$here/$w.sh" "$build" || true
     continue
   fi
   if [ "$w" = echo ]; then

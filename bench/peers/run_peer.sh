@@ -7,6 +7,8 @@
 # Usage: run_peer.sh <lang> <workload> [args...]
 #   lang:     go | go1 (GOMAXPROCS=1) | asyncio | uvloop
 #   workload: switch | spawn | idle | timers | gather | wait_first | queue | lock | sem
+#             tls_server | tls_bulk (Go only: servers and a client that
+#             bench/tls_handshake.sh and bench/tls_bulk.sh start)
 #
 # Go programs are built once into $BENCH_BUILD (default /tmp/cio-peers) and
 # rebuilt when their source is newer. Environment: GO (go tool, default: go in
@@ -16,7 +18,7 @@
 set -eu
 
 usage() {
-	echo "usage: $0 <go|go1|asyncio|uvloop> <switch|spawn|idle|timers|gather|wait_first|queue|lock|sem> [args...]" >&2
+	echo "usage: $0 <go|go1|asyncio|uvloop> <switch|spawn|idle|timers|gather|wait_first|queue|lock|sem|tls_server|tls_bulk> [args...]" >&2
 	exit 2
 }
 
@@ -26,7 +28,7 @@ workload=$2
 shift 2
 
 case $workload in
-switch | spawn | idle | timers | gather | wait_first | queue | lock | sem) ;;
+switch | spawn | idle | timers | gather | wait_first | queue | lock | sem | tls_server | tls_bulk) ;;
 *) usage ;;
 esac
 
@@ -65,6 +67,7 @@ go | go1)
 	exec "$bin" "$@"
 	;;
 asyncio | uvloop)
+	case $workload in tls_*) skip "no Python peer" ;; esac
 	py=${PYTHON:-/usr/bin/python3}
 	[ -x "$py" ] || skip "$py not found"
 	flag=
