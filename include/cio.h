@@ -258,7 +258,19 @@ int cio_scope_end(cio_scope *scope);
 #define CIO_TLS_FIRST (-3101)
 #define CIO_TLS_LAST (-3199)
 
-/// A short description of a cio return code (negative errno, CIO_EAI_* or CIO_TLS_*),
+/// HTTP client failures (<cio/http_client.h>).
+#define CIO_HTTP_CONNECT_TIMEOUT (-3201) ///< connecting (TCP, TLS) took longer than connect_timeout
+#define CIO_HTTP_READ_TIMEOUT (-3202)    ///< the server sent nothing for read_timeout
+#define CIO_HTTP_WRITE_TIMEOUT (-3203)   ///< sending the request made no progress for write_timeout
+#define CIO_HTTP_POOL_TIMEOUT (-3204)    ///< no connection could be had within pool_timeout
+#define CIO_HTTP_PROTOCOL (-3205) ///< a malformed or incomplete response (bad head, short body)
+#define CIO_HTTP_TOO_MANY_REDIRECTS (-3206) ///< more redirects than max_redirects
+#define CIO_HTTP_BODY_TOO_LARGE (-3207)     ///< the response body exceeds max_body
+/// The range reserved for HTTP client codes, CIO_HTTP_LAST <= code <= CIO_HTTP_FIRST.
+#define CIO_HTTP_FIRST (-3201)
+#define CIO_HTTP_LAST (-3299)
+
+/// A short description of a cio return code (negative errno, CIO_EAI_*, CIO_TLS_*, CIO_HTTP_*),
 /// never NULL.  Does not await.
 const char *cio_strerror(int code);
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 //
 // Names for return codes: negative errno values, and the CIO_EAI_* codes of
-// name resolution (named in getaddrinfo's own words), the CIO_TLS_* codes.
+// name resolution (named in getaddrinfo's own words), the CIO_TLS_* and
+// CIO_HTTP_* codes.
 #include <errno.h>
 #include <netdb.h>
 #include <string.h>
@@ -28,9 +29,17 @@ const char *cio_strerror(int code) {
   case CIO_TLS_CERT_HOSTNAME: return "TLS certificate is for another host";
   case CIO_TLS_CERT_INVALID: return "TLS certificate verification failed";
   case CIO_TLS_PROTOCOL: return "TLS protocol error";
+  case CIO_HTTP_CONNECT_TIMEOUT: return "HTTP connect timed out";
+  case CIO_HTTP_READ_TIMEOUT: return "HTTP read timed out (the server sent nothing)";
+  case CIO_HTTP_WRITE_TIMEOUT: return "HTTP write timed out (the request could not be sent)";
+  case CIO_HTTP_POOL_TIMEOUT: return "HTTP pool timed out (no connection free)";
+  case CIO_HTTP_PROTOCOL: return "malformed or incomplete HTTP response";
+  case CIO_HTTP_TOO_MANY_REDIRECTS: return "too many HTTP redirects";
+  case CIO_HTTP_BODY_TOO_LARGE: return "HTTP response body too large";
   }
   if (code > 0) return "success";
   if (code <= CIO_EAI_FIRST && code >= CIO_EAI_LAST) return "name resolution failed";
   if (code <= CIO_TLS_FIRST && code >= CIO_TLS_LAST) return "TLS error";
+  if (code <= CIO_HTTP_FIRST && code >= CIO_HTTP_LAST) return "HTTP client error";
   return strerror(-code);
 }

@@ -9,13 +9,13 @@
 #   - every function the public headers declare is exported (a missing one
 #     links with libcio.a and fails with libcio.so).
 #
-#   tests/check_exports.sh path/to/libcio.so expected-soname include-dir [json [tls]]
+#   tests/check_exports.sh path/to/libcio.so expected-soname include-dir [json [tls [client]]]
 #
 # json is ON (default) or OFF: a library built without Jansson lacks the
 # functions of <cio/http_json.h>; tls likewise, without OpenSSL those of
-# <cio/tls.h>.
+# <cio/tls.h>; client, without libcurl those of <cio/http_client.h>.
 set -euo pipefail
-lib=$1 want_soname=$2 include=$3 json=${4:-ON} tls=${5:-ON}
+lib=$1 want_soname=$2 include=$3 json=${4:-ON} tls=${5:-ON} client=${6:-ON}
 command -v nm >/dev/null && command -v readelf >/dev/null || { echo "skipped: needs binutils"; exit 77; }
 
 soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
@@ -33,6 +33,7 @@ fi
 headers=("$include"/cio.h "$include"/cio/*.h)
 [ "$json" = ON ] || headers=($(printf '%s\n' "${headers[@]}" | grep -v '/http_json\.h$'))
 [ "$tls" = ON ] || headers=($(printf '%s\n' "${headers[@]}" | grep -v '/tls\.h$'))
+[ "$client" = ON ] || headers=($(printf '%s\n' "${headers[@]}" | grep -v '/http_client\.h$'))
 declared=$(grep -hoE '^(CIO_AWAIT )?(const )?(unsigned |struct )?[a-z_0-9]+[ *]+\**cio_[a-z0-9_]+\(' \
   "${headers[@]}" | grep -oE 'cio_[a-z0-9_]+\($' | tr -d '(' | sort -u)
 missing=$(comm -23 <(printf '%s\n' "$declared") <(printf '%s\n' "$exported"))

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+//
+// An HTTP client (httpx's role): a client holds pools of kept-alive
+// connections, and each request awaits like every other cio call, under the
+// task's timeout scopes and cancellation.  Built on libcurl's multi-socket
+// interface, driven by cio's loop: HTTP/1.1 and HTTP/2, HTTPS with
+// verification on, redirects, gzip/deflate/brotli/zstd, proxies from the
+// environment (http_proxy, https_proxy, no_proxy) as curl and httpx take
+// them.  Present when cio was built with libcurl (the CMake package's
+// CLIENT component, cio.pc's client=yes); it includes <cio.h>.
+#ifndef CIO_HTTP_CLIENT_H
+#define CIO_HTTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../cio.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// A client: connection pools, limits and timeouts shared by its requests.
+/// Used by the tasks of the loop that made it.
+typedef struct cio_http_client cio_http_client;
+/// A response read whole.
+typedef struct cio_http_response cio_http_response;
+
+/// A client's settings (httpx's Limits and Timeout).  Zeroes give the
+/// defaults; a timeout of CIO_FOREVER is none.
+typedef struct cio_http_client_opts {
+  size_t max_connections;          ///< open connections in all (0: 100)
+  size_t max_connections_per_host; ///< to one host (0: as many as max_connections)
+  size_t max_keepalive;            ///< idle connections kept for reuse (0: 20)
+  double keepalive_expiry;         ///< seconds an idle connection is kept (0: 5)
+  double connect_timeout;          ///< seconds to connect, TLS included (0: 5)
+  double read_timeout;             ///< seconds the server may send nothing (0: 5)
+  double write_timeout;            ///< seconds sending the request may make no progress (0: 5)
+  double pool_timeout;             ///< seconds to wait for a connection under the limits (0: 5)
+  int max_redirects;               ///< redirects followed (0: none, the 3xx is the answer)
+  size_t max_body;                 ///< bytes of a response body at most (0: 64 MiB)
+  bool http2;                      ///< offer HTTP/2 (ALPN) over TLS and multiplex requests
+  const char *ca_file;             ///< CAs trusted (PEM; copied); NULL: the system's store
+  const char *user_agent;          ///< User-Agent (copied); NULL: "cio/<version>"
+} cio_http_client_opts;
+
+/// A query parameter: percent-encoded and appended to the URL.
+typedef struct cio_http_query_param {
+  const char *name, *value;
+} cio_http_query_param;
+
+/// What a request sends besides its method and URL.  All may be zero.
+typedef struct cio_http_request_opts {
+  const char *const *headers;        ///< "Name: value" lines, NULL-terminated
+  const cio_http_query_param *query; ///< query parameters...
+  size_t nquery;                     ///<   how many
+  const void *body;                  ///< a body (copied before the call returns)...
+  size_t body_len;                   ///<   its length
+  const char *json;                  ///< or a JSON text (Content-Type: application/json)
+  const char *bearer;                ///< Authorization: Bearer <token>
+  const char *user, *password;       ///< Authorization: Basic (both set)
+} cio_http_request_opts;
+
+/// HTTP client failures, codes of their own like CIO_TLS_* (see cio.h);
+/// cio_http_client_error() gives libcurl's words for the last one.
+/// Other failures: -ECONNREFUSED, -ECONNRESET, CIO_EAI_NONAME (no such
+/// host), CIO_TLS_CERT_* (the server's certificate), CIO_TLS_HANDSHAKE,
+/// -EINVAL (a URL or method libcurl refuses), -ENOMEM, and -ETIMEDOUT or
+/// -ECANCELED from the task's own scopes and cancellation.
+
+/// Makes a client.  Call it from a task; it does not await.  Returns 0 and
+/// sets *out (close it with cio_http_client_close()), -EINVAL (a negative
+/// or NaN timeout), -ENOMEM, -EPERM outside a task.
+int cio_http_client_new(cio_http_client **out, const cio_http_client_opts *opts);
+
+/// Closes the client's connections and frees it.  Awaits (briefly: no
+/// peer is waited for).  Returns 0, -EBUSY while requests are in flight
+/// (nothing is closed then), -EINVAL for NULL or a client closed already.
+CIO_AWAIT int cio_http_client_close(cio_http_client *c);
+
+/// Sends a request and reads its response whole.  Awaits.  Returns 0 and
+/// sets *out (free it with cio_http_response_free()); or a negative code
+/// (see above): the request failed, or the task's timeout or cancellation
+/// interrupted it, and its connection was closed, never returned to the
+/// pool half used.  A status of 4xx or 5xx is a response (0), not an
+/// error, as in httpx.
+CIO_AWAIT int cio_http_request(cio_http_client *c, const char *method, const char *url,
+                               const cio_http_request_opts *o, cio_http_response **out);
+/// cio_http_request(c, "GET", url, NULL, out).
+CIO_AWAIT int cio_http_get(cio_http_client *c, const char *url, cio_http_response **out);
+
+/// The response's status code.  Does not await.
+int cio_http_response_status(const cio_http_response *r);
+/// The value of header `name` (without case; the last if repeated), or
+/// NULL.  Valid until the response is freed.  Does not await.
+const char *cio_http_response_header(const cio_http_response *r, const char *name);
+/// The body (decoded if it came compressed) and its length; the bytes are
+/// followed by a NUL.  Valid until the response is freed.  Does not await.
+const char *cio_http_response_body(const cio_http_response *r, size_t *len);
+/// The URL answered (after redirects).  Does not await.
+const char *cio_http_response_url(const cio_http_response *r);
+/// The protocol: "HTTP/1.1", "HTTP/2", "HTTP/1.0".  Does not await.
+const char *cio_http_response_version(const cio_http_response *r);
+/// Frees a response (NULL: nothing).  Does not await.
+void cio_http_response_free(cio_http_response *r);
+
+/// libcurl's words for this thread's last failed request, or "".
+const char *cio_http_client_error(void);
+
+/// Connections the client opened so far, and requests it sent: for tests
+/// and pool statistics.  Does not await.
+size_t cio_http_client_connections(const cio_http_client *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,762 @@
+// SPDX-License-Identifier: MIT
+//
+// The HTTP client (<cio/http_client.h>) on libcurl's multi-socket
+// interface.  Why libcurl: HTTP/1.1 and HTTP/2, TLS, proxies, redirects and
+// content decoding are each a project of their own, and libcurl is the
+// client C programmers trust with them; what cio adds is the part libcurl
+// leaves to its caller: the loop, timeouts by phase, cancellation.
+//
+// One multi handle per client holds its connection pool (curl's
+// connection cache, limited per host and in all).  A driver task per
+// client runs every curl_multi_socket_action():
+//
+//   - curl's sockets are watched by an epoll instance of the client's own,
+//     level-triggered (curl expects level semantics; cio's poller is
+//     edge-triggered); that epoll descriptor is watched by cio's poller,
+//     and its edge wakes the driver, which then acts on every ready socket
+//     until the inner epoll reports none (so no edge can be missed);
+//   - curl's timer is the driver's park deadline.
+//
+// A request is a task of the caller's: it adds its easy handle to the
+// multi, parks, and is woken by the driver when curl says the transfer is
+// done.  Its phases are timed here (pool, write, read; curl times the
+// connect), and a phase that runs out, a timeout scope or a cancellation
+// removes the handle: curl then closes that connection (HTTP/1.1) or
+// resets the stream (HTTP/2), so no connection returns to the pool half
+// used.
+#include <curl/curl.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../../include/cio.h"
+#include "../../include/cio/http_client.h"
+#include "../alloc.h"
+#include "../internal.h"
+#include "../loop/loop.h"
+#include "../sync/quarantine.h"
+#include "../task/task.h"
+
+#define CLIENT_MAGIC 0x68636c69u // "hcli"
+#define DEFAULT_MAX_BODY ((size_t)64 << 20)
+#define EASY_SPARE 64 // easy handles kept for reuse
+#define NS 1000000000.0
+
+struct cio_http_client {
+  uint32_t magic;       // CLIENT_MAGIC while open
+  cio__loop *L;         // its loop
+  CURLM *multi;         // the connection pool and the transfers
+  CURLSH *share;        // TLS sessions shared by the transfers
+  int epfd;             // curl's sockets (level-triggered)
+  cio__io io;           // epfd, watched by the loop
+  cio_task *driver;     // the driver task (handle)
+  cio_task *driver_rec; // its record, to wake it
+  int64_t timer_at;     // curl's timer (ns), or -1
+  bool closing;         // the driver is to end
+  bool ended;           // the driver has ended (cancelled with the loop)
+  size_t in_flight;     // requests between add and remove
+  size_t connections;   // connections opened
+  CURL *spare[EASY_SPARE];
+  int nspare;
+  // Settings.
+  int64_t pool_ns, read_ns, write_ns; // -1: none
+  long connect_ms;                    // 0: none
+  long keepalive_s;
+  int max_redirects;
+  size_t max_body;
+  bool http2;
+  char *ca_file, *user_agent;
+};
+
+// A request in flight (on its task's stack).
+struct request {
+  cio_http_client *c;
+  CURL *easy;
+  cio_task *task;     // its task's record
+  bool done;          // curl finished the transfer
+  CURLcode result;    //   how
+  bool acquired;      // it has a connection (opening one, or reused)
+  bool connected;     // the connection is up: the request goes out
+  bool sent;          // the whole request went out: waiting for the answer
+  curl_off_t to_send; // body bytes
+  int64_t start;      // when it was submitted
+  int64_t progress;   // the last byte moved
+  bool too_large, nomem;
+  char *body; // the response body
+  size_t len, cap;
+  char *head; // the final response's header lines
+  size_t hlen, hcap;
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+struct cio_http_response {
+  int status;
+  char *body;
+  size_t len;
+  char *url;
+  const char *version;
+  char *head; // header lines, split in place
+  size_t nfields;
+  const char **names, **values;
+};
+
+static _Thread_local char last_error[CURL_ERROR_SIZE];
+
+const char *cio_http_client_error(void) { return last_error; }
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_ready = CURLE_FAILED_INIT;
+static void curl_start(void) { curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+static bool valid(const cio_http_client *c) { return c && c->magic == CLIENT_MAGIC; }
+
+static int64_t seconds_ns(double s, double dflt) {
+  if (s == 0) s = dflt;
+  return isinf(s) ? -1 : (int64_t)(s * NS);
+}
+
+// ---------------------------------------------------------------- the driver
+
+static void on_epfd(cio__io *io, uint32_t ev) {
+  (void)ev;
+  cio_http_client *c = cio__container_of(io, cio_http_client, io);
+  if (c->driver_rec) cio__wake(c->L, c->driver_rec, 0);
+}
+
+// curl says which events it wants on a socket.
+static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp) {
+  (void)e;
+  cio_http_client *c = userp;
+  if (what == CURL_POLL_REMOVE) {
+    (void)epoll_ctl(c->epfd, EPOLL_CTL_DEL, s, NULL);
+    curl_multi_assign(c->multi, s, NULL);
+    return 0;
+  }
+  struct epoll_event ev = {.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) |
+                                     (what & CURL_POLL_OUT ? EPOLLOUT : 0u),
+                           .data.fd = s};
+  int op = socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  if (epoll_ctl(c->epfd, op, s, &ev) < 0 && errno == EEXIST) op = EPOLL_CTL_MOD;
+  if (op == EPOLL_CTL_MOD && epoll_ctl(c->epfd, op, s, &ev) < 0) return -1;
+  if (!socketp) curl_multi_assign(c->multi, s, c);
+  return 0;
+}
+
+// curl's single timer: the driver's park deadline.
+static int on_timer(CURLM *m, long ms, void *userp) {
+  (void)m;
+  cio_http_client *c = userp;
+  c->timer_at = ms < 0 ? -1 : cio__loop_now(c->L) + (int64_t)ms * 1000000;
+  if (c->driver_rec) cio__wake(c->L, c->driver_rec, 0);
+  return 0;
+}
+
+// Wakes the requests whose transfers curl finished.
+static void finish_done(cio_http_client *c) {
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
+    if (m->msg != CURLMSG_DONE) continue;
+    struct request *r = NULL;
+    (void)curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+    if (!r || r->done) continue;
+    r->done = true;
+    r->result = m->data.result;
+    cio__wake(c->L, r->task, 1);
+  }
+}
+
+static int drive(void *arg) {
+  cio_http_client *c = arg;
+  c->driver_rec = c->L->current;
+  struct epoll_event evs[64];
+  int running;
+  for (;;) {
+    int n = epoll_wait(c->epfd, evs, 64, 0);
+    if (n < 0) n = 0; // EINTR: the next round looks again
+    for (int i = 0; i < n; i++) {
+      int mask = 0;
+      if (evs[i].events & (EPOLLIN | EPOLLHUP)) mask |= CURL_CSELECT_IN;
+      if (evs[i].events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
+      if (evs[i].events & EPOLLERR) mask |= CURL_CSELECT_ERR;
+      (void)curl_multi_socket_action(c->multi, evs[i].data.fd, mask, &running);
+    }
+    bool due = c->timer_at >= 0 && cio__loop_now(c->L) >= c->timer_at;
+    if (due) {
+      c->timer_at = -1;
+      (void)curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+    finish_done(c);
+    if (n > 0 || due) { // more may be ready (level-triggered): look again
+      if (cio__coop(c->L) < 0) break;
+      continue;
+    }
+    if (c->closing) break;
+    int rc = cio__park(c->L, c->timer_at >= 0 ? c->timer_at : CIO__NEVER, "HTTP client");
+    if (rc < 0) break; // the loop ends (cio_run cancels what is left)
+  }
+  c->driver_rec = NULL;
+  c->ended = true;
+  return 0;
+}
+
+// ---------------------------------------------------------------- client
+
+int cio_http_client_new(cio_http_client **out, const cio_http_client_opts *opts) {
+  if (!out) return -EINVAL;
+  *out = NULL;
+  cio__loop *L = cio__task_loop();
+  if (!L) return cio__misuse_outside("cio_http_client_new");
+  cio_http_client_opts o = opts ? *opts : (cio_http_client_opts){0};
+  double t[] = {o.keepalive_expiry, o.connect_timeout, o.read_timeout, o.write_timeout,
+                o.pool_timeout};
+  for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+    if (isnan(t[i]) || t[i] < 0) return -EINVAL;
+  if (o.max_redirects < 0) return -EINVAL;
+  pthread_once(&curl_once, curl_start);
+  if (curl_ready != CURLE_OK) return -ENOMEM;
+  cio_http_client *c = cio__calloc(1, sizeof *c);
+  if (!c) return -ENOMEM;
+  c->L = L;
+  c->epfd = -1;
+  c->timer_at = -1;
+  c->pool_ns = seconds_ns(o.pool_timeout, 5);
+  c->read_ns = seconds_ns(o.read_timeout, 5);
+  c->write_ns = seconds_ns(o.write_timeout, 5);
+  double ct = o.connect_timeout == 0 ? 5 : o.connect_timeout;
+  c->connect_ms = isinf(ct) ? 0 : (long)ceil(ct * 1000);
+  double ka = o.keepalive_expiry == 0 ? 5 : o.keepalive_expiry;
+  c->keepalive_s = isinf(ka) || ka > 1e9 ? 1000000000L : (long)ceil(ka);
+  c->max_redirects = o.max_redirects;
+  c->max_body = o.max_body ? o.max_body : DEFAULT_MAX_BODY;
+  c->http2 = o.http2;
+  char ua[64];
+  snprintf(ua, sizeof ua, "cio/%s", cio_version_string());
+  c->ca_file = o.ca_file ? strdup(o.ca_file) : NULL;
+  c->user_agent = strdup(o.user_agent ? o.user_agent : ua);
+  c->multi = curl_multi_init();
+  c->share = curl_share_init();
+  c->epfd = epoll_create1(EPOLL_CLOEXEC);
+  int rc = -ENOMEM;
+  if (c->epfd < 0) rc = -errno;
+  if (!c->multi || !c->share || c->epfd < 0 || !c->user_agent || (o.ca_file && !c->ca_file))
+    goto fail;
+  (void)curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+  curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+  curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+  curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                    (long)(o.max_connections ? o.max_connections : 100));
+  curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)o.max_connections_per_host);
+  curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)(o.max_keepalive ? o.max_keepalive : 20));
+  curl_multi_setopt(c->multi, CURLMOPT_PIPELINING,
+                    (long)(o.http2 ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING));
+  c->io.fd = c->epfd;
+  c->io.ready = on_epfd;
+  rc = cio__loop_watch(L, &c->io, CIO__IO_READ);
+  if (rc < 0) goto fail;
+  c->driver = cio_spawn(drive, c);
+  if (!c->driver) {
+    cio__loop_unwatch(L, &c->io);
+    rc = -ENOMEM;
+    goto fail;
+  }
+  c->magic = CLIENT_MAGIC;
+  *out = c;
+  return 0;
+fail:
+  if (c->multi) curl_multi_cleanup(c->multi);
+  if (c->share) curl_share_cleanup(c->share);
+  if (c->epfd >= 0) close(c->epfd);
+  free(c->ca_file);
+  free(c->user_agent);
+  free(c);
+  return rc;
+}
+
+int cio_http_client_close(cio_http_client *c) {
+  if (!valid(c)) return cio__bad_handle("cio_http_client_close", "HTTP client", c);
+  if (c->in_flight) return -EBUSY;
+  c->closing = true;
+  if (c->driver_rec) cio__wake(c->L, c->driver_rec, 0);
+  cio_scope shield;
+  cio_shield_begin(&shield); // the driver ends at once: nothing to interrupt
+  int rc = cio_join(c->driver);
+  (void)cio_scope_end(&shield);
+  (void)rc;
+  c->magic = 0;
+  for (int i = 0; i < c->nspare; i++) curl_easy_cleanup(c->spare[i]);
+  curl_multi_cleanup(c->multi); // closes the pooled connections
+  curl_share_cleanup(c->share);
+  cio__loop_unwatch(c->L, &c->io);
+  close(c->epfd);
+  free(c->ca_file);
+  free(c->user_agent);
+  cio__quarantine(c); // a second close reads the cleared magic
+  return 0;
+}
+
+size_t cio_http_client_connections(const cio_http_client *c) {
+  return valid(c) ? c->connections : 0;
+}
+
+// ---------------------------------------------------------------- curl's callbacks
+
+static bool grow(char **buf, size_t *cap, size_t need) {
+  if (need <= *cap) return true;
+  size_t n = *cap ? *cap : 1024;
+  while (n < need) n *= 2;
+  char *b = cio__realloc(*buf, n);
+  if (!b) return false;
+  *buf = b;
+  *cap = n;
+  return true;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg) {
+  struct request *r = arg;
+  size_t len = size * n;
+  r->progress = cio__loop_now(r->c->L);
+  if (r->len + len > r->c->max_body) {
+    r->too_large = true;
+    return 0; // curl stops: CURLE_WRITE_ERROR
+  }
+  if (!grow(&r->body, &r->cap, r->len + len + 1)) {
+    r->nomem = true;
+    return 0;
+  }
+  memcpy(r->body + r->len, p, len);
+  r->len += len;
+  return len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg) {
+  struct request *r = arg;
+  size_t len = size * n;
+  r->progress = cio__loop_now(r->c->L);
+  r->sent = true; // an answer (even a 100 Continue) comes after the request
+  if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) r->hlen = 0; // a redirect's or a 1xx's next answer
+  if (!grow(&r->head, &r->hcap, r->hlen + len + 1)) {
+    r->nomem = true;
+    return 0;
+  }
+  memcpy(r->head + r->hlen, p, len);
+  r->hlen += len;
+  r->head[r->hlen] = '\0';
+  return len;
+}
+
+static curl_socket_t on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a) {
+  (void)purpose;
+  struct request *r = arg;
+  r->acquired = true; // a connection of its own: the pool wait is over
+  int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+  if (fd >= 0) r->c->connections++;
+  return fd >= 0 ? fd : CURL_SOCKET_BAD;
+}
+
+static int on_prereq(void *arg, char *ip, char *local_ip, int port, int local_port) {
+  (void)ip, (void)local_ip, (void)port, (void)local_port;
+  struct request *r = arg;
+  r->acquired = r->connected = true;
+  r->progress = cio__loop_now(r->c->L);
+  if (r->to_send == 0) r->sent = true;
+  return CURL_PREREQFUNC_OK;
+}
+
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow) {
+  (void)dltotal, (void)dlnow, (void)ultotal;
+  struct request *r = arg;
+  if (r->connected && !r->sent && ulnow > 0) {
+    r->progress = cio__loop_now(r->c->L);
+    if (ulnow >= r->to_send) r->sent = true;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- requests
+
+// The URL with the query parameters appended, or NULL (ENOMEM).
+static char *with_query(CURL *e, const char *url, const cio_http_query_param *q, size_t n) {
+  size_t cap = strlen(url) + 1;
+  char **esc = cio__calloc(2 * n + 1, sizeof *esc);
+  if (!esc) return NULL;
+  bool ok = true;
+  for (size_t i = 0; i < n && ok; i++) {
+    esc[2 * i] = curl_easy_escape(e, q[i].name ? q[i].name : "", 0);
+    esc[2 * i + 1] = curl_easy_escape(e, q[i].value ? q[i].value : "", 0);
+    ok = esc[2 * i] && esc[2 * i + 1];
+    if (ok) cap += strlen(esc[2 * i]) + strlen(esc[2 * i + 1]) + 2;
+  }
+  char *out = ok ? cio__malloc(cap) : NULL;
+  if (out) {
+    const char *hash = strchr(url, '#');
+    size_t base = hash ? (size_t)(hash - url) : strlen(url);
+    memcpy(out, url, base);
+    size_t at = base;
+    char sep = memchr(url, '?', base) ? '&' : '?';
+    if (sep == '&' && base && url[base - 1] == '?') sep = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (sep) out[at++] = sep;
+      at += (size_t)sprintf(out + at, "%s=%s", esc[2 * i], esc[2 * i + 1]);
+      sep = '&';
+    }
+    out[at] = '\0';
+  }
+  for (size_t i = 0; i < 2 * n; i++) curl_free(esc[i]);
+  free(esc);
+  return out;
+}
+
+static CURL *take_easy(cio_http_client *c) {
+  if (c->nspare) {
+    CURL *e = c->spare[--c->nspare];
+    curl_easy_reset(e);
+    return e;
+  }
+  return cio__alloc_fails() ? NULL : curl_easy_init();
+}
+
+static void give_easy(cio_http_client *c, CURL *e) {
+  if (c->nspare < EASY_SPARE)
+    c->spare[c->nspare++] = e;
+  else
+    curl_easy_cleanup(e);
+}
+
+// Sets up the transfer.  Returns 0 or -errno.
+static int prepare(struct request *r, const char *method, const char *url,
+                   const cio_http_request_opts *o, struct curl_slist **hl, char **full_url) {
+  cio_http_client *c = r->c;
+  CURL *e = r->easy;
+  CURLcode ok = CURLE_OK;
+#define SET(opt, val) ok = ok != CURLE_OK ? ok : curl_easy_setopt(e, opt, val)
+  const char *u = url;
+  if (o && o->nquery) {
+    if (!o->query) return -EINVAL;
+    *full_url = with_query(e, url, o->query, o->nquery);
+    if (!*full_url) return -ENOMEM;
+    u = *full_url;
+  }
+  SET(CURLOPT_URL, u);
+  SET(CURLOPT_PROTOCOLS_STR, "http,https");
+  SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  SET(CURLOPT_PRIVATE, (char *)r);
+  SET(CURLOPT_ERRORBUFFER, r->errbuf);
+  SET(CURLOPT_NOSIGNAL, 1L);
+  SET(CURLOPT_WRITEFUNCTION, on_body);
+  SET(CURLOPT_WRITEDATA, r);
+  SET(CURLOPT_HEADERFUNCTION, on_header);
+  SET(CURLOPT_HEADERDATA, r);
+  SET(CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+  SET(CURLOPT_OPENSOCKETDATA, r);
+  SET(CURLOPT_PREREQFUNCTION, on_prereq);
+  SET(CURLOPT_PREREQDATA, r);
+  SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+  SET(CURLOPT_XFERINFODATA, r);
+  SET(CURLOPT_NOPROGRESS, 0L);
+  SET(CURLOPT_SHARE, c->share);
+  SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
+  SET(CURLOPT_MAXAGE_CONN, c->keepalive_s);
+  SET(CURLOPT_ACCEPT_ENCODING, ""); // every coding curl can decode
+  SET(CURLOPT_USERAGENT, c->user_agent);
+  SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_body);
+  SET(CURLOPT_HTTP_VERSION, (long)(c->http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1));
+  if (c->http2) SET(CURLOPT_PIPEWAIT, 1L);
+  if (c->ca_file) SET(CURLOPT_CAINFO, c->ca_file);
+  if (c->max_redirects) {
+    SET(CURLOPT_FOLLOWLOCATION, 1L);
+    SET(CURLOPT_MAXREDIRS, (long)c->max_redirects);
+  }
+  const void *body = o ? o->body : NULL;
+  size_t body_len = o ? o->body_len : 0;
+  if (o && o->json) {
+    body = o->json;
+    body_len = strlen(o->json);
+  }
+  if (!body && body_len) return -EINVAL;
+  bool has_body = body != NULL;
+  if (strcmp(method, "HEAD") == 0) {
+    SET(CURLOPT_NOBODY, 1L);
+  } else if (has_body || strcmp(method, "POST") == 0) {
+    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    SET(CURLOPT_COPYPOSTFIELDS, has_body ? (const char *)body : "");
+  }
+  if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 && strcmp(method, "POST") != 0)
+    SET(CURLOPT_CUSTOMREQUEST, method);
+  else if (strcmp(method, "GET") == 0 && has_body)
+    SET(CURLOPT_CUSTOMREQUEST, method);
+  r->to_send = (curl_off_t)body_len;
+  if (o && o->user && o->password) {
+    SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+    SET(CURLOPT_USERNAME, o->user);
+    SET(CURLOPT_PASSWORD, o->password);
+  }
+  // Headers: the caller's; curl's Expect: 100-continue and form type are
+  // not sent (httpx sends neither).
+  bool own_type = false;
+  struct curl_slist *l = NULL;
+  for (const char *const *h = o && o->headers ? o->headers : NULL; h && *h; h++) {
+    if (strncasecmp(*h, "Content-Type:", 13) == 0) own_type = true;
+    struct curl_slist *n = curl_slist_append(l, *h);
+    if (!n) goto nomem;
+    l = n;
+  }
+  const char *extra[3] = {"Expect:", NULL, NULL};
+  char auth[1024];
+  if (!own_type) extra[1] = o && o->json ? "Content-Type: application/json" : "Content-Type:";
+  if (o && o->bearer) {
+    if (snprintf(auth, sizeof auth, "Authorization: Bearer %s", o->bearer) >= (int)sizeof auth) {
+      curl_slist_free_all(l);
+      return -EINVAL;
+    }
+    extra[2] = auth;
+  }
+  for (int i = 0; i < 3; i++) {
+    if (!extra[i]) continue;
+    struct curl_slist *n = curl_slist_append(l, extra[i]);
+    if (!n) goto nomem;
+    l = n;
+  }
+  *hl = l;
+  SET(CURLOPT_HTTPHEADER, l);
+#undef SET
+  if (ok == CURLE_OUT_OF_MEMORY) return -ENOMEM;
+  return ok == CURLE_OK ? 0 : -EINVAL;
+nomem:
+  curl_slist_free_all(l);
+  return -ENOMEM;
+}
+
+// The phase deadline of a request still running, and the code its passing
+// means; CIO__NEVER when none applies now.
+static int64_t phase_deadline(const struct request *r, int *code) {
+  const cio_http_client *c = r->c;
+  if (!r->acquired) {
+    *code = CIO_HTTP_POOL_TIMEOUT;
+    return c->pool_ns < 0 ? CIO__NEVER : r->start + c->pool_ns;
+  }
+  if (!r->connected) return CIO__NEVER; // curl times the connect
+  int64_t limit = r->sent ? c->read_ns : c->write_ns;
+  *code = r->sent ? CIO_HTTP_READ_TIMEOUT : CIO_HTTP_WRITE_TIMEOUT;
+  return limit < 0 ? CIO__NEVER : r->progress + limit;
+}
+
+// Awaits the end of the transfer.  Returns 0 (done: see r->result), a
+// phase's timeout code, or the park's -ECANCELED / -ETIMEDOUT.
+static int await_done(struct request *r) {
+  cio__loop *L = r->c->L;
+  while (!r->done) {
+    int code = 0;
+    int64_t at = phase_deadline(r, &code);
+    if (at != CIO__NEVER && cio__loop_now(L) >= at) return code;
+    int rc = cio__park(L, at, "HTTP request");
+    if (r->done) return 0;
+    if (rc < 0) return rc;
+    if (r->c->ended) return -ECANCELED; // the loop is ending
+  }
+  return 0;
+}
+
+// The X.509 verification results cio names (OpenSSL's numbers).
+static int cert_code(long v) {
+  switch (v) {
+  case 0: return CIO_TLS_CERT_HOSTNAME;   // the chain verified: curl's own name check failed
+  case 9:                                 // X509_V_ERR_CERT_NOT_YET_VALID
+  case 10: return CIO_TLS_CERT_EXPIRED;   // X509_V_ERR_CERT_HAS_EXPIRED
+  case 2:                                 // X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT
+  case 18:                                // X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT
+  case 19:                                // X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN
+  case 20:                                // X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+  case 21: return CIO_TLS_CERT_UNTRUSTED; // X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE
+  case 62:                                // X509_V_ERR_HOSTNAME_MISMATCH
+  case 64: return CIO_TLS_CERT_HOSTNAME;  // X509_V_ERR_IP_ADDRESS_MISMATCH
+  default: return CIO_TLS_CERT_INVALID;
+  }
+}
+
+// curl's result as a cio code.
+static int result_code(const struct request *r) {
+  long os_errno = 0, verify = 0;
+  switch (r->result) {
+  case CURLE_OK: return 0;
+  case CURLE_OUT_OF_MEMORY: return -ENOMEM;
+  case CURLE_URL_MALFORMAT:
+  case CURLE_UNSUPPORTED_PROTOCOL:
+  case CURLE_BAD_FUNCTION_ARGUMENT: return -EINVAL;
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_RESOLVE_PROXY: return CIO_EAI_NONAME;
+  case CURLE_COULDNT_CONNECT:
+    (void)curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os_errno);
+    return os_errno ? -(int)os_errno : -ECONNREFUSED;
+  case CURLE_OPERATION_TIMEDOUT: return CIO_HTTP_CONNECT_TIMEOUT; // the only timeout curl runs
+  case CURLE_PEER_FAILED_VERIFICATION:
+    (void)curl_easy_getinfo(r->easy, CURLINFO_SSL_VERIFYRESULT, &verify);
+    return cert_code(verify);
+  case CURLE_SSL_CACERT_BADFILE: return CIO_TLS_CERT_INVALID;
+  case CURLE_SSL_CONNECT_ERROR: return CIO_TLS_HANDSHAKE;
+  case CURLE_TOO_MANY_REDIRECTS: return CIO_HTTP_TOO_MANY_REDIRECTS;
+  case CURLE_FILESIZE_EXCEEDED: return CIO_HTTP_BODY_TOO_LARGE;
+  case CURLE_WRITE_ERROR:
+    return r->too_large ? CIO_HTTP_BODY_TOO_LARGE : r->nomem ? -ENOMEM : CIO_HTTP_PROTOCOL;
+  case CURLE_SEND_ERROR:
+  case CURLE_RECV_ERROR:
+    (void)curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os_errno);
+    return os_errno ? -(int)os_errno : -ECONNRESET;
+  default: return CIO_HTTP_PROTOCOL; // a bad head, a short body, a bad coding, nothing at all
+  }
+}
+
+// Splits the head into fields (in place).  Returns false for ENOMEM.
+static bool split_head(cio_http_response *resp) {
+  size_t lines = 0;
+  for (const char *p = resp->head; *p; p++) lines += *p == '\n';
+  resp->names = cio__calloc(lines + 1, sizeof *resp->names);
+  resp->values = cio__calloc(lines + 1, sizeof *resp->values);
+  if (!resp->names || !resp->values) return false;
+  char *line = strchr(resp->head, '\n'); // after the status line
+  while (line && *++line) {
+    char *end = strchr(line, '\n');
+    if (end) *end = '\0';
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t')) line[--n] = 0;
+    char *colon = strchr(line, ':');
+    if (colon) {
+      *colon = '\0';
+      char *v = colon + 1;
+      while (*v == ' ' || *v == '\t') v++;
+      resp->names[resp->nfields] = line;
+      resp->values[resp->nfields++] = v;
+    }
+    line = end;
+  }
+  return true;
+}
+
+static int make_response(struct request *r, cio_http_response **out) {
+  cio_http_response *resp = cio__calloc(1, sizeof *resp);
+  if (!resp) return -ENOMEM;
+  long status = 0, version = 0;
+  char *url = NULL;
+  (void)curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+  (void)curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &version);
+  (void)curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &url);
+  resp->status = (int)status;
+  resp->version = version == CURL_HTTP_VERSION_2_0   ? "HTTP/2"
+                  : version == CURL_HTTP_VERSION_1_0 ? "HTTP/1.0"
+                  : version == CURL_HTTP_VERSION_3   ? "HTTP/3"
+                                                     : "HTTP/1.1";
+  if (!grow(&r->body, &r->cap, r->len + 1) || !grow(&r->head, &r->hcap, r->hlen + 1)) {
+    free(resp);
+    return -ENOMEM;
+  }
+  r->body[r->len] = '\0';
+  r->head[r->hlen] = '\0';
+  resp->body = r->body;
+  resp->len = r->len;
+  resp->head = r->head;
+  r->body = r->head = NULL;
+  resp->url = strdup(url ? url : "");
+  if (!resp->url || !split_head(resp)) {
+    cio_http_response_free(resp);
+    return -ENOMEM;
+  }
+  *out = resp;
+  return 0;
+}
+
+static void note_error(const struct request *r, int code) {
+  if (code >= CIO_HTTP_POOL_TIMEOUT && code <= CIO_HTTP_CONNECT_TIMEOUT && !r->done)
+    snprintf(last_error, sizeof last_error, "%s", cio_strerror(code));
+  else if (r->errbuf[0])
+    snprintf(last_error, sizeof last_error, "%s", r->errbuf);
+  else if (r->done && r->result != CURLE_OK)
+    snprintf(last_error, sizeof last_error, "%s", curl_easy_strerror(r->result));
+  else
+    snprintf(last_error, sizeof last_error, "%s", cio_strerror(code));
+}
+
+int cio_http_request(cio_http_client *c, const char *method, const char *url,
+                     const cio_http_request_opts *o, cio_http_response **out) {
+  cio__loop *L = cio__await_loop("cio_http_request");
+  if (!L) return -EPERM;
+  if (out) *out = NULL;
+  if (!valid(c)) return cio__bad_handle("cio_http_request", "HTTP client", c);
+  if (!method || !url || !out || !*method || strpbrk(method, " \r\n\t")) return -EINVAL;
+  if (c->L != L) return -EPERM;
+  if (c->ended || c->closing) return -ECANCELED;
+  int rc = cio__checkpoint(L);
+  if (rc < 0) return rc;
+  last_error[0] = '\0';
+  struct request r = {.c = c, .task = L->current};
+  r.easy = take_easy(c);
+  if (!r.easy) return -ENOMEM;
+  struct curl_slist *headers = NULL;
+  char *full_url = NULL;
+  rc = prepare(&r, method, url, o, &headers, &full_url);
+  if (rc == 0) {
+    r.start = r.progress = cio__loop_now_fresh(L);
+    CURLMcode m = curl_multi_add_handle(c->multi, r.easy);
+    rc = m == CURLM_OK ? 0 : m == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
+  }
+  if (rc == 0) {
+    c->in_flight++;
+    if (c->driver_rec) cio__wake(L, c->driver_rec, 0); // (curl's timer callback does too)
+    rc = await_done(&r);
+    // Done, or abandoned: curl closes a connection left half used.
+    (void)curl_multi_remove_handle(c->multi, r.easy);
+    c->in_flight--;
+    if (rc == 0) rc = result_code(&r);
+    if (rc == 0) rc = make_response(&r, out);
+  }
+  if (rc < 0) note_error(&r, rc);
+  curl_slist_free_all(headers);
+  free(full_url);
+  free(r.body);
+  free(r.head);
+  give_easy(c, r.easy);
+  return rc;
+}
+
+int cio_http_get(cio_http_client *c, const char *url, cio_http_response **out) {
+  return cio_http_request(c, "GET", url, NULL, out);
+}
+
+// ---------------------------------------------------------------- responses
+
+int cio_http_response_status(const cio_http_response *r) { return r ? r->status : 0; }
+
+const char *cio_http_response_header(const cio_http_response *r, const char *name) {
+  if (!r || !name) return NULL;
+  for (size_t i = r->nfields; i-- > 0;)
+    if (strcasecmp(r->names[i], name) == 0) return r->values[i];
+  return NULL;
+}
+
+const char *cio_http_response_body(const cio_http_response *r, size_t *len) {
+  if (len) *len = r ? r->len : 0;
+  return r ? r->body : NULL;
+}
+
+const char *cio_http_response_url(const cio_http_response *r) { return r ? r->url : NULL; }
+
+const char *cio_http_response_version(const cio_http_response *r) { return r ? r->version : NULL; }
+
+void cio_http_response_free(cio_http_response *r) {
+  if (!r) return;
+  free(r->body);
+  free(r->head);
+  free(r->url);
+  free(r->names);
+  free(r->values);
+  free(r);
+}
