@@ -1,79 +1,156 @@
 // SPDX-License-Identifier: MIT
 //
-// The guide's rate limiting, for real: nine "fetches" against a local echo
-// server, at most three at a time (asyncio.Semaphore(3)).  The server is
-// started in-process on a free port; each fetch holds its connection for
-// 0.2 s.  Prints when each starts and ends.
+// The guide's pattern for calling a service many times, for real: 200 URLs
+// fetched with an HTTP client (<cio/http_client.h>), at most 10 in flight
+// (asyncio.Semaphore(10)), each attempt under a timeout, failures retried
+// with exponential backoff, the results kept in order.
+//
+// The service is a cio HTTP server started in-process on a free port:
+// GET /item/{i} answers {"item": i, "square": i*i} after 10-40 ms; every
+// 7th item fails with 503 on its first attempt (the retry gets it), every
+// 37th is too slow for any attempt (the timeout fires three times).
+//
+//   fetch_many [--quick]     (--quick: every wait 10x shorter, for the tour)
 #include <cio.h>
+#include <cio/http.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-struct fetch {
-  int id;         // which fetch
-  char port[8];   // the echo server's port
-  cio_sem *limit; // Semaphore(3)
-  int *in_flight; // fetches running now
-  int *most;      // most at once
-  double t0;      // start of the program
+#ifdef CIO_HAVE_CURL
+#include <cio/http_client.h>
+
+#define URLS 200
+#define IN_FLIGHT 10
+#define ATTEMPTS 3
+
+static double unit = 1; // 0.1 with --quick
+
+// ---------------------------------------------------------------- the service
+
+static int attempts_seen[URLS]; // per item, on the server's side
+
+static int item(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)arg;
+  int64_t i = cio_http_param_int(req, "i"); // {i:int}: converted
+  if (i < 0 || i >= URLS) return cio_http_json(res, 404, "{\"detail\":\"no such item\"}");
+  int attempt = ++attempts_seen[i];
+  double delay = i % 37 == 5 ? 10 : 0.01 + 0.01 * (double)(i % 4);
+  int rc = cio_sleep(delay * unit);
+  if (rc < 0) return rc; // the client gave up and hung up
+  if (i % 7 == 3 && attempt == 1) return cio_http_json(res, 503, "{\"detail\":\"busy\"}");
+  char body[64];
+  snprintf(body, sizeof body, "{\"item\":%lld,\"square\":%lld}", (long long)i, (long long)(i * i));
+  return cio_http_json(res, 200, body);
+}
+
+// ---------------------------------------------------------------- the client
+
+struct job {
+  cio_http_client *client;
+  cio_sem *limit; // Semaphore(10)
+  char url[64];
+  long long square; // the result, or -1
+  int error;        // the last failure, or 0
+  int attempts;     // made
 };
 
-static int echo(cio_stream *conn, void *arg) {
-  (void)arg;
-  char buf[256];
-  ssize_t n;
-  while ((n = cio_stream_read(conn, buf, sizeof buf)) > 0) {
-    int rc = cio_stream_write(conn, buf, (size_t)n);
-    if (rc == 0) rc = cio_stream_drain(conn);
-    if (rc < 0) return rc;
+// One attempt: 0 and j->square, or what failed (a 5xx counts as a failure).
+static int attempt(struct job *j) {
+  cio_scope scope;
+  int rc = cio_timeout_begin(&scope, 0.5 * unit); // async with asyncio.timeout(0.5):
+  if (rc < 0) return rc;
+  cio_http_response *r = NULL;
+  rc = cio_http_get(j->client, j->url, &r);
+  int expired = cio_scope_end(&scope);
+  if (expired < 0) rc = expired;
+  if (rc == 0 && cio_http_response_status(r) >= 500) rc = -EAGAIN;
+  if (rc == 0) {
+    const char *sq = strstr(cio_http_response_body(r, NULL), "\"square\":");
+    j->square = sq ? atoll(sq + 9) : -1;
+    if (!sq) rc = -EPROTO;
   }
-  return (int)n;
+  cio_http_response_free(r);
+  return rc;
 }
 
 static int fetch(void *arg) {
-  struct fetch *f = arg;
-  int rc = cio_sem_acquire(f->limit); // async with semaphore:
+  struct job *j = arg;
+  int rc = cio_sem_acquire(j->limit); // async with semaphore:
   if (rc < 0) return rc;
-  if (++*f->in_flight > *f->most) *f->most = *f->in_flight;
-  printf("  %.2f s  fetch %d starts (%d in flight)\n", cio_now() - f->t0, f->id, *f->in_flight);
-  cio_stream *st;
-  rc = cio_stream_connect(&st, "127.0.0.1", f->port);
-  if (rc == 0) {
-    char msg[32], back[32];
-    int n = snprintf(msg, sizeof msg, "item %d\n", f->id);
-    rc = cio_stream_write(st, msg, (size_t)n);
-    if (rc == 0) rc = cio_stream_drain(st);
-    if (rc == 0) rc = cio_sleep(0.2); // a slow service
-    ssize_t got = rc < 0 ? rc : cio_stream_readline(st, back, sizeof back);
-    if (got != n) rc = got < 0 ? (int)got : -EPROTO;
-    int closed = cio_stream_close(st);
-    if (rc == 0) rc = closed;
+  double backoff = 0.05 * unit;
+  for (j->attempts = 1;; j->attempts++) {
+    rc = attempt(j);
+    if (rc == 0 || j->attempts == ATTEMPTS || rc == -ECANCELED) break;
+    rc = cio_sleep(backoff); // then retry, waiting twice as long each time
+    if (rc < 0) break;
+    backoff *= 2;
   }
-  --*f->in_flight;
-  cio_sem_release(f->limit);
-  return rc;
+  cio_sem_release(j->limit);
+  j->error = rc;
+  return 0; // the outcome is in the job: one failure does not stop the others
 }
 
 static int run(void *arg) {
   (void)arg;
+  cio_http_app *app = cio_http_app_new();
   cio_server *srv;
-  int rc = cio_server_start(&srv, "127.0.0.1", "0", echo, NULL, NULL);
+  if (!app || cio_http_route(app, "GET", "/item/{i:int}", item, NULL) < 0) return -ENOMEM;
+  int rc = cio_http_serve(app, "127.0.0.1", "0", NULL, &srv);
   if (rc < 0) return rc;
-  cio_sem *limit = cio_sem_new(3);
-  int in_flight = 0, most = 0;
-  struct fetch f[9];
-  cio_task *t[9];
+  cio_http_client *client;
+  cio_http_client_opts co = {.max_connections = IN_FLIGHT};
+  rc = cio_http_client_new(&client, &co);
+  cio_sem *limit = cio_sem_new(IN_FLIGHT);
+  static struct job jobs[URLS];
+  static cio_task *tasks[URLS];
   double t0 = cio_now();
-  for (int i = 0; i < 9; i++) {
-    f[i] =
-        (struct fetch){.id = i, .limit = limit, .in_flight = &in_flight, .most = &most, .t0 = t0};
-    snprintf(f[i].port, sizeof f[i].port, "%d", cio_server_port(srv));
-    t[i] = cio_spawn(fetch, &f[i]);
+  for (int i = 0; rc == 0 && i < URLS; i++) {
+    jobs[i] = (struct job){.client = client, .limit = limit, .square = -1};
+    snprintf(jobs[i].url, sizeof jobs[i].url, "http://127.0.0.1:%d/item/%d", cio_server_port(srv),
+             i);
+    tasks[i] = cio_spawn(fetch, &jobs[i]);
   }
-  rc = cio_gather(t, 9, NULL, 0);
-  printf("semaphore(3): 9 fetches in %.1f s, never more than %d at once\n", cio_now() - t0, most);
+  if (rc == 0) rc = cio_gather(tasks, URLS, NULL, 0); // results stay in order: jobs[i]
+  double took = cio_now() - t0;
+  int ok = 0, retried = 0, failed = 0;
+  for (int i = 0; rc == 0 && i < URLS; i++) {
+    if (jobs[i].error == 0 && jobs[i].square == (long long)i * i) {
+      ok++;
+      retried += jobs[i].attempts > 1;
+    } else {
+      failed++;
+      if (failed <= 3)
+        printf("  item %3d: %s after %d attempts\n", i, cio_strerror(jobs[i].error),
+               jobs[i].attempts);
+    }
+  }
+  if (rc == 0)
+    printf("%d URLs, at most %d in flight: %d fetched (%d after a retry), %d failed, in %.2f s, "
+           "on %zu connections\n",
+           URLS, IN_FLIGHT, ok, retried, failed, took, cio_http_client_connections(client));
+  if (client) {
+    int closed = cio_http_client_close(client);
+    if (rc == 0) rc = closed;
+  }
   cio_sem_free(limit);
-  int closed = cio_server_close(srv, 1.0);
-  return rc < 0 ? rc : closed;
+  int stopped = cio_server_close(srv, 1);
+  cio_http_app_free(app);
+  // Every 37th item (6 of them) is meant to fail, the rest to arrive.
+  if (rc == 0 && (failed != 6 || ok != URLS - 6)) rc = -EIO;
+  return rc < 0 ? rc : stopped;
 }
 
-int main(void) { return cio_run(run, NULL) < 0; }
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "--quick") == 0) unit = 0.1;
+  int rc = cio_run(run, NULL);
+  if (rc < 0) fprintf(stderr, "fetch_many: %s\n", cio_strerror(rc));
+  return rc < 0;
+}
+
+#else
+int main(void) {
+  puts("fetch_many: cio was built without libcurl (apt-get install libcurl4-openssl-dev)");
+  return 0;
+}
+#endif
