@@ -14,6 +14,7 @@
 #include <cio.h>
 #include <cio/tls.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char answer[] = "HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
@@ -30,6 +31,7 @@ static int conn_fn(cio_stream *conn, void *arg) {
 
 struct args {
   const char *port, *cert, *key;
+  const char *tickets; // TLS 1.3 tickets per handshake, or NULL: OpenSSL's default
 };
 
 static int serve(void *arg) {
@@ -40,8 +42,9 @@ static int serve(void *arg) {
     fprintf(stderr, "tls_accept: %s: %s\n", cio_strerror(rc), cio_tls_last_error());
     return rc;
   }
+  if (a->tickets) rc = cio_tls_ctx_set_session_tickets(ctx, (unsigned)atoi(a->tickets));
   cio_server *srv;
-  rc = cio_server_start(&srv, "127.0.0.1", a->port, conn_fn, ctx, NULL);
+  if (rc == 0) rc = cio_server_start(&srv, "127.0.0.1", a->port, conn_fn, ctx, NULL);
   if (rc < 0) {
     cio_tls_ctx_free(ctx);
     return rc;
@@ -56,10 +59,10 @@ static int serve(void *arg) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: bench_tls_accept <port> <cert.pem> <key.pem>\n");
+  if (argc != 4 && argc != 5) {
+    fprintf(stderr, "usage: bench_tls_accept <port> <cert.pem> <key.pem> [tickets]\n");
     return 2;
   }
-  struct args a = {argv[1], argv[2], argv[3]};
+  struct args a = {argv[1], argv[2], argv[3], argc == 5 ? argv[4] : NULL};
   return cio_run(serve, &a) < 0;
 }

@@ -6,10 +6,11 @@
 # CPU time.  The servers, each pinned to CPU 0: cio (bench_tls_accept: a
 # task per connection, cio_tls_upgrade(), one request, a short answer,
 # close), nginx with one worker (ssl_session_tickets off, ssl_session_cache
-# off, OpenSSL's NumTickets 0, `return 200`), the same nginx with tickets on
-# ("nginx-tkt": OpenSSL's two TLS 1.3 tickets after each handshake, as cio
-# sends them, its API having no way to turn them off), and Go's crypto/tls
-# (peers/go/tls_server.go, GOMAXPROCS=1, tickets off).  The load, the same
+# off, OpenSSL's NumTickets 0, `return 200`) and Go's crypto/tls
+# (peers/go/tls_server.go, GOMAXPROCS=1, tickets off), cio with tickets off
+# too (cio_tls_ctx_set_session_tickets(ctx, 0)); then cio and nginx with
+# OpenSSL's default two TLS 1.3 tickets after each handshake ("cio-tkt",
+# "nginx-tkt"), each other's peers.  The load, the same
 # for all, pinned to CPU 1: bench_tls_load (TLS_CONNS connections at once,
 # default 100, each a fresh handshake, a short request, the answer's first
 # bytes, a reset; for TLS_SECONDS, default 5).
@@ -79,7 +80,8 @@ CONF
 start_server() {
   local name=$1 port=$2 cmd
   case $name in
-  cio) cmd=("$build/bench/bench_tls_accept" "$port" "$dir/cert.pem" "$dir/key.pem") ;;
+  cio) cmd=("$build/bench/bench_tls_accept" "$port" "$dir/cert.pem" "$dir/key.pem" 0) ;;
+  cio-tkt) cmd=("$build/bench/bench_tls_accept" "$port" "$dir/cert.pem" "$dir/key.pem") ;;
   nginx | nginx-tkt)
     command -v nginx >/dev/null || { result="nginx not installed"; return 1; }
     if [ "$name" = nginx ]; then nginx_conf "$name" "$port" off; else nginx_conf "$name" "$port" on; fi
@@ -124,8 +126,8 @@ round() {
     'BEGIN { cpu = ticks / tck; printf "%.0f %s %.0f %s %s\n", hs / cpu, rate, 100 * cpu / wall, tickets, agreed }')
 }
 
-servers=(cio nginx nginx-tkt go1)
-declare -A port=([cio]=18481 [nginx]=18482 [nginx-tkt]=18483 [go1]=18484)
+servers=(cio nginx go1 cio-tkt nginx-tkt)
+declare -A port=([cio]=18481 [nginx]=18482 [nginx-tkt]=18483 [go1]=18484 [cio-tkt]=18485)
 declare -A fig=() note=() why=()
 result=""
 for _ in $(seq "${TLS_ROUNDS:-2}"); do
@@ -152,8 +154,10 @@ ours=${fig[cio]:-}
 for s in "${servers[@]}"; do
   if [ -z "${fig[$s]:-}" ]; then
     printf '%-8s %-10s %12s (%s)\n' tls_handshake "$s" - "${why[$s]:-failed}"
-  elif [ "$s" = cio ]; then
-    printf '%-8s %-10s %12s hs/cpu-s\n' tls_handshake cio "$ours"
+  elif [ "$s" = cio ] || [ "$s" = cio-tkt ]; then
+    printf '%-8s %-10s %12s hs/cpu-s\n' tls_handshake "$s" "${fig[$s]}"
+  elif [ "$s" = nginx-tkt ]; then # beside cio with tickets as well
+    printf '%-8s %-10s %12s hs/cpu-s   cio-tkt/%s = %s\n' tls_handshake "$s" "${fig[$s]}" "$s" "$(ratio "${fig[cio-tkt]:-0}" "${fig[$s]}")"
   else
     printf '%-8s %-10s %12s hs/cpu-s   cio/%s = %s\n' tls_handshake "$s" "${fig[$s]}" "$s" "$(ratio "${ours:-0}" "${fig[$s]}")"
   fi

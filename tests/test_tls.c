@@ -1393,7 +1393,63 @@ static void https_handshake_stall_and_refused_contexts(void) {
   ASSERT_EQ(cio_run(https_stall_main, NULL), 0);
 }
 
+// Session tickets: with none sent (cio_tls_ctx_set_session_tickets(ctx,
+// 0)), a TLS 1.3 client has no session to resume; with the default it
+// resumes (Python's ssl, twice each).
+static int tickets_main(void *arg) {
+  (void)arg;
+  const char *script =
+      "import socket, ssl, sys\n"
+      "ctx = ssl.create_default_context(cafile=sys.argv[2])\n"
+      "ctx.minimum_version = ssl.TLSVersion.TLSv1_3\n"
+      "sess = None\n"
+      "for i in range(2):\n"
+      "    with socket.create_connection(('127.0.0.1', int(sys.argv[1]))) as raw:\n"
+      "        with ctx.wrap_socket(raw, server_hostname='localhost', session=sess) as s:\n"
+      "            s.sendall(b'GET / HTTP/1.1\\r\\nHost: a\\r\\nConnection: close\\r\\n\\r\\n')\n"
+      "            while s.recv(4096): pass\n"
+      "            sess, reused = s.session, s.session_reused\n"
+      "print('reused' if reused else 'new', flush=True)\n";
+  for (int tickets = 0; tickets <= 1; tickets++) {
+    cio_tls_ctx *ctx = server_ctx("srv.pem");
+    if (!tickets) ASSERT_EQ(cio_tls_ctx_set_session_tickets(ctx, 0), 0);
+    cio_http_app *app = cio_http_app_new();
+    ASSERT_EQ(cio_http_route(app, "GET", "/", https_hello, NULL), 0);
+    cio_http_opts o = {.tls = ctx};
+    cio_server *srv;
+    ASSERT_EQ(cio_http_serve(app, "127.0.0.1", "0", &o, &srv), 0);
+    char port[8];
+    snprintf(port, sizeof port, "%d", cio_server_port(srv));
+    char *argv[] = {"/usr/bin/python3", "-c", (char *)script, port, (char *)path("ca.pem"), NULL};
+    cio_process *p;
+    cio_process_opts po = {.pipe_stdout = true};
+    ASSERT_EQ(cio_process_spawn(&p, argv[0], argv, &po), 0);
+    char out[64];
+    ssize_t n = cio_stream_readline(cio_process_stdout(p), out, sizeof out - 1);
+    out[n > 0 ? n : 0] = '\0';
+    int code;
+    ASSERT_EQ(cio_process_wait(p, &code), 0);
+    ASSERT_EQ(cio_process_free(p), 0);
+    ASSERT_EQ(code, 0);
+    ASSERT_STR_CONTAINS(out, tickets ? "reused" : "new");
+    ASSERT_EQ(cio_server_close(srv, 1), 0);
+    ASSERT_EQ(cio_http_app_free(app), 0);
+    cio_tls_ctx_free(ctx);
+  }
+  cio_tls_ctx *cc = client_ctx(true);
+  ASSERT_EQ(cio_tls_ctx_set_session_tickets(cc, 0), -EINVAL);
+  cio_tls_ctx_free(cc);
+  return 0;
+}
+
+static void session_tickets_can_be_turned_off(void) {
+  if (access("/usr/bin/python3", X_OK) != 0) missing_peer("needs /usr/bin/python3");
+  make_certs();
+  ASSERT_EQ(cio_run(tickets_main, NULL), 0);
+}
+
 static const test_case cases[] = {
+    {"session_tickets_can_be_turned_off", session_tickets_can_be_turned_off, 0},
     {"cio_client_against_nginx", cio_client_against_nginx, 60},
     {"client_certificates_required_asked_and_refused",
      client_certificates_required_asked_and_refused, 0},

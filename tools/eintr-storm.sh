@@ -39,6 +39,7 @@ if [ -x "$build/tests/test_tls" ]; then
 fi
 skip=thousand_clients_on_profile,cio_client_against_openssl_s_server,cio_server_against_openssl_s_client
 skip=$skip,python_ssl_client_against_cio_server,https_server_against_real_clients,cio_client_against_nginx
+skip=$skip,session_tickets_can_be_turned_off
 for t in "$build"/tests/test_*; do
   [ -x "$t" ] || continue
   calls=$io,epoll_wait,epoll_pwait2

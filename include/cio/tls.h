@@ -58,6 +58,13 @@ int cio_tls_ctx_use_certificate(cio_tls_ctx *ctx, const char *cert_file, const c
 /// (ca_file unreadable).
 int cio_tls_ctx_verify_clients(cio_tls_ctx *ctx, const char *ca_file, bool required);
 
+/// Server side: the TLS 1.3 session tickets sent after each full handshake
+/// (OpenSSL's default, 2: a client may resume twice in parallel); 0 sends
+/// none, so clients cannot resume by ticket, and each handshake costs the
+/// server about 20% less.  TLS 1.2 resumption is not affected.  Does not
+/// await.  Returns 0, -EINVAL (NULL, a client context, n over 16).
+int cio_tls_ctx_set_session_tickets(cio_tls_ctx *ctx, unsigned n);
+
 /// Sets the ALPN protocols (e.g. {"h2", "http/1.1"}), in order of
 /// preference: a client offers them, a server picks the first of its list
 /// the client offers (none in common: the connection goes on without).

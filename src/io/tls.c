@@ -328,6 +328,9 @@ static int ctx_new(cio_tls_ctx **out, bool server) {
   (void)SSL_CTX_set_ciphersuites(
       x, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
   SSL_CTX_set_mode(x, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Whole records (and what follows them) in one read: a record used to
+  // take two recv calls, its header then its body (5 more per handshake).
+  SSL_CTX_set_read_ahead(x, 1);
   if (server) {
     SSL_CTX_set_alpn_select_cb(x, alpn_select, c);
     // Sessions are resumed only within this id (OpenSSL refuses to resume
@@ -524,6 +527,11 @@ int cio_tls_ctx_verify_clients(cio_tls_ctx *ctx, const char *ca_file, bool requi
   SSL_CTX_set_verify(ctx->ssl_ctx,
                      SSL_VERIFY_PEER | (required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
   return 0;
+}
+
+int cio_tls_ctx_set_session_tickets(cio_tls_ctx *ctx, unsigned n) {
+  if (!ctx || !ctx->server || n > 16) return -EINVAL;
+  return SSL_CTX_set_num_tickets(ctx->ssl_ctx, n) == 1 ? 0 : -EINVAL;
 }
 
 int cio_tls_ctx_set_alpn(cio_tls_ctx *ctx, const char *const *protocols, size_t n) {
