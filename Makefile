@@ -104,18 +104,21 @@ test-ucontext:
 test-aarch64:
 	@tools/test-aarch64.sh
 
-# The HTTP fuzzers, the parser and then the whole server, FUZZ_SECONDS each
+# The HTTP fuzzers, the parser, the whole server and the client (with
+# libcurl), FUZZ_SECONDS each
 # (default 120), from the corpora in fuzz/corpus/, after a replay of every
 # regression input (fuzz/regression/) through both, built with clang's
 # sanitizers.  A crash fails the target and its input lands in fuzz/crashes/
 # (libFuzzer's crash-, leak-, timeout- or oom- file); fuzz/regression/README.md
 # says how to keep it as a regression input, with the fix.
 FUZZ_SECONDS ?= 120
+# The client's target exists where libcurl does.
+FUZZ_CLIENT = $(shell pkg-config --exists 'libcurl >= 7.80' 2>/dev/null && echo fuzz_http_client)
 FUZZ_REGRESSION = $(sort $(filter-out %/README.md,$(wildcard fuzz/regression/*)))
 FUZZ_FOUND = { echo "the input is in fuzz/crashes/ (above); to keep it: fuzz/regression/README.md"; exit 1; }
 fuzz:
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCIO_FUZZ=ON -DCIO_BUILD_BENCH=OFF >/dev/null
-	@cmake --build build-fuzz --target fuzz_http fuzz_http_server -j $(JOBS) >/dev/null
+	@cmake --build build-fuzz --target fuzz_http fuzz_http_server $(FUZZ_CLIENT) -j $(JOBS) >/dev/null
 	@mkdir -p fuzz/crashes build-fuzz/corpus build-fuzz/corpus-server
 	@echo "-- the regression inputs, once each through both fuzzers"
 	@for t in fuzz_http fuzz_http_server; do \
@@ -130,6 +133,14 @@ fuzz:
 	  -print_final_stats=1 -artifact_prefix=fuzz/crashes/ build-fuzz/corpus-server \
 	  fuzz/corpus/http_server fuzz/corpus/http >build-fuzz/server.log 2>&1; \
 	  rc=$$?; tail -n 12 build-fuzz/server.log; [ $$rc = 0 ] || $(FUZZ_FOUND)
+	@if [ -n "$(FUZZ_CLIENT)" ]; then \
+	  echo "-- the HTTP client against fuzzed answers, $(FUZZ_SECONDS) s"; \
+	  mkdir -p build-fuzz/corpus-client; \
+	  build-fuzz/fuzz/fuzz_http_client -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=30 \
+	    -print_final_stats=1 -artifact_prefix=fuzz/crashes/ build-fuzz/corpus-client \
+	    fuzz/corpus/http_client >build-fuzz/client.log 2>&1; \
+	  rc=$$?; tail -n 12 build-fuzz/client.log; [ $$rc = 0 ] || $(FUZZ_FOUND); \
+	else echo "-- no HTTP client fuzzing: cio is built without libcurl"; fi
 
 # clang-tidy (.clang-tidy: the checks, and why each one off is off) over
 # every library source the build compiles, and through them cio's headers,

@@ -89,7 +89,8 @@ struct request {
   int64_t start;      // when it was submitted
   int64_t progress;   // the last byte moved
   bool too_large, nomem;
-  char *body; // the response body
+  bool bad_head; // two Content-Length values that differ
+  char *body;    // the response body
   size_t len, cap;
   char *head; // the final response's header lines
   size_t hlen, hcap;
@@ -338,12 +339,36 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg) {
   return len;
 }
 
+// Whether a Content-Length value agrees with those of the answer's earlier
+// fields (a repeated equal value is allowed, as in a list).
+static bool length_agrees(const struct request *r, const char *v, size_t n) {
+  while (n && (*v == ' ' || *v == '\t')) v++, n--;
+  while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
+  for (const char *at = r->head; at && at < r->head + r->hlen;) {
+    const char *end = memchr(at, '\n', (size_t)(r->head + r->hlen - at));
+    if ((size_t)(r->head + r->hlen - at) > 15 && strncasecmp(at, "Content-Length:", 15) == 0) {
+      const char *w = at + 15;
+      size_t m = (size_t)((end ? end : r->head + r->hlen) - w);
+      while (m && (*w == ' ' || *w == '\t')) w++, m--;
+      while (m && (w[m - 1] == '\r' || w[m - 1] == ' ' || w[m - 1] == '\t')) m--;
+      if (m != n || memcmp(w, v, n) != 0) return false;
+    }
+    at = end ? end + 1 : NULL;
+  }
+  return true;
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *arg) {
   struct request *r = arg;
   size_t len = size * n;
   r->progress = cio__loop_now(r->c->L);
   r->sent = true; // an answer (even a 100 Continue) comes after the request
   if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) r->hlen = 0; // a redirect's or a 1xx's next answer
+  if (len > 15 && strncasecmp(p, "Content-Length:", 15) == 0 &&
+      !length_agrees(r, p + 15, len - 15)) {
+    r->bad_head = true; // which length frames the body? (RFC 9112 §6.3): the connection goes
+    return 0;
+  }
   if (!grow(&r->head, &r->hcap, r->hlen + len + 1)) {
     r->nomem = true;
     return 0;
@@ -590,8 +615,9 @@ static int result_code(const struct request *r) {
   switch (r->result) {
   case CURLE_OK: return 0;
   case CURLE_OUT_OF_MEMORY: return -ENOMEM;
+  case CURLE_UNSUPPORTED_PROTOCOL: // a scheme refused, or an answer (HTTP/0.9, a bad status)
+    return r->connected ? CIO_HTTP_PROTOCOL : -EINVAL;
   case CURLE_URL_MALFORMAT:
-  case CURLE_UNSUPPORTED_PROTOCOL:
   case CURLE_BAD_FUNCTION_ARGUMENT: return -EINVAL;
   case CURLE_COULDNT_RESOLVE_HOST:
   case CURLE_COULDNT_RESOLVE_PROXY: return CIO_EAI_NONAME;
@@ -609,9 +635,11 @@ static int result_code(const struct request *r) {
   case CURLE_WRITE_ERROR:
     return r->too_large ? CIO_HTTP_BODY_TOO_LARGE : r->nomem ? -ENOMEM : CIO_HTTP_PROTOCOL;
   case CURLE_SEND_ERROR:
-  case CURLE_RECV_ERROR:
     (void)curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os_errno);
-    return os_errno ? -(int)os_errno : -ECONNRESET;
+    return os_errno ? -(int)os_errno : -EPIPE;
+  case CURLE_RECV_ERROR: // the system's error, or none: the answer was bad (a chunk's size)
+    (void)curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os_errno);
+    return os_errno ? -(int)os_errno : CIO_HTTP_PROTOCOL;
   default: return CIO_HTTP_PROTOCOL; // a bad head, a short body, a bad coding, nothing at all
   }
 }
@@ -630,7 +658,16 @@ static bool split_head(cio_http_response *resp) {
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t')) line[--n] = 0;
     char *colon = strchr(line, ':');
-    if (colon) {
+    if ((line[0] == ' ' || line[0] == '\t') && resp->nfields) {
+      // obs-fold (RFC 9112 §5.2): the line continues the field before it,
+      // joined by a space; that value ends before this line starts.
+      char *v = line;
+      while (*v == ' ' || *v == '\t') v++;
+      char *tail = (char *)resp->values[resp->nfields - 1];
+      tail += strlen(tail);
+      *tail++ = ' ';
+      memmove(tail, v, strlen(v) + 1);
+    } else if (colon) {
       *colon = '\0';
       char *v = colon + 1;
       while (*v == ' ' || *v == '\t') v++;
@@ -650,6 +687,10 @@ static int make_response(struct request *r, cio_http_response **out) {
   (void)curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
   (void)curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &version);
   (void)curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &url);
+  if (status < 100 || status > 999) { // no status line curl could read ("HTTP/2-0 200")
+    free(resp);
+    return CIO_HTTP_PROTOCOL;
+  }
   resp->status = (int)status;
   resp->version = version == CURL_HTTP_VERSION_2_0   ? "HTTP/2"
                   : version == CURL_HTTP_VERSION_1_0 ? "HTTP/1.0"
@@ -675,7 +716,9 @@ static int make_response(struct request *r, cio_http_response **out) {
 }
 
 static void note_error(const struct request *r, int code) {
-  if (code >= CIO_HTTP_POOL_TIMEOUT && code <= CIO_HTTP_CONNECT_TIMEOUT && !r->done)
+  if (r->bad_head)
+    snprintf(last_error, sizeof last_error, "two Content-Length values that differ");
+  else if (code >= CIO_HTTP_POOL_TIMEOUT && code <= CIO_HTTP_CONNECT_TIMEOUT && !r->done)
     snprintf(last_error, sizeof last_error, "%s", cio_strerror(code));
   else if (r->errbuf[0])
     snprintf(last_error, sizeof last_error, "%s", r->errbuf);
