@@ -321,6 +321,10 @@ static bool grow(char **buf, size_t *cap, size_t need) {
   return true;
 }
 
+// The request entered a new phase (connection acquired, request sent):
+// its task, parked until the old phase's deadline, recomputes it.
+static void phase_changed(struct request *r) { cio__wake(r->c->L, r->task, 0); }
+
 static size_t on_body(char *p, size_t size, size_t n, void *arg) {
   struct request *r = arg;
   size_t len = size * n;
@@ -342,7 +346,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg) {
   struct request *r = arg;
   size_t len = size * n;
   r->progress = cio__loop_now(r->c->L);
-  r->sent = true; // an answer (even a 100 Continue) comes after the request
+  if (!r->sent) {
+    r->sent = true; // an answer (even a 100 Continue) comes after the request
+    phase_changed(r);
+  }
   if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) r->hlen = 0; // a redirect's or a 1xx's next answer
   if (!grow(&r->head, &r->hcap, r->hlen + len + 1)) {
     r->nomem = true;
@@ -358,6 +365,7 @@ static curl_socket_t on_open_socket(void *arg, curlsocktype purpose, struct curl
   (void)purpose;
   struct request *r = arg;
   r->acquired = true; // a connection of its own: the pool wait is over
+  phase_changed(r);
   int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
   if (fd >= 0) r->c->connections++;
   return fd >= 0 ? fd : CURL_SOCKET_BAD;
@@ -369,6 +377,7 @@ static int on_prereq(void *arg, char *ip, char *local_ip, int port, int local_po
   r->acquired = r->connected = true;
   r->progress = cio__loop_now(r->c->L);
   if (r->to_send == 0) r->sent = true;
+  phase_changed(r);
   return CURL_PREREQFUNC_OK;
 }
 
@@ -378,7 +387,10 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
   struct request *r = arg;
   if (r->connected && !r->sent && ulnow > 0) {
     r->progress = cio__loop_now(r->c->L);
-    if (ulnow >= r->to_send) r->sent = true;
+    if (ulnow >= r->to_send) {
+      r->sent = true;
+      phase_changed(r);
+    }
   }
   return 0;
 }
@@ -590,8 +602,11 @@ static int result_code(const struct request *r) {
   switch (r->result) {
   case CURLE_OK: return 0;
   case CURLE_OUT_OF_MEMORY: return -ENOMEM;
-  case CURLE_URL_MALFORMAT:
   case CURLE_UNSUPPORTED_PROTOCOL:
+    // Before connecting: a URL's scheme; after, with no head: a reply
+    // without a status line (curl takes it for HTTP/0.9, and refuses it).
+    return r->connected && r->hlen == 0 ? CIO_HTTP_PROTOCOL : -EINVAL;
+  case CURLE_URL_MALFORMAT:
   case CURLE_BAD_FUNCTION_ARGUMENT: return -EINVAL;
   case CURLE_COULDNT_RESOLVE_HOST:
   case CURLE_COULDNT_RESOLVE_PROXY: return CIO_EAI_NONAME;
