@@ -5,6 +5,8 @@
 // reset or answer garbage.
 #include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -358,11 +360,300 @@ static int errors_main(void *arg) {
 
 static void errors_are_named(void) { ASSERT_EQ(cio_run(errors_main, NULL), 0); }
 
+// ---------------------------------------------------------------- a fault server
+
+// A raw HTTP/1.1 server on cio sockets in the test's loop, misbehaving as
+// told after it has read a request head.  It counts connections accepted,
+// open now and open at most: the server's side of the pool's story.
+enum fault {
+  FAULT_OK,      // answers "ok" (after `delay`), keeps the connection alive
+  FAULT_RESET,   // resets the connection (SO_LINGER 0)
+  FAULT_STALL,   // answers nothing, reads until the client closes
+  FAULT_GARBAGE, // "HELLO\r\n\r\n", and keeps the connection open
+  FAULT_SHORT,   // 3 bytes of a Content-Length: 10 body, then closes
+  FAULT_LONG,    // 10 bytes after a Content-Length: 5, keeps the connection alive
+  FAULT_CHUNKED, // a chunked body, one byte per write with a sleep between
+  FAULT_CLOSE,   // closes without a word
+};
+
+#define FAULT_CONNS 256
+#define CHUNKED_BODY "The quick brown fox jumps over the lazy dog; 0123456789."
+
+struct fault_srv;
+struct fault_conn {
+  struct fault_srv *s;
+  cio_sock *sock;
+  cio_task *task;
+};
+struct fault_srv {
+  cio_sock *l;
+  char port[8];
+  enum fault mode;
+  double delay;
+  int accepts, open_now, open_most, requests;
+  cio_task *acceptor;
+  struct fault_conn conns[FAULT_CONNS];
+};
+
+// Reads up to the end of a request head into buf (*have bytes held, kept
+// across calls); drops the head.  Returns 1, 0 at end of file, or -errno.
+static int read_head(cio_sock *s, char *buf, size_t cap, size_t *have) {
+  for (;;) {
+    char *end = *have ? memmem(buf, *have, "\r\n\r\n", 4) : NULL;
+    if (end) {
+      size_t used = (size_t)(end + 4 - buf);
+      memmove(buf, buf + used, *have - used);
+      *have -= used;
+      return 1;
+    }
+    if (*have == cap) return -EMSGSIZE;
+    ssize_t n = cio_sock_read(s, buf + *have, cap - *have);
+    if (n <= 0) return (int)n;
+    *have += (size_t)n;
+  }
+}
+
+static int write_str(cio_sock *s, const char *str) {
+  ssize_t n = cio_sock_write(s, str, strlen(str));
+  return n < 0 ? (int)n : 0;
+}
+
+static int fault_conn_main(void *arg) {
+  struct fault_conn *fc = arg;
+  struct fault_srv *s = fc->s;
+  char buf[4096];
+  size_t have = 0;
+  int rc;
+  while ((rc = read_head(fc->sock, buf, sizeof buf, &have)) == 1) {
+    s->requests++;
+    if (s->mode == FAULT_OK) {
+      if (s->delay > 0 && (rc = cio_sleep(s->delay)) < 0) break;
+      if ((rc = write_str(fc->sock, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")) < 0) break;
+    } else if (s->mode == FAULT_RESET) {
+      struct linger lg = {1, 0};
+      ASSERT_EQ(setsockopt(cio_sock_fd(fc->sock), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+      break;
+    } else if (s->mode == FAULT_STALL) {
+      char b[256]; // waits for the client's close
+      ssize_t n;
+      while ((n = cio_sock_read(fc->sock, b, sizeof b)) > 0) continue;
+      break;
+    } else if (s->mode == FAULT_GARBAGE) {
+      if ((rc = write_str(fc->sock, "HELLO\r\n\r\n")) < 0) break;
+    } else if (s->mode == FAULT_SHORT) {
+      rc = write_str(fc->sock, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+      break;
+    } else if (s->mode == FAULT_LONG) {
+      if ((rc = write_str(fc->sock, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabcdefghij")) < 0)
+        break;
+    } else if (s->mode == FAULT_CHUNKED) {
+      char msg[512];
+      const char *body = CHUNKED_BODY;
+      int n = snprintf(msg, sizeof msg, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+      for (size_t at = 0, len = strlen(body); at < len; at += 7) { // chunks of 7 bytes at most
+        size_t k = len - at < 7 ? len - at : 7;
+        n += snprintf(msg + n, sizeof msg - (size_t)n, "%zx\r\n%.*s\r\n", k, (int)k, body + at);
+      }
+      n += snprintf(msg + n, sizeof msg - (size_t)n, "0\r\n\r\n");
+      for (int i = 0; i < n && rc >= 0; i++) {
+        ssize_t w = cio_sock_write(fc->sock, msg + i, 1);
+        rc = w < 0 ? (int)w : cio_sleep(0.002);
+      }
+      if (rc < 0) break;
+    } else { // FAULT_CLOSE
+      break;
+    }
+  }
+  ASSERT_EQ(cio_sock_close(fc->sock), 0);
+  fc->sock = NULL;
+  s->open_now--;
+  return 0;
+}
+
+static int fault_acceptor(void *arg) {
+  struct fault_srv *s = arg;
+  for (;;) {
+    cio_sock *c;
+    int rc = cio_sock_accept(s->l, &c);
+    if (rc < 0) return rc; // cancelled when the server stops
+    ASSERT(s->accepts < FAULT_CONNS);
+    int one = 1;
+    (void)setsockopt(cio_sock_fd(c), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct fault_conn *fc = &s->conns[s->accepts++];
+    if (++s->open_now > s->open_most) s->open_most = s->open_now;
+    *fc = (struct fault_conn){s, c, NULL};
+    fc->task = cio_spawn(fault_conn_main, fc);
+    ASSERT(fc->task);
+  }
+}
+
+static struct fault_srv *fault_start(enum fault mode) {
+  struct fault_srv *s = calloc(1, sizeof *s);
+  ASSERT(s);
+  s->mode = mode;
+  ASSERT_EQ(cio_tcp_listen(&s->l, "127.0.0.1", "0", 64, 0), 0);
+  snprintf(s->port, sizeof s->port, "%d", cio_sock_port(s->l));
+  s->acceptor = cio_spawn(fault_acceptor, s);
+  ASSERT(s->acceptor);
+  return s;
+}
+
+// Waits (up to 5 s) until the server has seen all but `open` of its
+// connections closed by the client.
+static void fault_wait_open(struct fault_srv *s, int open) {
+  for (int i = 0; i < 500 && s->open_now > open; i++) ASSERT_EQ(cio_sleep(0.01), 0);
+  ASSERT_EQ(s->open_now, open);
+}
+
+static void fault_stop(struct fault_srv *s) {
+  ASSERT_EQ(cio_cancel(s->acceptor), 1);
+  ASSERT_EQ(cio_join(s->acceptor), -ECANCELED);
+  for (int i = 0; i < s->accepts; i++) {
+    (void)cio_cancel(s->conns[i].task);
+    ASSERT_EQ(cio_join(s->conns[i].task), 0);
+  }
+  ASSERT_EQ(cio_sock_close(s->l), 0);
+  free(s);
+}
+
+// Whether rc is a code <cio/http_client.h> documents for a failed request.
+static bool documented(int rc) {
+  return rc == -ECONNREFUSED || rc == -ECONNRESET || rc == -ETIMEDOUT || rc == -ECANCELED ||
+         rc == -EINVAL || rc == -ENOMEM || rc == CIO_EAI_NONAME ||
+         (rc <= CIO_TLS_FIRST && rc >= CIO_TLS_LAST) ||
+         (rc <= CIO_HTTP_FIRST && rc >= CIO_HTTP_LAST);
+}
+
+// One GET to the fault server's `path` under a 20 s scope (a hang fails
+// the case at once, not at the runner's timeout).  Returns the client's
+// result; *r as the client gave it.
+static int fault_get(cio_http_client *c, struct fault_srv *s, cio_http_response **r) {
+  char u[128];
+  url(u, sizeof u, s->port, "/");
+  cio_scope scope;
+  ASSERT_EQ(cio_timeout_begin(&scope, 20), 0);
+  int rc = cio_http_get(c, u, r);
+  ASSERT_EQ(cio_scope_end(&scope), 0);
+  if (rc < 0) {
+    ASSERT(*r == NULL);
+    ASSERT(documented(rc));
+  }
+  return rc;
+}
+
+// Each fault, against a fresh server: a reset after the request, a stall,
+// garbage for a head, a body shorter than its Content-Length, a
+// connection closed before any answer: each fails with its documented code
+// (none hangs); the client serves the next request afterwards.
+static int faults_main(void *arg) {
+  (void)arg;
+  cio_http_client_opts co = {.read_timeout = 0.3};
+  cio_http_client *c;
+  ASSERT_EQ(cio_http_client_new(&c, &co), 0);
+  cio_http_response *r;
+  struct fault_srv *ok = fault_start(FAULT_OK);
+  struct {
+    enum fault mode;
+    int want;
+  } cases[] = {
+      {FAULT_RESET, -ECONNRESET},         {FAULT_STALL, CIO_HTTP_READ_TIMEOUT},
+      {FAULT_GARBAGE, CIO_HTTP_PROTOCOL}, {FAULT_SHORT, CIO_HTTP_PROTOCOL},
+      {FAULT_CLOSE, CIO_HTTP_PROTOCOL},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    struct fault_srv *s = fault_start(cases[i].mode);
+    double t0 = cio_now();
+    int rc = fault_get(c, s, &r);
+    printf("  fault %d: %s (%s) after %.2f s\n", (int)cases[i].mode, cio_strerror(rc),
+           cio_http_client_error(), cio_now() - t0);
+    ASSERT_EQ(rc, cases[i].want);
+    if (cases[i].mode == FAULT_STALL) ASSERT_BETWEEN(cio_now() - t0, 0.29, 3);
+    ASSERT_EQ(s->accepts, 1); // no retry behind the caller's back
+    ASSERT_EQ(s->requests, 1);
+    fault_wait_open(s, 0); // the client closed the failed connection
+    fault_stop(s);
+    ASSERT_EQ(fault_get(c, ok, &r), 0); // the client goes on
+    ASSERT_EQ(cio_http_response_status(r), 200);
+    ASSERT(strcmp(cio_http_response_body(r, NULL), "ok") == 0);
+    cio_http_response_free(r);
+  }
+  ASSERT_EQ(ok->accepts, 1); // the good server's connection was kept throughout
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  fault_wait_open(ok, 0);
+  fault_stop(ok);
+  return 0;
+}
+
+static void faults_fail_with_named_codes(void) { ASSERT_EQ(cio_run(faults_main, NULL), 0); }
+
+// A body longer than its Content-Length: the response is exactly
+// Content-Length bytes, and the connection (its excess unread) is not
+// reused: the next request is accepted on a new one.
+static int excess_main(void *arg) {
+  (void)arg;
+  cio_http_client *c;
+  ASSERT_EQ(cio_http_client_new(&c, NULL), 0);
+  struct fault_srv *s = fault_start(FAULT_LONG);
+  cio_http_response *r;
+  for (int i = 1; i <= 3; i++) {
+    ASSERT_EQ(fault_get(c, s, &r), 0);
+    size_t len;
+    const char *body = cio_http_response_body(r, &len);
+    ASSERT_EQ(len, 5);
+    ASSERT(strcmp(body, "abcde") == 0);
+    cio_http_response_free(r);
+    ASSERT_EQ(s->accepts, i);
+    ASSERT_EQ(s->requests, i);
+  }
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  fault_wait_open(s, 0);
+  fault_stop(s);
+  return 0;
+}
+
+static void body_past_content_length_is_cut_and_not_reused(void) {
+  ASSERT_EQ(cio_run(excess_main, NULL), 0);
+}
+
+// A chunked body trickled one byte per write (a sleep between each): the
+// whole body, intact, and the connection is reused afterwards.
+static int trickle_main(void *arg) {
+  (void)arg;
+  cio_http_client *c;
+  cio_http_client_opts co = {.read_timeout = 2};
+  ASSERT_EQ(cio_http_client_new(&c, &co), 0);
+  struct fault_srv *s = fault_start(FAULT_CHUNKED);
+  cio_http_response *r;
+  for (int i = 0; i < 2; i++) {
+    ASSERT_EQ(fault_get(c, s, &r), 0);
+    size_t len;
+    const char *body = cio_http_response_body(r, &len);
+    ASSERT_EQ(len, strlen(CHUNKED_BODY));
+    ASSERT(strcmp(body, CHUNKED_BODY) == 0);
+    ASSERT(strcmp(cio_http_response_header(r, "Transfer-Encoding"), "chunked") == 0);
+    cio_http_response_free(r);
+  }
+  ASSERT_EQ(s->accepts, 1);
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  fault_wait_open(s, 0);
+  fault_stop(s);
+  return 0;
+}
+
+static void chunked_body_one_byte_per_write_arrives_whole(void) {
+  ASSERT_EQ(cio_run(trickle_main, NULL), 0);
+}
+
 static const test_case cases[] = {
     {"requests_and_answers", requests_and_answers, 0},
     {"pool_limits_hold", pool_limits_hold, 0},
     {"timeouts_by_phase_and_cancellation", timeouts_by_phase_and_cancellation, 0},
     {"errors_are_named", errors_are_named, 0},
+    {"faults_fail_with_named_codes", faults_fail_with_named_codes, 0},
+    {"body_past_content_length_is_cut_and_not_reused",
+     body_past_content_length_is_cut_and_not_reused, 0},
+    {"chunked_body_one_byte_per_write_arrives_whole", chunked_body_one_byte_per_write_arrives_whole,
+     0},
 };
 
 int main(int argc, char **argv) {
