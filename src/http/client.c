@@ -232,8 +232,10 @@ int cio_http_client_new(cio_http_client **out, const cio_http_client_opts *opts)
   c->write_ns = seconds_ns(o.write_timeout, 5);
   double ct = o.connect_timeout == 0 ? 5 : o.connect_timeout;
   c->connect_ms = isinf(ct) ? 0 : (long)ceil(ct * 1000);
+  // curl reuses a connection whose idle whole seconds do not exceed
+  // CURLOPT_MAXAGE_CONN: N - 1 closes it once idle N seconds.
   double ka = o.keepalive_expiry == 0 ? 5 : o.keepalive_expiry;
-  c->keepalive_s = isinf(ka) || ka > 1e9 ? 1000000000L : (long)ceil(ka);
+  c->keepalive_s = isinf(ka) || ka > 1e9 ? 1000000000L : (long)ceil(ka) - 1;
   c->max_redirects = o.max_redirects;
   c->max_body = o.max_body ? o.max_body : DEFAULT_MAX_BODY;
   c->http2 = o.http2;
