@@ -3,10 +3,12 @@
 // The HTTP client (<cio/http_client.h>) against real servers started here:
 // cio's own HTTP server (in the same loop), raw cio sockets that stall,
 // reset or answer garbage.
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -377,6 +379,8 @@ enum fault {
 };
 
 #define FAULT_CONNS 256
+
+static int fault_busy_now, fault_busy_most; // requests being answered by all fault servers
 #define CHUNKED_BODY "The quick brown fox jumps over the lazy dog; 0123456789."
 
 struct fault_srv;
@@ -427,8 +431,11 @@ static int fault_conn_main(void *arg) {
   while ((rc = read_head(fc->sock, buf, sizeof buf, &have)) == 1) {
     s->requests++;
     if (s->mode == FAULT_OK) {
-      if (s->delay > 0 && (rc = cio_sleep(s->delay)) < 0) break;
-      if ((rc = write_str(fc->sock, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")) < 0) break;
+      if (++fault_busy_now > fault_busy_most) fault_busy_most = fault_busy_now;
+      if (s->delay > 0) rc = cio_sleep(s->delay);
+      if (rc >= 0) rc = write_str(fc->sock, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      fault_busy_now--;
+      if (rc < 0) break;
     } else if (s->mode == FAULT_RESET) {
       struct linger lg = {1, 0};
       ASSERT_EQ(setsockopt(cio_sock_fd(fc->sock), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
@@ -644,6 +651,213 @@ static void chunked_body_one_byte_per_write_arrives_whole(void) {
   ASSERT_EQ(cio_run(trickle_main, NULL), 0);
 }
 
+// A listener whose accept queue is full drops a new SYN (Linux counts a
+// ListenOverflow): connecting times out with CIO_HTTP_CONNECT_TIMEOUT,
+// near connect_timeout, and the client serves the next request.
+static int connect_timeout_main(void *arg) {
+  (void)arg;
+  cio_sock *l;
+  ASSERT_EQ(cio_tcp_listen(&l, "127.0.0.1", "0", 1, 0), 0);
+  ASSERT_EQ(listen(cio_sock_fd(l), 0), 0); // room for one connection, never accepted
+  char port[8], u[128];
+  snprintf(port, sizeof port, "%d", cio_sock_port(l));
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons((uint16_t)cio_sock_port(l)),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  enum { FILL = 4 };
+  int fill[FILL];
+  for (int i = 0; i < FILL; i++) { // the queue full, then SYNs waiting
+    fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ASSERT(fill[i] >= 0);
+    int rc = connect(fill[i], (struct sockaddr *)&a, sizeof a);
+    ASSERT(rc == 0 || errno == EINPROGRESS);
+    ASSERT_EQ(cio_sleep(0.02), 0);
+  }
+  cio_http_client_opts co = {.connect_timeout = 0.5};
+  cio_http_client *c;
+  ASSERT_EQ(cio_http_client_new(&c, &co), 0);
+  cio_http_response *r;
+  url(u, sizeof u, port, "/");
+  double t0 = cio_now();
+  int rc = cio_http_get(c, u, &r);
+  double took = cio_now() - t0;
+  printf("  %s (%s) after %.2f s\n", cio_strerror(rc), cio_http_client_error(), took);
+  ASSERT_EQ(rc, CIO_HTTP_CONNECT_TIMEOUT);
+  ASSERT_BETWEEN(took, 0.45, 3);
+  for (int i = 0; i < FILL; i++) close(fill[i]);
+  ASSERT_EQ(cio_sock_close(l), 0);
+  struct fault_srv *ok = fault_start(FAULT_OK);
+  ASSERT_EQ(fault_get(c, ok, &r), 0);
+  cio_http_response_free(r);
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  fault_wait_open(ok, 0);
+  fault_stop(ok);
+  return 0;
+}
+
+static void connect_to_a_full_backlog_times_out(void) {
+  ASSERT_EQ(cio_run(connect_timeout_main, NULL), 0);
+}
+
+// Many GETs at once to fault servers, each in a task of its own.
+struct burst {
+  cio_http_client *c;
+  struct fault_srv *s;
+  int rc;
+};
+static int burst_one(void *arg) {
+  struct burst *b = arg;
+  cio_http_response *r;
+  b->rc = fault_get(b->c, b->s, &r);
+  if (b->rc == 0) ASSERT(strcmp(cio_http_response_body(r, NULL), "ok") == 0);
+  cio_http_response_free(r);
+  return 0;
+}
+static void burst(cio_http_client *c, struct fault_srv **s, int nsrv, int each) {
+  enum { MAX = 64 };
+  struct burst b[MAX];
+  cio_task *t[MAX];
+  int n = nsrv * each;
+  ASSERT(n <= MAX);
+  for (int i = 0; i < n; i++) {
+    b[i] = (struct burst){c, s[i % nsrv], -1};
+    t[i] = cio_spawn(burst_one, &b[i]);
+  }
+  for (int i = 0; i < n; i++) {
+    ASSERT_EQ(cio_join(t[i]), 0);
+    ASSERT_EQ(b[i].rc, 0);
+  }
+}
+
+// max_connections holds across hosts: 20 slow requests at once to two
+// servers on two ports run at most 2 at once (counted by the servers:
+// requests between head read and answer), and all are answered.
+static int total_limit_main(void *arg) {
+  (void)arg;
+  struct fault_srv *s[2] = {fault_start(FAULT_OK), fault_start(FAULT_OK)};
+  s[0]->delay = s[1]->delay = 0.1;
+  cio_http_client_opts co = {.max_connections = 2};
+  cio_http_client *c;
+  ASSERT_EQ(cio_http_client_new(&c, &co), 0);
+  fault_busy_most = 0;
+  burst(c, s, 2, 10);
+  printf("  at most %d requests at once on the servers; accepts %d + %d\n", fault_busy_most,
+         s[0]->accepts, s[1]->accepts);
+  ASSERT_EQ(fault_busy_most, 2);
+  ASSERT_EQ(s[0]->requests, 10);
+  ASSERT_EQ(s[1]->requests, 10);
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  for (int i = 0; i < 2; i++) {
+    fault_wait_open(s[i], 0);
+    fault_stop(s[i]);
+  }
+  return 0;
+}
+
+static void total_limit_holds_across_hosts(void) { ASSERT_EQ(cio_run(total_limit_main, NULL), 0); }
+
+// max_keepalive: of 3 connections opened for 3 requests at once, 1 is
+// kept (the server sees 2 closed) and the next burst opens 2 anew;
+// keepalive_expiry: an idle connection is reused within it, and replaced
+// by a new one after it (accepts counted by the server).
+static int keepalive_main(void *arg) {
+  (void)arg;
+  struct fault_srv *s = fault_start(FAULT_OK);
+  s->delay = 0.2;
+  cio_http_client_opts co = {.max_keepalive = 1};
+  cio_http_client *c;
+  ASSERT_EQ(cio_http_client_new(&c, &co), 0);
+  burst(c, &s, 1, 3);
+  ASSERT_EQ(s->accepts, 3);
+  fault_wait_open(s, 1);
+  burst(c, &s, 1, 3);
+  ASSERT_EQ(s->accepts, 5);
+  fault_wait_open(s, 1);
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  fault_wait_open(s, 0);
+  fault_stop(s);
+
+  s = fault_start(FAULT_OK);
+  cio_http_client_opts eo = {.keepalive_expiry = 1};
+  ASSERT_EQ(cio_http_client_new(&c, &eo), 0);
+  cio_http_response *r;
+  double pause[] = {0, 0.4, 1.6, 0.4};
+  int accepts[] = {1, 1, 2, 2};
+  for (int i = 0; i < 4; i++) {
+    ASSERT_EQ(cio_sleep(pause[i]), 0);
+    ASSERT_EQ(fault_get(c, s, &r), 0);
+    cio_http_response_free(r);
+    printf("  after %.1f s idle: %d accepts, %zu connections\n", pause[i], s->accepts,
+           cio_http_client_connections(c));
+    ASSERT_EQ(s->accepts, accepts[i]);
+    ASSERT_EQ(cio_http_client_connections(c), (size_t)accepts[i]);
+  }
+  fault_wait_open(s, 1); // the expired one was closed
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  fault_wait_open(s, 0);
+  fault_stop(s);
+  return 0;
+}
+
+static void keepalive_count_and_expiry(void) { ASSERT_EQ(cio_run(keepalive_main, NULL), 0); }
+
+// Misuse: a request from another loop's thread is -EPERM, one on a
+// closed client -EINVAL, a close while a request is in flight -EBUSY (and
+// closes nothing: the request completes, then the close succeeds).
+struct foreign {
+  cio_http_client *c;
+  const char *url;
+  int rc;
+};
+static int foreign_main(void *arg) {
+  struct foreign *f = arg;
+  cio_http_response *r;
+  f->rc = cio_http_get(f->c, f->url, &r);
+  ASSERT(r == NULL);
+  return 0;
+}
+static void *foreign_thread(void *arg) {
+  ASSERT_EQ(cio_run(foreign_main, arg), 0);
+  return NULL;
+}
+
+static int misuse_main(void *arg) {
+  (void)arg;
+  cio_http_app *app;
+  char port[8], u[128];
+  cio_server *srv = serve(&app, port);
+  cio_http_client *c;
+  ASSERT_EQ(cio_http_client_new(&c, NULL), 0);
+  url(u, sizeof u, port, "/");
+  struct foreign f = {c, u, 1};
+  pthread_t th;
+  ASSERT_EQ(pthread_create(&th, NULL, foreign_thread, &f), 0);
+  ASSERT_EQ(pthread_join(th, NULL), 0); // blocks this loop: the other thread's call must not await
+  ASSERT_EQ(f.rc, -EPERM);
+
+  char slow_url[128];
+  url(slow_url, sizeof slow_url, port, "/slow?s=0.3");
+  struct fetch fl = {c, slow_url, -1, 0};
+  cio_task *t = cio_spawn(fetch, &fl);
+  ASSERT_EQ(cio_sleep(0.1), 0);
+  ASSERT_EQ(cio_http_client_close(c), -EBUSY);
+  ASSERT_EQ(cio_join(t), 0);
+  ASSERT_EQ(fl.rc, 0); // the close took nothing from it
+  ASSERT_EQ(fl.status, 200);
+  cio_http_response *r;
+  ASSERT_EQ(cio_http_get(c, u, &r), 0);
+  cio_http_response_free(r);
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  r = (cio_http_response *)1;
+  ASSERT_EQ(cio_http_get(c, u, &r), -EINVAL); // closed
+  ASSERT(r == NULL);
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  ASSERT_EQ(cio_http_app_free(app), 0);
+  return 0;
+}
+
+static void misuse_is_refused(void) { ASSERT_EQ(cio_run(misuse_main, NULL), 0); }
+
 static const test_case cases[] = {
     {"requests_and_answers", requests_and_answers, 0},
     {"pool_limits_hold", pool_limits_hold, 0},
@@ -654,6 +868,10 @@ static const test_case cases[] = {
      body_past_content_length_is_cut_and_not_reused, 0},
     {"chunked_body_one_byte_per_write_arrives_whole", chunked_body_one_byte_per_write_arrives_whole,
      0},
+    {"connect_to_a_full_backlog_times_out", connect_to_a_full_backlog_times_out, 0},
+    {"total_limit_holds_across_hosts", total_limit_holds_across_hosts, 0},
+    {"keepalive_count_and_expiry", keepalive_count_and_expiry, 0},
+    {"misuse_is_refused", misuse_is_refused, 0},
 };
 
 int main(int argc, char **argv) {
