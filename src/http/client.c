@@ -581,10 +581,13 @@ static int await_done(struct request *r) {
   return 0;
 }
 
-// The X.509 verification results cio names (OpenSSL's numbers).
-static int cert_code(long v) {
+// The X.509 verification results cio names (OpenSSL's numbers); `why` is
+// curl's message.
+static int cert_code(long v, const char *why) {
   switch (v) {
-  case 0: return CIO_TLS_CERT_HOSTNAME;   // the chain verified: curl's own name check failed
+  case 0: return CIO_TLS_CERT_HOSTNAME; // the chain verified: curl's own name check failed
+  case 1:                               // X509_V_ERR_UNSPECIFIED: so curl 7.88 reports that check
+    return strstr(why, "host name") ? CIO_TLS_CERT_HOSTNAME : CIO_TLS_CERT_INVALID;
   case 9:                                 // X509_V_ERR_CERT_NOT_YET_VALID
   case 10: return CIO_TLS_CERT_EXPIRED;   // X509_V_ERR_CERT_HAS_EXPIRED
   case 2:                                 // X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT
@@ -618,7 +621,7 @@ static int result_code(const struct request *r) {
   case CURLE_OPERATION_TIMEDOUT: return CIO_HTTP_CONNECT_TIMEOUT; // the only timeout curl runs
   case CURLE_PEER_FAILED_VERIFICATION:
     (void)curl_easy_getinfo(r->easy, CURLINFO_SSL_VERIFYRESULT, &verify);
-    return cert_code(verify);
+    return cert_code(verify, r->errbuf);
   case CURLE_SSL_CACERT_BADFILE: return CIO_TLS_CERT_INVALID;
   case CURLE_SSL_CONNECT_ERROR: return CIO_TLS_HANDSHAKE;
   case CURLE_TOO_MANY_REDIRECTS: return CIO_HTTP_TOO_MANY_REDIRECTS;
