@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cio.h"
@@ -858,6 +859,298 @@ static int misuse_main(void *arg) {
 
 static void misuse_is_refused(void) { ASSERT_EQ(cio_run(misuse_main, NULL), 0); }
 
+// ---------------------------------------------------------------- real servers: nginx, Python
+
+// Skips the case for want of a peer program, or fails it where CI asks
+// for every peer (CIO_REQUIRE_CLIENTS=1).
+static void missing_peer(const char *why) {
+  const char *req = getenv("CIO_REQUIRE_CLIENTS");
+  if (req && strcmp(req, "1") == 0) test_fail(__FILE__, __LINE__, "%s", why);
+  test_skip(why);
+}
+
+static char cert_dir[64]; // ca.pem, srv.pem (localhost, 127.0.0.1), srv.key
+static char work_dir[64]; // the case's files: configurations, documents
+static char path_buf[8][160];
+static int path_next;
+
+static const char *in_dir(const char *dir, const char *name) {
+  char *p = path_buf[path_next++ % 8];
+  snprintf(p, 160, "%s/%s", dir, name);
+  return p;
+}
+
+static void remove_dir(const char *dir) {
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+static void remove_cert_dir(void) { remove_dir(cert_dir); }
+static void remove_work_dir(void) { remove_dir(work_dir); }
+
+// A temporary directory for the case's files, removed when it exits.
+static void make_work_dir(void) {
+  snprintf(work_dir, sizeof work_dir, "/tmp/cio_client_XXXXXX");
+  ASSERT(mkdtemp(work_dir) != NULL);
+  atexit(remove_work_dir);
+}
+
+// Makes a test CA and a server certificate for localhost and 127.0.0.1 it
+// signed, with the openssl command (skips the case without it); in
+// CIO_TEST_TLS_DIR if set (made there once, as test_tls does).
+static void make_certs(void) {
+  const char *keep = getenv("CIO_TEST_TLS_DIR");
+  if (keep && strlen(keep) < sizeof cert_dir) {
+    snprintf(cert_dir, sizeof cert_dir, "%s", keep);
+    if (access(in_dir(cert_dir, "ca.pem"), R_OK) == 0 &&
+        access(in_dir(cert_dir, "srv.pem"), R_OK) == 0)
+      return;
+  }
+  if (system("command -v openssl >/dev/null 2>&1") != 0)
+    missing_peer("needs the openssl command (apt-get install openssl)");
+  if (!keep) {
+    snprintf(cert_dir, sizeof cert_dir, "/tmp/cio_client_ca_XXXXXX");
+    ASSERT(mkdtemp(cert_dir) != NULL);
+    atexit(remove_cert_dir);
+  }
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "( cd %s && K='-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes' && "
+           "openssl req -x509 $K -keyout ca.key -out ca.pem -days 30 -subj /CN=cio-test-ca && "
+           "openssl req $K -keyout srv.key -out srv.csr -subj /CN=localhost && "
+           "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' >ext && "
+           "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+           "-out srv.pem -days 30 -extfile ext ) >/dev/null 2>&1",
+           cert_dir);
+  ASSERT_EQ(system(cmd), 0);
+}
+
+// A free port (listened on, then given back for another program).
+static void free_port(char port[8]) {
+  cio_sock *l;
+  ASSERT_EQ(cio_tcp_listen(&l, "127.0.0.1", "0", 1, 0), 0);
+  snprintf(port, 8, "%d", cio_sock_port(l));
+  ASSERT_EQ(cio_sock_close(l), 0);
+}
+
+// GETs url until something listens there (up to 10 s).
+static void await_listening(cio_http_client *c, const char *u) {
+  cio_http_response *r = NULL;
+  int rc = -ECONNREFUSED;
+  for (int i = 0; i < 200 && rc == -ECONNREFUSED; i++) {
+    rc = cio_http_get(c, u, &r);
+    if (rc == -ECONNREFUSED) ASSERT_EQ(cio_sleep(0.05), 0);
+  }
+  if (rc < 0) fprintf(stderr, "%s: %s (%s)\n", u, cio_strerror(rc), cio_http_client_error());
+  ASSERT_EQ(rc, 0);
+  cio_http_response_free(r);
+}
+
+// Writes work_dir/name: `len` bytes, text lines or every byte value.
+static char *make_file(const char *name, size_t len, bool text) {
+  char *b = malloc(len + 1);
+  ASSERT(b);
+  for (size_t i = 0; i < len; i++)
+    b[i] = text ? (i % 64 == 63 ? '\n' : (char)('a' + (i / 64 + i) % 26)) : (char)(i * 7 + i / 256);
+  b[len] = '\0';
+  FILE *f = fopen(in_dir(work_dir, name), "wb");
+  ASSERT(f);
+  ASSERT_EQ(fwrite(b, 1, len, f), len);
+  ASSERT_EQ(fclose(f), 0);
+  return b;
+}
+
+static void stop_process(cio_process *p, int sig) {
+  ASSERT_EQ(cio_process_kill(p, sig), 0);
+  int code;
+  ASSERT_EQ(cio_process_wait(p, &code), 0);
+  ASSERT_EQ(cio_process_free(p), 0);
+}
+
+// 20 GETs at once from tasks of their own; each must be 200 over `version`.
+struct h2_get {
+  cio_http_client *c;
+  const char *url, *version;
+  int rc;
+};
+static int h2_get_one(void *arg) {
+  struct h2_get *g = arg;
+  cio_http_response *r;
+  g->rc = cio_http_get(g->c, g->url, &r);
+  if (g->rc == 0) {
+    ASSERT_EQ(cio_http_response_status(r), 200);
+    ASSERT(strcmp(cio_http_response_version(r), g->version) == 0);
+  }
+  cio_http_response_free(r);
+  return 0;
+}
+
+// nginx, plain and HTTPS with HTTP/2: a GET verified against the test CA;
+// with http2 the answer is HTTP/2 and 20 requests at once share one
+// connection (without it, HTTP/1.1); a gzip-encoded text file decoded to
+// its exact bytes (both ways); the system's CAs alone refuse the
+// certificate as untrusted; an address it does not name as the wrong host.
+static int nginx_main(void *arg) {
+  (void)arg;
+  char port[8], tport[8];
+  free_port(port);
+  free_port(tport);
+  ASSERT_EQ(mkdir(in_dir(work_dir, "www"), 0755), 0);
+  ASSERT_EQ(mkdir(in_dir(work_dir, "tmp"), 0755), 0);
+  enum { TEXT = 50000 };
+  char *text = make_file("www/t.txt", TEXT, true);
+  char conf[3072];
+  const char *w = work_dir, *cd = cert_dir;
+  snprintf(conf, sizeof conf,
+           "daemon off; master_process off; worker_processes 1;\n"
+           "error_log %s/nginx.err; pid %s/nginx.pid;\n"
+           "events { worker_connections 256; }\n"
+           "http { access_log off; default_type text/plain;\n"
+           "  client_body_temp_path %s/tmp; proxy_temp_path %s/tmp; fastcgi_temp_path %s/tmp;\n"
+           "  uwsgi_temp_path %s/tmp; scgi_temp_path %s/tmp;\n"
+           "  gzip on; gzip_types text/plain; gzip_min_length 0;\n"
+           "  types { text/plain txt; }\n"
+           "  server { listen 127.0.0.1:%s; root %s/www;\n"
+           "    location = /hello { return 200 \"hello\\n\"; } }\n"
+           "  server { listen 127.0.0.1:%s ssl http2; listen 127.0.0.2:%s ssl http2;\n"
+           "    ssl_certificate %s/srv.pem; ssl_certificate_key %s/srv.key; root %s/www;\n"
+           "    location = /hello { return 200 \"hello\\n\"; } } }\n",
+           w, w, w, w, w, w, w, port, w, tport, tport, cd, cd, w);
+  FILE *f = fopen(in_dir(work_dir, "nginx.conf"), "w");
+  ASSERT(f);
+  ASSERT(fputs(conf, f) >= 0);
+  ASSERT_EQ(fclose(f), 0);
+  // Under `timeout`: a failed assertion leaves no nginx behind for long.
+  char *argv[] = {"timeout",
+                  "60",
+                  "nginx",
+                  "-c",
+                  (char *)in_dir(work_dir, "nginx.conf"),
+                  "-p",
+                  work_dir,
+                  "-e",
+                  (char *)in_dir(work_dir, "nginx.err"),
+                  NULL};
+  cio_process *p;
+  ASSERT_EQ(cio_process_spawn(&p, "timeout", argv, NULL), 0);
+
+  char u[128];
+  cio_http_client *c;
+  cio_http_client_opts co = {.ca_file = in_dir(cert_dir, "ca.pem")};
+  ASSERT_EQ(cio_http_client_new(&c, &co), 0);
+  snprintf(u, sizeof u, "http://127.0.0.1:%s/hello", port);
+  await_listening(c, u);
+  cio_http_response *r;
+  const char *proto[] = {"http", "https"}, *ports[] = {port, tport};
+  for (int i = 0; i < 2; i++) { // gzip: decoded, exact
+    snprintf(u, sizeof u, "%s://localhost:%s/t.txt", proto[i], ports[i]);
+    int rc = cio_http_get(c, u, &r);
+    if (rc < 0) fprintf(stderr, "%s: %s (%s)\n", u, cio_strerror(rc), cio_http_client_error());
+    ASSERT_EQ(rc, 0);
+    ASSERT_EQ(cio_http_response_status(r), 200);
+    ASSERT(strcmp(cio_http_response_version(r), "HTTP/1.1") == 0);
+    ASSERT(strcmp(cio_http_response_header(r, "Content-Encoding"), "gzip") == 0);
+    size_t len;
+    const char *body = cio_http_response_body(r, &len);
+    ASSERT_EQ(len, TEXT);
+    ASSERT(memcmp(body, text, TEXT) == 0);
+    cio_http_response_free(r);
+  }
+  free(text);
+  ASSERT_EQ(cio_http_client_close(c), 0);
+
+  // HTTP/2: one connection for 20 requests at once.
+  co.http2 = true;
+  ASSERT_EQ(cio_http_client_new(&c, &co), 0);
+  snprintf(u, sizeof u, "https://localhost:%s/hello", tport);
+  enum { N = 20 };
+  struct h2_get g[N];
+  cio_task *t[N];
+  for (int i = 0; i < N; i++) {
+    g[i] = (struct h2_get){c, u, "HTTP/2", -1};
+    t[i] = cio_spawn(h2_get_one, &g[i]);
+  }
+  for (int i = 0; i < N; i++) {
+    ASSERT_EQ(cio_join(t[i]), 0);
+    ASSERT_EQ(g[i].rc, 0);
+  }
+  printf("  %d requests at once over HTTP/2: %zu connection(s)\n", N,
+         cio_http_client_connections(c));
+  ASSERT_EQ(cio_http_client_connections(c), 1);
+  ASSERT_EQ(cio_http_get(c, u, &r), 0);
+  ASSERT(strcmp(cio_http_response_body(r, NULL), "hello\n") == 0);
+  cio_http_response_free(r);
+  // An address the certificate does not name: the same server on 127.0.0.2.
+  snprintf(u, sizeof u, "https://127.0.0.2:%s/hello", tport);
+  int rc = cio_http_get(c, u, &r);
+  printf("  another address: %s (%s)\n", cio_strerror(rc), cio_http_client_error());
+  ASSERT_EQ(rc, CIO_TLS_CERT_HOSTNAME);
+  ASSERT_EQ(cio_http_client_close(c), 0);
+
+  // The system's CAs only: untrusted.
+  cio_http_client_opts so = {.http2 = true};
+  ASSERT_EQ(cio_http_client_new(&c, &so), 0);
+  snprintf(u, sizeof u, "https://localhost:%s/hello", tport);
+  ASSERT_EQ(cio_http_get(c, u, &r), CIO_TLS_CERT_UNTRUSTED);
+  printf("  without the CA: %s\n", cio_http_client_error());
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  stop_process(p, SIGQUIT);
+  return 0;
+}
+
+static void against_nginx_http_https_http2_gzip(void) {
+  if (system("command -v nginx >/dev/null 2>&1") != 0 && access("/usr/sbin/nginx", X_OK) != 0)
+    missing_peer("needs nginx (apt-get install nginx-light)");
+  make_certs();
+  make_work_dir();
+  ASSERT_EQ(cio_run(nginx_main, NULL), 0);
+}
+
+// Python's http.server (HTTP/1.0: it closes each connection): a binary
+// file comes back byte for byte, and 10 GETs in a row each get a new
+// connection and succeed.
+static int python_main(void *arg) {
+  (void)arg;
+  char port[8], u[128];
+  free_port(port);
+  enum { SIZE = 100000 };
+  char *data = make_file("data.bin", SIZE, false);
+  char *argv[] = {"timeout",   "60", "/usr/bin/python3", "-m",     "http.server", "--bind",
+                  "127.0.0.1", port, "--directory",      work_dir, NULL};
+  cio_process *p;
+  cio_process_opts po = {.pipe_stdout = true, .pipe_stderr = true}; // its log, unread: short
+  ASSERT_EQ(cio_process_spawn(&p, "timeout", argv, &po), 0);
+  cio_http_client *c;
+  ASSERT_EQ(cio_http_client_new(&c, NULL), 0);
+  snprintf(u, sizeof u, "http://127.0.0.1:%s/data.bin", port);
+  await_listening(c, u);
+  size_t before = cio_http_client_connections(c);
+  for (int i = 0; i < 10; i++) {
+    cio_http_response *r;
+    int rc = cio_http_get(c, u, &r);
+    if (rc < 0) fprintf(stderr, "%s: %s (%s)\n", u, cio_strerror(rc), cio_http_client_error());
+    ASSERT_EQ(rc, 0);
+    ASSERT_EQ(cio_http_response_status(r), 200);
+    ASSERT(strcmp(cio_http_response_version(r), "HTTP/1.0") == 0);
+    size_t len;
+    const char *body = cio_http_response_body(r, &len);
+    ASSERT_EQ(len, SIZE);
+    ASSERT(memcmp(body, data, SIZE) == 0);
+    cio_http_response_free(r);
+  }
+  ASSERT_EQ(cio_http_client_connections(c), before + 10);
+  free(data);
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  stop_process(p, SIGTERM);
+  return 0;
+}
+
+static void against_python_http_server(void) {
+  if (access("/usr/bin/python3", X_OK) != 0) missing_peer("needs /usr/bin/python3");
+  make_work_dir();
+  ASSERT_EQ(cio_run(python_main, NULL), 0);
+}
+
 static const test_case cases[] = {
     {"requests_and_answers", requests_and_answers, 0},
     {"pool_limits_hold", pool_limits_hold, 0},
@@ -872,6 +1165,8 @@ static const test_case cases[] = {
     {"total_limit_holds_across_hosts", total_limit_holds_across_hosts, 0},
     {"keepalive_count_and_expiry", keepalive_count_and_expiry, 0},
     {"misuse_is_refused", misuse_is_refused, 0},
+    {"against_nginx_http_https_http2_gzip", against_nginx_http_https_http2_gzip, 60},
+    {"against_python_http_server", against_python_http_server, 60},
 };
 
 int main(int argc, char **argv) {
