@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cio.h"
@@ -1151,6 +1152,132 @@ static void against_python_http_server(void) {
   ASSERT_EQ(cio_run(python_main, NULL), 0);
 }
 
+// ---------------------------------------------------------------- cancellation chaos
+
+struct chaos {
+  cio_http_client *c;
+  const char *port;
+  uint64_t rng;
+  int next, total;
+  int ok, timed_out, cancelled, other; // outcomes
+};
+struct chaos_req {
+  struct chaos *ch;
+  char url[128];
+  bool started;
+  int rc;
+};
+
+static int chaos_request(void *arg) {
+  struct chaos_req *q = arg;
+  q->started = true;
+  cio_http_response *r;
+  q->rc = cio_http_get(q->ch->c, q->url, &r);
+  if (q->rc == 0) {
+    ASSERT_EQ(cio_http_response_status(r), 200);
+    ASSERT(strcmp(cio_http_response_body(r, NULL), "{\"slept\":true}") == 0);
+  } else {
+    ASSERT(r == NULL);
+  }
+  cio_http_response_free(r);
+  return 0;
+}
+
+static void chaos_count(struct chaos *ch, int rc) {
+  if (rc == 0)
+    ch->ok++;
+  else if (rc == -ETIMEDOUT)
+    ch->timed_out++;
+  else if (rc == -ECANCELED)
+    ch->cancelled++;
+  else {
+    ch->other++;
+    printf("  a request failed: %s (%s)\n", cio_strerror(rc), cio_http_client_error());
+    ASSERT(documented(rc));
+  }
+}
+
+// A worker: takes the next request, and either runs it under a timeout
+// scope of 0-30 ms, or runs it in a task of its own that it cancels after
+// 0-30 ms; the server sleeps 0-20 ms before answering.
+static int chaos_worker(void *arg) {
+  struct chaos *ch = arg;
+  while (ch->next < ch->total) {
+    ch->next++;
+    uint64_t x = test_random(&ch->rng);
+    struct chaos_req q = {.ch = ch, .rc = 1};
+    char path[64];
+    snprintf(path, sizeof path, "/slow?s=0.%03d", (int)(x % 21));
+    url(q.url, sizeof q.url, ch->port, path);
+    double wait = (double)((x >> 8) % 31) / 1000;
+    if ((x >> 16) & 1) {
+      cio_scope scope;
+      ASSERT_EQ(cio_timeout_begin(&scope, wait), 0);
+      (void)chaos_request(&q);
+      int end = cio_scope_end(&scope);
+      ASSERT(end == 0 || end == -ETIMEDOUT);
+      if (end == -ETIMEDOUT) ASSERT(q.rc == 0 || q.rc == -ETIMEDOUT); // it ran out, or just made it
+    } else {
+      cio_task *t = cio_spawn(chaos_request, &q);
+      ASSERT(t);
+      ASSERT_EQ(cio_sleep(wait), 0);
+      (void)cio_cancel(t);
+      int rc = cio_join(t);
+      ASSERT(rc == 0 || rc == -ECANCELED);
+      if (!q.started) q.rc = -ECANCELED; // cancelled before it ran: no request made
+    }
+    chaos_count(ch, q.rc);
+  }
+  return 0;
+}
+
+// 10,000 requests (times test_scale()) from 50 tasks against cio's server,
+// each interrupted at a random moment by a timeout scope or a cancel from
+// another task: every result is 0, -ETIMEDOUT, -ECANCELED or a documented
+// code; afterwards the client serves a request, closes with 0, and the
+// server sees every connection closed (no handler left to cancel); the
+// runner checks no descriptor leaked (and ASan no memory).
+static int chaos_main(void *arg) {
+  (void)arg;
+  cio_http_app *app;
+  char port[8], u[128];
+  cio_server *srv = serve(&app, port);
+  cio_http_client_opts co = {.max_connections = 20};
+  struct chaos ch = {.port = port, .rng = (uint64_t)time(NULL) | 1};
+  const char *seed = getenv("CIO_TEST_SEED");
+  if (seed) ch.rng = strtoull(seed, NULL, 0) | 1;
+  printf("  seed %llu (CIO_TEST_SEED replays it)\n", (unsigned long long)ch.rng);
+  ch.total = (int)(10000 * test_scale());
+  if (ch.total < 200) ch.total = 200;
+  ASSERT_EQ(cio_http_client_new(&ch.c, &co), 0);
+  enum { WORKERS = 50 };
+  cio_task *w[WORKERS];
+  double t0 = cio_now();
+  for (int i = 0; i < WORKERS; i++) w[i] = cio_spawn(chaos_worker, &ch);
+  for (int i = 0; i < WORKERS; i++) ASSERT_EQ(cio_join(w[i]), 0);
+  printf("  %d requests in %.1f s: %d answered, %d timed out, %d cancelled, %d other; "
+         "%zu connections opened\n",
+         ch.total, cio_now() - t0, ch.ok, ch.timed_out, ch.cancelled, ch.other,
+         cio_http_client_connections(ch.c));
+  ASSERT_EQ(ch.ok + ch.timed_out + ch.cancelled + ch.other, ch.total);
+  ASSERT(ch.ok > 0 && ch.timed_out > 0 && ch.cancelled > 0); // each path was taken
+  cio_http_response *r;
+  url(u, sizeof u, port, "/");
+  ASSERT_EQ(cio_http_get(ch.c, u, &r), 0);
+  ASSERT_EQ(cio_http_response_status(r), 200);
+  cio_http_response_free(r);
+  ASSERT_EQ(cio_http_client_close(ch.c), 0);
+  for (int i = 0; i < 500 && cio_server_connections(srv) > 0; i++) ASSERT_EQ(cio_sleep(0.01), 0);
+  ASSERT_EQ(cio_server_connections(srv), 0);
+  ASSERT_EQ(cio_server_close(srv, 1), 0); // no handler had to be cancelled
+  ASSERT_EQ(cio_http_app_free(app), 0);
+  return 0;
+}
+
+static void cancellation_chaos_leaves_nothing_behind(void) {
+  ASSERT_EQ(cio_run(chaos_main, NULL), 0);
+}
+
 static const test_case cases[] = {
     {"requests_and_answers", requests_and_answers, 0},
     {"pool_limits_hold", pool_limits_hold, 0},
@@ -1167,6 +1294,7 @@ static const test_case cases[] = {
     {"misuse_is_refused", misuse_is_refused, 0},
     {"against_nginx_http_https_http2_gzip", against_nginx_http_https_http2_gzip, 60},
     {"against_python_http_server", against_python_http_server, 60},
+    {"cancellation_chaos_leaves_nothing_behind", cancellation_chaos_leaves_nothing_behind, 180},
 };
 
 int main(int argc, char **argv) {
