@@ -783,7 +783,7 @@ static int keepalive_main(void *arg) {
   cio_http_client_opts eo = {.keepalive_expiry = 1};
   ASSERT_EQ(cio_http_client_new(&c, &eo), 0);
   cio_http_response *r;
-  double pause[] = {0, 0.4, 1.6, 0.4};
+  double pause[] = {0, 0.2, 1.6, 0.2};
   int accepts[] = {1, 1, 2, 2};
   for (int i = 0; i < 4; i++) {
     ASSERT_EQ(cio_sleep(pause[i]), 0);
