@@ -2,7 +2,8 @@
 //
 // The HTTP client (<cio/http_client.h>) against real servers started here:
 // cio's own HTTP server (in the same loop), raw cio sockets that stall,
-// reset or answer garbage.
+// reset or answer garbage, nginx (HTTPS, HTTP/2, gzip) and Python's
+// http.server, started by the cases and stopped by them.
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
