@@ -32,7 +32,7 @@ typedef struct cio_http_client_opts {
   size_t max_connections;          ///< open connections in all (0: 100)
   size_t max_connections_per_host; ///< to one host (0: as many as max_connections)
   size_t max_keepalive;            ///< idle connections kept for reuse (0: 20)
-  double keepalive_expiry;         ///< seconds an idle connection is kept (0: 5)
+  double keepalive_expiry;         ///< seconds an idle connection is kept (0: 5; whole, >= 1)
   double connect_timeout;          ///< seconds to connect, TLS included (0: 5)
   double read_timeout;             ///< seconds the server may send nothing (0: 5)
   double write_timeout;            ///< seconds sending the request may make no progress (0: 5)

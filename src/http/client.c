@@ -233,8 +233,10 @@ int cio_http_client_new(cio_http_client **out, const cio_http_client_opts *opts)
   c->write_ns = seconds_ns(o.write_timeout, 5);
   double ct = o.connect_timeout == 0 ? 5 : o.connect_timeout;
   c->connect_ms = isinf(ct) ? 0 : (long)ceil(ct * 1000);
+  // curl reuses a connection whose idle whole seconds do not exceed
+  // CURLOPT_MAXAGE_CONN: N - 1 closes it once idle N seconds.
   double ka = o.keepalive_expiry == 0 ? 5 : o.keepalive_expiry;
-  c->keepalive_s = isinf(ka) || ka > 1e9 ? 1000000000L : (long)ceil(ka);
+  c->keepalive_s = isinf(ka) || ka > 1e9 ? 1000000000L : (long)ceil(ka) - 1;
   c->max_redirects = o.max_redirects;
   c->max_body = o.max_body ? o.max_body : DEFAULT_MAX_BODY;
   c->http2 = o.http2;
@@ -322,6 +324,10 @@ static bool grow(char **buf, size_t *cap, size_t need) {
   return true;
 }
 
+// The request entered a new phase (connection acquired, request sent):
+// its task, parked until the old phase's deadline, recomputes it.
+static void phase_changed(struct request *r) { cio__wake(r->c->L, r->task, 0); }
+
 static size_t on_body(char *p, size_t size, size_t n, void *arg) {
   struct request *r = arg;
   size_t len = size * n;
@@ -362,7 +368,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg) {
   struct request *r = arg;
   size_t len = size * n;
   r->progress = cio__loop_now(r->c->L);
-  r->sent = true; // an answer (even a 100 Continue) comes after the request
+  if (!r->sent) {
+    r->sent = true; // an answer (even a 100 Continue) comes after the request
+    phase_changed(r);
+  }
   if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) r->hlen = 0; // a redirect's or a 1xx's next answer
   if (len > 15 && strncasecmp(p, "Content-Length:", 15) == 0 &&
       !length_agrees(r, p + 15, len - 15)) {
@@ -383,6 +392,7 @@ static curl_socket_t on_open_socket(void *arg, curlsocktype purpose, struct curl
   (void)purpose;
   struct request *r = arg;
   r->acquired = true; // a connection of its own: the pool wait is over
+  phase_changed(r);
   int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
   if (fd >= 0) r->c->connections++;
   return fd >= 0 ? fd : CURL_SOCKET_BAD;
@@ -394,6 +404,7 @@ static int on_prereq(void *arg, char *ip, char *local_ip, int port, int local_po
   r->acquired = r->connected = true;
   r->progress = cio__loop_now(r->c->L);
   if (r->to_send == 0) r->sent = true;
+  phase_changed(r);
   return CURL_PREREQFUNC_OK;
 }
 
@@ -403,7 +414,10 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
   struct request *r = arg;
   if (r->connected && !r->sent && ulnow > 0) {
     r->progress = cio__loop_now(r->c->L);
-    if (ulnow >= r->to_send) r->sent = true;
+    if (ulnow >= r->to_send) {
+      r->sent = true;
+      phase_changed(r);
+    }
   }
   return 0;
 }
@@ -592,10 +606,13 @@ static int await_done(struct request *r) {
   return 0;
 }
 
-// The X.509 verification results cio names (OpenSSL's numbers).
-static int cert_code(long v) {
+// The X.509 verification results cio names (OpenSSL's numbers); `why` is
+// curl's message.
+static int cert_code(long v, const char *why) {
   switch (v) {
-  case 0: return CIO_TLS_CERT_HOSTNAME;   // the chain verified: curl's own name check failed
+  case 0: return CIO_TLS_CERT_HOSTNAME; // the chain verified: curl's own name check failed
+  case 1:                               // X509_V_ERR_UNSPECIFIED: so curl 7.88 reports that check
+    return strstr(why, "host name") ? CIO_TLS_CERT_HOSTNAME : CIO_TLS_CERT_INVALID;
   case 9:                                 // X509_V_ERR_CERT_NOT_YET_VALID
   case 10: return CIO_TLS_CERT_EXPIRED;   // X509_V_ERR_CERT_HAS_EXPIRED
   case 2:                                 // X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT
@@ -615,7 +632,9 @@ static int result_code(const struct request *r) {
   switch (r->result) {
   case CURLE_OK: return 0;
   case CURLE_OUT_OF_MEMORY: return -ENOMEM;
-  case CURLE_UNSUPPORTED_PROTOCOL: // a scheme refused, or an answer (HTTP/0.9, a bad status)
+  case CURLE_UNSUPPORTED_PROTOCOL:
+    // Before connecting: a URL's scheme; after: an answer curl refuses (no
+    // status line, which it takes for HTTP/0.9; a status it cannot read).
     return r->connected ? CIO_HTTP_PROTOCOL : -EINVAL;
   case CURLE_URL_MALFORMAT:
   case CURLE_BAD_FUNCTION_ARGUMENT: return -EINVAL;
@@ -627,7 +646,7 @@ static int result_code(const struct request *r) {
   case CURLE_OPERATION_TIMEDOUT: return CIO_HTTP_CONNECT_TIMEOUT; // the only timeout curl runs
   case CURLE_PEER_FAILED_VERIFICATION:
     (void)curl_easy_getinfo(r->easy, CURLINFO_SSL_VERIFYRESULT, &verify);
-    return cert_code(verify);
+    return cert_code(verify, r->errbuf);
   case CURLE_SSL_CACERT_BADFILE: return CIO_TLS_CERT_INVALID;
   case CURLE_SSL_CONNECT_ERROR: return CIO_TLS_HANDSHAKE;
   case CURLE_TOO_MANY_REDIRECTS: return CIO_HTTP_TOO_MANY_REDIRECTS;
