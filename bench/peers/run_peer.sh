@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# Run one peer benchmark (Go or Python) and print its output; the last line is
-# "<workload> <value> <unit>".
+# Run one peer benchmark (Go, Python or Node) and print its output; the last
+# line is "<workload> <value> <unit>".
 #
 # Usage: run_peer.sh <lang> <workload> [args...]
 #   lang:     go | go1 (GOMAXPROCS=1) | asyncio | uvloop
+#             | httpx | httpx-uv | aiohttp | aiohttp-uv | node (client_load only)
 #   workload: switch | spawn | idle | timers | gather | wait_first | queue | lock | sem
 #             tls_server | tls_bulk (Go only: servers and a client that
 #             bench/tls_handshake.sh and bench/tls_bulk.sh start)
+#             client_load (URL N [SECONDS [WARMUP]]: the HTTP client load that
+#             bench/client_load.sh runs; Go, httpx, aiohttp and Node's fetch)
 #
 # Go programs are built once into $BENCH_BUILD (default /tmp/cio-peers) and
 # rebuilt when their source is newer. Environment: GO (go tool, default: go in
-# PATH, else /usr/bin/go), PYTHON (default /usr/bin/python3).
+# PATH, else /usr/bin/go), PYTHON (default /usr/bin/python3), NODE (default:
+# node in PATH).
 # Exits 77 after printing "<workload> skipped: <reason>" if the toolchain is
 # missing.
 set -eu
 
 usage() {
-	echo "usage: $0 <go|go1|asyncio|uvloop> <switch|spawn|idle|timers|gather|wait_first|queue|lock|sem|tls_server|tls_bulk> [args...]" >&2
+	echo "usage: $0 <go|go1|asyncio|uvloop|httpx|httpx-uv|aiohttp|aiohttp-uv|node> <switch|spawn|idle|timers|gather|wait_first|queue|lock|sem|tls_server|tls_bulk|client_load> [args...]" >&2
 	exit 2
 }
 
@@ -28,7 +32,7 @@ workload=$2
 shift 2
 
 case $workload in
-switch | spawn | idle | timers | gather | wait_first | queue | lock | sem | tls_server | tls_bulk) ;;
+switch | spawn | idle | timers | gather | wait_first | queue | lock | sem | tls_server | tls_bulk | client_load) ;;
 *) usage ;;
 esac
 
@@ -67,7 +71,7 @@ go | go1)
 	exec "$bin" "$@"
 	;;
 asyncio | uvloop)
-	case $workload in tls_*) skip "no Python peer" ;; esac
+	case $workload in tls_* | client_load) skip "no $lang peer (httpx and aiohttp are the Python clients)" ;; esac
 	py=${PYTHON:-/usr/bin/python3}
 	[ -x "$py" ] || skip "$py not found"
 	flag=
@@ -76,6 +80,31 @@ asyncio | uvloop)
 		flag=--uvloop
 	fi
 	exec "$py" "$here/py/$workload.py" ${flag:+"$flag"} "$@"
+	;;
+httpx | httpx-uv | aiohttp | aiohttp-uv)
+	# The Python HTTP clients live in client/, not py/: py/queue.py would
+	# shadow the standard library's queue module, which anyio imports.
+	[ "$workload" = client_load ] || skip "$lang is a client_load peer only"
+	py=${PYTHON:-/usr/bin/python3}
+	[ -x "$py" ] || skip "$py not found"
+	mod=${lang%-uv}
+	"$py" -c "import $mod" 2>/dev/null || skip "$mod not installed for $py (apt-get install python3-$mod)"
+	flag=
+	if [ "$lang" != "$mod" ]; then
+		"$py" -c 'import uvloop' 2>/dev/null || skip "uvloop not installed for $py"
+		flag=--uvloop
+	fi
+	exec "$py" "$here/client/client_$mod.py" ${flag:+"$flag"} "$@"
+	;;
+node)
+	[ "$workload" = client_load ] || skip "node is a client_load peer only (echo: start_echo.sh)"
+	node_tool=${NODE:-$(command -v node || true)}
+	if [ -z "$node_tool" ] || [ ! -x "$node_tool" ]; then
+		skip "node not found"
+	fi
+	"$node_tool" -e 'process.exit(typeof fetch === "function" ? 0 : 1)' 2>/dev/null ||
+		skip "$node_tool has no global fetch (Node 18 or later)"
+	exec "$node_tool" "$here/node/client_load.js" "$@"
 	;;
 *)
 	usage
