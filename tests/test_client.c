@@ -508,6 +508,11 @@ static struct fault_srv *fault_start(enum fault mode) {
   return s;
 }
 
+static int hello_task_noop(void *arg) {
+  (void)arg;
+  return 0;
+}
+
 // Waits (up to 5 s) until the server has seen all but `open` of its
 // connections closed by the client.
 static void fault_wait_open(struct fault_srv *s, int open) {
@@ -1279,7 +1284,50 @@ static void cancellation_chaos_leaves_nothing_behind(void) {
   ASSERT_EQ(cio_run(chaos_main, NULL), 0);
 }
 
+// A pooled connection the server closes while it is idle: its socket stays
+// in the client's epoll between requests (no epoll_ctl per request), so
+// the close must take it out rather than wake the client again and again
+// (level-triggered): 0.3 s idle then costs next to no CPU, and the next
+// request opens a new connection.
+static double cpu_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int idle_close_main(void *arg) {
+  (void)arg;
+  struct fault_srv *s = fault_start(FAULT_OK);
+  cio_http_client *c;
+  ASSERT_EQ(cio_http_client_new(&c, NULL), 0);
+  char u[128];
+  url(u, sizeof u, s->port, "/");
+  cio_http_response *r;
+  ASSERT_EQ(cio_http_get(c, u, &r), 0);
+  cio_http_response_free(r);
+  (void)cio_cancel(s->conns[0].task); // the server closes the kept-alive connection
+  ASSERT_EQ(cio_join(s->conns[0].task), 0);
+  s->conns[0].task = cio_spawn(hello_task_noop, NULL);
+  double cpu0 = cpu_seconds();
+  ASSERT_EQ(cio_sleep(0.3), 0);
+  double spent = cpu_seconds() - cpu0;
+  printf("  0.3 s with a closed idle connection in the pool: %.3f s of CPU\n", spent);
+  ASSERT(spent < 0.1);
+  ASSERT_EQ(cio_http_get(c, u, &r), 0);
+  ASSERT_EQ(cio_http_response_status(r), 200);
+  cio_http_response_free(r);
+  ASSERT_EQ(s->accepts, 2);
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  fault_stop(s);
+  return 0;
+}
+
+static void idle_connection_closed_by_the_server(void) {
+  ASSERT_EQ(cio_run(idle_close_main, NULL), 0);
+}
+
 static const test_case cases[] = {
+    {"idle_connection_closed_by_the_server", idle_connection_closed_by_the_server, 0},
     {"requests_and_answers", requests_and_answers, 0},
     {"pool_limits_hold", pool_limits_hold, 0},
     {"timeouts_by_phase_and_cancellation", timeouts_by_phase_and_cancellation, 0},
