@@ -79,6 +79,26 @@ static int big(cio_http_req *req, cio_http_res *res, void *arg) {
   return cio_http_send(res, 200, "text/plain", b, sizeof b);
 }
 
+// GET /stream/{kib}: kib KiB of a pattern (byte i is i % 251) in 4 KiB
+// pieces, chunked, counting what the handler got written; ?halt=1 stops
+// for 2 s after the first piece.
+static size_t streamed; // bytes the handler wrote
+static int streamer(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)arg;
+  int64_t kib = cio_http_param_int(req, "kib");
+  const char *halt = cio_http_query(req, "halt");
+  int rc = cio_http_stream_start(res, 200, "application/octet-stream");
+  unsigned char piece[4096];
+  for (int64_t at = 0; rc == 0 && at < kib * 1024; at += (int64_t)sizeof piece) {
+    for (size_t i = 0; i < sizeof piece; i++)
+      piece[i] = (unsigned char)((size_t)(at + (int64_t)i) % 251);
+    rc = cio_http_stream_write(res, piece, sizeof piece);
+    if (rc == 0) streamed += sizeof piece;
+    if (rc == 0 && at == 0 && halt) rc = cio_sleep(2);
+  }
+  return rc;
+}
+
 static cio_server *serve(cio_http_app **app_out, char port[8]) {
   cio_http_app *app = cio_http_app_new();
   ASSERT_EQ(cio_http_route(app, "GET", "/", hello, NULL), 0);
@@ -87,6 +107,7 @@ static cio_server *serve(cio_http_app **app_out, char port[8]) {
   ASSERT_EQ(cio_http_route(app, "GET", "/slow", slow, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/r/{to}", redirect, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/big", big, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "GET", "/stream/{kib:int}", streamer, NULL), 0);
   cio_http_opts o = {.max_body = 1 << 20};
   cio_server *srv;
   ASSERT_EQ(cio_http_serve(app, "127.0.0.1", "0", &o, &srv), 0);
@@ -1326,7 +1347,116 @@ static void idle_connection_closed_by_the_server(void) {
   ASSERT_EQ(cio_run(idle_close_main, NULL), 0);
 }
 
+// Streamed responses: the head first, then the body as it comes, exact;
+// backpressure (a reader that pauses holds the server's handler back: it
+// has not written the whole 64 MiB when the reader stopped after 100 KiB);
+// max_body does not apply; a stream freed half read closes its connection
+// and the next request works; a stalled body is CIO_HTTP_READ_TIMEOUT,
+// every read after it too; a stream read to its end gives its connection
+// back to the pool; a response read whole can be read the same way.
+static int stream_main(void *arg) {
+  (void)arg;
+  cio_http_app *app;
+  char port[8], u[128];
+  cio_server *srv = serve(&app, port);
+  cio_http_client_opts co = {.max_body = 1000, .read_timeout = 0.3};
+  cio_http_client *c;
+  ASSERT_EQ(cio_http_client_new(&c, &co), 0);
+  cio_http_response *r;
+  static unsigned char buf[65536];
+
+  url(u, sizeof u, port, "/stream/65536"); // 64 MiB
+  streamed = 0;
+  ASSERT_EQ(cio_http_stream(c, "GET", u, NULL, &r), 0);
+  ASSERT_EQ(cio_http_response_status(r), 200);
+  ASSERT(strcmp(cio_http_response_header(r, "Transfer-Encoding"), "chunked") == 0);
+  size_t len;
+  ASSERT(cio_http_response_body(r, &len) == NULL && len == 0);
+  size_t got = 0;
+  while (got < 100000) {
+    ssize_t n = cio_http_response_read(r, buf, 1000);
+    ASSERT(n > 0);
+    for (ssize_t i = 0; i < n; i++) ASSERT_EQ(buf[i], (unsigned char)((got + (size_t)i) % 251));
+    got += (size_t)n;
+  }
+  ASSERT_EQ(cio_sleep(0.3), 0); // the reader pauses: the handler must too
+  size_t ahead = streamed;
+  printf("  reader at %zu bytes, paused 0.3 s: the server had written %zu of 64 MiB\n", got, ahead);
+  ASSERT(ahead < (size_t)32 << 20);
+  ssize_t n;
+  while ((n = cio_http_response_read(r, buf, sizeof buf)) > 0) {
+    for (ssize_t i = 0; i < n; i++) ASSERT_EQ(buf[i], (unsigned char)((got + (size_t)i) % 251));
+    got += (size_t)n;
+  }
+  ASSERT_EQ(n, 0);
+  ASSERT_EQ(got, (size_t)64 << 20);
+  ASSERT_EQ(cio_http_response_read(r, buf, sizeof buf), 0); // the end stays the end
+  cio_http_response_free(r);
+  size_t conns = cio_http_client_connections(c);
+  url(u, sizeof u, port, "/");
+  ASSERT_EQ(cio_http_get(c, u, &r), 0);
+  cio_http_response_free(r);
+  ASSERT_EQ(cio_http_client_connections(c), conns); // given back to the pool, reused
+
+  // Freed half read: the connection goes, the client goes on.
+  url(u, sizeof u, port, "/stream/4096");
+  ASSERT_EQ(cio_http_stream(c, "GET", u, NULL, &r), 0);
+  ASSERT(cio_http_response_read(r, buf, 100) > 0);
+  cio_http_response_free(r);
+  url(u, sizeof u, port, "/");
+  ASSERT_EQ(cio_http_get(c, u, &r), 0);
+  ASSERT_EQ(cio_http_response_status(r), 200);
+  cio_http_response_free(r);
+  ASSERT_EQ(cio_http_client_connections(c), conns + 1);
+
+  // A body that stalls.
+  url(u, sizeof u, port, "/stream/64?halt=1");
+  ASSERT_EQ(cio_http_stream(c, "GET", u, NULL, &r), 0);
+  got = 0;
+  while ((n = cio_http_response_read(r, buf, sizeof buf)) > 0) got += (size_t)n;
+  ASSERT_EQ(n, CIO_HTTP_READ_TIMEOUT);
+  ASSERT_EQ(got, 4096);
+  ASSERT_EQ(cio_http_response_read(r, buf, sizeof buf), CIO_HTTP_READ_TIMEOUT);
+  cio_http_response_free(r);
+
+  // A scope around a read interrupts it; the stream goes on.
+  url(u, sizeof u, port, "/stream/64?halt=1");
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  co.read_timeout = 5;
+  ASSERT_EQ(cio_http_client_new(&c, &co), 0);
+  ASSERT_EQ(cio_http_stream(c, "GET", u, NULL, &r), 0);
+  ASSERT_EQ(cio_http_response_read(r, buf, 4096), 4096);
+  cio_scope scope;
+  ASSERT_EQ(cio_timeout_begin(&scope, 0.1), 0);
+  ASSERT_EQ(cio_http_response_read(r, buf, sizeof buf), -ETIMEDOUT);
+  ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
+  ASSERT_EQ(cio_http_client_close(c), -EBUSY); // the stream is in flight
+  got = 4096;
+  while ((n = cio_http_response_read(r, buf, sizeof buf)) > 0) got += (size_t)n;
+  ASSERT_EQ(n, 0);
+  ASSERT_EQ(got, 64 * 1024);
+  cio_http_response_free(r);
+
+  // A response read whole reads the same way.
+  url(u, sizeof u, port, "/");
+  ASSERT_EQ(cio_http_get(c, u, &r), 0);
+  char small[8];
+  ASSERT_EQ(cio_http_response_read(r, small, sizeof small), 8);
+  ASSERT_EQ(memcmp(small, "{\"messag", 8), 0);
+  got = 8;
+  while ((n = cio_http_response_read(r, small, sizeof small)) > 0) got += (size_t)n;
+  ASSERT_EQ(got, strlen("{\"message\":\"Hello\"}"));
+  cio_http_response_free(r);
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  ASSERT_EQ(cio_http_app_free(app), 0);
+  return 0;
+}
+
+static void streamed_responses(void) { ASSERT_EQ(cio_run(stream_main, NULL), 0); }
+
 static const test_case cases[] = {
+    {"streamed_responses", streamed_responses, 60},
     {"idle_connection_closed_by_the_server", idle_connection_closed_by_the_server, 0},
     {"requests_and_answers", requests_and_answers, 0},
     {"pool_limits_hold", pool_limits_hold, 0},

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "../cio.h"
 
@@ -89,19 +90,44 @@ CIO_AWAIT int cio_http_request(cio_http_client *c, const char *method, const cha
 /// cio_http_request(c, "GET", url, NULL, out).
 CIO_AWAIT int cio_http_get(cio_http_client *c, const char *url, cio_http_response **out);
 
+/// Streams the response (httpx's client.stream()): sends the request and
+/// returns once the answer's head has come, with its status and headers;
+/// the body is read as it comes with cio_http_response_read(), with
+/// backpressure (libcurl stops reading from the server while 64 KiB wait
+/// unread), and max_body does not apply.  Awaits.  Returns as
+/// cio_http_request().  The response holds its connection until the body
+/// is read to its end (the connection then goes back to the pool) or the
+/// response is freed (a connection with a body left unread is closed);
+/// until then the transfer counts as in flight for cio_http_client_close().
+CIO_AWAIT int cio_http_stream(cio_http_client *c, const char *method, const char *url,
+                              const cio_http_request_opts *o, cio_http_response **out);
+
+/// Reads up to len bytes of the body, awaiting some when a streamed body
+/// has none yet.  Returns the bytes read, 0 at the end of the body, or a
+/// negative code: CIO_HTTP_READ_TIMEOUT (the server sent nothing for
+/// read_timeout while the call waited), CIO_HTTP_PROTOCOL (the body broke
+/// off, or its coding is bad), -ECONNRESET...: the stream has ended, and
+/// every later read returns the same; -ETIMEDOUT or -ECANCELED from the
+/// task's scope or cancellation, after which reading may go on.  On a
+/// response read whole (cio_http_request()), hands out its body.
+CIO_AWAIT ssize_t cio_http_response_read(cio_http_response *r, void *buf, size_t len);
+
 /// The response's status code.  Does not await.
 int cio_http_response_status(const cio_http_response *r);
 /// The value of header `name` (without case; the last if repeated), or
 /// NULL.  Valid until the response is freed.  Does not await.
 const char *cio_http_response_header(const cio_http_response *r, const char *name);
 /// The body (decoded if it came compressed) and its length; the bytes are
-/// followed by a NUL.  Valid until the response is freed.  Does not await.
+/// followed by a NUL.  NULL and 0 for a streamed response (see
+/// cio_http_response_read()).  Valid until the response is freed.  Does not
+/// await.
 const char *cio_http_response_body(const cio_http_response *r, size_t *len);
 /// The URL answered (after redirects).  Does not await.
 const char *cio_http_response_url(const cio_http_response *r);
 /// The protocol: "HTTP/1.1", "HTTP/2", "HTTP/1.0".  Does not await.
 const char *cio_http_response_version(const cio_http_response *r);
-/// Frees a response (NULL: nothing).  Does not await.
+/// Frees a response (NULL: nothing); a streamed one not read to its end
+/// closes its connection.  Does not await.
 void cio_http_response_free(cio_http_response *r);
 
 /// libcurl's words for this thread's last failed request, or "".

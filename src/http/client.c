@@ -46,7 +46,9 @@
 
 #define CLIENT_MAGIC 0x68636c69u // "hcli"
 #define DEFAULT_MAX_BODY ((size_t)64 << 20)
-#define EASY_SPARE 64 // easy handles kept for reuse
+#define EASY_SPARE 64                  // easy handles kept for reuse
+#define STREAM_HIGH ((size_t)64 << 10) // a streamed body: curl pauses with this much unread
+#define STREAM_LOW ((size_t)16 << 10)  //   and goes on once the reader is down to this
 #define NS 1000000000.0
 
 struct cio_http_client {
@@ -77,19 +79,28 @@ struct cio_http_client {
   char *ca_file, *user_agent;
 };
 
-// A request in flight (on its task's stack).
+// A request in flight, and a streamed response's transfer.
 struct request {
-  cio_http_client *c;
+  cio_http_client *c; // NULL once finished (the handle went back to the client)
   CURL *easy;
-  cio_task *task;     // its task's record
-  bool done;          // curl finished the transfer
-  CURLcode result;    //   how
-  bool acquired;      // it has a connection (opening one, or reused)
-  bool connected;     // the connection is up: the request goes out
-  bool sent;          // the whole request went out: waiting for the answer
-  curl_off_t to_send; // body bytes
-  int64_t start;      // when it was submitted
-  int64_t progress;   // the last byte moved
+  cio_task *task;             // the task waiting on it (record)
+  bool parked;                //   parked in this request's wait: only then is it woken
+  bool in_multi;              // the transfer is in the client's multi handle
+  bool stream;                // cio_http_stream(): the head ends the wait, the body comes after
+  bool head_done;             //   the final head has come
+  bool paused;                //   curl is paused: the reader has STREAM_HIGH unread
+  size_t rstart;              //   the unread body is body[rstart, len)
+  int error;                  //   a stream's failure, returned by every read after it
+  struct curl_slist *headers; // the request's headers
+  char *full_url;             // the URL with its query, or NULL
+  bool done;                  // curl finished the transfer
+  CURLcode result;            //   how
+  bool acquired;              // it has a connection (opening one, or reused)
+  bool connected;             // the connection is up: the request goes out
+  bool sent;                  // the whole request went out: waiting for the answer
+  curl_off_t to_send;         // body bytes
+  int64_t start;              // when it was submitted
+  int64_t progress;           // the last byte moved
   bool too_large, nomem;
   bool bad_head; // two Content-Length values that differ
   char *body;    // the response body
@@ -108,6 +119,8 @@ struct cio_http_response {
   char *head; // header lines, split in place
   size_t nfields;
   const char **names, **values;
+  struct request *stream; // cio_http_stream(): its transfer (owned)
+  size_t read_at;         // cio_http_response_read() of a whole body: bytes read
 };
 
 static _Thread_local char last_error[CURL_ERROR_SIZE];
@@ -230,7 +243,7 @@ static void finish_done(cio_http_client *c) {
     if (!r || r->done) continue;
     r->done = true;
     r->result = m->data.result;
-    cio__wake(c->L, r->task, 1);
+    if (r->parked) cio__wake(c->L, r->task, 1);
   }
 }
 
@@ -392,12 +405,34 @@ static bool grow(char **buf, size_t *cap, size_t need) {
 
 // The request entered a new phase (connection acquired, request sent):
 // its task, parked until the old phase's deadline, recomputes it.
-static void phase_changed(struct request *r) { cio__wake(r->c->L, r->task, 0); }
+static void phase_changed(struct request *r) {
+  if (r->parked) cio__wake(r->c->L, r->task, 0);
+}
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg) {
   struct request *r = arg;
   size_t len = size * n;
   r->progress = cio__loop_now(r->c->L);
+  if (r->stream) {
+    if (r->len - r->rstart >= STREAM_HIGH) { // the reader is behind: hold the server back
+      r->paused = true;
+      return CURL_WRITEFUNC_PAUSE; // curl gives the same bytes again once unpaused
+    }
+    if (r->rstart && r->len + len + 1 > r->cap) { // room at the front
+      memmove(r->body, r->body + r->rstart, r->len - r->rstart);
+      r->len -= r->rstart;
+      r->rstart = 0;
+    }
+    if (!grow(&r->body, &r->cap, r->len + len + 1)) {
+      r->nomem = true;
+      return 0;
+    }
+    memcpy(r->body + r->len, p, len);
+    r->len += len;
+    r->head_done = true;
+    phase_changed(r); // the reader, or the caller waiting for the head
+    return len;
+  }
   if (r->len + len > r->c->max_body) {
     r->too_large = true;
     return 0; // curl stops: CURLE_WRITE_ERROR
@@ -430,6 +465,19 @@ static bool length_agrees(const struct request *r, const char *v, size_t n) {
   return true;
 }
 
+// At the blank line that ends a head: whether it is the answer's, not a
+// 1xx's nor a redirect's that curl will follow.
+static bool head_is_final(const struct request *r) {
+  long status = 0;
+  (void)curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (status < 200) return false;
+  bool redirect = status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+  if (!redirect || !r->c->max_redirects) return true;
+  for (const char *at = r->head; at && *at; at = strchr(at, '\n'), at = at ? at + 1 : NULL)
+    if (strncasecmp(at, "Location:", 9) == 0) return false; // (past max_redirects, curl fails)
+  return true;
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *arg) {
   struct request *r = arg;
   size_t len = size * n;
@@ -451,6 +499,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg) {
   memcpy(r->head + r->hlen, p, len);
   r->hlen += len;
   r->head[r->hlen] = '\0';
+  if (r->stream && !r->head_done && (len == 2 || len == 1) && (p[0] == '\r' || p[0] == '\n') &&
+      head_is_final(r)) {
+    r->head_done = true;
+    phase_changed(r);
+  }
   return len;
 }
 
@@ -556,7 +609,6 @@ static bool set_constant(cio_http_client *c, CURL *e) {
   SET(CURLOPT_MAXAGE_CONN, c->keepalive_s);
   SET(CURLOPT_ACCEPT_ENCODING, ""); // every coding curl can decode
   SET(CURLOPT_USERAGENT, c->user_agent);
-  SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_body);
   SET(CURLOPT_HTTP_VERSION, (long)(c->http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1));
   SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC); // when a user and password are given
   if (c->http2) SET(CURLOPT_PIPEWAIT, 1L);
@@ -608,6 +660,7 @@ static int prepare(struct request *r, const char *method, const char *url,
   SET(CURLOPT_OPENSOCKETDATA, r);
   SET(CURLOPT_PREREQDATA, r);
   SET(CURLOPT_XFERINFODATA, r);
+  SET(CURLOPT_MAXFILESIZE_LARGE, r->stream ? (curl_off_t)0 : (curl_off_t)r->c->max_body);
   SET(CURLOPT_HTTPGET, 1L); // GET, no body: forgets the last request's method
   SET(CURLOPT_CUSTOMREQUEST, NULL);
   const void *body = o ? o->body : NULL;
@@ -685,16 +738,20 @@ static int64_t phase_deadline(const struct request *r, int *code) {
   return limit < 0 ? CIO__NEVER : r->progress + limit;
 }
 
-// Awaits the end of the transfer.  Returns 0 (done: see r->result), a
-// phase's timeout code, or the park's -ECANCELED / -ETIMEDOUT.
-static int await_done(struct request *r) {
+// Awaits the end of the transfer (or, for a stream, its head).  Returns 0
+// (see r->done, r->result), a phase's timeout code, or the park's
+// -ECANCELED / -ETIMEDOUT.
+static int await_request(struct request *r) {
   cio__loop *L = r->c->L;
-  while (!r->done) {
+  while (!r->done && !(r->stream && r->head_done)) {
     int code = 0;
     int64_t at = phase_deadline(r, &code);
     if (at != CIO__NEVER && cio__loop_now(L) >= at) return code;
+    r->task = L->current;
+    r->parked = true;
     int rc = cio__park(L, at, "HTTP request");
-    if (r->done) return 0;
+    r->parked = false;
+    if (r->done || (r->stream && r->head_done)) return 0;
     if (rc < 0) return rc;
     if (r->c->ended) return -ECANCELED; // the loop is ending
   }
@@ -810,16 +867,21 @@ static int make_response(struct request *r, cio_http_response **out) {
                   : version == CURL_HTTP_VERSION_1_0 ? "HTTP/1.0"
                   : version == CURL_HTTP_VERSION_3   ? "HTTP/3"
                                                      : "HTTP/1.1";
-  if (!grow(&r->body, &r->cap, r->len + 1) || !grow(&r->head, &r->hcap, r->hlen + 1)) {
+  if ((!r->stream && !grow(&r->body, &r->cap, r->len + 1)) ||
+      !grow(&r->head, &r->hcap, r->hlen + 1)) {
     free(resp);
     return -ENOMEM;
   }
-  r->body[r->len] = '\0';
   r->head[r->hlen] = '\0';
-  resp->body = r->body;
-  resp->len = r->len;
   resp->head = r->head;
-  r->body = r->head = NULL;
+  r->head = NULL;
+  r->hlen = r->hcap = 0; // (trailers would start a new one)
+  if (!r->stream) {      // the body moves to the response; a stream's stays with its transfer
+    r->body[r->len] = '\0';
+    resp->body = r->body;
+    resp->len = r->len;
+    r->body = NULL;
+  }
   resp->url = strdup(url ? url : "");
   if (!resp->url || !split_head(resp)) {
     cio_http_response_free(resp);
@@ -842,46 +904,163 @@ static void note_error(const struct request *r, int code) {
     snprintf(last_error, sizeof last_error, "%s", cio_strerror(code));
 }
 
-int cio_http_request(cio_http_client *c, const char *method, const char *url,
-                     const cio_http_request_opts *o, cio_http_response **out) {
-  cio__loop *L = cio__await_loop("cio_http_request");
+// Takes the transfer out of the multi handle (curl closes a connection
+// left half used) and gives the handle back to the client: after this the
+// request no longer refers to the client.
+static void finish(struct request *r) {
+  cio_http_client *c = r->c;
+  if (!c) return;
+  if (r->in_multi) {
+    (void)curl_multi_remove_handle(c->multi, r->easy);
+    r->in_multi = false;
+    c->in_flight--;
+  }
+  if (r->easy) give_easy(c, r->easy);
+  r->easy = NULL;
+  r->c = NULL;
+}
+
+static void request_free(struct request *r) {
+  if (!r) return;
+  finish(r);
+  curl_slist_free_all(r->headers);
+  free(r->full_url);
+  free(r->body);
+  free(r->head);
+  free(r);
+}
+
+// Checks the call, makes the request and adds its transfer.  Returns 0 and
+// *out, or a negative code (nothing left behind).
+static int submit(cio_http_client *c, const char *fn, const char *method, const char *url,
+                  const cio_http_request_opts *o, bool stream, struct request **out) {
+  cio__loop *L = cio__await_loop(fn);
   if (!L) return -EPERM;
-  if (out) *out = NULL;
-  if (!valid(c)) return cio__bad_handle("cio_http_request", "HTTP client", c);
-  if (!method || !url || !out || !*method || strpbrk(method, " \r\n\t")) return -EINVAL;
+  if (!valid(c)) return cio__bad_handle(fn, "HTTP client", c);
+  if (!method || !url || !*method || strpbrk(method, " \r\n\t")) return -EINVAL;
   if (c->L != L) return -EPERM;
   if (c->ended || c->closing) return -ECANCELED;
   int rc = cio__checkpoint(L);
   if (rc < 0) return rc;
   last_error[0] = '\0';
-  struct request r = {.c = c, .task = L->current};
-  r.easy = take_easy(c);
-  if (!r.easy) return -ENOMEM;
-  struct curl_slist *headers = NULL;
-  char *full_url = NULL;
-  rc = prepare(&r, method, url, o, &headers, &full_url);
+  struct request *r = cio__calloc(1, sizeof *r);
+  if (!r) return -ENOMEM;
+  r->c = c;
+  r->task = L->current;
+  r->stream = stream;
+  r->easy = take_easy(c);
+  rc = r->easy ? prepare(r, method, url, o, &r->headers, &r->full_url) : -ENOMEM;
   if (rc == 0) {
-    r.start = r.progress = cio__loop_now_fresh(L);
-    CURLMcode m = curl_multi_add_handle(c->multi, r.easy);
+    r->start = r->progress = cio__loop_now_fresh(L);
+    CURLMcode m = curl_multi_add_handle(c->multi, r->easy);
     rc = m == CURLM_OK ? 0 : m == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
   }
-  if (rc == 0) {
-    c->in_flight++;
-    if (c->driver_rec) cio__wake(L, c->driver_rec, 0); // (curl's timer callback does too)
-    rc = await_done(&r);
-    // Done, or abandoned: curl closes a connection left half used.
-    (void)curl_multi_remove_handle(c->multi, r.easy);
-    c->in_flight--;
-    if (rc == 0) rc = result_code(&r);
-    if (rc == 0) rc = make_response(&r, out);
+  if (rc < 0) {
+    note_error(r, rc);
+    request_free(r);
+    return rc;
   }
-  if (rc < 0) note_error(&r, rc);
-  curl_slist_free_all(headers);
-  free(full_url);
-  free(r.body);
-  free(r.head);
-  give_easy(c, r.easy);
+  r->in_multi = true;
+  c->in_flight++;
+  if (c->driver_rec) cio__wake(L, c->driver_rec, 0); // (curl's timer callback does too)
+  *out = r;
+  return 0;
+}
+
+int cio_http_request(cio_http_client *c, const char *method, const char *url,
+                     const cio_http_request_opts *o, cio_http_response **out) {
+  if (out) *out = NULL;
+  if (!out) return -EINVAL;
+  struct request *r;
+  int rc = submit(c, "cio_http_request", method, url, o, false, &r);
+  if (rc < 0) return rc;
+  rc = await_request(r);
+  if (rc == 0) rc = result_code(r);
+  if (rc == 0) rc = make_response(r, out);
+  if (rc < 0) note_error(r, rc);
+  request_free(r); // done, or abandoned: curl closes a connection left half used
   return rc;
+}
+
+int cio_http_stream(cio_http_client *c, const char *method, const char *url,
+                    const cio_http_request_opts *o, cio_http_response **out) {
+  if (out) *out = NULL;
+  if (!out) return -EINVAL;
+  struct request *r;
+  int rc = submit(c, "cio_http_stream", method, url, o, true, &r);
+  if (rc < 0) return rc;
+  rc = await_request(r);
+  if (rc == 0 && r->done) rc = result_code(r);
+  if (rc == 0) rc = make_response(r, out);
+  if (rc < 0) {
+    note_error(r, rc);
+    request_free(r);
+    return rc;
+  }
+  (*out)->stream = r;
+  return 0;
+}
+
+// A stream's end: the transfer is done and everything read.  Returns 0, or
+// its failure (kept for later reads).
+static int stream_end(struct request *r) {
+  if (r->error) return r->error;
+  int rc = result_code(r);
+  if (rc < 0) {
+    note_error(r, rc);
+    r->error = rc;
+  }
+  finish(r);
+  return rc;
+}
+
+ssize_t cio_http_response_read(cio_http_response *resp, void *buf, size_t len) {
+  cio__loop *L = cio__await_loop("cio_http_response_read");
+  if (!L) return -EPERM;
+  if (!resp || (!buf && len)) return -EINVAL;
+  int rc = cio__coop(L); // data already there never suspends
+  if (rc < 0) return rc;
+  struct request *r = resp->stream;
+  if (!r) { // a body read whole: handed out piece by piece
+    size_t n = resp->len - resp->read_at < len ? resp->len - resp->read_at : len;
+    memcpy(buf, resp->body + resp->read_at, n);
+    resp->read_at += n;
+    return (ssize_t)n;
+  }
+  if (len == 0) return 0;
+  int64_t since = cio__loop_now(L);
+  for (;;) {
+    size_t unread = r->len - r->rstart;
+    if (unread) {
+      size_t n = unread < len ? unread : len;
+      memcpy(buf, r->body + r->rstart, n);
+      r->rstart += n;
+      if (r->rstart == r->len) r->rstart = r->len = 0;
+      if (r->paused && r->len - r->rstart <= STREAM_LOW && r->c) {
+        r->paused = false;
+        (void)curl_easy_pause(r->easy, CURLPAUSE_CONT); // may hand over more at once
+      }
+      return (ssize_t)n;
+    }
+    if (r->error || r->done || !r->c) return r->c ? stream_end(r) : r->error;
+    int64_t read_ns = r->c->read_ns;
+    int64_t at = read_ns < 0 ? CIO__NEVER : since + read_ns;
+    if (cio__loop_now(L) >= at) { // the server sent nothing for read_timeout
+      r->error = CIO_HTTP_READ_TIMEOUT;
+      note_error(r, r->error);
+      finish(r);
+      return r->error;
+    }
+    r->task = L->current;
+    r->parked = true;
+    rc = cio__park(L, at, "HTTP response body");
+    r->parked = false;
+    if (rc < 0) return rc; // interrupted: the stream goes on
+    if (r->c && r->c->ended) {
+      finish(r);
+      return r->error = -ECANCELED;
+    }
+  }
 }
 
 int cio_http_get(cio_http_client *c, const char *url, cio_http_response **out) {
@@ -900,8 +1079,8 @@ const char *cio_http_response_header(const cio_http_response *r, const char *nam
 }
 
 const char *cio_http_response_body(const cio_http_response *r, size_t *len) {
-  if (len) *len = r ? r->len : 0;
-  return r ? r->body : NULL;
+  if (len) *len = r && !r->stream ? r->len : 0;
+  return r && !r->stream ? r->body : NULL;
 }
 
 const char *cio_http_response_url(const cio_http_response *r) { return r ? r->url : NULL; }
@@ -910,6 +1089,7 @@ const char *cio_http_response_version(const cio_http_response *r) { return r ? r
 
 void cio_http_response_free(cio_http_response *r) {
   if (!r) return;
+  request_free(r->stream); // a stream not read to its end: its connection is closed
   free(r->body);
   free(r->head);
   free(r->url);
