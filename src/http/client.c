@@ -26,6 +26,7 @@
 // used.
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -34,6 +35,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../include/cio.h"
@@ -91,6 +93,7 @@ struct request {
   bool paused;                //   curl is paused: the reader has STREAM_HIGH unread
   size_t rstart;              //   the unread body is body[rstart, len)
   int error;                  //   a stream's failure, returned by every read after it
+  int body_fd;                // a body sent from a file (opts.body_file), or -1
   struct curl_slist *headers; // the request's headers
   char *full_url;             // the URL with its query, or NULL
   bool done;                  // curl finished the transfer
@@ -553,6 +556,23 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 
 // ---------------------------------------------------------------- requests
 
+// A body from a file: curl asks for the next bytes.  (A regular file's
+// read is not awaited: the page cache answers at once, a disk may not.)
+static size_t on_read_body(char *buf, size_t size, size_t n, void *arg) {
+  struct request *r = arg;
+  for (;;) {
+    ssize_t got = read(r->body_fd, buf, size * n);
+    if (got >= 0) return (size_t)got;
+    if (errno != EINTR) return CURL_READFUNC_ABORT;
+  }
+}
+
+// curl rewinds the body to send it again (a 307 or 308 redirect).
+static int on_seek_body(void *arg, curl_off_t offset, int origin) {
+  struct request *r = arg;
+  return lseek(r->body_fd, (off_t)offset, origin) < 0 ? CURL_SEEKFUNC_FAIL : CURL_SEEKFUNC_OK;
+}
+
 // The URL with the query parameters appended, or NULL (ENOMEM).
 static char *with_query(CURL *e, const char *url, const cio_http_query_param *q, size_t n) {
   size_t cap = strlen(url) + 1;
@@ -671,7 +691,23 @@ static int prepare(struct request *r, const char *method, const char *url,
   }
   if (!body && body_len) return -EINVAL;
   bool has_body = body != NULL;
-  if (strcmp(method, "HEAD") == 0) {
+  if (o && o->body_file) {
+    if (has_body) return -EINVAL; // one body
+    do r->body_fd = open(o->body_file, O_RDONLY | O_CLOEXEC);
+    while (r->body_fd < 0 && errno == EINTR);
+    struct stat st;
+    if (r->body_fd < 0 || fstat(r->body_fd, &st) < 0) return -errno;
+    if (!S_ISREG(st.st_mode)) return -EINVAL;
+    SET(CURLOPT_POST, 1L);
+    SET(CURLOPT_POSTFIELDS, NULL); // read through on_read_body, not the last request's fields
+    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)st.st_size);
+    SET(CURLOPT_READFUNCTION, on_read_body);
+    SET(CURLOPT_READDATA, r);
+    SET(CURLOPT_SEEKFUNCTION, on_seek_body);
+    SET(CURLOPT_SEEKDATA, r);
+    body_len = (size_t)st.st_size;
+    has_body = true;
+  } else if (strcmp(method, "HEAD") == 0) {
     SET(CURLOPT_NOBODY, 1L);
   } else if (has_body || strcmp(method, "POST") == 0) {
     SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
@@ -923,6 +959,7 @@ static void finish(struct request *r) {
 static void request_free(struct request *r) {
   if (!r) return;
   finish(r);
+  if (r->body_fd >= 0) close(r->body_fd);
   curl_slist_free_all(r->headers);
   free(r->full_url);
   free(r->body);
@@ -946,6 +983,7 @@ static int submit(cio_http_client *c, const char *fn, const char *method, const 
   struct request *r = cio__calloc(1, sizeof *r);
   if (!r) return -ENOMEM;
   r->c = c;
+  r->body_fd = -1;
   r->task = L->current;
   r->stream = stream;
   r->easy = take_easy(c);
