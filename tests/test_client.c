@@ -1514,7 +1514,39 @@ static int file_body_main(void *arg) {
 
 static void bodies_from_files(void) { ASSERT_EQ(cio_run(file_body_main, NULL), 0); }
 
+// A proxy from the environment, as curl and httpx take it: with
+// http_proxy set, a URL whose host does not even resolve is fetched
+// through the proxy (here cio's own server, which routes absolute-form
+// targets: "GET http://no-such-host.invalid/ HTTP/1.1"); no_proxy exempts
+// a host, which then fails to resolve as it should.
+static int proxy_main(void *arg) {
+  (void)arg;
+  cio_http_app *app;
+  char port[8], proxy[64];
+  cio_server *srv = serve(&app, port);
+  snprintf(proxy, sizeof proxy, "http://127.0.0.1:%s", port);
+  ASSERT_EQ(setenv("http_proxy", proxy, 1), 0);
+  cio_http_client *c;
+  ASSERT_EQ(cio_http_client_new(&c, NULL), 0);
+  cio_http_response *r;
+  ASSERT_EQ(cio_http_get(c, "http://no-such-host.invalid/", &r), 0);
+  ASSERT_EQ(cio_http_response_status(r), 200);
+  ASSERT(strcmp(cio_http_response_body(r, NULL), "{\"message\":\"Hello\"}") == 0);
+  cio_http_response_free(r);
+  ASSERT_EQ(setenv("no_proxy", "no-such-host.invalid", 1), 0);
+  ASSERT_EQ(cio_http_get(c, "http://no-such-host.invalid/", &r), CIO_EAI_NONAME);
+  ASSERT_EQ(unsetenv("no_proxy"), 0);
+  ASSERT_EQ(unsetenv("http_proxy"), 0);
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  ASSERT_EQ(cio_http_app_free(app), 0);
+  return 0;
+}
+
+static void proxy_from_the_environment(void) { ASSERT_EQ(cio_run(proxy_main, NULL), 0); }
+
 static const test_case cases[] = {
+    {"proxy_from_the_environment", proxy_from_the_environment, 0},
     {"bodies_from_files", bodies_from_files, 0},
     {"streamed_responses", streamed_responses, 60},
     {"idle_connection_closed_by_the_server", idle_connection_closed_by_the_server, 0},
@@ -1537,6 +1569,11 @@ static const test_case cases[] = {
 };
 
 int main(int argc, char **argv) {
+  // The servers are local: a proxy set for this machine must not take the
+  // requests (proxy_from_the_environment sets its own).
+  const char *proxies[] = {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                           "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
+  for (size_t i = 0; i < sizeof proxies / sizeof *proxies; i++) (void)unsetenv(proxies[i]);
   return test_main(argc, argv, cases, sizeof cases / sizeof *cases);
 }
 
