@@ -113,6 +113,31 @@ CIO_AWAIT int cio_http_stream(cio_http_client *c, const char *method, const char
 /// response read whole (cio_http_request()), hands out its body.
 CIO_AWAIT ssize_t cio_http_response_read(cio_http_response *r, void *buf, size_t len);
 
+/// An upload: a request whose body a task writes as it goes out (chunked
+/// transfer coding), as httpx sends an async iterator's bytes.
+typedef struct cio_http_upload cio_http_upload;
+
+/// Starts a request (method and URL as cio_http_request(); `o` may give
+/// headers, a query, auth, but no body) whose body is written with
+/// cio_http_upload_write().  Awaits nothing of the server: returns once the
+/// transfer has started.  Returns 0 and *out, or the codes of
+/// cio_http_request() (-EINVAL with a body in `o`).
+CIO_AWAIT int cio_http_upload_begin(cio_http_client *c, const char *method, const char *url,
+                                    const cio_http_request_opts *o, cio_http_upload **out);
+/// Writes the next bytes of the body (copied).  Awaits while 64 KiB wait to
+/// be sent (backpressure).  Returns 0; CIO_HTTP_WRITE_TIMEOUT (no progress
+/// for write_timeout); -EPIPE when the server has already answered (or the
+/// transfer failed): call cio_http_upload_finish() for the answer;
+/// -ETIMEDOUT or -ECANCELED from the task's scope or cancellation (what was
+/// written stays queued); -EINVAL after finish, -ENOMEM.
+CIO_AWAIT int cio_http_upload_write(cio_http_upload *up, const void *data, size_t len);
+/// Ends the body, awaits the response and frees `up`.  Returns as
+/// cio_http_request().
+CIO_AWAIT int cio_http_upload_finish(cio_http_upload *up, cio_http_response **out);
+/// Gives the upload up (its connection is closed) and frees it (NULL:
+/// nothing).  Does not await.
+void cio_http_upload_abort(cio_http_upload *up);
+
 /// The response's status code.  Does not await.
 int cio_http_response_status(const cio_http_response *r);
 /// The value of header `name` (without case; the last if repeated), or

@@ -85,15 +85,20 @@ struct cio_http_client {
 struct request {
   cio_http_client *c; // NULL once finished (the handle went back to the client)
   CURL *easy;
-  cio_task *task;             // the task waiting on it (record)
-  bool parked;                //   parked in this request's wait: only then is it woken
-  bool in_multi;              // the transfer is in the client's multi handle
-  bool stream;                // cio_http_stream(): the head ends the wait, the body comes after
-  bool head_done;             //   the final head has come
-  bool paused;                //   curl is paused: the reader has STREAM_HIGH unread
-  size_t rstart;              //   the unread body is body[rstart, len)
-  int error;                  //   a stream's failure, returned by every read after it
-  int body_fd;                // a body sent from a file (opts.body_file), or -1
+  cio_task *task; // the task waiting on it (record)
+  bool parked;    //   parked in this request's wait: only then is it woken
+  bool in_multi;  // the transfer is in the client's multi handle
+  bool stream;    // cio_http_stream(): the head ends the wait, the body comes after
+  bool head_done; //   the final head has come
+  bool paused;    //   curl is paused: the reader has STREAM_HIGH unread
+  size_t rstart;  //   the unread body is body[rstart, len)
+  int error;      //   a stream's failure, returned by every read after it
+  int body_fd;    // a body sent from a file (opts.body_file), or -1
+  bool upload;    // cio_http_upload_begin(): a task writes the body
+  bool up_paused; //   curl waits for the next bytes
+  bool up_eof;    //   cio_http_upload_finish() was called
+  char *up;       //   bytes written, not yet sent: up[up_start, up_len)
+  size_t up_start, up_len, up_cap;
   struct curl_slist *headers; // the request's headers
   char *full_url;             // the URL with its query, or NULL
   bool done;                  // curl finished the transfer
@@ -567,6 +572,28 @@ static size_t on_read_body(char *buf, size_t size, size_t n, void *arg) {
   }
 }
 
+// A body a task writes (cio_http_upload_write()): what it wrote so far,
+// then a pause until it writes more, then the end.
+static size_t on_read_upload(char *buf, size_t size, size_t n, void *arg) {
+  struct request *r = arg;
+  size_t have = r->up_len - r->up_start;
+  if (have == 0) {
+    if (r->up_eof) {
+      r->sent = true; // all of it: the answer is next (read_timeout)
+      return 0;
+    }
+    r->up_paused = true;
+    return CURL_READFUNC_PAUSE;
+  }
+  size_t k = have < size * n ? have : size * n;
+  memcpy(buf, r->up + r->up_start, k);
+  r->up_start += k;
+  if (r->up_start == r->up_len) r->up_start = r->up_len = 0;
+  r->progress = cio__loop_now(r->c->L);
+  phase_changed(r); // a writer waiting for room
+  return k;
+}
+
 // curl rewinds the body to send it again (a 307 or 308 redirect).
 static int on_seek_body(void *arg, curl_off_t offset, int origin) {
   struct request *r = arg;
@@ -691,7 +718,17 @@ static int prepare(struct request *r, const char *method, const char *url,
   }
   if (!body && body_len) return -EINVAL;
   bool has_body = body != NULL;
-  if (o && o->body_file) {
+  if (r->upload) {
+    if (has_body || (o && o->body_file)) return -EINVAL; // the task's writes are the body
+    SET(CURLOPT_POST, 1L);
+    SET(CURLOPT_POSTFIELDS, NULL);
+    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1); // chunked: the length is not known
+    SET(CURLOPT_READFUNCTION, on_read_upload);
+    SET(CURLOPT_READDATA, r);
+    SET(CURLOPT_SEEKFUNCTION, NULL); // cannot be sent again
+    has_body = true;
+    body_len = SIZE_MAX;
+  } else if (o && o->body_file) {
     if (has_body) return -EINVAL; // one body
     do r->body_fd = open(o->body_file, O_RDONLY | O_CLOEXEC);
     while (r->body_fd < 0 && errno == EINTR);
@@ -717,7 +754,7 @@ static int prepare(struct request *r, const char *method, const char *url,
     SET(CURLOPT_CUSTOMREQUEST, method);
   else if (strcmp(method, "GET") == 0 && has_body)
     SET(CURLOPT_CUSTOMREQUEST, method);
-  r->to_send = (curl_off_t)body_len;
+  r->to_send = body_len == SIZE_MAX ? (curl_off_t)INT64_MAX : (curl_off_t)body_len;
   bool basic = o && o->user && o->password;
   SET(CURLOPT_USERNAME, basic ? o->user : NULL);
   SET(CURLOPT_PASSWORD, basic ? o->password : NULL);
@@ -735,7 +772,7 @@ static int prepare(struct request *r, const char *method, const char *url,
   char auth[1024];
   if (has_body) extra[0] = "Expect:";
   if (has_body && !own_type)
-    extra[1] = o->json ? "Content-Type: application/json" : "Content-Type:";
+    extra[1] = o && o->json ? "Content-Type: application/json" : "Content-Type:";
   if (o && o->bearer) {
     if (snprintf(auth, sizeof auth, "Authorization: Bearer %s", o->bearer) >= (int)sizeof auth) {
       curl_slist_free_all(l);
@@ -960,6 +997,7 @@ static void request_free(struct request *r) {
   if (!r) return;
   finish(r);
   if (r->body_fd >= 0) close(r->body_fd);
+  free(r->up);
   curl_slist_free_all(r->headers);
   free(r->full_url);
   free(r->body);
@@ -970,7 +1008,7 @@ static void request_free(struct request *r) {
 // Checks the call, makes the request and adds its transfer.  Returns 0 and
 // *out, or a negative code (nothing left behind).
 static int submit(cio_http_client *c, const char *fn, const char *method, const char *url,
-                  const cio_http_request_opts *o, bool stream, struct request **out) {
+                  const cio_http_request_opts *o, bool stream, bool upload, struct request **out) {
   cio__loop *L = cio__await_loop(fn);
   if (!L) return -EPERM;
   if (!valid(c)) return cio__bad_handle(fn, "HTTP client", c);
@@ -986,6 +1024,7 @@ static int submit(cio_http_client *c, const char *fn, const char *method, const 
   r->body_fd = -1;
   r->task = L->current;
   r->stream = stream;
+  r->upload = upload;
   r->easy = take_easy(c);
   rc = r->easy ? prepare(r, method, url, o, &r->headers, &r->full_url) : -ENOMEM;
   if (rc == 0) {
@@ -1010,7 +1049,7 @@ int cio_http_request(cio_http_client *c, const char *method, const char *url,
   if (out) *out = NULL;
   if (!out) return -EINVAL;
   struct request *r;
-  int rc = submit(c, "cio_http_request", method, url, o, false, &r);
+  int rc = submit(c, "cio_http_request", method, url, o, false, false, &r);
   if (rc < 0) return rc;
   rc = await_request(r);
   if (rc == 0) rc = result_code(r);
@@ -1025,7 +1064,7 @@ int cio_http_stream(cio_http_client *c, const char *method, const char *url,
   if (out) *out = NULL;
   if (!out) return -EINVAL;
   struct request *r;
-  int rc = submit(c, "cio_http_stream", method, url, o, true, &r);
+  int rc = submit(c, "cio_http_stream", method, url, o, true, false, &r);
   if (rc < 0) return rc;
   rc = await_request(r);
   if (rc == 0 && r->done) rc = result_code(r);
@@ -1037,6 +1076,93 @@ int cio_http_stream(cio_http_client *c, const char *method, const char *url,
   }
   (*out)->stream = r;
   return 0;
+}
+
+// ---------------------------------------------------------------- uploads
+
+struct cio_http_upload {
+  struct request *r;
+};
+
+int cio_http_upload_begin(cio_http_client *c, const char *method, const char *url,
+                          const cio_http_request_opts *o, cio_http_upload **out) {
+  if (out) *out = NULL;
+  if (!out) return -EINVAL;
+  cio_http_upload *up = cio__calloc(1, sizeof *up);
+  if (!up) return -ENOMEM;
+  int rc = submit(c, "cio_http_upload_begin", method, url, o, false, true, &up->r);
+  if (rc < 0) {
+    free(up);
+    return rc;
+  }
+  *out = up;
+  return 0;
+}
+
+// Makes curl go on after a pause for the body's next bytes.
+static void resume_upload(struct request *r) {
+  if (r->up_paused && r->c && r->in_multi) {
+    r->up_paused = false;
+    (void)curl_easy_pause(r->easy, CURLPAUSE_CONT);
+  }
+}
+
+int cio_http_upload_write(cio_http_upload *up, const void *data, size_t len) {
+  cio__loop *L = cio__await_loop("cio_http_upload_write");
+  if (!L) return -EPERM;
+  if (!up || (!data && len) || up->r->up_eof) return -EINVAL;
+  struct request *r = up->r;
+  if (r->done || !r->c) return -EPIPE; // the server answered (or the transfer failed): finish
+  int rc = cio__coop(L);
+  if (rc < 0) return rc;
+  if (!grow(&r->up, &r->up_cap, r->up_len + len)) return -ENOMEM;
+  memcpy(r->up + r->up_len, data, len);
+  r->up_len += len;
+  r->progress = cio__loop_now(L);
+  resume_upload(r);
+  // Backpressure: while more than STREAM_HIGH waits to be sent, the
+  // writer waits (sending may make no progress for write_timeout).
+  while (r->up_len - r->up_start > STREAM_HIGH && !r->done && r->c) {
+    int64_t at = r->c->write_ns < 0 ? CIO__NEVER : r->progress + r->c->write_ns;
+    if (cio__loop_now(L) >= at) {
+      finish(r);
+      r->error = CIO_HTTP_WRITE_TIMEOUT;
+      note_error(r, r->error);
+      return r->error;
+    }
+    r->task = L->current;
+    r->parked = true;
+    rc = cio__park(L, at, "HTTP upload");
+    r->parked = false;
+    if (rc < 0) return rc; // interrupted: what was written stays queued
+  }
+  return r->error ? r->error : 0;
+}
+
+int cio_http_upload_finish(cio_http_upload *up, cio_http_response **out) {
+  if (out) *out = NULL;
+  if (!up || !out) return -EINVAL;
+  struct request *r = up->r;
+  free(up);
+  if (r->error || !r->c) {
+    int rc = r->error ? r->error : -ECANCELED;
+    request_free(r);
+    return rc;
+  }
+  r->up_eof = true;
+  resume_upload(r);
+  int rc = await_request(r);
+  if (rc == 0) rc = result_code(r);
+  if (rc == 0) rc = make_response(r, out);
+  if (rc < 0) note_error(r, rc);
+  request_free(r);
+  return rc;
+}
+
+void cio_http_upload_abort(cio_http_upload *up) {
+  if (!up) return;
+  request_free(up->r); // the transfer is removed: curl closes its connection
+  free(up);
 }
 
 // A stream's end: the transfer is done and everything read.  Returns 0, or
