@@ -535,6 +535,7 @@ static int on_close_socket(void *arg, curl_socket_t s) {
   return close(s);
 }
 
+// NOLINTNEXTLINE(readability-non-const-parameter): libcurl's callback type
 static int on_prereq(void *arg, char *ip, char *local_ip, int port, int local_port) {
   (void)ip, (void)local_ip, (void)port, (void)local_port;
   struct request *r = arg;
@@ -750,10 +751,12 @@ static int prepare(struct request *r, const char *method, const char *url,
     SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
     SET(CURLOPT_COPYPOSTFIELDS, has_body ? (const char *)body : "");
   }
-  if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 && strcmp(method, "POST") != 0)
-    SET(CURLOPT_CUSTOMREQUEST, method);
-  else if (strcmp(method, "GET") == 0 && has_body)
-    SET(CURLOPT_CUSTOMREQUEST, method);
+  // curl's own methods are GET (HTTPGET), HEAD (NOBODY) and POST (a body);
+  // the others, and a GET with a body, are named.
+  bool named = strcmp(method, "GET") == 0
+                   ? has_body
+                   : strcmp(method, "HEAD") != 0 && strcmp(method, "POST") != 0;
+  if (named) SET(CURLOPT_CUSTOMREQUEST, method);
   r->to_send = body_len == SIZE_MAX ? (curl_off_t)INT64_MAX : (curl_off_t)body_len;
   bool basic = o && o->user && o->password;
   SET(CURLOPT_USERNAME, basic ? o->user : NULL);
@@ -965,16 +968,16 @@ static int make_response(struct request *r, cio_http_response **out) {
 }
 
 static void note_error(const struct request *r, int code) {
+  // A phase's timeout is cio's verdict, not curl's.
+  bool ours = code >= CIO_HTTP_POOL_TIMEOUT && code <= CIO_HTTP_CONNECT_TIMEOUT && !r->done;
+  const char *why = cio_strerror(code);
   if (r->bad_head)
-    snprintf(last_error, sizeof last_error, "two Content-Length values that differ");
-  else if (code >= CIO_HTTP_POOL_TIMEOUT && code <= CIO_HTTP_CONNECT_TIMEOUT && !r->done)
-    snprintf(last_error, sizeof last_error, "%s", cio_strerror(code));
-  else if (r->errbuf[0])
-    snprintf(last_error, sizeof last_error, "%s", r->errbuf);
-  else if (r->done && r->result != CURLE_OK)
-    snprintf(last_error, sizeof last_error, "%s", curl_easy_strerror(r->result));
-  else
-    snprintf(last_error, sizeof last_error, "%s", cio_strerror(code));
+    why = "two Content-Length values that differ";
+  else if (!ours && r->errbuf[0])
+    why = r->errbuf;
+  else if (!ours && r->done && r->result != CURLE_OK)
+    why = curl_easy_strerror(r->result);
+  snprintf(last_error, sizeof last_error, "%s", why);
 }
 
 // Takes the transfer out of the multi handle (curl closes a connection
@@ -1011,7 +1014,10 @@ static int submit(cio_http_client *c, const char *fn, const char *method, const 
                   const cio_http_request_opts *o, bool stream, bool upload, struct request **out) {
   cio__loop *L = cio__await_loop(fn);
   if (!L) return -EPERM;
-  if (!valid(c)) return cio__bad_handle(fn, "HTTP client", c);
+  if (!valid(c)) {
+    (void)cio__bad_handle(fn, "HTTP client", c); // says so in debug mode
+    return -EINVAL;
+  }
   if (!method || !url || !*method || strpbrk(method, " \r\n\t")) return -EINVAL;
   if (c->L != L) return -EPERM;
   if (c->ended || c->closing) return -ECANCELED;
@@ -1048,7 +1054,7 @@ int cio_http_request(cio_http_client *c, const char *method, const char *url,
                      const cio_http_request_opts *o, cio_http_response **out) {
   if (out) *out = NULL;
   if (!out) return -EINVAL;
-  struct request *r;
+  struct request *r = NULL;
   int rc = submit(c, "cio_http_request", method, url, o, false, false, &r);
   if (rc < 0) return rc;
   rc = await_request(r);
@@ -1063,18 +1069,20 @@ int cio_http_stream(cio_http_client *c, const char *method, const char *url,
                     const cio_http_request_opts *o, cio_http_response **out) {
   if (out) *out = NULL;
   if (!out) return -EINVAL;
-  struct request *r;
+  struct request *r = NULL;
   int rc = submit(c, "cio_http_stream", method, url, o, true, false, &r);
   if (rc < 0) return rc;
   rc = await_request(r);
   if (rc == 0 && r->done) rc = result_code(r);
-  if (rc == 0) rc = make_response(r, out);
-  if (rc < 0) {
+  cio_http_response *resp = NULL;
+  if (rc == 0) rc = make_response(r, &resp);
+  if (rc < 0 || !resp) {
     note_error(r, rc);
     request_free(r);
-    return rc;
+    return rc < 0 ? rc : -ENOMEM;
   }
-  (*out)->stream = r;
+  resp->stream = r;
+  *out = resp;
   return 0;
 }
 
@@ -1116,7 +1124,7 @@ int cio_http_upload_write(cio_http_upload *up, const void *data, size_t len) {
   int rc = cio__coop(L);
   if (rc < 0) return rc;
   if (!grow(&r->up, &r->up_cap, r->up_len + len)) return -ENOMEM;
-  memcpy(r->up + r->up_len, data, len);
+  if (len) memcpy(r->up + r->up_len, data, len);
   r->up_len += len;
   r->progress = cio__loop_now(L);
   resume_upload(r);
@@ -1187,7 +1195,7 @@ ssize_t cio_http_response_read(cio_http_response *resp, void *buf, size_t len) {
   struct request *r = resp->stream;
   if (!r) { // a body read whole: handed out piece by piece
     size_t n = resp->len - resp->read_at < len ? resp->len - resp->read_at : len;
-    memcpy(buf, resp->body + resp->read_at, n);
+    if (n) memcpy(buf, resp->body + resp->read_at, n);
     resp->read_at += n;
     return (ssize_t)n;
   }
