@@ -59,7 +59,7 @@ typedef struct cio_http_request_opts {
   size_t body_len;                   ///<   its length
   const char *json;                  ///< or a JSON text (Content-Type: application/json)
   const char *body_file;             ///< or the contents of this regular file, read as it is sent
-  const char *bearer;                ///< Authorization: Bearer <token>
+  const char *bearer;                ///< "Authorization: Bearer " and this token
   const char *user, *password;       ///< Authorization: Basic (both set)
 } cio_http_request_opts;
 
