@@ -5,6 +5,7 @@
 #define CIO_SOCK_INTERNAL_H
 
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "../../include/cio.h"
 #include "../loop/loop.h"
@@ -42,6 +43,13 @@ ssize_t cio__sock_send_now(cio_sock *s, const void *buf, size_t len);
 // Returns 0, -ECANCELED, -ETIMEDOUT, -EBUSY (another task waits to write),
 // -EBADF (the socket was closed meanwhile: it is gone).
 int cio__sock_wait_writable(cio_sock *s);
+
+// sendfile(2) from in_fd at *offset (advanced) to the socket, what it takes
+// now, without waiting and without SIGPIPE.  Returns the bytes sent (0: the
+// file ends before *offset + len), -EAGAIN (await
+// cio__sock_wait_writable(), then try again), or -errno (-EPIPE,
+// -ECONNRESET, -EINVAL for a socket that is not a stream...).
+ssize_t cio__sock_sendfile_now(cio_sock *s, int in_fd, off_t *offset, size_t len);
 
 // For TLS, which reads and writes the descriptor itself: after the
 // descriptor said EAGAIN for reading (write false) or writing (true),
