@@ -308,20 +308,31 @@ int cio__sock_wait_writable(cio_sock *s) {
   return L ? wait_writable(L, s) : err;
 }
 
-ssize_t cio__sock_sendfile_now(cio_sock *s, int in_fd, off_t *offset, size_t len) {
+int cio__sock_sendfile(cio_sock *s, int in_fd, off_t *offset, size_t len) {
   int err;
-  if (!sock_loop(s, "cio_http_static", &err)) return err;
-  for (;;) {
+  cio__loop *L = sock_loop(s, "cio_http_static", &err);
+  if (!L) return err;
+  int rc = cio__coop(L); // a socket with room never suspends
+  if (rc < 0) return rc;
+  if (!valid(s)) return -EBADF;
+  while (len) {
     struct pipe_guard g;
     pipe_guard_begin(&g);
     ssize_t w = sendfile(s->io.fd, in_fd, offset, len);
     err = w < 0 ? errno : 0;
     pipe_guard_end(&g, err);
-    if (w >= 0) return w;
-    if (err == EINTR) continue;
-    if (err == EAGAIN) s->writable = false;
-    return -err;
+    if (w > 0) {
+      len -= (size_t)w;
+    } else if (w == 0) {
+      return -EIO; // the file ends sooner
+    } else if (err == EAGAIN) {
+      s->writable = false;
+      if ((rc = wait_writable(L, s)) < 0) return rc;
+    } else if (err != EINTR) {
+      return -err;
+    }
   }
+  return 0;
 }
 
 // Sends all of buf, waiting for a slow peer; *sent counts what the kernel

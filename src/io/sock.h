@@ -44,12 +44,11 @@ ssize_t cio__sock_send_now(cio_sock *s, const void *buf, size_t len);
 // -EBADF (the socket was closed meanwhile: it is gone).
 int cio__sock_wait_writable(cio_sock *s);
 
-// sendfile(2) from in_fd at *offset (advanced) to the socket, what it takes
-// now, without waiting and without SIGPIPE.  Returns the bytes sent (0: the
-// file ends before *offset + len), -EAGAIN (await
-// cio__sock_wait_writable(), then try again), or -errno (-EPIPE,
-// -ECONNRESET, -EINVAL for a socket that is not a stream...).
-ssize_t cio__sock_sendfile_now(cio_sock *s, int in_fd, off_t *offset, size_t len);
+// Sends len bytes of in_fd from *offset (advanced as they go) to the
+// socket with sendfile(2), the kernel copying them, awaiting room as
+// cio_sock_write_all() does, without SIGPIPE.  Returns 0, -EIO if the file
+// ends sooner, or -errno (-EPIPE, -ECONNRESET, -ECANCELED, -ETIMEDOUT...).
+int cio__sock_sendfile(cio_sock *s, int in_fd, off_t *offset, size_t len);
 
 // For TLS, which reads and writes the descriptor itself: after the
 // descriptor said EAGAIN for reading (write false) or writing (true),
