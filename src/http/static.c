@@ -164,35 +164,74 @@ static void format_date(time_t t, char out[40]) {
            months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+// Reads exactly n digits at *p into *out.
+static bool num(const char **p, int n, int *out) {
+  int v = 0;
+  for (int i = 0; i < n; i++) {
+    if (!isdigit((unsigned char)(*p)[i])) return false;
+    v = v * 10 + ((*p)[i] - '0');
+  }
+  *p += n;
+  *out = v;
+  return true;
+}
+
+// Reads the literal text lit at *p.
+static bool lit(const char **p, const char *text) {
+  size_t n = strlen(text);
+  if (strncmp(*p, text, n) != 0) return false;
+  *p += n;
+  return true;
+}
+
+// Reads a month name ("Jan"...) at *p into *out (0-11).
+static bool month(const char **p, int *out) {
+  for (int m = 0; m < 12; m++)
+    if (lit(p, months[m])) return *out = m, true;
+  return false;
+}
+
+// Reads "HH:MM:SS" at *p.
+static bool clock_time(const char **p, struct tm *tm) {
+  return num(p, 2, &tm->tm_hour) && lit(p, ":") && num(p, 2, &tm->tm_min) && lit(p, ":") &&
+         num(p, 2, &tm->tm_sec);
+}
+
 // Parses an HTTP-date in any of its three forms (RFC 9110 §5.6.7: a
 // recipient must accept them all): IMF-fixdate "Sun, 06 Nov 1994 08:49:37
 // GMT", RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT", asctime "Sun Nov  6
 // 08:49:37 1994".  Returns true and *out, or false for anything else.
 static bool parse_date(const char *s, time_t *out) {
-  int d, y, h, mi, sec, end = 0;
-  char mon[4] = "";
-  const char *comma = strchr(s, ',');
-  if (comma) {
-    if (comma - s == 3) { // IMF-fixdate
-      if (sscanf(s, "%*3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n", &d, mon, &y, &h, &mi, &sec,
-                 &end) != 6)
-        return false;
-    } else { // RFC 850
-      if (sscanf(s, "%*[A-Za-z], %2d-%3[A-Za-z]-%2d %2d:%2d:%2d GMT%n", &d, mon, &y, &h, &mi, &sec,
-                 &end) != 6)
-        return false;
-      y += y < 70 ? 2000 : 1900;
-    }
-  } else if (sscanf(s, "%*3[A-Za-z] %3[A-Za-z] %2d %2d:%2d:%2d %4d%n", mon, &d, &h, &mi, &sec, &y,
-                    &end) != 6) {
+  struct tm tm = {0};
+  const char *p = s;
+  while (isalpha((unsigned char)*p)) p++; // the day's name (not checked)
+  size_t day_len = (size_t)(p - s);
+  bool ok;
+  if (day_len == 3 && *p == ',') { // IMF-fixdate
+    p++;
+    ok = lit(&p, " ") && num(&p, 2, &tm.tm_mday) && lit(&p, " ") && month(&p, &tm.tm_mon) &&
+         lit(&p, " ") && num(&p, 4, &tm.tm_year) && lit(&p, " ") && clock_time(&p, &tm) &&
+         lit(&p, " GMT");
+  } else if (day_len > 3 && *p == ',') { // RFC 850, a two-digit year
+    p++;
+    ok = lit(&p, " ") && num(&p, 2, &tm.tm_mday) && lit(&p, "-") && month(&p, &tm.tm_mon) &&
+         lit(&p, "-") && num(&p, 2, &tm.tm_year) && lit(&p, " ") && clock_time(&p, &tm) &&
+         lit(&p, " GMT");
+    tm.tm_year += tm.tm_year < 70 ? 2000 : 1900;
+  } else if (day_len == 3) { // asctime: the day padded with a space
+    ok = lit(&p, " ") && month(&p, &tm.tm_mon) && lit(&p, " ");
+    if (ok && *p == ' ')
+      p++, ok = num(&p, 1, &tm.tm_mday);
+    else if (ok)
+      ok = num(&p, 2, &tm.tm_mday);
+    ok = ok && lit(&p, " ") && clock_time(&p, &tm) && lit(&p, " ") && num(&p, 4, &tm.tm_year);
+  } else {
     return false;
   }
-  if (!end || s[end] != '\0') return false;
-  int m = 0;
-  while (m < 12 && strcmp(mon, months[m]) != 0) m++;
-  if (m == 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y < 1900) return false;
-  struct tm tm = {
-      .tm_year = y - 1900, .tm_mon = m, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec};
+  if (!ok || *p || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+      tm.tm_sec > 60 || tm.tm_year < 1900)
+    return false;
+  tm.tm_year -= 1900;
   *out = timegm(&tm);
   return true;
 }
