@@ -108,6 +108,58 @@ typedef int (*cio_http_middleware)(cio_http_req *req, cio_http_res *res, cio_htt
 /// serves).  Returns 0, -EINVAL (NULL app or function), -ENOMEM.
 int cio_http_use(cio_http_app *app, cio_http_middleware mw, void *arg);
 
+// ---------------------------------------------------------------- static files and CORS
+
+/// How cio_http_static serves a directory.
+typedef struct cio_http_static_opts {
+  /// A directory's URL answers its index.html (FastAPI's `html=True`; a
+  /// directory URL without its final slash is redirected to it, 307, as
+  /// Starlette does).  false: a directory is 404.
+  bool html;
+} cio_http_static_opts;
+
+/// Serves the files under directory `dir` at URL prefix `prefix` ("/static":
+/// GET and HEAD of "/static/css/a.css" answer dir/css/a.css), FastAPI's
+/// `app.mount(prefix, StaticFiles(directory=dir))`: Content-Type from the
+/// extension, a strong ETag (nginx's: "<mtime hex>-<size hex>") and
+/// Last-Modified, 304 for If-None-Match / If-Modified-Since, one range
+/// (Range, If-Range) as 206 or 416, the body sent with sendfile(2) (read and
+/// written under TLS).  A path that would leave `dir` ("..", a symlink out of
+/// it, a NUL, a backslash) is 404 {"detail":"Not Found"}, as is a missing
+/// file.  Mounted as routes (GET prefix and prefix/{path:path}): routes added
+/// before it take precedence.  Does not await; the app copies prefix and opts
+/// and keeps `dir` open (one descriptor) until it is freed.  opts may be
+/// NULL.  Returns 0, -EINVAL (NULL app, prefix or dir, a prefix that does not
+/// start with '/' or that cio_http_route refuses), -ENOMEM, or -errno from
+/// opening dir (-ENOENT, -ENOTDIR, -EACCES).
+int cio_http_static(cio_http_app *app, const char *prefix, const char *dir,
+                    const cio_http_static_opts *opts);
+
+/// Starlette's CORSMiddleware options.  Lists are NULL-terminated arrays of
+/// strings (NULL: empty), copied by cio_http_cors.
+typedef struct cio_http_cors_opts {
+  const char *const *allow_origins;  ///< origins allowed exactly; "*" any
+  const char *allow_origin_regex;    ///< POSIX extended regex an origin must match whole, or NULL
+  const char *const *allow_methods;  ///< preflight methods allowed; "*" all (NULL: GET only)
+  const char *const *allow_headers;  ///< request headers allowed besides the safelisted; "*" any
+  bool allow_credentials;            ///< Access-Control-Allow-Credentials: true
+  const char *const *expose_headers; ///< Access-Control-Expose-Headers
+  int max_age;                       ///< preflight cache seconds (0: 600; negative: 0)
+} cio_http_cors_opts;
+
+/// Adds Starlette's CORSMiddleware as a middleware (cio_http_use: add it
+/// first to run outermost, as Starlette's add_middleware does).  A request
+/// with Origin that is a preflight (OPTIONS with
+/// Access-Control-Request-Method) is answered by it: 200 "OK" with the
+/// Access-Control-Allow-* headers, or 400 "Disallowed CORS origin, method,
+/// headers" (the failures); the app never sees it.  Other requests with
+/// Origin get Access-Control-Allow-Origin (the origin itself, with
+/// Vary: Origin, when origins are listed; `*` for "*", unless the request
+/// has a Cookie), -Allow-Credentials and -Expose-Headers.  Does not await;
+/// the app copies opts.  Returns 0, -EINVAL (NULL app or opts, a regex that
+/// does not compile), -ENOMEM.
+int cio_http_cors(cio_http_app *app, const cio_http_cors_opts *opts);
+
 /// The response's status so far (0 before one is set, also for a NULL
 /// response): for middleware.  Does not await.
 int cio_http_status(const cio_http_res *res);

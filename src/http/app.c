@@ -28,6 +28,12 @@ cio_http_app *cio_http_app_new(void) {
 int cio_http_app_free(cio_http_app *app) {
   if (!cio__http_app_valid(app)) return cio__bad_handle("cio_http_app_free", "HTTP app", app);
   app->magic = 0;
+  while (app->owned) {
+    struct owned *next = app->owned->next;
+    app->owned->free(app->owned->p);
+    free(app->owned);
+    app->owned = next;
+  }
   while (app->mws) {
     struct mw *next = app->mws->next;
     free(app->mws);
@@ -66,6 +72,16 @@ int cio_http_route(cio_http_app *app, const char *method, const char *pattern, c
   }
   *app->tail = r;
   app->tail = &r->next;
+  return 0;
+}
+
+int cio__http_app_own(cio_http_app *app, void *p, void (*free_fn)(void *p)) {
+  struct owned *o = cio__calloc(1, sizeof *o);
+  if (!o) return -ENOMEM;
+  o->free = free_fn;
+  o->p = p;
+  o->next = app->owned;
+  app->owned = o;
   return 0;
 }
 

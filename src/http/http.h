@@ -8,6 +8,8 @@
 //   request.c    the request object: its arena and the accessors
 //   response.c   the response object: head, body, streaming, timed writes
 //   json_text.c  the JSON writer (json_text.h) for the bodies cio writes
+//   static.c     cio_http_static: a directory's files, conditional and range requests
+//   cors.c       cio_http_cors: Starlette's CORSMiddleware
 //   conn.c       the connection loop: heads, bodies, deadlines, lingering close
 //   serve.c      cio_http_serve and cio_http_run (until a signal)
 //   parse.c      the request parser (parse.h)
@@ -71,6 +73,14 @@ struct http_server {
   double abort_at;          // once draining: when the close cancels what is left (cio_now())
 };
 
+// Something the app owns and frees with itself (a static mount, the CORS
+// settings).
+struct owned {
+  void (*free)(void *p); // frees p
+  void *p;               // the object
+  struct owned *next;    // the app's others
+};
+
 // What cio_http_app_new returns.
 #define CIO__HTTP_APP_MAGIC 0x68617070u // "happ"
 
@@ -81,6 +91,7 @@ struct cio_http_app {
   struct http_server *servers; // servers started for it (freed with it)
   struct mw *mws;              // middleware, outermost first
   struct mw **mw_tail;         // where the next one goes
+  struct owned *owned;         // objects freed with the app
 };
 
 // True if `app` is an app not yet freed (freed ones are quarantined, so
@@ -137,7 +148,10 @@ struct cio_http_res {
   bool own_server;     // the handler set Server: the same
   int status;          // 0 until set
   char *body;          // response body (malloc'd)
-  size_t len;          //   its length
+  size_t len;          //   its length (of a file body: the bytes of it to send)
+  bool has_file;       // the body is file_fd's bytes from file_off (static.c), not `body`
+  int file_fd;         //   the open file, closed with the response
+  off_t file_off;      //   where the body starts in it
   char type[MAX_TYPE]; // Content-Type
   char headers[512];   // extra header lines
   size_t hlen;         //   their length
@@ -151,6 +165,10 @@ struct cio_http_res {
 // Returns what the outermost middleware returned.
 int cio__http_app_handle(cio_http_app *app, cio_http_req *req, cio_http_res *res, double timeout,
                          int status);
+
+// Gives the app p to free with itself (through free_fn).  Returns 0, or
+// -ENOMEM (p is then still the caller's).
+int cio__http_app_own(cio_http_app *app, void *p, void (*free_fn)(void *p));
 
 // ---------------------------------------------------------------- route.c
 
@@ -206,6 +224,12 @@ struct cio__jtext;
 // if building it ran out of memory.
 int cio__http_jt_answer(cio_http_res *res, int status, struct cio__jtext *j, const char *fallback);
 
+// Sets the response to len bytes of the open file fd from `off`, taking fd
+// (closed with the response, also on failure); sent with sendfile(2), or
+// read and written through a TLS transport.  Returns 0 or -EINVAL.
+int cio__http_set_file(cio_http_res *res, int status, const char *type, int fd, off_t off,
+                       size_t len);
+
 // Writes buf to the client under the send timeout.  Returns len or -errno.
 ssize_t cio__http_res_write(cio_http_res *res, const void *buf, size_t len);
 
@@ -214,6 +238,12 @@ int cio__http_write_response(cio_http_res *res, bool head_only, bool keep_alive)
 
 // Clears the response for the next request (the connection's settings stay).
 void cio__http_reset_res(cio_http_res *res);
+
+// ---------------------------------------------------------------- static.c
+
+// Tests set it to open files as a kernel without openat2(2) makes static.c
+// open them (openat, then a check through /proc/self/fd).
+extern bool cio__http_static_no_openat2;
 
 // ---------------------------------------------------------------- conn.c
 

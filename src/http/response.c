@@ -13,9 +13,11 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../../include/cio.h"
 #include "../alloc.h"
+#include "../io/sock.h"
 #include "../io/stream.h"
 #include "../tune.h"
 #include "http.h"
@@ -38,6 +40,8 @@ int cio__http_set_body(cio_http_res *res, int status, const char *type, char *ow
   if (status < 100 || status > 999 || strlen(type) >= MAX_TYPE || !field_value_ok(type))
     return -EINVAL;
   free(res->body);
+  if (res->has_file) close(res->file_fd); // a middleware's answer replaces a file's
+  res->has_file = false;
   res->body = owned;
   res->len = len;
   res->status = status;
@@ -89,6 +93,7 @@ static const char *reason(int status) {
   case 201: return "Created";
   case 202: return "Accepted";
   case 204: return "No Content";
+  case 206: return "Partial Content";
   case 301: return "Moved Permanently";
   case 302: return "Found";
   case 303: return "See Other";
@@ -102,8 +107,10 @@ static const char *reason(int status) {
   case 405: return "Method Not Allowed";
   case 408: return "Request Timeout";
   case 409: return "Conflict";
+  case 412: return "Precondition Failed";
   case 413: return "Content Too Large";
   case 414: return "URI Too Long";
+  case 416: return "Range Not Satisfiable";
   case 422: return "Unprocessable Content";
   case 429: return "Too Many Requests";
   case 431: return "Request Header Fields Too Large";
@@ -291,6 +298,74 @@ void cio__http_answer_422(cio_http_res *res, const char *where, const char *name
 
 // ---------------------------------------------------------------- for the connection loop
 
+int cio__http_set_file(cio_http_res *res, int status, const char *type, int fd, off_t off,
+                       size_t len) {
+  int rc = cio__http_set_body(res, status, type, NULL, len);
+  if (rc < 0) {
+    close(fd);
+    return rc;
+  }
+  res->has_file = true;
+  res->file_fd = fd;
+  res->file_off = off;
+  return 0;
+}
+
+// Sends res->len bytes of the response's file through a TLS transport:
+// read into a buffer, written as any body.  The reads of a regular file
+// block the loop briefly (the page cache usually has it).
+static int send_file_copy(cio_http_res *res) {
+  char *buf = cio__malloc(SEND_PIECE);
+  if (!buf) return -ENOMEM;
+  int rc = 0;
+  off_t off = res->file_off;
+  for (size_t left = res->len; left && rc == 0;) {
+    ssize_t r = pread(res->file_fd, buf, left < SEND_PIECE ? left : SEND_PIECE, off);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) { // an error, or the file shrank since its size was taken
+      rc = r < 0 ? -errno : -EIO;
+      break;
+    }
+    ssize_t w = cio__http_res_write(res, buf, (size_t)r);
+    if (w < 0) rc = (int)w;
+    off += r;
+    left -= (size_t)r;
+  }
+  free(buf);
+  return rc;
+}
+
+#define SENDFILE_PIECE CIO__TUNED(1 << 20, 512) // file bytes sent under one send timeout
+
+// Sends res->len bytes of the response's file with sendfile(2), the kernel
+// copying from the page cache to the socket, under the send timeout as
+// cio__http_res_write (but in pieces of 1 MiB: fewer system calls): each
+// piece must go out within it, or the connection is reset and its task
+// cancelled.  A file that shrank since its size was taken ends the body
+// short (-EIO): the connection closes, so the client sees a body shorter
+// than its Content-Length.
+static int send_file(cio_http_res *res) {
+  if (res->reset) return -ETIMEDOUT;
+  if (cio__stream_transport(res->conn)) return send_file_copy(res);
+  cio_sock *s = cio_stream_sock(res->conn);
+  off_t off = res->file_off;
+  for (size_t left = res->len; left;) {
+    size_t piece = left < SENDFILE_PIECE ? left : SENDFILE_PIECE;
+    off_t from = off;
+    cio_scope scope;
+    (void)cio_timeout_begin(&scope, res->send_timeout);
+    int rc = cio__sock_sendfile(s, res->file_fd, &off, piece);
+    if (cio_scope_end(&scope) == -ETIMEDOUT) {
+      res->reset = true;
+      cio_cancel(cio_current());
+      return -ETIMEDOUT;
+    }
+    if (rc < 0) return rc;
+    left -= (size_t)(off - from);
+  }
+  return 0;
+}
+
 // Writes the response res holds (see format_head).  A 204, 304 or 1xx
 // goes without its body, whatever the handler set.
 int cio__http_write_response(cio_http_res *res, bool head_only, bool keep_alive) {
@@ -298,6 +373,11 @@ int cio__http_write_response(cio_http_res *res, bool head_only, bool keep_alive)
   int n = format_head(top, sizeof top, res, res->status, (long long)res->len, keep_alive);
   if (n < 0) return n;
   if (bodiless(res->status)) head_only = true;
+  if (res->has_file) {
+    ssize_t w = cio__http_res_write(res, top, (size_t)n);
+    if (w < 0) return (int)w;
+    return head_only || !res->len ? 0 : send_file(res);
+  }
   if (head_only || res->len == 0 || (size_t)n + res->len > sizeof top) {
     ssize_t w = cio__http_res_write(res, top, (size_t)n);
     if (w < 0) return (int)w;
@@ -312,6 +392,7 @@ int cio__http_write_response(cio_http_res *res, bool head_only, bool keep_alive)
 // Clears the response for the next request (the connection's settings stay).
 void cio__http_reset_res(cio_http_res *res) {
   free(res->body);
+  if (res->has_file) close(res->file_fd);
   cio_http_res keep = *res;
   memset(res, 0, sizeof *res);
   res->conn = keep.conn;

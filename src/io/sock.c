@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -220,24 +221,39 @@ ssize_t cio__sock_discard(cio_sock *s, size_t most) {
 
 // write(2) to a pipe whose reader has gone raises SIGPIPE, which kills the
 // process by default (a child that exits before reading its stdin would
-// take the parent with it), and pipes have no MSG_NOSIGNAL.  So SIGPIPE is
-// blocked on this thread around the write, and the one the write raised
-// is taken back before it is unblocked.  Two or three system calls more
-// per pipe write; sockets do not pay it.
-static ssize_t write_pipe(int fd, const void *buf, size_t len) {
-  sigset_t pipe_only, old, pending;
-  sigemptyset(&pipe_only);
-  sigaddset(&pipe_only, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
-  bool was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
-  ssize_t w = write(fd, buf, len);
-  int err = errno;
-  if (w < 0 && err == EPIPE && !was_pending && !sigismember(&old, SIGPIPE)) {
+// take the parent with it), and pipes have no MSG_NOSIGNAL; nor has
+// sendfile(2).  So SIGPIPE is blocked on this thread around such a write,
+// and the one the write raised is taken back before it is unblocked.  Two
+// or three system calls more per write; send(2) does not pay it.
+struct pipe_guard {
+  sigset_t only, old; // SIGPIPE; the mask before
+  bool was_pending;   // a SIGPIPE was pending already: not ours to take
+};
+
+static void pipe_guard_begin(struct pipe_guard *g) {
+  sigset_t pending;
+  sigemptyset(&g->only);
+  sigaddset(&g->only, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &g->only, &g->old);
+  g->was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+}
+
+// Ends the guard after a write that failed with `err` (0: it did not).
+static void pipe_guard_end(struct pipe_guard *g, int err) {
+  if (err == EPIPE && !g->was_pending && !sigismember(&g->old, SIGPIPE)) {
     struct timespec zero = {0, 0};
-    while (sigtimedwait(&pipe_only, NULL, &zero) < 0 && errno == EINTR) {
+    while (sigtimedwait(&g->only, NULL, &zero) < 0 && errno == EINTR) {
     }
   }
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+static ssize_t write_pipe(int fd, const void *buf, size_t len) {
+  struct pipe_guard g;
+  pipe_guard_begin(&g);
+  ssize_t w = write(fd, buf, len);
+  int err = w < 0 ? errno : 0;
+  pipe_guard_end(&g, err);
   errno = err;
   return w;
 }
@@ -290,6 +306,33 @@ int cio__sock_wait_writable(cio_sock *s) {
   int err;
   cio__loop *L = sock_loop(s, "cio_stream_drain", &err);
   return L ? wait_writable(L, s) : err;
+}
+
+int cio__sock_sendfile(cio_sock *s, int in_fd, off_t *offset, size_t len) {
+  int err;
+  cio__loop *L = sock_loop(s, "cio_http_static", &err);
+  if (!L) return err;
+  int rc = cio__coop(L); // a socket with room never suspends
+  if (rc < 0) return rc;
+  if (!valid(s)) return -EBADF;
+  while (len) {
+    struct pipe_guard g;
+    pipe_guard_begin(&g);
+    ssize_t w = sendfile(s->io.fd, in_fd, offset, len);
+    err = w < 0 ? errno : 0;
+    pipe_guard_end(&g, err);
+    if (w > 0) {
+      len -= (size_t)w;
+    } else if (w == 0) {
+      return -EIO; // the file ends sooner
+    } else if (err == EAGAIN) {
+      s->writable = false;
+      if ((rc = wait_writable(L, s)) < 0) return rc;
+    } else if (err != EINTR) {
+      return -err;
+    }
+  }
+  return 0;
 }
 
 // Sends all of buf, waiting for a slow peer; *sent counts what the kernel

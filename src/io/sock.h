@@ -5,6 +5,7 @@
 #define CIO_SOCK_INTERNAL_H
 
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "../../include/cio.h"
 #include "../loop/loop.h"
@@ -42,6 +43,12 @@ ssize_t cio__sock_send_now(cio_sock *s, const void *buf, size_t len);
 // Returns 0, -ECANCELED, -ETIMEDOUT, -EBUSY (another task waits to write),
 // -EBADF (the socket was closed meanwhile: it is gone).
 int cio__sock_wait_writable(cio_sock *s);
+
+// Sends len bytes of in_fd from *offset (advanced as they go) to the
+// socket with sendfile(2), the kernel copying them, awaiting room as
+// cio_sock_write_all() does, without SIGPIPE.  Returns 0, -EIO if the file
+// ends sooner, or -errno (-EPIPE, -ECONNRESET, -ECANCELED, -ETIMEDOUT...).
+int cio__sock_sendfile(cio_sock *s, int in_fd, off_t *offset, size_t len);
 
 // For TLS, which reads and writes the descriptor itself: after the
 // descriptor said EAGAIN for reading (write false) or writing (true),
