@@ -41,10 +41,13 @@ else()
   set(CIO_PC_TLS no)
 endif()
 if(CURL_FOUND)
-  # Likewise libcurl.
-  string(APPEND CIO_PC_REQUIRES_PRIVATE " libcurl")
+  # libcio.a needs libcurl: as -lcurl, not `Requires.private: libcurl`, whose
+  # --static flags name the libraries of a static libcurl (nghttp2, ssh2,
+  # ldap...), whose -dev packages a machine with libcurl.so need not have.
+  set(CIO_PC_LIBS_PRIVATE "-lcurl ")
   set(CIO_PC_CLIENT yes)
 else()
+  set(CIO_PC_LIBS_PRIVATE "")
   set(CIO_PC_CLIENT no)
 endif()
 string(STRIP "${CIO_PC_REQUIRES_PRIVATE}" CIO_PC_REQUIRES_PRIVATE)
