@@ -39,15 +39,20 @@ if [ -x "$build/tests/test_tls" ]; then
 fi
 skip=thousand_clients_on_profile,cio_client_against_openssl_s_server,cio_server_against_openssl_s_client
 skip=$skip,python_ssl_client_against_cio_server,https_server_against_real_clients,cio_client_against_nginx
-skip=$skip,session_tickets_can_be_turned_off
+skip=$skip,session_tickets_can_be_turned_off,against_nginx_http_https_http2_gzip
+skip=$skip,against_python_http_server,same_answers_as_nginx,cors_same_answers_as_starlette
 for t in "$build"/tests/test_*; do
   [ -x "$t" ] || continue
   calls=$io,epoll_wait,epoll_pwait2
   [ "$(basename "$t")" = test_http ] && calls=$io
+  # The dynamic loader reads each library's ELF header once: test_client
+  # loads libcurl's 30-odd libraries, so its storm starts later.
+  from=20
+  [ "$(basename "$t")" = test_client ] && from=60
   printf '%-24s ' "$(basename "$t")"
   if out=$(CIO_TEST_SKIP=$skip CIO_TEST_TIMEOUT_MULT=4 \
       timeout 900 strace -f --seccomp-bpf -qq -o /dev/null -e trace="$calls" \
-      -e inject="$calls":error=EINTR:when=20+3 "$t" 2>&1); then
+      -e inject="$calls":error=EINTR:when=$from+3 "$t" 2>&1); then
     echo "$out" | tail -1
   else
     echo "FAILED"

@@ -110,8 +110,9 @@ struct request {
   int64_t start;              // when it was submitted
   int64_t progress;           // the last byte moved
   bool too_large, nomem;
-  bool bad_head; // two Content-Length values that differ
-  char *body;    // the response body
+  bool bad_head;       // two Content-Length values that differ
+  int connect_retries; // after an interrupted connect(2)
+  char *body;          // the response body
   size_t len, cap;
   char *head; // the final response's header lines
   size_t hlen, hcap;
@@ -261,8 +262,12 @@ static int drive(void *arg) {
   struct epoll_event evs[64];
   int running;
   for (;;) {
-    int n = epoll_wait(c->epfd, evs, 64, 0);
-    if (n < 0) n = 0; // EINTR: the next round looks again
+    // Retried at once on EINTR: reading it as "none ready" would park the
+    // driver with sockets ready, and their edge has already been seen.
+    int n;
+    do n = epoll_wait(c->epfd, evs, 64, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) n = 0;
     for (int i = 0; i < n; i++) {
       int fd = evs[i].data.fd;
       if ((size_t)fd < c->nfds && (c->fds[fd] & (FD_OURS | FD_WANTED)) == FD_OURS) {
@@ -817,6 +822,8 @@ static int64_t phase_deadline(const struct request *r, int *code) {
 // Awaits the end of the transfer (or, for a stream, its head).  Returns 0
 // (see r->done, r->result), a phase's timeout code, or the park's
 // -ECANCELED / -ETIMEDOUT.
+static bool connect_interrupted(struct request *r);
+
 static int await_request(struct request *r) {
   cio__loop *L = r->c->L;
   while (!r->done && !(r->stream && r->head_done)) {
@@ -827,11 +834,38 @@ static int await_request(struct request *r) {
     r->parked = true;
     int rc = cio__park(L, at, "HTTP request");
     r->parked = false;
+    if (r->done && connect_interrupted(r)) continue; // tried again
     if (r->done || (r->stream && r->head_done)) return 0;
     if (rc < 0) return rc;
     if (r->c->ended) return -ECANCELED; // the loop is ending
   }
   return 0;
+}
+
+// A connect(2) that a signal interrupted: curl takes EINTR for a failure,
+// though nothing went out yet.  The transfer starts again (up to 100
+// times: a signal storm, not a loop; tools/eintr-storm.sh found it).
+// Returns whether it did.
+static bool connect_interrupted(struct request *r) {
+  long os_errno = 0;
+  if (r->result != CURLE_COULDNT_CONNECT || r->connect_retries >= 100) return false;
+  (void)curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os_errno);
+  if (os_errno != EINTR) return false;
+  cio_http_client *c = r->c;
+  (void)curl_multi_remove_handle(c->multi, r->easy);
+  r->done = r->acquired = r->connected = r->sent = false;
+  r->hlen = r->len = 0;
+  r->errbuf[0] = '\0';
+  r->connect_retries++;
+  r->start = r->progress = cio__loop_now(c->L);
+  if (curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) {
+    r->in_multi = false; // the failure stands (finish() must not remove it again)
+    c->in_flight--;
+    r->done = true;
+    return false;
+  }
+  if (c->driver_rec) cio__wake(c->L, c->driver_rec, 0);
+  return true;
 }
 
 // The X.509 verification results cio names (OpenSSL's numbers); `why` is
