@@ -25,6 +25,9 @@
 #ifdef CIO_HAVE_CURL
 #include "cio/http.h"
 #include "cio/http_client.h"
+#ifdef CIO_HAVE_JANSSON
+#include <jansson.h>
+#endif
 
 // ---------------------------------------------------------------- the test app
 
@@ -1437,7 +1440,22 @@ static int stream_main(void *arg) {
   ASSERT_EQ(got, 64 * 1024);
   cio_http_response_free(r);
 
-  // A response read whole reads the same way.
+  // A response read whole reads the same way, and decodes as JSON.
+#ifdef CIO_HAVE_JANSSON
+  url(u, sizeof u, port, "/");
+  ASSERT_EQ(cio_http_get(c, u, &r), 0);
+  json_t *j;
+  ASSERT_EQ(cio_http_response_json(r, &j), 0);
+  ASSERT(strcmp(json_string_value(json_object_get(j, "message")), "Hello") == 0);
+  json_decref(j);
+  cio_http_response_free(r);
+  url(u, sizeof u, port, "/echo"); // text, not JSON
+  ASSERT_EQ(cio_http_get(c, u, &r), 0);
+  ASSERT_EQ(cio_http_response_json(r, &j), -EBADMSG);
+  ASSERT(j == NULL);
+  ASSERT_STR_CONTAINS(cio_http_client_error(), "not JSON");
+  cio_http_response_free(r);
+#endif
   url(u, sizeof u, port, "/");
   ASSERT_EQ(cio_http_get(c, u, &r), 0);
   char small[8];

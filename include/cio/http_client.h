@@ -26,6 +26,7 @@ extern "C" {
 typedef struct cio_http_client cio_http_client;
 /// A response read whole.
 typedef struct cio_http_response cio_http_response;
+struct json_t; // Jansson's, for cio_http_response_json()
 
 /// A client's settings (httpx's Limits and Timeout).  Zeroes give the
 /// defaults; a timeout of CIO_FOREVER is none.
@@ -148,6 +149,12 @@ const char *cio_http_response_header(const cio_http_response *r, const char *nam
 /// cio_http_response_read()).  Valid until the response is freed.  Does not
 /// await.
 const char *cio_http_response_body(const cio_http_response *r, size_t *len);
+/// The body decoded as JSON (httpx's r.json()), with Jansson: sets *out to
+/// a new reference (json_decref() it).  Does not await.  Returns 0, -EBADMSG
+/// (the body is not JSON; cio_http_client_error() says where), -EINVAL
+/// (NULL, or a streamed response), -ENOTSUP (cio was built without
+/// Jansson).
+int cio_http_response_json(const cio_http_response *r, struct json_t **out);
 /// The URL answered (after redirects).  Does not await.
 const char *cio_http_response_url(const cio_http_response *r);
 /// The protocol: "HTTP/1.1", "HTTP/2", "HTTP/1.0".  Does not await.

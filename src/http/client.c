@@ -25,6 +25,9 @@
 // resets the stream (HTTP/2), so no connection returns to the pool half
 // used.
 #include <curl/curl.h>
+#ifdef CIO_HAVE_JANSSON
+#include <jansson.h>
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -1287,6 +1290,21 @@ const char *cio_http_response_header(const cio_http_response *r, const char *nam
 const char *cio_http_response_body(const cio_http_response *r, size_t *len) {
   if (len) *len = r && !r->stream ? r->len : 0;
   return r && !r->stream ? r->body : NULL;
+}
+
+int cio_http_response_json(const cio_http_response *r, struct json_t **out) {
+  if (out) *out = NULL;
+  if (!r || !out || r->stream) return -EINVAL;
+#ifdef CIO_HAVE_JANSSON
+  json_error_t err;
+  *out = json_loadb(r->body, r->len, JSON_DECODE_ANY, &err);
+  if (*out) return 0;
+  snprintf(last_error, sizeof last_error, "not JSON: %s (line %d, column %d)", err.text, err.line,
+           err.column);
+  return -EBADMSG;
+#else
+  return -ENOTSUP; // built without Jansson
+#endif
 }
 
 const char *cio_http_response_url(const cio_http_response *r) { return r ? r->url : NULL; }
