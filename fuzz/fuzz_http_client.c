@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 struct input {
   const uint8_t *data;
@@ -77,15 +78,33 @@ static bool documented(int rc) {
 
 static int fuzz_main(void *arg) {
   struct input *in = arg;
-  if (cio_tcp_listen(&in->listener, "127.0.0.1", "0", 16, 0) < 0) abort();
+  // One listening socket for the whole process, wrapped afresh for each
+  // input's loop (a dup: closing the wrapper leaves it open): a new
+  // listener per input exhausted the ephemeral ports within a minute, as
+  // the connections before it sat in TIME_WAIT.
+  static int listen_fd = -1;
+  static int port;
+  int rc;
+  if (listen_fd < 0) {
+    cio_sock *l;
+    if ((rc = cio_tcp_listen(&l, "127.0.0.1", "0", 64, 0)) < 0) {
+      fprintf(stderr, "listen: %s\n", cio_strerror(rc));
+      abort();
+    }
+    port = cio_sock_port(l);
+    listen_fd = dup(cio_sock_fd(l));
+    if (listen_fd < 0 || cio_sock_close(l) < 0) abort();
+  }
+  int fd = dup(listen_fd);
+  if (fd < 0 || !(in->listener = cio_sock_wrap(fd))) abort();
   char url[64];
-  snprintf(url, sizeof url, "http://127.0.0.1:%d/", cio_sock_port(in->listener));
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
   cio_task *t = cio_spawn(server, in);
   cio_http_client_opts o = {.read_timeout = 0.5, .max_body = 1 << 16}; // 3xx: answers
   cio_http_client *c;
   if (!t || cio_http_client_new(&c, &o) < 0) abort();
   cio_http_response *r;
-  int rc = cio_http_get(c, url, &r);
+  rc = cio_http_get(c, url, &r);
   if (getenv("CIO_FUZZ_VERBOSE")) // what each answer came to
     fprintf(stderr, "  %s (%s), status %d\n", cio_strerror(rc), cio_http_client_error(),
             rc == 0 ? cio_http_response_status(r) : 0);
