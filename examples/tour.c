@@ -384,11 +384,19 @@ static void fastapi(void) {
 // the HTTP client, at most 10 in flight, a timeout per attempt, retries
 // with backoff, results in order, against a local server with slow and
 // failing routes), run beside this program with --quick.
+static const char *self; // argv[0]: fetch_many is beside it (not /proc/self/exe: under
+                         // qemu-user that is the emulator)
+
 static void fetch_many(void) {
   char exe[4096], *argv[] = {exe, unit < 1 ? "--quick" : NULL, NULL};
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 32);
-  char *slash = n > 0 ? memrchr(exe, '/', (size_t)n) : NULL;
-  if (slash) strcpy(slash + 1, "fetch_many");
+  const char *slash0 = strrchr(self, '/');
+  size_t dir = slash0 ? (size_t)(slash0 - self) + 1 : 0;
+  char *slash = dir + sizeof "fetch_many" <= sizeof exe ? exe + dir : NULL;
+  if (slash) {
+    memcpy(exe, self, dir);
+    strcpy(slash, "fetch_many");
+    slash = exe; // found a place
+  }
   cio_process *p;
   cio_process_opts o = {.pipe_stdout = true};
   char out[2048] = "";
@@ -452,6 +460,7 @@ static void outside_a_task(void) {
 }
 
 int main(int argc, char **argv) {
+  self = argv[0];
   if (argc > 1 && strcmp(argv[1], "--quick") == 0) unit = 0.1;
   color = isatty(STDOUT_FILENO);
   printf("cio tour: the asyncio guide's patterns in C%s\n\n", unit < 1 ? " (quick)" : "");
