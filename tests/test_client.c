@@ -1033,7 +1033,7 @@ static int nginx_main(void *arg) {
   char conf[3072];
   const char *w = work_dir, *cd = cert_dir;
   snprintf(conf, sizeof conf,
-           "daemon off; master_process off; worker_processes 1;\n"
+           "%sdaemon off; master_process off; worker_processes 1;\n"
            "error_log %s/nginx.err; pid %s/nginx.pid;\n"
            "events { worker_connections 256; }\n"
            "http { access_log off; default_type text/plain;\n"
@@ -1046,7 +1046,7 @@ static int nginx_main(void *arg) {
            "  server { listen 127.0.0.1:%s ssl http2; listen 127.0.0.2:%s ssl http2;\n"
            "    ssl_certificate %s/srv.pem; ssl_certificate_key %s/srv.key; root %s/www;\n"
            "    location = /hello { return 200 \"hello\\n\"; } } }\n",
-           w, w, w, w, w, w, w, port, w, tport, tport, cd, cd, w);
+           nginx_user(), w, w, w, w, w, w, w, port, w, tport, tport, cd, cd, w);
   FILE *f = fopen(in_dir(work_dir, "nginx.conf"), "w");
   ASSERT(f);
   ASSERT(fputs(conf, f) >= 0);

@@ -732,7 +732,7 @@ static cio_process *start_nginx(void) {
   char conf[2048];
   snprintf(conf, sizeof conf,
            "cat >%s/nginx.conf <<'EOF'\n"
-           "daemon off; master_process off; worker_processes 1;\n"
+           "%sdaemon off; master_process off; worker_processes 1;\n"
            "error_log %s/nginx.err; pid %s/nginx.pid;\n"
            "events { worker_connections 64; }\n"
            "http { access_log off; client_body_temp_path %s; proxy_temp_path %s;\n"
@@ -741,7 +741,7 @@ static cio_process *start_nginx(void) {
            "  server { listen 127.0.0.1:%s;\n"
            "    location /static/ { alias %s/; } } }\n"
            "EOF",
-           base, base, base, base, base, base, base, base, nginx_port, root);
+           base, nginx_user(), base, base, base, base, base, base, base, nginx_port, root);
   ASSERT_EQ(system(conf), 0);
   char cpath[128], err[128];
   snprintf(cpath, sizeof cpath, "%s/nginx.conf", base);

@@ -1211,17 +1211,18 @@ static int nginx_main(void *arg) {
   char conf[2048];
   snprintf(conf, sizeof conf,
            "cat >%s/nginx.conf <<'EOF'\n"
-           "daemon off; master_process off; worker_processes 1;\n"
+           "%sdaemon off; master_process off; worker_processes 1;\n"
            "error_log %s/nginx.err; pid %s/nginx.pid;\n"
            "events { worker_connections 64; }\n"
-           "http { access_log off; client_body_temp_path %s;\n"
+           "http { access_log off; client_body_temp_path %s; proxy_temp_path %s;\n"
+           "  fastcgi_temp_path %s; uwsgi_temp_path %s; scgi_temp_path %s;\n"
            "  server { listen 127.0.0.1:%s ssl;\n"
            "    ssl_protocols TLSv1.2 TLSv1.3;\n"
            "    ssl_certificate %s/srv.pem; ssl_certificate_key %s/srv.key;\n"
            "    ssl_client_certificate %s/ca.pem; ssl_verify_client optional;\n"
            "    location / { return 200 \"client: [$ssl_client_s_dn] $ssl_protocol\\n\"; } } }\n"
            "EOF",
-           dir, dir, dir, dir, port, dir, dir, dir);
+           dir, nginx_user(), dir, dir, dir, dir, dir, dir, dir, port, dir, dir, dir);
   ASSERT_EQ(system(conf), 0);
   char cpath[128];
   snprintf(cpath, sizeof cpath, "%s/nginx.conf", dir);

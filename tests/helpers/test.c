@@ -31,6 +31,8 @@ _Noreturn void test_skip(const char *reason) {
   _exit(77);
 }
 
+const char *nginx_user(void) { return getuid() == 0 ? "user root root; " : ""; }
+
 double test_scale(void) {
   const char *e = getenv("CIO_TEST_SCALE");
   double s = e ? atof(e) : 1.0;

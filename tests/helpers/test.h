@@ -80,6 +80,11 @@ int test_run_checked(const char *name, int (*fn)(void), double timeout_s, char *
 // A scale for heavy cases: 1 normally, smaller under sanitizers/valgrind
 // (CIO_TEST_SCALE=0.01 etc.).
 double test_scale(void);
+// The line an nginx configuration of the tests starts with: "user root
+// root; " when running as root, else "".  nginx hands its temporary
+// directories to its worker's user, by default nobody, which a user
+// namespace (the clock-offset run: unshare -r) has no mapping for.
+const char *nginx_user(void);
 
 // The next number of a seeded pseudo-random sequence (xorshift64; *state
 // must not be 0), for randomized tests that replay from their seed.
