@@ -2105,9 +2105,10 @@ static int cut_stream(cio_http_req *req, cio_http_res *res, void *arg) {
   if (strcmp(how, "fail") == 0) return -EIO;
   if (strcmp(how, "late") == 0) return cio_sleep(30); // the handler timeout (0.2 s) ends it
   if (strcmp(how, "ignored") == 0) {
-    // A 4 MiB piece to a client that reads nothing yet, within 0.1 s: part
+    // A 32 MiB piece (more than the kernel buffers on both sides hold) to a
+    // client that reads nothing yet, within 0.1 s: part
     // of it goes out, the rest cannot; the handler ignores the error.
-    static char big[4u << 20];
+    static char big[32u << 20];
     cio_scope scope;
     ASSERT_EQ(cio_timeout_begin(&scope, 0.1), 0);
     rc = cio_http_stream_write(res, big, sizeof big);
@@ -2127,7 +2128,7 @@ static int cut_main(void *arg) {
   ASSERT_EQ(cio_http_serve(app, "127.0.0.1", "0", &o, &srv), 0);
   char port[8];
   snprintf(port, sizeof port, "%d", cio_server_port(srv));
-  static char out[8u << 20];
+  static char out[64u << 20];
   const char *const hows[] = {"ok", "fail", "late", "ignored"};
   for (size_t k = 0; k < sizeof hows / sizeof *hows; k++) {
     for (int minor = 1; minor >= 0; minor--) {
