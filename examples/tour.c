@@ -414,6 +414,11 @@ static void fetch_many(void) {
     printf("-  %-22s skipped: cio was built without libcurl\n", "fetching many URLs");
     return;
   }
+  if (code != 0 && getenv("CIO_TEST_EMULATED")) { // qemu-user runs the tour, not what it starts
+    printf("-  %-22s skipped: fetch_many cannot be started under an emulator\n",
+           "fetching many URLs");
+    return;
+  }
   char *last = strstr(out, "200 URLs");
   if (last) last[strcspn(last, "\n")] = '\0';
   report(code == 0 && last, "fetching many URLs", "%s", last ? last : "fetch_many failed");
