@@ -373,9 +373,9 @@ static int serve_request(struct conn *c, cio_http_res *res, cio__http_request *h
 // client that failed it, was too slow, or left.
 static int handshake(struct conn *c, double deadline) {
 #ifdef CIO_HAVE_OPENSSL
+  if (c->srv->draining) return 1;
   cio_scope scope;
   (void)cio_timeout_at_begin(&scope, deadline);
-  if (c->srv->draining) return 1;
   c->idle = true; // a closing server need not wait for it
   int rc = cio_tls_upgrade(c->conn, c->srv->opts.tls, NULL);
   c->idle = false;
