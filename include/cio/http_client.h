@@ -166,9 +166,8 @@ void cio_http_response_free(cio_http_response *r);
 /// libcurl's words for this thread's last failed request, or "".
 const char *cio_http_client_error(void);
 
-/// The number of connections the client has opened so far (0 for NULL):
-/// for tests
-/// and pool statistics.  Does not await.
+/// The number of connections the client has opened so far (0 for NULL),
+/// for tests and pool statistics.  Does not await.
 size_t cio_http_client_connections(const cio_http_client *c);
 
 #ifdef __cplusplus
