@@ -1,0 +1,600 @@
+# SPDX-License-Identifier: MIT
+#
+# Declared parameters and JSON body models: cio's demo service against its
+# FastAPI twin (tests/fastapi_ref/demo_app.py), request by request.
+#
+#   validate_compare.py [emulator args...] path/to/fastapi_demo
+#   validate_compare.py --self-check
+#
+# cio answers in the shapes of pydantic 2 / current FastAPI.  The reference
+# here is Debian 12's FastAPI 0.92 on pydantic 1.10, whose 422 bodies have
+# another shape, so each of its answers is translated into pydantic 2's
+# (v1 type -> v2 type, v1 ctx.limit_value -> v2 ctx, v2's msg wording,
+# `input` = the offending value, the enclosing object for `missing`, null for
+# a missing body), and the table below also writes out pydantic 2's answer
+# for every request.  For each row:
+#   - the twin's translated answer must equal the table's (this checks the
+#     table and the translation), except on the rows marked V1_DIFFERS, where
+#     pydantic 1 *behaves* differently; those rows say how, the twin's status
+#     is checked against what pydantic 1 does, and the row is otherwise
+#     judged by the table alone;
+#   - cio's answer (status and JSON body) must equal the table's, with types
+#     exact (10.0 is not 10, false is not 0), the echoed item's keys in
+#     declared order, and errors in FastAPI's order (path, query, header,
+#     cookie, body; fields in declared order).
+# The one loosened comparison: a JSON decode error's position (loc[1]) and
+# ctx.error text come from the JSON parser (Python's json module in FastAPI,
+# Jansson in cio), so there any integer within the body and any non-empty
+# text are accepted.
+#
+# --self-check runs the twin alone (table and translation), no cio needed.
+# Prints one line per row and a summary; exits 1 on any mismatch, 77 when
+# FastAPI or uvicorn is missing (1 under CIO_REQUIRE_CLIENTS=1).
+import json
+import os
+import sys
+import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fastapi_ref"))
+import common  # noqa: E402
+
+
+# ---------------------------------------------------------------- matching
+
+
+class Pos:
+    """Matches a JSON decode error's position: an int within the body."""
+
+    def __init__(self, body_len):
+        self.body_len = body_len
+
+    def match(self, v):
+        return type(v) is int and 0 <= v <= self.body_len
+
+    def __repr__(self):
+        return "<int 0..%d>" % self.body_len
+
+
+class AnyText:
+    def match(self, v):
+        return type(v) is str and v != ""
+
+    def __repr__(self):
+        return "<non-empty text>"
+
+
+def diff(e, a, where="$"):
+    """The first difference between expected e and actual a (types exact), or None."""
+    if isinstance(e, (Pos, AnyText)):
+        return None if e.match(a) else "%s: expected %r, got %s" % (where, e, json.dumps(a))
+    if type(e) is not type(a):
+        return "%s: expected %s, got %s" % (where, json.dumps(e), json.dumps(a))
+    if isinstance(e, dict):
+        if set(e) != set(a):
+            missing = [k for k in e if k not in a]
+            extra = [k for k in a if k not in e]
+            return "%s: keys missing %s, unexpected %s" % (where, missing, extra)
+        for k in e:
+            d = diff(e[k], a[k], "%s.%s" % (where, k))
+            if d:
+                return d
+        return None
+    if isinstance(e, list):
+        if len(e) != len(a):
+            return "%s: expected %d elements, got %d: %s" % (where, len(e), len(a),
+                                                             json.dumps(a)[:400])
+        for i, (x, y) in enumerate(zip(e, a)):
+            d = diff(x, y, "%s[%d]" % (where, i))
+            if d:
+                return d
+        return None
+    return None if e == a else "%s: expected %s, got %s" % (where, json.dumps(e), json.dumps(a))
+
+
+# ---------------------------------------------------------------- the table
+
+
+def E(type_, loc, msg, input_, ctx=None):
+    """One pydantic 2 error, keys in FastAPI's order."""
+    e = {"type": type_, "loc": list(loc), "msg": msg, "input": input_}
+    if ctx is not None:
+        e["ctx"] = ctx
+    return e
+
+
+def D(*errors):
+    return 422, {"detail": list(errors)}
+
+
+def OK(obj):
+    return 200, obj
+
+
+def item(name, price, description=None, tax=None, tags=(), image=None):
+    return {"name": name, "description": description, "price": price, "tax": tax,
+            "tags": list(tags), "image": image}
+
+
+MISSING = "Field required"
+INT_PARSING = "Input should be a valid integer, unable to parse string as an integer"
+FLOAT_PARSING = "Input should be a valid number, unable to parse string as a number"
+BOOL_PARSING = "Input should be a valid boolean, unable to interpret input"
+STRING = "Input should be a valid string"
+LIST = "Input should be a valid list"
+NUMBER = "Input should be a valid number"
+DICT = "Input should be a valid dictionary or object to extract fields from"
+ENUM = "Input should be 'alexnet', 'resnet' or 'lenet'"
+ENUM_CTX = {"expected": "'alexnet', 'resnet' or 'lenet'"}
+PATTERN = "^https?://"
+JSON_CT = [("Content-Type", "application/json")]
+
+ROWS = []
+
+
+def row(name, method, target, expect, headers=(), body=None, v1_differs=None, v1_status=None):
+    if body is not None and not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+    ROWS.append(dict(name=name, method=method, target=target, headers=list(headers), body=body,
+                     expect=expect, v1_differs=v1_differs, v1_status=v1_status))
+
+
+def post(name, body, expect, headers=JSON_CT, **kw):
+    row(name, "POST", "/items", expect, headers=headers, body=body, **kw)
+
+
+W = {"name": "Widget", "price": 9.5}
+long51 = "x" * 51
+eleven = ["t%d" % i for i in range(11)]
+
+# Plain routes.
+row("root", "GET", "/", OK({"message": "Hello"}))
+row("data (1 s)", "GET", "/data", OK({"data": "value"}))
+row("profile", "GET", "/user/7/profile", OK({"user": {"id": 7}, "posts": {"user_id": 7, "posts": []}}))
+row("profile, negative id", "GET", "/user/-3/profile",
+    OK({"user": {"id": -3}, "posts": {"user_id": -3, "posts": []}}))
+row("profile, id not an int", "GET", "/user/abc/profile",
+    D(E("int_parsing", ["path", "user_id"], INT_PARSING, "abc")))
+row("unknown path", "GET", "/nowhere", (404, {"detail": "Not Found"}))
+row("method not allowed", "DELETE", "/items", (405, {"detail": "Method Not Allowed"}))
+
+# Query parameters with constraints and defaults.
+row("items, defaults", "GET", "/items", OK({"skip": 0, "limit": 10, "q": None}))
+row("items, all given", "GET", "/items?skip=5&limit=20&q=foo", OK({"skip": 5, "limit": 20, "q": "foo"}))
+row("items, limit at le bound", "GET", "/items?limit=100", OK({"skip": 0, "limit": 100, "q": None}))
+row("items, limit at ge bound", "GET", "/items?limit=1", OK({"skip": 0, "limit": 1, "q": None}))
+row("items, q percent-encoded UTF-8", "GET", "/items?q=caf%C3%A9+au+lait",
+    OK({"skip": 0, "limit": 10, "q": "café au lait"}))
+row("items, q empty", "GET", "/items?q=", OK({"skip": 0, "limit": 10, "q": ""}))
+row("items, q 50 characters", "GET", "/items?q=" + "q" * 50, OK({"skip": 0, "limit": 10, "q": "q" * 50}))
+row("items, skip with a plus sign", "GET", "/items?skip=%2B4", OK({"skip": 4, "limit": 10, "q": None}))
+row("items, skip < 0", "GET", "/items?skip=-1",
+    D(E("greater_than_equal", ["query", "skip"], "Input should be greater than or equal to 0", "-1",
+        {"ge": 0})))
+row("items, limit 0", "GET", "/items?limit=0",
+    D(E("greater_than_equal", ["query", "limit"], "Input should be greater than or equal to 1", "0",
+        {"ge": 1})))
+row("items, limit 101", "GET", "/items?limit=101",
+    D(E("less_than_equal", ["query", "limit"], "Input should be less than or equal to 100", "101",
+        {"le": 100})))
+row("items, skip not an int", "GET", "/items?skip=abc",
+    D(E("int_parsing", ["query", "skip"], INT_PARSING, "abc")))
+row("items, skip 1.5", "GET", "/items?skip=1.5",
+    D(E("int_parsing", ["query", "skip"], INT_PARSING, "1.5")))
+row("items, skip empty", "GET", "/items?skip=",
+    D(E("int_parsing", ["query", "skip"], INT_PARSING, "")))
+row("items, q 51 characters", "GET", "/items?q=" + long51,
+    D(E("string_too_long", ["query", "q"], "String should have at most 50 characters", long51,
+        {"max_length": 50})))
+row("items, three query errors at once", "GET", "/items?skip=-1&limit=0&q=" + long51,
+    D(E("greater_than_equal", ["query", "skip"], "Input should be greater than or equal to 0", "-1",
+        {"ge": 0}),
+      E("greater_than_equal", ["query", "limit"], "Input should be greater than or equal to 1", "0",
+        {"ge": 1}),
+      E("string_too_long", ["query", "q"], "String should have at most 50 characters", long51,
+        {"max_length": 50})))
+row("items, skip 3.0", "GET", "/items?skip=3.0", OK({"skip": 3, "limit": 10, "q": None}),
+    v1_status=422,
+    v1_differs="pydantic 1 parses a query int with int() and rejects '3.0'; pydantic 2 strips "
+               "a zero fraction from an integer string and accepts it as 3")
+
+# Path, query bool, header and cookie.
+NONE4 = {"short": False, "x_token": None, "session": None}
+row("item 1", "GET", "/items/1", OK(dict(item_id=1, **NONE4)))
+row("item, id at ge bound", "GET", "/items/1?short=false", OK(dict(item_id=1, **NONE4)))
+row("item, id 0", "GET", "/items/0",
+    D(E("greater_than_equal", ["path", "item_id"], "Input should be greater than or equal to 1", "0",
+        {"ge": 1})))
+row("item, id not an int", "GET", "/items/abc",
+    D(E("int_parsing", ["path", "item_id"], INT_PARSING, "abc")))
+row("item, id 3.5", "GET", "/items/3.5",
+    D(E("int_parsing", ["path", "item_id"], INT_PARSING, "3.5")))
+for word, val in (("true", True), ("yes", True), ("1", True), ("on", True), ("0", False),
+                  ("no", False), ("off", False)):
+    row("item, short=%s" % word, "GET", "/items/2?short=" + word,
+        OK({"item_id": 2, "short": val, "x_token": None, "session": None}))
+row("item, short=maybe", "GET", "/items/2?short=maybe",
+    D(E("bool_parsing", ["query", "short"], BOOL_PARSING, "maybe")))
+row("item, X-Token header", "GET", "/items/3", OK({"item_id": 3, "short": False, "x_token": "tok",
+                                                   "session": None}), headers=[("X-Token", "tok")])
+row("item, session cookie", "GET", "/items/3", OK({"item_id": 3, "short": False, "x_token": None,
+                                                   "session": "abc"}),
+    headers=[("Cookie", "other=1; session=abc")])
+row("item, header, cookie and query", "GET", "/items/4?short=1",
+    OK({"item_id": 4, "short": True, "x_token": "t-4", "session": "s4"}),
+    headers=[("x-token", "t-4"), ("Cookie", "session=s4")])
+row("item, path and query errors at once", "GET", "/items/0?short=maybe",
+    D(E("greater_than_equal", ["path", "item_id"], "Input should be greater than or equal to 1", "0",
+        {"ge": 1}),
+      E("bool_parsing", ["query", "short"], BOOL_PARSING, "maybe")))
+
+# Enum path parameter.
+for m in ("alexnet", "resnet", "lenet"):
+    row("model %s" % m, "GET", "/models/" + m, OK({"model_name": m}))
+row("model, unknown", "GET", "/models/vgg",
+    D(E("enum", ["path", "model_name"], ENUM, "vgg", ENUM_CTX)))
+row("model, wrong case", "GET", "/models/AlexNet",
+    D(E("enum", ["path", "model_name"], ENUM, "AlexNet", ENUM_CTX)))
+
+# JSON body: valid.
+post("item, minimal", W, OK(item("Widget", 9.5)))
+post("item, every field", {"name": "Lamp", "description": "a lamp", "price": 20.25, "tax": 1.5,
+                           "tags": ["home", "light"],
+                           "image": {"url": "https://example.com/l.png", "name": "lamp"}},
+     OK(item("Lamp", 20.25, "a lamp", 1.5, ["home", "light"],
+             {"url": "https://example.com/l.png", "name": "lamp"})))
+post("item, the benchmark's body", {"name": "Widget", "price": 9.5, "tags": ["a", "b"],
+                                    "description": "d"},
+     OK(item("Widget", 9.5, "d", None, ["a", "b"])))
+post("item, integer price comes back a float", {"name": "W", "price": 10, "tax": 0},
+     OK(item("W", 10.0, tax=0.0)))
+post("item, price as a numeric string", {"name": "W", "price": "9.5"}, OK(item("W", 9.5)))
+post("item, explicit nulls", {"name": "W", "price": 1.25, "description": None, "tax": None,
+                              "image": None}, OK(item("W", 1.25)))
+post("item, unknown field ignored", {"name": "W", "price": 2.5, "colour": "red"}, OK(item("W", 2.5)))
+post("item, name of 50 characters", {"name": "n" * 50, "price": 1.5}, OK(item("n" * 50, 1.5)))
+post("item, 10 tags", {"name": "W", "price": 1.5, "tags": eleven[:10]},
+     OK(item("W", 1.5, tags=eleven[:10])))
+post("item, UTF-8 text", {"name": "Café ☕", "price": 3.5}, OK(item("Café ☕", 3.5)))
+post("item, charset in Content-Type", W, OK(item("Widget", 9.5)),
+     headers=[("Content-Type", "application/json; charset=utf-8")])
+post("item, no Content-Type (parsed as JSON)", W, OK(item("Widget", 9.5)), headers=[])
+
+# JSON body: each constraint and type.
+post("item, price missing", {"name": "W"},
+     D(E("missing", ["body", "price"], MISSING, {"name": "W"})))
+post("item, empty object", {},
+     D(E("missing", ["body", "name"], MISSING, {}), E("missing", ["body", "price"], MISSING, {})))
+post("item, name empty", {"name": "", "price": 1.5},
+     D(E("string_too_short", ["body", "name"], "String should have at least 1 character", "",
+         {"min_length": 1})))
+post("item, name 51 characters", {"name": long51, "price": 1.5},
+     D(E("string_too_long", ["body", "name"], "String should have at most 50 characters", long51,
+         {"max_length": 50})))
+post("item, description 301 characters", {"name": "W", "price": 1.5, "description": "d" * 301},
+     D(E("string_too_long", ["body", "description"], "String should have at most 300 characters",
+         "d" * 301, {"max_length": 300})))
+post("item, price 0", {"name": "W", "price": 0},
+     D(E("greater_than", ["body", "price"], "Input should be greater than 0", 0, {"gt": 0})))
+post("item, price negative", {"name": "W", "price": -2.5},
+     D(E("greater_than", ["body", "price"], "Input should be greater than 0", -2.5, {"gt": 0})))
+post("item, price not a number", {"name": "W", "price": "abc"},
+     D(E("float_parsing", ["body", "price"], FLOAT_PARSING, "abc")))
+post("item, price null", {"name": "W", "price": None},
+     D(E("float_type", ["body", "price"], NUMBER, None)))
+post("item, price a list", {"name": "W", "price": [1]},
+     D(E("float_type", ["body", "price"], NUMBER, [1])))
+post("item, tax negative", {"name": "W", "price": 1.5, "tax": -1},
+     D(E("greater_than_equal", ["body", "tax"], "Input should be greater than or equal to 0", -1,
+         {"ge": 0})))
+post("item, name null", {"name": None, "price": 1.5},
+     D(E("string_type", ["body", "name"], STRING, None)))
+post("item, name a list", {"name": ["x"], "price": 1.5},
+     D(E("string_type", ["body", "name"], STRING, ["x"])))
+post("item, name a number", {"name": 123, "price": 1.5},
+     D(E("string_type", ["body", "name"], STRING, 123)), v1_status=200,
+     v1_differs="pydantic 1 turns a JSON number into a str field's text ('123'); pydantic 2 "
+                "accepts only strings there (string_type)")
+post("item, description a number", {"name": "W", "price": 1.5, "description": 5},
+     D(E("string_type", ["body", "description"], STRING, 5)), v1_status=200,
+     v1_differs="pydantic 1 coerces 5 to '5' in a str field; pydantic 2 says string_type")
+post("item, tags a string", {"name": "W", "price": 1.5, "tags": "abc"},
+     D(E("list_type", ["body", "tags"], LIST, "abc")))
+post("item, tags null", {"name": "W", "price": 1.5, "tags": None},
+     D(E("list_type", ["body", "tags"], LIST, None)))
+post("item, 11 tags", {"name": "W", "price": 1.5, "tags": eleven},
+     D(E("too_long", ["body", "tags"], "List should have at most 10 items after validation, not 11",
+         eleven, {"field_type": "List", "max_length": 10, "actual_length": 11})))
+post("item, tag 2 an object", {"name": "W", "price": 1.5, "tags": ["a", "b", {"x": 1}]},
+     D(E("string_type", ["body", "tags", 2], STRING, {"x": 1})))
+post("item, tag 1 null", {"name": "W", "price": 1.5, "tags": ["a", None]},
+     D(E("string_type", ["body", "tags", 1], STRING, None)))
+post("item, tag 2 a number", {"name": "W", "price": 1.5, "tags": ["a", "b", 3]},
+     D(E("string_type", ["body", "tags", 2], STRING, 3)), v1_status=200,
+     v1_differs="pydantic 1 coerces the list item 3 to '3'; pydantic 2 says string_type at "
+                "[body, tags, 2]")
+post("item, image url not http", {"name": "W", "price": 1.5,
+                                  "image": {"url": "ftp://x", "name": "n"}},
+     D(E("string_pattern_mismatch", ["body", "image", "url"],
+         "String should match pattern '^https?://'", "ftp://x", {"pattern": PATTERN})))
+post("item, image name missing", {"name": "W", "price": 1.5, "image": {"url": "http://x"}},
+     D(E("missing", ["body", "image", "name"], MISSING, {"url": "http://x"})))
+post("item, image empty object", {"name": "W", "price": 1.5, "image": {}},
+     D(E("missing", ["body", "image", "url"], MISSING, {}),
+       E("missing", ["body", "image", "name"], MISSING, {})))
+post("item, image a string", {"name": "W", "price": 1.5, "image": "x"},
+     D(E("model_attributes_type", ["body", "image"], DICT, "x")))
+post("item, image url a number", {"name": "W", "price": 1.5, "image": {"url": 5, "name": "n"}},
+     D(E("string_type", ["body", "image", "url"], STRING, 5)), v1_status=422,
+     v1_differs="pydantic 1 turns 5 into '5' and then reports the pattern mismatch; pydantic 2 "
+                "says string_type")
+post("item, six errors at once", {"name": "", "price": 0, "tax": -1, "tags": eleven,
+                                  "image": {"url": "x"}},
+     D(E("string_too_short", ["body", "name"], "String should have at least 1 character", "",
+         {"min_length": 1}),
+       E("greater_than", ["body", "price"], "Input should be greater than 0", 0, {"gt": 0}),
+       E("greater_than_equal", ["body", "tax"], "Input should be greater than or equal to 0", -1,
+         {"ge": 0}),
+       E("too_long", ["body", "tags"], "List should have at most 10 items after validation, not 11",
+         eleven, {"field_type": "List", "max_length": 10, "actual_length": 11}),
+       E("string_pattern_mismatch", ["body", "image", "url"],
+         "String should match pattern '^https?://'", "x", {"pattern": PATTERN}),
+       E("missing", ["body", "image", "name"], MISSING, {"url": "x"})))
+
+# The body as a whole.
+JSON_DIFF = ("FastAPI 0.92 reports a JSON decode error as value_error.jsondecode with Python's "
+             "message as msg; current FastAPI says json_invalid, 'JSON decode error', input {}, "
+             "ctx.error = the parser's message")
+for label, raw in (("invalid JSON (missing value)", b'{"name": "x", "price": }'),
+                   ("invalid JSON (truncated)", b'{"name": "x"'),
+                   ("invalid JSON (single quotes)", b"{'name': 'x'}"),
+                   ("invalid JSON (whitespace only)", b"  ")):
+    post(label, raw, D(E("json_invalid", ["body", Pos(len(raw))], "JSON decode error", {},
+                         {"error": AnyText()})), v1_status=422, v1_differs=JSON_DIFF)
+post("empty body", b"", D(E("missing", ["body"], MISSING, None)))
+post("body null", b"null", D(E("missing", ["body"], MISSING, None)))
+post("body a JSON array", b'[1, 2]', D(E("model_attributes_type", ["body"], DICT, [1, 2])))
+post("body a JSON string", b'"hi"', D(E("model_attributes_type", ["body"], DICT, "hi")))
+post("body a JSON number", b"5", D(E("model_attributes_type", ["body"], DICT, 5)))
+post("body as text/plain (not parsed)", b'{"name": "W", "price": 1}',
+     D(E("model_attributes_type", ["body"], DICT, '{"name": "W", "price": 1}')),
+     headers=[("Content-Type", "text/plain")])
+post("body form-encoded (not parsed)", b"name=W&price=1",
+     D(E("model_attributes_type", ["body"], DICT, "name=W&price=1")),
+     headers=[("Content-Type", "application/x-www-form-urlencoded")])
+
+# ---------------------------------------------------------------- pydantic 1 -> 2
+
+V2_TYPE = {
+    "value_error.missing": "missing",
+    "type_error.str": "string_type",
+    "type_error.list": "list_type",
+    "type_error.enum": "enum",
+    "type_error.dict": "model_attributes_type",
+    "value_error.any_str.min_length": "string_too_short",
+    "value_error.any_str.max_length": "string_too_long",
+    "value_error.str.regex": "string_pattern_mismatch",
+    "value_error.number.not_gt": "greater_than",
+    "value_error.number.not_ge": "greater_than_equal",
+    "value_error.number.not_le": "less_than_equal",
+    "value_error.list.max_items": "too_long",
+    "value_error.jsondecode": "json_invalid",
+}
+CTX_KEY = {"string_too_short": "min_length", "string_too_long": "max_length",
+           "greater_than": "gt", "greater_than_equal": "ge", "less_than_equal": "le"}
+
+
+def plural(n, word):
+    return "%s %s%s" % (n, word, "" if n == 1 else "s")
+
+
+def v2_msg(t, ctx):
+    fixed = {"missing": MISSING, "int_parsing": INT_PARSING, "int_type": "Input should be a valid integer",
+             "float_parsing": FLOAT_PARSING, "float_type": NUMBER, "bool_parsing": BOOL_PARSING,
+             "bool_type": "Input should be a valid boolean", "string_type": STRING,
+             "list_type": LIST, "model_attributes_type": DICT, "json_invalid": "JSON decode error"}
+    if t in fixed:
+        return fixed[t]
+    if t == "string_too_short":
+        return "String should have at least %s" % plural(ctx["min_length"], "character")
+    if t == "string_too_long":
+        return "String should have at most %s" % plural(ctx["max_length"], "character")
+    if t == "string_pattern_mismatch":
+        return "String should match pattern '%s'" % ctx["pattern"]
+    if t == "greater_than":
+        return "Input should be greater than %s" % ctx["gt"]
+    if t == "greater_than_equal":
+        return "Input should be greater than or equal to %s" % ctx["ge"]
+    if t == "less_than_equal":
+        return "Input should be less than or equal to %s" % ctx["le"]
+    if t == "too_long":
+        return "%s should have at most %s after validation, not %s" % (
+            ctx["field_type"], plural(ctx["max_length"], "item"), ctx["actual_length"])
+    if t == "enum":
+        return "Input should be %s" % ctx["expected"]
+    raise KeyError("no v2 message for %s" % t)
+
+
+ROUTES = [("/user/", "/profile", "user_id"), ("/items/", "", "item_id"), ("/models/", "", "model_name")]
+
+
+class Request:
+    """What a FastAPI handler would see of a row's request: the raw values
+    pydantic 2 reports as `input`."""
+
+    def __init__(self, r):
+        path, _, query = r["target"].partition("?")
+        self.path = {}
+        for prefix, suffix, name in ROUTES:
+            if path.startswith(prefix) and path.endswith(suffix) and len(path) > len(prefix) + len(suffix):
+                seg = path[len(prefix):len(path) - len(suffix)]
+                if "/" not in seg:
+                    self.path[name] = urllib.parse.unquote(seg)
+        self.query = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
+        self.headers = {k.lower(): v for k, v in r["headers"]}
+        self.cookies = {}
+        for part in self.headers.get("cookie", "").split(";"):
+            k, _, v = part.strip().partition("=")
+            if k:
+                self.cookies[k] = v
+        ct = self.headers.get("content-type")
+        self.body = None
+        if r["body"]:
+            mime = (ct or "application/json").split(";")[0].strip().lower()
+            if mime == "application/json" or mime.endswith("+json"):
+                try:
+                    self.body = json.loads(r["body"])
+                except ValueError:
+                    self.body = None
+            else:
+                self.body = r["body"].decode()
+
+    def value(self, loc, parent=False):
+        where, rest = loc[0], list(loc[1:])
+        if where != "body":
+            src = {"path": self.path, "query": self.query, "header": self.headers,
+                   "cookie": self.cookies}[where]
+            return None if parent else src.get(rest[0])
+        v = self.body
+        if parent:
+            rest = rest[:-1] if rest else None
+            if rest is None:
+                return None
+        for k in rest:
+            try:
+                v = v[k]
+            except (KeyError, IndexError, TypeError):
+                return None
+        return v
+
+
+def none_type(loc):
+    """pydantic 1 says type_error.none.not_allowed for null; pydantic 2 names the field's type."""
+    last = loc[-1]
+    if last in ("price", "tax"):
+        return "float_type"
+    if last == "tags":
+        return "list_type"
+    return "string_type"
+
+
+def translate_error(e, req):
+    t1, loc, ctx1 = e["type"], list(e["loc"]), e.get("ctx") or {}
+    if t1 == "value_error.jsondecode":
+        return E("json_invalid", ["body", ctx1["pos"]], "JSON decode error", {},
+                 {"error": ctx1["msg"]})
+    if t1 == "value_error.missing":
+        return E("missing", loc, MISSING, req.value(loc, parent=True))
+    inp = req.value(loc)
+    if t1 in ("type_error.integer", "type_error.float", "type_error.bool"):
+        kind = {"type_error.integer": "int", "type_error.float": "float",
+                "type_error.bool": "bool"}[t1]
+        t2 = kind + ("_parsing" if isinstance(inp, str) else "_type")
+    elif t1 == "type_error.none.not_allowed":
+        t2 = none_type(loc)
+    elif t1 in V2_TYPE:
+        t2 = V2_TYPE[t1]
+    else:
+        raise KeyError("no pydantic 2 type for pydantic 1's %s (%s)" % (t1, e))
+    ctx = None
+    if t2 in CTX_KEY:
+        ctx = {CTX_KEY[t2]: ctx1["limit_value"]}
+    elif t2 == "string_pattern_mismatch":
+        ctx = {"pattern": ctx1["pattern"]}
+    elif t2 == "too_long":
+        ctx = {"field_type": "List", "max_length": ctx1["limit_value"], "actual_length": len(inp)}
+    elif t2 == "enum":
+        vals = ["'%s'" % v for v in ctx1["enum_values"]]
+        ctx = {"expected": ", ".join(vals[:-1]) + " or " + vals[-1]}
+    return E(t2, loc, v2_msg(t2, ctx or {}), inp, ctx)
+
+
+def translate(status, body, r):
+    if status != 422 or not isinstance(body, dict) or not isinstance(body.get("detail"), list):
+        return status, body
+    req = Request(r)
+    return status, {"detail": [translate_error(e, req) for e in body["detail"]]}
+
+
+# ---------------------------------------------------------------- running
+
+
+def ask(port, r):
+    status, _, raw = common.request(port, r["method"], r["target"], r["headers"], r["body"])
+    try:
+        return status, json.loads(raw), raw
+    except ValueError:
+        return status, None, raw
+
+
+def check_answer(label, r, status, body, raw):
+    """Problems with one server's answer against the table: a list of texts."""
+    est, ebody = r["expect"]
+    if status != est:
+        return ["%s: status %d, expected %d; body %s" % (label, status, est, raw[:400])]
+    if body is None:
+        return ["%s: body is not JSON: %r" % (label, raw[:200])]
+    d = diff(ebody, body)
+    if d:
+        return ["%s: %s" % (label, d)]
+    if status == 200 and r["method"] == "POST" and list(body) != list(ebody):
+        return ["%s: item keys in order %s, declared order is %s" % (label, list(body), list(ebody))]
+    return []
+
+
+def main(argv):
+    self_check = argv[1:2] == ["--self-check"]
+    cio_argv = argv[1:] if not self_check else []
+    if not self_check and not cio_argv:
+        print(__doc__ if __doc__ else "usage: validate_compare.py [emulator...] fastapi_demo | --self-check")
+        return 2
+    why = common.have_fastapi()
+    if why:
+        common.skip(why)
+    twin = common.start_twin()
+    cio = None
+    try:
+        if cio_argv:
+            cio = common.start_cio(cio_argv)
+        bad = 0
+        diffs = 0
+        for n, r in enumerate(ROWS, 1):
+            problems = []
+            notes = []
+            ts, tb, traw = ask(twin.port, r)
+            tts, ttb = translate(ts, tb, r)
+            if r["v1_differs"]:
+                notes.append("v1/v2 differ: %s" % r["v1_differs"])
+                diffs += 1
+                if ts != r["v1_status"]:
+                    problems.append("twin (pydantic 1): status %d, the row says pydantic 1 answers %d"
+                                    % (ts, r["v1_status"]))
+                if tts == 422 and r["expect"][0] == 422 and not diff(r["expect"][1], ttb):
+                    notes.append("translated v1 answer equals v2's here")
+            else:
+                problems += check_answer("twin (translated from pydantic 1)", r, tts, ttb, traw)
+            if cio:
+                cs, cb, craw = ask(cio.port, r)
+                problems += check_answer("cio", r, cs, cb, craw)
+                if r["v1_differs"] == JSON_DIFF and cb:
+                    notes.append("positions: FastAPI %s, cio %s; errors: %r / %r" % (
+                        ttb["detail"][0]["loc"][1], cb["detail"][0]["loc"][1],
+                        ttb["detail"][0]["ctx"]["error"],
+                        cb["detail"][0].get("ctx", {}).get("error")))
+            what = "%-4s %02d %s %s (%s): %d" % ("ok" if not problems else "FAIL", n, r["method"],
+                                                r["target"][:60], r["name"], r["expect"][0])
+            print(what + "".join("\n       note: " + x for x in notes)
+                  + "".join("\n       " + p for p in problems))
+            bad += bool(problems)
+        against = "cio and the FastAPI twin" if cio else "the FastAPI twin alone (--self-check)"
+        print("%d rows against %s: %d ok, %d mismatched; %d rows where pydantic 1 and 2 behave "
+              "differently are judged by the v2 table" % (len(ROWS), against, len(ROWS) - bad, bad,
+                                                          diffs))
+        return 1 if bad else 0
+    finally:
+        twin.stop()
+        if cio:
+            cio.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
