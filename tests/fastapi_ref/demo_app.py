@@ -9,6 +9,7 @@
 #
 #   /usr/bin/python3 -m uvicorn --app-dir tests/fastapi_ref demo_app:app --port 8000
 import asyncio
+import os
 from enum import Enum
 from typing import List, Optional
 
@@ -42,7 +43,31 @@ class Item(BaseModel):
     image: Optional[Image] = None
 
 
-app = FastAPI(title="cio demo", version="1.0.0")
+# With CIO_DOCS_ASSETS (a directory holding swagger-ui-bundle.js,
+# swagger-ui.css and redoc.standalone.js), /docs and /redoc load those from
+# /assets instead of a CDN, as cio's demo does (tests/docs_browser.sh).
+ASSETS = os.environ.get("CIO_DOCS_ASSETS")
+app = FastAPI(title="cio demo", version="1.0.0",
+              **({"docs_url": None, "redoc_url": None} if ASSETS else {}))
+
+if ASSETS:
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/assets", StaticFiles(directory=ASSETS), name="assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="cio demo - Swagger UI",
+                                   swagger_js_url="/assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/assets/swagger-ui.css",
+                                   swagger_favicon_url="data:,")
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc():
+        return get_redoc_html(openapi_url="/openapi.json", title="cio demo - ReDoc",
+                              redoc_js_url="/assets/redoc.standalone.js",
+                              redoc_favicon_url="data:,", with_google_fonts=False)
 
 
 @app.get("/", tags=["demo"])
