@@ -16,9 +16,9 @@
 #   /redoc: ReDoc lists every operation (an http-verb marker followed by the
 #           path), the tag sections (data-section-id="tag/..."), the POST's
 #           summary in the menu, and the Item schema's fields.
-# Screenshots of both pages are kept as docs.png and redoc.png in the build
-# directory (the demo binary's parent's parent, or $CIO_ARTIFACTS_DIR): CI
-# artifacts.
+# Screenshots of both pages are kept as docs.png and redoc.png, and the DOMs
+# as docs.dom.html and redoc.dom.html, in the build directory (the demo
+# binary's parent's parent, or $CIO_ARTIFACTS_DIR): CI artifacts.
 #
 #   docs_browser.sh [emulator args...] path/to/fastapi_demo
 #   docs_browser.sh --twin       (the FastAPI twin instead, serving the same
@@ -110,8 +110,9 @@ for page in docs redoc; do
     fail=1
     continue
   fi
+  cp "$work/$page.html" "$shots/$page.dom.html" 2>/dev/null || true
   browse "/$page" --window-size=1280,2400 --screenshot="$shots/$page.png" >/dev/null \
-    && echo "--   screenshot: $shots/$page.png"
+    && echo "--   screenshot: $shots/$page.png, DOM: $shots/$page.dom.html"
   /usr/bin/python3 - "$page" "$work/$page.html" <<'PY' || fail=1
 import html.parser
 import sys
@@ -210,6 +211,6 @@ done
 if [ "$fail" = 0 ]; then
   echo "ok: $what's /docs and /redoc list every operation in chromium"
 else
-  echo "FAILED: see above (pages kept nowhere; screenshots in $shots)"
+  echo "FAILED: see above (screenshots and DOMs in $shots)"
 fi
 exit "$fail"

@@ -575,11 +575,13 @@ def main(argv):
             if cio:
                 cs, cb, craw = ask(cio.port, r)
                 problems += check_answer("cio", r, cs, cb, craw)
-                if r["v1_differs"] == JSON_DIFF and cb:
-                    notes.append("positions: FastAPI %s, cio %s; errors: %r / %r" % (
-                        ttb["detail"][0]["loc"][1], cb["detail"][0]["loc"][1],
-                        ttb["detail"][0]["ctx"]["error"],
-                        cb["detail"][0].get("ctx", {}).get("error")))
+                if r["v1_differs"] == JSON_DIFF:
+                    try:
+                        notes.append("positions: FastAPI %s, cio %s; errors: %r / %r" % (
+                            ttb["detail"][0]["loc"][1], cb["detail"][0]["loc"][1],
+                            ttb["detail"][0]["ctx"]["error"], cb["detail"][0]["ctx"]["error"]))
+                    except (KeyError, IndexError, TypeError):
+                        pass
             what = "%-4s %02d %s %s (%s): %d" % ("ok" if not problems else "FAIL", n, r["method"],
                                                 r["target"][:60], r["name"], r["expect"][0])
             print(what + "".join("\n       note: " + x for x in notes)
