@@ -274,9 +274,9 @@ post("item, description 301 characters", {"name": "W", "price": 1.5, "descriptio
      D(E("string_too_long", ["body", "description"], "String should have at most 300 characters",
          "d" * 301, {"max_length": 300})))
 post("item, price 0", {"name": "W", "price": 0},
-     D(E("greater_than", ["body", "price"], "Input should be greater than 0", 0, {"gt": 0})))
+     D(E("greater_than", ["body", "price"], "Input should be greater than 0", 0, {"gt": 0.0})))
 post("item, price negative", {"name": "W", "price": -2.5},
-     D(E("greater_than", ["body", "price"], "Input should be greater than 0", -2.5, {"gt": 0})))
+     D(E("greater_than", ["body", "price"], "Input should be greater than 0", -2.5, {"gt": 0.0})))
 post("item, price not a number", {"name": "W", "price": "abc"},
      D(E("float_parsing", ["body", "price"], FLOAT_PARSING, "abc")))
 post("item, price null", {"name": "W", "price": None},
@@ -285,7 +285,7 @@ post("item, price a list", {"name": "W", "price": [1]},
      D(E("float_type", ["body", "price"], NUMBER, [1])))
 post("item, tax negative", {"name": "W", "price": 1.5, "tax": -1},
      D(E("greater_than_equal", ["body", "tax"], "Input should be greater than or equal to 0", -1,
-         {"ge": 0})))
+         {"ge": 0.0})))
 post("item, name null", {"name": None, "price": 1.5},
      D(E("string_type", ["body", "name"], STRING, None)))
 post("item, name a list", {"name": ["x"], "price": 1.5},
@@ -331,9 +331,9 @@ post("item, six errors at once", {"name": "", "price": 0, "tax": -1, "tags": ele
                                   "image": {"url": "x"}},
      D(E("string_too_short", ["body", "name"], "String should have at least 1 character", "",
          {"min_length": 1}),
-       E("greater_than", ["body", "price"], "Input should be greater than 0", 0, {"gt": 0}),
+       E("greater_than", ["body", "price"], "Input should be greater than 0", 0, {"gt": 0.0}),
        E("greater_than_equal", ["body", "tax"], "Input should be greater than or equal to 0", -1,
-         {"ge": 0}),
+         {"ge": 0.0}),
        E("too_long", ["body", "tags"], "List should have at most 10 items after validation, not 11",
          eleven, {"field_type": "List", "max_length": 10, "actual_length": 11}),
        E("string_pattern_mismatch", ["body", "image", "url"],
@@ -379,12 +379,18 @@ V2_TYPE = {
     "value_error.list.max_items": "too_long",
     "value_error.jsondecode": "json_invalid",
 }
+FLOAT_FIELDS = ("price", "tax")
 CTX_KEY = {"string_too_short": "min_length", "string_too_long": "max_length",
            "greater_than": "gt", "greater_than_equal": "ge", "less_than_equal": "le"}
 
 
 def plural(n, word):
     return "%s %s%s" % (n, word, "" if n == 1 else "s")
+
+
+def num(v):
+    """A bound as pydantic 2 writes it in msg (Rust's f64 Display: 0.0 is "0")."""
+    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
 
 
 def v2_msg(t, ctx):
@@ -401,11 +407,11 @@ def v2_msg(t, ctx):
     if t == "string_pattern_mismatch":
         return "String should match pattern '%s'" % ctx["pattern"]
     if t == "greater_than":
-        return "Input should be greater than %s" % ctx["gt"]
+        return "Input should be greater than %s" % num(ctx["gt"])
     if t == "greater_than_equal":
-        return "Input should be greater than or equal to %s" % ctx["ge"]
+        return "Input should be greater than or equal to %s" % num(ctx["ge"])
     if t == "less_than_equal":
-        return "Input should be less than or equal to %s" % ctx["le"]
+        return "Input should be less than or equal to %s" % num(ctx["le"])
     if t == "too_long":
         return "%s should have at most %s after validation, not %s" % (
             ctx["field_type"], plural(ctx["max_length"], "item"), ctx["actual_length"])
@@ -497,7 +503,12 @@ def translate_error(e, req):
         raise KeyError("no pydantic 2 type for pydantic 1's %s (%s)" % (t1, e))
     ctx = None
     if t2 in CTX_KEY:
-        ctx = {CTX_KEY[t2]: ctx1["limit_value"]}
+        limit = ctx1["limit_value"]
+        # pydantic 2 keeps a float field's bound as a float ({"gt": 0.0} for
+        # gt=0), an int field's as an int; pydantic 1 keeps it as declared.
+        if loc[-1] in FLOAT_FIELDS:
+            limit = float(limit)
+        ctx = {CTX_KEY[t2]: limit}
     elif t2 == "string_pattern_mismatch":
         ctx = {"pattern": ctx1["pattern"]}
     elif t2 == "too_long":
