@@ -6,6 +6,16 @@
 //   GET /data               -> sleeps 1 s, then {"data":"value"}
 //   GET /user/{id}/profile  -> fetch_user and fetch_posts (0.5 s each),
 //                              gathered: answers in ~0.5 s, not 1 s
+//   GET /items              -> skip, limit, q: declared query parameters
+//   GET /items/{item_id}    -> a path parameter, a query flag, a header, a cookie
+//   POST /items             -> a JSON body validated against the Item model
+//   GET /models/{name}      -> an enum in the path
+//   GET /openapi.json, /docs, /redoc: the document and its pages
+//
+// Every route is declared as FastAPI declares it (<cio/http_model.h>):
+// what does not validate is answered 422 with FastAPI's error list before
+// the handler runs.  tests/fastapi_ref/demo_app.py is the same service in
+// FastAPI, and tests/validate_compare.py checks both answer alike.
 //
 //   make serve PORT=8000        (or: fastapi_demo [port [host]]; port 0: any free port)
 //   make serve PORT=8443 TLS_CERT=cert.pem TLS_KEY=key.pem      (HTTPS)
@@ -20,6 +30,7 @@
 // build has it.
 #include <cio.h>
 #include <cio/http.h>
+#include <cio/http_model.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +119,115 @@ static int get_profile(cio_http_req *req, cio_http_res *res, void *arg) {
 }
 #endif
 
+#ifdef CIO_HAVE_JANSSON
+// The declarations: FastAPI's models and signatures as C data.
+static const char *const model_names[] = {"alexnet", "resnet", "lenet", NULL};
+
+static const cio_http_field image_fields[] = {
+    {.name = "url", .type = CIO_HTTP_STR, .pattern = "^https?://"},
+    {.name = "name", .type = CIO_HTTP_STR},
+    {0},
+};
+static const cio_http_model image_model = {.name = "Image", .fields = image_fields};
+
+static const cio_http_field tag = {.type = CIO_HTTP_STR};
+static const cio_http_field item_fields[] = {
+    {.name = "name", .type = CIO_HTTP_STR, .min_length = 1, .max_length = 50},
+    {.name = "description", .type = CIO_HTTP_STR, .def = "null", .max_length = 300},
+    {.name = "price", .type = CIO_HTTP_FLOAT, .gt = "0"},
+    {.name = "tax", .type = CIO_HTTP_FLOAT, .def = "null", .ge = "0"},
+    {.name = "tags", .type = CIO_HTTP_ARRAY, .items = &tag, .def = "[]", .max_length = 10},
+    {.name = "image", .type = CIO_HTTP_OBJECT, .model = &image_model, .def = "null"},
+    {0},
+};
+static const cio_http_model item_model = {.name = "Item", .fields = item_fields};
+
+static const char *const tags_demo[] = {"demo", NULL}, *const tags_users[] = {"users", NULL},
+                         *const tags_items[] = {"items", NULL},
+                         *const tags_models[] = {"models", NULL};
+
+static const cio_http_decl root_decl = {.name = "read_root", .tags = tags_demo};
+static const cio_http_decl data_decl = {.name = "get_data", .tags = tags_demo};
+static const cio_http_field profile_params[] = {
+    {.name = "user_id", .in = CIO_HTTP_PATH, .type = CIO_HTTP_INT},
+    {0},
+};
+static const cio_http_decl profile_decl = {
+    .name = "get_profile", .params = profile_params, .tags = tags_users};
+static const cio_http_field items_params[] = {
+    {.name = "skip", .type = CIO_HTTP_INT, .def = "0", .ge = "0"},
+    {.name = "limit", .type = CIO_HTTP_INT, .def = "10", .ge = "1", .le = "100"},
+    {.name = "q", .type = CIO_HTTP_STR, .def = "null", .max_length = 50},
+    {0},
+};
+static const cio_http_decl items_decl = {
+    .name = "read_items", .params = items_params, .tags = tags_items};
+static const cio_http_field item_params[] = {
+    {.name = "item_id", .in = CIO_HTTP_PATH, .type = CIO_HTTP_INT, .ge = "1"},
+    {.name = "short", .type = CIO_HTTP_BOOL, .def = "false"},
+    {.name = "x_token", .in = CIO_HTTP_HEADER, .type = CIO_HTTP_STR, .def = "null"},
+    {.name = "session", .in = CIO_HTTP_COOKIE, .type = CIO_HTTP_STR, .def = "null"},
+    {0},
+};
+static const cio_http_decl item_decl = {
+    .name = "read_item", .params = item_params, .tags = tags_items};
+static const cio_http_decl create_decl = {.name = "create_item",
+                                          .body = &item_model,
+                                          .response = &item_model,
+                                          .summary = "Create an item",
+                                          .tags = tags_items};
+static const cio_http_field model_params[] = {
+    {.name = "model_name",
+     .in = CIO_HTTP_PATH,
+     .type = CIO_HTTP_ENUM,
+     .values = model_names,
+     .enum_name = "ModelName"},
+    {0},
+};
+static const cio_http_decl model_decl = {
+    .name = "get_model", .params = model_params, .tags = tags_models};
+
+// Answers `value` (taking it): FastAPI's JSON.
+static int answer(cio_http_res *res, json_t *value) {
+  int rc = value ? cio_http_json_value(res, 200, value) : -ENOMEM;
+  json_decref(value);
+  return rc;
+}
+
+// A str parameter as JSON: its value, or null.
+static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
+
+// @app.get("/items"): skip, limit, q.
+static int read_items(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)arg;
+  return answer(res, json_pack("{s:I, s:I, s:o}", "skip", (json_int_t)cio_http_arg_int(req, "skip"),
+                               "limit", (json_int_t)cio_http_arg_int(req, "limit"), "q",
+                               str_or_null(cio_http_arg_str(req, "q"))));
+}
+
+// @app.get("/items/{item_id}"): a path parameter, a flag, a header, a cookie.
+static int read_item(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)arg;
+  return answer(res, json_pack("{s:I, s:b, s:o, s:o}", "item_id",
+                               (json_int_t)cio_http_arg_int(req, "item_id"), "short",
+                               (int)cio_http_arg_bool(req, "short"), "x_token",
+                               str_or_null(cio_http_arg_str(req, "x_token")), "session",
+                               str_or_null(cio_http_arg_str(req, "session"))));
+}
+
+// @app.post("/items", response_model=Item): the item, validated, echoed.
+static int create_item(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)arg;
+  return cio_http_answer_body(req, res, 200);
+}
+
+// @app.get("/models/{model_name}")
+static int get_model(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)arg;
+  return answer(res, json_pack("{s:s}", "model_name", cio_http_arg_str(req, "model_name")));
+}
+#endif
+
 struct where {
   const char *port, *host; // where to listen
   bool https;              // with TLS_CERT and TLS_KEY
@@ -159,9 +279,33 @@ static int serve(void *arg) {
   struct where *w = arg;
   cio_http_app *app = cio_http_app_new();
   if (!app) return -ENOMEM;
+#ifdef CIO_HAVE_JANSSON
+  cio_http_route_decl(app, "GET", "/", read_root, NULL, &root_decl);
+  cio_http_route_decl(app, "GET", "/data", get_data, NULL, &data_decl);
+  cio_http_route_decl(app, "GET", "/user/{user_id}/profile", get_profile, NULL, &profile_decl);
+  cio_http_route_decl(app, "GET", "/items", read_items, NULL, &items_decl);
+  cio_http_route_decl(app, "GET", "/items/{item_id}", read_item, NULL, &item_decl);
+  cio_http_route_decl(app, "POST", "/items", create_item, NULL, &create_decl);
+  cio_http_route_decl(app, "GET", "/models/{model_name}", get_model, NULL, &model_decl);
+  // /openapi.json, /docs, /redoc; CIO_DOCS_ASSETS names a directory with
+  // Swagger UI's and ReDoc's scripts, for a machine without the CDN.
+  cio_http_openapi_opts docs = {.title = "cio demo",
+                                .version = "1.0.0",
+                                .assets_dir = getenv("CIO_DOCS_ASSETS"),
+                                .assets_url = "/assets"};
+  if (docs.assets_dir && !*docs.assets_dir) docs.assets_dir = NULL;
+  int docs_rc = cio_http_openapi(app, &docs);
+  if (docs_rc < 0) {
+    fprintf(stderr, "fastapi_demo: docs: %s: %s\n", docs.assets_dir ? docs.assets_dir : "",
+            cio_strerror(docs_rc));
+    cio_http_app_free(app);
+    return docs_rc;
+  }
+#else
   cio_http_route(app, "GET", "/", read_root, NULL);
   cio_http_route(app, "GET", "/data", get_data, NULL);
   cio_http_route(app, "GET", "/user/{user_id:int}/profile", get_profile, NULL);
+#endif
   cio_http_opts opts = {.on_start = started, .on_start_arg = (void *)w};
   int rc = tls_from_env(&opts.tls);
   if (rc == 0) {

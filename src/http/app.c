@@ -55,8 +55,8 @@ int cio_http_app_free(cio_http_app *app) {
   return 0;
 }
 
-int cio_http_route(cio_http_app *app, const char *method, const char *pattern, cio_http_handler fn,
-                   void *arg) {
+int cio__http_route_new(cio_http_app *app, const char *method, const char *pattern,
+                        cio_http_handler fn, void *arg, struct route **out) {
   if (!cio__http_app_valid(app) || !method || !pattern || pattern[0] != '/' || !fn ||
       strlen(method) >= 16)
     return -EINVAL;
@@ -70,9 +70,22 @@ int cio_http_route(cio_http_app *app, const char *method, const char *pattern, c
     free(r);
     return rc;
   }
+  *out = r;
+  return 0;
+}
+
+void cio__http_route_link(cio_http_app *app, struct route *r) {
   *app->tail = r;
   app->tail = &r->next;
-  return 0;
+  app->last = r;
+}
+
+int cio_http_route(cio_http_app *app, const char *method, const char *pattern, cio_http_handler fn,
+                   void *arg) {
+  struct route *r;
+  int rc = cio__http_route_new(app, method, pattern, fn, arg, &r);
+  if (rc == 0) cio__http_route_link(app, r);
+  return rc;
 }
 
 int cio__http_app_own(cio_http_app *app, void *p, void (*free_fn)(void *p)) {

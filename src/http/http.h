@@ -48,6 +48,8 @@ struct route {
   int nsegs;                 // how many
   cio_http_handler fn;       // handler
   void *arg;                 //   its argument
+  struct vroute *vr;         // its declaration compiled (model.h), or NULL
+  bool undocumented;         // left out of the OpenAPI document (a static mount, the docs)
   struct route *next;        // next route, in the order added
 };
 
@@ -88,6 +90,7 @@ struct cio_http_app {
   uint32_t magic;              // CIO__HTTP_APP_MAGIC until freed
   struct route *routes;        // first route
   struct route **tail;         // where the next one goes
+  struct route *last;          // the last one added
   struct http_server *servers; // servers started for it (freed with it)
   struct mw *mws;              // middleware, outermost first
   struct mw **mw_tail;         // where the next one goes
@@ -129,6 +132,11 @@ struct cio_http_req {
   const char *hcopy[CIO__HTTP_MAX_HEADERS]; // header values, copied on first use
   char *body;                               // request body (malloc'd)
   size_t body_len;                          //   its length
+  const struct vroute *vr;                  // its route's declaration (model.h), or NULL
+  struct argval *args;                      //   the declared parameters' values (malloc'd)
+  size_t nargs;                             //   how many
+  void *body_value;                         //   the validated body (model_body.c)
+  struct kept *kept;                        // blocks freed with the request
   char *mem;                                // the arena: `small` or malloc'd
   size_t cap, used;                         //   its size, bytes handed out
   _Alignas(max_align_t) char small[1024];   // the arena of small requests
@@ -176,8 +184,16 @@ int cio__http_app_own(cio_http_app *app, void *p, void (*free_fn)(void *p));
 // -EINVAL for a pattern cio refuses, or -ENOMEM (then r holds no segment).
 int cio__http_route_compile(struct route *r, const char *pattern);
 
-// Frees r's segments and r.
+// Frees r's segments, its declaration and r.
 void cio__http_route_free(struct route *r);
+
+// A new route, not yet the app's.  Returns 0 and *out, -EINVAL (see
+// cio_http_route) or -ENOMEM.
+int cio__http_route_new(cio_http_app *app, const char *method, const char *pattern,
+                        cio_http_handler fn, void *arg, struct route **out);
+
+// Makes r the app's last route.
+void cio__http_route_link(cio_http_app *app, struct route *r);
 
 // Routes the request: runs the handler (within `timeout` seconds if > 0) or
 // answers 404, 405 or 422.
@@ -190,6 +206,15 @@ int cio__http_req_init(cio_http_req *req, const cio__http_request *h);
 
 // Frees what req_init and the body reader allocated, and the request.
 void cio__http_req_free(cio_http_req *req);
+
+// n zeroed bytes freed with the request (beyond its arena), or NULL.
+void *cio__http_req_keep(cio_http_req *req, size_t n);
+
+// Converts text[0..n) (NUL-terminated at n) as P_INT (int64_t), P_FLOAT
+// (double) or P_BOOL (bool) into *out.  Returns true, or false with
+// FastAPI's error type and message for it.
+bool cio__http_text_to(int type, const char *text, size_t n, void *out, const char **etype,
+                       const char **emsg);
 
 // A NUL-terminated copy of p[0..n) in the request's arena.
 char *cio__http_arena_copy(cio_http_req *req, const char *p, size_t n);

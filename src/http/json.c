@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: MIT
 //
 // JSON request and response bodies through Jansson (built only when the
-// build finds it).
+// build finds it).  Answers are written as FastAPI's Python writes them
+// (model_body.c's cio__json_dump), so a float reads 0.1, not
+// 0.10000000000000001, and a whole float 10.0.
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../include/cio/http_json.h"
+#include "http.h"
+#include "model.h"
 
 int cio_http_body_json(cio_http_req *req, cio_http_res *res, json_t **out) {
   if (!req || !res || !out) return -EINVAL;
@@ -16,20 +20,29 @@ int cio_http_body_json(cio_http_req *req, cio_http_res *res, json_t **out) {
   json_error_t err;
   *out = body ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &err) : NULL;
   if (*out) return 0;
-  if (!body) snprintf(err.text, sizeof err.text, "empty body");
-  json_t *detail = json_pack("{s:[{s:s, s:[s,i], s:s, s:{s:s}}]}", "detail", "type", "json_invalid",
-                             "loc", "body", body ? err.position : 0, "msg", "JSON decode error",
-                             "ctx", "error", err.text);
-  if (!detail || cio_http_json_value(res, 422, detail) < 0)
-    cio_http_json(res, 422, "{\"detail\":[{\"type\":\"json_invalid\",\"loc\":[\"body\",0]}]}");
-  json_decref(detail);
+  // FastAPI's json_invalid: where and why in Python's words.
+  size_t pos = 0;
+  const char *why = "Expecting value";
+  if (body && !cio__json_check(body, len, &pos, &why)) why = err.text; // Python would take it
+  struct cio__jtext j = cio__jt_new(160);
+  char at[24];
+  snprintf(at, sizeof at, "%zu", pos);
+  cio__jt_lit(&j, "{\"detail\":[{\"type\":\"json_invalid\",\"loc\":[\"body\",");
+  cio__jt_lit(&j, at);
+  cio__jt_lit(&j, "],\"msg\":\"JSON decode error\",\"input\":{},\"ctx\":{\"error\":");
+  cio__jt_str(&j, why, strlen(why));
+  cio__jt_lit(&j, "}}]}");
+  (void)cio__http_jt_answer(res, 422, &j,
+                            "{\"detail\":[{\"type\":\"json_invalid\",\"loc\":[\"body\",0]}]}");
   return -EINVAL;
 }
 
 int cio_http_json_value(cio_http_res *res, int status, const json_t *value) {
   if (!res || !value) return -EINVAL;
-  char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-  if (!text) return -ENOMEM;
+  struct cio__jtext j = cio__jt_new(256);
+  cio__json_dump(&j, value);
+  if (!j.p) return -ENOMEM;
+  char *text = j.p;
   int rc = cio_http_json(res, status, text);
   free(text);
   return rc;

@@ -62,3 +62,57 @@ struct cio__jtext cio__jt_new(size_t hint) {
   if (j.p) j.p[0] = '\0';
   return j;
 }
+
+// Python's repr of a float: the shortest digits that read back the same,
+// positional from 1e-4 up to 1e16 (with ".0" for a whole number), else
+// d.ddde+XX.  A NaN or an infinity, which JSON has no word for, is null.
+void cio__jt_float(struct cio__jtext *j, double v) {
+  if (v != v || v - v != 0) {
+    cio__jt_lit(j, "null");
+    return;
+  }
+  char e[40];
+  int prec = 1;
+  for (; prec < 17; prec++) {
+    snprintf(e, sizeof e, "%.*e", prec - 1, v);
+    if (strtod(e, NULL) == v) break;
+  }
+  snprintf(e, sizeof e, "%.*e", prec - 1, v);
+  // e is "-d.ddde+XX": its digits and its exponent.
+  char digits[24];
+  size_t nd = 0;
+  const char *p = e;
+  bool neg = *p == '-';
+  if (neg) p++;
+  for (; *p && *p != 'e'; p++)
+    if (*p != '.') digits[nd++] = *p;
+  int exp = atoi(p + 1);
+  while (nd > 1 && digits[nd - 1] == '0') nd--;
+  char out[48];
+  size_t n = 0;
+  if (neg) out[n++] = '-';
+  if (exp >= -4 && exp < 16) {
+    if (exp < 0) {
+      out[n++] = '0';
+      out[n++] = '.';
+      for (int k = -1; k > exp; k--) out[n++] = '0';
+      for (size_t k = 0; k < nd; k++) out[n++] = digits[k];
+    } else {
+      for (int k = 0; k <= exp; k++) out[n++] = (size_t)k < nd ? digits[k] : '0';
+      out[n++] = '.';
+      if ((size_t)exp + 1 < nd)
+        for (size_t k = (size_t)exp + 1; k < nd; k++) out[n++] = digits[k];
+      else
+        out[n++] = '0';
+    }
+  } else {
+    out[n++] = digits[0];
+    if (nd > 1) {
+      out[n++] = '.';
+      for (size_t k = 1; k < nd; k++) out[n++] = digits[k];
+    }
+    n += (size_t)snprintf(out + n, sizeof out - n, "e%c%02d", exp < 0 ? '-' : '+',
+                          exp < 0 ? -exp : exp);
+  }
+  cio__jt_raw(j, out, n);
+}

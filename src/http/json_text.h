@@ -11,6 +11,7 @@
 #ifndef CIO_HTTP_JSON_TEXT_H
 #define CIO_HTTP_JSON_TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct cio__jtext {
@@ -30,5 +31,9 @@ void cio__jt_lit(struct cio__jtext *j, const char *s);
 
 // Appends s[0..n) as a JSON string, quoted and escaped.
 void cio__jt_str(struct cio__jtext *j, const char *s, size_t n);
+
+// Appends v as Python's repr writes a float (FastAPI's JSON): 10.0, 0.1,
+// 1e+16, 1.5e-05; a NaN or an infinity as null.
+void cio__jt_float(struct cio__jtext *j, double v);
 
 #endif

@@ -16,6 +16,7 @@
 #include "../alloc.h"
 #include "../internal.h"
 #include "http.h"
+#include "model.h"
 
 // Hands out n bytes of the request's arena.  req_init reserved enough for
 // everything the request can need; running past it is a bug in that sum.
@@ -97,8 +98,29 @@ int cio__http_req_init(cio_http_req *req, const cio__http_request *h) {
 }
 
 // Frees what req_init and the body reader allocated, and the request.
+// A block freed with the request.
+struct kept {
+  struct kept *next;              // the request's others
+  _Alignas(max_align_t) char p[]; // the bytes
+};
+
+void *cio__http_req_keep(cio_http_req *req, size_t n) {
+  struct kept *k = cio__calloc(1, sizeof *k + n);
+  if (!k) return NULL;
+  k->next = req->kept;
+  req->kept = k;
+  return k->p;
+}
+
 void cio__http_req_free(cio_http_req *req) {
   if (!req) return;
+  while (req->kept) {
+    struct kept *next = req->kept->next;
+    free(req->kept);
+    req->kept = next;
+  }
+  free(req->args);
+  if (req->body_value) cio__http_body_value_free(req->body_value);
   if (req->mem != req->small) free(req->mem);
   free(req->body);
   free(req);
@@ -188,6 +210,18 @@ static const struct {
                  "Input should be a valid number, unable to parse string as a number"},
     [P_BOOL] = {"bool_parsing", "Input should be a valid boolean, unable to interpret input"},
 };
+
+bool cio__http_text_to(int type, const char *text, size_t n, void *out, const char **etype,
+                       const char **emsg) {
+  bool ok = type == P_INT     ? to_int(text, n, out)
+            : type == P_FLOAT ? to_float(text, n, out)
+                              : to_bool(text, n, out);
+  if (!ok) {
+    *etype = not_converted[type].type;
+    *emsg = not_converted[type].msg;
+  }
+  return ok;
+}
 
 int cio__http_convert(cio_http_res *res, const char *where, const char *name, int type,
                       const char *text, size_t n, void *out) {

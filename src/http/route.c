@@ -16,6 +16,7 @@
 #include "../alloc.h"
 #include "http.h"
 #include "json_text.h"
+#include "model.h"
 
 // ---------------------------------------------------------------- compiling
 
@@ -78,6 +79,7 @@ refused:
 
 void cio__http_route_free(struct route *r) {
   free_segs(r);
+  cio__http_vroute_free(r->vr);
   free(r);
 }
 
@@ -220,6 +222,7 @@ void cio__http_dispatch(cio_http_app *app, cio_http_req *req, cio_http_res *res,
         return;
       k++;
     }
+    if (r->vr && cio__http_validate(r->vr, req, res) < 0) return; // 422 answered
     run_handler(r, req, res, timeout);
     return;
   }

@@ -458,9 +458,13 @@ int cio_http_static(cio_http_app *app, const char *prefix, const char *dir,
   // The prefix itself (its directory), then everything below it.
   memcpy(pattern, prefix, pl);
   pattern[pl] = '\0';
+  // A mount is not an operation: the OpenAPI document leaves it out, as
+  // FastAPI leaves out its mounts.
   rc = cio_http_route(app, "GET", pattern, serve_static, m);
+  if (rc == 0) app->last->undocumented = true;
   snprintf(pattern + pl, sizeof "/{path:path}", "%s", pl == 1 ? "{path:path}" : "/{path:path}");
   if (rc == 0) rc = cio_http_route(app, "GET", pattern, serve_static, m);
+  if (rc == 0) app->last->undocumented = true;
   free(pattern);
   return rc;
 }
