@@ -203,6 +203,11 @@ for spelled, val in (("%205", 5), ("007", 7), ("-0", 0), ("1_000", 1000),
                      ("99999999999999999999", 99999999999999999999)):
     row("items, skip=%s" % spelled, "GET", "/items?skip=" + spelled,
         OK({"skip": val, "limit": 10, "q": None}))
+row("items, skip in fullwidth digits", "GET", "/items?skip=%EF%BC%95",
+    D(E("int_parsing", ["query", "skip"], INT_PARSING, "\uff15")), v1_status=200,
+    v1_differs="pydantic 1 parses with Python's int(), which takes any Unicode digit ('\uff15' is "
+               "5); pydantic 2 parses ASCII digits only")
+row("items, q with a NUL byte", "GET", "/items?q=%00x", OK({"skip": 0, "limit": 10, "q": "\u0000x"}))
 row("items, limit=+100", "GET", "/items?limit=%2B100", OK({"skip": 0, "limit": 100, "q": None}))
 row("items, limit=1e2", "GET", "/items?limit=1e2",
     D(E("int_parsing", ["query", "limit"], INT_PARSING, "1e2")))
@@ -244,6 +249,19 @@ row("item, session cookie", "GET", "/items/3", OK({"item_id": 3, "short": False,
 row("item, header, cookie and query", "GET", "/items/4?short=1",
     OK({"item_id": 4, "short": True, "x_token": "t-4", "session": "s4"}),
     headers=[("x-token", "t-4"), ("Cookie", "session=s4")])
+for label, hdrs, tok, sess in (
+        ("a header named with '_' is not x-token", [("x_token", "u")], None, None),
+        ("header name in capitals", [("X-TOKEN", "U")], "U", None),
+        ("header given twice (the first counts)", [("X-Token", "a"), ("X-Token", "b")], "a", None),
+        ("empty header", [("X-Token", "")], "", None),
+        ("cookie given twice in one header (the last counts)", [("Cookie", "session=a; session=b")],
+         None, "b"),
+        ("two Cookie headers (the first counts)", [("Cookie", "session=a"), ("Cookie", "session=b")],
+         None, "a"),
+        ("empty cookie", [("Cookie", "session=")], None, ""),
+        ("cookie value not percent-decoded", [("Cookie", "session=a%20b")], None, "a%20b")):
+    row("item, " + label, "GET", "/items/3",
+        OK({"item_id": 3, "short": False, "x_token": tok, "session": sess}), headers=hdrs)
 row("item, path and query errors at once", "GET", "/items/0?short=maybe",
     D(E("greater_than_equal", ["path", "item_id"], "Input should be greater than or equal to 1", "0",
         {"ge": 1}),
@@ -296,6 +314,24 @@ post("item, +json media type", W, OK(item("Widget", 9.5)),
      headers=[("Content-Type", "application/vnd.api+json")])
 post("item, media type in capitals", W, OK(item("Widget", 9.5)),
      headers=[("Content-Type", "APPLICATION/JSON")])
+
+post("item, whitespace around the JSON", b'  {"name": "W", "price": 1.5}  ', OK(item("W", 1.5)))
+post("item, escaped surrogate pair", b'{"name": "\\ud83d\\ude00", "price": 1.5}',
+     OK(item("\U0001F600", 1.5)))
+post("item, empty description", {"name": "W", "price": 1.5, "description": ""},
+     OK(item("W", 1.5, description="")))
+post("item, empty tags", {"name": "W", "price": 1.5, "tags": []}, OK(item("W", 1.5)))
+for label, raw, val in (("0.1", b"0.1", 0.1), ("the float after 1", b"1.0000000000000002",
+                                                 1.0000000000000002),
+                        ("subnormal", b"1e-320", 1e-320), ("a string in exponent form", b'"1e3"',
+                                                           1000.0),
+                        ("an integer beyond 64 bits", b"123456789012345678901234567890",
+                         1.2345678901234568e+29)):
+    post("item, price " + label, b'{"name": "W", "price": ' + raw + b"}", OK(item("W", val)))
+post("item, tax -0 (>= 0 holds)", {"name": "W", "price": 1.5, "tax": "-0"}, OK(item("W", 1.5, tax=-0.0)))
+post("item, image url https:// alone", {"name": "W", "price": 1.5,
+                                        "image": {"url": "https://", "name": "n"}},
+     OK(item("W", 1.5, image={"url": "https://", "name": "n"})))
 
 # JSON body: each constraint and type.
 post("item, price missing", {"name": "W"},
@@ -365,6 +401,16 @@ post("item, image url not http", {"name": "W", "price": 1.5,
                                   "image": {"url": "ftp://x", "name": "n"}},
      D(E("string_pattern_mismatch", ["body", "image", "url"],
          "String should match pattern '^https?://'", "ftp://x", {"pattern": PATTERN})))
+post("item, image url in capitals", {"name": "W", "price": 1.5,
+                                      "image": {"url": "HTTP://x", "name": "n"}},
+     D(E("string_pattern_mismatch", ["body", "image", "url"],
+         "String should match pattern '^https?://'", "HTTP://x", {"pattern": PATTERN})))
+post("item, image url not at the start", {"name": "W", "price": 1.5,
+                                          "image": {"url": "x https://", "name": "n"}},
+     D(E("string_pattern_mismatch", ["body", "image", "url"],
+         "String should match pattern '^https?://'", "x https://", {"pattern": PATTERN})))
+post("item, price a blank string", {"name": "W", "price": " "},
+     D(E("float_parsing", ["body", "price"], FLOAT_PARSING, " ")))
 post("item, image name missing", {"name": "W", "price": 1.5, "image": {"url": "http://x"}},
      D(E("missing", ["body", "image", "name"], MISSING, {"url": "http://x"})))
 post("item, image empty object", {"name": "W", "price": 1.5, "image": {}},
