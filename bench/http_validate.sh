@@ -16,9 +16,11 @@
 #   go           net/http + encoding/json + checks by hand, GOMAXPROCS=1
 #                (bench/peers/go/validate_server.go)
 # The servers take turns, HTTP_ROUNDS times (default 2), each keeping its best
-# round.  Prints one row per runtime, "http_validate <runtime> <req/s> req/s"
-# (or why it was not measured), the ratio declared / plain (the target: within
-# 10%), and last "http_validate <cio's req/s> req/s".
+# round (and its lowest server CPU time per request, from /proc/PID/stat:
+# steadier than req/s on a shared machine).  Prints one row per runtime,
+# "http_validate <runtime> <req/s> req/s   server CPU <us> us/request" (or
+# why it was not measured), the ratio declared / plain both ways (the target:
+# within 10%), and last "http_validate <cio's req/s> req/s".
 #
 #   bench/http_validate.sh BUILD_DIR
 set -u
@@ -124,22 +126,33 @@ stop() {
   pid=""
 }
 
-# load URL: requests per second, or "-" with wrk's complaint when any answer
-# was not 2xx or a socket error happened.
+# cpu_ticks PID: the process's user + system CPU time so far, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# load URL: "<requests per second> <server CPU microseconds per request>", or
+# "-" with wrk's complaint when any answer was not 2xx or a socket error
+# happened.  The CPU figure (from /proc/PID/stat) is what each request costs
+# the server, whatever else the machine is doing; req/s is not.
 load() {
-  local res
+  local res t0 t1
+  t0=$(cpu_ticks "$pid")
   res=$(taskset -c 1 wrk -t1 -c50 -d"${seconds}s" -s "$work/post.lua" "$1" 2>&1)
+  t1=$(cpu_ticks "$pid")
   if printf '%s\n' "$res" | grep -q 'Non-2xx\|Socket errors'; then
     echo "- ($(printf '%s\n' "$res" | grep 'Non-2xx\|Socket errors' | tr -s ' ' | head -n 1))"
   else
-    printf '%s\n' "$res" | awk '/Requests\/sec/ {print $2}'
+    printf '%s\n' "$res" | awk -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '
+      / requests in / { n = $1 }
+      /Requests\/sec/ { rps = $2 }
+      END { printf "%s %.2f\n", rps, (n > 0 ? ticks * 1e6 / hz / n : 0) }'
   fi
 }
 
 best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b + 0 > a + 0) ? b : a }'; }
+least() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b + 0 < a + 0) ? b : a }'; }
 
 runtimes=(cio cio-plain fastapi go)
-declare -A figure note
+declare -A figure note cpu
 for _ in $(seq "${HTTP_ROUNDS:-2}"); do
   for name in "${runtimes[@]}"; do
     [ -z "${note[$name]:-}" ] || continue
@@ -152,7 +165,10 @@ for _ in $(seq "${HTTP_ROUNDS:-2}"); do
     stop
     case $v in
     -*) note[$name]="wrk: $v" ;;
-    *) figure[$name]=$(best "${figure[$name]:-}" "$v") ;;
+    *)
+      figure[$name]=$(best "${figure[$name]:-}" "${v% *}")
+      cpu[$name]=$(least "${cpu[$name]:-}" "${v#* }")
+      ;;
     esac
   done
 done
@@ -161,11 +177,13 @@ for name in "${runtimes[@]}"; do
   if [ -n "${note[$name]:-}" ]; then
     printf 'http_validate %-10s %10s req/s   (not measured: %s)\n' "$name" - "${note[$name]}"
   else
-    printf 'http_validate %-10s %10s req/s\n' "$name" "${figure[$name]}"
+    printf 'http_validate %-10s %10s req/s   server CPU %7s us/request\n' "$name" "${figure[$name]}" \
+      "${cpu[$name]}"
   fi
 done
 if [ -n "${figure[cio]:-}" ] && [ -n "${figure[cio-plain]:-}" ]; then
-  awk -v a="${figure[cio]}" -v b="${figure[cio-plain]}" \
-    'BEGIN { printf "http_validate declared/plain = %.3f (target >= 0.90)\n", a / b }'
+  awk -v a="${figure[cio]}" -v b="${figure[cio-plain]}" -v ca="${cpu[cio]}" -v cb="${cpu[cio-plain]}" \
+    'BEGIN { printf "http_validate declared/plain = %.3f in req/s (target >= 0.90), %.3f in CPU per request\n",
+             a / b, (ca > 0 ? cb / ca : 0) }'
 fi
 echo "http_validate ${figure[cio]:--} req/s"
