@@ -83,6 +83,7 @@ start() {
     "$py" -c 'import fastapi, uvicorn' 2>/dev/null ||
       { why="fastapi/uvicorn not installed for $py"; return; }
     port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    env=(PYTHONDONTWRITEBYTECODE=1)
     cmd=("$py" -m uvicorn --app-dir "$here/../tests/fastapi_ref" demo_app:app --host 127.0.0.1
          --port "$port" --log-level warning --no-access-log --backlog 4096)
     ;;

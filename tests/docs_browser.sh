@@ -60,7 +60,7 @@ cp "$swagger/swagger-ui-bundle.js" "$swagger/swagger-ui.css" "$redoc" "$work/ass
 if [ "$1" = --twin ]; then
   /usr/bin/python3 -c "import fastapi, uvicorn" 2>/dev/null || skip "FastAPI/uvicorn not installed"
   port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  CIO_DOCS_ASSETS=$work/assets /usr/bin/python3 -m uvicorn --app-dir "$here/fastapi_ref" demo_app:app \
+  PYTHONDONTWRITEBYTECODE=1 CIO_DOCS_ASSETS=$work/assets /usr/bin/python3 -m uvicorn --app-dir "$here/fastapi_ref" demo_app:app \
     --host 127.0.0.1 --port "$port" --log-level warning >"$work/out" 2>&1 &
   pid=$!
   shots=${CIO_ARTIFACTS_DIR:-$work}

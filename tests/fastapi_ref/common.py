@@ -88,7 +88,7 @@ def start_twin(extra_env=None):
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     port = sock.getsockname()[1]
-    env = dict(os.environ)
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     env.update(extra_env or {})
     proc = subprocess.Popen([PYTHON, "-m", "uvicorn", "--app-dir", HERE, "demo_app:app",
                              "--fd", str(sock.fileno()), "--log-level", "warning",
