@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,14 +77,19 @@ static int echo(const void *in, size_t len, void **out, size_t *out_len) {
   return 0;
 }
 
+static int priority(const void *in, size_t len, void **out, size_t *out_len) {
+  (void)in, (void)len;
+  int *p = malloc(sizeof *p);
+  if (!p) return -ENOMEM;
+  *p = getpriority(PRIO_PROCESS, 0);
+  *out = p;
+  *out_len = sizeof *p;
+  return 0;
+}
+
 static const cio_procpool_fn_entry fns[] = {
-    {"square", square},
-    {"refuses", refuses},
-    {"crashes", crashes},
-    {"spin", spin},
-    {"pid", my_pid},
-    {"echo", echo},
-    {0},
+    {"priority", priority}, {"square", square}, {"refuses", refuses}, {"crashes", crashes},
+    {"spin", spin},         {"pid", my_pid},    {"echo", echo},       {0},
 };
 
 static cio_procpool *pool;
@@ -169,6 +175,12 @@ static int results_main(void *arg) {
   ASSERT_EQ(cio_procpool_run(pool, "echo", NULL, 0, &out, &n), 0);
   ASSERT(out == NULL && n == 0);
   free(in);
+  // The workers run niced by opts.nice.
+  ASSERT_EQ(cio_procpool_run(pool, "priority", NULL, 0, &out, &n), 0);
+  int prio;
+  memcpy(&prio, out, sizeof prio);
+  free(out);
+  ASSERT_EQ(prio, getpriority(PRIO_PROCESS, 0) + 3);
   return 0;
 }
 

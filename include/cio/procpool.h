@@ -51,6 +51,8 @@ typedef struct cio_procpool_opts {
   int workers;                            ///< how many (0: the CPUs this process may use)
   const cio_procpool_fn_entry *functions; ///< what they can run (copied by the fork)
   size_t max_message;                     ///< a job's input or output limit (0: 64 MiB)
+  int nice; ///< added to the workers' niceness (setpriority): the loop's process keeps the CPU
+            ///< first
 } cio_procpool_opts;
 
 /// Starts the zygote and the workers.  Call it while the program has only

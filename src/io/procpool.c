@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -231,6 +232,7 @@ int cio_procpool_new(cio_procpool **out, const cio_procpool_opts *opts) {
     close(pair[0]);
     prctl(PR_SET_PDEATHSIG, SIGKILL); // with the parent
     signal(SIGINT, SIG_IGN);          // Ctrl-C is the parent's (workers inherit this)
+    if (opts->nice) (void)setpriority(PRIO_PROCESS, 0, getpriority(PRIO_PROCESS, 0) + opts->nice);
     zygote_main(pair[1], opts->functions, p->max_message);
   }
   int rc = p->zygote < 0 ? -errno : 0;
