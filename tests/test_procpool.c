@@ -96,10 +96,11 @@ static cio_procpool *pool;
 
 static cio_procpool *new_pool(int workers) {
   cio_procpool *p;
-  ASSERT_EQ(
-      cio_procpool_new(
-          &p, &(cio_procpool_opts){.workers = workers, .functions = fns, .max_message = 1 << 20}),
-      0);
+  ASSERT_EQ(cio_procpool_new(&p, &(cio_procpool_opts){.workers = workers,
+                                                      .functions = fns,
+                                                      .max_message = 1 << 20,
+                                                      .nice = 3}),
+            0);
   ASSERT_EQ(cio_procpool_workers(p), workers);
   return p;
 }
