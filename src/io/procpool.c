@@ -23,6 +23,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,29 +83,47 @@ static bool read_full(int fd, void *buf, size_t n) {
   return true;
 }
 
-static bool write_full(int fd, const void *buf, size_t n) {
-  const char *p = buf;
-  while (n) {
-    ssize_t r = write(fd, p, n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    p += r;
-    n -= (size_t)r;
+// ---------------------------------------------------------------- a worker
+
+// Bytes read from a worker's socket ahead of need: a job's header, name
+// and a small input usually come in one read.
+struct inbuf {
+  char b[4096];
+  size_t at, n; // what is unread: b[at..n)
+};
+
+static bool read_buffered(int fd, struct inbuf *ib, void *dst, size_t len) {
+  char *d = dst;
+  while (len) {
+    if (ib->at == ib->n) {
+      if (len >= sizeof ib->b) return read_full(fd, d, len); // large: straight in
+      ssize_t r = read(fd, ib->b, sizeof ib->b);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return false;
+      ib->at = 0;
+      ib->n = (size_t)r;
+    }
+    size_t k = ib->n - ib->at < len ? ib->n - ib->at : len;
+    memcpy(d, ib->b + ib->at, k);
+    ib->at += k;
+    d += k;
+    len -= k;
   }
   return true;
 }
 
-// ---------------------------------------------------------------- a worker
-
 // Runs jobs from fd until the parent closes it.
 static _Noreturn void worker_main(int fd, const cio_procpool_fn_entry *fns, size_t max) {
+  struct inbuf ib = {.at = 0, .n = 0};
   for (;;) {
     struct job_head h;
-    if (!read_full(fd, &h, sizeof h) || h.magic != JOB_MAGIC || h.name_len > 255 || h.len > max)
+    if (!read_buffered(fd, &ib, &h, sizeof h) || h.magic != JOB_MAGIC || h.name_len > 255 ||
+        h.len > max)
       _exit(0);
     char name[256];
     void *in = malloc(h.len ? h.len : 1);
-    if (!in || !read_full(fd, name, h.name_len) || !read_full(fd, in, h.len)) _exit(0);
+    if (!in || !read_buffered(fd, &ib, name, h.name_len) || !read_buffered(fd, &ib, in, h.len))
+      _exit(0);
     name[h.name_len] = '\0';
     cio_procpool_fn fn = NULL;
     for (const cio_procpool_fn_entry *e = fns; e->name; e++)
@@ -118,8 +137,24 @@ static _Noreturn void worker_main(int fd, const cio_procpool_fn_entry *fns, size
       status = -EMSGSIZE;
       out_len = 0;
     }
+    // The header and the output in one write.
     struct result_head r = {RESULT_MAGIC, status, out_len};
-    if (!write_full(fd, &r, sizeof r) || !write_full(fd, out, out_len)) _exit(0);
+    struct iovec iov[2] = {{&r, sizeof r}, {out, out_len}};
+    size_t left = sizeof r + out_len;
+    int first = 0;
+    while (left) {
+      ssize_t w = writev(fd, iov + first, 2 - first);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) _exit(0);
+      left -= (size_t)w;
+      for (size_t k = (size_t)w; k;) { // advance past what went
+        size_t step = k < iov[first].iov_len ? k : iov[first].iov_len;
+        iov[first].iov_base = (char *)iov[first].iov_base + step;
+        iov[first].iov_len -= step;
+        k -= step;
+        if (iov[first].iov_len == 0 && first < 1) first++;
+      }
+    }
     free(out);
   }
 }
@@ -299,25 +334,37 @@ reaped:
 static int exchange(cio_procpool *p, struct worker *w, const char *name, const void *in, size_t len,
                     int *status, void **out, size_t *out_len) {
   struct job_head h = {JOB_MAGIC, (uint32_t)strlen(name), len};
-  ssize_t r = cio_sock_write(w->sock, &h, sizeof h);
-  if (r == (ssize_t)sizeof h) r = cio_sock_write(w->sock, name, h.name_len);
-  if (r == (ssize_t)h.name_len && len) r = cio_sock_write(w->sock, in, len);
+  // Small jobs go in one write: header, name and input copied together.
+  char small[1024];
+  size_t whole = sizeof h + h.name_len + len;
+  char *msg = whole <= sizeof small ? small : malloc(whole);
+  if (!msg) return -ENOMEM;
+  memcpy(msg, &h, sizeof h);
+  memcpy(msg + sizeof h, name, h.name_len);
+  if (len) memcpy(msg + sizeof h + h.name_len, in, len);
+  ssize_t r = cio_sock_write(w->sock, msg, whole);
+  if (msg != small) free(msg);
   if (r < 0) return r == -EPIPE || r == -ECONNRESET ? CIO_PROC_WORKER_DIED : (int)r;
+  // The result: its header and a small output usually in one read.
   struct result_head rh;
+  char head[sizeof rh + 1024];
   size_t got = 0;
   while (got < sizeof rh) {
-    r = cio_sock_read(w->sock, (char *)&rh + got, sizeof rh - got);
+    r = cio_sock_read(w->sock, head + got, sizeof head - got);
     if (r == 0 || r == -ECONNRESET) return CIO_PROC_WORKER_DIED;
     if (r < 0) return (int)r;
     got += (size_t)r;
   }
-  if (rh.magic != RESULT_MAGIC || rh.len > p->max_message) return -EPROTO;
+  memcpy(&rh, head, sizeof rh);
+  if (rh.magic != RESULT_MAGIC || rh.len > p->max_message || got - sizeof rh > rh.len)
+    return -EPROTO;
   char *buf = NULL;
   if (rh.len) {
     buf = malloc(rh.len);
     if (!buf) return -ENOMEM;
+    memcpy(buf, head + sizeof rh, got - sizeof rh);
   }
-  for (got = 0; got < rh.len;) {
+  for (got -= sizeof rh; got < rh.len;) {
     r = cio_sock_read(w->sock, buf + got, rh.len - got);
     if (r <= 0) {
       free(buf);
