@@ -14,7 +14,7 @@ build=${1:?usage: run.sh BUILD_DIR [workload ...]}
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 workloads=("$@")
-[ ${#workloads[@]} -gt 0 ] || workloads=(switch spawn idle timers gather wait_first queue lock sem echo conns http http_gather http_validate https_hello tls_handshake tls_bulk client debug_cost)
+[ ${#workloads[@]} -gt 0 ] || workloads=(switch spawn idle timers gather wait_first queue lock sem echo conns http http_gather http_validate https_hello tls_handshake tls_bulk client procpool debug_cost)
 
 # Peers to run per workload (Python is slow at a million tasks: it gets a
 # smaller count where noted and its figure is per task anyway).
@@ -25,6 +25,7 @@ peers_for() {
     idle) echo "go asyncio uvloop" ;;
     timers) echo "go go1 uvloop" ;;
     gather | wait_first | queue | lock | sem) echo "go go1 asyncio uvloop" ;;
+    procpool) echo "go asyncio" ;;
   esac
 }
 

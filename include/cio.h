@@ -270,7 +270,14 @@ int cio_scope_end(cio_scope *scope);
 #define CIO_HTTP_FIRST (-3201)
 #define CIO_HTTP_LAST (-3299)
 
-/// A short description of a cio return code (negative errno, CIO_EAI_*, CIO_TLS_*, CIO_HTTP_*),
+/// The process pool's (<cio/procpool.h>).
+#define CIO_PROC_WORKER_DIED (-3401) ///< the worker running the job crashed or exited
+/// The range the process pool's codes are in.
+#define CIO_PROC_FIRST (-3401)
+#define CIO_PROC_LAST (-3499)
+
+/// A short description of a cio return code (negative errno, CIO_EAI_*, CIO_TLS_*, CIO_HTTP_*,
+/// CIO_PROC_*),
 /// never NULL.  Does not await.
 const char *cio_strerror(int code);
 

@@ -36,6 +36,7 @@ const char *cio_strerror(int code) {
   case CIO_HTTP_PROTOCOL: return "malformed or incomplete HTTP response";
   case CIO_HTTP_TOO_MANY_REDIRECTS: return "too many HTTP redirects";
   case CIO_HTTP_BODY_TOO_LARGE: return "HTTP response body too large";
+  case CIO_PROC_WORKER_DIED: return "the worker process died during the job";
   }
   if (code > 0) return "success";
   if (code <= CIO_EAI_FIRST && code >= CIO_EAI_LAST) return "name resolution failed";

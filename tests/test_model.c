@@ -298,7 +298,7 @@ static const struct exchange body_cases[] = {
      "{\"type\":\"string_too_short\",\"loc\":[\"body\",\"name\"],\"msg\":\"String should have at "
      "least 1 character\",\"input\":\"\",\"ctx\":{\"min_length\":1}},"
      "{\"type\":\"greater_than\",\"loc\":[\"body\",\"size\"],\"msg\":\"Input should be greater "
-     "than 0\",\"input\":0,\"ctx\":{\"gt\":0}},"
+     "than 0\",\"input\":0,\"ctx\":{\"gt\":0.0}},"
      "{\"type\":\"bool_parsing\",\"loc\":[\"body\",\"filled\"],\"msg\":\"Input should be a valid "
      "boolean, unable to interpret input\",\"input\":\"maybe\"},"
      "{\"type\":\"enum\",\"loc\":[\"body\",\"colour\"],\"msg\":\"Input should be 'red', 'green' or "

@@ -8,6 +8,7 @@
 #   lang:     go | go1 (GOMAXPROCS=1) | asyncio | uvloop
 #             | httpx | httpx-uv | aiohttp | aiohttp-uv | node (client_load only)
 #   workload: switch | spawn | idle | timers | gather | wait_first | queue | lock | sem
+#             | procpool (Go: goroutines; asyncio: a ProcessPoolExecutor)
 #             tls_server | tls_bulk (Go only: servers and a client that
 #             bench/tls_handshake.sh and bench/tls_bulk.sh start)
 #             client_load (URL N [SECONDS [WARMUP]]: the HTTP client load that
@@ -22,7 +23,7 @@
 set -eu
 
 usage() {
-	echo "usage: $0 <go|go1|asyncio|uvloop|httpx|httpx-uv|aiohttp|aiohttp-uv|node> <switch|spawn|idle|timers|gather|wait_first|queue|lock|sem|tls_server|tls_bulk|client_load> [args...]" >&2
+	echo "usage: $0 <go|go1|asyncio|uvloop|httpx|httpx-uv|aiohttp|aiohttp-uv|node> <switch|spawn|idle|timers|gather|wait_first|queue|lock|sem|procpool|tls_server|tls_bulk|client_load> [args...]" >&2
 	exit 2
 }
 
@@ -32,7 +33,7 @@ workload=$2
 shift 2
 
 case $workload in
-switch | spawn | idle | timers | gather | wait_first | queue | lock | sem | tls_server | tls_bulk | client_load) ;;
+switch | spawn | idle | timers | gather | wait_first | queue | lock | sem | procpool | tls_server | tls_bulk | client_load) ;;
 *) usage ;;
 esac
 
@@ -79,7 +80,11 @@ asyncio | uvloop)
 		"$py" -c 'import uvloop' 2>/dev/null || skip "uvloop not installed for $py"
 		flag=--uvloop
 	fi
-	exec "$py" "$here/py/$workload.py" ${flag:+"$flag"} "$@"
+	# procpool lives in pool/: py/queue.py would shadow the standard
+	# library's queue module, which concurrent.futures imports.
+	dir=py
+	[ "$workload" = procpool ] && dir=pool
+	exec "$py" "$here/$dir/$workload.py" ${flag:+"$flag"} "$@"
 	;;
 httpx | httpx-uv | aiohttp | aiohttp-uv)
 	# The Python HTTP clients live in client/, not py/: py/queue.py would

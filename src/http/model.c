@@ -337,9 +337,24 @@ bool cio__http_check_num(struct errs *e, const struct vfield *vf, const struct l
               : rules[i].sign == 1  ? v >= b->value
                                     : v > b->value;
     if (ok) continue;
+    // A float field's bound is a float to pydantic: its ctx says 0.0 (as
+    // Python writes it) and its message 0 (as Rust's Display writes it:
+    // no ".0").  An int field's is written as declared.
+    const char *shown = b->text, *in_ctx = b->text;
+    struct cio__jtext f = cio__jt_new(32);
+    if (vf->f->type == CIO_HTTP_FLOAT) {
+      cio__jt_float(&f, b->value);
+      if (f.p) {
+        in_ctx = f.p;
+        shown = f.p;
+      }
+    }
     char msg[160], ctx[96];
-    snprintf(msg, sizeof msg, "Input should be %s %s", rules[i].words, b->text);
-    snprintf(ctx, sizeof ctx, "{\"%s\":%s}", rules[i].key, b->text);
+    int shown_len = (int)strlen(shown);
+    if (f.p && f.n > 2 && strcmp(f.p + f.n - 2, ".0") == 0) shown_len -= 2;
+    snprintf(msg, sizeof msg, "Input should be %s %.*s", rules[i].words, shown_len, shown);
+    snprintf(ctx, sizeof ctx, "{\"%s\":%s}", rules[i].key, in_ctx);
+    free(f.p);
     cio__http_err_add(e, rules[i].type, at, msg, input, input_len, ctx);
     return false;
   }
