@@ -483,6 +483,17 @@ def main(argv):
                 doc = json.loads(raw)
             except ValueError:
                 common.fail("/openapi.json is not JSON: %r" % raw[:300])
+            # The pages, without CIO_DOCS_ASSETS: loaded from a CDN as
+            # FastAPI's are, pointed at the document (docs_browser.sh renders
+            # them with local assets).
+            for page, script in (("/docs", "swagger-ui-bundle.js"),
+                                 ("/redoc", "redoc.standalone.js")):
+                status, hdrs, raw = common.request(cio.port, "GET", page)
+                html = raw.decode("utf-8", "replace")
+                check(status == 200 and hdrs.get("content-type", "").startswith("text/html"),
+                      "GET %s: 200 text/html (got %d %s)" % (page, status, hdrs.get("content-type")))
+                check(script in html and "/openapi.json" in html,
+                      "GET %s loads %s and points it at /openapi.json" % (page, script))
         twin = common.start_twin()
         status, _, raw = common.request(twin.port, "GET", "/openapi.json")
         twin_doc = json.loads(raw)
