@@ -66,6 +66,8 @@ struct cio_http_client {
   cio_task *driver;     // the driver task (handle)
   cio_task *driver_rec; // its record, to wake it
   int64_t timer_at;     // curl's timer (ns), or -1
+  bool inner_ready;     // epfd may have events: the loop saw it readable since the
+                        // driver's last epoll_wait found it empty
   bool closing;         // the driver is to end
   bool ended;           // the driver has ended (cancelled with the loop)
   size_t in_flight;     // requests between add and remove
@@ -155,6 +157,7 @@ static int64_t seconds_ns(double s, double dflt) {
 static void on_epfd(cio__io *io, uint32_t ev) {
   (void)ev;
   cio_http_client *c = cio__container_of(io, cio_http_client, io);
+  c->inner_ready = true;
   if (c->driver_rec) cio__wake(c->L, c->driver_rec, 0);
 }
 
@@ -267,10 +270,19 @@ static int drive(void *arg) {
   for (;;) {
     // Retried at once on EINTR: reading it as "none ready" would park the
     // driver with sockets ready, and their edge has already been seen.
-    int n;
-    do n = epoll_wait(c->epfd, evs, 64, 0);
-    while (n < 0 && errno == EINTR);
-    if (n < 0) n = 0;
+    // Skipped when epfd has had no edge since it was last found empty (a
+    // wake by curl's timer, as each new request makes): an event there
+    // since would have made one, since the loop watches epfd
+    // edge-triggered and the kernel signals a nested epoll as sockets in
+    // it become ready.  One system call fewer per request.
+    int n = 0;
+    if (c->inner_ready) {
+      c->inner_ready = false;
+      do n = epoll_wait(c->epfd, evs, 64, 0);
+      while (n < 0 && errno == EINTR);
+      if (n < 0) n = 0;
+      if (n > 0) c->inner_ready = true; // level-triggered: some may be ready still
+    }
     for (int i = 0; i < n; i++) {
       int fd = evs[i].data.fd;
       if ((size_t)fd < c->nfds && (c->fds[fd] & (FD_OURS | FD_WANTED)) == FD_OURS) {
@@ -322,6 +334,7 @@ int cio_http_client_new(cio_http_client **out, const cio_http_client_opts *opts)
   c->L = L;
   c->epfd = -1;
   c->timer_at = -1;
+  c->inner_ready = true;
   c->pool_ns = seconds_ns(o.pool_timeout, 5);
   c->read_ns = seconds_ns(o.read_timeout, 5);
   c->write_ns = seconds_ns(o.write_timeout, 5);

@@ -14,6 +14,8 @@
 // the zygote forks (well under a millisecond) and happens only after a
 // worker died or was killed.
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -50,10 +52,9 @@ struct result_head {
 
 // A worker, as the parent sees it.
 struct worker {
-  int fd;         // its socket (the parent's end), -1 once dead
-  pid_t pid;      //   its process
-  cio_sock *sock; //   fd wrapped for the loop, once used there
-  bool busy;      // a job holds it
+  int fd;    // its socket (the parent's end, non-blocking), -1 once dead
+  pid_t pid; //   its process
+  bool busy; // a job holds it
 };
 
 struct cio_procpool {
@@ -63,8 +64,9 @@ struct cio_procpool {
   int nworkers;                       // how many
   int replaced;                       // workers replaced so far
   struct worker workers[MAX_WORKERS]; // (nworkers used)
-  cio_loop *loop;                     // the loop whose tasks use it, once one has
-  cio_sem *free_workers;              //   counts the workers not busy (FIFO waiters)
+  pthread_t owner;                    // the thread whose loop's tasks have jobs in flight
+  int in_flight;                      //   how many (another thread may take over at 0)
+  cio_sem *free_workers;              // counts the workers not busy (FIFO waiters)
   const cio_procpool_fn_entry *fns;   // the functions (the workers' copies)
 };
 
@@ -230,8 +232,15 @@ static int spawn_worker(cio_procpool *p, struct worker *w) {
   if (!h || h->cmsg_type != SCM_RIGHTS) return -EPROTO;
   memcpy(&w->fd, CMSG_DATA(h), sizeof(int));
   w->pid = answer;
-  w->sock = NULL;
   w->busy = false;
+  int fl = fcntl(w->fd, F_GETFL);
+  if (fl < 0 || fcntl(w->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+    int rc = -errno;
+    kill(w->pid, SIGKILL);
+    close(w->fd);
+    w->fd = -1;
+    return rc;
+  }
   return 0;
 }
 
@@ -274,6 +283,7 @@ int cio_procpool_new(cio_procpool **out, const cio_procpool_opts *opts) {
   close(pair[1]);
   p->ctl = pair[0];
   for (; rc == 0 && p->nworkers < n; p->nworkers++) rc = spawn_worker(p, &p->workers[p->nworkers]);
+  if (rc == 0 && !(p->free_workers = cio_sem_new(p->nworkers))) rc = -ENOMEM;
   if (rc < 0) {
     cio_procpool_free(p);
     return rc;
@@ -289,11 +299,7 @@ int cio_procpool_replaced(const cio_procpool *pool) { return pool ? pool->replac
 static void worker_kill(struct worker *w) {
   if (w->fd < 0) return;
   kill(w->pid, SIGKILL);
-  if (w->sock)
-    cio_sock_close(w->sock); // closes fd
-  else
-    close(w->fd);
-  w->sock = NULL;
+  close(w->fd);
   w->fd = -1;
 }
 
@@ -302,10 +308,7 @@ int cio_procpool_free(cio_procpool *p) {
   for (int i = 0; i < p->nworkers; i++) { // EOF on its socket: a worker exits
     struct worker *w = &p->workers[i];
     if (w->fd < 0) continue;
-    if (w->sock)
-      cio_sock_close(w->sock);
-    else
-      close(w->fd);
+    close(w->fd);
     w->fd = -1;
   }
   close(p->ctl); // the zygote exits, and workers left with it
@@ -327,6 +330,47 @@ reaped:
 
 // ---------------------------------------------------------------- running a job
 
+// The parent's side of a worker's socket: plain descriptors awaited with
+// cio_wait_readable/writable, so the pool holds nothing of a loop's and
+// may outlive one (created before cio_run, freed after it).
+
+// Sends buf whole.  Returns 0, CIO_PROC_WORKER_DIED, -ECANCELED, -ETIMEDOUT.
+static int send_all(int fd, const char *buf, size_t len) {
+  while (len) {
+    ssize_t r = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (r > 0) {
+      buf += r;
+      len -= (size_t)r;
+      continue;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      int rc = cio_wait_writable(fd, CIO_FOREVER);
+      if (rc < 0) return rc;
+      continue;
+    }
+    return CIO_PROC_WORKER_DIED; // EPIPE, ECONNRESET
+  }
+  return 0;
+}
+
+// Reads what is there, up to len, awaiting the first byte.  Returns the
+// count, CIO_PROC_WORKER_DIED at the end of the stream, -ECANCELED,
+// -ETIMEDOUT.
+static ssize_t recv_some(int fd, char *buf, size_t len) {
+  for (;;) {
+    ssize_t r = recv(fd, buf, len, MSG_DONTWAIT);
+    if (r > 0) return r;
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      int rc = cio_wait_readable(fd, CIO_FOREVER);
+      if (rc < 0) return rc;
+      continue;
+    }
+    return CIO_PROC_WORKER_DIED; // the end, or ECONNRESET
+  }
+}
+
 // Sends the job and reads its result on w.  Returns 0 with the function's
 // status in *status and its output in *out, or a failure that leaves the
 // worker mid-job or gone (it must then be killed): -ECANCELED, -ETIMEDOUT,
@@ -342,16 +386,16 @@ static int exchange(cio_procpool *p, struct worker *w, const char *name, const v
   memcpy(msg, &h, sizeof h);
   memcpy(msg + sizeof h, name, h.name_len);
   if (len) memcpy(msg + sizeof h + h.name_len, in, len);
-  ssize_t r = cio_sock_write(w->sock, msg, whole);
+  int rc = send_all(w->fd, msg, whole);
   if (msg != small) free(msg);
-  if (r < 0) return r == -EPIPE || r == -ECONNRESET ? CIO_PROC_WORKER_DIED : (int)r;
+  if (rc < 0) return rc;
+  ssize_t r;
   // The result: its header and a small output usually in one read.
   struct result_head rh;
   char head[sizeof rh + 1024];
   size_t got = 0;
   while (got < sizeof rh) {
-    r = cio_sock_read(w->sock, head + got, sizeof head - got);
-    if (r == 0 || r == -ECONNRESET) return CIO_PROC_WORKER_DIED;
+    r = recv_some(w->fd, head + got, sizeof head - got);
     if (r < 0) return (int)r;
     got += (size_t)r;
   }
@@ -365,10 +409,10 @@ static int exchange(cio_procpool *p, struct worker *w, const char *name, const v
     memcpy(buf, head + sizeof rh, got - sizeof rh);
   }
   for (got -= sizeof rh; got < rh.len;) {
-    r = cio_sock_read(w->sock, buf + got, rh.len - got);
-    if (r <= 0) {
+    r = recv_some(w->fd, buf + got, rh.len - got);
+    if (r < 0) {
       free(buf);
-      return r == 0 || r == -ECONNRESET ? CIO_PROC_WORKER_DIED : (int)r;
+      return (int)r;
     }
     got += (size_t)r;
   }
@@ -383,17 +427,17 @@ int cio_procpool_run(cio_procpool *p, const char *name, const void *in, size_t l
   if (!p || !name || !out || !out_len || (len && !in)) return -EINVAL;
   *out = NULL;
   *out_len = 0;
-  cio_loop *loop = cio_loop_current();
-  if (!loop) return -EPERM;
+  if (!cio_loop_current()) return -EPERM;
   if (strlen(name) > 255 || len > p->max_message) return strlen(name) > 255 ? -EINVAL : -EMSGSIZE;
-  if (p->loop && p->loop != loop) return -EXDEV;
-  if (!p->loop) {
-    p->free_workers = cio_sem_new(p->nworkers);
-    if (!p->free_workers) return -ENOMEM;
-    p->loop = loop;
-  }
+  // One thread's loop at a time: jobs in flight pin it.
+  if (p->in_flight && !pthread_equal(p->owner, pthread_self())) return -EXDEV;
+  p->owner = pthread_self();
+  p->in_flight++;
   int rc = cio_sem_acquire(p->free_workers);
-  if (rc < 0) return rc;
+  if (rc < 0) {
+    p->in_flight--;
+    return rc;
+  }
   struct worker *w = NULL;
   for (int i = 0; i < p->nworkers && !w; i++)
     if (!p->workers[i].busy) w = &p->workers[i];
@@ -402,7 +446,6 @@ int cio_procpool_run(cio_procpool *p, const char *name, const void *in, size_t l
     rc = spawn_worker(p, w);
     if (rc == 0) p->replaced++;
   }
-  if (rc == 0 && !w->sock && !(w->sock = cio_sock_wrap(w->fd))) rc = -ENOMEM;
   if (rc == 0) {
     int status = 0;
     rc = exchange(p, w, name, in, len, &status, out, out_len);
@@ -413,5 +456,6 @@ int cio_procpool_run(cio_procpool *p, const char *name, const void *in, size_t l
   }
   w->busy = false;
   cio_sem_release(p->free_workers);
+  p->in_flight--;
   return rc;
 }
