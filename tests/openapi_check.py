@@ -14,7 +14,9 @@
 #      components/schemas Item, Image (properties in declared order,
 #      required lists, constraints), ModelName as a string enum,
 #      HTTPValidationError and ValidationError as FastAPI adds them;
-#   3. against the FastAPI twin's document (tests/fastapi_ref/demo_app.py;
+#   3. cio's answers (an echoed item, 422 bodies) are valid against the
+#      schemas the document gives for them (Item, HTTPValidationError);
+#   4. against the FastAPI twin's document (tests/fastapi_ref/demo_app.py;
 #      FastAPI 0.92 writes OpenAPI 3.0.2): the same paths and methods,
 #      parameter names, locations and required flags, request bodies,
 #      response codes, tags, schema names, property names and required lists,
@@ -353,6 +355,49 @@ def check_declared(doc):
           % (len(OPS), sum(len(v) for v in PARAMS.values())))
 
 
+# ---------------------------------------------------------------- answers against the document
+
+ANSWERS = [
+    ("POST", "/items", {"name": "W", "price": 9.5}, "Item"),
+    ("POST", "/items", {"name": "Lamp", "description": "d", "price": 10, "tax": 0, "tags": ["a"],
+                        "image": {"url": "https://x/y.png", "name": "y"}}, "Item"),
+    ("POST", "/items", {"name": "", "price": 0, "tags": ["t"] * 11, "image": {"url": "x"}},
+     "HTTPValidationError"),
+    ("POST", "/items", b'{"name": ', "HTTPValidationError"),
+    ("POST", "/items", b"[1]", "HTTPValidationError"),
+    ("GET", "/items?skip=-1&limit=abc", None, "HTTPValidationError"),
+    ("GET", "/items/0?short=maybe", None, "HTTPValidationError"),
+    ("GET", "/models/vgg", None, "HTTPValidationError"),
+]
+
+
+def check_answers(doc, port):
+    """cio's own answers (an echoed item, 422 bodies) valid against the
+    schemas its document gives for them."""
+    import jsonschema
+
+    n = 0
+    for method, target, body, model in ANSWERS:
+        raw_body = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+        hdrs = [("Content-Type", "application/json")] if raw_body is not None else []
+        status, _, raw = common.request(port, method, target, hdrs, raw_body)
+        want = 200 if model == "Item" else 422
+        if not check(status == want, "%s %s: %d (got %d %s)" % (method, target, want, status,
+                                                               raw[:200])):
+            continue
+        schema = {"$ref": "#/components/schemas/%s" % model,
+                  "components": doc.get("components") or {}}
+        try:
+            errs = list(jsonschema.Draft202012Validator(schema).iter_errors(json.loads(raw)))
+        except (ValueError, jsonschema.exceptions.RefResolutionError) as e:
+            errs = [e]
+        for e in errs[:3]:
+            check(False, "%s %s: the answer is not a valid %s: %s" % (method, target, model,
+                                                                     str(e)[:300]))
+        n += 1
+    print("--   answers: %d of cio's answers checked against the document's schemas" % n)
+
+
 # ---------------------------------------------------------------- 3. against the twin
 
 
@@ -499,6 +544,8 @@ def main(argv):
         twin_doc = json.loads(raw)
         check_valid(doc, sp)
         check_declared(doc)
+        if cio:
+            check_answers(doc, cio.port)
         compare_twin(doc, twin_doc)
     finally:
         if cio:
