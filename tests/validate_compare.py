@@ -714,12 +714,61 @@ def random_rows(n, seed):
     return rows
 
 
+def replay(port, rows, answers, threads=8):
+    """The rows again, from `threads` threads at once, each on one kept-alive
+    connection, in a shuffled order: every answer must be byte for byte the
+    one cio gave alone on a fresh connection (nothing of one request leaks
+    into another, on the same connection or beside it).  Returns the
+    mismatches."""
+    import http.client
+    import random
+    import threading
+
+    order = list(range(len(rows)))
+    random.Random(len(rows)).shuffle(order)
+    problems = []
+
+    def worker(part):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        for i in part:
+            r = rows[i]
+            try:
+                conn.putrequest(r["method"], r["target"], skip_accept_encoding=True)
+                for k, v in r["headers"]:
+                    conn.putheader(k, v)
+                if r["body"] is not None:
+                    conn.putheader("Content-Length", str(len(r["body"])))
+                conn.endheaders(r["body"])
+                resp = conn.getresponse()
+                got = (resp.status, resp.read())
+                if resp.will_close:
+                    conn.close()
+            except (OSError, http.client.HTTPException) as e:
+                got = (0, repr(e).encode())
+                conn.close()
+            if got != answers[i]:
+                problems.append("%s %s %r: alone %d %r, concurrently %d %r" % (
+                    r["method"], r["target"], (r["body"] or b"")[:200], answers[i][0],
+                    answers[i][1][:200], got[0], got[1][:200]))
+        conn.close()
+
+    ts = [threading.Thread(target=worker, args=(order[k::threads],)) for k in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return problems
+
+
 def run_random(twin, cio, n, seed):
     bad = 0
-    for r in random_rows(n, seed):
+    rows = random_rows(n, seed)
+    answers = []
+    for r in rows:
         ts, tb, traw = ask(twin.port, r)
         tts, ttb = translate(ts, tb, r)
         cs, cb, craw = ask(cio.port, r)
+        answers.append((cs, craw))
         d = None
         if ts >= 500:
             continue  # the twin failed (not a reference answer)
@@ -736,7 +785,12 @@ def run_random(twin, cio, n, seed):
             elif bad == 16:
                 print("(further mismatches not shown)")
     print("%d random requests (seed %d): %d ok, %d mismatched" % (n, seed, n - bad, bad))
-    return bad
+    problems = replay(cio.port, rows, answers)
+    for p in problems[:10]:
+        print("FAIL replay: " + p)
+    print("the same %d requests again from 8 threads on kept-alive connections: %d answered as "
+          "alone, %d differently" % (n, n - len(problems), len(problems)))
+    return bad + len(problems)
 
 
 # ---------------------------------------------------------------- running
