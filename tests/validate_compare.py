@@ -797,7 +797,11 @@ def run_random(twin, cio, n, seed):
 
 
 def ask(port, r):
-    status, _, raw = common.request(port, r["method"], r["target"], r["headers"], r["body"])
+    """(status, JSON body or None, raw body); a body that is not labelled
+    application/json counts as not JSON."""
+    status, hdrs, raw = common.request(port, r["method"], r["target"], r["headers"], r["body"])
+    if not hdrs.get("content-type", "").startswith("application/json"):
+        return status, None, b"(Content-Type %s) " % hdrs.get("content-type", "none").encode() + raw
     try:
         return status, json.loads(raw), raw
     except ValueError:
