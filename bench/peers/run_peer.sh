@@ -9,6 +9,7 @@
 #             | httpx | httpx-uv | aiohttp | aiohttp-uv | node (client_load only)
 #   workload: switch | spawn | idle | timers | gather | wait_first | queue | lock | sem
 #             | procpool (Go: goroutines; asyncio: a ProcessPoolExecutor)
+#             | xloop_queue (Go only: a channel between two goroutines, GOMAXPROCS=2)
 #             tls_server | tls_bulk (Go only: servers and a client that
 #             bench/tls_handshake.sh and bench/tls_bulk.sh start)
 #             client_load (URL N [SECONDS [WARMUP]]: the HTTP client load that
@@ -23,7 +24,7 @@
 set -eu
 
 usage() {
-	echo "usage: $0 <go|go1|asyncio|uvloop|httpx|httpx-uv|aiohttp|aiohttp-uv|node> <switch|spawn|idle|timers|gather|wait_first|queue|lock|sem|procpool|tls_server|tls_bulk|client_load> [args...]" >&2
+	echo "usage: $0 <go|go1|asyncio|uvloop|httpx|httpx-uv|aiohttp|aiohttp-uv|node> <switch|spawn|idle|timers|gather|wait_first|queue|lock|sem|procpool|xloop_queue|tls_server|tls_bulk|client_load> [args...]" >&2
 	exit 2
 }
 
@@ -33,7 +34,7 @@ workload=$2
 shift 2
 
 case $workload in
-switch | spawn | idle | timers | gather | wait_first | queue | lock | sem | procpool | tls_server | tls_bulk | client_load) ;;
+switch | spawn | idle | timers | gather | wait_first | queue | lock | sem | procpool | xloop_queue | tls_server | tls_bulk | client_load) ;;
 *) usage ;;
 esac
 

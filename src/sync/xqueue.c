@@ -20,6 +20,7 @@
 // cancellations across two loops).
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "../../include/cio.h"
@@ -39,6 +40,33 @@ struct xwaiter {
   bool gone;            // the task stopped waiting before that: the callback frees it
 };
 
+// The lock: glibc's adaptive mutex, which spins briefly before it sleeps
+// (what it guards takes tens of nanoseconds).  A plain spinlock was tried
+// and lost badly on a loaded machine: a holder descheduled makes the other
+// thread spin through its whole time slice.
+typedef pthread_mutex_t xlock;
+
+static void xlock_init(xlock *l) {
+  pthread_mutexattr_t a;
+  pthread_mutexattr_init(&a);
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+  pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+  pthread_mutex_init(l, &a);
+  pthread_mutexattr_destroy(&a);
+}
+
+static void lock(xlock *l) { pthread_mutex_lock(l); }
+static void unlock(xlock *l) { pthread_mutex_unlock(l); }
+
+static void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
 // A list of waiters, first come first served.
 struct xlist {
   struct xwaiter *head, *tail;
@@ -46,10 +74,11 @@ struct xlist {
 
 struct cio_xqueue {
   uint32_t magic;       // CIO__XQUEUE_MAGIC while alive
-  pthread_mutex_t mu;   // guards everything below
+  xlock mu;             // guards everything below (len is also read without it)
   void **ring;          // items, oldest at head
   size_t cap;           //   slots (grows when unbounded)
-  size_t head, len;     //   the oldest, how many
+  size_t head;          //   the oldest
+  atomic_size_t len;    //   how many (read unlocked by a waiter about to park)
   size_t maxsize;       // 0: unbounded
   size_t unfinished;    // put and not yet task_done
   bool shutdown;        // cio_xqueue_shutdown was called
@@ -59,6 +88,15 @@ struct cio_xqueue {
 };
 
 static bool valid(const cio_xqueue *q) { return q && q->magic == CIO__XQUEUE_MAGIC; }
+
+// len is written under the lock only; relaxed accesses compile to plain ones.
+static size_t len_of(const cio_xqueue *q) {
+  return atomic_load_explicit((atomic_size_t *)&q->len, memory_order_relaxed);
+}
+
+static void len_set(cio_xqueue *q, size_t n) {
+  atomic_store_explicit(&q->len, n, memory_order_relaxed);
+}
 
 // ---------------------------------------------------------------- waiters
 
@@ -91,10 +129,10 @@ static bool list_remove(struct xlist *l, struct xwaiter *w) {
 static void woken_cb(void *arg) {
   struct xwaiter *w = arg;
   cio_xqueue *q = (cio_xqueue *)w->next; // stored there when posted
-  pthread_mutex_lock(&q->mu);
+  lock(&q->mu);
   bool gone = w->gone;
   w->woken = true;
-  pthread_mutex_unlock(&q->mu);
+  unlock(&q->mu);
   if (gone) {
     free(w);
     return;
@@ -134,23 +172,38 @@ static void wake_all(cio_xqueue *q, struct xlist *l) {
   }
 }
 
-// Parks the calling task on list l until woken or `deadline` (the mutex
-// held on entry and on return).  Returns 0 when woken, or what cio__park
-// returned (-ECANCELED, -ETIMEDOUT, CIO__PARK_DEADLINE as -ETIMEDOUT).
-// `pass_on` is the list whose next waiter gets the wakeup this task had
-// been given if it leaves without using it (NULL: none).
-static int wait_on(cio_xqueue *q, struct xlist *l, cio__loop *L, int64_t deadline,
-                   const char *what) {
+// Parks the calling task on list l until woken or `deadline` (the lock
+// held on entry and on return), after a short spin the first time of a
+// call (*spun).  Returns 0 when woken or when the spin saw the queue
+// change, or -ECANCELED, -ETIMEDOUT, -ENOMEM.  A caller that leaves with
+// an error passes on the wakeup it may have been given.
+static int wait_on(cio_xqueue *q, struct xlist *l, cio__loop *L, int64_t deadline, const char *what,
+                   bool *spun) {
+  // The other loop is likely busy putting or getting: look for a few
+  // microseconds before parking, which costs a wakeup through its loop.
+  // Once per call, so that a call that keeps losing the race still parks
+  // (and its timeout and cancellation are heard).
+  if (!*spun) {
+    *spun = true;
+    unlock(&q->mu);
+    size_t was = atomic_load_explicit(&q->len, memory_order_relaxed);
+    for (int i = 0; i < 200; i++) {
+      cpu_relax();
+      if (atomic_load_explicit(&q->len, memory_order_relaxed) != was) break;
+    }
+    lock(&q->mu);
+    if (atomic_load_explicit(&q->len, memory_order_relaxed) != was) return cio__checkpoint(L);
+  }
   struct xwaiter *w = cio__calloc(1, sizeof *w);
   if (!w) return -ENOMEM;
   w->L = L;
   w->task = L->current;
   list_push(l, w);
-  pthread_mutex_unlock(&q->mu);
+  unlock(&q->mu);
   cio_loop_hold(L, 1);
   int rc = cio__park(L, deadline, what);
   cio_loop_hold(L, -1);
-  pthread_mutex_lock(&q->mu);
+  lock(&q->mu);
   if (!w->posted) { // still in line: not woken
     list_remove(l, w);
     free(w);
@@ -171,7 +224,8 @@ cio_xqueue *cio_xqueue_new(size_t maxsize) {
   if (!q) return NULL;
   q->cap = maxsize ? maxsize : 64;
   q->ring = cio__malloc(q->cap * sizeof *q->ring);
-  if (!q->ring || pthread_mutex_init(&q->mu, NULL) != 0) {
+  xlock_init(&q->mu);
+  if (!q->ring) {
     free(q->ring);
     free(q);
     errno = ENOMEM;
@@ -184,10 +238,10 @@ cio_xqueue *cio_xqueue_new(size_t maxsize) {
 
 int cio_xqueue_free(cio_xqueue *q) {
   if (!valid(q)) return -EINVAL;
-  pthread_mutex_lock(&q->mu);
+  lock(&q->mu);
   bool busy = q->getters.head || q->putters.head || q->joiners.head;
-  bool items = q->len != 0;
-  pthread_mutex_unlock(&q->mu);
+  bool items = len_of(q) != 0;
+  unlock(&q->mu);
   if (busy) return -EBUSY;
   if (items) return -ENOTEMPTY;
   q->magic = 0;
@@ -199,18 +253,19 @@ int cio_xqueue_free(cio_xqueue *q) {
 
 // Adds item (the mutex held, room checked).  Returns 0 or -ENOMEM.
 static int push(cio_xqueue *q, void *item) {
-  if (q->len == q->cap) { // unbounded: grow, the ring unrolled
+  size_t len = len_of(q);
+  if (len == q->cap) { // unbounded: grow, the ring unrolled
     size_t cap = q->cap * 2;
     void **ring = cio__malloc(cap * sizeof *ring);
     if (!ring) return -ENOMEM;
-    for (size_t i = 0; i < q->len; i++) ring[i] = q->ring[(q->head + i) % q->cap];
+    for (size_t i = 0; i < len; i++) ring[i] = q->ring[(q->head + i) % q->cap];
     free(q->ring);
     q->ring = ring;
     q->cap = cap;
     q->head = 0;
   }
-  q->ring[(q->head + q->len) % q->cap] = item;
-  q->len++;
+  q->ring[(q->head + len) % q->cap] = item;
+  len_set(q, len + 1);
   q->unfinished++;
   wake_first(q, &q->getters);
   return 0;
@@ -219,12 +274,12 @@ static int push(cio_xqueue *q, void *item) {
 static void *pop(cio_xqueue *q) {
   void *item = q->ring[q->head];
   q->head = (q->head + 1) % q->cap;
-  q->len--;
+  len_set(q, len_of(q) - 1);
   wake_first(q, &q->putters);
   return item;
 }
 
-static bool full(const cio_xqueue *q) { return q->maxsize && q->len >= q->maxsize; }
+static bool full(const cio_xqueue *q) { return q->maxsize && len_of(q) >= q->maxsize; }
 
 int cio_xqueue_put_for(cio_xqueue *q, void *item, double timeout) {
   cio__loop *L;
@@ -233,7 +288,8 @@ int cio_xqueue_put_for(cio_xqueue *q, void *item, double timeout) {
   if (!valid(q) || !item) return -EINVAL;
   int rc = cio__checkpoint(L);
   if (rc < 0) return rc;
-  pthread_mutex_lock(&q->mu);
+  bool spun = false;
+  lock(&q->mu);
   for (;;) {
     if (q->shutdown) {
       rc = -ESHUTDOWN;
@@ -243,14 +299,14 @@ int cio_xqueue_put_for(cio_xqueue *q, void *item, double timeout) {
       rc = push(q, item);
       break;
     }
-    rc = wait_on(q, &q->putters, L, deadline, "cio_xqueue_put");
+    rc = wait_on(q, &q->putters, L, deadline, "cio_xqueue_put", &spun);
     if (rc < 0) {
       // Leaving: a wakeup meant for this task goes to the next putter.
       if (!full(q)) wake_first(q, &q->putters);
       break;
     }
   }
-  pthread_mutex_unlock(&q->mu);
+  unlock(&q->mu);
   return rc;
 }
 
@@ -258,9 +314,9 @@ int cio_xqueue_put(cio_xqueue *q, void *item) { return cio_xqueue_put_for(q, ite
 
 int cio_xqueue_put_nowait(cio_xqueue *q, void *item) {
   if (!valid(q) || !item) return -EINVAL;
-  pthread_mutex_lock(&q->mu);
+  lock(&q->mu);
   int rc = q->shutdown ? -ESHUTDOWN : full(q) ? -EAGAIN : push(q, item);
-  pthread_mutex_unlock(&q->mu);
+  unlock(&q->mu);
   return rc;
 }
 
@@ -271,9 +327,10 @@ int cio_xqueue_get_for(cio_xqueue *q, void **item, double timeout) {
   if (!valid(q) || !item) return -EINVAL;
   int rc = cio__checkpoint(L);
   if (rc < 0) return rc;
-  pthread_mutex_lock(&q->mu);
+  bool spun = false;
+  lock(&q->mu);
   for (;;) {
-    if (q->len) {
+    if (len_of(q)) {
       *item = pop(q);
       rc = 0;
       break;
@@ -282,13 +339,13 @@ int cio_xqueue_get_for(cio_xqueue *q, void **item, double timeout) {
       rc = -ESHUTDOWN;
       break;
     }
-    rc = wait_on(q, &q->getters, L, deadline, "cio_xqueue_get");
+    rc = wait_on(q, &q->getters, L, deadline, "cio_xqueue_get", &spun);
     if (rc < 0) {
-      if (q->len) wake_first(q, &q->getters); // pass a wakeup on
+      if (len_of(q)) wake_first(q, &q->getters); // pass a wakeup on
       break;
     }
   }
-  pthread_mutex_unlock(&q->mu);
+  unlock(&q->mu);
   return rc;
 }
 
@@ -296,25 +353,25 @@ int cio_xqueue_get(cio_xqueue *q, void **item) { return cio_xqueue_get_for(q, it
 
 int cio_xqueue_get_nowait(cio_xqueue *q, void **item) {
   if (!valid(q) || !item) return -EINVAL;
-  pthread_mutex_lock(&q->mu);
+  lock(&q->mu);
   int rc = 0;
-  if (q->len)
+  if (len_of(q))
     *item = pop(q);
   else
     rc = q->shutdown ? -ESHUTDOWN : -EAGAIN;
-  pthread_mutex_unlock(&q->mu);
+  unlock(&q->mu);
   return rc;
 }
 
 int cio_xqueue_task_done(cio_xqueue *q) {
   if (!valid(q)) return -EINVAL;
-  pthread_mutex_lock(&q->mu);
+  lock(&q->mu);
   int rc = 0;
   if (q->unfinished == 0)
     rc = -EOVERFLOW;
   else if (--q->unfinished == 0)
     wake_all(q, &q->joiners);
-  pthread_mutex_unlock(&q->mu);
+  unlock(&q->mu);
   return rc;
 }
 
@@ -325,9 +382,11 @@ int cio_xqueue_join_for(cio_xqueue *q, double timeout) {
   if (!valid(q)) return -EINVAL;
   int rc = cio__checkpoint(L);
   if (rc < 0) return rc;
-  pthread_mutex_lock(&q->mu);
-  while (q->unfinished && rc == 0) rc = wait_on(q, &q->joiners, L, deadline, "cio_xqueue_join");
-  pthread_mutex_unlock(&q->mu);
+  lock(&q->mu);
+  bool spun = true; // a join waits for work to be done: no spinning
+  while (q->unfinished && rc == 0)
+    rc = wait_on(q, &q->joiners, L, deadline, "cio_xqueue_join", &spun);
+  unlock(&q->mu);
   return rc;
 }
 
@@ -335,26 +394,27 @@ int cio_xqueue_join(cio_xqueue *q) { return cio_xqueue_join_for(q, CIO_FOREVER);
 
 int cio_xqueue_shutdown(cio_xqueue *q, bool immediate) {
   if (!valid(q)) return -EINVAL;
-  pthread_mutex_lock(&q->mu);
+  lock(&q->mu);
   q->shutdown = true;
   int dropped = 0;
   if (immediate) {
-    dropped = (int)q->len;
-    q->unfinished = q->unfinished > q->len ? q->unfinished - q->len : 0;
-    q->len = 0;
+    size_t len = len_of(q);
+    dropped = (int)len;
+    q->unfinished = q->unfinished > len ? q->unfinished - len : 0;
+    len_set(q, 0);
     wake_all(q, &q->getters);
     if (q->unfinished == 0) wake_all(q, &q->joiners);
   }
   wake_all(q, &q->putters);
-  if (!q->len) wake_all(q, &q->getters);
-  pthread_mutex_unlock(&q->mu);
+  if (!len_of(q)) wake_all(q, &q->getters);
+  unlock(&q->mu);
   return dropped;
 }
 
 size_t cio_xqueue_size(cio_xqueue *q) {
   if (!valid(q)) return 0;
-  pthread_mutex_lock(&q->mu);
-  size_t n = q->len;
-  pthread_mutex_unlock(&q->mu);
+  lock(&q->mu);
+  size_t n = len_of(q);
+  unlock(&q->mu);
   return n;
 }
