@@ -270,7 +270,20 @@ int cio_scope_end(cio_scope *scope);
 #define CIO_HTTP_FIRST (-3201)
 #define CIO_HTTP_LAST (-3299)
 
-/// A short description of a cio return code (negative errno, CIO_EAI_*, CIO_TLS_*, CIO_HTTP_*),
+/// PostgreSQL failures (<cio/pg.h>).
+#define CIO_PG_ERROR (-3301)        ///< the server reported an error: see cio_pg_sqlstate()
+#define CIO_PG_CONNECT (-3302)      ///< could not connect (refused, authentication, bad conninfo)
+#define CIO_PG_CONN_LOST (-3303)    ///< the connection broke (or was closed after a failed cancel)
+#define CIO_PG_PROTOCOL (-3304)     ///< an answer cio cannot read (unexpected result, bad value)
+#define CIO_PG_POOL_TIMEOUT (-3305) ///< no pool connection could be had within the timeout
+#define CIO_PG_TYPE (-3306)         ///< a getter does not fit the column's type
+#define CIO_PG_NULL (-3307)         ///< the value asked for is SQL NULL
+/// The range reserved for PostgreSQL codes, CIO_PG_LAST <= code <= CIO_PG_FIRST.
+#define CIO_PG_FIRST (-3301)
+#define CIO_PG_LAST (-3399)
+
+/// A short description of a cio return code (negative errno, CIO_EAI_*, CIO_TLS_*, CIO_HTTP_*,
+/// CIO_PG_*),
 /// never NULL.  Does not await.
 const char *cio_strerror(int code);
 
