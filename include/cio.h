@@ -278,6 +278,7 @@ int cio_scope_end(cio_scope *scope);
 #define CIO_PG_POOL_TIMEOUT (-3305) ///< no pool connection could be had within the timeout
 #define CIO_PG_TYPE (-3306)         ///< a getter does not fit the column's type
 #define CIO_PG_NULL (-3307)         ///< the value asked for is SQL NULL
+#define CIO_PG_ABORTED (-3308)      ///< not run: an earlier query of its batch failed
 /// The range reserved for PostgreSQL codes, CIO_PG_LAST <= code <= CIO_PG_FIRST.
 #define CIO_PG_FIRST (-3301)
 #define CIO_PG_LAST (-3399)

@@ -43,6 +43,7 @@ const char *cio_strerror(int code) {
   case CIO_PG_POOL_TIMEOUT: return "PostgreSQL pool timed out (no connection free)";
   case CIO_PG_TYPE: return "PostgreSQL value of another type";
   case CIO_PG_NULL: return "PostgreSQL value is NULL";
+  case CIO_PG_ABORTED: return "PostgreSQL query not run (an earlier one of its batch failed)";
   }
   if (code > 0) return "success";
   if (code <= CIO_EAI_FIRST && code >= CIO_EAI_LAST) return "name resolution failed";

@@ -508,6 +508,81 @@ static int cache_body(void *arg) {
 }
 static void statement_cache(void) { run_case(cache_body); }
 
+// ---------------------------------------------------------------- batches
+
+static int batch_body(void *arg) {
+  (void)arg;
+  cio_pg *c = connect_ok();
+  exec_ok(c, "DROP TABLE IF EXISTS b; CREATE TABLE b (id int PRIMARY KEY)");
+  cio_pg_param one = {CIO_PG_T_INT4, .i = 1}, two = {CIO_PG_T_INT4, .i = 2};
+  cio_pg_batch_item ok[] = {
+      {.sql = "INSERT INTO b VALUES ($1)", .params = &one, .nparams = 1},
+      {.sql = "INSERT INTO b VALUES ($1)", .params = &two, .nparams = 1},
+      {.sql = "SELECT count(*) FROM b", .params = NULL, .nparams = 0},
+  };
+  ASSERT_EQ(cio_pg_batch(c, ok, 3), 0);
+  int64_t n;
+  for (int i = 0; i < 3; i++) ASSERT_EQ(ok[i].rc, 0);
+  ASSERT_EQ(cio_pg_get_int(ok[2].result, 0, 0, &n), 0);
+  ASSERT_EQ(n, 2);
+  for (int i = 0; i < 3; i++) cio_pg_result_free(ok[i].result);
+  // A failure rolls back the batch and stops the rest.
+  cio_pg_param three = {CIO_PG_T_INT4, .i = 3};
+  cio_pg_batch_item bad[] = {
+      {.sql = "INSERT INTO b VALUES ($1)", .params = &three, .nparams = 1},
+      {.sql = "INSERT INTO b VALUES ($1)", .params = &one, .nparams = 1},
+      {.sql = "SELECT 1", .params = NULL, .nparams = 0},
+  };
+  ASSERT_EQ(cio_pg_batch(c, bad, 3), CIO_PG_ERROR);
+  ASSERT_EQ(bad[0].rc, 0);
+  ASSERT_EQ(bad[1].rc, CIO_PG_ERROR);
+  ASSERT_EQ(bad[2].rc, CIO_PG_ABORTED);
+  ASSERT(bad[2].result == NULL);
+  ASSERT(strcmp(cio_pg_sqlstate(c), "23505") == 0);
+  cio_pg_result_free(bad[0].result);
+  ASSERT_EQ(int_of(c, "SELECT count(*) FROM b", NULL), 2);
+  // A bad parameter: nothing is sent.
+  cio_pg_param huge = {CIO_PG_T_INT2, .i = 1 << 20};
+  cio_pg_batch_item invalid[] = {
+      {.sql = "INSERT INTO b VALUES ($1)", .params = &three, .nparams = 1},
+      {.sql = "SELECT $1::int2", .params = &huge, .nparams = 1}};
+  ASSERT_EQ(cio_pg_batch(c, invalid, 2), -EINVAL);
+  ASSERT_EQ(int_of(c, "SELECT count(*) FROM b", NULL), 2);
+  // Interrupted: the rest is cancelled and the connection leaves pipeline mode.
+  cio_pg_batch_item slow[] = {{.sql = "SELECT 1", .params = NULL, .nparams = 0},
+                              {.sql = "SELECT pg_sleep(5)", .params = NULL, .nparams = 0},
+                              {.sql = "SELECT 2", .params = NULL, .nparams = 0}};
+  cio_scope scope;
+  double t0 = cio_now();
+  ASSERT_EQ(cio_timeout_begin(&scope, 0.1), 0);
+  ASSERT_EQ(cio_pg_batch(c, slow, 3), -ETIMEDOUT);
+  ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
+  ASSERT_BETWEEN(cio_now() - t0, 0.09, 2);
+  for (int i = 0; i < 3; i++) ASSERT(slow[i].result == NULL);
+  ASSERT(cio_pg_is_ok(c));
+  ASSERT_EQ(int_of(c, "SELECT 5::int8", NULL), 5);
+  // Many in one round trip.
+  enum { MANY = 2000 };
+  cio_pg_batch_item *many = calloc(MANY, sizeof *many);
+  cio_pg_param *ids = calloc(MANY, sizeof *ids);
+  ASSERT(many && ids);
+  for (int i = 0; i < MANY; i++) {
+    ids[i] = (cio_pg_param){CIO_PG_T_INT8, .i = i};
+    many[i] = (cio_pg_batch_item){.sql = "SELECT $1::int8 * 2", .params = &ids[i], .nparams = 1};
+  }
+  ASSERT_EQ(cio_pg_batch(c, many, MANY), 0);
+  for (int i = 0; i < MANY; i++) {
+    ASSERT_EQ(cio_pg_get_int(many[i].result, 0, 0, &n), 0);
+    ASSERT_EQ(n, 2 * i);
+    cio_pg_result_free(many[i].result);
+  }
+  free(many);
+  free(ids);
+  ASSERT_EQ(cio_pg_close(c), 0);
+  return 0;
+}
+static void batch(void) { run_case(batch_body); }
+
 // ---------------------------------------------------------------- cancellation
 
 static int sleeper(void *arg) {
@@ -712,7 +787,7 @@ typedef struct chaos {
 
 typedef struct chaos_op {
   chaos *ch;    // the worker
-  int kind;     // 0 quick select, 1 sleep, 2 transaction
+  int kind;     // 0 quick select, 1 sleep, 2 transaction, 3 batch
   int64_t tag;  // the value the answer must carry
   double sleep; // seconds of pg_sleep
 } chaos_op;
@@ -735,6 +810,12 @@ static int chaos_once(void *arg) {
     if (rc == 0) rc = cio_pg_exec(c, "INSERT INTO chaos VALUES ($1)", p, 1, NULL);
     if (rc == 0) rc = cio_pg_query(c, "SELECT $1::int8, pg_sleep($2)", p, 2, &r);
     rc = cio_pg_tx_end(c, rc);
+  } else if (op->kind == 3) {
+    cio_pg_batch_item b[2] = {{.sql = "SELECT pg_sleep($1)", .params = &p[1], .nparams = 1},
+                              {.sql = "SELECT $1::int8", .params = p, .nparams = 1}};
+    rc = cio_pg_batch(c, b, 2);
+    cio_pg_result_free(b[0].result);
+    r = b[1].result;
   } else if (op->kind == 1) {
     rc = cio_pg_query(c, "SELECT $1::int8, pg_sleep($2)", p, 2, &r);
   } else {
@@ -751,7 +832,7 @@ static int chaos_worker(void *arg) {
   chaos *ch = arg;
   for (int i = 0; i < ch->ops; i++) {
     uint64_t x = test_random(&ch->seed);
-    chaos_op op = {ch, (int)(x % 3), (int64_t)(x >> 8), (double)((x >> 4) % 4) / 1000};
+    chaos_op op = {ch, (int)(x % 4), (int64_t)(x >> 8), (double)((x >> 4) % 4) / 1000};
     int how = (int)((x >> 20) % 4); // 0, 1: left alone; 2: cancelled; 3: a timeout scope
     double when = (double)((x >> 24) % 3000) / 1e6;
     int rc;
@@ -876,6 +957,7 @@ static const test_case cases[] = {
     {"transactions", transactions, 0},
     {"stream", stream, 60},
     {"statement_cache", statement_cache, 0},
+    {"batch", batch, 0},
     {"cancellation", cancellation, 0},
     {"terminated_backend", terminated_backend, 0},
     {"listen_notify", listen_notify, 0},

@@ -156,6 +156,27 @@ CIO_AWAIT int cio_pg_stream_next(cio_pg *conn, cio_pg_result **row);
 /// Returns 0 (also if no stream was open), or CIO_PG_CONN_LOST.
 CIO_AWAIT int cio_pg_stream_close(cio_pg *conn);
 
+/// One query of a batch: what to run, and after cio_pg_batch() its outcome.
+typedef struct cio_pg_batch_item {
+  const char *sql;            ///< one statement
+  const cio_pg_param *params; ///< its parameters...
+  size_t nparams;             ///<   how many
+  int rc;                     ///< out: 0, CIO_PG_ERROR, or CIO_PG_ABORTED (not run)
+  cio_pg_result *result;      ///< out: its rows on success (the caller frees), else NULL
+} cio_pg_batch_item;
+
+/// Awaits: runs the queries in one round trip (libpq's pipeline mode): all
+/// are sent, then their answers read in order.  Unless a transaction is
+/// open, the batch is one implicit transaction: if a query fails, the ones
+/// before it are rolled back and the ones after it are not run
+/// (CIO_PG_ABORTED).  Statements are sent unnamed (not through the cache).
+/// Returns 0 if every query succeeded, the first failure's code otherwise
+/// (the items say which; cio_pg_sqlstate() is the failed query's);
+/// -ECANCELED / -ETIMEDOUT (the batch cancelled, no item's result is kept),
+/// CIO_PG_CONN_LOST, -EBUSY during a stream, -ENOMEM, -EINVAL (a NULL
+/// argument or sql, a bad parameter), -EPERM outside a task.
+CIO_AWAIT int cio_pg_batch(cio_pg *conn, cio_pg_batch_item *items, size_t n);
+
 // ---------------------------------------------------------------- results
 
 /// Frees a result.  Accepts NULL.  Does not await.

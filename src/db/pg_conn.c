@@ -309,7 +309,8 @@ static void free_cancel(void *arg, void *unclaimed) {
   PQfreeCancel(arg);
 }
 
-// Reads and drops results until the query is over.  With `block` false it
+// Reads and drops results until the query is over (in pipeline mode:
+// until the pipeline's sync, and leaves the mode).  With `block` false it
 // stops (returning 1) where it would have to wait.
 static int drain(cio_pg *c, bool block) {
   for (;;) {
@@ -317,10 +318,14 @@ static int drain(cio_pg *c, bool block) {
     int rc = await_result(c);
     if (rc < 0) return rc;
     PGresult *res = PQgetResult(c->pq);
-    if (!res) return 0;
+    if (!res) { // the end of one query; in a pipeline, maybe not the last
+      if (PQpipelineStatus(c->pq) == PQ_PIPELINE_OFF || PQexitPipelineMode(c->pq)) return 0;
+      continue;
+    }
     ExecStatusType st = PQresultStatus(res);
     PQclear(res);
     if (st == PGRES_COPY_IN) PQputCopyEnd(c->pq, "cancelled");
+    if (st == PGRES_PIPELINE_SYNC && PQexitPipelineMode(c->pq)) return 0;
     if (PQstatus(c->pq) == CONNECTION_BAD) return cio__pg_fail_conn(c, CIO_PG_CONN_LOST);
   }
 }
