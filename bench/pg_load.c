@@ -14,6 +14,9 @@
 //
 //   bench_pg_load CONNINFO select N [SECONDS [WARMUP]]
 //   bench_pg_load CONNINFO fetch ROUNDS
+//
+// With PG_NO_RESET set in the environment, the pool resets nothing on
+// release (as pgxpool), to tell the reset's cost from the driver's.
 #include <cio.h>
 #include <cio/pg.h>
 #include <stdio.h>
@@ -60,6 +63,7 @@ static int select_worker(void *arg) {
 
 static int run_select(struct params *p) {
   cio_pg_pool_opts o = {.min_size = (size_t)p->n, .max_size = (size_t)p->n};
+  if (getenv("PG_NO_RESET")) o.reset_sql = ""; // as pgxpool: no reset on release
   int rc = cio_pg_pool_open(&p->pool, p->conninfo, &o);
   if (rc < 0) {
     fprintf(stderr, "pg_load: pool: %s: %s\n", cio_strerror(rc), cio_pg_connect_error());

@@ -275,6 +275,9 @@ typedef struct cio_pg_pool_opts {
   double max_lifetime;       ///< seconds a connection is used at most (0: 3600)
   double health_check_after; ///< idle this long, a connection is checked before use (0: 1)
   size_t statement_cache;    ///< per connection (0: 100)
+  const char *reset_sql;     ///< run on release (copied); NULL: CLOSE ALL, UNLISTEN *, RESET
+                             ///< ALL, advisory locks released; "": none (as pgx: faster, but
+                             ///< settings made by one user stay for the next)
 } cio_pg_pool_opts;
 
 /// Pool counters.
@@ -301,9 +304,10 @@ CIO_AWAIT int cio_pg_pool_open(cio_pg_pool **out, const char *conninfo,
 CIO_AWAIT int cio_pg_pool_acquire(cio_pg_pool *pool, double timeout, cio_pg **conn);
 
 /// Awaits: gives back a connection: a transaction left open is rolled back,
-/// a stream closed, and the session reset (CLOSE ALL, UNLISTEN *, RESET ALL,
-/// advisory locks released; prepared statements are kept), shielded and at
-/// most 5 s; a broken connection is closed instead.  The next waiter gets it.
+/// a stream closed, and the session reset (opts->reset_sql; prepared
+/// statements are kept), shielded and at most 5 s; a broken connection is
+/// closed instead.  The reset's answer is read by the connection's next
+/// acquirer, so a release takes no round trip.  The next waiter gets it.
 /// Returns 0, or -EINVAL for a connection not acquired from `pool`.
 CIO_AWAIT int cio_pg_pool_release(cio_pg_pool *pool, cio_pg *conn);
 

@@ -47,6 +47,7 @@ struct cio_pg {
   struct cio_pg_pool *pool;       // the pool it belongs to, or NULL
   struct cio_pg *pool_next;       // the pool's idle list
   bool in_use;                    // acquired from its pool
+  bool reset_pending;             // its pool reset was sent, its answer not read yet
   double opened_at;               // cio_now() when connected
   double idle_since;              // cio_now() when last released
 };
