@@ -583,6 +583,84 @@ static int batch_body(void *arg) {
 }
 static void batch(void) { run_case(batch_body); }
 
+// ---------------------------------------------------------------- COPY
+
+static int copy_body(void *arg) {
+  (void)arg;
+  cio_pg *c = connect_ok();
+  exec_ok(c, "DROP TABLE IF EXISTS cp; CREATE TABLE cp (id int8, name text)");
+  // COPY FROM in pieces that split rows anywhere.
+  enum { ROWS = 100000 };
+  size_t cap = (size_t)ROWS * 24, len = 0;
+  char *data = malloc(cap);
+  ASSERT(data);
+  for (int i = 1; i <= ROWS; i++) len += (size_t)sprintf(data + len, "%d\tname %d\n", i, i);
+  ASSERT_EQ(cio_pg_copy_in_begin(c, "COPY cp FROM STDIN"), 0);
+  ASSERT_EQ(cio_pg_exec(c, "SELECT 1", NULL, 0, NULL), -EBUSY);
+  uint64_t seed = 7;
+  for (size_t off = 0; off < len;) {
+    size_t piece = 1 + test_random(&seed) % 5000;
+    if (piece > len - off) piece = len - off;
+    ASSERT_EQ(cio_pg_copy_put(c, data + off, piece), 0);
+    off += piece;
+  }
+  int64_t rows = 0;
+  ASSERT_EQ(cio_pg_copy_in_end(c, NULL, &rows), 0);
+  ASSERT_EQ(rows, ROWS);
+  ASSERT_EQ(int_of(c, "SELECT sum(id)::int8 FROM cp WHERE name = 'name ' || id", NULL),
+            (int64_t)ROWS * (ROWS + 1) / 2);
+  // Failed by the caller: nothing stays.
+  ASSERT_EQ(cio_pg_copy_in_begin(c, "COPY cp FROM STDIN"), 0);
+  ASSERT_EQ(cio_pg_copy_put(c, data, len / 2), 0);
+  ASSERT_EQ(cio_pg_copy_in_end(c, "changed my mind", NULL), CIO_PG_ERROR);
+  ASSERT(strcmp(cio_pg_sqlstate(c), "57014") == 0);
+  ASSERT_EQ(int_of(c, "SELECT count(*) FROM cp", NULL), ROWS);
+  // Interrupted while libpq's buffer is full: the COPY is failed, the connection idle.
+  ASSERT_EQ(cio_pg_copy_in_begin(c, "COPY cp FROM STDIN"), 0);
+  cio_scope scope;
+  ASSERT_EQ(cio_timeout_begin(&scope, 0.001), 0);
+  int rc = 0;
+  for (int round = 0; rc == 0 && round < 1000; round++) rc = cio_pg_copy_put(c, data, len);
+  ASSERT_EQ(rc, -ETIMEDOUT);
+  ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
+  ASSERT(cio_pg_is_ok(c));
+  ASSERT_EQ(int_of(c, "SELECT count(*) FROM cp", NULL), ROWS);
+  free(data);
+  // COPY TO, read whole.
+  ASSERT_EQ(cio_pg_copy_out_begin(c, "COPY (SELECT id FROM cp ORDER BY id) TO STDOUT"), 0);
+  void *buf;
+  size_t n;
+  int64_t count = 0, sum = 0;
+  while ((rc = cio_pg_copy_get(c, &buf, &n)) == 1) {
+    ASSERT(n > 1 && ((char *)buf)[n - 1] == '\n');
+    sum += strtoll(buf, NULL, 10);
+    count++;
+    cio_pg_copy_free(buf);
+  }
+  ASSERT_EQ(rc, 0);
+  ASSERT_EQ(count, ROWS);
+  ASSERT_EQ(sum, (int64_t)ROWS * (ROWS + 1) / 2);
+  // COPY TO closed early: the server stops.
+  ASSERT_EQ(cio_pg_copy_out_begin(c, "COPY (SELECT generate_series(1, 1000000000)) TO STDOUT"), 0);
+  for (int i = 0; i < 10; i++) {
+    ASSERT_EQ(cio_pg_copy_get(c, &buf, &n), 1);
+    cio_pg_copy_free(buf);
+  }
+  double t0 = cio_now();
+  ASSERT_EQ(cio_pg_copy_close(c), 0);
+  ASSERT_BETWEEN(cio_now() - t0, 0, 3);
+  ASSERT_EQ(int_of(c, "SELECT 3::int8", NULL), 3);
+  // A COPY through the plain calls is refused, and the connection stays usable.
+  ASSERT_EQ(cio_pg_exec(c, "COPY cp FROM STDIN", NULL, 0, NULL), CIO_PG_PROTOCOL);
+  ASSERT_EQ(cio_pg_exec(c, "COPY cp TO STDOUT", NULL, 0, NULL), CIO_PG_PROTOCOL);
+  ASSERT_EQ(cio_pg_copy_in_begin(c, "SELECT 1"), CIO_PG_PROTOCOL);
+  ASSERT_EQ(cio_pg_copy_out_begin(c, "COPY cp FROM STDIN"), CIO_PG_PROTOCOL);
+  ASSERT_EQ(int_of(c, "SELECT count(*) FROM cp", NULL), ROWS);
+  ASSERT_EQ(cio_pg_close(c), 0);
+  return 0;
+}
+static void copy(void) { run_case(copy_body); }
+
 // ---------------------------------------------------------------- cancellation
 
 static int sleeper(void *arg) {
@@ -977,6 +1055,7 @@ static const test_case cases[] = {
     {"stream", stream, 60},
     {"statement_cache", statement_cache, 0},
     {"batch", batch, 0},
+    {"copy", copy, 60},
     {"cancellation", cancellation, 0},
     {"terminated_backend", terminated_backend, 0},
     {"listen_notify", listen_notify, 0},

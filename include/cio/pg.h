@@ -177,6 +177,40 @@ typedef struct cio_pg_batch_item {
 /// argument or sql, a bad parameter), -EPERM outside a task.
 CIO_AWAIT int cio_pg_batch(cio_pg *conn, cio_pg_batch_item *items, size_t n);
 
+// ---------------------------------------------------------------- COPY
+
+/// Awaits: starts `sql`, a `COPY ... FROM STDIN`; its data is then sent with
+/// cio_pg_copy_put() and the COPY ended with cio_pg_copy_in_end().  Until
+/// then the connection takes no other query (-EBUSY).  Returns as
+/// cio_pg_exec(); CIO_PG_PROTOCOL if `sql` is not a COPY FROM STDIN.
+CIO_AWAIT int cio_pg_copy_in_begin(cio_pg *conn, const char *sql);
+/// Awaits: sends a piece of the COPY's data (any split: rows may span
+/// pieces), in the COPY's format.  Waits until the piece is sent on
+/// (backpressure).  Returns 0; on -ECANCELED / -ETIMEDOUT the COPY is failed
+/// and over; CIO_PG_CONN_LOST; -EINVAL if no COPY FROM is under way.
+CIO_AWAIT int cio_pg_copy_put(cio_pg *conn, const void *data, size_t len);
+/// Awaits: ends the COPY FROM: with `error` NULL, commits it and sets *rows
+/// (if not NULL) to the rows copied; otherwise fails it with that message
+/// (the server then answers CIO_PG_ERROR, SQLSTATE 57014).  Returns as
+/// cio_pg_exec().
+CIO_AWAIT int cio_pg_copy_in_end(cio_pg *conn, const char *error, int64_t *rows);
+
+/// Awaits: starts `sql`, a `COPY ... TO STDOUT`, whose data is then read
+/// with cio_pg_copy_get().  Returns as cio_pg_copy_in_begin().
+CIO_AWAIT int cio_pg_copy_out_begin(cio_pg *conn, const char *sql);
+/// Awaits the next piece of the COPY's data (a row, in the text and CSV
+/// formats): returns 1 with *buf and *len set (free *buf with
+/// cio_pg_copy_free()), 0 at the end (the COPY is over), or an error as
+/// cio_pg_exec() (the COPY is then over too).  The server is held back by
+/// TCP while the pieces are not read.
+CIO_AWAIT int cio_pg_copy_get(cio_pg *conn, void **buf, size_t *len);
+/// Frees a piece from cio_pg_copy_get().  Accepts NULL.
+void cio_pg_copy_free(void *buf);
+/// Awaits: ends a COPY before its end (COPY FROM failed, COPY TO cancelled),
+/// shielded, at most 5 s.  Returns 0 (also when none is under way) or
+/// CIO_PG_CONN_LOST.
+CIO_AWAIT int cio_pg_copy_close(cio_pg *conn);
+
 // ---------------------------------------------------------------- results
 
 /// Frees a result.  Accepts NULL.  Does not await.

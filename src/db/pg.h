@@ -33,6 +33,7 @@ struct cio_pg {
   uint32_t magic;                 // CIO__PG_MAGIC while open
   PGconn *pq;                     // libpq's connection; NULL once broken and closed
   bool streaming;                 // a single-row query is under way
+  int copying;                    // a COPY is under way: 'i' from the client, 'o' to it, or 0
   int tx_depth;                   // transactions and savepoints open
   char sqlstate[6];               // of the last CIO_PG_ERROR, or ""
   char *error;                    // the last failure's message (malloc), or NULL
@@ -84,6 +85,10 @@ int cio__pg_next_result(cio_pg *c, PGresult **out);
 // goes to *rows (if not NULL, else it is freed), the affected rows of the
 // last command to *affected (if not NULL).  Returns 0 or the first error.
 int cio__pg_collect(cio_pg *c, PGresult **rows, int64_t *affected);
+// Awaits: ends COPY FROM STDIN (error NULL: done; else failed with that message).
+int cio__pg_copy_in_end(cio_pg *c, const char *error);
+// Awaits: reads and drops the rest of a COPY TO STDOUT.
+int cio__pg_copy_out_drain(cio_pg *c);
 // Awaits (shielded, bounded): cancels the query under way and reads until
 // the connection is idle; closes it if that fails.  Returns 0 or CIO_PG_CONN_LOST.
 int cio__pg_recover(cio_pg *c);

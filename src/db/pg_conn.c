@@ -113,6 +113,7 @@ void cio__pg_break(cio_pg *c) {
   PQfinish(c->pq);
   c->pq = NULL;
   c->streaming = false;
+  c->copying = 0;
   c->tx_depth = 0;
 }
 
@@ -144,7 +145,7 @@ int cio__pg_check(cio_pg *c) {
     set_error(c, "the connection is broken");
     return CIO_PG_CONN_LOST;
   }
-  if (c->streaming) return -EBUSY;
+  if (c->streaming || c->copying) return -EBUSY;
   cio__pg_clear_error(c);
   return 0;
 }
@@ -242,6 +243,39 @@ int cio__pg_next_result(cio_pg *c, PGresult **out) {
   return 0;
 }
 
+int cio__pg_copy_in_end(cio_pg *c, const char *error) {
+  for (;;) {
+    int r = PQputCopyEnd(c->pq, error);
+    if (r > 0) return flush_raw(c);
+    if (r < 0) return cio__pg_fail_conn(c, CIO_PG_CONN_LOST);
+    int rc = wait_socket(c, true); // no room in libpq's buffer: send some first
+    if (rc < 0) return rc;
+    if (PQflush(c->pq) < 0) return cio__pg_fail_conn(c, CIO_PG_CONN_LOST);
+  }
+}
+
+int cio__pg_copy_out_drain(cio_pg *c) {
+  for (;;) {
+    char *buf;
+    int r = PQgetCopyData(c->pq, &buf, 1);
+    if (r > 0) {
+      PQfreemem(buf);
+      continue;
+    }
+    if (r == -1) return 0;
+    if (r == -2) return cio__pg_fail_conn(c, CIO_PG_CONN_LOST);
+    int rc = wait_socket(c, false);
+    if (rc < 0) return rc;
+    if ((rc = consume(c)) < 0) return rc;
+  }
+}
+
+// Ends a COPY met where nobody reads or writes its data: COPY FROM is
+// failed with `why`, COPY TO's data read and dropped.
+static int st_copy(cio_pg *c, ExecStatusType st, const char *why) {
+  return st == PGRES_COPY_IN ? cio__pg_copy_in_end(c, why) : cio__pg_copy_out_drain(c);
+}
+
 int cio__pg_collect(cio_pg *c, PGresult **rows, int64_t *affected) {
   int first = 0;
   PGresult *res, *kept = NULL;
@@ -268,14 +302,10 @@ int cio__pg_collect(cio_pg *c, PGresult **rows, int64_t *affected) {
         *affected = strtoll(PQcmdTuples(kept), NULL, 10);
       break;
     case PGRES_EMPTY_QUERY: break;
-    case PGRES_COPY_IN: // COPY is not offered: end it so that the connection is idle again
-      PQputCopyEnd(c->pq, "COPY is not supported by cio_pg_query");
-      if (!first) first = CIO_PG_PROTOCOL;
-      break;
+    case PGRES_COPY_IN: // not through cio_pg_copy_*: end it so that the connection is idle again
     case PGRES_COPY_OUT: {
-      char *buf;
-      while (PQgetCopyData(c->pq, &buf, 0) > 0) PQfreemem(buf);
-      if (!first) first = CIO_PG_PROTOCOL;
+      int rc = st_copy(c, PQresultStatus(res), "use cio_pg_copy_in_begin() for COPY FROM STDIN");
+      if (!first) first = rc < 0 ? rc : CIO_PG_PROTOCOL;
       break;
     }
     default:
@@ -324,7 +354,9 @@ static int drain(cio_pg *c, bool block) {
     }
     ExecStatusType st = PQresultStatus(res);
     PQclear(res);
-    if (st == PGRES_COPY_IN) PQputCopyEnd(c->pq, "cancelled");
+    if (st == PGRES_COPY_OUT && !block) return 1; // its data may be long: cancel first
+    if ((st == PGRES_COPY_IN || st == PGRES_COPY_OUT) && (rc = st_copy(c, st, "cancelled")) < 0)
+      return rc;
     if (st == PGRES_PIPELINE_SYNC && PQexitPipelineMode(c->pq)) return 0;
     if (PQstatus(c->pq) == CONNECTION_BAD) return cio__pg_fail_conn(c, CIO_PG_CONN_LOST);
   }
@@ -345,6 +377,7 @@ int cio__pg_recover(cio_pg *c) {
   (void)cio_scope_end(&bound);
   (void)cio_scope_end(&shield);
   c->streaming = false;
+  c->copying = 0;
   if (rc < 0 || PQstatus(c->pq) == CONNECTION_BAD) {
     set_error(c, "the query could not be cancelled in time: connection closed");
     cio__pg_break(c);
