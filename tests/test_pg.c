@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "cio.h"
@@ -361,9 +363,54 @@ static int errors_body(void *arg) {
   ASSERT_EQ(affected, 3);
   ASSERT_EQ(cio_pg_close(c), 0);
   ASSERT_EQ(cio_pg_close(NULL), -EINVAL);
+  ASSERT_EQ(cio_pg_connect(&bad, conninfo, NAN), -EINVAL);
+  // Closed twice, used after close: -EINVAL, not a crash.
+  ASSERT_EQ(cio_pg_close(c), -EINVAL);
+  ASSERT_EQ(cio_pg_exec(c, "SELECT 1", NULL, 0, NULL), -EINVAL);
+  ASSERT(!cio_pg_is_ok(c));
   return 0;
 }
 static void errors(void) { run_case(errors_body); }
+
+// A server that accepts the connection and never answers: the connect's
+// timeout and the task's cancellation end it, and nothing is left open.
+static char silent_dir[64];
+
+static int connect_silent(void *arg) {
+  cio_pg **out = arg;
+  char info[128];
+  snprintf(info, sizeof info, "host=%s dbname=x user=y", silent_dir);
+  return cio_pg_connect(out, info, CIO_FOREVER);
+}
+
+static int connect_timeout_body(void *arg) {
+  (void)arg;
+  snprintf(silent_dir, sizeof silent_dir, "/tmp/cio_pg_silent_XXXXXX");
+  ASSERT(mkdtemp(silent_dir));
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof sa.sun_path, "%s/.s.PGSQL.5432", silent_dir);
+  ASSERT(fd >= 0);
+  ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  ASSERT_EQ(listen(fd, 8), 0);
+  char info[128];
+  snprintf(info, sizeof info, "host=%s dbname=x user=y", silent_dir);
+  cio_pg *c = NULL;
+  double t0 = cio_now();
+  ASSERT_EQ(cio_pg_connect(&c, info, 0.2), -ETIMEDOUT);
+  ASSERT_BETWEEN(cio_now() - t0, 0.19, 1.5);
+  ASSERT(c == NULL);
+  cio_task *t = cio_spawn(connect_silent, &c);
+  ASSERT_EQ(cio_sleep(0.05), 0);
+  ASSERT_EQ(cio_cancel(t), 1);
+  ASSERT_EQ(cio_join(t), -ECANCELED);
+  ASSERT(c == NULL);
+  close(fd);
+  unlink(sa.sun_path);
+  rmdir(silent_dir);
+  return 0;
+}
+static void connect_timeout(void) { run_case(connect_timeout_body); }
 
 // Two SERIALIZABLE transactions that each read what the other writes: one
 // of them must fail with 40001.
@@ -860,6 +907,7 @@ static int pool_body(void *arg) {
   ASSERT_EQ(cio_pg_pool_close(pool), -EBUSY);
   for (int i = 0; i < 5; i++) ASSERT_EQ(cio_pg_pool_release(pool, held[i]), 0);
   ASSERT_EQ(cio_pg_pool_close(pool), 0);
+  ASSERT_EQ(cio_pg_pool_close(pool), -EINVAL);
   // reset_sql "": settings stay from one user to the next (a transaction still ends).
   cio_pg_pool_opts bare = {.max_size = 1, .reset_sql = ""};
   ASSERT_EQ(cio_pg_pool_open(&pool, conninfo, &bare), 0);
@@ -1059,6 +1107,7 @@ static void server_restart(void) { run_case(restart_body); }
 static const test_case cases[] = {
     {"types", types, 0},
     {"errors", errors, 0},
+    {"connect_timeout", connect_timeout, 0},
     {"serialization_failure", serialization_failure, 0},
     {"transactions", transactions, 0},
     {"stream", stream, 60},

@@ -22,6 +22,7 @@
 #include "../../include/cio/io.h"
 #include "../../include/cio/net.h"
 #include "../alloc.h"
+#include "../sync/quarantine.h"
 #include "pg.h"
 
 static _Thread_local char connect_error[512]; // cio_pg_connect_error()
@@ -390,7 +391,7 @@ int cio__pg_recover(cio_pg *c) {
 // ---------------------------------------------------------------- closing
 
 int cio_pg_close(cio_pg *c) {
-  if (!c || c->magic != CIO__PG_MAGIC) return -EINVAL;
+  if (!c || c->magic != CIO__PG_MAGIC) return cio__bad_handle("cio_pg_close", "cio_pg", c);
   c->magic = 0;
   cio__pg_break(c);
   for (cio__pg_stmt *s = c->lru_head, *next; s; s = next) {
@@ -400,6 +401,6 @@ int cio_pg_close(cio_pg *c) {
   for (size_t i = 0; i < c->notes_count; i++) free(c->notes[(c->notes_head + i) % c->notes_cap]);
   free(c->notes);
   free(c->error);
-  free(c);
+  cio__quarantine(c); // a second close reads the cleared magic
   return 0;
 }

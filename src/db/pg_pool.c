@@ -24,6 +24,7 @@
 #include "../../include/cio.h"
 #include "../../include/cio/sync.h"
 #include "../alloc.h"
+#include "../sync/quarantine.h"
 #include "pg.h"
 
 #define POOL_MAGIC 0x70677070u // "pgpp"
@@ -270,7 +271,8 @@ int cio_pg_pool_stats(const cio_pg_pool *pool, cio_pg_pool_counts *out) {
 }
 
 int cio_pg_pool_close(cio_pg_pool *pool) {
-  if (!pool || pool->magic != POOL_MAGIC) return -EINVAL;
+  if (!pool || pool->magic != POOL_MAGIC)
+    return cio__bad_handle("cio_pg_pool_close", "cio_pg_pool", pool);
   if (pool->in_use > 0) return -EBUSY;
   pool->magic = 0;
   while (pool->idle) {
@@ -281,6 +283,6 @@ int cio_pg_pool_close(cio_pg_pool *pool) {
   if (pool->permits) (void)cio_sem_free(pool->permits);
   free(pool->conninfo);
   free(pool->reset_sql);
-  free(pool);
+  cio__quarantine(pool); // a second close reads the cleared magic
   return 0;
 }
