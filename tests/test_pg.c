@@ -927,6 +927,36 @@ static int pool_body(void *arg) {
 }
 static void pool(void) { run_case(pool_body); }
 
+// Lifetimes: an idle connection past max_idle above min_size is closed,
+// one past max_lifetime is replaced, and both happen at the pool's next use.
+static int pool_expiry_body(void *arg) {
+  (void)arg;
+  cio_pg_pool *pool;
+  cio_pg_pool_opts o = {.min_size = 1, .max_size = 3, .max_idle = 0.1, .max_lifetime = 0.4};
+  ASSERT_EQ(cio_pg_pool_open(&pool, conninfo, &o), 0);
+  cio_pg *c[3];
+  for (int i = 0; i < 3; i++) ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c[i]), 0);
+  for (int i = 0; i < 3; i++) ASSERT_EQ(cio_pg_pool_release(pool, c[i]), 0);
+  cio_pg_pool_counts st;
+  ASSERT_EQ(cio_pg_pool_stats(pool, &st), 0);
+  ASSERT_EQ(st.size, 3);
+  ASSERT_EQ(cio_sleep(0.2), 0);
+  ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c[0]), 0);
+  ASSERT_EQ(cio_pg_pool_stats(pool, &st), 0);
+  ASSERT_EQ(st.size, 1); // the idle ones above min_size are gone
+  ASSERT_EQ(st.in_use, 1);
+  int kept = cio_pg_backend_pid(c[0]);
+  ASSERT_EQ(cio_pg_pool_release(pool, c[0]), 0);
+  ASSERT_EQ(cio_sleep(0.3), 0); // every connection is now past its lifetime
+  ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c[0]), 0);
+  ASSERT_NE(cio_pg_backend_pid(c[0]), kept);
+  ASSERT_EQ(cio_pg_exec(c[0], "SELECT 1", NULL, 0, NULL), 0);
+  ASSERT_EQ(cio_pg_pool_release(pool, c[0]), 0);
+  ASSERT_EQ(cio_pg_pool_close(pool), 0);
+  return 0;
+}
+static void pool_expiry(void) { run_case(pool_expiry_body); }
+
 // Chaos: tasks through a pool, some cancelled or timed out at random points
 // mid-query or mid-transaction.  Every acquire must find an idle session
 // outside any transaction, and every answer must be its own query's.
@@ -1118,6 +1148,7 @@ static const test_case cases[] = {
     {"terminated_backend", terminated_backend, 0},
     {"listen_notify", listen_notify, 0},
     {"pool", pool, 0},
+    {"pool_expiry", pool_expiry, 0},
     {"cancel_chaos", cancel_chaos, 300},
     {"server_restart", server_restart, 60},
 };
