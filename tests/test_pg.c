@@ -756,6 +756,41 @@ static int cancel_body(void *arg) {
 }
 static void cancellation(void) { run_case(cancel_body); }
 
+// Two tasks on one connection: the second call is refused, the first's
+// answer stays its own.
+static int waiter(void *arg) {
+  cio_pg_notification *n = NULL;
+  int rc = cio_pg_notification_next(arg, 5, &n);
+  if (rc == 0) {
+    ASSERT(strcmp(n->payload, "hi") == 0);
+    free(n);
+  }
+  return rc;
+}
+
+static int two_tasks_body(void *arg) {
+  (void)arg;
+  cio_pg *c = connect_ok(), *other = connect_ok();
+  cio_task *t = cio_spawn(sleeper, c);
+  ASSERT_EQ(cio_sleep(0.05), 0);
+  ASSERT_EQ(cio_pg_exec(c, "SELECT 1", NULL, 0, NULL), -EBUSY);
+  cio_pg_result *r = NULL;
+  ASSERT_EQ(cio_pg_query(c, "SELECT 1", NULL, 0, &r), -EBUSY);
+  ASSERT_EQ(cio_cancel(t), 1);
+  ASSERT_EQ(cio_join(t), -ECANCELED);
+  ASSERT_EQ(cio_pg_listen(c, "ch"), 0);
+  t = cio_spawn(waiter, c);
+  ASSERT_EQ(cio_sleep(0.05), 0);
+  ASSERT_EQ(cio_pg_exec(c, "SELECT 1", NULL, 0, NULL), -EBUSY);
+  exec_ok(other, "NOTIFY ch, 'hi'");
+  ASSERT_EQ(cio_join(t), 0);
+  ASSERT_EQ(int_of(c, "SELECT 4::int8", NULL), 4);
+  ASSERT_EQ(cio_pg_close(c), 0);
+  ASSERT_EQ(cio_pg_close(other), 0);
+  return 0;
+}
+static void two_tasks_one_connection(void) { run_case(two_tasks_body); }
+
 static int terminated_body(void *arg) {
   (void)arg;
   cio_pg *victim = connect_ok(), *killer = connect_ok();
@@ -1145,6 +1180,7 @@ static const test_case cases[] = {
     {"batch", batch, 0},
     {"copy", copy, 60},
     {"cancellation", cancellation, 0},
+    {"two_tasks_one_connection", two_tasks_one_connection, 0},
     {"terminated_backend", terminated_backend, 0},
     {"listen_notify", listen_notify, 0},
     {"pool", pool, 0},

@@ -31,7 +31,8 @@ extern "C" {
 // The failures (CIO_PG_ERROR, CIO_PG_CONNECT, CIO_PG_CONN_LOST, ...) are
 // defined in <cio.h>, beside the other modules' codes.
 
-/// A connection.  Used by one task at a time, on the loop that opened it.
+/// A connection.  Used by one task at a time, on the loop that opened it: a
+/// call made while another task's call on it is under way returns -EBUSY.
 typedef struct cio_pg cio_pg;
 /// A query's rows, read whole (or one row of a stream).
 typedef struct cio_pg_result cio_pg_result;

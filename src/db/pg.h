@@ -34,6 +34,7 @@ struct cio_pg {
   PGconn *pq;                     // libpq's connection; NULL once broken and closed
   bool streaming;                 // a single-row query is under way
   int copying;                    // a COPY is under way: 'i' from the client, 'o' to it, or 0
+  bool notification_wait;         // a task awaits a notification on it
   int tx_depth;                   // transactions and savepoints open
   char sqlstate[6];               // of the last CIO_PG_ERROR, or ""
   char *error;                    // the last failure's message (malloc), or NULL
@@ -74,7 +75,8 @@ int cio__pg_fail(cio_pg *c, const PGresult *res);
 int cio__pg_fail_conn(cio_pg *c, int code);
 // Clears the last failure.
 void cio__pg_clear_error(cio_pg *c);
-// The connection as usable: 0, CIO_PG_CONN_LOST, -EBUSY while streaming, -EINVAL.
+// The connection as usable: 0, CIO_PG_CONN_LOST, -EBUSY while another call (or
+// a stream, a COPY) is under way, -EINVAL.
 int cio__pg_check(cio_pg *c);
 // Awaits: sends what libpq holds.  On an interruption, recovers first.
 int cio__pg_flush(cio_pg *c);

@@ -146,7 +146,12 @@ int cio__pg_check(cio_pg *c) {
     set_error(c, "the connection is broken");
     return CIO_PG_CONN_LOST;
   }
-  if (c->streaming || c->copying) return -EBUSY;
+  // Another task's call under way (a query in flight, a wait for
+  // notifications): refused before anything is sent, so that the other
+  // call's answer is not taken or its wait on the socket disturbed.
+  if (c->streaming || c->copying || c->notification_wait ||
+      PQtransactionStatus(c->pq) == PQTRANS_ACTIVE)
+    return -EBUSY;
   cio__pg_clear_error(c);
   return 0;
 }

@@ -315,7 +315,7 @@ static int rollback(cio_pg *c) {
 
 int cio_pg_rollback(cio_pg *c) {
   int rc = cio__pg_check(c);
-  if (rc < 0 && rc != -EBUSY) return rc;
+  if (rc < 0 && !(rc == -EBUSY && c->streaming)) return rc; // a stream of ours is ended first
   return rollback(c);
 }
 
@@ -381,12 +381,14 @@ int cio_pg_notification_next(cio_pg *c, double timeout, cio_pg_notification **ou
   if ((*out = note_pop(c))) return 0;
   cio_scope scope;
   if ((rc = cio_timeout_begin(&scope, timeout)) < 0) return rc;
+  c->notification_wait = true;
   while (rc == 0 && !(*out = note_pop(c))) {
     int fd = PQsocket(c->pq);
     rc = fd < 0 ? CIO_PG_CONN_LOST : cio_wait_readable(fd, CIO_FOREVER);
     if (rc == 0 && !PQconsumeInput(c->pq)) rc = cio__pg_fail_conn(c, CIO_PG_CONN_LOST);
     if (rc == 0) cio__pg_take_notifications(c);
   }
+  c->notification_wait = false;
   int end = cio_scope_end(&scope);
   if (rc == CIO_PG_CONN_LOST) cio__pg_break(c);
   return rc < 0 ? rc : end < 0 && !*out ? end : 0;
