@@ -962,6 +962,43 @@ static int pool_body(void *arg) {
 }
 static void pool(void) { run_case(pool_body); }
 
+// Waiters are served first come, first served.
+static cio_pg_pool *fifo_pool;
+static int fifo_order[5], fifo_next;
+
+static int fifo_waiter(void *arg) {
+  cio_pg *c;
+  int rc = cio_pg_pool_acquire(fifo_pool, 5, &c);
+  if (rc < 0) return rc;
+  fifo_order[fifo_next++] = (int)(intptr_t)arg;
+  rc = cio_pg_exec(c, "SELECT 1", NULL, 0, NULL);
+  int rel = cio_pg_pool_release(fifo_pool, c);
+  return rc < 0 ? rc : rel;
+}
+
+static int pool_fifo_body(void *arg) {
+  (void)arg;
+  cio_pg_pool_opts o = {.max_size = 1};
+  ASSERT_EQ(cio_pg_pool_open(&fifo_pool, conninfo, &o), 0);
+  cio_pg *held;
+  ASSERT_EQ(cio_pg_pool_acquire(fifo_pool, 1, &held), 0);
+  cio_task *t[5];
+  for (int i = 0; i < 5; i++) {
+    t[i] = cio_spawn(fifo_waiter, (void *)(intptr_t)i);
+    ASSERT_EQ(cio_sleep(0.01), 0); // each is waiting before the next comes
+  }
+  cio_pg_pool_counts st;
+  ASSERT_EQ(cio_pg_pool_stats(fifo_pool, &st), 0);
+  ASSERT_EQ(st.waiting, 5);
+  ASSERT_EQ(st.in_use, 1);
+  ASSERT_EQ(cio_pg_pool_release(fifo_pool, held), 0);
+  for (int i = 0; i < 5; i++) ASSERT_EQ(cio_join(t[i]), 0);
+  for (int i = 0; i < 5; i++) ASSERT_EQ(fifo_order[i], i);
+  ASSERT_EQ(cio_pg_pool_close(fifo_pool), 0);
+  return 0;
+}
+static void pool_fifo(void) { run_case(pool_fifo_body); }
+
 // Lifetimes: an idle connection past max_idle above min_size is closed,
 // one past max_lifetime is replaced, and both happen at the pool's next use.
 static int pool_expiry_body(void *arg) {
@@ -1184,6 +1221,7 @@ static const test_case cases[] = {
     {"terminated_backend", terminated_backend, 0},
     {"listen_notify", listen_notify, 0},
     {"pool", pool, 0},
+    {"pool_fifo", pool_fifo, 0},
     {"pool_expiry", pool_expiry, 0},
     {"cancel_chaos", cancel_chaos, 300},
     {"server_restart", server_restart, 60},
