@@ -1206,6 +1206,92 @@ static int restart_body(void *arg) {
 }
 static void server_restart(void) { run_case(restart_body); }
 
+// The server restarts while tasks query through a pool: the calls caught by
+// it fail with a connection error (never hang, never a wrong answer), and
+// once it is back every task succeeds again.
+typedef struct busy_worker {
+  cio_pg_pool *pool;     // the pool
+  bool stop;             // set when the run is over
+  int ok, lost, refused; // answers, CIO_PG_CONN_LOST, CIO_PG_CONNECT (or 57P01/57P03)
+  int ok_after;          // answers after the restart ended
+  bool restarted;        // the restart has ended
+  int other;             // any other outcome (must stay 0)
+} busy_worker;
+
+static int busy_loop(void *arg) {
+  busy_worker *w = arg;
+  int64_t tag = 0;
+  while (!w->stop) {
+    cio_pg *c;
+    int rc = cio_pg_pool_acquire(w->pool, 10, &c);
+    if (rc == 0) {
+      cio_pg_param p = {CIO_PG_T_INT8, .i = ++tag};
+      cio_pg_result *r = NULL;
+      rc = cio_pg_query(c, "SELECT $1::int8, pg_sleep(0.001)", &p, 1, &r);
+      int64_t got = -1;
+      if (rc == 0 && (cio_pg_get_int(r, 0, 0, &got) < 0 || got != tag)) w->other++;
+      if (rc == CIO_PG_ERROR &&
+          (strcmp(cio_pg_sqlstate(c), "57P01") == 0 || strcmp(cio_pg_sqlstate(c), "57P03") == 0))
+        rc = CIO_PG_CONNECT; // the server said it is shutting down or starting
+      cio_pg_result_free(r);
+      ASSERT_EQ(cio_pg_pool_release(w->pool, c), 0);
+    }
+    if (rc == 0) {
+      w->ok++;
+      if (w->restarted) w->ok_after++;
+    } else if (rc == CIO_PG_CONN_LOST) {
+      w->lost++;
+    } else if (rc == CIO_PG_CONNECT) {
+      w->refused++;
+      if (cio_sleep(0.01) < 0) return 0;
+    } else {
+      fprintf(stderr, "busy_loop: %s (%s)\n", cio_strerror(rc), cio_pg_connect_error());
+      w->other++;
+    }
+  }
+  return 0;
+}
+
+static void *restart_in_thread(void *arg) {
+  (void)arg;
+  restart_cluster();
+  return NULL;
+}
+
+static int restart_busy_body(void *arg) {
+  (void)arg;
+  cio_pg_pool_opts o = {.max_size = 4, .connect_timeout = 5};
+  busy_worker w[6];
+  cio_pg_pool *pool;
+  ASSERT_EQ(cio_pg_pool_open(&pool, conninfo, &o), 0);
+  cio_task *t[6];
+  for (int i = 0; i < 6; i++) {
+    w[i] = (busy_worker){.pool = pool};
+    t[i] = cio_spawn(busy_loop, &w[i]);
+  }
+  ASSERT_EQ(cio_sleep(0.3), 0);
+  ASSERT_EQ(cio_to_thread(restart_in_thread, NULL, NULL), 0); // the loop runs on meanwhile
+  for (int i = 0; i < 6; i++) w[i].restarted = true;
+  ASSERT_EQ(cio_sleep(0.5), 0);
+  int ok = 0, failed = 0;
+  for (int i = 0; i < 6; i++) {
+    w[i].stop = true;
+    ASSERT_EQ(cio_join(t[i]), 0);
+    ASSERT_EQ(w[i].other, 0);
+    ASSERT(w[i].ok_after > 0);
+    ok += w[i].ok;
+    failed += w[i].lost + w[i].refused;
+  }
+  printf("restart under load: %d answers, %d calls failed with a connection error\n", ok, failed);
+  ASSERT(failed > 0);
+  cio_pg_pool_counts st;
+  ASSERT_EQ(cio_pg_pool_stats(pool, &st), 0);
+  ASSERT(st.size <= 4);
+  ASSERT_EQ(cio_pg_pool_close(pool), 0);
+  return 0;
+}
+static void server_restart_under_load(void) { run_case(restart_busy_body); }
+
 static const test_case cases[] = {
     {"types", types, 0},
     {"errors", errors, 0},
@@ -1225,6 +1311,7 @@ static const test_case cases[] = {
     {"pool_expiry", pool_expiry, 0},
     {"cancel_chaos", cancel_chaos, 300},
     {"server_restart", server_restart, 60},
+    {"server_restart_under_load", server_restart_under_load, 60},
 };
 
 int main(int argc, char **argv) {

@@ -11,7 +11,8 @@
 #   tools/eintr-storm.sh [build-dir]     (default: build; needs strace)
 #
 # `write` is left alone: the test runner's own output would lose lines.
-# Skipped cases: server_restart (test_pg: pg_ctl is not stormed either),
+# Skipped cases: server_restart and server_restart_under_load (test_pg:
+# pg_ctl is not stormed either),
 # thousand_clients_on_profile (a 1 s latency bound that
 # tracing a thousand connections breaks), and in test_http the poller is
 # not stormed: an interrupted wait delays the news of a client's FIN past
@@ -53,7 +54,7 @@ if [ -n "$pg_bin" ] && [ -x "$build/tests/test_pg" ]; then
   fi
   trap 'as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1; rm -rf "$tls_dir" "$pg_dir"' EXIT
 fi
-skip=thousand_clients_on_profile,server_restart,cio_client_against_openssl_s_server,cio_server_against_openssl_s_client
+skip=thousand_clients_on_profile,server_restart,server_restart_under_load,cio_client_against_openssl_s_server,cio_server_against_openssl_s_client
 skip=$skip,python_ssl_client_against_cio_server,https_server_against_real_clients,cio_client_against_nginx
 skip=$skip,session_tickets_can_be_turned_off,against_nginx_http_https_http2_gzip
 skip=$skip,against_python_http_server,same_answers_as_nginx,cors_same_answers_as_starlette
