@@ -124,7 +124,8 @@ int cio_pg_set_statement_cache(cio_pg *conn, size_t capacity);
 /// The statement is prepared on first use and kept in the connection's cache.
 /// Returns 0, CIO_PG_ERROR (cio_pg_sqlstate()), CIO_PG_CONN_LOST,
 /// CIO_PG_PROTOCOL, -ETIMEDOUT, -ECANCELED (the query cancelled as the file
-/// comment says), -EBUSY (a stream is open on the connection), -ENOMEM,
+/// comment says), -EBUSY (a stream or COPY is open on the connection, or another task's call
+/// is under way), -ENOMEM,
 /// -EINVAL (NULL argument, a parameter out of its type's range), -EPERM
 /// outside a task.  *out is set only on success.
 CIO_AWAIT int cio_pg_query(cio_pg *conn, const char *sql, const cio_pg_param *params,
@@ -174,7 +175,7 @@ typedef struct cio_pg_batch_item {
 /// Returns 0 if every query succeeded, the first failure's code otherwise
 /// (the items say which; cio_pg_sqlstate() is the failed query's);
 /// -ECANCELED / -ETIMEDOUT (the batch cancelled, no item's result is kept),
-/// CIO_PG_CONN_LOST, -EBUSY during a stream, -ENOMEM, -EINVAL (a NULL
+/// CIO_PG_CONN_LOST, -EBUSY (as cio_pg_query()), -ENOMEM, -EINVAL (a NULL
 /// argument or sql, a bad parameter), -EPERM outside a task.
 CIO_AWAIT int cio_pg_batch(cio_pg *conn, cio_pg_batch_item *items, size_t n);
 
@@ -296,7 +297,7 @@ CIO_AWAIT int cio_pg_unlisten(cio_pg *conn, const char *channel);
 /// Awaits the next notification, in the order the server sent them (those
 /// that arrived during queries are kept for this call).  Sets *out (the
 /// caller frees it).  Returns 0, -ETIMEDOUT after `timeout` seconds,
-/// -ECANCELED, CIO_PG_CONN_LOST, -EBUSY during a stream, -EINVAL, -EPERM.
+/// -ECANCELED, CIO_PG_CONN_LOST, -EBUSY (as cio_pg_query()), -EINVAL, -EPERM.
 CIO_AWAIT int cio_pg_notification_next(cio_pg *conn, double timeout, cio_pg_notification **out);
 
 // ---------------------------------------------------------------- pool
