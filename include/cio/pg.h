@@ -124,10 +124,10 @@ int cio_pg_set_statement_cache(cio_pg *conn, size_t capacity);
 /// The statement is prepared on first use and kept in the connection's cache.
 /// Returns 0, CIO_PG_ERROR (cio_pg_sqlstate()), CIO_PG_CONN_LOST,
 /// CIO_PG_PROTOCOL, -ETIMEDOUT, -ECANCELED (the query cancelled as the file
-/// comment says), -EBUSY (a stream or COPY is open on the connection, or another task's call
-/// is under way), -ENOMEM,
-/// -EINVAL (NULL argument, a parameter out of its type's range), -EPERM
-/// outside a task.  *out is set only on success.
+/// comment says), -EBUSY (a stream or COPY is open on the connection, or
+/// another task's call is under way), -ENOMEM, -EINVAL (NULL argument, a
+/// parameter out of its type's range), -EPERM outside a task.  *out is set
+/// only on success.
 CIO_AWAIT int cio_pg_query(cio_pg *conn, const char *sql, const cio_pg_param *params,
                            size_t nparams, cio_pg_result **out);
 
