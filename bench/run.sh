@@ -14,7 +14,7 @@ build=${1:?usage: run.sh BUILD_DIR [workload ...]}
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 workloads=("$@")
-[ ${#workloads[@]} -gt 0 ] || workloads=(switch spawn idle timers gather wait_first queue lock sem echo conns http http_gather https_hello tls_handshake tls_bulk client procpool xloop_queue debug_cost)
+[ ${#workloads[@]} -gt 0 ] || workloads=(switch spawn idle timers gather wait_first queue lock sem echo conns http http_gather https_hello tls_handshake tls_bulk client pg procpool xloop_queue debug_cost)
 
 # Peers to run per workload (Python is slow at a million tasks: it gets a
 # smaller count where noted and its figure is per task anyway).
@@ -114,6 +114,11 @@ for w in "${workloads[@]}"; do
   fi
   if [ "$w" = http_gather ]; then
     "$here/http_gather.sh" "$build" || true
+    continue
+  fi
+  # PostgreSQL drivers against a local server: pg_load.sh.
+  if [ "$w" = pg ]; then
+    "$here/pg_load.sh" "$build" || true
     continue
   fi
   # The HTTP client against nginx: client_load.sh.
