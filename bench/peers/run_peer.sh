@@ -27,7 +27,7 @@
 set -eu
 
 usage() {
-	echo "usage: $0 <go|go1|asyncio|uvloop|httpx|httpx-uv|aiohttp|aiohttp-uv|node> <switch|spawn|idle|timers|gather|wait_first|queue|lock|sem|procpool|xloop_queue|tls_server|tls_bulk|client_load> [args...]" >&2
+	echo "usage: $0 <go|go1|asyncio|uvloop|httpx|httpx-uv|aiohttp|aiohttp-uv|node> <switch|spawn|idle|timers|gather|wait_first|queue|lock|sem|procpool|xloop_queue|tls_server|tls_bulk|client_load|pg_load> [args...]" >&2
 	exit 2
 }
 
