@@ -14,7 +14,7 @@ build=${1:?usage: run.sh BUILD_DIR [workload ...]}
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 workloads=("$@")
-[ ${#workloads[@]} -gt 0 ] || workloads=(switch spawn idle timers gather wait_first queue lock sem echo conns http http_gather http_validate https_hello tls_handshake tls_bulk client procpool debug_cost)
+[ ${#workloads[@]} -gt 0 ] || workloads=(switch spawn idle timers gather wait_first queue lock sem echo conns http http_gather http_validate https_hello tls_handshake tls_bulk client pg procpool xloop_queue debug_cost)
 
 # Peers to run per workload (Python is slow at a million tasks: it gets a
 # smaller count where noted and its figure is per task anyway).
@@ -26,6 +26,7 @@ peers_for() {
     timers) echo "go go1 uvloop" ;;
     gather | wait_first | queue | lock | sem) echo "go go1 asyncio uvloop" ;;
     procpool) echo "go asyncio" ;;
+    xloop_queue) echo "go" ;;
   esac
 }
 
@@ -118,6 +119,11 @@ for w in "${workloads[@]}"; do
   # Declared body validation against plain checks, FastAPI and Go.
   if [ "$w" = http_validate ]; then
     "$here/http_validate.sh" "$build" || true
+    continue
+  fi
+  # PostgreSQL drivers against a local server: pg_load.sh.
+  if [ "$w" = pg ]; then
+    "$here/pg_load.sh" "$build" || true
     continue
   fi
   # The HTTP client against nginx: client_load.sh.

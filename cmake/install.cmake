@@ -21,7 +21,13 @@ install(TARGETS cio_shared cio_static EXPORT cioTargets
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(FILES ${PROJECT_SOURCE_DIR}/include/cio.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/cio DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# <cio/pg.h> only with the driver: its calls are in the library only then.
+if(PQ_FOUND)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/cio DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+else()
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/cio DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+          PATTERN pg.h EXCLUDE)
+endif()
 
 # --- cio.pc -------------------------------------------------------------------
 # First here, everything but the prefix; then at install time, the prefix.
@@ -49,6 +55,14 @@ if(CURL_FOUND)
 else()
   set(CIO_PC_LIBS_PRIVATE "")
   set(CIO_PC_CLIENT no)
+endif()
+if(PQ_FOUND)
+  # libcio.a needs libpq: as -lpq, as -lcurl above (libpq.pc's static flags
+  # name libraries, gssapi and ldap, that a machine with libpq.so need not have).
+  string(APPEND CIO_PC_LIBS_PRIVATE "-lpq ")
+  set(CIO_PC_PG yes)
+else()
+  set(CIO_PC_PG no)
 endif()
 string(STRIP "${CIO_PC_REQUIRES_PRIVATE}" CIO_PC_REQUIRES_PRIVATE)
 string(REPLACE ";" " " CIO_PC_CFLAGS "${CIO_CONSUMER_CFLAGS}")
@@ -83,6 +97,11 @@ if(CURL_FOUND)
   set(CIO_HAVE_CLIENT TRUE)
 else()
   set(CIO_HAVE_CLIENT FALSE)
+endif()
+if(PQ_FOUND)
+  set(CIO_HAVE_PG TRUE)
+else()
+  set(CIO_HAVE_PG FALSE)
 endif()
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/cioConfig.cmake.in ${PROJECT_BINARY_DIR}/cioConfig.cmake
                               INSTALL_DESTINATION ${CIO_CMAKE_DIR})

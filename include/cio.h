@@ -270,6 +270,19 @@ int cio_scope_end(cio_scope *scope);
 #define CIO_HTTP_FIRST (-3201)
 #define CIO_HTTP_LAST (-3299)
 
+/// PostgreSQL failures (<cio/pg.h>).
+#define CIO_PG_ERROR (-3301)        ///< the server reported an error: see cio_pg_sqlstate()
+#define CIO_PG_CONNECT (-3302)      ///< could not connect (refused, authentication, bad conninfo)
+#define CIO_PG_CONN_LOST (-3303)    ///< the connection broke (or was closed after a failed cancel)
+#define CIO_PG_PROTOCOL (-3304)     ///< an answer cio cannot read (unexpected result, bad value)
+#define CIO_PG_POOL_TIMEOUT (-3305) ///< no pool connection could be had within the timeout
+#define CIO_PG_TYPE (-3306)         ///< a getter does not fit the column's type
+#define CIO_PG_NULL (-3307)         ///< the value asked for is SQL NULL
+#define CIO_PG_ABORTED (-3308)      ///< not run: an earlier query of its batch failed
+/// The range reserved for PostgreSQL codes, CIO_PG_LAST <= code <= CIO_PG_FIRST.
+#define CIO_PG_FIRST (-3301)
+#define CIO_PG_LAST (-3399)
+
 /// The process pool's (<cio/procpool.h>).
 #define CIO_PROC_WORKER_DIED (-3401) ///< the worker running the job crashed or exited
 /// The range the process pool's codes are in.
@@ -277,7 +290,7 @@ int cio_scope_end(cio_scope *scope);
 #define CIO_PROC_LAST (-3499)
 
 /// A short description of a cio return code (negative errno, CIO_EAI_*, CIO_TLS_*, CIO_HTTP_*,
-/// CIO_PROC_*),
+/// CIO_PG_*, CIO_PROC_*),
 /// never NULL.  Does not await.
 const char *cio_strerror(int code);
 

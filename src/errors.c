@@ -2,7 +2,7 @@
 //
 // Names for return codes: negative errno values, and the CIO_EAI_* codes of
 // name resolution (named in getaddrinfo's own words), the CIO_TLS_* and
-// CIO_HTTP_* codes.
+// CIO_HTTP_* and CIO_PG_* codes.
 #include <errno.h>
 #include <netdb.h>
 #include <string.h>
@@ -37,10 +37,19 @@ const char *cio_strerror(int code) {
   case CIO_HTTP_TOO_MANY_REDIRECTS: return "too many HTTP redirects";
   case CIO_HTTP_BODY_TOO_LARGE: return "HTTP response body too large";
   case CIO_PROC_WORKER_DIED: return "the worker process died during the job";
+  case CIO_PG_ERROR: return "PostgreSQL error (see its SQLSTATE)";
+  case CIO_PG_CONNECT: return "could not connect to PostgreSQL";
+  case CIO_PG_CONN_LOST: return "PostgreSQL connection lost";
+  case CIO_PG_PROTOCOL: return "unexpected answer from PostgreSQL";
+  case CIO_PG_POOL_TIMEOUT: return "PostgreSQL pool timed out (no connection free)";
+  case CIO_PG_TYPE: return "PostgreSQL value of another type";
+  case CIO_PG_NULL: return "PostgreSQL value is NULL";
+  case CIO_PG_ABORTED: return "PostgreSQL query not run (an earlier one of its batch failed)";
   }
   if (code > 0) return "success";
   if (code <= CIO_EAI_FIRST && code >= CIO_EAI_LAST) return "name resolution failed";
   if (code <= CIO_TLS_FIRST && code >= CIO_TLS_LAST) return "TLS error";
   if (code <= CIO_HTTP_FIRST && code >= CIO_HTTP_LAST) return "HTTP client error";
+  if (code <= CIO_PG_FIRST && code >= CIO_PG_LAST) return "PostgreSQL error";
   return strerror(-code);
 }

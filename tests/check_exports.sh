@@ -9,13 +9,14 @@
 #   - every function the public headers declare is exported (a missing one
 #     links with libcio.a and fails with libcio.so).
 #
-#   tests/check_exports.sh path/to/libcio.so expected-soname include-dir [json [tls [client]]]
+#   tests/check_exports.sh path/to/libcio.so expected-soname include-dir [json [tls [client [pg]]]]
 #
 # json is ON (default) or OFF: a library built without Jansson lacks the
 # functions of <cio/http_json.h>; tls likewise, without OpenSSL those of
-# <cio/tls.h>; client, without libcurl those of <cio/http_client.h>.
+# <cio/tls.h>; client, without libcurl those of <cio/http_client.h>; pg,
+# without libpq those of <cio/pg.h>.
 set -euo pipefail
-lib=$1 want_soname=$2 include=$3 json=${4:-ON} tls=${5:-ON} client=${6:-ON}
+lib=$1 want_soname=$2 include=$3 json=${4:-ON} tls=${5:-ON} client=${6:-ON} pg=${7:-ON}
 command -v nm >/dev/null && command -v readelf >/dev/null || { echo "skipped: needs binutils"; exit 77; }
 
 soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
@@ -34,6 +35,7 @@ headers=("$include"/cio.h "$include"/cio/*.h)
 [ "$json" = ON ] || headers=($(printf '%s\n' "${headers[@]}" | grep -v '/http_json\.h$'))
 [ "$tls" = ON ] || headers=($(printf '%s\n' "${headers[@]}" | grep -v '/tls\.h$'))
 [ "$client" = ON ] || headers=($(printf '%s\n' "${headers[@]}" | grep -v '/http_client\.h$'))
+[ "$pg" = ON ] || headers=($(printf '%s\n' "${headers[@]}" | grep -v '/pg\.h$'))
 declared=$(grep -hoE '^(CIO_AWAIT )?(const )?(unsigned |struct )?[a-z_0-9]+[ *]+\**cio_[a-z0-9_]+\(' \
   "${headers[@]}" | grep -oE 'cio_[a-z0-9_]+\($' | tr -d '(' | sort -u)
 missing=$(comm -23 <(printf '%s\n' "$declared") <(printf '%s\n' "$exported"))

@@ -13,7 +13,7 @@ build=$(cd "${2:?usage: check_layers.sh SOURCE_DIR BUILD_DIR}" && pwd)
 command -v nm >/dev/null || { echo "skipped: no nm"; exit 77; }
 
 # Bottom to top; the files directly in src/ are the base layer.
-layers=(base context loop task debug sync combinators io http entry)
+layers=(base context loop task debug sync combinators io http db entry)
 
 layer_of() { # path below src/ -> its layer's index, or -1 outside src/
   local rel=${1#"$src"/} dir

@@ -11,7 +11,9 @@
 #   tools/eintr-storm.sh [build-dir]     (default: build; needs strace)
 #
 # `write` is left alone: the test runner's own output would lose lines.
-# Skipped cases: thousand_clients_on_profile (a 1 s latency bound that
+# Skipped cases: server_restart and server_restart_under_load (test_pg:
+# pg_ctl is not stormed either),
+# thousand_clients_on_profile (a 1 s latency bound that
 # tracing a thousand connections breaks), and in test_http the poller is
 # not stormed: an interrupted wait delays the news of a client's FIN past
 # its handler, which answers with keep-alive instead of "Connection: close"
@@ -37,7 +39,22 @@ export CIO_TEST_TLS_DIR=$tls_dir
 if [ -x "$build/tests/test_tls" ]; then
   "$build/tests/test_tls" contexts_from_memory_and_bad_files >/dev/null 2>&1 || true
 fi
-skip=thousand_clients_on_profile,cio_client_against_openssl_s_server,cio_server_against_openssl_s_client
+# PostgreSQL likewise: a cluster started before the storm (initdb and the
+# server are not stormed, nor is test_pg's server restart).
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -n 1 || true)
+pg_dir=""
+if [ -n "$pg_bin" ] && [ -x "$build/tests/test_pg" ]; then
+  pg_dir=$(mktemp -d)
+  as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi; }
+  [ "$(id -u)" != 0 ] || chown nobody "$pg_dir"
+  if as_pg "$pg_bin/initdb" -D "$pg_dir/data" -U postgres -A trust -E UTF8 --locale=C --no-sync >/dev/null 2>&1 &&
+    as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
+      -o "-k $pg_dir -c listen_addresses= -c fsync=off" start >/dev/null 2>&1; then
+    export CIO_TEST_PG_DIR=$pg_dir
+  fi
+  trap 'as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1; rm -rf "$tls_dir" "$pg_dir"' EXIT
+fi
+skip=thousand_clients_on_profile,server_restart,server_restart_under_load,cio_client_against_openssl_s_server,cio_server_against_openssl_s_client
 skip=$skip,python_ssl_client_against_cio_server,https_server_against_real_clients,cio_client_against_nginx
 skip=$skip,session_tickets_can_be_turned_off,against_nginx_http_https_http2_gzip
 skip=$skip,against_python_http_server,same_answers_as_nginx,cors_same_answers_as_starlette
@@ -49,6 +66,7 @@ for t in "$build"/tests/test_*; do
   # loads libcurl's 30-odd libraries, so its storm starts later.
   from=20
   [ "$(basename "$t")" = test_client ] && from=60
+  [ "$(basename "$t")" = test_pg ] && from=100 # libpq's libraries: gssapi, ldap, nettle...
   printf '%-24s ' "$(basename "$t")"
   if out=$(CIO_TEST_SKIP=$skip CIO_TEST_TIMEOUT_MULT=4 \
       timeout 900 strace -f --seccomp-bpf -qq -o /dev/null -e trace="$calls" \

@@ -9,10 +9,14 @@
 #             | httpx | httpx-uv | aiohttp | aiohttp-uv | node (client_load only)
 #   workload: switch | spawn | idle | timers | gather | wait_first | queue | lock | sem
 #             | procpool (Go: goroutines; asyncio: a ProcessPoolExecutor)
+#             | xloop_queue (Go only: a channel between two goroutines, GOMAXPROCS=2)
 #             tls_server | tls_bulk (Go only: servers and a client that
 #             bench/tls_handshake.sh and bench/tls_bulk.sh start)
 #             client_load (URL N [SECONDS [WARMUP]]: the HTTP client load that
 #             bench/client_load.sh runs; Go, httpx, aiohttp and Node's fetch)
+#             pg_load (CONNINFO select N [SECONDS [WARMUP]] | CONNINFO fetch
+#             ROUNDS: the PostgreSQL load bench/pg_load.sh runs; Go's pgx v4
+#             from Debian's golang-github-jackc-pgx-v4-dev, asyncpg)
 #
 # Go programs are built once into $BENCH_BUILD (default /tmp/cio-peers) and
 # rebuilt when their source is newer. Environment: GO (go tool, default: go in
@@ -23,7 +27,7 @@
 set -eu
 
 usage() {
-	echo "usage: $0 <go|go1|asyncio|uvloop|httpx|httpx-uv|aiohttp|aiohttp-uv|node> <switch|spawn|idle|timers|gather|wait_first|queue|lock|sem|procpool|tls_server|tls_bulk|client_load> [args...]" >&2
+	echo "usage: $0 <go|go1|asyncio|uvloop|httpx|httpx-uv|aiohttp|aiohttp-uv|node> <switch|spawn|idle|timers|gather|wait_first|queue|lock|sem|procpool|xloop_queue|tls_server|tls_bulk|client_load|pg_load> [args...]" >&2
 	exit 2
 }
 
@@ -33,7 +37,7 @@ workload=$2
 shift 2
 
 case $workload in
-switch | spawn | idle | timers | gather | wait_first | queue | lock | sem | procpool | tls_server | tls_bulk | client_load) ;;
+switch | spawn | idle | timers | gather | wait_first | queue | lock | sem | procpool | xloop_queue | tls_server | tls_bulk | client_load | pg_load) ;;
 *) usage ;;
 esac
 
@@ -62,7 +66,14 @@ go | go1)
 		# Standard library only: no modules, no network. Build to a temporary
 		# name and rename, so concurrent runs never see a partial binary.
 		tmp=$bin.tmp.$$
-		GO111MODULE=off GOFLAGS='' GOPROXY=off GOCACHE=${GOCACHE:-$build/gocache} \
+		# pg_load uses pgx, which Debian installs under /usr/share/gocode.
+		gopath=${GOPATH:-$HOME/go}
+		if [ "$workload" = pg_load ]; then
+			[ -d /usr/share/gocode/src/github.com/jackc/pgx/v4 ] ||
+				skip "pgx v4 not installed (apt-get install golang-github-jackc-pgx-v4-dev)"
+			gopath=/usr/share/gocode
+		fi
+		GO111MODULE=off GOPATH=$gopath GOFLAGS='' GOPROXY=off GOCACHE=${GOCACHE:-$build/gocache} \
 			"$go_tool" build -o "$tmp" "$src"
 		mv -f "$tmp" "$bin"
 	fi

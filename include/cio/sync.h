@@ -213,6 +213,49 @@ bool cio_queue_empty(const cio_queue *q);
 /// True if a put would wait (bounded queues only).
 bool cio_queue_full(const cio_queue *q);
 
+// ---------------------------------------------------------------- a queue between loops
+
+/// A FIFO queue of pointers whose put and get await from tasks on any
+/// loop, on any thread (one loop per core: docs/runtime.md), with
+/// cio_queue's semantics: maxsize backpressure (0: unbounded), task_done
+/// and join, shutdown.  A waiting task holds its loop (cio_loop_hold), so a
+/// loop whose tasks all wait on other loops waits for them instead of
+/// reporting a deadlock.  A task cancelled or timed out while it waits
+/// takes nothing: an item is never lost or delivered twice.  Every call is
+/// thread-safe; the awaiting ones must be made from a task.
+typedef struct cio_xqueue cio_xqueue;
+
+/// A new queue, or NULL (errno ENOMEM).  Does not await.
+cio_xqueue *cio_xqueue_new(size_t maxsize);
+/// Frees the queue: 0, -EBUSY (a task waits on it), -ENOTEMPTY (items
+/// remain: nothing is freed), -EINVAL.  Does not await.
+int cio_xqueue_free(cio_xqueue *q);
+/// Awaits room, then adds item.  0, -ESHUTDOWN, -EINVAL (NULL item),
+/// -ENOMEM, -ECANCELED, -ETIMEDOUT (the _for forms after `timeout`
+/// seconds, or an enclosing timeout scope).
+CIO_AWAIT int cio_xqueue_put(cio_xqueue *q, void *item);
+CIO_AWAIT int cio_xqueue_put_for(cio_xqueue *q, void *item, double timeout);
+/// Adds item if there is room: 0, -EAGAIN (full), -ESHUTDOWN, -EINVAL,
+/// -ENOMEM.  Does not await; from any thread, a loop's or not.
+int cio_xqueue_put_nowait(cio_xqueue *q, void *item);
+/// Awaits an item into *item.  0, -ESHUTDOWN (shut down and empty),
+/// -EINVAL, -ECANCELED, -ETIMEDOUT.
+CIO_AWAIT int cio_xqueue_get(cio_xqueue *q, void **item);
+CIO_AWAIT int cio_xqueue_get_for(cio_xqueue *q, void **item, double timeout);
+/// Takes an item if there is one: 0, -EAGAIN (empty), -ESHUTDOWN.  Does
+/// not await.
+int cio_xqueue_get_nowait(cio_xqueue *q, void **item);
+/// Marks one item taken as processed: 0, -EOVERFLOW (more than were put).
+int cio_xqueue_task_done(cio_xqueue *q);
+/// Awaits until every item put has been marked done.
+CIO_AWAIT int cio_xqueue_join(cio_xqueue *q);
+CIO_AWAIT int cio_xqueue_join_for(cio_xqueue *q, double timeout);
+/// As cio_queue_shutdown: puts fail with -ESHUTDOWN, gets drain what is
+/// left; `immediate` drops what is left.  Returns the items dropped.
+int cio_xqueue_shutdown(cio_xqueue *q, bool immediate);
+/// Items queued now (0 for an invalid queue).
+size_t cio_xqueue_size(cio_xqueue *q);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+//
+// What the PostgreSQL driver's files share: the connection record, the
+// prepared-statement cache entries, and the calls each file offers the
+// others.  pg_conn.c drives libpq's socket (connect, flush, results, the
+// cancel-and-drain recovery); pg_types.c converts parameters and values;
+// pg_query.c holds queries, streams, transactions and LISTEN; pg_pool.c the
+// pool.
+#ifndef CIO_DB_PG_H
+#define CIO_DB_PG_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../../include/cio/pg.h"
+
+#define CIO__PG_MAGIC 0x70676367u      // "pgcg"
+#define CIO__PG_RECOVER_SECONDS 5.0    // cancel-and-drain, rollback and reset bound
+#define CIO__PG_DEFAULT_STATEMENTS 100 // prepared statements kept per connection
+
+// A prepared statement of the cache: its SQL and parameter types are the key.
+typedef struct cio__pg_stmt {
+  struct cio__pg_stmt *prev, *next; // the LRU list, most recent first
+  uint64_t hash;                    // of sql and types, to compare quickly
+  char name[24];                    // "cio_<n>" on the server
+  int ntypes;                       // parameters
+  Oid *types;                       // their types (in the same allocation)
+  char *sql;                        // the statement (likewise)
+} cio__pg_stmt;
+
+struct cio_pg {
+  uint32_t magic;                 // CIO__PG_MAGIC while open
+  PGconn *pq;                     // libpq's connection; NULL once broken and closed
+  bool streaming;                 // a single-row query is under way
+  int copying;                    // a COPY is under way: 'i' from the client, 'o' to it, or 0
+  bool notification_wait;         // a task awaits a notification on it
+  int tx_depth;                   // transactions and savepoints open
+  char sqlstate[6];               // of the last CIO_PG_ERROR, or ""
+  char *error;                    // the last failure's message (malloc), or NULL
+  cio__pg_stmt *lru_head;         // the statement cache, most recently used first
+  cio__pg_stmt *lru_tail;         //   least recently used
+  size_t nstmts;                  //   entries
+  size_t stmt_capacity;           //   at most (0: no cache)
+  uint64_t stmt_serial;           //   names given so far
+  cio_pg_notification **notes;    // notifications not yet taken (a ring)
+  size_t notes_head, notes_count; //   first, how many
+  size_t notes_cap;               //   slots
+  struct cio_pg_pool *pool;       // the pool it belongs to, or NULL
+  struct cio_pg *pool_next;       // the pool's idle list
+  bool in_use;                    // acquired from its pool
+  bool reset_pending;             // its pool reset was sent, its answer not read yet
+  double opened_at;               // cio_now() when connected
+  double idle_since;              // cio_now() when last released
+};
+
+// The parameters of a query as libpq takes them (one allocation).
+typedef struct cio__pg_params {
+  int n;                // how many
+  Oid *types;           // their type OIDs (0: the server infers)
+  const char **values;  // NULL for SQL NULL
+  int *lengths;         // of binary values
+  int *formats;         // 1 binary, 0 text
+  unsigned char *bytes; // 8 bytes per parameter for the binary numbers
+} cio__pg_params;
+
+// pg_types.c
+int cio__pg_params_encode(const cio_pg_param *params, size_t n, cio__pg_params **out);
+cio_pg_result *cio__pg_result_wrap(PGresult *res);
+
+// pg_conn.c
+// Records the failure of `res` (SQLSTATE and message) or of the connection.
+int cio__pg_fail(cio_pg *c, const PGresult *res);
+// Records a message of libpq's own (the connection's) and returns `code`.
+int cio__pg_fail_conn(cio_pg *c, int code);
+// Clears the last failure.
+void cio__pg_clear_error(cio_pg *c);
+// The connection as usable: 0, CIO_PG_CONN_LOST, -EBUSY while another call (or
+// a stream, a COPY) is under way, -EINVAL.
+int cio__pg_check(cio_pg *c);
+// Awaits: sends what libpq holds.  On an interruption, recovers first.
+int cio__pg_flush(cio_pg *c);
+// Awaits: the next result of the query under way (NULL once it is done).
+// On an interruption, recovers (cancel and drain) and returns the error.
+int cio__pg_next_result(cio_pg *c, PGresult **out);
+// Awaits: reads every result of the query under way; the last one with rows
+// goes to *rows (if not NULL, else it is freed), the affected rows of the
+// last command to *affected (if not NULL).  Returns 0 or the first error.
+int cio__pg_collect(cio_pg *c, PGresult **rows, int64_t *affected);
+// Awaits: ends COPY FROM STDIN (error NULL: done; else failed with that message).
+int cio__pg_copy_in_end(cio_pg *c, const char *error);
+// Awaits: reads and drops the rest of a COPY TO STDOUT.
+int cio__pg_copy_out_drain(cio_pg *c);
+// Awaits (shielded, bounded): cancels the query under way and reads until
+// the connection is idle; closes it if that fails.  Returns 0 or CIO_PG_CONN_LOST.
+int cio__pg_recover(cio_pg *c);
+// Takes the notifications libpq has read into the connection's queue.
+void cio__pg_take_notifications(cio_pg *c);
+// Breaks the connection for good: closes libpq's side.
+void cio__pg_break(cio_pg *c);
+
+// pg_query.c
+// Awaits: runs `sql` as a simple query (several statements allowed), shielded
+// from cancellation and bounded by CIO__PG_RECOVER_SECONDS (rollback, reset).
+int cio__pg_exec_shielded(cio_pg *c, const char *sql);
+
+#endif

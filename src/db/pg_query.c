@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: MIT
+//
+// Queries on a connection: the prepared-statement cache (a statement is
+// prepared by name on first use and kept, least recently used ones
+// deallocated beyond the capacity), cio_pg_query() and cio_pg_exec(), row
+// streams in libpq's single-row mode, transactions and savepoints, and
+// LISTEN/NOTIFY.
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../include/cio.h"
+#include "../alloc.h"
+#include "pg.h"
+
+#define SQLSTATE_NO_SUCH_STATEMENT "26000" // invalid_sql_statement_name
+
+// Awaits: a simple query (several statements allowed, text results dropped).
+static int simple(cio_pg *c, const char *sql, int64_t *affected) {
+  if (!PQsendQuery(c->pq, sql)) return cio__pg_fail_conn(c, CIO_PG_CONN_LOST);
+  int rc = cio__pg_flush(c);
+  if (rc == 0) rc = cio__pg_collect(c, NULL, affected);
+  return rc;
+}
+
+// ---------------------------------------------------------------- the statement cache
+
+static uint64_t stmt_hash(const char *sql, const Oid *types, int n) {
+  uint64_t h = 1469598103934665603u; // FNV-1a
+  for (const unsigned char *p = (const unsigned char *)sql; *p; p++) h = (h ^ *p) * 1099511628211u;
+  for (int i = 0; i < n; i++) h = (h ^ types[i]) * 1099511628211u;
+  return h;
+}
+
+static void lru_unlink(cio_pg *c, cio__pg_stmt *s) {
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    c->lru_head = s->next;
+  if (s->next)
+    s->next->prev = s->prev;
+  else
+    c->lru_tail = s->prev;
+  c->nstmts--;
+}
+
+static void lru_push(cio_pg *c, cio__pg_stmt *s) {
+  s->prev = NULL;
+  s->next = c->lru_head;
+  if (c->lru_head)
+    c->lru_head->prev = s;
+  else
+    c->lru_tail = s;
+  c->lru_head = s;
+  c->nstmts++;
+}
+
+// The cached statement for (sql, types), made most recent; NULL if none.
+// A linear walk: the cache holds ~100 entries, and the hash makes each
+// comparison one integer compare in the common case.
+static cio__pg_stmt *stmt_find(cio_pg *c, const char *sql, const cio__pg_params *p) {
+  uint64_t h = stmt_hash(sql, p->types, p->n);
+  for (cio__pg_stmt *s = c->lru_head; s; s = s->next) {
+    if (s->hash != h || s->ntypes != p->n || strcmp(s->sql, sql) != 0 ||
+        memcmp(s->types, p->types, sizeof(Oid) * (size_t)p->n) != 0)
+      continue;
+    if (s != c->lru_head) {
+      lru_unlink(c, s);
+      lru_push(c, s);
+    }
+    return s;
+  }
+  return NULL;
+}
+
+// Forgets every cached statement (the server no longer has them).
+static void stmt_forget_all(cio_pg *c) {
+  for (cio__pg_stmt *s = c->lru_head, *next; s; s = next) {
+    next = s->next;
+    free(s);
+  }
+  c->lru_head = c->lru_tail = NULL;
+  c->nstmts = 0;
+}
+
+// Awaits: makes room for one more statement, DEALLOCATEing the least
+// recently used ones.  Not inside a transaction, where a failed DEALLOCATE
+// (of a statement the server dropped behind the cache's back) would abort
+// the caller's transaction: the cache then grows past its capacity until
+// the next query outside one.  A statement the server no longer has is
+// simply forgotten.
+static int stmt_make_room(cio_pg *c) {
+  while (c->nstmts >= c->stmt_capacity && PQtransactionStatus(c->pq) == PQTRANS_IDLE) {
+    cio__pg_stmt *s = c->lru_tail;
+    lru_unlink(c, s);
+    char sql[48];
+    snprintf(sql, sizeof sql, "DEALLOCATE %s", s->name);
+    free(s);
+    int rc = simple(c, sql, NULL);
+    if (rc == CIO_PG_ERROR && strcmp(c->sqlstate, SQLSTATE_NO_SUCH_STATEMENT) == 0)
+      cio__pg_clear_error(c);
+    else if (rc < 0)
+      return rc;
+  }
+  return 0;
+}
+
+// Awaits: prepares (sql, types) under a new name and caches it.
+static int stmt_prepare(cio_pg *c, const char *sql, const cio__pg_params *p, cio__pg_stmt **out) {
+  size_t lsql = strlen(sql) + 1, ltypes = sizeof(Oid) * (size_t)p->n;
+  cio__pg_stmt *s = cio__malloc(sizeof *s + ltypes + lsql);
+  if (!s) return -ENOMEM;
+  s->types = (Oid *)(s + 1);
+  s->sql = (char *)s->types + ltypes;
+  memcpy(s->types, p->types, ltypes);
+  memcpy(s->sql, sql, lsql);
+  s->ntypes = p->n;
+  s->hash = stmt_hash(sql, p->types, p->n);
+  snprintf(s->name, sizeof s->name, "cio_%" PRIu64, ++c->stmt_serial);
+  int rc = PQsendPrepare(c->pq, s->name, sql, p->n, p->types)
+               ? cio__pg_flush(c)
+               : cio__pg_fail_conn(c, CIO_PG_CONN_LOST);
+  if (rc == 0) rc = cio__pg_collect(c, NULL, NULL);
+  if (rc < 0) {
+    free(s);
+    return rc;
+  }
+  lru_push(c, s);
+  *out = s;
+  return 0;
+}
+
+// ---------------------------------------------------------------- queries
+
+// Awaits: sends the query (prepared through the cache, or unnamed without
+// one) in single-row mode if asked; does not read its results.
+static int send_query(cio_pg *c, const char *sql, const cio__pg_params *p, bool single_row) {
+  int ok;
+  if (c->stmt_capacity == 0) {
+    ok = PQsendQueryParams(c->pq, sql, p->n, p->types, p->values, p->lengths, p->formats, 1);
+  } else {
+    cio__pg_stmt *s = stmt_find(c, sql, p);
+    if (!s) {
+      int rc = stmt_make_room(c);
+      if (rc == 0) rc = stmt_prepare(c, sql, p, &s);
+      if (rc < 0) return rc;
+    }
+    ok = PQsendQueryPrepared(c->pq, s->name, p->n, p->values, p->lengths, p->formats, 1);
+  }
+  if (!ok) return cio__pg_fail_conn(c, CIO_PG_CONN_LOST);
+  if (single_row) PQsetSingleRowMode(c->pq);
+  return cio__pg_flush(c);
+}
+
+// Awaits: runs a query and collects its results.  A statement the server no
+// longer knows (a DEALLOCATE ALL or DISCARD ALL behind the cache's back) is
+// prepared again, once, when no transaction is open (in one, the failure has
+// already aborted it).
+static int run(cio_pg *c, const char *sql, const cio_pg_param *params, size_t n, PGresult **rows,
+               int64_t *affected) {
+  int rc = cio__pg_check(c);
+  if (rc < 0) return rc;
+  if (!sql) return -EINVAL;
+  cio__pg_params *p;
+  if ((rc = cio__pg_params_encode(params, n, &p)) < 0) return rc;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    rc = send_query(c, sql, p, false);
+    if (rc == 0) rc = cio__pg_collect(c, rows, affected);
+    if (rc != CIO_PG_ERROR || strcmp(c->sqlstate, SQLSTATE_NO_SUCH_STATEMENT) != 0 ||
+        PQtransactionStatus(c->pq) != PQTRANS_IDLE)
+      break;
+    stmt_forget_all(c);
+  }
+  free(p);
+  return rc;
+}
+
+int cio_pg_query(cio_pg *c, const char *sql, const cio_pg_param *params, size_t nparams,
+                 cio_pg_result **out) {
+  if (!out) return -EINVAL;
+  PGresult *rows = NULL;
+  int rc = run(c, sql, params, nparams, &rows, NULL);
+  if (rc < 0) return rc;
+  if (!rows) { // a statement without rows (an INSERT without RETURNING): an empty result
+    rows = PQmakeEmptyPGresult(c->pq, PGRES_TUPLES_OK);
+    if (!rows) return -ENOMEM;
+  }
+  cio_pg_result *r = cio__pg_result_wrap(rows);
+  if (!r) {
+    PQclear(rows);
+    return -ENOMEM;
+  }
+  *out = r;
+  return 0;
+}
+
+int cio_pg_exec(cio_pg *c, const char *sql, const cio_pg_param *params, size_t nparams,
+                int64_t *affected) {
+  if (affected) *affected = 0;
+  if (nparams > 0) return run(c, sql, params, nparams, NULL, affected);
+  int rc = cio__pg_check(c);
+  if (rc < 0) return rc;
+  return sql ? simple(c, sql, affected) : -EINVAL;
+}
+
+int cio__pg_exec_shielded(cio_pg *c, const char *sql) {
+  if (!c->pq) return CIO_PG_CONN_LOST;
+  cio_scope shield, bound;
+  (void)cio_shield_begin(&shield);
+  (void)cio_timeout_begin(&bound, CIO__PG_RECOVER_SECONDS);
+  int rc = simple(c, sql, NULL);
+  (void)cio_scope_end(&bound);
+  (void)cio_scope_end(&shield);
+  return rc;
+}
+
+int cio_pg_set_statement_cache(cio_pg *c, size_t capacity) {
+  if (!c || c->magic != CIO__PG_MAGIC) return -EINVAL;
+  c->stmt_capacity = capacity;
+  if (capacity == 0 || !c->pq) stmt_forget_all(c); // left for the server to drop at close
+  return 0;
+}
+
+// ---------------------------------------------------------------- streams
+
+int cio_pg_query_stream(cio_pg *c, const char *sql, const cio_pg_param *params, size_t nparams) {
+  int rc = cio__pg_check(c);
+  if (rc < 0) return rc;
+  if (!sql) return -EINVAL;
+  cio__pg_params *p;
+  if ((rc = cio__pg_params_encode(params, nparams, &p)) < 0) return rc;
+  rc = send_query(c, sql, p, true);
+  free(p);
+  if (rc == 0) c->streaming = true;
+  return rc;
+}
+
+int cio_pg_stream_next(cio_pg *c, cio_pg_result **row) {
+  if (!c || c->magic != CIO__PG_MAGIC || !row || !c->streaming) return -EINVAL;
+  PGresult *res;
+  int rc = cio__pg_next_result(c, &res);
+  if (rc < 0) return rc; // recovered (or broken): the stream is over
+  ExecStatusType st = res ? PQresultStatus(res) : PGRES_TUPLES_OK;
+  if (st == PGRES_SINGLE_TUPLE) {
+    cio_pg_result *r = cio__pg_result_wrap(res);
+    if (!r) {
+      PQclear(res);
+      return cio__pg_recover(c) < 0 ? CIO_PG_CONN_LOST : -ENOMEM;
+    }
+    *row = r;
+    return 1;
+  }
+  // The end: a final empty TUPLES_OK (or an error), then NULL.
+  rc = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK ? 0 : cio__pg_fail(c, res);
+  PQclear(res);
+  if (res && c->pq) {
+    int more = cio__pg_collect(c, NULL, NULL);
+    if (rc == 0) rc = more;
+  }
+  c->streaming = false;
+  return rc;
+}
+
+int cio_pg_stream_close(cio_pg *c) {
+  if (!c || c->magic != CIO__PG_MAGIC) return -EINVAL;
+  return c->streaming ? cio__pg_recover(c) : 0;
+}
+
+// ---------------------------------------------------------------- transactions
+
+// The server is outside any transaction (or the connection broke): no level is open.
+static void sync_depth(cio_pg *c) {
+  if (!c->pq || PQtransactionStatus(c->pq) == PQTRANS_IDLE) c->tx_depth = 0;
+}
+
+int cio_pg_begin(cio_pg *c, cio_pg_isolation isolation) {
+  static const char *const begin[] = {
+      [CIO_PG_READ_COMMITTED] = "BEGIN ISOLATION LEVEL READ COMMITTED",
+      [CIO_PG_REPEATABLE_READ] = "BEGIN ISOLATION LEVEL REPEATABLE READ",
+      [CIO_PG_SERIALIZABLE] = "BEGIN ISOLATION LEVEL SERIALIZABLE",
+  };
+  if (!c || c->magic != CIO__PG_MAGIC || (unsigned)isolation > CIO_PG_SERIALIZABLE) return -EINVAL;
+  char sql[48];
+  if (c->tx_depth > 0) snprintf(sql, sizeof sql, "SAVEPOINT cio_%d", c->tx_depth);
+  int rc = cio_pg_exec(c, c->tx_depth > 0 ? sql : begin[isolation], NULL, 0, NULL);
+  if (rc == 0) c->tx_depth++;
+  return rc;
+}
+
+int cio_pg_commit(cio_pg *c) {
+  if (!c || c->magic != CIO__PG_MAGIC || c->tx_depth == 0) return -EINVAL;
+  char sql[48];
+  if (c->tx_depth > 1) snprintf(sql, sizeof sql, "RELEASE SAVEPOINT cio_%d", c->tx_depth - 1);
+  int rc = cio_pg_exec(c, c->tx_depth > 1 ? sql : "COMMIT", NULL, 0, NULL);
+  if (rc != -EBUSY) c->tx_depth--; // a failed COMMIT ends the transaction too
+  sync_depth(c);
+  return rc;
+}
+
+// Awaits (shielded, bounded): rolls back the innermost level.
+static int rollback(cio_pg *c) {
+  if (c->tx_depth == 0) return -EINVAL;
+  if (c->streaming && cio__pg_recover(c) < 0) return CIO_PG_CONN_LOST;
+  char sql[96];
+  int d = c->tx_depth - 1;
+  if (d > 0)
+    snprintf(sql, sizeof sql, "ROLLBACK TO SAVEPOINT cio_%d; RELEASE SAVEPOINT cio_%d", d, d);
+  int rc = cio__pg_exec_shielded(c, d > 0 ? sql : "ROLLBACK");
+  if (c->tx_depth > 0) c->tx_depth--;
+  sync_depth(c);
+  return rc;
+}
+
+int cio_pg_rollback(cio_pg *c) {
+  int rc = cio__pg_check(c);
+  if (rc < 0 && !(rc == -EBUSY && c->streaming)) return rc; // a stream of ours is ended first
+  return rollback(c);
+}
+
+int cio_pg_tx_end(cio_pg *c, int rc) {
+  if (!c || c->magic != CIO__PG_MAGIC) return -EINVAL;
+  if (rc >= 0) return cio_pg_commit(c);
+  if (!c->pq) {
+    c->tx_depth = 0;
+    return rc;
+  }
+  // Keep the failure's SQLSTATE and message for the caller: the rollback's own are dropped.
+  char state[6], *msg = c->error;
+  memcpy(state, c->sqlstate, sizeof state);
+  c->error = NULL;
+  (void)rollback(c);
+  free(c->error);
+  c->error = msg;
+  memcpy(c->sqlstate, state, sizeof state);
+  return rc;
+}
+
+int cio_pg_tx_depth(const cio_pg *c) { return c ? c->tx_depth : 0; }
+
+// ---------------------------------------------------------------- LISTEN/NOTIFY
+
+// Awaits: "<verb> <channel as an identifier>".
+static int channel_command(cio_pg *c, const char *verb, const char *channel) {
+  int rc = cio__pg_check(c);
+  if (rc < 0) return rc;
+  if (!channel) return simple(c, "UNLISTEN *", NULL);
+  char *quoted = PQescapeIdentifier(c->pq, channel, strlen(channel));
+  if (!quoted) return -ENOMEM;
+  size_t len = strlen(verb) + strlen(quoted) + 2;
+  char *sql = cio__malloc(len);
+  if (sql) snprintf(sql, len, "%s %s", verb, quoted);
+  PQfreemem(quoted);
+  if (!sql) return -ENOMEM;
+  rc = simple(c, sql, NULL);
+  free(sql);
+  return rc;
+}
+
+int cio_pg_listen(cio_pg *c, const char *channel) {
+  return channel ? channel_command(c, "LISTEN", channel) : -EINVAL;
+}
+
+int cio_pg_unlisten(cio_pg *c, const char *channel) {
+  return channel_command(c, "UNLISTEN", channel);
+}
+
+static cio_pg_notification *note_pop(cio_pg *c) {
+  if (c->notes_count == 0) return NULL;
+  cio_pg_notification *n = c->notes[c->notes_head];
+  c->notes_head = (c->notes_head + 1) % c->notes_cap;
+  c->notes_count--;
+  return n;
+}
+
+int cio_pg_notification_next(cio_pg *c, double timeout, cio_pg_notification **out) {
+  if (!out) return -EINVAL;
+  int rc = cio__pg_check(c);
+  if (rc < 0) return rc;
+  if ((*out = note_pop(c))) return 0;
+  cio_scope scope;
+  if ((rc = cio_timeout_begin(&scope, timeout)) < 0) return rc;
+  c->notification_wait = true;
+  while (rc == 0 && !(*out = note_pop(c))) {
+    int fd = PQsocket(c->pq);
+    rc = fd < 0 ? CIO_PG_CONN_LOST : cio_wait_readable(fd, CIO_FOREVER);
+    if (rc == 0 && !PQconsumeInput(c->pq)) rc = cio__pg_fail_conn(c, CIO_PG_CONN_LOST);
+    if (rc == 0) cio__pg_take_notifications(c);
+  }
+  c->notification_wait = false;
+  int end = cio_scope_end(&scope);
+  if (rc == CIO_PG_CONN_LOST) cio__pg_break(c);
+  return rc < 0 ? rc : end < 0 && !*out ? end : 0;
+}

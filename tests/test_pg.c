@@ -1,0 +1,1329 @@
+// SPDX-License-Identifier: MIT
+//
+// The PostgreSQL driver (<cio/pg.h>) against a real server: main() makes a
+// throwaway cluster (initdb in a temporary directory, as `nobody` when run
+// as root: the server refuses root), starts it on a Unix socket in that
+// directory with no TCP listener, and stops and removes it at exit.  Every
+// case (each in its own process) connects to it.  Without the server
+// binaries the file is skipped; with CIO_REQUIRE_CLIENTS=1 (CI) it fails.
+// CIO_TEST_PG_DIR names a cluster already running instead (its socket in
+// that directory, its data in data/): tools/eintr-storm.sh starts one
+// before the storm, which the server's own tools would not survive.
+#include <errno.h>
+#include <glob.h>
+#include <math.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cio.h"
+#include "helpers/test.h"
+
+#ifdef CIO_HAVE_PQ
+#include "cio/pg.h"
+
+// ---------------------------------------------------------------- the cluster
+
+static char cluster_dir[64]; // the cluster's directory (data/, its socket, log)
+static char pg_bin[256];     // the server binaries' directory
+static pid_t cluster_owner;  // the process that started it (cases are forked)
+static char conninfo[160];   // how the cases connect
+
+// Runs a shell command as the cluster's user (nobody when we are root).
+static int as_owner(const char *cmd) {
+  char line[1536];
+  if (geteuid() == 0)
+    snprintf(line, sizeof line, "runuser -u nobody -- sh -c '%s'", cmd);
+  else
+    snprintf(line, sizeof line, "sh -c '%s'", cmd);
+  return system(line);
+}
+
+static void stop_cluster(void) {
+  if (getpid() != cluster_owner || !cluster_dir[0]) return;
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "%s/pg_ctl -D %s/data -m immediate stop >/dev/null 2>&1", pg_bin,
+           cluster_dir);
+  (void)as_owner(cmd);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", cluster_dir);
+  (void)system(cmd);
+}
+
+static void missing_peer(const char *why) {
+  const char *req = getenv("CIO_REQUIRE_CLIENTS");
+  printf("%s\n", why);
+  exit(req && strcmp(req, "1") == 0 ? 1 : 77);
+}
+
+static void start_cluster(void) {
+  const char *given = getenv("CIO_TEST_PG_DIR");
+  glob_t g;
+  if (glob("/usr/lib/postgresql/*/bin/initdb", 0, NULL, &g) != 0)
+    missing_peer("skipped: needs the PostgreSQL server (apt-get install postgresql)");
+  snprintf(pg_bin, sizeof pg_bin, "%s", g.gl_pathv[g.gl_pathc - 1]);
+  *strrchr(pg_bin, '/') = '\0';
+  globfree(&g);
+  if (given && given[0]) { // not ours: neither stopped nor removed at exit
+    snprintf(conninfo, sizeof conninfo, "host=%s dbname=postgres user=postgres", given);
+    snprintf(cluster_dir, sizeof cluster_dir, "%s", given);
+    return;
+  }
+  snprintf(cluster_dir, sizeof cluster_dir, "/tmp/cio_pg_XXXXXX");
+  if (!mkdtemp(cluster_dir)) missing_peer("mkdtemp failed");
+  cluster_owner = getpid();
+  atexit(stop_cluster);
+  if (geteuid() == 0) {
+    struct passwd *pw = getpwnam("nobody");
+    if (!pw || chown(cluster_dir, pw->pw_uid, pw->pw_gid) != 0)
+      missing_peer("running as root without a usable `nobody` user for the server");
+  }
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "%s/initdb -D %s/data -U postgres -A trust -E UTF8 --locale=C --no-sync "
+           ">%s/initdb.log 2>&1",
+           pg_bin, cluster_dir, cluster_dir);
+  if (as_owner(cmd) != 0) missing_peer("initdb failed (a user namespace without `nobody`?)");
+  snprintf(cmd, sizeof cmd,
+           "%s/pg_ctl -D %s/data -l %s/log -w -o \"-k %s -c listen_addresses= -c fsync=off "
+           "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100\" start "
+           ">/dev/null 2>&1",
+           pg_bin, cluster_dir, cluster_dir, cluster_dir);
+  if (as_owner(cmd) != 0) missing_peer("pg_ctl start failed");
+  snprintf(conninfo, sizeof conninfo, "host=%s dbname=postgres user=postgres", cluster_dir);
+}
+
+// pg_ctl restart (fast: sessions are ended), for the recovery case.
+static void restart_cluster(void) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "%s/pg_ctl -D %s/data -m fast -w restart >/dev/null 2>&1", pg_bin,
+           cluster_dir);
+  ASSERT_EQ(as_owner(cmd), 0);
+}
+
+// ---------------------------------------------------------------- helpers
+
+static cio_pg *connect_ok(void) {
+  cio_pg *c = NULL;
+  int rc = cio_pg_connect(&c, conninfo, 10);
+  if (rc < 0)
+    test_fail(__FILE__, __LINE__, "connect: %s: %s", cio_strerror(rc), cio_pg_connect_error());
+  return c;
+}
+
+static void exec_ok(cio_pg *c, const char *sql) {
+  int rc = cio_pg_exec(c, sql, NULL, 0, NULL);
+  if (rc < 0)
+    test_fail(__FILE__, __LINE__, "%s: %s (%s)", sql, cio_strerror(rc), cio_pg_error_message(c));
+}
+
+// One value from `sql` with one parameter (or none).
+static cio_pg_result *query1(cio_pg *c, const char *sql, const cio_pg_param *p) {
+  cio_pg_result *r = NULL;
+  int rc = cio_pg_query(c, sql, p, p ? 1 : 0, &r);
+  if (rc < 0)
+    test_fail(__FILE__, __LINE__, "%s: %s (%s)", sql, cio_strerror(rc), cio_pg_error_message(c));
+  ASSERT_EQ(cio_pg_nrows(r), 1);
+  return r;
+}
+
+static int64_t int_of(cio_pg *c, const char *sql, const cio_pg_param *p) {
+  cio_pg_result *r = query1(c, sql, p);
+  int64_t v = 0;
+  ASSERT_EQ(cio_pg_get_int(r, 0, 0, &v), 0);
+  cio_pg_result_free(r);
+  return v;
+}
+
+static void run_case(int (*body)(void *)) { ASSERT_EQ(cio_run(body, NULL), 0); }
+
+// ---------------------------------------------------------------- types
+
+static void int_round_trip(cio_pg *c, cio_pg_type t, const char *cast, int64_t v) {
+  char sql[64];
+  snprintf(sql, sizeof sql, "SELECT $1::%s", cast);
+  cio_pg_param p = {t, .i = v};
+  ASSERT_EQ(int_of(c, sql, &p), v);
+}
+
+static void float_round_trip(cio_pg *c, cio_pg_type t, const char *sql, double v) {
+  cio_pg_param p = {t, .f = v};
+  cio_pg_result *r = query1(c, sql, &p);
+  double got = 0;
+  ASSERT_EQ(cio_pg_get_float(r, 0, 0, &got), 0);
+  if (isnan(v))
+    ASSERT(isnan(got));
+  else
+    ASSERT(got == v);
+  cio_pg_result_free(r);
+}
+
+static void text_is(cio_pg *c, const char *sql, const cio_pg_param *p, const char *want) {
+  cio_pg_result *r = query1(c, sql, p);
+  const char *got;
+  size_t len;
+  int rc = cio_pg_get_text(r, 0, 0, &got, &len);
+  if (rc < 0) test_fail(__FILE__, __LINE__, "%s: %s", sql, cio_strerror(rc));
+  if (strcmp(got, want) != 0 || len != strlen(want))
+    test_fail(__FILE__, __LINE__, "%s: got \"%s\", want \"%s\"", sql, got, want);
+  cio_pg_result_free(r);
+}
+
+static int types_body(void *arg) {
+  (void)arg;
+  cio_pg *c = connect_ok();
+  int_round_trip(c, CIO_PG_T_INT8, "int8", INT64_MIN);
+  int_round_trip(c, CIO_PG_T_INT8, "int8", INT64_MAX);
+  int_round_trip(c, CIO_PG_T_INT8, "int8", 0);
+  int_round_trip(c, CIO_PG_T_INT4, "int4", INT32_MIN);
+  int_round_trip(c, CIO_PG_T_INT4, "int4", INT32_MAX);
+  int_round_trip(c, CIO_PG_T_INT2, "int2", INT16_MIN);
+  int_round_trip(c, CIO_PG_T_INT2, "int2", INT16_MAX);
+  cio_pg_param too_big = {CIO_PG_T_INT2, .i = 40000};
+  cio_pg_result *r = NULL;
+  ASSERT_EQ(cio_pg_query(c, "SELECT $1::int2", &too_big, 1, &r), -EINVAL);
+  ASSERT_EQ(int_of(c, "SELECT (-32768)::int2", NULL), -32768);
+  ASSERT_EQ(int_of(c, "SELECT 2147483647::int4", NULL), 2147483647);
+  ASSERT_EQ(int_of(c, "SELECT '-9223372036854775808'::int8", NULL), INT64_MIN);
+
+  double floats[] = {0.0, -0.0, 1.5, -1e308, 5e-324, INFINITY, -INFINITY, NAN, 0.1};
+  for (size_t i = 0; i < sizeof floats / sizeof *floats; i++) {
+    float_round_trip(c, CIO_PG_T_FLOAT8, "SELECT $1::float8", floats[i]);
+    if (fabs(floats[i]) < 1e30 && floats[i] != 5e-324 && floats[i] != 0.1)
+      float_round_trip(c, CIO_PG_T_FLOAT4, "SELECT $1::float4", floats[i]);
+  }
+  r = query1(c, "SELECT 'NaN'::float8, '-Infinity'::float4, 0.1::float4", NULL);
+  double d;
+  ASSERT_EQ(cio_pg_get_float(r, 0, 0, &d), 0);
+  ASSERT(isnan(d));
+  ASSERT_EQ(cio_pg_get_float(r, 0, 1, &d), 0);
+  ASSERT(isinf(d) && d < 0);
+  ASSERT_EQ(cio_pg_get_float(r, 0, 2, &d), 0);
+  ASSERT(d == (double)0.1f);
+  cio_pg_result_free(r);
+
+  for (int b = 0; b < 2; b++) {
+    cio_pg_param p = {CIO_PG_T_BOOL, .b = b};
+    r = query1(c, "SELECT $1::bool, NOT $1::bool", &p);
+    bool got, neg;
+    ASSERT_EQ(cio_pg_get_bool(r, 0, 0, &got), 0);
+    ASSERT_EQ(cio_pg_get_bool(r, 0, 1, &neg), 0);
+    ASSERT_EQ(got, b);
+    ASSERT_EQ(neg, !b);
+    cio_pg_result_free(r);
+  }
+
+  // Text: empty is not NULL; unicode comes back byte for byte.
+  const char *texts[] = {"", "hello", "héllo wörld ✓ 日本語 🐘", "a'b\"c\\d"};
+  for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+    cio_pg_param p = {CIO_PG_T_TEXT, .s = texts[i]};
+    text_is(c, "SELECT $1::text", &p, texts[i]);
+    r = query1(c, "SELECT $1::text IS NULL, length($1::text)", &p);
+    bool isnull;
+    ASSERT_EQ(cio_pg_get_bool(r, 0, 0, &isnull), 0);
+    ASSERT(!isnull);
+    cio_pg_result_free(r);
+  }
+  cio_pg_param null_text = {CIO_PG_T_TEXT, .s = NULL};
+  r = query1(c, "SELECT $1::text, $1::text IS NULL", &null_text);
+  const char *s;
+  bool isnull;
+  ASSERT(cio_pg_is_null(r, 0, 0));
+  ASSERT_EQ(cio_pg_get_text(r, 0, 0, &s, NULL), CIO_PG_NULL);
+  ASSERT_EQ(cio_pg_get_bool(r, 0, 1, &isnull), 0);
+  ASSERT(isnull);
+  cio_pg_result_free(r);
+  cio_pg_param untyped_null = {CIO_PG_T_NULL};
+  r = query1(c, "SELECT $1::int8", &untyped_null);
+  ASSERT(cio_pg_is_null(r, 0, 0));
+  cio_pg_result_free(r);
+  r = query1(c, "SELECT ''::text AS empty, NULL::text AS nothing", NULL);
+  ASSERT(!cio_pg_is_null(r, 0, 0));
+  ASSERT(cio_pg_is_null(r, 0, 1));
+  ASSERT(strcmp(cio_pg_column_name(r, 0), "empty") == 0);
+  ASSERT(strcmp(cio_pg_column_name(r, 1), "nothing") == 0);
+  ASSERT_EQ(cio_pg_ncols(r), 2);
+  ASSERT_EQ(cio_pg_column_type(r, 0), CIO_PG_T_TEXT);
+  cio_pg_result_free(r);
+
+  // bytea with zero bytes, and empty (not NULL).
+  unsigned char blob[256];
+  for (int i = 0; i < 256; i++) blob[i] = (unsigned char)i;
+  size_t sizes[] = {0, 1, 256};
+  for (size_t k = 0; k < 3; k++) {
+    cio_pg_param p = {CIO_PG_T_BYTEA, .p = blob, .len = sizes[k]};
+    r = query1(c, "SELECT $1::bytea, length($1::bytea)", &p);
+    const void *got;
+    size_t len;
+    int64_t n;
+    ASSERT_EQ(cio_pg_get_bytes(r, 0, 0, &got, &len), 0);
+    ASSERT_EQ(len, sizes[k]);
+    ASSERT(memcmp(got, blob, len) == 0);
+    ASSERT_EQ(cio_pg_get_int(r, 0, 1, &n), 0);
+    ASSERT_EQ(n, sizes[k]);
+    cio_pg_result_free(r);
+  }
+
+  // uuid, both ways.
+  unsigned char id[16] = {0xa0, 0xee, 0xbc, 0x99, 0x9c, 0x0b, 0x4e, 0xf8,
+                          0xbb, 0x6d, 0x6b, 0xb9, 0xbd, 0x38, 0x0a, 0x11};
+  cio_pg_param pu = {CIO_PG_T_UUID, .p = id};
+  text_is(c, "SELECT $1::uuid", &pu, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+  r = query1(c, "SELECT 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid", NULL);
+  const void *raw;
+  size_t rawlen;
+  ASSERT_EQ(cio_pg_get_bytes(r, 0, 0, &raw, &rawlen), 0);
+  ASSERT_EQ(rawlen, 16);
+  ASSERT(memcmp(raw, id, 16) == 0);
+  cio_pg_result_free(r);
+
+  // Timestamps: microseconds since the Unix epoch; infinities as the extremes.
+  ASSERT_EQ(int_of(c, "SELECT '1970-01-01 00:00:00+00'::timestamptz", NULL), 0);
+  ASSERT_EQ(int_of(c, "SELECT '2000-01-01 00:00:01.5+00'::timestamptz", NULL),
+            INT64_C(946684801500000));
+  ASSERT_EQ(int_of(c, "SELECT '1969-12-31 23:59:59'::timestamp", NULL), -1000000);
+  ASSERT_EQ(int_of(c, "SELECT 'infinity'::timestamptz", NULL), INT64_MAX);
+  ASSERT_EQ(int_of(c, "SELECT '-infinity'::timestamp", NULL), INT64_MIN);
+  int64_t stamps[] = {0, INT64_C(1700000000123456), -INT64_C(1000000), INT64_MAX, INT64_MIN};
+  for (size_t i = 0; i < sizeof stamps / sizeof *stamps; i++) {
+    int_round_trip(c, CIO_PG_T_TIMESTAMPTZ, "timestamptz", stamps[i]);
+    int_round_trip(c, CIO_PG_T_TIMESTAMP, "timestamp", stamps[i]);
+  }
+  cio_pg_param ts = {CIO_PG_T_TIMESTAMPTZ, .i = INT64_C(1700000000123456)};
+  text_is(c, "SELECT to_char($1::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')", &ts,
+          "2023-11-14 22:13:20.123456");
+
+  // numeric as text, both ways.
+  const char *numerics[] = {"0",         "-12.50", "0.00001", "123456789012345678901234567890.123",
+                            "10000",     "-0.5",   "NaN",     "Infinity",
+                            "-Infinity", "1e-20"};
+  const char *shown[] = {"0",         "-12.50",
+                         "0.00001",   "123456789012345678901234567890.123",
+                         "10000",     "-0.5",
+                         "NaN",       "Infinity",
+                         "-Infinity", "0.00000000000000000001"};
+  for (size_t i = 0; i < sizeof numerics / sizeof *numerics; i++) {
+    cio_pg_param p = {CIO_PG_T_NUMERIC, .s = numerics[i]};
+    text_is(c, "SELECT $1::numeric", &p, shown[i]);
+  }
+  // json and jsonb as text.
+  cio_pg_param pj = {CIO_PG_T_JSON, .s = "{\"a\": [1, 2]}"};
+  text_is(c, "SELECT $1::json", &pj, "{\"a\": [1, 2]}");
+  cio_pg_param pjb = {CIO_PG_T_JSONB, .s = "{\"b\":1,  \"a\":\"é\"}"};
+  text_is(c, "SELECT $1::jsonb", &pjb, "{\"a\": \"é\", \"b\": 1}");
+  // A getter of the wrong type says so; other types are OTHER.
+  r = query1(c, "SELECT 'x'::text, current_date", NULL);
+  int64_t n;
+  ASSERT_EQ(cio_pg_get_int(r, 0, 0, &n), CIO_PG_TYPE);
+  ASSERT_EQ(cio_pg_column_type(r, 1), CIO_PG_T_OTHER);
+  ASSERT_EQ(cio_pg_get_int(r, 1, 0, &n), -EINVAL);
+  cio_pg_result_free(r);
+  ASSERT_EQ(cio_pg_close(c), 0);
+  return 0;
+}
+static void types(void) { run_case(types_body); }
+
+// ---------------------------------------------------------------- errors
+
+static int errors_body(void *arg) {
+  (void)arg;
+  cio_pg *bad = NULL;
+  char wrong[200];
+  snprintf(wrong, sizeof wrong, "%s dbname=no_such_db", conninfo);
+  ASSERT_EQ(cio_pg_connect(&bad, wrong, 5), CIO_PG_CONNECT);
+  ASSERT(bad == NULL);
+  ASSERT_STR_CONTAINS(cio_pg_connect_error(), "no_such_db");
+  ASSERT_EQ(cio_pg_connect(&bad, "host=/nonexistent/dir", 5), CIO_PG_CONNECT);
+
+  cio_pg *c = connect_ok();
+  exec_ok(c, "DROP TABLE IF EXISTS uniq; CREATE TABLE uniq (id int PRIMARY KEY)");
+  cio_pg_param one = {CIO_PG_T_INT4, .i = 1};
+  int64_t affected = -1;
+  ASSERT_EQ(cio_pg_exec(c, "INSERT INTO uniq VALUES ($1)", &one, 1, &affected), 0);
+  ASSERT_EQ(affected, 1);
+  ASSERT_EQ(cio_pg_exec(c, "INSERT INTO uniq VALUES ($1)", &one, 1, NULL), CIO_PG_ERROR);
+  ASSERT(strcmp(cio_pg_sqlstate(c), "23505") == 0);
+  ASSERT_STR_CONTAINS(cio_pg_error_message(c), "duplicate key");
+  cio_pg_result *r = NULL;
+  ASSERT_EQ(cio_pg_query(c, "SELEC 1", NULL, 0, &r), CIO_PG_ERROR);
+  ASSERT(strcmp(cio_pg_sqlstate(c), "42601") == 0);
+  ASSERT_EQ(cio_pg_query(c, "SELECT 1/0", NULL, 0, &r), CIO_PG_ERROR);
+  ASSERT(strcmp(cio_pg_sqlstate(c), "22012") == 0);
+  // The connection goes on, and a success clears the SQLSTATE.
+  ASSERT_EQ(int_of(c, "SELECT count(*) FROM uniq", NULL), 1);
+  ASSERT(strcmp(cio_pg_sqlstate(c), "") == 0);
+  ASSERT(strcmp(cio_strerror(CIO_PG_ERROR), "PostgreSQL error (see its SQLSTATE)") == 0);
+  ASSERT_EQ(cio_pg_exec(c, "INSERT INTO uniq VALUES (2), (3); UPDATE uniq SET id = id + 10", NULL,
+                        0, &affected),
+            0);
+  ASSERT_EQ(affected, 3);
+  ASSERT_EQ(cio_pg_close(c), 0);
+  ASSERT_EQ(cio_pg_close(NULL), -EINVAL);
+  ASSERT_EQ(cio_pg_connect(&bad, conninfo, NAN), -EINVAL);
+  // Closed twice, used after close: -EINVAL, not a crash.
+  ASSERT_EQ(cio_pg_close(c), -EINVAL);
+  ASSERT_EQ(cio_pg_exec(c, "SELECT 1", NULL, 0, NULL), -EINVAL);
+  ASSERT(!cio_pg_is_ok(c));
+  return 0;
+}
+static void errors(void) { run_case(errors_body); }
+
+// A server that accepts the connection and never answers: the connect's
+// timeout and the task's cancellation end it, and nothing is left open.
+static char silent_dir[64];
+
+static int connect_silent(void *arg) {
+  cio_pg **out = arg;
+  char info[128];
+  snprintf(info, sizeof info, "host=%s dbname=x user=y", silent_dir);
+  return cio_pg_connect(out, info, CIO_FOREVER);
+}
+
+static int connect_timeout_body(void *arg) {
+  (void)arg;
+  snprintf(silent_dir, sizeof silent_dir, "/tmp/cio_pg_silent_XXXXXX");
+  ASSERT(mkdtemp(silent_dir));
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof sa.sun_path, "%s/.s.PGSQL.5432", silent_dir);
+  ASSERT(fd >= 0);
+  ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  ASSERT_EQ(listen(fd, 8), 0);
+  char info[128];
+  snprintf(info, sizeof info, "host=%s dbname=x user=y", silent_dir);
+  cio_pg *c = NULL;
+  double t0 = cio_now();
+  ASSERT_EQ(cio_pg_connect(&c, info, 0.2), -ETIMEDOUT);
+  ASSERT_BETWEEN(cio_now() - t0, 0.19, 1.5);
+  ASSERT(c == NULL);
+  cio_task *t = cio_spawn(connect_silent, &c);
+  ASSERT_EQ(cio_sleep(0.05), 0);
+  ASSERT_EQ(cio_cancel(t), 1);
+  ASSERT_EQ(cio_join(t), -ECANCELED);
+  ASSERT(c == NULL);
+  close(fd);
+  unlink(sa.sun_path);
+  rmdir(silent_dir);
+  return 0;
+}
+static void connect_timeout(void) { run_case(connect_timeout_body); }
+
+// Two SERIALIZABLE transactions that each read what the other writes: one
+// of them must fail with 40001.
+static int serialization_body(void *arg) {
+  (void)arg;
+  cio_pg *a = connect_ok(), *b = connect_ok();
+  exec_ok(a, "DROP TABLE IF EXISTS skew; CREATE TABLE skew (k int, v int); "
+             "INSERT INTO skew VALUES (1, 10), (2, 10)");
+  ASSERT_EQ(cio_pg_begin(a, CIO_PG_SERIALIZABLE), 0);
+  ASSERT_EQ(cio_pg_begin(b, CIO_PG_SERIALIZABLE), 0);
+  ASSERT_EQ(int_of(a, "SELECT sum(v)::int8 FROM skew", NULL), 20);
+  ASSERT_EQ(int_of(b, "SELECT sum(v)::int8 FROM skew", NULL), 20);
+  exec_ok(a, "UPDATE skew SET v = 0 WHERE k = 1");
+  exec_ok(b, "UPDATE skew SET v = 0 WHERE k = 2");
+  int ra = cio_pg_commit(a);
+  int rb = cio_pg_exec(b, "SELECT 1", NULL, 0, NULL);
+  if (rb == 0)
+    rb = cio_pg_commit(b);
+  else
+    rb = cio_pg_tx_end(b, rb);
+  ASSERT_EQ(ra, 0);
+  ASSERT_EQ(rb, CIO_PG_ERROR);
+  ASSERT(strcmp(cio_pg_sqlstate(b), "40001") == 0);
+  ASSERT_EQ(cio_pg_tx_depth(b), 0);
+  ASSERT_EQ(int_of(b, "SELECT sum(v)::int8 FROM skew", NULL), 10);
+  ASSERT_EQ(cio_pg_close(a), 0);
+  ASSERT_EQ(cio_pg_close(b), 0);
+  return 0;
+}
+static void serialization_failure(void) { run_case(serialization_body); }
+
+// ---------------------------------------------------------------- transactions
+
+static int tx_body(void *arg) {
+  (void)arg;
+  cio_pg *c = connect_ok();
+  exec_ok(c, "DROP TABLE IF EXISTS tx; CREATE TABLE tx (v int)");
+  ASSERT_EQ(cio_pg_begin(c, CIO_PG_READ_COMMITTED), 0);
+  exec_ok(c, "INSERT INTO tx VALUES (1)");
+  ASSERT_EQ(cio_pg_begin(c, CIO_PG_READ_COMMITTED), 0); // a savepoint
+  ASSERT_EQ(cio_pg_tx_depth(c), 2);
+  exec_ok(c, "INSERT INTO tx VALUES (2)");
+  ASSERT_EQ(cio_pg_rollback(c), 0);
+  ASSERT_EQ(cio_pg_begin(c, CIO_PG_READ_COMMITTED), 0);
+  exec_ok(c, "INSERT INTO tx VALUES (3)");
+  ASSERT_EQ(cio_pg_commit(c), 0); // releases the savepoint
+  ASSERT_EQ(cio_pg_commit(c), 0);
+  ASSERT_EQ(cio_pg_tx_depth(c), 0);
+  ASSERT_EQ(int_of(c, "SELECT sum(v)::int8 FROM tx", NULL), 4);
+  ASSERT_EQ(cio_pg_commit(c), -EINVAL);
+  // tx_end: a failed body rolls back and keeps its error.
+  ASSERT_EQ(cio_pg_begin(c, CIO_PG_REPEATABLE_READ), 0);
+  exec_ok(c, "INSERT INTO tx VALUES (100)");
+  int rc = cio_pg_exec(c, "INSERT INTO tx VALUES ('x')", NULL, 0, NULL);
+  ASSERT_EQ(cio_pg_tx_end(c, rc), CIO_PG_ERROR);
+  ASSERT(strcmp(cio_pg_sqlstate(c), "22P02") == 0);
+  ASSERT_EQ(cio_pg_tx_depth(c), 0);
+  ASSERT_EQ(int_of(c, "SELECT sum(v)::int8 FROM tx", NULL), 4);
+  // A cancelled body (a timeout) rolls back too, though the task's scope has expired.
+  ASSERT_EQ(cio_pg_begin(c, CIO_PG_READ_COMMITTED), 0);
+  exec_ok(c, "INSERT INTO tx VALUES (1000)");
+  cio_scope scope;
+  ASSERT_EQ(cio_timeout_begin(&scope, 0.05), 0);
+  rc = cio_pg_exec(c, "SELECT pg_sleep(5)", NULL, 0, NULL);
+  ASSERT_EQ(rc, -ETIMEDOUT);
+  ASSERT_EQ(cio_pg_tx_end(c, rc), -ETIMEDOUT);
+  ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
+  ASSERT_EQ(int_of(c, "SELECT sum(v)::int8 FROM tx", NULL), 4);
+  ASSERT_EQ(cio_pg_close(c), 0);
+  return 0;
+}
+static void transactions(void) { run_case(tx_body); }
+
+// ---------------------------------------------------------------- streams and the cache
+
+static int stream_body(void *arg) {
+  (void)arg;
+  cio_pg *c = connect_ok();
+  cio_pg_param last = {CIO_PG_T_INT4, .i = 200000};
+  ASSERT_EQ(cio_pg_query_stream(c, "SELECT g::int8 FROM generate_series(1, $1) g", &last, 1), 0);
+  ASSERT_EQ(cio_pg_exec(c, "SELECT 1", NULL, 0, NULL), -EBUSY);
+  int64_t count = 0, sum = 0;
+  cio_pg_result *row;
+  int rc;
+  while ((rc = cio_pg_stream_next(c, &row)) == 1) {
+    int64_t v;
+    ASSERT_EQ(cio_pg_nrows(row), 1);
+    ASSERT_EQ(cio_pg_get_int(row, 0, 0, &v), 0);
+    count++;
+    sum += v;
+    cio_pg_result_free(row);
+  }
+  ASSERT_EQ(rc, 0);
+  ASSERT_EQ(count, 200000);
+  ASSERT_EQ(sum, INT64_C(200000) * 200001 / 2);
+  // A stream closed early: the rest of a huge query is cancelled at once.
+  // (The set-returning function in the select list streams; in FROM it
+  // would be materialized whole before the first row.)
+  ASSERT_EQ(cio_pg_query_stream(c, "SELECT generate_series(1, 1000000000)", NULL, 0), 0);
+  for (int i = 0; i < 10; i++) {
+    ASSERT_EQ(cio_pg_stream_next(c, &row), 1);
+    cio_pg_result_free(row);
+  }
+  double t0 = cio_now();
+  ASSERT_EQ(cio_pg_stream_close(c), 0);
+  ASSERT_BETWEEN(cio_now() - t0, 0, 3);
+  ASSERT(cio_pg_is_ok(c));
+  ASSERT_EQ(int_of(c, "SELECT 7::int8", NULL), 7);
+  // An error inside a stream ends it.
+  ASSERT_EQ(cio_pg_query_stream(c, "SELECT 1/(3-g) FROM generate_series(1, 5) g", NULL, 0), 0);
+  int rows = 0;
+  while ((rc = cio_pg_stream_next(c, &row)) == 1) {
+    rows++;
+    cio_pg_result_free(row);
+  }
+  ASSERT_EQ(rc, CIO_PG_ERROR);
+  ASSERT(strcmp(cio_pg_sqlstate(c), "22012") == 0);
+  ASSERT_EQ(int_of(c, "SELECT 8::int8", NULL), 8);
+  ASSERT_EQ(cio_pg_close(c), 0);
+  return 0;
+}
+static void stream(void) { run_case(stream_body); }
+
+static int cache_body(void *arg) {
+  (void)arg;
+  cio_pg *c = connect_ok();
+  ASSERT_EQ(cio_pg_set_statement_cache(c, 3), 0);
+  char sql[64];
+  for (int round = 0; round < 3; round++)
+    for (int i = 0; i < 6; i++) {
+      snprintf(sql, sizeof sql, "SELECT %d::int8 + $1", i);
+      cio_pg_param p = {CIO_PG_T_INT8, .i = round};
+      ASSERT_EQ(int_of(c, sql, &p), i + round);
+      ASSERT(int_of(c, "SELECT count(*) FROM pg_prepared_statements", NULL) <= 3);
+    }
+  // The same statement is prepared once: its parameter types are part of the key.
+  exec_ok(c, "DEALLOCATE ALL");
+  cio_pg_param p8 = {CIO_PG_T_INT8, .i = 1}, p4 = {CIO_PG_T_INT4, .i = 1};
+  ASSERT_EQ(int_of(c, "SELECT $1::int8", &p8), 1); // prepared again after DEALLOCATE ALL
+  ASSERT_EQ(int_of(c, "SELECT $1::int8", &p8), 1);
+  ASSERT_EQ(int_of(c, "SELECT $1::int8", &p4), 1);
+  ASSERT_EQ(int_of(c,
+                   "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE "
+                   "'SELECT $1::int8'",
+                   NULL),
+            2);
+  ASSERT_EQ(cio_pg_set_statement_cache(c, 0), 0); // unnamed statements from now on
+  ASSERT_EQ(int_of(c, "SELECT $1::int8 * 3", &p8), 3);
+  ASSERT_EQ(cio_pg_close(c), 0);
+  return 0;
+}
+static void statement_cache(void) { run_case(cache_body); }
+
+// ---------------------------------------------------------------- batches
+
+static int batch_body(void *arg) {
+  (void)arg;
+  cio_pg *c = connect_ok();
+  exec_ok(c, "DROP TABLE IF EXISTS b; CREATE TABLE b (id int PRIMARY KEY)");
+  cio_pg_param one = {CIO_PG_T_INT4, .i = 1}, two = {CIO_PG_T_INT4, .i = 2};
+  cio_pg_batch_item ok[] = {
+      {.sql = "INSERT INTO b VALUES ($1)", .params = &one, .nparams = 1},
+      {.sql = "INSERT INTO b VALUES ($1)", .params = &two, .nparams = 1},
+      {.sql = "SELECT count(*) FROM b", .params = NULL, .nparams = 0},
+  };
+  ASSERT_EQ(cio_pg_batch(c, ok, 3), 0);
+  int64_t n;
+  for (int i = 0; i < 3; i++) ASSERT_EQ(ok[i].rc, 0);
+  ASSERT_EQ(cio_pg_get_int(ok[2].result, 0, 0, &n), 0);
+  ASSERT_EQ(n, 2);
+  for (int i = 0; i < 3; i++) cio_pg_result_free(ok[i].result);
+  // A failure rolls back the batch and stops the rest.
+  cio_pg_param three = {CIO_PG_T_INT4, .i = 3};
+  cio_pg_batch_item bad[] = {
+      {.sql = "INSERT INTO b VALUES ($1)", .params = &three, .nparams = 1},
+      {.sql = "INSERT INTO b VALUES ($1)", .params = &one, .nparams = 1},
+      {.sql = "SELECT 1", .params = NULL, .nparams = 0},
+  };
+  ASSERT_EQ(cio_pg_batch(c, bad, 3), CIO_PG_ERROR);
+  ASSERT_EQ(bad[0].rc, 0);
+  ASSERT_EQ(bad[1].rc, CIO_PG_ERROR);
+  ASSERT_EQ(bad[2].rc, CIO_PG_ABORTED);
+  ASSERT(bad[2].result == NULL);
+  ASSERT(strcmp(cio_pg_sqlstate(c), "23505") == 0);
+  cio_pg_result_free(bad[0].result);
+  ASSERT_EQ(int_of(c, "SELECT count(*) FROM b", NULL), 2);
+  // A bad parameter: nothing is sent.
+  cio_pg_param huge = {CIO_PG_T_INT2, .i = 1 << 20};
+  cio_pg_batch_item invalid[] = {
+      {.sql = "INSERT INTO b VALUES ($1)", .params = &three, .nparams = 1},
+      {.sql = "SELECT $1::int2", .params = &huge, .nparams = 1}};
+  ASSERT_EQ(cio_pg_batch(c, invalid, 2), -EINVAL);
+  ASSERT_EQ(int_of(c, "SELECT count(*) FROM b", NULL), 2);
+  // Interrupted: the rest is cancelled and the connection leaves pipeline mode.
+  cio_pg_batch_item slow[] = {{.sql = "SELECT 1", .params = NULL, .nparams = 0},
+                              {.sql = "SELECT pg_sleep(5)", .params = NULL, .nparams = 0},
+                              {.sql = "SELECT 2", .params = NULL, .nparams = 0}};
+  cio_scope scope;
+  double t0 = cio_now();
+  ASSERT_EQ(cio_timeout_begin(&scope, 0.1), 0);
+  ASSERT_EQ(cio_pg_batch(c, slow, 3), -ETIMEDOUT);
+  ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
+  ASSERT_BETWEEN(cio_now() - t0, 0.09, 2);
+  for (int i = 0; i < 3; i++) ASSERT(slow[i].result == NULL);
+  ASSERT(cio_pg_is_ok(c));
+  ASSERT_EQ(int_of(c, "SELECT 5::int8", NULL), 5);
+  // Many in one round trip.
+  enum { MANY = 2000 };
+  cio_pg_batch_item *many = calloc(MANY, sizeof *many);
+  cio_pg_param *ids = calloc(MANY, sizeof *ids);
+  ASSERT(many && ids);
+  for (int i = 0; i < MANY; i++) {
+    ids[i] = (cio_pg_param){CIO_PG_T_INT8, .i = i};
+    many[i] = (cio_pg_batch_item){.sql = "SELECT $1::int8 * 2", .params = &ids[i], .nparams = 1};
+  }
+  ASSERT_EQ(cio_pg_batch(c, many, MANY), 0);
+  for (int i = 0; i < MANY; i++) {
+    ASSERT_EQ(cio_pg_get_int(many[i].result, 0, 0, &n), 0);
+    ASSERT_EQ(n, 2 * i);
+    cio_pg_result_free(many[i].result);
+  }
+  free(many);
+  free(ids);
+  ASSERT_EQ(cio_pg_close(c), 0);
+  return 0;
+}
+static void batch(void) { run_case(batch_body); }
+
+// ---------------------------------------------------------------- COPY
+
+static int copy_body(void *arg) {
+  (void)arg;
+  cio_pg *c = connect_ok();
+  exec_ok(c, "DROP TABLE IF EXISTS cp; CREATE TABLE cp (id int8, name text)");
+  // COPY FROM in pieces that split rows anywhere.
+  enum { ROWS = 100000 };
+  size_t cap = (size_t)ROWS * 24, len = 0;
+  char *data = malloc(cap);
+  ASSERT(data);
+  for (int i = 1; i <= ROWS; i++) len += (size_t)sprintf(data + len, "%d\tname %d\n", i, i);
+  ASSERT_EQ(cio_pg_copy_in_begin(c, "COPY cp FROM STDIN"), 0);
+  ASSERT_EQ(cio_pg_exec(c, "SELECT 1", NULL, 0, NULL), -EBUSY);
+  uint64_t seed = 7;
+  for (size_t off = 0; off < len;) {
+    size_t piece = 1 + test_random(&seed) % 5000;
+    if (piece > len - off) piece = len - off;
+    ASSERT_EQ(cio_pg_copy_put(c, data + off, piece), 0);
+    off += piece;
+  }
+  int64_t rows = 0;
+  ASSERT_EQ(cio_pg_copy_in_end(c, NULL, &rows), 0);
+  ASSERT_EQ(rows, ROWS);
+  ASSERT_EQ(int_of(c, "SELECT sum(id)::int8 FROM cp WHERE name = 'name ' || id", NULL),
+            (int64_t)ROWS * (ROWS + 1) / 2);
+  // Failed by the caller: nothing stays.
+  ASSERT_EQ(cio_pg_copy_in_begin(c, "COPY cp FROM STDIN"), 0);
+  ASSERT_EQ(cio_pg_copy_put(c, data, len / 2), 0);
+  ASSERT_EQ(cio_pg_copy_in_end(c, "changed my mind", NULL), CIO_PG_ERROR);
+  ASSERT(strcmp(cio_pg_sqlstate(c), "57014") == 0);
+  ASSERT_EQ(int_of(c, "SELECT count(*) FROM cp", NULL), ROWS);
+  // Interrupted while libpq's buffer is full: the COPY is failed, the connection idle.
+  ASSERT_EQ(cio_pg_copy_in_begin(c, "COPY cp FROM STDIN"), 0);
+  cio_scope scope;
+  ASSERT_EQ(cio_timeout_begin(&scope, 0.001), 0);
+  int rc = 0;
+  for (int round = 0; rc == 0 && round < 1000; round++) rc = cio_pg_copy_put(c, data, len);
+  ASSERT_EQ(rc, -ETIMEDOUT);
+  ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
+  ASSERT(cio_pg_is_ok(c));
+  ASSERT_EQ(int_of(c, "SELECT count(*) FROM cp", NULL), ROWS);
+  free(data);
+  // COPY TO, read whole.
+  ASSERT_EQ(cio_pg_copy_out_begin(c, "COPY (SELECT id FROM cp ORDER BY id) TO STDOUT"), 0);
+  void *buf;
+  size_t n;
+  int64_t count = 0, sum = 0;
+  while ((rc = cio_pg_copy_get(c, &buf, &n)) == 1) {
+    ASSERT(n > 1 && ((char *)buf)[n - 1] == '\n');
+    sum += strtoll(buf, NULL, 10);
+    count++;
+    cio_pg_copy_free(buf);
+  }
+  ASSERT_EQ(rc, 0);
+  ASSERT_EQ(count, ROWS);
+  ASSERT_EQ(sum, (int64_t)ROWS * (ROWS + 1) / 2);
+  // COPY TO closed early: the server stops.
+  ASSERT_EQ(cio_pg_copy_out_begin(c, "COPY (SELECT generate_series(1, 1000000000)) TO STDOUT"), 0);
+  for (int i = 0; i < 10; i++) {
+    ASSERT_EQ(cio_pg_copy_get(c, &buf, &n), 1);
+    cio_pg_copy_free(buf);
+  }
+  double t0 = cio_now();
+  ASSERT_EQ(cio_pg_copy_close(c), 0);
+  ASSERT_BETWEEN(cio_now() - t0, 0, 3);
+  ASSERT_EQ(int_of(c, "SELECT 3::int8", NULL), 3);
+  // A COPY through the plain calls is refused, and the connection stays usable.
+  ASSERT_EQ(cio_pg_exec(c, "COPY cp FROM STDIN", NULL, 0, NULL), CIO_PG_PROTOCOL);
+  ASSERT_EQ(cio_pg_exec(c, "COPY cp TO STDOUT", NULL, 0, NULL), CIO_PG_PROTOCOL);
+  ASSERT_EQ(cio_pg_copy_in_begin(c, "SELECT 1"), CIO_PG_PROTOCOL);
+  ASSERT_EQ(cio_pg_copy_out_begin(c, "COPY cp FROM STDIN"), CIO_PG_PROTOCOL);
+  ASSERT_EQ(int_of(c, "SELECT count(*) FROM cp", NULL), ROWS);
+  ASSERT_EQ(cio_pg_close(c), 0);
+  return 0;
+}
+static void copy(void) { run_case(copy_body); }
+
+// ---------------------------------------------------------------- cancellation
+
+static int sleeper(void *arg) {
+  cio_pg *c = arg;
+  return cio_pg_exec(c, "SELECT pg_sleep(10)", NULL, 0, NULL);
+}
+
+static int cancel_body(void *arg) {
+  (void)arg;
+  cio_pg *c = connect_ok();
+  // A timeout scope: the server stops the query (57014 shows in its stats).
+  cio_scope scope;
+  double t0 = cio_now();
+  ASSERT_EQ(cio_timeout_begin(&scope, 0.1), 0);
+  ASSERT_EQ(cio_pg_exec(c, "SELECT pg_sleep(10)", NULL, 0, NULL), -ETIMEDOUT);
+  ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
+  ASSERT_BETWEEN(cio_now() - t0, 0.09, 2);
+  ASSERT(cio_pg_is_ok(c));
+  ASSERT_EQ(int_of(c, "SELECT 1::int8", NULL), 1);
+  // A cancelled task.
+  cio_task *t = cio_spawn(sleeper, c);
+  ASSERT_EQ(cio_sleep(0.1), 0);
+  t0 = cio_now();
+  ASSERT_EQ(cio_cancel(t), 1);
+  ASSERT_EQ(cio_join(t), -ECANCELED);
+  ASSERT_BETWEEN(cio_now() - t0, 0, 2);
+  ASSERT(cio_pg_is_ok(c));
+  // The session is idle, and the server did not go on sleeping.
+  ASSERT_EQ(int_of(c,
+                   "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' "
+                   "AND state = 'active'",
+                   NULL),
+            0);
+  ASSERT_EQ(int_of(c, "SELECT 2::int8", NULL), 2);
+  ASSERT_EQ(cio_pg_close(c), 0);
+  return 0;
+}
+static void cancellation(void) { run_case(cancel_body); }
+
+// Two tasks on one connection: the second call is refused, the first's
+// answer stays its own.
+static int waiter(void *arg) {
+  cio_pg_notification *n = NULL;
+  int rc = cio_pg_notification_next(arg, 5, &n);
+  if (rc == 0) {
+    ASSERT(strcmp(n->payload, "hi") == 0);
+    free(n);
+  }
+  return rc;
+}
+
+static int two_tasks_body(void *arg) {
+  (void)arg;
+  cio_pg *c = connect_ok(), *other = connect_ok();
+  cio_task *t = cio_spawn(sleeper, c);
+  ASSERT_EQ(cio_sleep(0.05), 0);
+  ASSERT_EQ(cio_pg_exec(c, "SELECT 1", NULL, 0, NULL), -EBUSY);
+  cio_pg_result *r = NULL;
+  ASSERT_EQ(cio_pg_query(c, "SELECT 1", NULL, 0, &r), -EBUSY);
+  ASSERT_EQ(cio_cancel(t), 1);
+  ASSERT_EQ(cio_join(t), -ECANCELED);
+  ASSERT_EQ(cio_pg_listen(c, "ch"), 0);
+  t = cio_spawn(waiter, c);
+  ASSERT_EQ(cio_sleep(0.05), 0);
+  ASSERT_EQ(cio_pg_exec(c, "SELECT 1", NULL, 0, NULL), -EBUSY);
+  exec_ok(other, "NOTIFY ch, 'hi'");
+  ASSERT_EQ(cio_join(t), 0);
+  ASSERT_EQ(int_of(c, "SELECT 4::int8", NULL), 4);
+  ASSERT_EQ(cio_pg_close(c), 0);
+  ASSERT_EQ(cio_pg_close(other), 0);
+  return 0;
+}
+static void two_tasks_one_connection(void) { run_case(two_tasks_body); }
+
+static int terminated_body(void *arg) {
+  (void)arg;
+  cio_pg *victim = connect_ok(), *killer = connect_ok();
+  cio_pg_param pid = {CIO_PG_T_INT4, .i = cio_pg_backend_pid(victim)};
+  ASSERT(pid.i > 0);
+  cio_pg_result *r = query1(killer, "SELECT pg_terminate_backend($1)", &pid);
+  cio_pg_result_free(r);
+  double t0 = cio_now();
+  int rc = cio_pg_exec(victim, "SELECT 1", NULL, 0, NULL);
+  ASSERT_EQ(rc, CIO_PG_CONN_LOST);
+  ASSERT_BETWEEN(cio_now() - t0, 0, 2);
+  ASSERT(!cio_pg_is_ok(victim));
+  ASSERT(cio_pg_error_message(victim)[0] != '\0');
+  ASSERT_EQ(cio_pg_exec(victim, "SELECT 1", NULL, 0, NULL), CIO_PG_CONN_LOST);
+  // Killed in the middle of a query, too.
+  cio_pg *busy = connect_ok();
+  pid.i = cio_pg_backend_pid(busy);
+  cio_task *t = cio_spawn(sleeper, busy);
+  ASSERT_EQ(cio_sleep(0.1), 0);
+  r = query1(killer, "SELECT pg_terminate_backend($1)", &pid);
+  cio_pg_result_free(r);
+  ASSERT_EQ(cio_join(t), CIO_PG_CONN_LOST);
+  ASSERT(strcmp(cio_pg_sqlstate(busy), "57P01") == 0);
+  ASSERT_EQ(cio_pg_close(busy), 0);
+  ASSERT_EQ(cio_pg_close(victim), 0);
+  ASSERT_EQ(cio_pg_close(killer), 0);
+  return 0;
+}
+static void terminated_backend(void) { run_case(terminated_body); }
+
+// ---------------------------------------------------------------- LISTEN/NOTIFY
+
+static int notify_body(void *arg) {
+  (void)arg;
+  cio_pg *l = connect_ok(), *s = connect_ok();
+  ASSERT_EQ(cio_pg_listen(l, "Chan 1"), 0);
+  cio_pg_notification *n = NULL;
+  ASSERT_EQ(cio_pg_notification_next(l, 0.05, &n), -ETIMEDOUT);
+  enum { N = 200 };
+  char payload[16];
+  for (int i = 0; i < N; i++) {
+    snprintf(payload, sizeof payload, "%d", i);
+    cio_pg_param p = {CIO_PG_T_TEXT, .s = payload};
+    ASSERT_EQ(cio_pg_exec(s, "SELECT pg_notify('Chan 1', $1)", &p, 1, NULL), 0);
+    if (i == N / 2) ASSERT_EQ(int_of(l, "SELECT 1::int8", NULL), 1); // kept across a query
+  }
+  for (int i = 0; i < N; i++) {
+    ASSERT_EQ(cio_pg_notification_next(l, 5, &n), 0);
+    ASSERT(strcmp(n->channel, "Chan 1") == 0);
+    ASSERT_EQ(atoi(n->payload), i);
+    ASSERT_EQ(n->pid, cio_pg_backend_pid(s));
+    free(n);
+  }
+  ASSERT_EQ(cio_pg_unlisten(l, NULL), 0);
+  exec_ok(s, "NOTIFY \"Chan 1\", 'late'");
+  ASSERT_EQ(cio_pg_notification_next(l, 0.2, &n), -ETIMEDOUT);
+  ASSERT_EQ(cio_pg_close(l), 0);
+  ASSERT_EQ(cio_pg_close(s), 0);
+  return 0;
+}
+static void listen_notify(void) { run_case(notify_body); }
+
+// ---------------------------------------------------------------- the pool
+
+static char pool_conninfo[256];
+static int pool_most_backends, pool_most_in_use;
+
+static int pool_user(void *arg) {
+  cio_pg_pool *pool = arg;
+  cio_pg *c;
+  int rc = cio_pg_pool_acquire(pool, 30, &c);
+  if (rc < 0) return rc;
+  cio_pg_pool_counts st;
+  ASSERT_EQ(cio_pg_pool_stats(pool, &st), 0);
+  if ((int)st.in_use > pool_most_in_use) pool_most_in_use = (int)st.in_use;
+  int64_t n = int_of(c,
+                     "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client "
+                     "backend' AND application_name = 'cio_pool'",
+                     NULL);
+  if (n > pool_most_backends) pool_most_backends = (int)n;
+  exec_ok(c, "SELECT pg_sleep(0.005)");
+  return cio_pg_pool_release(pool, c);
+}
+
+static int pool_body(void *arg) {
+  (void)arg;
+  cio_pg_pool *pool;
+  cio_pg_pool_opts o = {.min_size = 2, .max_size = 5};
+  snprintf(pool_conninfo, sizeof pool_conninfo, "%s application_name=cio_pool", conninfo);
+  ASSERT_EQ(cio_pg_pool_open(&pool, pool_conninfo, &o), 0);
+  cio_pg_pool_counts st;
+  ASSERT_EQ(cio_pg_pool_stats(pool, &st), 0);
+  ASSERT_EQ(st.size, 2);
+  ASSERT_EQ(st.idle, 2);
+  enum { N = 60 };
+  cio_task *t[N];
+  for (int i = 0; i < N; i++) t[i] = cio_spawn(pool_user, pool);
+  ASSERT_EQ(cio_sleep(0.002), 0);
+  ASSERT_EQ(cio_pg_pool_stats(pool, &st), 0);
+  ASSERT(st.waiting > 0);
+  for (int i = 0; i < N; i++) ASSERT_EQ(cio_join(t[i]), 0);
+  ASSERT_EQ(pool_most_backends, 5);
+  ASSERT_EQ(pool_most_in_use, 5);
+  ASSERT_EQ(cio_pg_pool_stats(pool, &st), 0);
+  ASSERT_EQ(st.in_use, 0);
+  ASSERT_EQ(st.waiting, 0);
+  ASSERT(st.size <= 5);
+  // A session handed back dirty is reset: no transaction, no settings, no LISTEN.
+  cio_pg *c;
+  ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c), 0);
+  int pid = cio_pg_backend_pid(c);
+  ASSERT_EQ(cio_pg_begin(c, CIO_PG_SERIALIZABLE), 0);
+  exec_ok(c, "SET statement_timeout = 12345");
+  ASSERT_EQ(cio_pg_listen(c, "x"), 0);
+  ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+  ASSERT_EQ(cio_pg_pool_release(pool, c), -EINVAL);
+  c = NULL;
+  for (int i = 0; i < 6 && cio_pg_backend_pid(c) != pid; i++) { // the queue comes round to it
+    if (c) ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+    ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c), 0);
+  }
+  ASSERT_EQ(cio_pg_backend_pid(c), pid);
+  ASSERT_EQ(cio_pg_exec(c, "SAVEPOINT dirty", NULL, 0, NULL), CIO_PG_ERROR);
+  ASSERT(strcmp(cio_pg_sqlstate(c), "25P01") == 0);
+  cio_pg_result *r = query1(c, "SELECT current_setting('statement_timeout')", NULL);
+  const char *v;
+  ASSERT_EQ(cio_pg_get_text(r, 0, 0, &v, NULL), 0);
+  ASSERT(strcmp(v, "0") == 0);
+  cio_pg_result_free(r);
+  ASSERT_EQ(int_of(c, "SELECT count(*) FROM pg_listening_channels()", NULL), 0);
+  // A broken connection is not given back: the next acquire gets a new one.
+  cio_pg *other;
+  ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &other), 0);
+  cio_pg_param p = {CIO_PG_T_INT4, .i = pid};
+  r = query1(other, "SELECT pg_terminate_backend($1)", &p);
+  cio_pg_result_free(r);
+  ASSERT_EQ(cio_pg_exec(c, "SELECT 1", NULL, 0, NULL), CIO_PG_CONN_LOST);
+  ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+  ASSERT_EQ(cio_pg_pool_release(pool, other), 0);
+  ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c), 0);
+  ASSERT_NE(cio_pg_backend_pid(c), pid);
+  // The pool is full: an acquire times out with its own code.
+  cio_pg *held[5] = {c};
+  for (int i = 1; i < 5; i++) ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &held[i]), 0);
+  cio_pg *none = NULL;
+  double t0 = cio_now();
+  ASSERT_EQ(cio_pg_pool_acquire(pool, 0.1, &none), CIO_PG_POOL_TIMEOUT);
+  ASSERT_BETWEEN(cio_now() - t0, 0.09, 1);
+  ASSERT_EQ(cio_pg_pool_close(pool), -EBUSY);
+  for (int i = 0; i < 5; i++) ASSERT_EQ(cio_pg_pool_release(pool, held[i]), 0);
+  ASSERT_EQ(cio_pg_pool_close(pool), 0);
+  ASSERT_EQ(cio_pg_pool_close(pool), -EINVAL);
+  // reset_sql "": settings stay from one user to the next (a transaction still ends).
+  cio_pg_pool_opts bare = {.max_size = 1, .reset_sql = ""};
+  ASSERT_EQ(cio_pg_pool_open(&pool, conninfo, &bare), 0);
+  ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c), 0);
+  exec_ok(c, "SET statement_timeout = 4321");
+  ASSERT_EQ(cio_pg_begin(c, CIO_PG_READ_COMMITTED), 0);
+  ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+  ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c), 0);
+  r = query1(c, "SELECT current_setting('statement_timeout')", NULL);
+  ASSERT_EQ(cio_pg_get_text(r, 0, 0, &v, NULL), 0);
+  ASSERT(strcmp(v, "4321ms") == 0);
+  cio_pg_result_free(r);
+  ASSERT_EQ(cio_pg_exec(c, "SAVEPOINT dirty", NULL, 0, NULL), CIO_PG_ERROR);
+  ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+  ASSERT_EQ(cio_pg_pool_close(pool), 0);
+  return 0;
+}
+static void pool(void) { run_case(pool_body); }
+
+// Waiters are served first come, first served.
+static cio_pg_pool *fifo_pool;
+static int fifo_order[5], fifo_next;
+
+static int fifo_waiter(void *arg) {
+  cio_pg *c;
+  int rc = cio_pg_pool_acquire(fifo_pool, 5, &c);
+  if (rc < 0) return rc;
+  fifo_order[fifo_next++] = (int)(intptr_t)arg;
+  rc = cio_pg_exec(c, "SELECT 1", NULL, 0, NULL);
+  int rel = cio_pg_pool_release(fifo_pool, c);
+  return rc < 0 ? rc : rel;
+}
+
+static int pool_fifo_body(void *arg) {
+  (void)arg;
+  cio_pg_pool_opts o = {.max_size = 1};
+  ASSERT_EQ(cio_pg_pool_open(&fifo_pool, conninfo, &o), 0);
+  cio_pg *held;
+  ASSERT_EQ(cio_pg_pool_acquire(fifo_pool, 1, &held), 0);
+  cio_task *t[5];
+  for (int i = 0; i < 5; i++) {
+    t[i] = cio_spawn(fifo_waiter, (void *)(intptr_t)i);
+    ASSERT_EQ(cio_sleep(0.01), 0); // each is waiting before the next comes
+  }
+  cio_pg_pool_counts st;
+  ASSERT_EQ(cio_pg_pool_stats(fifo_pool, &st), 0);
+  ASSERT_EQ(st.waiting, 5);
+  ASSERT_EQ(st.in_use, 1);
+  ASSERT_EQ(cio_pg_pool_release(fifo_pool, held), 0);
+  for (int i = 0; i < 5; i++) ASSERT_EQ(cio_join(t[i]), 0);
+  for (int i = 0; i < 5; i++) ASSERT_EQ(fifo_order[i], i);
+  ASSERT_EQ(cio_pg_pool_close(fifo_pool), 0);
+  return 0;
+}
+static void pool_fifo(void) { run_case(pool_fifo_body); }
+
+// Lifetimes: an idle connection past max_idle above min_size is closed,
+// one past max_lifetime is replaced, and both happen at the pool's next use.
+static int pool_expiry_body(void *arg) {
+  (void)arg;
+  cio_pg_pool *pool;
+  cio_pg_pool_opts o = {.min_size = 1, .max_size = 3, .max_idle = 0.1, .max_lifetime = 0.4};
+  ASSERT_EQ(cio_pg_pool_open(&pool, conninfo, &o), 0);
+  cio_pg *c[3];
+  for (int i = 0; i < 3; i++) ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c[i]), 0);
+  for (int i = 0; i < 3; i++) ASSERT_EQ(cio_pg_pool_release(pool, c[i]), 0);
+  cio_pg_pool_counts st;
+  ASSERT_EQ(cio_pg_pool_stats(pool, &st), 0);
+  ASSERT_EQ(st.size, 3);
+  ASSERT_EQ(cio_sleep(0.2), 0);
+  ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c[0]), 0);
+  ASSERT_EQ(cio_pg_pool_stats(pool, &st), 0);
+  ASSERT_EQ(st.size, 1); // the idle ones above min_size are gone
+  ASSERT_EQ(st.in_use, 1);
+  int kept = cio_pg_backend_pid(c[0]);
+  ASSERT_EQ(cio_pg_pool_release(pool, c[0]), 0);
+  ASSERT_EQ(cio_sleep(0.3), 0); // every connection is now past its lifetime
+  ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c[0]), 0);
+  ASSERT_NE(cio_pg_backend_pid(c[0]), kept);
+  ASSERT_EQ(cio_pg_exec(c[0], "SELECT 1", NULL, 0, NULL), 0);
+  ASSERT_EQ(cio_pg_pool_release(pool, c[0]), 0);
+  ASSERT_EQ(cio_pg_pool_close(pool), 0);
+  return 0;
+}
+static void pool_expiry(void) { run_case(pool_expiry_body); }
+
+// Chaos: tasks through a pool, some cancelled or timed out at random points
+// mid-query or mid-transaction.  Every acquire must find an idle session
+// outside any transaction, and every answer must be its own query's.
+typedef struct chaos {
+  cio_pg_pool *pool;     // the pool
+  uint64_t seed;         // this worker's random sequence
+  int ops;               // operations to run
+  int dirty;             // acquires that found a transaction open (must stay 0)
+  int wrong;             // answers of another query (must stay 0)
+  int done, interrupted; // operations that finished, that were cut short
+} chaos;
+
+typedef struct chaos_op {
+  chaos *ch;    // the worker
+  int kind;     // 0 quick select, 1 sleep, 2 transaction, 3 batch
+  int64_t tag;  // the value the answer must carry
+  double sleep; // seconds of pg_sleep
+} chaos_op;
+
+static int chaos_once(void *arg) {
+  chaos_op *op = arg;
+  cio_pg *c;
+  int rc = cio_pg_pool_acquire(op->ch->pool, 10, &c);
+  if (rc < 0) return rc;
+  rc = cio_pg_exec(c, "SAVEPOINT probe", NULL, 0, NULL);
+  if (rc == -ECANCELED || rc == -ETIMEDOUT) {
+    int rel = cio_pg_pool_release(op->ch->pool, c);
+    return rel < 0 ? rel : rc;
+  }
+  if (rc != CIO_PG_ERROR || strcmp(cio_pg_sqlstate(c), "25P01") != 0) op->ch->dirty++;
+  cio_pg_param p[2] = {{CIO_PG_T_INT8, .i = op->tag}, {CIO_PG_T_FLOAT8, .f = op->sleep}};
+  cio_pg_result *r = NULL;
+  if (op->kind == 2) {
+    rc = cio_pg_begin(c, CIO_PG_READ_COMMITTED);
+    if (rc == 0) rc = cio_pg_exec(c, "INSERT INTO chaos VALUES ($1)", p, 1, NULL);
+    if (rc == 0) rc = cio_pg_query(c, "SELECT $1::int8, pg_sleep($2)", p, 2, &r);
+    rc = cio_pg_tx_end(c, rc);
+  } else if (op->kind == 3) {
+    cio_pg_batch_item b[2] = {{.sql = "SELECT pg_sleep($1)", .params = &p[1], .nparams = 1},
+                              {.sql = "SELECT $1::int8", .params = p, .nparams = 1}};
+    rc = cio_pg_batch(c, b, 2);
+    cio_pg_result_free(b[0].result);
+    r = b[1].result;
+  } else if (op->kind == 1) {
+    rc = cio_pg_query(c, "SELECT $1::int8, pg_sleep($2)", p, 2, &r);
+  } else {
+    rc = cio_pg_query(c, "SELECT $1::int8", p, 1, &r);
+  }
+  int64_t got = -1;
+  if (r && (cio_pg_get_int(r, 0, 0, &got) < 0 || got != op->tag)) op->ch->wrong++;
+  cio_pg_result_free(r);
+  int rel = cio_pg_pool_release(op->ch->pool, c);
+  return rc < 0 ? rc : rel;
+}
+
+static int chaos_worker(void *arg) {
+  chaos *ch = arg;
+  for (int i = 0; i < ch->ops; i++) {
+    uint64_t x = test_random(&ch->seed);
+    chaos_op op = {ch, (int)(x % 4), (int64_t)(x >> 8), (double)((x >> 4) % 4) / 1000};
+    int how = (int)((x >> 20) % 4); // 0, 1: left alone; 2: cancelled; 3: a timeout scope
+    double when = (double)((x >> 24) % 3000) / 1e6;
+    int rc;
+    if (how == 3) {
+      cio_scope s;
+      ASSERT_EQ(cio_timeout_begin(&s, when), 0);
+      rc = chaos_once(&op);
+      (void)cio_scope_end(&s);
+    } else {
+      cio_task *t = cio_spawn(chaos_once, &op);
+      ASSERT(t);
+      if (how == 2) {
+        if (cio_sleep(when) < 0) return -ECANCELED;
+        (void)cio_cancel(t);
+      }
+      rc = cio_join(t);
+    }
+    if (rc == 0)
+      ch->done++;
+    else if (rc == -ECANCELED || rc == -ETIMEDOUT)
+      ch->interrupted++;
+    else
+      test_fail(__FILE__, __LINE__, "operation failed: %s", cio_strerror(rc));
+  }
+  return 0;
+}
+
+static int chaos_body(void *arg) {
+  (void)arg;
+  cio_pg *setup = connect_ok();
+  exec_ok(setup, "DROP TABLE IF EXISTS chaos; CREATE TABLE chaos (v int8)");
+  ASSERT_EQ(cio_pg_close(setup), 0);
+  cio_pg_pool *pool;
+  cio_pg_pool_opts o = {.max_size = 8};
+  ASSERT_EQ(cio_pg_pool_open(&pool, conninfo, &o), 0);
+  enum { WORKERS = 16 };
+  int total = (int)(10000 * test_scale());
+  if (total < WORKERS) total = WORKERS;
+  chaos ch[WORKERS];
+  cio_task *t[WORKERS];
+  for (int i = 0; i < WORKERS; i++) {
+    ch[i] = (chaos){pool, 0x9e3779b97f4a7c15u * (uint64_t)(i + 1), total / WORKERS, 0, 0, 0, 0};
+    t[i] = cio_spawn(chaos_worker, &ch[i]);
+  }
+  int done = 0, interrupted = 0;
+  for (int i = 0; i < WORKERS; i++) {
+    ASSERT_EQ(cio_join(t[i]), 0);
+    ASSERT_EQ(ch[i].dirty, 0);
+    ASSERT_EQ(ch[i].wrong, 0);
+    done += ch[i].done;
+    interrupted += ch[i].interrupted;
+  }
+  printf("chaos: %d operations, %d finished, %d cancelled or timed out\n", done + interrupted, done,
+         interrupted);
+  ASSERT(done > total / 10 && interrupted > total / 10);
+  cio_pg_pool_counts st;
+  ASSERT_EQ(cio_pg_pool_stats(pool, &st), 0);
+  ASSERT_EQ(st.in_use, 0);
+  ASSERT(st.size <= 8);
+  // No session was left in a transaction: none of the rolled-back inserts stayed
+  // without its commit, and none is idle in transaction now.
+  cio_pg *c;
+  ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c), 0);
+  ASSERT_EQ(int_of(c,
+                   "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in "
+                   "transaction%'",
+                   NULL),
+            0);
+  ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+  ASSERT_EQ(cio_pg_pool_close(pool), 0);
+  return 0;
+}
+static void cancel_chaos(void) { run_case(chaos_body); }
+
+// The server restarts under a pool: calls on the old sessions fail with a
+// clear error, then the pool opens new ones.
+static int restart_body(void *arg) {
+  (void)arg;
+  cio_pg_pool *pool;
+  cio_pg_pool_opts o = {.min_size = 3, .max_size = 3, .health_check_after = 60};
+  ASSERT_EQ(cio_pg_pool_open(&pool, conninfo, &o), 0);
+  restart_cluster();
+  int failures = 0, successes = 0;
+  for (int i = 0; i < 10; i++) {
+    cio_pg *c;
+    int rc = cio_pg_pool_acquire(pool, 5, &c);
+    ASSERT_EQ(rc, 0);
+    rc = cio_pg_exec(c, "SELECT 1", NULL, 0, NULL);
+    if (rc == 0)
+      successes++;
+    else {
+      ASSERT_EQ(rc, CIO_PG_CONN_LOST);
+      ASSERT(i < 3); // only the old sessions fail
+      failures++;
+    }
+    ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+  }
+  ASSERT(failures >= 1);
+  ASSERT_EQ(successes, 10 - failures);
+  // With the default health check, a session idle for a while is checked first.
+  o.health_check_after = 0.05;
+  cio_pg_pool *checked;
+  ASSERT_EQ(cio_pg_pool_open(&checked, conninfo, &o), 0);
+  restart_cluster();
+  ASSERT_EQ(cio_sleep(0.1), 0);
+  for (int i = 0; i < 5; i++) {
+    cio_pg *c;
+    ASSERT_EQ(cio_pg_pool_acquire(checked, 5, &c), 0);
+    ASSERT_EQ(cio_pg_exec(c, "SELECT 1", NULL, 0, NULL), 0);
+    ASSERT_EQ(cio_pg_pool_release(checked, c), 0);
+  }
+  ASSERT_EQ(cio_pg_pool_close(checked), 0);
+  ASSERT_EQ(cio_pg_pool_close(pool), 0);
+  return 0;
+}
+static void server_restart(void) { run_case(restart_body); }
+
+// The server restarts while tasks query through a pool: the calls caught by
+// it fail with a connection error (never hang, never a wrong answer), and
+// once it is back every task succeeds again.
+typedef struct busy_worker {
+  cio_pg_pool *pool;     // the pool
+  bool stop;             // set when the run is over
+  int ok, lost, refused; // answers, CIO_PG_CONN_LOST, CIO_PG_CONNECT (or 57P01/57P03)
+  int ok_after;          // answers after the restart ended
+  bool restarted;        // the restart has ended
+  int other;             // any other outcome (must stay 0)
+} busy_worker;
+
+static int busy_loop(void *arg) {
+  busy_worker *w = arg;
+  int64_t tag = 0;
+  while (!w->stop) {
+    cio_pg *c;
+    int rc = cio_pg_pool_acquire(w->pool, 10, &c);
+    if (rc == 0) {
+      cio_pg_param p = {CIO_PG_T_INT8, .i = ++tag};
+      cio_pg_result *r = NULL;
+      rc = cio_pg_query(c, "SELECT $1::int8, pg_sleep(0.001)", &p, 1, &r);
+      int64_t got = -1;
+      if (rc == 0 && (cio_pg_get_int(r, 0, 0, &got) < 0 || got != tag)) w->other++;
+      if (rc == CIO_PG_ERROR &&
+          (strcmp(cio_pg_sqlstate(c), "57P01") == 0 || strcmp(cio_pg_sqlstate(c), "57P03") == 0))
+        rc = CIO_PG_CONNECT; // the server said it is shutting down or starting
+      cio_pg_result_free(r);
+      ASSERT_EQ(cio_pg_pool_release(w->pool, c), 0);
+    }
+    if (rc == 0) {
+      w->ok++;
+      if (w->restarted) w->ok_after++;
+    } else if (rc == CIO_PG_CONN_LOST) {
+      w->lost++;
+    } else if (rc == CIO_PG_CONNECT) {
+      w->refused++;
+      if (cio_sleep(0.01) < 0) return 0;
+    } else {
+      fprintf(stderr, "busy_loop: %s (%s)\n", cio_strerror(rc), cio_pg_connect_error());
+      w->other++;
+    }
+  }
+  return 0;
+}
+
+static void *restart_in_thread(void *arg) {
+  (void)arg;
+  restart_cluster();
+  return NULL;
+}
+
+static int restart_busy_body(void *arg) {
+  (void)arg;
+  cio_pg_pool_opts o = {.max_size = 4, .connect_timeout = 5};
+  busy_worker w[6];
+  cio_pg_pool *pool;
+  ASSERT_EQ(cio_pg_pool_open(&pool, conninfo, &o), 0);
+  cio_task *t[6];
+  for (int i = 0; i < 6; i++) {
+    w[i] = (busy_worker){.pool = pool};
+    t[i] = cio_spawn(busy_loop, &w[i]);
+  }
+  ASSERT_EQ(cio_sleep(0.3), 0);
+  ASSERT_EQ(cio_to_thread(restart_in_thread, NULL, NULL), 0); // the loop runs on meanwhile
+  for (int i = 0; i < 6; i++) w[i].restarted = true;
+  ASSERT_EQ(cio_sleep(0.5), 0);
+  int ok = 0, failed = 0;
+  for (int i = 0; i < 6; i++) {
+    w[i].stop = true;
+    ASSERT_EQ(cio_join(t[i]), 0);
+    ASSERT_EQ(w[i].other, 0);
+    ASSERT(w[i].ok_after > 0);
+    ok += w[i].ok;
+    failed += w[i].lost + w[i].refused;
+  }
+  printf("restart under load: %d answers, %d calls failed with a connection error\n", ok, failed);
+  ASSERT(failed > 0);
+  cio_pg_pool_counts st;
+  ASSERT_EQ(cio_pg_pool_stats(pool, &st), 0);
+  ASSERT(st.size <= 4);
+  ASSERT_EQ(cio_pg_pool_close(pool), 0);
+  return 0;
+}
+static void server_restart_under_load(void) { run_case(restart_busy_body); }
+
+static const test_case cases[] = {
+    {"types", types, 0},
+    {"errors", errors, 0},
+    {"connect_timeout", connect_timeout, 0},
+    {"serialization_failure", serialization_failure, 0},
+    {"transactions", transactions, 0},
+    {"stream", stream, 60},
+    {"statement_cache", statement_cache, 0},
+    {"batch", batch, 0},
+    {"copy", copy, 60},
+    {"cancellation", cancellation, 0},
+    {"two_tasks_one_connection", two_tasks_one_connection, 0},
+    {"terminated_backend", terminated_backend, 0},
+    {"listen_notify", listen_notify, 0},
+    {"pool", pool, 0},
+    {"pool_fifo", pool_fifo, 0},
+    {"pool_expiry", pool_expiry, 0},
+    {"cancel_chaos", cancel_chaos, 300},
+    {"server_restart", server_restart, 60},
+    {"server_restart_under_load", server_restart_under_load, 60},
+};
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  start_cluster();
+  return test_main(argc, argv, cases, sizeof cases / sizeof *cases);
+}
+
+#else
+int main(void) {
+  const char *req = getenv("CIO_REQUIRE_CLIENTS");
+  puts("skipped: cio was built without libpq (apt-get install libpq-dev)");
+  return req && strcmp(req, "1") == 0 ? 1 : 77;
+}
+#endif
