@@ -133,11 +133,15 @@ JSON_CT = [("Content-Type", "application/json")]
 ROWS = []
 
 
-def row(name, method, target, expect, headers=(), body=None, v1_differs=None, v1_status=None):
+def row(name, method, target, expect, headers=(), body=None, v1_differs=None, v1_status=None,
+        cio_differs=None, cio_expect=None):
+    """cio_differs: why cio answers otherwise on purpose (docs/http.md lists
+    these); cio is then held to cio_expect, and the row prints the reason."""
     if body is not None and not isinstance(body, bytes):
         body = json.dumps(body).encode()
     ROWS.append(dict(name=name, method=method, target=target, headers=list(headers), body=body,
-                     expect=expect, v1_differs=v1_differs, v1_status=v1_status))
+                     expect=expect, v1_differs=v1_differs, v1_status=v1_status,
+                     cio_differs=cio_differs, cio_expect=cio_expect))
 
 
 def post(name, body, expect, headers=JSON_CT, **kw):
@@ -200,10 +204,14 @@ row("items, skip 3.0", "GET", "/items?skip=3.0", OK({"skip": 3, "limit": 10, "q"
                "a zero fraction from an integer string and accepts it as 3")
 
 # How a query integer is spelled (pydantic 1 and 2 agree on each of these).
-for spelled, val in (("%205", 5), ("007", 7), ("-0", 0), ("1_000", 1000),
-                     ("99999999999999999999", 99999999999999999999)):
+for spelled, val in (("%205", 5), ("007", 7), ("-0", 0), ("1_000", 1000)):
     row("items, skip=%s" % spelled, "GET", "/items?skip=" + spelled,
         OK({"skip": val, "limit": 10, "q": None}))
+row("items, skip=99999999999999999999", "GET", "/items?skip=99999999999999999999",
+    OK({"skip": 99999999999999999999, "limit": 10, "q": None}),
+    cio_differs="cio's integers are 64-bit (cio_http_arg_int returns int64_t); Python's are "
+                "unbounded, so FastAPI takes 10^20 and cio answers int_parsing",
+    cio_expect=D(E("int_parsing", ["query", "skip"], INT_PARSING, "99999999999999999999")))
 row("items, skip in fullwidth digits", "GET", "/items?skip=%EF%BC%95",
     D(E("int_parsing", ["query", "skip"], INT_PARSING, "\uff15")), v1_status=200,
     v1_differs="pydantic 1 parses with Python's int(), which takes any Unicode digit ('\uff15' is "
@@ -709,7 +717,8 @@ def random_rows(n, seed):
         else:
             r = dict(method="GET", target="/models/" + rnd.choice(
                 ["alexnet", "resnet", "lenet", "vgg", "LeNet", ""]), headers=[], body=None)
-        r.update(name="random %d" % (i + 1), v1_differs=None, v1_status=None, expect=None)
+        r.update(name="random %d" % (i + 1), v1_differs=None, v1_status=None, expect=None,
+                 cio_differs=None, cio_expect=None)
         rows.append(r)
     return rows
 
@@ -870,6 +879,9 @@ def main(argv):
                     # cio reports Python's json module's position and message
                     # (docs/http.md), so it is held to the twin's exactly.
                     want = dict(r, expect=(tts, ttb))
+                if r["cio_differs"]:
+                    notes.append("cio differs on purpose: %s" % r["cio_differs"])
+                    want = dict(r, expect=r["cio_expect"])
                 problems += check_answer("cio", want, cs, cb, craw)
                 if r["v1_differs"] == JSON_DIFF:
                     try:
