@@ -66,6 +66,40 @@ int cio_run(cio_fn main, void *arg);
 /// or above 1 GiB returns -EINVAL.
 int cio_run_opts(const cio_opts *opts, cio_fn main, void *arg);
 
+// ---------------------------------------------------------------- a loop per core
+
+/// The main of one loop of cio_run_loops(): `index` is the loop's number,
+/// 0 to n-1.  Returns its outcome, as a cio_fn does.
+typedef int (*cio_loop_fn)(void *arg, int index);
+
+/// Options for cio_run_loops().  Zero-initialise and set what you need.
+typedef struct cio_loops_opts {
+  cio_opts loop;   ///< every loop's options, as cio_run_opts() takes them
+  bool pin;        ///< pin loop i to the i-th CPU the process may use (wrapping round)
+  bool keep_going; ///< a main that fails does not cancel the other loops' mains
+} cio_loops_opts;
+
+/// The number of CPUs this process may run on (sched_getaffinity), at
+/// least 1.  Does not await.
+int cio_cpu_count(void);
+
+/// Thread-per-core: runs `n` event loops, each on a thread of its own, and
+/// main(arg, i) as the main task of loop i (as cio_run_opts() does); tasks
+/// never move between loops.  n <= 0 means cio_cpu_count() loops.  Returns
+/// when every loop has finished: 0 if every main succeeded, else the first
+/// failure (a main's negative outcome, -EDEADLK for a loop that
+/// deadlocked, or what cio_run_opts() returns for a loop that could not
+/// start).  The loops are a group: the first failure cancels the other
+/// loops' mains, unless opts->keep_going.  SIGINT and SIGTERM cancel every
+/// loop's main (as Ctrl-C does to cio_run()'s); the loops' threads block
+/// them, so the calling thread handles them while it waits.  `arg` is
+/// shared by every loop: what they change in it is theirs to synchronise.
+/// opts may be NULL.  Blocks the calling thread, which must not run a loop
+/// (-EBUSY).  Also returns -EINVAL (NULL main, a stack size cio_run_opts()
+/// refuses), -ENOMEM, or -errno from pthread_create (-EAGAIN; the loops
+/// already started are cancelled and waited for).
+int cio_run_loops(int n, cio_loop_fn main, void *arg, const cio_loops_opts *opts);
+
 // ---------------------------------------------------------------- other threads
 
 typedef struct cio_loop cio_loop;

@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: MIT
+//
+// Loops on every core (cio_run_loops): several loops at once, each running
+// the combinators and sync primitives on its own; a failing main cancels
+// the others (or does not, with keep_going); SIGINT and SIGTERM cancel
+// every main; pinning; and nothing left behind when the loops' threads end.
+#include <cio.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpers/test.h"
+
+#define LOOPS 4
+
+// What each loop saw, by index.
+struct seen {
+  atomic_int ran;               // mains that ran
+  cio_loop *loop[LOOPS];        // each main's loop
+  pthread_t thread[LOOPS];      // each main's thread
+  int outcome[LOOPS];           // what each main's await returned
+  int started_before_signal;    // mains started when loop 0 sent a signal
+  atomic_int finished_normally; // mains whose sleep ended by itself
+};
+
+// ---------------------------------------------------------------- a slice of everything per loop
+
+static int sleep_then(void *arg) {
+  int v = *(int *)arg;
+  int rc = cio_sleep(0.001 * (v % 5));
+  return rc < 0 ? rc : v;
+}
+
+static int fail_after(void *arg) {
+  (void)arg;
+  int rc = cio_sleep(0.002);
+  return rc < 0 ? rc : -EIO;
+}
+
+static int sleep_long(void *arg) {
+  (void)arg;
+  return cio_sleep(30);
+}
+
+struct pc {
+  cio_queue *q; // the queue between them
+  cio_sem *sem; // at most 2 in the critical part
+  int inside;   // tasks inside it now
+  int most;     // most ever inside
+  long sum;     // what the consumer got
+};
+
+static int producer(void *arg) {
+  struct pc *p = arg;
+  for (intptr_t i = 1; i <= 200; i++) {
+    int rc = cio_queue_put(p->q, (void *)i);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
+static int consumer(void *arg) {
+  struct pc *p = arg;
+  for (int i = 0; i < 200; i++) {
+    void *item;
+    int rc = cio_queue_get(p->q, &item);
+    if (rc < 0) return rc;
+    p->sum += (intptr_t)item;
+  }
+  return 0;
+}
+
+static int guarded(void *arg) {
+  struct pc *p = arg;
+  int rc = cio_sem_acquire(p->sem);
+  if (rc < 0) return rc;
+  if (++p->inside > p->most) p->most = p->inside;
+  rc = cio_sleep(0.001);
+  p->inside--;
+  cio_sem_release(p->sem);
+  return rc;
+}
+
+// Gather, wait, wait_for with a timeout, a semaphore and a queue, each
+// checked; the results are the loop's own whatever the others do.
+static int slice(void *arg, int index) {
+  struct seen *s = arg;
+  atomic_fetch_add(&s->ran, 1);
+  s->loop[index] = cio_loop_current();
+  s->thread[index] = pthread_self();
+
+  int values[20];
+  cio_task *t[20];
+  for (int i = 0; i < 20; i++) {
+    values[i] = index * 100 + i;
+    t[i] = cio_spawn(sleep_then, &values[i]);
+  }
+  int outcomes[20];
+  ASSERT_EQ(cio_gather(t, 20, outcomes, 0), 0);
+  for (int i = 0; i < 20; i++) ASSERT_EQ(outcomes[i], index * 100 + i);
+
+  cio_task *w[2] = {cio_spawn(sleep_long, NULL), cio_spawn(fail_after, NULL)};
+  ASSERT_EQ(cio_wait(w, 2, CIO_FIRST_EXCEPTION, 5), 1);
+  ASSERT_EQ(cio_join(w[0]), -EIO);
+  ASSERT_EQ(cio_wait_for(w[1], 0.01), -ETIMEDOUT);
+
+  struct pc p = {.q = cio_queue_new(CIO_QUEUE_FIFO, 8), .sem = cio_sem_new(2)};
+  cio_task *g[6] = {cio_spawn(producer, &p), cio_spawn(consumer, &p)};
+  for (int i = 2; i < 6; i++) g[i] = cio_spawn(guarded, &p);
+  ASSERT_EQ(cio_gather(g, 6, NULL, CIO_GATHER_CANCEL_ON_ERROR), 0);
+  ASSERT_EQ(p.sum, 200 * 201 / 2);
+  ASSERT_EQ(p.most, 2);
+  ASSERT_EQ(cio_queue_free(p.q), 0);
+  ASSERT_EQ(cio_sem_free(p.sem), 0);
+  return 0;
+}
+
+static void each_loop_runs_its_own_slice(void) {
+  struct seen s = {0};
+  ASSERT_EQ(cio_run_loops(LOOPS, slice, &s, NULL), 0);
+  ASSERT_EQ(atomic_load(&s.ran), LOOPS);
+  for (int i = 0; i < LOOPS; i++)
+    for (int j = i + 1; j < LOOPS; j++) {
+      ASSERT(s.loop[i] && s.loop[i] != s.loop[j]);
+      ASSERT(!pthread_equal(s.thread[i], s.thread[j]));
+    }
+  ASSERT(cio_loop_current() == NULL);
+}
+
+// Many loops, started and ended again and again: nothing accumulates (the
+// runner checks descriptors, and leaks under ASan).
+static void loops_again_and_again(void) {
+  for (int round = 0; round < 10; round++) {
+    struct seen s = {0};
+    ASSERT_EQ(cio_run_loops(3, slice, &s, NULL), 0);
+    ASSERT_EQ(atomic_load(&s.ran), 3);
+  }
+}
+
+// ---------------------------------------------------------------- a group of loops
+
+// Loop 1 fails after a short sleep; the others sleep long, and record what
+// their sleep returned.
+static int one_fails(void *arg, int index) {
+  struct seen *s = arg;
+  if (index == 1) {
+    int rc = cio_sleep(0.05);
+    return rc < 0 ? rc : -EPROTO;
+  }
+  double t0 = cio_now();
+  int rc = cio_sleep(index == 0 ? 30 : 0.3);
+  s->outcome[index] = rc;
+  if (rc == 0) atomic_fetch_add(&s->finished_normally, 1);
+  ASSERT(cio_now() - t0 < 10);
+  return rc;
+}
+
+static void a_failure_cancels_the_other_loops(void) {
+  struct seen s = {0};
+  ASSERT_EQ(cio_run_loops(LOOPS, one_fails, &s, NULL), -EPROTO);
+  for (int i = 0; i < LOOPS; i++)
+    if (i != 1) ASSERT_EQ(s.outcome[i], -ECANCELED);
+}
+
+static int one_fails_others_end(void *arg, int index) {
+  struct seen *s = arg;
+  if (index == 1) return -EPROTO;
+  int rc = cio_sleep(0.2);
+  s->outcome[index] = rc;
+  return rc;
+}
+
+static void keep_going_lets_the_others_finish(void) {
+  struct seen s = {0};
+  cio_loops_opts o = {.keep_going = true};
+  ASSERT_EQ(cio_run_loops(LOOPS, one_fails_others_end, &s, &o), -EPROTO);
+  for (int i = 0; i < LOOPS; i++)
+    if (i != 1) ASSERT_EQ(s.outcome[i], 0);
+}
+
+// A loop whose tasks all wait for nothing reports a deadlock; that is its
+// failure, and the others are cancelled.
+static int one_deadlocks(void *arg, int index) {
+  (void)arg;
+  if (index == 0) {
+    cio_event *e = cio_event_new();
+    int rc = cio_event_wait(e); // nobody will set it
+    cio_event_free(e);
+    return rc;
+  }
+  return cio_sleep(30);
+}
+
+static void run_deadlock(void) {
+  ASSERT_EQ(cio_run_loops(2, one_deadlocks, NULL, NULL), -EDEADLK);
+  exit(0);
+}
+
+static void a_deadlock_is_reported_as_such(void) {
+  char out[8192];
+  int status = test_run_child(run_deadlock, out, sizeof out);
+  ASSERT(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  ASSERT_STR_CONTAINS(out, "deadlock");
+}
+
+// ---------------------------------------------------------------- signals
+
+static atomic_int signal_to_send;
+
+// Every main waits; loop 0 sends the signal to the process once all have
+// started (so the test does not depend on start-up order).
+static int wait_for_signal(void *arg, int index) {
+  struct seen *s = arg;
+  atomic_fetch_add(&s->ran, 1);
+  if (index == 0) {
+    while (atomic_load(&s->ran) < LOOPS) {
+      int rc = cio_sleep(0.001);
+      if (rc < 0) return rc;
+    }
+    kill(getpid(), atomic_load(&signal_to_send));
+  }
+  int rc = cio_sleep(30);
+  s->outcome[index] = rc;
+  return rc;
+}
+
+static void check_signal_cancels_every_main(int signo) {
+  struct seen s = {0};
+  atomic_store(&signal_to_send, signo);
+  ASSERT_EQ(cio_run_loops(LOOPS, wait_for_signal, &s, NULL), -ECANCELED);
+  for (int i = 0; i < LOOPS; i++) ASSERT_EQ(s.outcome[i], -ECANCELED);
+  // Every action cio replaced is back, and the mask is the caller's.
+  struct sigaction sa;
+  ASSERT_EQ(sigaction(signo, NULL, &sa), 0);
+  ASSERT(sa.sa_handler == SIG_DFL);
+  sigset_t mask;
+  pthread_sigmask(SIG_SETMASK, NULL, &mask);
+  ASSERT(!sigismember(&mask, signo));
+}
+
+static void sigint_cancels_every_main(void) { check_signal_cancels_every_main(SIGINT); }
+static void sigterm_cancels_every_main(void) { check_signal_cancels_every_main(SIGTERM); }
+
+// A signal sent before the loops have all started still reaches all of
+// them: the calling thread holds it until every loop is on the registry.
+static int sleep_and_record(void *arg, int index) {
+  struct seen *s = arg;
+  int rc = cio_sleep(30);
+  s->outcome[index] = rc;
+  return rc;
+}
+
+// Loop 0's main sends SIGINT as soon as it starts, when the other loops
+// may not have started yet; all the same, every main is cancelled.
+static int interrupt_at_once(void *arg, int index) {
+  struct seen *s = arg;
+  if (index == 0) {
+    s->started_before_signal = atomic_load(&s->ran);
+    kill(getpid(), SIGINT);
+  }
+  atomic_fetch_add(&s->ran, 1);
+  return sleep_and_record(arg, index);
+}
+
+static void a_signal_during_start_up_reaches_every_loop(void) {
+  int early = 0;
+  for (int round = 0; round < 20; round++) {
+    struct seen s = {0};
+    ASSERT_EQ(cio_run_loops(LOOPS, interrupt_at_once, &s, NULL), -ECANCELED);
+    for (int i = 0; i < LOOPS; i++) ASSERT_EQ(s.outcome[i], -ECANCELED);
+    if (s.started_before_signal < LOOPS - 1) early++;
+  }
+  printf("    in %d of 20 rounds the signal came before every loop had started\n", early);
+}
+
+// ---------------------------------------------------------------- options and misuse
+
+static int count_cpus(void *arg, int index) {
+  atomic_int *n = arg;
+  (void)index;
+  atomic_fetch_add(n, 1);
+  return 0;
+}
+
+static void zero_loops_means_every_cpu(void) {
+  atomic_int n = 0;
+  ASSERT_EQ(cio_run_loops(0, count_cpus, &n, NULL), 0);
+  cpu_set_t set;
+  ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+  ASSERT_EQ(atomic_load(&n), CPU_COUNT(&set));
+  ASSERT_EQ(cio_cpu_count(), CPU_COUNT(&set));
+}
+
+static int check_pinned(void *arg, int index) {
+  int *cpu = arg;
+  cpu_set_t set;
+  ASSERT_EQ(pthread_getaffinity_np(pthread_self(), sizeof set, &set), 0);
+  ASSERT_EQ(CPU_COUNT(&set), 1);
+  for (int c = 0; c < CPU_SETSIZE; c++)
+    if (CPU_ISSET(c, &set)) cpu[index] = c;
+  return 0;
+}
+
+static void pin_puts_each_loop_on_one_cpu(void) {
+  int cpu[LOOPS] = {0};
+  cio_loops_opts o = {.pin = true};
+  ASSERT_EQ(cio_run_loops(LOOPS, check_pinned, cpu, &o), 0);
+  int ncpu = cio_cpu_count();
+  for (int i = 0; i < LOOPS; i++) ASSERT_EQ(cpu[i], cpu[i % ncpu]);
+  if (ncpu > 1) ASSERT_NE(cpu[0], cpu[1]);
+}
+
+static int nested(void *arg) {
+  (void)arg;
+  ASSERT_EQ(cio_run_loops(2, count_cpus, NULL, NULL), -EBUSY);
+  return 0;
+}
+
+static void misuse_is_refused(void) {
+  ASSERT_EQ(cio_run_loops(2, NULL, NULL, NULL), -EINVAL);
+  ASSERT_EQ(cio_run(nested, NULL), 0);
+  cio_loops_opts o = {.loop.stack_size = 1};
+  ASSERT_EQ(cio_run_loops(2, count_cpus, &(atomic_int){0}, &o), -EINVAL);
+}
+
+static const test_case cases[] = {
+    {"each_loop_runs_its_own_slice", each_loop_runs_its_own_slice, 60},
+    {"loops_again_and_again", loops_again_and_again, 120},
+    {"a_failure_cancels_the_other_loops", a_failure_cancels_the_other_loops, 30},
+    {"keep_going_lets_the_others_finish", keep_going_lets_the_others_finish, 30},
+    {"a_deadlock_is_reported_as_such", a_deadlock_is_reported_as_such, 30},
+    {"sigint_cancels_every_main", sigint_cancels_every_main, 30},
+    {"sigterm_cancels_every_main", sigterm_cancels_every_main, 30},
+    {"a_signal_during_start_up_reaches_every_loop", a_signal_during_start_up_reaches_every_loop,
+     60},
+    {"zero_loops_means_every_cpu", zero_loops_means_every_cpu, 30},
+    {"pin_puts_each_loop_on_one_cpu", pin_puts_each_loop_on_one_cpu, 30},
+    {"misuse_is_refused", misuse_is_refused, 30},
+};
+TEST_MAIN(cases)
