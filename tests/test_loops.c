@@ -3,13 +3,18 @@
 // Loops on every core (cio_run_loops): several loops at once, each running
 // the combinators and sync primitives on its own; a failing main cancels
 // the others (or does not, with keep_going); SIGINT and SIGTERM cancel
-// every main; pinning; and nothing left behind when the loops' threads end.
+// every main; pinning; nothing left behind when the loops' threads end; and
+// one HTTP app served on two loops sharing a port.
+#include <arpa/inet.h>
 #include <cio.h>
+#include <cio/http.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "helpers/test.h"
@@ -327,6 +332,135 @@ static void misuse_is_refused(void) {
   ASSERT_EQ(cio_run_loops(2, count_cpus, &(atomic_int){0}, &o), -EINVAL);
 }
 
+// ---------------------------------------------------------------- HTTP on two loops
+
+#define HTTP_CONNS 50      // client connections, all open at once
+#define HTTP_REQUESTS 2000 // requests in all, round-robin over them
+
+// What the server saw, per loop.
+static struct {
+  pthread_mutex_t lock;  // guards the arrays
+  cio_loop *loop[2];     // the loops that served, in order of first request
+  int served[2];         // requests each served
+  atomic_int middleware; // requests the app's middleware saw
+  atomic_int port;       // the port, once a loop listens
+} web = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static int hello(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)req, (void)arg;
+  cio_loop *me = cio_loop_current();
+  pthread_mutex_lock(&web.lock);
+  int i = web.loop[0] == me || !web.loop[0] ? 0 : 1;
+  web.loop[i] = me;
+  web.served[i]++;
+  pthread_mutex_unlock(&web.lock);
+  return cio_http_json(res, 200, "{\"message\":\"Hello\"}");
+}
+
+static int count_requests(cio_http_req *req, cio_http_res *res, cio_http_next next, void *state,
+                          void *arg) {
+  (void)arg;
+  atomic_fetch_add(&web.middleware, 1);
+  return next(req, res, state);
+}
+
+static void listening(cio_server *srv, void *arg) {
+  (void)arg;
+  atomic_store(&web.port, cio_server_port(srv));
+}
+
+static int connect_to(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT(fd >= 0);
+  ASSERT_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  return fd;
+}
+
+// Reads one response from fd; returns its status.
+static int read_response(int fd) {
+  char buf[4096];
+  size_t have = 0;
+  char *end = NULL;
+  while (!end) {
+    ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+    ASSERT(n > 0);
+    have += (size_t)n;
+    buf[have] = 0;
+    end = strstr(buf, "\r\n\r\n");
+  }
+  const char *cl = strstr(buf, "content-length: ");
+  if (!cl) cl = strstr(buf, "Content-Length: ");
+  ASSERT(cl);
+  size_t want = (size_t)(end + 4 - buf) + strtoul(cl + 16, NULL, 10);
+  while (have < want) {
+    ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+    ASSERT(n > 0);
+    have += (size_t)n;
+  }
+  ASSERT_EQ(have, want); // one request in flight per connection: nothing more
+  return atoi(buf + 9);
+}
+
+// The client: HTTP_CONNS connections at once, requests round-robin over
+// them, then SIGINT to the process.
+static void *http_client(void *arg) {
+  int *ok = arg;
+  while (!atomic_load(&web.port)) usleep(1000);
+  int fd[HTTP_CONNS];
+  for (int i = 0; i < HTTP_CONNS; i++) fd[i] = connect_to(atomic_load(&web.port));
+  static const char req[] = "GET / HTTP/1.1\r\nHost: test\r\n\r\n";
+  for (int sent = 0; sent < HTTP_REQUESTS; sent += HTTP_CONNS) {
+    for (int i = 0; i < HTTP_CONNS; i++)
+      ASSERT_EQ(write(fd[i], req, sizeof req - 1), (ssize_t)(sizeof req - 1));
+    for (int i = 0; i < HTTP_CONNS; i++)
+      if (read_response(fd[i]) == 200) (*ok)++;
+  }
+  for (int i = 0; i < HTTP_CONNS; i++) close(fd[i]);
+  kill(getpid(), SIGINT); // every loop shuts its server down
+  return NULL;
+}
+
+static void http_on_two_loops_shares_the_port(void) {
+  cio_http_app *app = cio_http_app_new();
+  ASSERT_EQ(cio_http_route(app, "GET", "/", hello, NULL), 0);
+  ASSERT_EQ(cio_http_use(app, count_requests, NULL), 0);
+  cio_http_opts opts = {.on_start = listening};
+  int ok = 0;
+  pthread_t th;
+  ASSERT_EQ(pthread_create(&th, NULL, http_client, &ok), 0);
+  ASSERT_EQ(cio_http_run_workers(app, "127.0.0.1", "0", &opts, 2), 0);
+  pthread_join(th, NULL);
+  ASSERT_EQ(cio_http_app_free(app), 0);
+  printf("    %d requests answered; loop A served %d, loop B %d\n", ok, web.served[0],
+         web.served[1]);
+  ASSERT_EQ(ok, HTTP_REQUESTS);
+  ASSERT_EQ(atomic_load(&web.middleware), HTTP_REQUESTS);
+  ASSERT_EQ(web.served[0] + web.served[1], HTTP_REQUESTS);
+  ASSERT(web.loop[0] && web.loop[1] && web.loop[0] != web.loop[1]);
+  ASSERT(web.served[0] > 0 && web.served[1] > 0);
+}
+
+// A port taken without SO_REUSEPORT: no loop can listen, and the call says
+// why.
+static void a_port_in_use_is_reported(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  ASSERT_EQ(listen(fd, 8), 0);
+  ASSERT_EQ(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+  char port[16];
+  snprintf(port, sizeof port, "%d", ntohs(a.sin_port));
+  cio_http_app *app = cio_http_app_new();
+  ASSERT_EQ(cio_http_route(app, "GET", "/", hello, NULL), 0);
+  ASSERT_EQ(cio_http_run_workers(app, "127.0.0.1", port, NULL, 2), -EADDRINUSE);
+  ASSERT_EQ(cio_http_app_free(app), 0);
+  close(fd);
+}
+
 static const test_case cases[] = {
     {"each_loop_runs_its_own_slice", each_loop_runs_its_own_slice, 60},
     {"loops_again_and_again", loops_again_and_again, 120},
@@ -340,5 +474,7 @@ static const test_case cases[] = {
     {"zero_loops_means_every_cpu", zero_loops_means_every_cpu, 30},
     {"pin_puts_each_loop_on_one_cpu", pin_puts_each_loop_on_one_cpu, 30},
     {"misuse_is_refused", misuse_is_refused, 30},
+    {"http_on_two_loops_shares_the_port", http_on_two_loops_shares_the_port, 60},
+    {"a_port_in_use_is_reported", a_port_in_use_is_reported, 30},
 };
 TEST_MAIN(cases)

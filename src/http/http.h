@@ -17,6 +17,7 @@
 #ifndef CIO_HTTP_INTERNAL_H
 #define CIO_HTTP_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -88,6 +89,7 @@ struct cio_http_app {
   uint32_t magic;              // CIO__HTTP_APP_MAGIC until freed
   struct route *routes;        // first route
   struct route **tail;         // where the next one goes
+  pthread_mutex_t lock;        // guards `servers`: loops on several threads may serve the app
   struct http_server *servers; // servers started for it (freed with it)
   struct mw *mws;              // middleware, outermost first
   struct mw **mw_tail;         // where the next one goes
