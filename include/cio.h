@@ -126,6 +126,21 @@ int cio_call_soon_threadsafe(cio_loop *loop, void (*fn)(void *), void *arg);
 /// Returns the new count.
 int cio_loop_hold(cio_loop *loop, int delta);
 
+/// Awaits fn(arg) run as a task on `loop` (another loop of cio_run_loops(),
+/// say; the caller's own loop works too) and sets *result to that task's
+/// outcome.  If the caller is cancelled, or its timeout scope expires,
+/// while it waits, the task is cancelled and still waited for, as
+/// cio_join() does: the call returns 0 with the task's outcome (a task
+/// cancelled before it started never runs fn: -ECANCELED), and the caller's
+/// interruption shows at its next await.  fn runs at most once and its
+/// outcome is never lost.  `loop` must be running when the call is made
+/// (as for cio_call_soon_threadsafe), and `arg` must stay valid until the
+/// call returns.  Returns 0, or without running fn: -ESHUTDOWN (`loop` was
+/// ending), -ENOMEM, -ECANCELED or -ETIMEDOUT (interrupted while `loop`'s
+/// queue of posts was full), -EINVAL (NULL loop, fn or result), -EPERM
+/// outside a task.
+CIO_AWAIT int cio_loop_call(cio_loop *loop, cio_fn fn, void *arg, int *result);
+
 // ---------------------------------------------------------------- time
 
 /// The loop's monotonic clock in seconds (asyncio's loop.time()).  Cached per

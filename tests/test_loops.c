@@ -332,6 +332,155 @@ static void misuse_is_refused(void) {
   ASSERT_EQ(cio_run_loops(2, count_cpus, &(atomic_int){0}, &o), -EINVAL);
 }
 
+// ---------------------------------------------------------------- calls between loops
+
+// Every loop's cio_loop, once its main has started.
+static struct {
+  _Atomic(cio_loop *) loop[LOOPS]; // by index
+  atomic_int callers_done;         // mains that made all their calls
+} net;
+
+static int times_ten(void *arg) {
+  int *v = arg;
+  int rc = cio_sleep(0.001);
+  return rc < 0 ? rc : *v * 10;
+}
+
+struct remote_sleep {
+  atomic_int outcome; // what its sleep returned (1 until it returns)
+  cio_loop *ran_on;   // the loop it ran on
+};
+
+static int sleep_remotely(void *arg) {
+  struct remote_sleep *r = arg;
+  r->ran_on = cio_loop_current();
+  int rc = cio_sleep(30);
+  atomic_store(&r->outcome, rc);
+  return rc;
+}
+
+// Waits (awaiting) until every loop has published itself.
+static int meet(int index) {
+  atomic_store(&net.loop[index], cio_loop_current());
+  for (int i = 0; i < LOOPS; i++)
+    while (!atomic_load(&net.loop[i])) {
+      int rc = cio_sleep(0.001);
+      if (rc < 0) return rc;
+    }
+  return 0;
+}
+
+// Stays until every loop has made its calls, so none ends while another
+// may still call it.
+static int part(void) {
+  atomic_fetch_add(&net.callers_done, 1);
+  while (atomic_load(&net.callers_done) < LOOPS) {
+    int rc = cio_sleep(0.001);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
+static int call_neighbours(void *arg, int index) {
+  (void)arg;
+  ASSERT_EQ(meet(index), 0);
+  cio_loop *next = atomic_load(&net.loop[(index + 1) % LOOPS]);
+  int v = index + 1, result = 0;
+  ASSERT_EQ(cio_loop_call(next, times_ten, &v, &result), 0);
+  ASSERT_EQ(result, (index + 1) * 10);
+  ASSERT_EQ(cio_loop_call(cio_loop_current(), times_ten, &v, &result), 0); // its own loop
+  ASSERT_EQ(result, (index + 1) * 10);
+
+  // The caller's timeout cancels the task on the other loop, which is
+  // waited for: its sleep has returned -ECANCELED when the call returns.
+  struct remote_sleep r = {.outcome = 1};
+  cio_scope scope;
+  ASSERT_EQ(cio_timeout_begin(&scope, 0.02), 0);
+  double t0 = cio_now();
+  ASSERT_EQ(cio_loop_call(next, sleep_remotely, &r, &result), 0);
+  ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
+  ASSERT_EQ(result, -ECANCELED);
+  ASSERT_EQ(atomic_load(&r.outcome), -ECANCELED);
+  ASSERT(r.ran_on == next);
+  ASSERT(cio_now() - t0 < 5);
+  ASSERT_EQ(cio_loop_call(NULL, times_ten, &v, &result), -EINVAL);
+  return part();
+}
+
+static void a_call_runs_on_the_other_loop(void) {
+  memset(&net, 0, sizeof net);
+  ASSERT_EQ(cio_run_loops(LOOPS, call_neighbours, NULL, NULL), 0);
+}
+
+// Chaos: every loop calls the others many times, each call interrupted at a
+// random moment (a timeout of 0-3 ms, or none) while the task sleeps 0-2 ms.
+// Each call returns 0; its task's body ran at most once; a call that got
+// the task's value saw it complete exactly once, and one that got
+// -ECANCELED saw it never complete.
+#define CHAOS_CALLS 300
+
+struct job {
+  int id;              // its number, its outcome on success
+  double sleep;        // how long its body sleeps
+  atomic_int started;  // times its body began
+  atomic_int finished; // times its body completed
+};
+
+static int run_job(void *arg) {
+  struct job *j = arg;
+  atomic_fetch_add(&j->started, 1);
+  int rc = cio_sleep(j->sleep);
+  if (rc < 0) return rc;
+  atomic_fetch_add(&j->finished, 1);
+  return j->id;
+}
+
+static atomic_int chaos_completed, chaos_cancelled, chaos_not_made;
+
+static int chaos(void *arg, int index) {
+  (void)arg;
+  ASSERT_EQ(meet(index), 0);
+  uint64_t seed = 0x9e3779b97f4a7c15ull * (uint64_t)(index + 1);
+  int calls = (int)(CHAOS_CALLS * test_scale()) + 20;
+  for (int k = 0; k < calls; k++) {
+    struct job j = {.id = index * 100000 + k};
+    j.sleep = (double)(test_random(&seed) % 2000) / 1e6;
+    cio_loop *to = atomic_load(&net.loop[test_random(&seed) % LOOPS]);
+    uint64_t limit = test_random(&seed) % 4000; // µs; 3000 and up: no timeout
+    cio_scope scope;
+    if (limit < 3000) ASSERT_EQ(cio_timeout_begin(&scope, (double)limit / 1e6), 0);
+    int result = 1;
+    int rc = cio_loop_call(to, run_job, &j, &result);
+    if (limit < 3000) (void)cio_scope_end(&scope);
+    ASSERT(atomic_load(&j.started) <= 1);
+    if (rc == -ETIMEDOUT) { // expired before the call was made: nothing posted
+      ASSERT_EQ(atomic_load(&j.started), 0);
+      atomic_fetch_add(&chaos_not_made, 1);
+      continue;
+    }
+    ASSERT_EQ(rc, 0);
+    if (result == j.id) {
+      ASSERT_EQ(atomic_load(&j.finished), 1);
+      atomic_fetch_add(&chaos_completed, 1);
+    } else {
+      ASSERT_EQ(result, -ECANCELED);
+      ASSERT_EQ(atomic_load(&j.finished), 0);
+      atomic_fetch_add(&chaos_cancelled, 1);
+    }
+  }
+  return part();
+}
+
+static void calls_between_loops_survive_chaos(void) {
+  memset(&net, 0, sizeof net);
+  ASSERT_EQ(cio_run_loops(LOOPS, chaos, NULL, NULL), 0);
+  printf("    %d calls completed, %d cancelled by their caller's timeout, %d not made (expired "
+         "first)\n",
+         atomic_load(&chaos_completed), atomic_load(&chaos_cancelled),
+         atomic_load(&chaos_not_made));
+  ASSERT(atomic_load(&chaos_completed) > 0 && atomic_load(&chaos_cancelled) > 0);
+}
+
 // ---------------------------------------------------------------- HTTP on two loops
 
 #define HTTP_CONNS 50      // client connections, all open at once
@@ -474,6 +623,8 @@ static const test_case cases[] = {
     {"zero_loops_means_every_cpu", zero_loops_means_every_cpu, 30},
     {"pin_puts_each_loop_on_one_cpu", pin_puts_each_loop_on_one_cpu, 30},
     {"misuse_is_refused", misuse_is_refused, 30},
+    {"a_call_runs_on_the_other_loop", a_call_runs_on_the_other_loop, 30},
+    {"calls_between_loops_survive_chaos", calls_between_loops_survive_chaos, 120},
     {"http_on_two_loops_shares_the_port", http_on_two_loops_shares_the_port, 60},
     {"a_port_in_use_is_reported", a_port_in_use_is_reported, 30},
 };
