@@ -56,7 +56,8 @@ static int reserve_port(const char *host, char *port, size_t len) {
   if (getaddrinfo(host && *host ? host : NULL, "0", &hints, &res) != 0) return CIO_EAI_NONAME;
   int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
   int rc = fd < 0 ? -errno : 0;
-  struct sockaddr_storage a = {.ss_family = AF_UNSPEC}; // filled by getsockname()
+  struct sockaddr_storage a;
+  memset(&a, 0, sizeof a); // getsockname() fills it
   socklen_t alen = sizeof a;
   if (rc == 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
                   setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
