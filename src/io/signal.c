@@ -222,9 +222,11 @@ static void dispatch(cio__loop *L, cio__loop_hook *h) {
     if (signo == atomic_load(&dump_signo)) {
       cio__dump_tasks(L, stderr);
     } else if (is_interrupt(signo) && L->main_task && L->main_task->state < CIO__DONE) {
-      cio__warn("%s: cancelling the main task", signo == SIGINT ? "SIGINT" : "SIGTERM");
+      // Said once, by the first loop to act: with cio_run_loops every loop
+      // cancels its main for the same signal.
+      if (atomic_exchange(&unanswered[signo], false))
+        cio__warn("%s: cancelling the main task", signo == SIGINT ? "SIGINT" : "SIGTERM");
       cio__task_cancel(L, L->main_task);
-      atomic_store(&unanswered[signo], false);
     } else if (is_interrupt(signo) && atomic_load(&unanswered[signo])) {
       cio__warn("%s: the main task has returned; another one ends the process",
                 signo == SIGINT ? "SIGINT" : "SIGTERM");
