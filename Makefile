@@ -5,7 +5,7 @@
 #   make test           build and run every test (plus the sanitizer suite: make test-asan)
 #   make bench [W=name] run the benchmarks beside their peers
 #   make tidy           clang-tidy over src/ (.clang-tidy; any warning fails)
-#   make serve          the guide's FastAPI demo service (PORT=8000)
+#   make serve          the guide's FastAPI demo service (PORT=8000, WORKERS=n loops)
 #   make install        headers, libraries, cio.pc, CMake package (PREFIX=/usr/local, DESTDIR)
 #   make uninstall      removes what the last install put (build/install_manifest.txt)
 BUILD ?= build
@@ -27,8 +27,9 @@ demo: all
 PORT ?= 8000
 # HTTPS: TLS_CERT=cert.pem TLS_KEY=key.pem (PEM files; without them it says
 # how to make a self-signed pair).
+# WORKERS=n: n loops on n threads sharing the port (0: one per CPU).
 serve: all
-	@TLS_CERT="$(TLS_CERT)" TLS_KEY="$(TLS_KEY)" $(BUILD)/examples/fastapi_demo $(PORT)
+	@TLS_CERT="$(TLS_CERT)" TLS_KEY="$(TLS_KEY)" WORKERS="$(WORKERS)" $(BUILD)/examples/fastapi_demo $(PORT)
 
 # Installs the library into PREFIX (default /usr/local), staged under DESTDIR
 # if set (for packagers: cio.pc then still names PREFIX).  Builds only the

@@ -14,7 +14,7 @@ build=${1:?usage: run.sh BUILD_DIR [workload ...]}
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 workloads=("$@")
-[ ${#workloads[@]} -gt 0 ] || workloads=(switch spawn idle timers gather wait_first queue lock sem echo conns http http_gather http_validate https_hello tls_handshake tls_bulk client pg procpool xloop_queue debug_cost)
+[ ${#workloads[@]} -gt 0 ] || workloads=(switch spawn idle timers gather wait_first queue lock sem echo conns http http_workers http_gather http_validate https_hello tls_handshake tls_bulk client pg procpool xloop_queue debug_cost)
 
 # Peers to run per workload (Python is slow at a million tasks: it gets a
 # smaller count where noted and its figure is per task anyway).
@@ -110,6 +110,12 @@ for w in "${workloads[@]}"; do
   fi
   if [ "$w" = http ]; then
     "$here/http_hello.sh" "$build" || true
+    continue
+  fi
+  # Every core: bench/http_workers.sh (cio on 2 loops against nginx, Go,
+  # uvicorn and Node with 2 workers each).
+  if [ "$w" = http_workers ]; then
+    "$here/http_workers.sh" "$build" || true
     continue
   fi
   if [ "$w" = http_gather ]; then

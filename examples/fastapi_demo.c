@@ -18,11 +18,16 @@
 // FastAPI, and tests/validate_compare.py checks both answer alike.
 //
 //   make serve PORT=8000        (or: fastapi_demo [port [host]]; port 0: any free port)
+//   make serve PORT=8000 WORKERS=2                 (two loops, on two threads, one port)
 //   make serve PORT=8443 TLS_CERT=cert.pem TLS_KEY=key.pem      (HTTPS)
 //
 // HTTPS takes the certificate chain and key from the files named by the
 // environment variables TLS_CERT and TLS_KEY (PEM), as the make target
 // passes them.
+//
+// With WORKERS=n in the environment it serves on n loops, each on a thread
+// of its own, sharing the port (SO_REUSEPORT): uvicorn's --workers, with
+// threads (WORKERS=0: one per CPU).
 //
 // It serves until Ctrl-C (SIGINT) or SIGTERM, then shuts down as uvicorn
 // does: requests in flight get their answers (within 10 s), then it exits.
@@ -31,6 +36,7 @@
 #include <cio.h>
 #include <cio/http.h>
 #include <cio/http_model.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +249,8 @@ struct where {
   "cert.pem"
 
 static void started(cio_server *srv, void *arg) {
+  static atomic_flag said = ATOMIC_FLAG_INIT; // once, however many loops serve
+  if (atomic_flag_test_and_set(&said)) return;
   const struct where *w = arg;
   const char *host = w->host;
   if (strcmp(host, "0.0.0.0") == 0) host = "127.0.0.1"; // every address: this one too
@@ -279,10 +287,9 @@ static int tls_from_env(cio_tls_ctx **ctx) {
   return -1;
 }
 
-static int serve(void *arg) {
-  struct where *w = arg;
+static cio_http_app *make_app(void) {
   cio_http_app *app = cio_http_app_new();
-  if (!app) return -ENOMEM;
+  if (!app) return NULL;
 #ifdef CIO_HAVE_JANSSON
   cio_http_route_decl(app, "GET", "/", read_root, NULL, &root_decl);
   cio_http_route_decl(app, "GET", "/data", get_data, NULL, &data_decl);
@@ -303,13 +310,21 @@ static int serve(void *arg) {
     fprintf(stderr, "fastapi_demo: docs: %s: %s\n", docs.assets_dir ? docs.assets_dir : "",
             cio_strerror(docs_rc));
     cio_http_app_free(app);
-    return docs_rc;
+    return NULL;
   }
 #else
   cio_http_route(app, "GET", "/", read_root, NULL);
   cio_http_route(app, "GET", "/data", get_data, NULL);
   cio_http_route(app, "GET", "/user/{user_id:int}/profile", get_profile, NULL);
 #endif
+  return app;
+}
+
+// Serves on this loop until Ctrl-C.
+static int serve(void *arg) {
+  struct where *w = arg;
+  cio_http_app *app = make_app();
+  if (!app) return -ENOMEM;
   cio_http_opts opts = {.on_start = started, .on_start_arg = (void *)w};
   int rc = tls_from_env(&opts.tls);
   if (rc == 0) {
@@ -326,7 +341,28 @@ static int serve(void *arg) {
   return rc;
 }
 
+// Serves on `workers` loops until Ctrl-C: one app, shared by all of them.
+static int serve_workers(struct where *w, int workers) {
+  cio_http_app *app = make_app();
+  if (!app) return -ENOMEM;
+  cio_http_opts opts = {.on_start = started, .on_start_arg = (void *)w};
+  int rc = tls_from_env(&opts.tls);
+  if (rc == 0) {
+    w->https = opts.tls != NULL;
+    rc = cio_http_run_workers(app, w->host, w->port, &opts, workers);
+    if (rc < 0)
+      fprintf(stderr, "fastapi_demo: serving on %s:%s: %s\n", w->host, w->port, cio_strerror(rc));
+  }
+  cio_http_app_free(app);
+#ifdef CIO_HAVE_OPENSSL
+  cio_tls_ctx_free(opts.tls);
+#endif
+  return rc;
+}
+
 int main(int argc, char **argv) {
   struct where w = {argc > 1 ? argv[1] : "8000", argc > 2 ? argv[2] : "0.0.0.0", false};
+  const char *workers = getenv("WORKERS");
+  if (workers && *workers) return serve_workers(&w, atoi(workers)) < 0;
   return cio_run(serve, &w) < 0;
 }

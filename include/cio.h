@@ -66,6 +66,40 @@ int cio_run(cio_fn main, void *arg);
 /// or above 1 GiB returns -EINVAL.
 int cio_run_opts(const cio_opts *opts, cio_fn main, void *arg);
 
+// ---------------------------------------------------------------- a loop per core
+
+/// The main of one loop of cio_run_loops(): `index` is the loop's number,
+/// 0 to n-1.  Returns its outcome, as a cio_fn does.
+typedef int (*cio_loop_fn)(void *arg, int index);
+
+/// Options for cio_run_loops().  Zero-initialise and set what you need.
+typedef struct cio_loops_opts {
+  cio_opts loop;   ///< every loop's options, as cio_run_opts() takes them
+  bool pin;        ///< pin loop i to the i-th CPU the process may use (wrapping round)
+  bool keep_going; ///< a main that fails does not cancel the other loops' mains
+} cio_loops_opts;
+
+/// The number of CPUs this process may run on (sched_getaffinity), at
+/// least 1.  Does not await.
+int cio_cpu_count(void);
+
+/// Thread-per-core: runs `n` event loops, each on a thread of its own, and
+/// main(arg, i) as the main task of loop i (as cio_run_opts() does); tasks
+/// never move between loops.  n <= 0 means cio_cpu_count() loops.  Returns
+/// when every loop has finished: 0 if every main succeeded, else the first
+/// failure (a main's negative outcome, -EDEADLK for a loop that
+/// deadlocked, or what cio_run_opts() returns for a loop that could not
+/// start).  The loops are a group: the first failure cancels the other
+/// loops' mains, unless opts->keep_going.  SIGINT and SIGTERM cancel every
+/// loop's main (as Ctrl-C does to cio_run()'s); the loops' threads block
+/// them, so the calling thread handles them while it waits.  `arg` is
+/// shared by every loop: what they change in it is theirs to synchronise.
+/// opts may be NULL.  Blocks the calling thread, which must not run a loop
+/// (-EBUSY).  Also returns -EINVAL (NULL main, a stack size cio_run_opts()
+/// refuses), -ENOMEM, or -errno from pthread_create (-EAGAIN; the loops
+/// already started are cancelled and waited for).
+int cio_run_loops(int n, cio_loop_fn main, void *arg, const cio_loops_opts *opts);
+
 // ---------------------------------------------------------------- other threads
 
 typedef struct cio_loop cio_loop;
@@ -91,6 +125,21 @@ int cio_call_soon_threadsafe(cio_loop *loop, void (*fn)(void *), void *arg);
 /// whose tasks all wait does not report a deadlock but waits for posts.
 /// Returns the new count.
 int cio_loop_hold(cio_loop *loop, int delta);
+
+/// Awaits fn(arg) run as a task on `loop` (another loop of cio_run_loops(),
+/// say; the caller's own loop works too) and sets *result to that task's
+/// outcome.  If the caller is cancelled, or its timeout scope expires,
+/// while it waits, the task is cancelled and still waited for, as
+/// cio_join() does: the call returns 0 with the task's outcome (a task
+/// cancelled before it started never runs fn: -ECANCELED), and the caller's
+/// interruption shows at its next await.  fn runs at most once and its
+/// outcome is never lost.  `loop` must be running when the call is made
+/// (as for cio_call_soon_threadsafe), and `arg` must stay valid until the
+/// call returns.  Returns 0, or without running fn: -ESHUTDOWN (`loop` was
+/// ending), -ENOMEM, -ECANCELED or -ETIMEDOUT (interrupted while `loop`'s
+/// queue of posts was full), -EINVAL (NULL loop, fn or result), -EPERM
+/// outside a task.
+CIO_AWAIT int cio_loop_call(cio_loop *loop, cio_fn fn, void *arg, int *result);
 
 // ---------------------------------------------------------------- time
 

@@ -74,6 +74,11 @@ typedef struct cio_http_opts {
   /// server (for cio_server_port); it must not await.  NULL: none.
   void (*on_start)(cio_server *srv, void *arg);
   void *on_start_arg; ///< its argument
+  /// Listen with SO_REUSEPORT, so that servers on several loops share the
+  /// port and the kernel spreads connections among them (by a hash of the
+  /// client's address and port).  With port "0", each server gets a port
+  /// of its own: cio_http_run_workers picks one for all of its loops.
+  bool reuseport;
 } cio_http_opts;
 
 /// A new app with no routes, or NULL (ENOMEM).
@@ -190,6 +195,23 @@ int cio_http_serve(cio_http_app *app, const char *host, const char *port, const 
 /// cio_http_serve returns when it cannot listen, or -EPERM outside a task.
 CIO_AWAIT int cio_http_run(cio_http_app *app, const char *host, const char *port,
                            const cio_http_opts *opts);
+
+/// Serves the app on `nloops` loops at once, each on a thread of its own
+/// (cio_run_loops; nloops <= 0: one per CPU the process may use), each
+/// running cio_http_run() on host:port with opts->reuseport set, so the
+/// kernel spreads connections among them.  Port "0" picks one free port for
+/// all of them (opts->on_start, called on each loop with that loop's
+/// server, can read it with cio_server_port).  The app and opts are shared
+/// by every loop: build the app first and change nothing in it while it
+/// serves (routes and middleware are only read; a handler's own shared
+/// state is the program's to synchronise).  SIGINT or SIGTERM shuts every
+/// loop's server down gracefully, as cio_http_run does; a loop that cannot
+/// listen cancels the others.  Blocks the calling thread, which must not
+/// run a loop (-EBUSY), until every loop has ended.  Returns 0 once all
+/// have shut down, else the first failure (-EADDRINUSE..., or what
+/// cio_run_loops returns); -EINVAL for a NULL app or port.
+int cio_http_run_workers(cio_http_app *app, const char *host, const char *port,
+                         const cio_http_opts *opts, int nloops);
 
 // ---------------------------------------------------------------- request
 

@@ -19,6 +19,7 @@ cio_http_app *cio_http_app_new(void) {
   cio_http_app *app = cio__calloc(1, sizeof *app);
   if (app) {
     app->magic = CIO__HTTP_APP_MAGIC;
+    pthread_mutex_init(&app->lock, NULL);
     app->tail = &app->routes;
     app->mw_tail = &app->mws;
   }
@@ -44,6 +45,7 @@ int cio_http_app_free(cio_http_app *app) {
     free(app->servers);
     app->servers = next;
   }
+  pthread_mutex_destroy(&app->lock);
   struct route *r = app->routes;
   while (r) {
     struct route *next = r->next;

@@ -17,6 +17,7 @@
 #ifndef CIO_HTTP_INTERNAL_H
 #define CIO_HTTP_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -91,6 +92,7 @@ struct cio_http_app {
   struct route *routes;        // first route
   struct route **tail;         // where the next one goes
   struct route *last;          // the last one added
+  pthread_mutex_t lock;        // guards `servers`: loops on several threads may serve the app
   struct http_server *servers; // servers started for it (freed with it)
   struct mw *mws;              // middleware, outermost first
   struct mw **mw_tail;         // where the next one goes

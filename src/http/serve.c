@@ -33,8 +33,12 @@ static void default_opts(cio_http_opts *o) {
   if (!(o->shutdown_timeout > 0)) o->shutdown_timeout = 10;
 }
 
-int cio_http_serve(cio_http_app *app, const char *host, const char *port, const cio_http_opts *opts,
-                   cio_server **out) {
+// cio_http_serve, giving the app's record of the server too.  The app is
+// shared by every loop that serves it: its routes and middleware are only
+// read; what a server changes is in its own record, and the list of
+// records is under the app's lock.
+static int serve(cio_http_app *app, const char *host, const char *port, const cio_http_opts *opts,
+                 cio_server **out, struct http_server **record) {
   if (!cio__http_app_valid(app) || !out) return -EINVAL;
   struct http_server *srv = cio__calloc(1, sizeof *srv); // freed with the app
   if (!srv) return -ENOMEM;
@@ -52,7 +56,9 @@ int cio_http_serve(cio_http_app *app, const char *host, const char *port, const 
       return rc;
     }
   }
-  cio_server_opts so = {.max_connections = srv->opts.max_connections, .backlog = 4096};
+  cio_server_opts so = {.max_connections = srv->opts.max_connections,
+                        .backlog = 4096,
+                        .flags = srv->opts.reuseport ? CIO_REUSEPORT : 0};
   int rc = cio_server_start(out, host, port, cio__http_serve_connection, srv, &so);
   if (rc < 0) {
     free(srv);
@@ -60,9 +66,17 @@ int cio_http_serve(cio_http_app *app, const char *host, const char *port, const 
   }
   srv->server = *out;
   cio__server_on_close(*out, cio__http_closing, srv);
+  pthread_mutex_lock(&app->lock);
   srv->next = app->servers;
   app->servers = srv;
+  pthread_mutex_unlock(&app->lock);
+  if (record) *record = srv;
   return 0;
+}
+
+int cio_http_serve(cio_http_app *app, const char *host, const char *port, const cio_http_opts *opts,
+                   cio_server **out) {
+  return serve(app, host, port, opts, out, NULL);
 }
 
 // ---------------------------------------------------------------- serving until a signal
@@ -98,9 +112,10 @@ static int watch_signal(void *arg) {
 int cio_http_run(cio_http_app *app, const char *host, const char *port, const cio_http_opts *opts) {
   if (!cio_current()) return cio__misuse_outside("cio_http_run");
   cio_server *srv;
-  int rc = cio_http_serve(app, host, port, opts, &srv);
+  struct http_server *record;
+  int rc = serve(app, host, port, opts, &srv, &record);
   if (rc < 0) return rc;
-  double grace = app->servers->opts.shutdown_timeout;
+  double grace = record->opts.shutdown_timeout;
   struct run_state st = {cio_event_new(), NULL, 0};
   struct watcher w[2] = {{&st, SIGINT}, {&st, SIGTERM}};
   cio_task *t[2] = {NULL, NULL};

@@ -25,6 +25,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../include/cio.h"
 #include "../debug/debug.h"
@@ -53,6 +54,11 @@ static atomic_int dump_signo;                      // the dump signal while cio 
 static struct sigaction previous[NSIG];            // each replaced action (under the lock)
 static bool ours[NSIG];                            // cio replaced it (under the lock)
 static atomic_bool cancels[NSIG]; // SIGINT/SIGTERM: was the default, so it cancels main
+// SIGINT/SIGTERM: delivered to cancel mains, and no loop has cancelled its
+// main for it yet.  With several loops (cio_run_loops), one that ends
+// before the handler reaches it still finds the delivery pending, though
+// the others acted on it: that is not a Ctrl-C lost.
+static atomic_bool unanswered[NSIG];
 
 static bool is_interrupt(int signo) { return signo == SIGINT || signo == SIGTERM; }
 
@@ -71,15 +77,17 @@ static void on_signal(int signo) {
   int saved = errno;
   atomic_fetch_add(&in_handler, 1);
   bool cancel = atomic_load(&cancels[signo]), taken = false, again = false;
+  if (cancel) atomic_store(&unanswered[signo], true);
   for (struct cio__signal_state *n = atomic_load(&registry); n; n = atomic_load(&n->next)) {
     if (atomic_load(&n->caught[signo]) || signo == atomic_load(&dump_signo)) {
       deliver(n, signo);
       taken = true;
     } else if (cancel) {
-      if (atomic_exchange(&n->interrupted, true))
+      if (atomic_exchange(&n->interrupted, true)) {
         again = true; // its main is being cancelled already
-      else
+      } else {
         deliver(n, signo);
+      }
       taken = true;
     }
   }
@@ -188,9 +196,12 @@ void cio__signals_stop(cio__loop *L) {
   cio__loop_hook_remove(L, &n->hook);
   // A Ctrl-C that came after the loop's last pass cancelled nothing: with
   // the actions restored, it does now what it would have done without cio.
+  // Sent to the process, not raised on this thread: a loop of
+  // cio_run_loops() blocks it, and would lose it when its thread ends.
   for (int signo = SIGINT; last && signo; signo = signo == SIGINT ? SIGTERM : 0)
-    if (cancel[signo] && atomic_load(&n->pending[signo]) && !atomic_load(&n->caught[signo]))
-      raise(signo);
+    if (cancel[signo] && atomic_load(&n->pending[signo]) && !atomic_load(&n->caught[signo]) &&
+        atomic_exchange(&unanswered[signo], false))
+      kill(getpid(), signo);
   free(n);
 }
 
@@ -211,9 +222,12 @@ static void dispatch(cio__loop *L, cio__loop_hook *h) {
     if (signo == atomic_load(&dump_signo)) {
       cio__dump_tasks(L, stderr);
     } else if (is_interrupt(signo) && L->main_task && L->main_task->state < CIO__DONE) {
-      cio__warn("%s: cancelling the main task", signo == SIGINT ? "SIGINT" : "SIGTERM");
+      // Said once, by the first loop to act: with cio_run_loops every loop
+      // cancels its main for the same signal.
+      if (atomic_exchange(&unanswered[signo], false))
+        cio__warn("%s: cancelling the main task", signo == SIGINT ? "SIGINT" : "SIGTERM");
       cio__task_cancel(L, L->main_task);
-    } else if (is_interrupt(signo)) {
+    } else if (is_interrupt(signo) && atomic_load(&unanswered[signo])) {
       cio__warn("%s: the main task has returned; another one ends the process",
                 signo == SIGINT ? "SIGINT" : "SIGTERM");
     }

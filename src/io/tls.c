@@ -563,11 +563,16 @@ int cio_tls_ctx_set_alpn(cio_tls_ctx *ctx, const char *const *protocols, size_t 
 }
 
 int cio__tls_server_ctx_speak(cio_tls_ctx *ctx, const char *protocol) {
+  // Servers on several loops (cio_http_run_workers) may share one context
+  // and start at once: one at a time sets its protocols.
+  static pthread_mutex_t speaking = PTHREAD_MUTEX_INITIALIZER;
   if (!ctx || !ctx->server || !protocol) return -EINVAL;
   const char *const list[] = {protocol};
+  pthread_mutex_lock(&speaking);
   int rc = ctx->alpn ? 0 : cio_tls_ctx_set_alpn(ctx, list, 1);
   for (sni_entry *e = ctx->sni; e && rc == 0; e = e->next)
     if (!e->ctx->alpn) rc = cio_tls_ctx_set_alpn(e->ctx, list, 1);
+  pthread_mutex_unlock(&speaking);
   return rc;
 }
 

@@ -85,7 +85,8 @@ void cio__loop_pass(cio__loop *L, int64_t timeout_ns) {
     if (cio__stack_trimmable(&L->stacks) && (timeout_ns < 0 || timeout_ns > CIO__STACK_TRIM_PERIOD))
       timeout_ns = CIO__STACK_TRIM_PERIOD;
   }
-  for (cio__loop_hook *h = L->hooks; h; h = h->next) {
+  for (cio__loop_hook *h = L->hooks, *next; h; h = next) {
+    next = h->next; // before_poll() may remove its hook
     int64_t most = h->before_poll ? h->before_poll(L, h) : -1;
     if (most >= 0 && (timeout_ns < 0 || most < timeout_ns)) timeout_ns = most;
   }
@@ -138,10 +139,14 @@ void cio__loop_hook_signal(cio__loop *L, cio__loop_hook *h) {
   L->poller->wakeup(L->poller_state);
 }
 
+// A hook's run() may remove itself, and free its memory: the next one is
+// read first.
 static void run_hooks(cio__loop *L) {
   atomic_store(&L->hook_pending, false);
-  for (cio__loop_hook *h = L->hooks; h; h = h->next)
+  for (cio__loop_hook *h = L->hooks, *next; h; h = next) {
+    next = h->next;
     if (atomic_exchange(&h->pending, false) && h->run) h->run(L, h);
+  }
 }
 
 // ---------------------------------------------------------------- the poller's door

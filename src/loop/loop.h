@@ -42,6 +42,7 @@ typedef struct cio__loop_hook {
   // Before each poll: the longest the poll may block, in ns (-1: no limit).
   int64_t (*before_poll)(struct cio_loop *L, struct cio__loop_hook *h);
   // At the pass after cio__loop_hook_signal() (the flag is cleared first).
+  // before_poll() and run() may remove their own hook (no other).
   void (*run)(struct cio_loop *L, struct cio__loop_hook *h);
   // At the loop's teardown, after the last pass.
   void (*fini)(struct cio_loop *L, struct cio__loop_hook *h);
