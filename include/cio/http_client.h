@@ -151,7 +151,8 @@ const char *cio_http_response_header(const cio_http_response *r, const char *nam
 const char *cio_http_response_body(const cio_http_response *r, size_t *len);
 /// The body decoded as JSON (httpx's r.json()), with Jansson: sets *out to
 /// a new reference (json_decref() it).  Does not await.  Returns 0, -EBADMSG
-/// (the body is not JSON; cio_http_client_error() says where), -EINVAL
+/// (the body is not JSON, or nests arrays and objects deeper than 128
+/// levels; cio_http_client_error() says where), -EINVAL
 /// (NULL, or a streamed response), -ENOTSUP (cio was built without
 /// Jansson).
 int cio_http_response_json(const cio_http_response *r, struct json_t **out);

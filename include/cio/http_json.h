@@ -19,7 +19,10 @@ extern "C" {
 /// Parses the request body as JSON (strict, UTF-8 checked).  Returns 0 and
 /// *out (the caller json_decref()s it), or -EINVAL after answering 422 in
 /// FastAPI's shape ({"detail":[{"type":"json_invalid","loc":["body",pos],
-/// ...}]}): the handler should then return at once.
+/// ...}]}), or after answering 400 {"detail":"There was an error parsing
+/// the body"} for JSON nested deeper than 128 arrays and objects (Jansson's
+/// parser recurses per level, and a task's stack is small; FastAPI answers
+/// the same beyond Python's limit): the handler should then return at once.
 int cio_http_body_json(cio_http_req *req, cio_http_res *res, json_t **out);
 
 /// Answers with `value` serialized compactly (the caller keeps its

@@ -48,6 +48,7 @@
 #include "../loop/loop.h"
 #include "../sync/quarantine.h"
 #include "../task/task.h"
+#include "json_check.h"
 
 #define CLIENT_MAGIC 0x68636c69u // "hcli"
 #define DEFAULT_MAX_BODY ((size_t)64 << 20)
@@ -1309,6 +1310,11 @@ int cio_http_response_json(const cio_http_response *r, struct json_t **out) {
   if (out) *out = NULL;
   if (!r || !out || r->stream) return -EINVAL;
 #ifdef CIO_HAVE_JANSSON
+  if (!cio__json_depth_ok(r->body, r->len)) { // Jansson recurses per level; a task's stack is small
+    snprintf(last_error, sizeof last_error, "not JSON cio parses: nested deeper than %d levels",
+             CIO__JSON_MAX_DEPTH);
+    return -EBADMSG;
+  }
   json_error_t err;
   *out = json_loadb(r->body, r->len, JSON_DECODE_ANY, &err);
   if (*out) return 0;

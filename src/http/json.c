@@ -17,6 +17,11 @@ int cio_http_body_json(cio_http_req *req, cio_http_res *res, json_t **out) {
   if (!req || !res || !out) return -EINVAL;
   size_t len;
   const char *body = cio_http_body(req, &len);
+  *out = NULL;
+  if (body && !cio__json_depth_ok(body, len)) { // beyond what a task's stack parses
+    cio_http_json(res, 400, "{\"detail\":\"There was an error parsing the body\"}");
+    return -EINVAL;
+  }
   json_error_t err;
   *out = body ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &err) : NULL;
   if (*out) return 0;

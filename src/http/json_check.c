@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "model.h"
+#include "json_check.h"
 
 // A parse in progress: the text, and the error once there is one.
 struct scan {
@@ -103,6 +103,7 @@ static bool scan_number(const struct scan *sc, size_t i, size_t *end) {
 static bool scan_value(struct scan *sc, size_t i, size_t *end, int depth);
 
 // An object whose '{' is at i - 1.
+// NOLINTNEXTLINE(misc-no-recursion): bounded as scan_value is
 static bool scan_object(struct scan *sc, size_t i, size_t *end, int depth) {
   i = skip_ws(sc, i);
   if (i < sc->n && sc->s[i] == '}') {
@@ -127,6 +128,7 @@ static bool scan_object(struct scan *sc, size_t i, size_t *end, int depth) {
 }
 
 // An array whose '[' is at i - 1.
+// NOLINTNEXTLINE(misc-no-recursion): bounded as scan_value is
 static bool scan_array(struct scan *sc, size_t i, size_t *end, int depth) {
   i = skip_ws(sc, i);
   if (i < sc->n && sc->s[i] == ']') {
@@ -144,9 +146,11 @@ static bool scan_array(struct scan *sc, size_t i, size_t *end, int depth) {
   return true;
 }
 
-// A value at i (no whitespace before it): *end past it.
+// A value at i (no whitespace before it): *end past it.  The recursion is
+// bounded: callers measured the text's depth first (cio__json_depth_ok).
+// NOLINTNEXTLINE(misc-no-recursion): bounded by CIO__JSON_MAX_DEPTH
 static bool scan_value(struct scan *sc, size_t i, size_t *end, int depth) {
-  if (depth > 10000) return fail(sc, i, "Expecting value"); // Python: RecursionError
+  if (depth > CIO__JSON_MAX_DEPTH) return fail(sc, i, "Expecting value"); // (not reached)
   if (i >= sc->n) return fail(sc, i, "Expecting value");
   switch (sc->s[i]) {
   case '"': return scan_string(sc, i, end);
@@ -169,6 +173,27 @@ static size_t chars_before(const char *s, size_t n) {
   size_t c = 0;
   for (size_t i = 0; i < n; i++) c += ((unsigned char)s[i] & 0xC0) != 0x80;
   return c;
+}
+
+bool cio__json_depth_ok(const char *s, size_t n) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (in_string) {
+      if (c == '\\')
+        i++; // the escaped character is not a quote
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > CIO__JSON_MAX_DEPTH) return false;
+    } else if ((c == ']' || c == '}') && depth) {
+      depth--;
+    }
+  }
+  return true;
 }
 
 bool cio__json_check(const char *s, size_t n, size_t *pos, const char **msg) {

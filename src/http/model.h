@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "../../include/cio/http_model.h"
+#include "json_check.h"
 #include "json_text.h"
 
 #define MAX_DEPTH 32 // nesting of models and lists in a declaration and in a location
@@ -124,9 +125,6 @@ bool cio__http_have_json(void);
 void cio__json_dump(struct cio__jtext *j, const json_t *v);
 #endif
 
-// json_check.c: where the JSON text s[0..n) stops parsing, in characters
-// (Python's JSONDecodeError.pos), and Python's message for it ("Expecting
-// value").  Returns false for a text that parses.
-bool cio__json_check(const char *s, size_t n, size_t *pos, const char **msg);
+// json_check.h: cio__json_depth_ok, cio__json_check.
 
 #endif

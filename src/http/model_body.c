@@ -392,7 +392,10 @@ int cio__http_body_read(cio_http_req *req, struct errs *e, struct body_in *in) {
   // Python's json.loads(bytes) takes a UTF-8 BOM; text that is not UTF-8
   // fails to decode, which FastAPI answers 400.
   if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) body += 3, len -= 3;
-  if (!utf8_valid((const unsigned char *)body, len)) return -EBADMSG;
+  // Not UTF-8, or nested beyond what a task's stack parses (Python's json
+  // module fails too, deeper): FastAPI's 400.
+  if (!utf8_valid((const unsigned char *)body, len) || !cio__json_depth_ok(body, len))
+    return -EBADMSG;
   json_error_t jerr;
   json_t *v = json_loadb(body, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
   size_t pos = 0;
