@@ -251,6 +251,9 @@ static void parameter(struct cio__jtext *j, const cio_http_field *f, struct name
   cio__jt_lit(j, where_name[f->in]);
   cio__jt_lit(j, f->def ? "\",\"required\":false" : "\",\"required\":true");
   cio__jt_lit(j, ",\"schema\":");
+  // An enum is remembered by the declaration itself: the copy below lives on
+  // this stack, and the schemas are written after every operation.
+  if (f->type == CIO_HTTP_ENUM && f->enum_name) remember(nm, f, true);
   cio_http_field plain = *f;
   plain.description = NULL; // said once, beside the schema
   field_schema(j, &plain, nm, true);
