@@ -3,7 +3,7 @@
 // The tour: every pattern of the asyncio quick-reference guide, run in C
 // with cio, each with what it shows and the time it took.
 //
-//   tour            (make demo)     about 15 seconds
+//   tour            (make demo)     about 17 seconds
 //   tour --quick                    every wait 10x shorter (CI)
 #include <cio.h>
 #include <cio/http.h>
