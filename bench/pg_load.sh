@@ -9,7 +9,11 @@
 #                on a table of 100,000 rows (N = 1, 10, 100);
 #   pg-fetch     rows per second reading a 1,000,000-row table whole.
 # Runtimes: cio (bench_pg_load), Go's pgx v4 (go1: GOMAXPROCS=1, and go),
-# asyncpg on uvloop (bench/peers/run_peer.sh).  Each runs PG_ROUNDS times
+# asyncpg on uvloop (bench/peers/run_peer.sh).  A pool's release resets
+# the session in asyncpg and in cio (four statements: the server's work per
+# query about doubles) and not in pgxpool, so the select rows run cio both
+# ways and compare like with like: "cio" (reset) with asyncpg,
+# "cio-noreset" (PG_NO_RESET: as pgxpool) with pgx.  Each runs PG_ROUNDS times
 # (default 2) and keeps its best.  Prints "<workload> <runtime> <value>
 # <unit>" rows with cio's ratio to each peer, and last "pg <cio's
 # pg-select-100> q/s".
@@ -63,6 +67,8 @@ run() {
   set +e
   if [ "$rt" = cio ]; then
     out=$(timeout -k 5 300 taskset -c 1 "$build/bench/bench_pg_load" "$conninfo" "$@" 2>&1)
+  elif [ "$rt" = cio-noreset ]; then
+    out=$(PG_NO_RESET=1 timeout -k 5 300 taskset -c 1 "$build/bench/bench_pg_load" "$conninfo" "$@" 2>&1)
   else
     out=$(timeout -k 5 300 taskset -c 1 "$here/peers/run_peer.sh" "$rt" pg_load "$conninfo" "$@" 2>&1)
   fi
@@ -79,11 +85,12 @@ run() {
 
 # One workload: every runtime PG_ROUNDS times, in turns; then the rows.
 measure() {
-  local name=$1 unit=$2 rt
+  local name=$1 unit=$2 rt base ours_rt=cio
   shift 2
   declare -A got=() why=()
+  [ "$1" = select ] && ours_rt="cio cio-noreset"
   for _ in $(seq "$rounds"); do
-    for rt in cio $peers; do
+    for rt in $ours_rt $peers; do
       [ -z "${why[$rt]:-}" ] || continue
       run "$rt" "$@"
       if [ -n "$result" ]; then got[$rt]=$(best "${got[$rt]:-}" "$result"); else why[$rt]=$note; fi
@@ -94,12 +101,15 @@ measure() {
     printf '%-13s %-8s %12s (%s)\n' "$name" cio - "${why[cio]}"
     exit 1
   fi
-  printf '%-13s %-8s %12s %s\n' "$name" cio "$ours" "$unit"
+  printf '%-13s %-11s %12s %s\n' "$name" cio "$ours" "$unit"
+  [ -z "${got[cio-noreset]:-}" ] || printf '%-13s %-11s %12s %s\n' "$name" cio-noreset "${got[cio-noreset]}" "$unit"
   for rt in $peers; do
+    base=cio
+    case $rt in go*) [ -z "${got[cio-noreset]:-}" ] || base=cio-noreset ;; esac
     if [ -n "${got[$rt]:-}" ]; then
-      printf '%-13s %-8s %12s %s   cio/%s = %s\n' "$name" "$rt" "${got[$rt]}" "$unit" "$rt" "$(ratio "$ours" "${got[$rt]}")"
+      printf '%-13s %-11s %12s %s   %s/%s = %s\n' "$name" "$rt" "${got[$rt]}" "$unit" "$base" "$rt" "$(ratio "${got[$base]}" "${got[$rt]}")"
     else
-      printf '%-13s %-8s %12s (%s)\n' "$name" "$rt" - "${why[$rt]:-not run}"
+      printf '%-13s %-11s %12s (%s)\n' "$name" "$rt" - "${why[$rt]:-not run}"
     fi
   done
 }

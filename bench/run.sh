@@ -14,7 +14,7 @@ build=${1:?usage: run.sh BUILD_DIR [workload ...]}
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 workloads=("$@")
-[ ${#workloads[@]} -gt 0 ] || workloads=(switch spawn idle timers gather wait_first queue lock sem echo conns http http_gather https_hello tls_handshake tls_bulk client pg procpool xloop_queue debug_cost)
+[ ${#workloads[@]} -gt 0 ] || workloads=(switch spawn idle timers gather wait_first queue lock sem echo conns http http_gather http_validate https_hello tls_handshake tls_bulk client pg procpool xloop_queue debug_cost)
 
 # Peers to run per workload (Python is slow at a million tasks: it gets a
 # smaller count where noted and its figure is per task anyway).
@@ -114,6 +114,11 @@ for w in "${workloads[@]}"; do
   fi
   if [ "$w" = http_gather ]; then
     "$here/http_gather.sh" "$build" || true
+    continue
+  fi
+  # Declared body validation against plain checks, FastAPI and Go.
+  if [ "$w" = http_validate ]; then
+    "$here/http_validate.sh" "$build" || true
     continue
   fi
   # PostgreSQL drivers against a local server: pg_load.sh.

@@ -211,25 +211,29 @@ static int answer(cio_http_res *res, json_t *value) {
   return rc;
 }
 
-// A str parameter as JSON: its value, or null.
-static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
+// A str parameter as JSON: its value (whole, NUL bytes too), or null.
+static json_t *arg_or_null(cio_http_req *req, const char *name) {
+  size_t n;
+  const char *s = cio_http_arg_str_n(req, name, &n);
+  return s ? json_stringn(s, n) : json_null();
+}
 
 // @app.get("/items"): skip, limit, q.
 static int read_items(cio_http_req *req, cio_http_res *res, void *arg) {
   (void)arg;
   return answer(res, json_pack("{s:I, s:I, s:o}", "skip", (json_int_t)cio_http_arg_int(req, "skip"),
                                "limit", (json_int_t)cio_http_arg_int(req, "limit"), "q",
-                               str_or_null(cio_http_arg_str(req, "q"))));
+                               arg_or_null(req, "q")));
 }
 
 // @app.get("/items/{item_id}"): a path parameter, a flag, a header, a cookie.
 static int read_item(cio_http_req *req, cio_http_res *res, void *arg) {
   (void)arg;
-  return answer(res, json_pack("{s:I, s:b, s:o, s:o}", "item_id",
-                               (json_int_t)cio_http_arg_int(req, "item_id"), "short",
-                               (int)cio_http_arg_bool(req, "short"), "x_token",
-                               str_or_null(cio_http_arg_str(req, "x_token")), "session",
-                               str_or_null(cio_http_arg_str(req, "session"))));
+  return answer(res,
+                json_pack("{s:I, s:b, s:o, s:o}", "item_id",
+                          (json_int_t)cio_http_arg_int(req, "item_id"), "short",
+                          (int)cio_http_arg_bool(req, "short"), "x_token",
+                          arg_or_null(req, "x_token"), "session", arg_or_null(req, "session")));
 }
 
 // @app.post("/items", response_model=Item): the item, validated, echoed.

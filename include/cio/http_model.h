@@ -134,6 +134,9 @@ int64_t cio_http_arg_int(const cio_http_req *req, const char *name);
 double cio_http_arg_float(const cio_http_req *req, const char *name);
 bool cio_http_arg_bool(const cio_http_req *req, const char *name);
 const char *cio_http_arg_str(const cio_http_req *req, const char *name);
+/// The same, NUL bytes included (a query value sent with %00): *len (may
+/// be NULL) receives the length.
+const char *cio_http_arg_str_n(const cio_http_req *req, const char *name, size_t *len);
 /// True if the parameter is null (absent with default "null") or not declared.
 bool cio_http_arg_null(const cio_http_req *req, const char *name);
 

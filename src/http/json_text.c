@@ -79,7 +79,7 @@ void cio__jt_float(struct cio__jtext *j, double v) {
   }
   snprintf(e, sizeof e, "%.*e", prec - 1, v);
   // e is "-d.ddde+XX": its digits and its exponent.
-  char digits[24];
+  char digits[24] = {'0'};
   size_t nd = 0;
   const char *p = e;
   bool neg = *p == '-';

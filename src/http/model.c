@@ -440,7 +440,10 @@ static void param_default(const struct vfield *vf, struct argval *v) {
   case CIO_HTTP_INT: v->i = strtoll(d, NULL, 10), v->d = (double)v->i; break;
   case CIO_HTTP_FLOAT: v->d = strtod(d, NULL); break;
   case CIO_HTTP_BOOL: v->i = strcmp(d, "true") == 0; break;
-  default: v->s = vf->def_str; break;
+  default:
+    v->s = vf->def_str;
+    v->n = strlen(vf->def_str);
+    break;
   }
 }
 
@@ -487,7 +490,7 @@ static void param_validate(cio_http_req *req, const struct vfield *vf, struct ar
     break;
   }
   case CIO_HTTP_BOOL: {
-    bool b;
+    bool b = false;
     const char *etype, *emsg;
     if (!cio__http_text_to(P_BOOL, text, n, &b, &etype, &emsg))
       cio__http_err_add(e, etype, &at, emsg, input.p, input.n, NULL);
@@ -496,7 +499,7 @@ static void param_validate(cio_http_req *req, const struct vfield *vf, struct ar
   }
   case CIO_HTTP_ENUM: {
     for (const char *const *p = f->values; *p; p++)
-      if (strlen(*p) == n && memcmp(*p, text, n) == 0) v->s = *p;
+      if (strlen(*p) == n && memcmp(*p, text, n) == 0) v->s = *p, v->n = n;
     if (v->s) break;
     struct cio__jtext exp = cio__jt_new(64), msg = cio__jt_new(96), ctx = cio__jt_new(96);
     cio__http_enum_expected(&exp, f->values);
@@ -513,7 +516,7 @@ static void param_validate(cio_http_req *req, const struct vfield *vf, struct ar
     break;
   }
   default: // a string
-    if (cio__http_check_str(e, vf, &at, text, n, input.p, input.n)) v->s = text;
+    if (cio__http_check_str(e, vf, &at, text, n, input.p, input.n)) v->s = text, v->n = n;
     break;
   }
   free(input.p);
@@ -522,10 +525,25 @@ static void param_validate(cio_http_req *req, const struct vfield *vf, struct ar
 int cio__http_validate(const struct vroute *vr, cio_http_req *req, cio_http_res *res) {
   struct errs e = {cio__jt_new(256), 0};
   req->vr = vr;
+  // The body is read first: JSON that does not parse is answered at once
+  // with that error alone, a body that is not UTF-8 with 400.
+  struct body_in body = {BODY_NONE, NULL};
+  int rc = vr->body ? cio__http_body_read(req, &e, &body) : 0;
+  if (rc == -EBADMSG) {
+    free(e.j.p);
+    cio_http_json(res, 400, "{\"detail\":\"There was an error parsing the body\"}");
+    return rc;
+  }
+  if (rc < 0) {
+    cio__jt_lit(&e.j, "]}");
+    (void)cio__http_jt_answer(res, 422, &e.j, "{\"detail\":\"Unprocessable Content\"}");
+    return rc;
+  }
   if (vr->nparams) {
     req->args = cio__calloc(vr->nparams, sizeof *req->args);
     if (!req->args) {
       free(e.j.p);
+      cio__http_body_value_free(body.json);
       cio__http_error_body(res, 503);
       return -ENOMEM;
     }
@@ -537,7 +555,7 @@ int cio__http_validate(const struct vroute *vr, cio_http_req *req, cio_http_res 
   for (size_t w = 0; w < 4; w++)
     for (size_t i = 0; i < vr->nparams; i++)
       if (vr->params[i].f->in == order[w]) param_validate(req, &vr->params[i], &req->args[i], &e);
-  if (vr->body) (void)cio__http_validate_body(vr, req, &e);
+  if (vr->body) (void)cio__http_validate_body(vr, req, &e, &body);
   if (e.n == 0 && e.j.p) {
     free(e.j.p);
     return 0;
@@ -602,6 +620,13 @@ bool cio_http_arg_bool(const cio_http_req *req, const char *name) {
 const char *cio_http_arg_str(const cio_http_req *req, const char *name) {
   const struct argval *v = find_arg(req, name);
   return v && !v->null ? v->s : NULL;
+}
+
+const char *cio_http_arg_str_n(const cio_http_req *req, const char *name, size_t *len) {
+  const struct argval *v = find_arg(req, name);
+  bool set = v && !v->null && v->s;
+  if (len) *len = set ? v->n : 0;
+  return set ? v->s : NULL;
 }
 
 bool cio_http_arg_null(const cio_http_req *req, const char *name) {

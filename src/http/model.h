@@ -54,6 +54,7 @@ struct argval {
   int64_t i;        // CIO_HTTP_INT (and BOOL as 0/1)
   double d;         // CIO_HTTP_FLOAT
   const char *s;    // CIO_HTTP_STR and ENUM (the request's, or the declaration's default)
+  size_t n;         //   its length (a query value may hold a NUL)
 };
 
 // Where a value is, for an error's "loc": strings and indexes.
@@ -95,10 +96,24 @@ bool cio__http_check_str(struct errs *e, const struct vfield *vf, const struct l
 bool cio__http_check_num(struct errs *e, const struct vfield *vf, const struct loc *at, double v,
                          const char *input, size_t input_len);
 
-// model_body.c (with Jansson; without it, the stubs there refuse): validates
-// the body against vr->body, adding errors; on success stores the new value
-// in req.  Returns true if it added no error.
-bool cio__http_validate_body(const struct vroute *vr, cio_http_req *req, struct errs *e);
+// A request body as FastAPI reads it, before validation.
+enum { BODY_NONE, BODY_BYTES, BODY_JSON };
+struct body_in {
+  int kind;   // none (no body, or JSON null), bytes (not a JSON content type), JSON
+  void *json; //   the parsed value (a json_t), for BODY_JSON
+};
+
+// model_body.c (with Jansson; without it, the stubs there refuse): reads
+// the body as FastAPI does, before the parameters are validated.  Returns
+// 0 with *in; -EINVAL after adding json_invalid (answered alone, at once,
+// as FastAPI does); -EBADMSG for a body that is not UTF-8 (FastAPI's 400).
+int cio__http_body_read(cio_http_req *req, struct errs *e, struct body_in *in);
+
+// Validates the body read against vr->body, adding errors; on success
+// stores the new value in req.  Takes in->json.  Returns true if it added
+// no error.
+bool cio__http_validate_body(const struct vroute *vr, cio_http_req *req, struct errs *e,
+                             struct body_in *in);
 void cio__http_body_value_free(void *value);
 bool cio__http_have_json(void);
 

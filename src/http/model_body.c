@@ -254,6 +254,12 @@ static json_t *validate_array(struct vctx *c, const struct vfield *vf, const jso
     verr(c, "list_type", at, "Input should be a valid list", v, NULL);
     return NULL;
   }
+  // Too many items is that error alone: pydantic stops at the first item
+  // beyond max_length, whatever the items before it were.
+  if (vf->f->max_length && json_array_size(v) > vf->f->max_length) {
+    (void)list_length(c, vf, v, at, json_array_size(v));
+    return NULL;
+  }
   json_t *out = json_array();
   bool ok = out != NULL;
   if (at->n >= MAX_DEPTH) return json_decref(out), NULL;
@@ -353,35 +359,51 @@ static bool json_content_type(const char *ct) {
          (n > 17 && strncasecmp(ct + n - 5, "+json", 5) == 0);
 }
 
-bool cio__http_validate_body(const struct vroute *vr, cio_http_req *req, struct errs *e) {
-  struct vctx c = {e};
-  struct loc at = {.n = 1};
-  at.key[0] = "body";
+// True if s[0..n) is well-formed UTF-8 (no overlongs, no surrogates).
+static bool utf8_valid(const unsigned char *s, size_t n) {
+  for (size_t i = 0; i < n;) {
+    unsigned char c = s[i];
+    size_t k = c < 0x80             ? 1
+               : (c & 0xE0) == 0xC0 ? 2
+               : (c & 0xF0) == 0xE0 ? 3
+               : (c & 0xF8) == 0xF0 ? 4
+                                    : 0;
+    if (!k || i + k > n || (k == 2 && c < 0xC2) || (k == 4 && c > 0xF4)) return false;
+    for (size_t m = 1; m < k; m++)
+      if ((s[i + m] & 0xC0) != 0x80) return false;
+    if (k == 3 && ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] >= 0xA0))) return false;
+    if (k == 4 && ((c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] >= 0x90))) return false;
+    i += k;
+  }
+  return true;
+}
+
+int cio__http_body_read(cio_http_req *req, struct errs *e, struct body_in *in) {
+  in->kind = BODY_NONE;
+  in->json = NULL;
   size_t len;
   const char *body = cio_http_body(req, &len);
-  if (!body || len == 0) { // no body: FastAPI's None
-    cio__http_err_add(e, "missing", &at, "Field required", NULL, 0, NULL);
-    return false;
-  }
+  if (!body || len == 0) return 0; // no body: FastAPI's None
   const char *ct = cio_http_header(req, "Content-Type");
-  if (ct && !json_content_type(ct)) { // not JSON: the bytes as they are, which no model takes
-    struct cio__jtext in = cio__jt_new(len + 8);
-    cio__jt_str(&in, body, len);
-    if (in.p)
-      cio__http_err_add(e, "model_attributes_type", &at,
-                        "Input should be a valid dictionary or object to extract fields from", in.p,
-                        in.n, NULL);
-    else
-      e->j.p = (free(e->j.p), NULL);
-    free(in.p);
-    return false;
+  if (ct && !json_content_type(ct)) { // not JSON: the bytes as they are
+    in->kind = BODY_BYTES;
+    return 0;
   }
+  // Python's json.loads(bytes) takes a UTF-8 BOM; text that is not UTF-8
+  // fails to decode, which FastAPI answers 400.
+  if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) body += 3, len -= 3;
+  if (!utf8_valid((const unsigned char *)body, len)) return -EBADMSG;
   json_error_t jerr;
-  json_t *in = json_loadb(body, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-  if (!in) {
-    size_t pos = 0;
-    const char *why = NULL;
-    if (!cio__json_check(body, len, &pos, &why)) why = jerr.text; // Python would take it
+  json_t *v = json_loadb(body, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+  size_t pos = 0;
+  const char *why = NULL;
+  bool python_fails = !v && cio__json_check(body, len, &pos, &why);
+  // An integer beyond 64 bits, which Python reads: as a float (a float
+  // field takes it; an int field then refuses it as too large).
+  if (!v && !python_fails)
+    v = json_loadb(body, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &jerr);
+  if (!v) {
+    if (!why) why = jerr.text; // (Python would take it: NaN, Infinity)
     struct cio__jtext ctx = cio__jt_new(96);
     cio__jt_lit(&ctx, "{\"error\":");
     cio__jt_str(&ctx, why, strlen(why));
@@ -392,10 +414,43 @@ bool cio__http_validate_body(const struct vroute *vr, cio_http_req *req, struct 
     else
       e->j.p = (free(e->j.p), NULL);
     free(ctx.p);
+    return -EINVAL;
+  }
+  if (json_is_null(v)) { // FastAPI reads null as no body
+    json_decref(v);
+    return 0;
+  }
+  in->kind = BODY_JSON;
+  in->json = v;
+  return 0;
+}
+
+bool cio__http_validate_body(const struct vroute *vr, cio_http_req *req, struct errs *e,
+                             struct body_in *in) {
+  struct vctx c = {e};
+  struct loc at = {.n = 1};
+  at.key[0] = "body";
+  if (in->kind == BODY_NONE) {
+    cio__http_err_add(e, "missing", &at, "Field required", NULL, 0, NULL);
     return false;
   }
-  json_t *out = validate(&c, vr->body, in, &at);
-  json_decref(in);
+  if (in->kind == BODY_BYTES) { // which no model takes
+    size_t len;
+    const char *body = cio_http_body(req, &len);
+    struct cio__jtext text = cio__jt_new(len + 8);
+    cio__jt_str(&text, body, len);
+    if (text.p)
+      cio__http_err_add(e, "model_attributes_type", &at,
+                        "Input should be a valid dictionary or object to extract fields from",
+                        text.p, text.n, NULL);
+    else
+      e->j.p = (free(e->j.p), NULL);
+    free(text.p);
+    return false;
+  }
+  json_t *out = validate(&c, vr->body, in->json, &at);
+  json_decref(in->json);
+  in->json = NULL;
   if (!out) return false;
   req->body_value = out;
   return true;
@@ -467,8 +522,15 @@ int cio_http_answer_body(cio_http_req *req, cio_http_res *res, int status) {
 
 #else // without Jansson: no body models
 
-bool cio__http_validate_body(const struct vroute *vr, cio_http_req *req, struct errs *e) {
-  (void)vr, (void)req, (void)e;
+int cio__http_body_read(cio_http_req *req, struct errs *e, struct body_in *in) {
+  (void)req, (void)e;
+  in->kind = BODY_NONE;
+  in->json = NULL;
+  return 0;
+}
+bool cio__http_validate_body(const struct vroute *vr, cio_http_req *req, struct errs *e,
+                             struct body_in *in) {
+  (void)vr, (void)req, (void)e, (void)in;
   return false;
 }
 void cio__http_body_value_free(void *value) { (void)value; }

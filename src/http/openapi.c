@@ -100,7 +100,7 @@ static void ref(struct cio__jtext *j, const char *name) {
 }
 
 static void field_schema(struct cio__jtext *j, const cio_http_field *f, struct named *nm,
-                         bool with_title);
+                         bool with_title, bool with_description);
 
 // The schema of f's type and constraints (no title, default, nullability).
 static void type_schema(struct cio__jtext *j, const cio_http_field *f, struct named *nm) {
@@ -158,7 +158,7 @@ static void type_schema(struct cio__jtext *j, const cio_http_field *f, struct na
   }
   if (array) {
     cio__jt_lit(j, ",\"items\":");
-    field_schema(j, f->items, nm, false);
+    field_schema(j, f->items, nm, false, true);
   }
   cio__jt_lit(j, "}");
 }
@@ -166,9 +166,10 @@ static void type_schema(struct cio__jtext *j, const cio_http_field *f, struct na
 // A field's whole schema: its type (anyOf with null when it may be null),
 // title, default, description.
 static void field_schema(struct cio__jtext *j, const cio_http_field *f, struct named *nm,
-                         bool with_title) {
+                         bool with_title, bool with_description) {
   bool nullable = f->def && strcmp(f->def, "null") == 0;
-  bool extra = with_title || f->def || f->description;
+  bool described = with_description && f->description;
+  bool extra = with_title || f->def || described;
   if (!extra && !nullable) {
     type_schema(j, f, nm);
     return;
@@ -197,7 +198,7 @@ static void field_schema(struct cio__jtext *j, const cio_http_field *f, struct n
     cio__jt_lit(j, ",\"default\":");
     cio__jt_lit(j, f->def);
   }
-  if (f->description) {
+  if (described) {
     cio__jt_lit(j, ",\"description\":");
     cio__jt_str(j, f->description, strlen(f->description));
   }
@@ -210,7 +211,7 @@ static void model_schema(struct cio__jtext *j, const cio_http_model *m, struct n
     if (f != m->fields) cio__jt_lit(j, ",");
     cio__jt_str(j, f->name, strlen(f->name));
     cio__jt_lit(j, ":");
-    field_schema(j, f, nm, true);
+    field_schema(j, f, nm, true, true);
   }
   cio__jt_lit(j, "},\"type\":\"object\"");
   bool any = false;
@@ -251,12 +252,7 @@ static void parameter(struct cio__jtext *j, const cio_http_field *f, struct name
   cio__jt_lit(j, where_name[f->in]);
   cio__jt_lit(j, f->def ? "\",\"required\":false" : "\",\"required\":true");
   cio__jt_lit(j, ",\"schema\":");
-  // An enum is remembered by the declaration itself: the copy below lives on
-  // this stack, and the schemas are written after every operation.
-  if (f->type == CIO_HTTP_ENUM && f->enum_name) remember(nm, f, true);
-  cio_http_field plain = *f;
-  plain.description = NULL; // said once, beside the schema
-  field_schema(j, &plain, nm, true);
+  field_schema(j, f, nm, true, false); // its description goes beside the schema
   if (f->description) {
     cio__jt_lit(j, ",\"description\":");
     cio__jt_str(j, f->description, strlen(f->description));

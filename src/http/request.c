@@ -8,6 +8,7 @@
 // becomes U+FFFD), and query strings as urllib's parse_qsl.  The file goes:
 // the arena, setting a request up from its head, then the accessors
 // (method, path, path and query parameters, headers, body).
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,22 +169,55 @@ const char *cio_http_query(const cio_http_req *req, const char *name) {
   return q && strlen(q->value) == q->len ? q->value : NULL;
 }
 
-// Converts the whole of s[0..n) (no NUL inside) as an integer.
+// Numbers written as Python (and pydantic 2) reads them from text:
+// whitespace around, a sign, single underscores between digits ("1_000");
+// an integer may end in a fraction of zeros ("3.0"), which pydantic takes.
+// The cleaned text (underscores out) goes to buf; false if it is not a
+// number's or does not fit.
+static bool py_number_text(const char *s, size_t n, char *buf, size_t cap) {
+  if (!n || strlen(s) != n) return false; // (a NUL inside)
+  while (n && strchr(" \t\n\r\f\v", *s)) s++, n--;
+  while (n && strchr(" \t\n\r\f\v", s[n - 1])) n--;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == '_') { // only between two digits
+      if (i == 0 || i + 1 == n || !isdigit((unsigned char)s[i - 1]) ||
+          !isdigit((unsigned char)s[i + 1]))
+        return false;
+      continue;
+    }
+    if (k + 1 >= cap) return false;
+    buf[k++] = s[i];
+  }
+  buf[k] = '\0';
+  return k > 0;
+}
+
+// Converts the whole of s[0..n) as an integer.
 static bool to_int(const char *s, size_t n, int64_t *out) {
-  if (!n || strlen(s) != n) return false;
-  char *end;
+  char buf[64];
+  if (!py_number_text(s, n, buf, sizeof buf)) return false;
+  char *dot = strchr(buf, '.');
+  if (dot && dot > buf && isdigit((unsigned char)dot[-1]) && dot[1] &&
+      strspn(dot + 1, "0") == strlen(dot + 1))
+    *dot = '\0'; // "3.0" is 3
+  const char *digits = buf + (buf[0] == '+' || buf[0] == '-');
+  if (!*digits || strspn(digits, "0123456789") != strlen(digits)) return false;
   errno = 0;
-  long long v = strtoll(s, &end, 10);
-  if (*end || errno) return false;
+  long long v = strtoll(buf, NULL, 10);
+  if (errno) return false;
   *out = v;
   return true;
 }
 
 static bool to_float(const char *s, size_t n, double *out) {
-  if (!n || strlen(s) != n) return false;
+  char buf[128];
+  if (!py_number_text(s, n, buf, sizeof buf)) return false;
+  // strtod reads hexadecimal ("0x1p3"), which Python's float() does not.
+  if (strpbrk(buf, "xXpP")) return false;
   char *end;
-  double d = strtod(s, &end);
-  if (*end) return false;
+  double d = strtod(buf, &end);
+  if (*end || end == buf) return false;
   *out = d;
   return true;
 }
