@@ -584,8 +584,8 @@ static void database(void) {
   db = NULL;
   cluster_stop(&cl);
   report(s1 == 0 && s2 == 0 && grc == 0 && conc < seq * 0.75 && rows == 2 && clean, name,
-         "cluster up in %.1f s · 2 queries of %.1f s: sequential %.2f s, gathered %.2f s · "
-         "a transaction: %d rows · pg_sleep(10) cut off after %.2f s, connection %s",
+         "server up in %.1f s · 2 × pg_sleep(%.1f): sequential %.2f s, gathered %.2f s · "
+         "transaction: %d rows · pg_sleep(10) cut off at %.2f s, connection %s",
          started, slow, seq, conc, rows, took, clean ? "clean" : "NOT clean");
 }
 #else
