@@ -26,7 +26,8 @@ demo: all
 # The guide's FastAPI demo service, in the foreground (PORT, default 8000).
 PORT ?= 8000
 # HTTPS: TLS_CERT=cert.pem TLS_KEY=key.pem (PEM files; without them it says
-# how to make a self-signed pair).
+# how to make a self-signed pair).  DATABASE_URL=... (libpq's conninfo) adds
+# the /db/users routes (docs/pg.md).
 # WORKERS=n: n loops on n threads sharing the port (0: one per CPU).
 serve: all
 	@TLS_CERT="$(TLS_CERT)" TLS_KEY="$(TLS_KEY)" WORKERS="$(WORKERS)" $(BUILD)/examples/fastapi_demo $(PORT)

@@ -12,6 +12,19 @@
 //   GET /models/{name}      -> an enum in the path
 //   GET /openapi.json, /docs, /redoc: the document and its pages
 //
+// With DATABASE_URL set (libpq's conninfo or a postgresql:// URI; a build
+// with libpq and Jansson), a pool of connections, the tables users (id,
+// name) and posts (id, user_id, title) made and seeded if missing, and:
+//
+//   GET /db/users/{user_id}          -> {"id":1,"name":"alice"}, or 404
+//   GET /db/users/{user_id}/profile  -> the user and their posts: two queries
+//                                       on two connections, gathered
+//   POST /db/users                   -> {"name": "..."} (min_length 1) inserted,
+//                                       201 with the row
+//
+// A database failure is answered 503 {"detail":"database error: SQLSTATE
+// ..."}; the pool is closed when the server stops.
+//
 // Every route is declared as FastAPI declares it (<cio/http_model.h>):
 // what does not validate is answered 422 with FastAPI's error list before
 // the handler runs.  tests/fastapi_ref/demo_app.py is the same service in
@@ -45,6 +58,10 @@
 #endif
 #ifdef CIO_HAVE_OPENSSL
 #include <cio/tls.h>
+#endif
+#if defined(CIO_HAVE_JANSSON) && defined(CIO_HAVE_PQ)
+#define DEMO_DB // the database routes (DATABASE_URL): libpq, and Jansson for the body model
+#include <cio/pg.h>
 #endif
 
 // @app.get("/")
@@ -238,6 +255,195 @@ static int get_model(cio_http_req *req, cio_http_res *res, void *arg) {
 }
 #endif
 
+#ifdef DEMO_DB
+// ---------------------------------------------------------------- the database
+// With DATABASE_URL set (libpq's "host=... dbname=..." or a postgresql://
+// URI), a pool of connections and three routes on two tables.
+
+static cio_pg_pool *db; // opened in serve(), closed when the server stops
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS users (id bigserial PRIMARY KEY, name text NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS posts (id bigserial PRIMARY KEY,"
+    "  user_id bigint NOT NULL REFERENCES users (id), title text NOT NULL);"
+    "INSERT INTO users (name) SELECT n FROM unnest(ARRAY['alice', 'bob', 'carol']) AS n"
+    "  WHERE NOT EXISTS (SELECT 1 FROM users);"
+    "INSERT INTO posts (user_id, title) SELECT u.id, p.title"
+    "  FROM (VALUES ('alice', 'Hello, cio'), ('alice', 'Gathering queries'),"
+    "              ('bob', 'Pools')) AS p (name, title) JOIN users u USING (name)"
+    "  WHERE NOT EXISTS (SELECT 1 FROM posts)";
+
+// One query on a connection of the pool: acquire, query, release.  On
+// CIO_PG_ERROR, copies the SQLSTATE to `sqlstate` (the connection's own copy
+// is gone once it is released).
+static int db_query(const char *sql, const cio_pg_param *params, size_t n, cio_pg_result **out,
+                    char sqlstate[6]) {
+  cio_pg *conn;
+  int rc = cio_pg_pool_acquire(db, 5.0, &conn);
+  if (rc < 0) return rc;
+  rc = cio_pg_query(conn, sql, params, n, out);
+  if (rc == CIO_PG_ERROR) snprintf(sqlstate, 6, "%s", cio_pg_sqlstate(conn));
+  int rel = cio_pg_pool_release(db, conn); // shielded: runs even if we are cancelled
+  return rc < 0 ? rc : rel;
+}
+
+// A failed query as 503 {"detail": "database error: SQLSTATE 42P01"} (or
+// the reason the server could not be asked).  A cancelled handler stays
+// cancelled.
+static int db_failed(cio_http_res *res, int rc, const char *sqlstate) {
+  if (rc == -ECANCELED) return rc;
+  char detail[160];
+  if (rc == CIO_PG_ERROR)
+    snprintf(detail, sizeof detail, "database error: SQLSTATE %s", sqlstate);
+  else
+    snprintf(detail, sizeof detail, "database unavailable: %s", cio_strerror(rc));
+  json_t *body = json_pack("{s:s}", "detail", detail);
+  rc = body ? cio_http_json_value(res, 503, body) : -ENOMEM;
+  json_decref(body);
+  return rc;
+}
+
+// Row `row` of a result as a JSON object, one member per column (bigint and
+// text columns are all these tables have).
+static json_t *row_json(const cio_pg_result *r, size_t row) {
+  json_t *obj = json_object();
+  for (size_t col = 0; obj && col < cio_pg_ncols(r); col++) {
+    const char *name = cio_pg_column_name(r, col), *s;
+    int64_t i;
+    json_t *v = cio_pg_get_int(r, row, col, &i) == 0          ? json_integer((json_int_t)i)
+                : cio_pg_get_text(r, row, col, &s, NULL) == 0 ? json_string(s)
+                                                              : json_null();
+    json_object_set_new(obj, name, v);
+  }
+  return obj;
+}
+
+static int not_found(cio_http_res *res) {
+  return cio_http_json(res, 404, "{\"detail\":\"Not Found\"}"); // raise HTTPException(404)
+}
+
+// @app.get("/db/users/{user_id}"): one user, or 404.
+static int db_get_user(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)arg;
+  cio_pg_param id = {CIO_PG_T_INT8, .i = cio_http_arg_int(req, "user_id")};
+  cio_pg_result *r = NULL;
+  char sqlstate[6] = "";
+  int rc = db_query("SELECT id, name FROM users WHERE id = $1", &id, 1, &r, sqlstate);
+  if (rc < 0) return db_failed(res, rc, sqlstate);
+  rc = cio_pg_nrows(r) ? answer(res, row_json(r, 0)) : not_found(res);
+  cio_pg_result_free(r);
+  return rc;
+}
+
+// One of the profile's two queries, run as its own task.
+struct db_fetch {
+  const char *sql;     // what to run, with the user's id as $1
+  int64_t user_id;     // whose
+  cio_pg_result *rows; // its rows (owned)
+  char sqlstate[6];    // on CIO_PG_ERROR
+};
+
+static int db_fetch(void *arg) {
+  struct db_fetch *f = arg;
+  cio_pg_param id = {CIO_PG_T_INT8, .i = f->user_id};
+  return db_query(f->sql, &id, 1, &f->rows, f->sqlstate);
+}
+
+// @app.get("/db/users/{user_id}/profile"): the user and their posts, two
+// queries on two pool connections, gathered: the answer takes as long as
+// the slower one, not both.
+static int db_get_profile(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)arg;
+  int64_t id = cio_http_arg_int(req, "user_id");
+  struct db_fetch user = {"SELECT id, name FROM users WHERE id = $1", id, NULL, ""},
+                  posts = {"SELECT id, title FROM posts WHERE user_id = $1 ORDER BY id", id, NULL,
+                           ""};
+  cio_task *t[2] = {cio_spawn_named("fetch_user", db_fetch, &user),
+                    cio_spawn_named("fetch_posts", db_fetch, &posts)};
+  int rc = t[0] && t[1] ? cio_gather(t, 2, NULL, CIO_GATHER_CANCEL_ON_ERROR) : -ENOMEM;
+  if (rc < 0)
+    rc = db_failed(res, rc, user.sqlstate[0] ? user.sqlstate : posts.sqlstate);
+  else if (cio_pg_nrows(user.rows) == 0)
+    rc = not_found(res);
+  else {
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < cio_pg_nrows(posts.rows); i++)
+      json_array_append_new(list, row_json(posts.rows, i));
+    rc = answer(res, json_pack("{s:o, s:o}", "user", row_json(user.rows, 0), "posts", list));
+  }
+  cio_pg_result_free(user.rows);
+  cio_pg_result_free(posts.rows);
+  return rc;
+}
+
+// @app.post("/db/users", status_code=201): inserts the validated body.
+static int db_create_user(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)arg;
+  cio_pg_param name = {CIO_PG_T_TEXT, .s = cio_http_field_str(req, "name")};
+  cio_pg_result *r = NULL;
+  char sqlstate[6] = "";
+  int rc =
+      db_query("INSERT INTO users (name) VALUES ($1) RETURNING id, name", &name, 1, &r, sqlstate);
+  if (rc < 0) return db_failed(res, rc, sqlstate);
+  json_t *row = row_json(r, 0);
+  cio_pg_result_free(r);
+  rc = row ? cio_http_json_value(res, 201, row) : -ENOMEM;
+  json_decref(row);
+  return rc;
+}
+
+static const char *const tags_db[] = {"database", NULL};
+static const cio_http_field db_user_params[] = {
+    {.name = "user_id", .in = CIO_HTTP_PATH, .type = CIO_HTTP_INT},
+    {0},
+};
+static const cio_http_decl db_user_decl = {
+    .name = "db_get_user", .params = db_user_params, .tags = tags_db};
+static const cio_http_decl db_profile_decl = {
+    .name = "db_get_profile", .params = db_user_params, .tags = tags_db};
+static const cio_http_field new_user_fields[] = {
+    {.name = "name", .type = CIO_HTTP_STR, .min_length = 1},
+    {0},
+};
+static const cio_http_model new_user_model = {.name = "NewUser", .fields = new_user_fields};
+static const cio_http_decl db_create_decl = {
+    .name = "db_create_user", .body = &new_user_model, .status = 201, .tags = tags_db};
+
+// Opens the pool for `url`, makes the tables (with a few rows) if missing,
+// and adds the routes.  Returns 0, or < 0 after saying what failed.
+static int db_start(cio_http_app *app, const char *url) {
+  cio_pg_pool_opts opts = {.max_size = 10, .connect_timeout = 5};
+  int rc = cio_pg_pool_open(&db, url, &opts);
+  if (rc < 0) {
+    fprintf(stderr, "fastapi_demo: DATABASE_URL: %s: %s\n", cio_strerror(rc),
+            cio_pg_connect_error());
+    return rc;
+  }
+  cio_pg *conn;
+  rc = cio_pg_pool_acquire(db, 5.0, &conn);
+  if (rc == 0) {
+    rc = cio_pg_exec(conn, schema_sql, NULL, 0, NULL); // one implicit transaction
+    if (rc < 0)
+      fprintf(stderr, "fastapi_demo: creating the tables: %s (%s)\n", cio_strerror(rc),
+              cio_pg_error_message(conn));
+    int rel = cio_pg_pool_release(db, conn);
+    if (rc == 0) rc = rel;
+  } else
+    fprintf(stderr, "fastapi_demo: DATABASE_URL: %s: %s\n", cio_strerror(rc),
+            cio_pg_connect_error());
+  if (rc < 0) {
+    (void)cio_pg_pool_close(db);
+    db = NULL;
+    return rc;
+  }
+  cio_http_route_decl(app, "GET", "/db/users/{user_id}", db_get_user, NULL, &db_user_decl);
+  cio_http_route_decl(app, "GET", "/db/users/{user_id}/profile", db_get_profile, NULL,
+                      &db_profile_decl);
+  cio_http_route_decl(app, "POST", "/db/users", db_create_user, NULL, &db_create_decl);
+  return 0;
+}
+#endif
+
 struct where {
   const char *port, *host; // where to listen
   bool https;              // with TLS_CERT and TLS_KEY
@@ -287,7 +493,9 @@ static int tls_from_env(cio_tls_ctx **ctx) {
   return -1;
 }
 
-static cio_http_app *make_app(void) {
+// The app.  with_db: the database routes when DATABASE_URL is set (their
+// pool belongs to the loop that calls this, so only one loop serves them).
+static cio_http_app *make_app(bool with_db) {
   cio_http_app *app = cio_http_app_new();
   if (!app) return NULL;
 #ifdef CIO_HAVE_JANSSON
@@ -298,6 +506,19 @@ static cio_http_app *make_app(void) {
   cio_http_route_decl(app, "GET", "/items/{item_id}", read_item, NULL, &item_decl);
   cio_http_route_decl(app, "POST", "/items", create_item, NULL, &create_decl);
   cio_http_route_decl(app, "GET", "/models/{model_name}", get_model, NULL, &model_decl);
+  const char *url = getenv("DATABASE_URL");
+  if (url && *url && !with_db) {
+    fprintf(stderr, "fastapi_demo: DATABASE_URL ignored with WORKERS: a pool serves one loop\n");
+  } else if (url && *url) {
+#ifdef DEMO_DB
+    if (db_start(app, url) < 0) {
+      cio_http_app_free(app);
+      return NULL;
+    }
+#else
+    fprintf(stderr, "fastapi_demo: DATABASE_URL ignored: this cio was built without libpq\n");
+#endif
+  }
   // /openapi.json, /docs, /redoc; CIO_DOCS_ASSETS names a directory with
   // Swagger UI's and ReDoc's scripts, for a machine without the CDN.
   cio_http_openapi_opts docs = {.title = "cio demo",
@@ -316,6 +537,8 @@ static cio_http_app *make_app(void) {
   cio_http_route(app, "GET", "/", read_root, NULL);
   cio_http_route(app, "GET", "/data", get_data, NULL);
   cio_http_route(app, "GET", "/user/{user_id:int}/profile", get_profile, NULL);
+  if (getenv("DATABASE_URL"))
+    fprintf(stderr, "fastapi_demo: DATABASE_URL ignored: the database routes need Jansson\n");
 #endif
   return app;
 }
@@ -323,7 +546,7 @@ static cio_http_app *make_app(void) {
 // Serves on this loop until Ctrl-C.
 static int serve(void *arg) {
   struct where *w = arg;
-  cio_http_app *app = make_app();
+  cio_http_app *app = make_app(true);
   if (!app) return -ENOMEM;
   cio_http_opts opts = {.on_start = started, .on_start_arg = (void *)w};
   int rc = tls_from_env(&opts.tls);
@@ -335,6 +558,11 @@ static int serve(void *arg) {
               cio_strerror(rc));
   }
   cio_http_app_free(app);
+#ifdef DEMO_DB
+  if (db && cio_pg_pool_close(db) < 0)
+    fprintf(stderr, "fastapi_demo: a pool connection was not released\n");
+  db = NULL;
+#endif
 #ifdef CIO_HAVE_OPENSSL
   cio_tls_ctx_free(opts.tls);
 #endif
@@ -343,7 +571,7 @@ static int serve(void *arg) {
 
 // Serves on `workers` loops until Ctrl-C: one app, shared by all of them.
 static int serve_workers(struct where *w, int workers) {
-  cio_http_app *app = make_app();
+  cio_http_app *app = make_app(false);
   if (!app) return -ENOMEM;
   cio_http_opts opts = {.on_start = started, .on_start_arg = (void *)w};
   int rc = tls_from_env(&opts.tls);

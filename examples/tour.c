@@ -3,7 +3,7 @@
 // The tour: every pattern of the asyncio quick-reference guide, run in C
 // with cio, each with what it shows and the time it took.
 //
-//   tour            (make demo)     about 15 seconds
+//   tour            (make demo)     about 17 seconds
 //   tour --quick                    every wait 10x shorter (CI)
 #include <cio.h>
 #include <cio/http.h>
@@ -16,6 +16,11 @@
 #include <unistd.h>
 #ifdef CIO_HAVE_JANSSON
 #include <cio/http_json.h>
+#endif
+#ifdef CIO_HAVE_PQ
+#include <cio/pg.h>
+#include <glob.h>
+#include <pwd.h>
 #endif
 
 static double unit = 1.0; // seconds per "second" of the guide (0.1 with --quick)
@@ -425,6 +430,170 @@ static void fetch_many(void) {
   report(code == 0 && last, "fetching many URLs", "%s", last ? last : "fetch_many failed");
 }
 
+// "database queries" (asyncpg's pattern, <cio/pg.h>): against a throwaway
+// cluster this program starts (initdb in a temporary directory, the server
+// on a Unix socket there, as `nobody` when run as root: the server refuses
+// root), a pool; two slow queries one after the other, then gathered on two
+// connections; a transaction; a query cut off by a timeout, its connection
+// clean after.  Skipped without the server binaries or libpq.
+#ifdef CIO_HAVE_PQ
+struct cluster {
+  char dir[64];  // data/, the socket, the log
+  char bin[256]; // the server binaries' directory
+};
+
+// Runs `cmd` with sh as the cluster's user, on a worker thread (system()
+// blocks): returns its status.
+static void *shell(void *cmd) {
+  char line[1536];
+  snprintf(line, sizeof line, "%s sh -c '%s' >/dev/null 2>&1",
+           geteuid() == 0 ? "runuser -u nobody --" : "", (const char *)cmd);
+  return (void *)(intptr_t)system(line);
+}
+
+static int as_owner(const char *cmd) {
+  void *status;
+  int rc = cio_to_thread(shell, (void *)cmd, &status);
+  return rc < 0 ? rc : (int)(intptr_t)status;
+}
+
+// Makes and starts the cluster: 0, or -1 (c->dir is removed by cluster_stop
+// whatever happened).
+static int cluster_start(struct cluster *c) {
+  snprintf(c->dir, sizeof c->dir, "/tmp/cio_tour_pg_XXXXXX");
+  if (!mkdtemp(c->dir)) return c->dir[0] = '\0', -1;
+  if (geteuid() == 0) {
+    struct passwd *pw = getpwnam("nobody");
+    if (!pw || chown(c->dir, pw->pw_uid, pw->pw_gid) != 0) return -1;
+  }
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "%s/initdb -D %s/data -U postgres -A trust --no-sync", c->bin, c->dir);
+  if (as_owner(cmd) != 0) return -1;
+  snprintf(cmd, sizeof cmd,
+           "%s/pg_ctl -D %s/data -l %s/log -w -o \"-k %s -c listen_addresses= -c fsync=off\" "
+           "start",
+           c->bin, c->dir, c->dir, c->dir);
+  return as_owner(cmd) == 0 ? 0 : -1;
+}
+
+static void cluster_stop(struct cluster *c) {
+  if (!c->dir[0]) return;
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "%s/pg_ctl -D %s/data -m immediate stop", c->bin, c->dir);
+  (void)as_owner(cmd);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", c->dir);
+  (void)!system(cmd);
+}
+
+static cio_pg_pool *db;
+static double slow; // seconds each slow query sleeps on the server
+
+// One slow query on its own pool connection: SELECT pg_sleep(slow).
+static int slow_query(void *arg) {
+  (void)arg;
+  cio_pg *c;
+  int rc = cio_pg_pool_acquire(db, 5, &c);
+  if (rc < 0) return rc;
+  cio_pg_param p = {CIO_PG_T_FLOAT8, .f = slow};
+  rc = cio_pg_exec(c, "SELECT pg_sleep($1)", &p, 1, NULL);
+  int rel = cio_pg_pool_release(db, c);
+  return rc < 0 ? rc : rel;
+}
+
+// A transaction: two inserts committed together (or neither); returns the
+// rows the table then holds, or < 0.
+static int transaction(cio_pg *c) {
+  int rc = cio_pg_exec(c, "CREATE TABLE IF NOT EXISTS notes (body text)", NULL, 0, NULL);
+  if (rc == 0) rc = cio_pg_begin(c, CIO_PG_READ_COMMITTED);
+  if (rc < 0) return rc;
+  rc = cio_pg_exec(c, "INSERT INTO notes VALUES ('one')", NULL, 0, NULL);
+  if (rc == 0) rc = cio_pg_exec(c, "INSERT INTO notes VALUES ('two')", NULL, 0, NULL);
+  rc = cio_pg_tx_end(c, rc); // commits, or rolls back
+  cio_pg_result *r = NULL;
+  if (rc == 0) rc = cio_pg_query(c, "SELECT count(*) FROM notes", NULL, 0, &r);
+  int64_t n = -1;
+  if (rc == 0) rc = cio_pg_get_int(r, 0, 0, &n);
+  cio_pg_result_free(r);
+  return rc < 0 ? rc : (int)n;
+}
+
+// SELECT pg_sleep(10) under a timeout: the server is told to cancel it,
+// and the connection answers the next query.  Sets *took; returns 1 if so.
+static int cut_off(cio_pg *c, double *took) {
+  double t0 = cio_now();
+  cio_scope scope;
+  (void)cio_timeout_begin(&scope, 0.1);
+  int rc = cio_pg_exec(c, "SELECT pg_sleep(10)", NULL, 0, NULL);
+  (void)cio_scope_end(&scope);
+  *took = cio_now() - t0;
+  cio_pg_result *r = NULL;
+  int64_t one = 0;
+  bool clean = rc == -ETIMEDOUT && cio_pg_query(c, "SELECT 1", NULL, 0, &r) == 0 &&
+               cio_pg_get_int(r, 0, 0, &one) == 0 && one == 1;
+  cio_pg_result_free(r);
+  return clean;
+}
+
+static void database(void) {
+  const char *name = "database queries";
+  struct cluster cl = {"", ""};
+  glob_t g;
+  if (getenv("CIO_TEST_EMULATED")) { // qemu-user runs the tour, not the server
+    printf("-  %-22s skipped: the server cannot be started under an emulator\n", name);
+    return;
+  }
+  if (glob("/usr/lib/postgresql/*/bin/initdb", 0, NULL, &g) != 0) {
+    printf("-  %-22s skipped: needs the PostgreSQL server (apt-get install postgresql)\n", name);
+    return;
+  }
+  snprintf(cl.bin, sizeof cl.bin, "%s", g.gl_pathv[g.gl_pathc - 1]);
+  *strrchr(cl.bin, '/') = '\0';
+  globfree(&g);
+  double t0 = cio_now();
+  if (cluster_start(&cl) < 0) {
+    cluster_stop(&cl);
+    report(false, name, "could not start a throwaway cluster (initdb, pg_ctl)");
+    return;
+  }
+  double started = cio_now() - t0;
+  char conninfo[128];
+  snprintf(conninfo, sizeof conninfo, "host=%s dbname=postgres user=postgres", cl.dir);
+  int rc = cio_pg_pool_open(&db, conninfo, &(cio_pg_pool_opts){.min_size = 2, .max_size = 2});
+  if (rc < 0) {
+    cluster_stop(&cl);
+    report(false, name, "pool: %s (%s)", cio_strerror(rc), cio_pg_connect_error());
+    return;
+  }
+  slow = unit < 1 ? 0.2 : 0.5;
+  t0 = cio_now();
+  int s1 = slow_query(NULL), s2 = slow_query(NULL);
+  double seq = cio_now() - t0;
+  t0 = cio_now();
+  cio_task *t[2] = {cio_spawn(slow_query, NULL), cio_spawn(slow_query, NULL)};
+  int grc = cio_gather(t, 2, NULL, 0);
+  double conc = cio_now() - t0;
+  cio_pg *c;
+  int rows = -1, clean = 0;
+  double took = 0;
+  if (cio_pg_pool_acquire(db, 5, &c) == 0) {
+    rows = transaction(c);
+    clean = cut_off(c, &took);
+    (void)!cio_pg_pool_release(db, c);
+  }
+  (void)cio_pg_pool_close(db);
+  db = NULL;
+  cluster_stop(&cl);
+  report(s1 == 0 && s2 == 0 && grc == 0 && conc < seq * 0.75 && rows == 2 && clean, name,
+         "server up in %.1f s · 2 × pg_sleep(%.1f): sequential %.2f s, gathered %.2f s · "
+         "transaction: %d rows · pg_sleep(10) cut off at %.2f s, connection %s",
+         started, slow, seq, conc, rows, took, clean ? "clean" : "NOT clean");
+}
+#else
+static void database(void) {
+  printf("-  %-22s skipped: cio was built without libpq\n", "database queries");
+}
+#endif
+
 // "multiprocessing for CPU-bound work": a process pool started in main()
 // before any thread; each job counts the primes below a bound in a worker
 // process while this loop goes on ticking.
@@ -535,6 +704,7 @@ static int tour(void *arg) {
   to_thread();
   fastapi();
   fetch_many();
+  database();
   cpu_bound();
   mistakes();
   printf("\n%d of %d patterns ran as the guide says, in %.1f s%s\n", passed, passed + failed,

@@ -72,6 +72,17 @@ static const cio_http_decl search_decl = {.name = "search_things",
 static const cio_http_decl shape_decl = {
     .name = "make_shape", .body = &shape, .response = &shape, .status = 201};
 static const cio_http_decl secret_decl = {.name = "secret", .hidden = true};
+// A named enum in the path, on the first route documented: its schema
+// is written after every operation (it once pointed into a freed stack).
+static const cio_http_field tone_params[] = {
+    {.name = "tone",
+     .in = CIO_HTTP_PATH,
+     .type = CIO_HTTP_ENUM,
+     .values = colours,
+     .enum_name = "Tone"},
+    {0},
+};
+static const cio_http_decl tone_decl = {.name = "tone", .params = tone_params};
 
 // What the handlers read, for the test to look at.
 static struct {
@@ -136,6 +147,7 @@ static char assets[64]; // a directory with the pages' scripts
 static cio_http_app *new_app(void) {
   cio_http_app *app = cio_http_app_new();
   ASSERT(app);
+  ASSERT_EQ(cio_http_route_decl(app, "GET", "/tones/{tone}", secret, NULL, &tone_decl), 0);
   ASSERT_EQ(cio_http_route_decl(app, "GET", "/things/{id}", search_things, NULL, &search_decl), 0);
   ASSERT_EQ(cio_http_route_decl(app, "POST", "/shapes", make_shape, NULL, &shape_decl), 0);
   ASSERT_EQ(cio_http_route_decl(app, "GET", "/secret", secret, NULL, &secret_decl), 0);
@@ -435,7 +447,8 @@ static void document_case(const char *port) {
   json_t *paths = json_object_get(doc, "paths");
   // The declared routes and the undeclared one; not the hidden route, the
   // static mount or the documentation's own routes.
-  ASSERT_EQ(json_object_size(paths), 3);
+  ASSERT_EQ(json_object_size(paths), 4);
+  ASSERT(json_object_get(paths, "/tones/{tone}"));
   ASSERT(json_object_get(paths, "/things/{id}"));
   ASSERT(json_object_get(paths, "/shapes"));
   ASSERT(json_object_get(paths, "/plain/{n}"));
@@ -467,6 +480,9 @@ static void document_case(const char *port) {
   json_t *shape_s = json_object_get(schemas, "Shape");
   ASSERT(shape_s);
   ASSERT(json_object_get(schemas, "Point")); // reached through Shape only
+  json_t *tone_s = json_object_get(schemas, "Tone");
+  ASSERT(tone_s);
+  ASSERT_EQ(json_array_size(json_object_get(tone_s, "enum")), 3);
   ASSERT(json_object_get(schemas, "HTTPValidationError"));
   ASSERT(json_object_get(schemas, "ValidationError"));
   json_t *req = json_object_get(shape_s, "required");

@@ -9,16 +9,24 @@
 // CIO_TEST_PG_DIR names a cluster already running instead (its socket in
 // that directory, its data in data/): tools/eintr-storm.sh starts one
 // before the storm, which the server's own tools would not survive.
+// demo_service runs examples/fastapi_demo against the cluster (its
+// DATABASE_URL routes).
+#include <arpa/inet.h>
 #include <errno.h>
 #include <glob.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cio.h"
@@ -1292,6 +1300,146 @@ static int restart_busy_body(void *arg) {
 }
 static void server_restart_under_load(void) { run_case(restart_busy_body); }
 
+// ---------------------------------------------------------------- the demo service
+
+// examples/fastapi_demo with DATABASE_URL naming a database of its own in
+// the cluster.  The test makes the tables first, as views that sleep 0.4 s
+// per query over the real tables (the demo's CREATE TABLE IF NOT EXISTS and
+// seeding then leave them be): the profile's two queries take 0.4 s each on
+// the server, and the answer comes in about 0.4 s only if they ran at once.
+#ifdef CIO_FASTAPI_DEMO
+#define DEMO_SLOW 0.4
+
+static const char demo_schema[] =
+    "CREATE FUNCTION slow() RETURNS boolean LANGUAGE plpgsql"
+    "  AS $$BEGIN PERFORM pg_sleep(0.4); RETURN true; END$$;"
+    "CREATE TABLE users_t (id bigserial PRIMARY KEY, name text NOT NULL);"
+    "CREATE TABLE posts_t (id bigserial PRIMARY KEY,"
+    "  user_id bigint NOT NULL REFERENCES users_t (id), title text NOT NULL);"
+    "CREATE VIEW users AS SELECT id, name FROM users_t WHERE (SELECT slow());"
+    "CREATE VIEW posts AS SELECT id, user_id, title FROM posts_t WHERE (SELECT slow());"
+    "INSERT INTO users_t (name) VALUES ('ann'), ('ben');"
+    "INSERT INTO posts_t (user_id, title) VALUES (1, 'first'), (1, 'second')";
+
+static int demo_db_body(void *arg) {
+  const char *sql = arg;
+  cio_pg *c = connect_ok();
+  exec_ok(c, sql);
+  ASSERT_EQ(cio_pg_close(c), 0);
+  return 0;
+}
+
+// Runs `sql` in the database `db` (demo_db_body on a conninfo of its own).
+static void demo_sql(const char *db, const char *sql) {
+  char saved[sizeof conninfo];
+  memcpy(saved, conninfo, sizeof saved);
+  snprintf(conninfo, sizeof conninfo, "host=%s dbname=%s user=postgres", cluster_dir, db);
+  ASSERT_EQ(cio_run(demo_db_body, (void *)sql), 0);
+  memcpy(conninfo, saved, sizeof saved);
+}
+
+// One request (Connection: close), blocking.  Returns the status; `out` gets
+// the whole answer.
+static int demo_ask(int port, const char *method, const char *path, const char *json, char *out,
+                    size_t size) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT(fd >= 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  char req[512];
+  int n = snprintf(req, sizeof req,
+                   "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                   "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                   method, path, json ? strlen(json) : 0, json ? json : "");
+  ASSERT_EQ(write(fd, req, (size_t)n), n);
+  size_t got = 0;
+  ssize_t r;
+  while (got + 1 < size && (r = read(fd, out + got, size - 1 - got)) > 0) got += (size_t)r;
+  out[got] = '\0';
+  close(fd);
+  int status = 0;
+  ASSERT_EQ(sscanf(out, "HTTP/1.1 %d", &status), 1);
+  return status;
+}
+
+static double demo_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void demo_service(void) {
+  if (getenv("CIO_TEST_EMULATED")) { // qemu-user runs this test, not what it starts
+    puts("skipped under an emulator: the demo is not started");
+    return;
+  }
+  demo_sql("postgres", "DROP DATABASE IF EXISTS demo"); // a cluster given by CIO_TEST_PG_DIR
+  demo_sql("postgres", "CREATE DATABASE demo");
+  demo_sql("demo", demo_schema);
+  char url[200];
+  snprintf(url, sizeof url, "host=%s dbname=demo user=postgres", cluster_dir);
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  pid_t pid = fork();
+  ASSERT(pid >= 0);
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); // not left serving if this case fails
+    dup2(out[1], 1), dup2(out[1], 2), close(out[0]), close(out[1]);
+    setenv("DATABASE_URL", url, 1);
+    execl(CIO_FASTAPI_DEMO, CIO_FASTAPI_DEMO, "0", "127.0.0.1", (char *)NULL);
+    _exit(127);
+  }
+  close(out[1]);
+  FILE *log = fdopen(out[0], "r");
+  char line[512];
+  int port = 0;
+  while (!port && fgets(line, sizeof line, log))
+    if (sscanf(line, "serving on http://127.0.0.1:%d", &port) != 1) port = 0;
+  if (!port) test_fail(__FILE__, __LINE__, "the demo did not start: %s", line);
+
+  static char a[8192];
+  ASSERT_EQ(demo_ask(port, "GET", "/db/users/1", NULL, a, sizeof a), 200);
+  ASSERT_STR_CONTAINS(a, "{\"id\":1,\"name\":\"ann\"}");
+  ASSERT_EQ(demo_ask(port, "GET", "/db/users/99", NULL, a, sizeof a), 404);
+  ASSERT_STR_CONTAINS(a, "{\"detail\":\"Not Found\"}");
+  ASSERT_EQ(demo_ask(port, "GET", "/db/users/x", NULL, a, sizeof a), 422);
+  ASSERT_EQ(demo_ask(port, "GET", "/db/users/99/profile", NULL, a, sizeof a), 404);
+  // The profile: once to open the pool's second connection, then timed.
+  ASSERT_EQ(demo_ask(port, "GET", "/db/users/1/profile", NULL, a, sizeof a), 200);
+  double t0 = demo_now();
+  ASSERT_EQ(demo_ask(port, "GET", "/db/users/1/profile", NULL, a, sizeof a), 200);
+  double took = demo_now() - t0;
+  ASSERT_STR_CONTAINS(a, "{\"user\":{\"id\":1,\"name\":\"ann\"},\"posts\":[{\"id\":1,\"title\":"
+                         "\"first\"},{\"id\":2,\"title\":\"second\"}]}");
+  if (took < DEMO_SLOW * 0.9 || took > DEMO_SLOW * 1.75)
+    test_fail(__FILE__, __LINE__, "profile in %.3f s: its two %.1f s queries were not gathered",
+              took, DEMO_SLOW);
+  ASSERT_EQ(demo_ask(port, "POST", "/db/users", "{\"name\":\"cy\"}", a, sizeof a), 201);
+  ASSERT_STR_CONTAINS(a, "{\"id\":3,\"name\":\"cy\"}");
+  ASSERT_EQ(demo_ask(port, "POST", "/db/users", "{\"name\":\"\"}", a, sizeof a), 422);
+  ASSERT_STR_CONTAINS(a, "\"string_too_short\"");
+  ASSERT_EQ(demo_ask(port, "GET", "/db/users/3", NULL, a, sizeof a), 200);
+  // A database failure: 503 naming the SQLSTATE (42P01, undefined_table).
+  demo_sql("demo", "ALTER VIEW posts RENAME TO posts_gone");
+  ASSERT_EQ(demo_ask(port, "GET", "/db/users/1/profile", NULL, a, sizeof a), 503);
+  ASSERT_STR_CONTAINS(a, "{\"detail\":\"database error: SQLSTATE 42P01\"}");
+  ASSERT_EQ(demo_ask(port, "GET", "/db/users/1", NULL, a, sizeof a), 200); // still serving
+
+  // Shut down as Ctrl-C does: exits 0, every pool connection given back.
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  size_t got = fread(a, 1, sizeof a - 1, log);
+  a[got] = '\0';
+  fclose(log);
+  if (strstr(a, "not released")) test_fail(__FILE__, __LINE__, "at shutdown: %s", a);
+}
+#else
+static void demo_service(void) { puts("examples/fastapi_demo is not built: nothing to check"); }
+#endif
+
 static const test_case cases[] = {
     {"types", types, 0},
     {"errors", errors, 0},
@@ -1312,6 +1460,7 @@ static const test_case cases[] = {
     {"cancel_chaos", cancel_chaos, 300},
     {"server_restart", server_restart, 60},
     {"server_restart_under_load", server_restart_under_load, 60},
+    {"demo_service", demo_service, 60},
 };
 
 int main(int argc, char **argv) {
