@@ -86,7 +86,7 @@ void cio__jt_float(struct cio__jtext *j, double v) {
   if (neg) p++;
   for (; *p && *p != 'e'; p++)
     if (*p != '.') digits[nd++] = *p;
-  int exp = atoi(p + 1);
+  int exp = (int)strtol(p + 1, NULL, 10);
   while (nd > 1 && digits[nd - 1] == '0') nd--;
   char out[48];
   size_t n = 0;
@@ -98,7 +98,7 @@ void cio__jt_float(struct cio__jtext *j, double v) {
       for (int k = -1; k > exp; k--) out[n++] = '0';
       for (size_t k = 0; k < nd; k++) out[n++] = digits[k];
     } else {
-      for (int k = 0; k <= exp; k++) out[n++] = (size_t)k < nd ? digits[k] : '0';
+      for (int k = 0; k <= exp; k++) out[n++] = (char)((size_t)k < nd ? digits[k] : '0');
       out[n++] = '.';
       if ((size_t)exp + 1 < nd)
         for (size_t k = (size_t)exp + 1; k < nd; k++) out[n++] = digits[k];

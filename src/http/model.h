@@ -46,6 +46,7 @@ struct vroute {
   struct vfield *params;     // its parameters, in declared order
   size_t nparams;            //   how many
   struct vfield *body;       // the body model as an object field, or NULL
+  cio_http_field body_field; //   the field it compiles (named "body")
 };
 
 // A parameter's value once validated (in the request).

@@ -24,6 +24,7 @@
 
 // ---------------------------------------------------------------- JSON text as Python writes it
 
+// NOLINTNEXTLINE(misc-no-recursion): values from outside nest at most CIO__JSON_MAX_DEPTH
 void cio__json_dump(struct cio__jtext *j, const json_t *v) {
   switch (json_typeof(v)) {
   case JSON_OBJECT: {
@@ -213,6 +214,7 @@ static bool list_length(struct vctx *c, const struct vfield *vf, const json_t *v
 }
 
 // An object of vf's model: each field in declared order.
+// NOLINTNEXTLINE(misc-no-recursion): as deep as the declaration (MAX_DEPTH)
 static json_t *validate_object(struct vctx *c, const struct vfield *vf, const json_t *v,
                                struct loc *at) {
   if (!json_is_object(v)) {
@@ -248,6 +250,7 @@ static json_t *validate_object(struct vctx *c, const struct vfield *vf, const js
 }
 
 // A list of vf's items.
+// NOLINTNEXTLINE(misc-no-recursion): as deep as the declaration (MAX_DEPTH)
 static json_t *validate_array(struct vctx *c, const struct vfield *vf, const json_t *v,
                               struct loc *at) {
   if (!json_is_array(v)) {
@@ -304,6 +307,7 @@ static json_t *validate_enum(struct vctx *c, const struct vfield *vf, const json
 
 // Validates v as vf declares, at `at`: the new value, or NULL after
 // adding the errors.
+// NOLINTNEXTLINE(misc-no-recursion): as deep as the declaration (MAX_DEPTH)
 static json_t *validate(struct vctx *c, const struct vfield *vf, const json_t *v, struct loc *at) {
   if (json_is_null(v) && vf->nullable) return json_null();
   switch (vf->f->type) {

@@ -36,10 +36,12 @@ static void title_of(struct cio__jtext *j, const char *name) {
   size_t n = 0;
   bool start = true;
   for (const char *p = name; *p && n + 1 < sizeof t; p++) {
-    char c = *p == '_' || *p == '-' ? ' ' : *p;
-    t[n++] = start && isalpha((unsigned char)c)    ? (char)toupper((unsigned char)c)
-             : !start && isalpha((unsigned char)c) ? (char)tolower((unsigned char)c)
-                                                   : c;
+    char c = *p;
+    if (c == '_' || c == '-') c = ' ';
+    int up = start && isalpha((unsigned char)c)    ? toupper((unsigned char)c)
+             : !start && isalpha((unsigned char)c) ? tolower((unsigned char)c)
+                                                   : (unsigned char)c;
+    t[n++] = (char)up;
     start = !isalnum((unsigned char)c);
   }
   cio__jt_str(j, t, n);
@@ -103,6 +105,7 @@ static void field_schema(struct cio__jtext *j, const cio_http_field *f, struct n
                          bool with_title, bool with_description);
 
 // The schema of f's type and constraints (no title, default, nullability).
+// NOLINTNEXTLINE(misc-no-recursion): a list's items, as deep as the declaration (MAX_DEPTH)
 static void type_schema(struct cio__jtext *j, const cio_http_field *f, struct named *nm) {
   static const char *const json_type[] = {
       [CIO_HTTP_STR] = "string",   [CIO_HTTP_INT] = "integer", [CIO_HTTP_FLOAT] = "number",
@@ -165,6 +168,7 @@ static void type_schema(struct cio__jtext *j, const cio_http_field *f, struct na
 
 // A field's whole schema: its type (anyOf with null when it may be null),
 // title, default, description.
+// NOLINTNEXTLINE(misc-no-recursion): as type_schema
 static void field_schema(struct cio__jtext *j, const cio_http_field *f, struct named *nm,
                          bool with_title, bool with_description) {
   bool nullable = f->def && strcmp(f->def, "null") == 0;
@@ -244,7 +248,7 @@ static void parameter(struct cio__jtext *j, const cio_http_field *f, struct name
   char name[128];
   size_t n = 0;
   for (; f->name[n] && n + 1 < sizeof name; n++)
-    name[n] = f->in == CIO_HTTP_HEADER && f->name[n] == '_' ? '-' : f->name[n];
+    name[n] = (char)(f->in == CIO_HTTP_HEADER && f->name[n] == '_' ? '-' : f->name[n]);
   name[n] = '\0';
   cio__jt_lit(j, "{\"name\":");
   cio__jt_str(j, name, n);

@@ -441,6 +441,11 @@ int cio_procpool_run(cio_procpool *p, const char *name, const void *in, size_t l
   struct worker *w = NULL;
   for (int i = 0; i < p->nworkers && !w; i++)
     if (!p->workers[i].busy) w = &p->workers[i];
+  if (!w) { // (the semaphore counts the free workers: not reached)
+    cio_sem_release(p->free_workers);
+    p->in_flight--;
+    return -EAGAIN;
+  }
   w->busy = true;
   if (w->fd < 0) { // killed or died: a new one
     rc = spawn_worker(p, w);
