@@ -192,7 +192,10 @@ static int wait_on(cio_xqueue *q, struct xlist *l, cio__loop *L, int64_t deadlin
       if (atomic_load_explicit(&q->len, memory_order_relaxed) != was) break;
     }
     lock(&q->mu);
-    if (atomic_load_explicit(&q->len, memory_order_relaxed) != was) return cio__checkpoint(L);
+    // The caller looks at the queue again, under the lock: what it waits
+    // for may have come and gone while the lock was free (a putter that
+    // found the queue full must not park on a queue since emptied).
+    return cio__checkpoint(L);
   }
   struct xwaiter *w = cio__calloc(1, sizeof *w);
   if (!w) return -ENOMEM;
