@@ -19,6 +19,11 @@
 #
 #   bench/http_gather.sh BUILD_DIR [connections] [seconds]   (1000, 10)
 #
+# With GATHER_WORKERS=n (make bench W=http_gather_workers: n = 2, 10,000
+# connections), every core serves: cio with WORKERS=n loops, Go with
+# GOMAXPROCS=n, the servers not pinned and wrk sharing the same cores (the
+# machine has two); the default servers are then cio and Go.
+#
 # Environment: HTTP_SERVERS (default "cio go node aiohttp fastapi"; also
 # "aiohttp-uvloop"), HTTP_PORT (first port, default 18480; server i uses
 # HTTP_PORT + i), BENCH_BUILD (Go binary and logs, default /tmp/cio-peers),
@@ -41,7 +46,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 peers=$here/peers/http
 out=${BENCH_BUILD:-/tmp/cio-peers}
 port=${HTTP_PORT:-18480}
-servers=${HTTP_SERVERS:-cio go node aiohttp fastapi}
+workers=${GATHER_WORKERS:-}
+case $workers in '' | [1-9] | [1-9][0-9]) ;; *) usage ;; esac
+if [ -n "$workers" ]; then
+	servers=${HTTP_SERVERS:-cio go}
+	server_cpus=0-$(($(nproc) - 1)) load_cpus=$server_cpus
+	ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+else
+	servers=${HTTP_SERVERS:-cio go node aiohttp fastapi}
+	server_cpus=0 load_cpus=1
+fi
 py=${PYTHON:-/usr/bin/python3}
 mkdir -p "$out"
 
@@ -84,6 +98,7 @@ for name in $servers; do
 	cio)
 		cmd=("$build/examples/fastapi_demo")
 		[ -x "${cmd[0]}" ] || why="${cmd[0]} not built"
+		[ -z "$workers" ] || env=(WORKERS="$workers")
 		;;
 	go)
 		go_tool=${GO:-$(command -v go || true)}
@@ -98,7 +113,7 @@ for name in $servers; do
 					"$go_tool" build -o "$bin.tmp.$$" "$peers/go_profile.go" && mv -f "$bin.tmp.$$" "$bin" ||
 					why="go build failed"
 			fi
-			cmd=("$bin") env=(GOMAXPROCS=1)
+			cmd=("$bin") env=(GOMAXPROCS="${workers:-1}")
 		fi
 		;;
 	node)
@@ -136,7 +151,7 @@ for name in $servers; do
 	fi
 	log=$out/http-$name.log
 	# taskset execs the server, so $! is the server's own PID.
-	env ${env[@]+"${env[@]}"} taskset -c 0 "${cmd[@]}" "$p" </dev/null >"$log" 2>&1 &
+	env ${env[@]+"${env[@]}"} taskset -c "$server_cpus" "${cmd[@]}" "$p" </dev/null >"$log" 2>&1 &
 	pid=$!
 	up=
 	for _ in $(seq 100); do # up to 10 s
@@ -152,7 +167,7 @@ for name in $servers; do
 	fi
 
 	res=$out/http-$name.wrk
-	taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" --latency --timeout 5s \
+	taskset -c "$load_cpus" wrk -t1 -c"$conns" -d"${secs}s" --latency --timeout 5s \
 		"http://127.0.0.1:$p/user/1/profile" >"$res" 2>&1 || true
 	alive=$(kill -0 "$pid" 2>/dev/null && echo yes || echo no)
 
