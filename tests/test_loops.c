@@ -9,6 +9,7 @@
 #include <cio.h>
 #include <cio/http.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -521,13 +522,30 @@ static void listening(cio_server *srv, void *arg) {
   atomic_fetch_add(&web.listening, 1);
 }
 
+// (The client's system calls retry EINTR, which the EINTR storm injects:
+// an interrupted connect goes on, and is awaited with poll.)
 static int connect_to(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT(fd >= 0);
-  ASSERT_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+    ASSERT_EQ(errno, EINTR);
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    while (poll(&p, 1, -1) < 0) ASSERT_EQ(errno, EINTR);
+    int err = -1;
+    socklen_t len = sizeof err;
+    ASSERT_EQ(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+    ASSERT_EQ(err, 0);
+  }
   return fd;
+}
+
+static ssize_t read_some(int fd, char *buf, size_t len) {
+  ssize_t n;
+  while ((n = read(fd, buf, len)) < 0 && errno == EINTR) {
+  }
+  return n;
 }
 
 // Reads one response from fd; returns its status.
@@ -536,7 +554,7 @@ static int read_response(int fd) {
   size_t have = 0;
   char *end = NULL;
   while (!end) {
-    ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+    ssize_t n = read_some(fd, buf + have, sizeof buf - 1 - have);
     ASSERT(n > 0);
     have += (size_t)n;
     buf[have] = 0;
@@ -547,7 +565,7 @@ static int read_response(int fd) {
   ASSERT(cl);
   size_t want = (size_t)(end + 4 - buf) + strtoul(cl + 16, NULL, 10);
   while (have < want) {
-    ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+    ssize_t n = read_some(fd, buf + have, sizeof buf - 1 - have);
     ASSERT(n > 0);
     have += (size_t)n;
   }
@@ -566,8 +584,12 @@ static void *http_client(void *arg) {
   for (int i = 0; i < HTTP_CONNS; i++) fd[i] = connect_to(atomic_load(&web.port));
   static const char req[] = "GET / HTTP/1.1\r\nHost: test\r\n\r\n";
   for (int sent = 0; sent < HTTP_REQUESTS; sent += HTTP_CONNS) {
-    for (int i = 0; i < HTTP_CONNS; i++)
-      ASSERT_EQ(write(fd[i], req, sizeof req - 1), (ssize_t)(sizeof req - 1));
+    for (int i = 0; i < HTTP_CONNS; i++) {
+      ssize_t w;
+      while ((w = write(fd[i], req, sizeof req - 1)) < 0 && errno == EINTR) {
+      }
+      ASSERT_EQ(w, (ssize_t)(sizeof req - 1));
+    }
     for (int i = 0; i < HTTP_CONNS; i++)
       if (read_response(fd[i]) == 200) (*ok)++;
   }
