@@ -12,17 +12,22 @@
 # GOMAXPROCS=1), httpx.AsyncClient and aiohttp's ClientSession on asyncio's
 # loop, aiohttp again on uvloop, and Node's fetch (undici).  Runtimes take
 # turns at each N, CLIENT_ROUNDS times (default 2), and each keeps its best
-# round.  Prints one row per runtime and N, "client-<N> <runtime> <req/s>
-# req/s", the peers with cio's ratio to them, a comment line per N on the
-# project's targets (cio >= go1, cio >= 3x aiohttp), and last "client <cio's
-# req/s at the largest N> req/s".
+# round.  cio runs twice: as built ("cio") and with its loop busy-polling
+# for CLIENT_POLL_US (default 250) before it sleeps ("cio-poll",
+# CIO_POLL_US: cio_opts.poll_us), which saves the wake-up of a sleeping vCPU
+# per answer when the client waits on few requests.  wrk (one thread, N
+# connections) shows what the server gives the fastest C load generator:
+# at 1 in flight its round trip bounds every client.  Prints one row per
+# runtime and N, "client-<N> <runtime> <req/s> req/s", the peers with cio's
+# ratio to them, a comment line per N on the project's targets (cio >= go1,
+# cio >= 3x aiohttp), and last "client <cio's req/s at the largest N> req/s".
 #
 #   bench/client_load.sh BUILD_DIR
 #
 # Environment: CLIENT_SECONDS, CLIENT_ROUNDS, CLIENT_INFLIGHT (default
-# "1 10 100"), CLIENT_PEERS (default "go1 httpx aiohttp aiohttp-uv
-# node"; httpx-uv also exists).  A missing peer program skips its rows
-# with the reason.
+# "1 10 100"), CLIENT_PEERS (default "cio-poll wrk go1 httpx aiohttp
+# aiohttp-uv node"; httpx-uv also exists), CLIENT_POLL_US.  A missing peer
+# program skips its rows with the reason.
 set -eu
 build=${1:?usage: client_load.sh BUILD_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,7 +41,8 @@ seconds=${CLIENT_SECONDS:-3}
 warmup=0.5
 rounds=${CLIENT_ROUNDS:-2}
 inflight=${CLIENT_INFLIGHT:-"1 10 100"}
-peers=${CLIENT_PEERS:-"go1 httpx aiohttp aiohttp-uv node"}
+peers=${CLIENT_PEERS:-"cio-poll wrk go1 httpx aiohttp aiohttp-uv node"}
+poll_us=${CLIENT_POLL_US:-250}
 port=18511
 url=http://127.0.0.1:$port/
 # A run may not outlast this (the first Go run builds the program).
@@ -81,11 +87,20 @@ run() {
   local rt=$1 n=$2 out rc
   result="" note=""
   set +e
-  if [ "$rt" = cio ]; then
-    out=$(timeout -k 5 "$limit" taskset -c 1 "$build/bench/bench_client_load" "$url" "$n" "$seconds" "$warmup" 2>&1)
-  else
-    out=$(timeout -k 5 "$limit" taskset -c 1 "$here/peers/run_peer.sh" "$rt" client_load "$url" "$n" "$seconds" "$warmup" 2>&1)
-  fi
+  case $rt in
+  cio) out=$(timeout -k 5 "$limit" taskset -c 1 "$build/bench/bench_client_load" "$url" "$n" "$seconds" "$warmup" 2>&1) ;;
+  cio-poll) out=$(CIO_POLL_US=$poll_us timeout -k 5 "$limit" taskset -c 1 "$build/bench/bench_client_load" "$url" "$n" "$seconds" "$warmup" 2>&1) ;;
+  wrk)
+    if command -v wrk >/dev/null; then
+      out=$(timeout -k 5 "$limit" taskset -c 1 wrk -t1 -c"$n" -d"${seconds}s" "$url" 2>&1 |
+        awk -v n="$n" '/^Requests\/sec/ { printf "client-%s %d req/s\n", n, $2 }')
+    else
+      out="wrk skipped: not installed (apt-get install wrk)"
+      (exit 77)
+    fi
+    ;;
+  *) out=$(timeout -k 5 "$limit" taskset -c 1 "$here/peers/run_peer.sh" "$rt" client_load "$url" "$n" "$seconds" "$warmup" 2>&1) ;;
+  esac
   rc=$?
   set -e
   if [ $rc -eq 77 ]; then
@@ -131,6 +146,10 @@ for n in $inflight; do
   echo "# client-$n: cio opened $(cat "$dir/cio-$n.conns") connections;" \
     "cio/go1 = $(ratio "$ours" "${got[go1]:-0}") (target >= 1);" \
     "cio/best aiohttp = $(ratio "$ours" "${aio:-0}") (target >= 3)"
+  if [ -n "${got[cio-poll]:-}" ]; then
+    echo "# client-$n, the loop polling $poll_us us: cio-poll/go1 = $(ratio "${got[cio-poll]}" "${got[go1]:-0}");" \
+      "cio-poll/best aiohttp = $(ratio "${got[cio-poll]}" "${aio:-0}")"
+  fi
   unset got why
 done
 echo "client $ours req/s"

@@ -5,11 +5,15 @@
 #include <cio.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cio/io.h"
+#include "cio/net.h"
 #include "combinators/watch.h"
 #include "helpers/test.h"
 #include "internal.h"
@@ -356,6 +360,127 @@ static void full_post_queue_refuses_the_loop_thread(void) {
   ASSERT_EQ(cio_run(full_main, NULL), 0);
 }
 
+// ---------------------------------------------------------------- busy polling (poll_us)
+
+// A loop that busy-polls before it sleeps still wakes for everything that
+// can wake a sleeping one: a descriptor, a thread's post, a thread-pool
+// job's completion, a timer.
+struct pinger {
+  int fd;     // the thread's end of a socketpair
+  int rounds; // bytes to send, each after the loop's answer
+  atomic_int gone;
+};
+static void *pinger_body(void *arg) {
+  struct pinger *p = arg;
+  unsigned seed = 7;
+  for (int i = 0; i < p->rounds; i++) {
+    usleep(rand_r(&seed) % 3
+               ? 0
+               : rand_r(&seed) % 300); // some answers come within the window, some not
+    char c = (char)i;
+    ASSERT_EQ(write(p->fd, &c, 1), 1);
+    ASSERT_EQ(read(p->fd, &c, 1), 1);
+    ASSERT_EQ(c, (char)i);
+  }
+  atomic_store(&p->gone, 1);
+  return NULL;
+}
+static void *identity(void *arg) { return arg; }
+static int job_caller(void *arg) {
+  for (long i = 0; i < 300; i++) {
+    void *out = NULL;
+    ASSERT_EQ(cio_to_thread(identity, (void *)i, &out), 0);
+    ASSERT_EQ((long)out, i);
+  }
+  *(int *)arg = 1;
+  return 0;
+}
+static int polling_main(void *arg) {
+  (void)arg;
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  struct pinger p = {.fd = sv[1], .rounds = 500};
+  pthread_t t;
+  ASSERT_EQ(pthread_create(&t, NULL, pinger_body, &p), 0);
+  int jobs_done = 0;
+  cio_task *jobs = cio_spawn(job_caller, &jobs_done);
+  ASSERT(jobs != NULL);
+  double worst_late = 0;
+  for (int i = 0; i < p.rounds; i++) {
+    ASSERT_EQ(cio_wait_readable(sv[0], test_timeout(10)), 0);
+    char c;
+    ASSERT_EQ(read(sv[0], &c, 1), 1);
+    ASSERT_EQ(c, (char)i);
+    ASSERT_EQ(write(sv[0], &c, 1), 1);
+    if (i % 50 == 0) { // and a timer, now and then
+      double t0 = cio_now();
+      ASSERT_EQ(cio_sleep(0.002), 0);
+      double late = cio_now() - t0 - 0.002;
+      ASSERT(late >= 0);
+      if (late > worst_late) worst_late = late;
+    }
+  }
+  ASSERT_EQ(cio_join(jobs), 0);
+  ASSERT_EQ(jobs_done, 1);
+  ASSERT_EQ(pthread_join(t, NULL), 0);
+  close(sv[0]);
+  close(sv[1]);
+  printf("    worst timer lateness %.2f ms\n", worst_late * 1e3);
+  ASSERT(worst_late < test_timeout(0.5));
+  return 0;
+}
+static void polling_loop_wakes_for_io_posts_and_timers(void) {
+  cio_opts o = {.poll_us = 300};
+  ASSERT_EQ(cio_run_opts(&o, polling_main, NULL), 0);
+}
+
+// The loop's CPU time while it sleeps: a loop that polls (poll_us 20 ms)
+// spins through sleeps shorter than poll_us (its window grows from 2.5 ms to
+// 20 ms), then stops spinning once its sleeps are longer (the window halves
+// each time: 20 + 10 + 5 ... ms; one that never shrank would spin 20 ms of
+// every sleep).  A loop that does not poll spends next to nothing.
+struct spin_cpu {
+  double short_cpu, short_wall; // 10 sleeps of 15 ms
+  double long_cpu;              // then 20 sleeps of 100 ms
+};
+static double thread_cpu(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+static int spin_main(void *arg) {
+  struct spin_cpu *r = arg;
+  double c0 = thread_cpu(), w0 = cio_now();
+  for (int i = 0; i < 10; i++) ASSERT_EQ(cio_sleep(0.015), 0);
+  r->short_cpu = thread_cpu() - c0;
+  r->short_wall = cio_now() - w0;
+  c0 = thread_cpu();
+  for (int i = 0; i < 20; i++) ASSERT_EQ(cio_sleep(0.1), 0);
+  r->long_cpu = thread_cpu() - c0;
+  return 0;
+}
+static void polling_spins_through_short_sleeps_and_backs_off_from_long_ones(void) {
+  struct spin_cpu polling = {0}, sleeping = {0};
+  cio_opts o = {.poll_us = 20000};
+  ASSERT_EQ(cio_run_opts(&o, spin_main, &polling), 0);
+  ASSERT_EQ(cio_run(spin_main, &sleeping), 0);
+  printf("    polling: %.0f ms CPU in %.0f ms of 15 ms sleeps, %.0f ms in 2 s of 100 ms sleeps;"
+         " not polling: %.0f ms, %.0f ms\n",
+         polling.short_cpu * 1e3, polling.short_wall * 1e3, polling.long_cpu * 1e3,
+         sleeping.short_cpu * 1e3, sleeping.long_cpu * 1e3);
+  ASSERT(polling.short_cpu > 0.2 * polling.short_wall); // it spun (not polling: ~1%)
+  ASSERT(polling.long_cpu < 0.2);                       // a window that never shrank: 0.4 s
+}
+
+static int never_runs(void *arg) {
+  (void)arg;
+  return 0;
+}
+static void poll_us_beyond_the_limit_is_refused(void) {
+  cio_opts o = {.poll_us = 100001};
+  ASSERT_EQ(cio_run_opts(&o, never_runs, NULL), -EINVAL);
+}
+
 static const test_case cases[] = {
     {"other_thread_wakes_the_loop", other_thread_wakes_the_loop, 0},
     {"bad_post", bad_post, 0},
@@ -368,5 +493,9 @@ static const test_case cases[] = {
     {"blocking_pass_never_sleeps_on_a_ready_task", blocking_pass_never_sleeps_on_a_ready_task, 0},
     {"post_flood_is_bounded_and_fair", post_flood_is_bounded_and_fair, 0},
     {"full_post_queue_refuses_the_loop_thread", full_post_queue_refuses_the_loop_thread, 0},
+    {"polling_loop_wakes_for_io_posts_and_timers", polling_loop_wakes_for_io_posts_and_timers, 0},
+    {"polling_spins_through_short_sleeps_and_backs_off_from_long_ones",
+     polling_spins_through_short_sleeps_and_backs_off_from_long_ones, 0},
+    {"poll_us_beyond_the_limit_is_refused", poll_us_beyond_the_limit_is_refused, 0},
 };
 TEST_MAIN(cases)

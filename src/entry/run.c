@@ -18,6 +18,7 @@
 #define DEFAULT_STACK (64 * 1024)
 #define MIN_STACK (16 * 1024)
 #define MAX_STACK (1024L * 1024 * 1024)
+#define MAX_POLL_US 100000
 
 // Parses "65536", "64K", "1M".  Returns 0 if unset or malformed.
 static size_t env_size(const char *name) {
@@ -59,10 +60,17 @@ int cio_run_opts(const cio_opts *opts, cio_fn main_fn, void *arg) {
   size_t stack = opts && opts->stack_size ? opts->stack_size : env_size("CIO_STACK_SIZE");
   if (!stack) stack = DEFAULT_STACK;
   if (stack < MIN_STACK || stack > MAX_STACK) return -EINVAL;
+  size_t poll_us = opts && opts->poll_us ? opts->poll_us : env_size("CIO_POLL_US");
+  if (poll_us > MAX_POLL_US) {
+    if (opts && opts->poll_us) return -EINVAL;
+    cio__warn("CIO_POLL_US=%zu is above %d; ignoring it", poll_us, MAX_POLL_US);
+    poll_us = 0;
+  }
 
   cio__loop *L = cio__calloc(1, sizeof *L);
   if (!L) return -ENOMEM;
   L->debug = (opts && opts->debug) || env_flag("CIO_DEBUG");
+  L->spin_max = (int64_t)poll_us * 1000;
   int rc = cio__loop_init(L);
   if (rc < 0) {
     free(L);

@@ -78,6 +78,42 @@ void cio__loop_fini(cio__loop *L) {
   pthread_mutex_destroy(&L->post_lock);
 }
 
+// Polls for events, first busy (cio_opts.poll_us) if the loop spins.  A
+// sleeping vCPU takes tens of microseconds to wake on a VM: a loop that
+// polls for a while before it sleeps sees an answer that comes within the
+// window without that cost.  The window adapts as Linux's guest halt-polling
+// (cpuidle-haltpoll) does: it doubles, up to spin_max, when a sleep ended
+// within spin_max (polling longer would have caught its event), and halves
+// when a sleep lasted longer, so a loop that sleeps long soon stops spinning.
+static void poll_events(cio__loop *L, int64_t timeout_ns) {
+  if (!L->spin_max || timeout_ns == 0) {
+    L->poller->poll(L->poller_state, timeout_ns);
+    return;
+  }
+  int64_t start = cio__clock_ns(), now = start;
+  int64_t window = L->spin_window;
+  if (timeout_ns > 0 && window > timeout_ns) window = timeout_ns;
+  while (now - start < window) {
+    if (L->poller->poll(L->poller_state, 0) != 0 ||
+        atomic_load_explicit(&L->post_pending, memory_order_acquire) ||
+        atomic_load_explicit(&L->hook_pending, memory_order_acquire))
+      return;
+    now = cio__clock_ns();
+  }
+  if (timeout_ns > 0) {
+    timeout_ns -= now - start;
+    if (timeout_ns <= 0) return; // the timer the wait was for is due
+  }
+  L->poller->poll(L->poller_state, timeout_ns);
+  int64_t slept = cio__clock_ns() - now;
+  if (slept <= L->spin_max) {
+    int64_t grown = L->spin_window ? 2 * L->spin_window : L->spin_max / 8;
+    L->spin_window = grown < L->spin_max ? grown : L->spin_max;
+  } else {
+    L->spin_window /= 2;
+  }
+}
+
 void cio__loop_pass(cio__loop *L, int64_t timeout_ns) {
   if (cio__unlikely(cio__stack_trimmable(&L->stacks))) {
     // Idle stacks are trimmed once a period, so a blocking wait wakes for it.
@@ -107,7 +143,7 @@ void cio__loop_pass(cio__loop *L, int64_t timeout_ns) {
       if (timeout_ns < 0 || until < timeout_ns) timeout_ns = until;
     }
     if (L->debug) atomic_store_explicit(&L->polling, timeout_ns != 0, memory_order_relaxed);
-    L->poller->poll(L->poller_state, timeout_ns);
+    poll_events(L, timeout_ns);
     if (L->debug) atomic_store_explicit(&L->polling, false, memory_order_relaxed);
     L->now_valid = false;
     if (L->timers.live) cio__timers_run(&L->timers, cio__loop_now(L), L->timer_fired);

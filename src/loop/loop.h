@@ -117,11 +117,13 @@ typedef struct cio_loop {
   struct cio_task *pass_host;              // task on whose stack a loop pass runs now, or NULL
   struct cio_task *main_task;              // the task cio_run() started
   bool debug;                              // debug mode
-  atomic_uint_fast64_t beat;               // debug: bumped at every await (the watchdog watches it)
-  atomic_bool polling;                     // debug: the loop sleeps in the poller (not blocked)
-  struct cio__watchdog *watchdog;          // debug: the watchdog, or NULL
-  bool closing;                            // main has returned; cancelling the rest
-  bool deadlock_cancelled;                 // a deadlock was reported and every task cancelled
+  int64_t spin_max;               // busy-poll at most this long before sleeping (ns; 0: never)
+  int64_t spin_window;            // how long the next sleep is preceded by polling (ns)
+  atomic_uint_fast64_t beat;      // debug: bumped at every await (the watchdog watches it)
+  atomic_bool polling;            // debug: the loop sleeps in the poller (not blocked)
+  struct cio__watchdog *watchdog; // debug: the watchdog, or NULL
+  bool closing;                   // main has returned; cancelling the rest
+  bool deadlock_cancelled;        // a deadlock was reported and every task cancelled
 
   uint64_t switches;  // context switches (stats)
   size_t max_ready;   // longest ready queue seen (stats)

@@ -34,7 +34,8 @@ typedef struct cio__poller_ops {
   int (*del)(void *state, cio__io *io);
   // Waits up to timeout_ns (0: do not block, -1: no limit) for readiness or
   // a wakeup, calling ready() for each ready descriptor.  Returns the number
-  // of descriptors reported, or -errno (EINTR counts as 0).
+  // of descriptors reported plus one if a wakeup() was consumed, or -errno
+  // (EINTR counts as 0).
   int (*poll)(void *state, int64_t timeout_ns);
   // Makes a concurrent or the next poll() return soon.  Safe from any
   // thread and from signal handlers.  Returns 0 or -errno.

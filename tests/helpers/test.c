@@ -53,6 +53,8 @@ static double mult(void) {
   return m > 0 ? m : 1.0;
 }
 
+double test_timeout(double seconds) { return seconds * mult(); }
+
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -80,6 +80,9 @@ int test_run_checked(const char *name, int (*fn)(void), double timeout_s, char *
 // A scale for heavy cases: 1 normally, smaller under sanitizers/valgrind
 // (CIO_TEST_SCALE=0.01 etc.).
 double test_scale(void);
+// seconds times CIO_TEST_TIMEOUT_MULT (valgrind's run sets 20): a generous
+// bound on how long something may take.
+double test_timeout(double seconds);
 // The line an nginx configuration of the tests starts with: "user root
 // root; " when running as root, else "".  nginx hands its temporary
 // directories to its worker's user, by default nobody, which a user
