@@ -701,8 +701,10 @@ static int connect_timeout_main(void *arg) {
   for (int i = 0; i < FILL; i++) { // the queue full, then SYNs waiting
     fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     ASSERT(fill[i] >= 0);
-    int rc = connect(fill[i], (struct sockaddr *)&a, sizeof a);
-    ASSERT(rc == 0 || errno == EINPROGRESS);
+    int rc;
+    while ((rc = connect(fill[i], (struct sockaddr *)&a, sizeof a)) < 0 && errno == EINTR) {
+    }
+    ASSERT(rc == 0 || errno == EINPROGRESS || errno == EALREADY);
     ASSERT_EQ(cio_sleep(0.02), 0);
   }
   cio_http_client_opts co = {.connect_timeout = 0.5};

@@ -1010,8 +1010,10 @@ static int libc_socket_main(void *arg) {
   struct sockaddr_in to = {.sin_family = AF_INET,
                            .sin_port = htons((uint16_t)atoi(port)),
                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  int r = connect(fd, (struct sockaddr *)&to, sizeof to);
-  ASSERT(r == 0 || errno == EINPROGRESS);
+  int r;
+  while ((r = connect(fd, (struct sockaddr *)&to, sizeof to)) < 0 && errno == EINTR) {
+  }
+  ASSERT(r == 0 || errno == EINPROGRESS || errno == EALREADY);
   ASSERT_EQ(cio_wait_writable(fd, 5), 0); // connected
   int err = -1;
   socklen_t el = sizeof err;

@@ -58,10 +58,6 @@ skip=thousand_clients_on_profile,server_restart,server_restart_under_load,cio_cl
 skip=$skip,python_ssl_client_against_cio_server,https_server_against_real_clients,cio_client_against_nginx
 skip=$skip,session_tickets_can_be_turned_off,against_nginx_http_https_http2_gzip
 skip=$skip,against_python_http_server,same_answers_as_nginx,cors_same_answers_as_starlette
-# test_loops' HTTP case drives the server from a plain thread of the test
-# process, whose own calls the storm interrupts too; under it a write of
-# that client once met EPIPE (SIGPIPE), which is still to be explained.
-skip=$skip,http_on_two_loops_shares_the_port
 for t in "$build"/tests/test_*; do
   [ -x "$t" ] || continue
   calls=$io,epoll_wait,epoll_pwait2
