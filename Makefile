@@ -12,7 +12,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all demo serve install uninstall test fuzz tidy docs test-asan test-tsan test-valgrind test-ucontext test-aarch64 test-clock-offset test-eintr test-tiny bench format check-format clean
+.PHONY: all demo serve install uninstall test fuzz tidy docs test-asan test-tsan test-valgrind test-ucontext test-aarch64 test-clock-offset test-eintr test-ktls test-tiny bench format check-format clean
 
 all: $(BUILD)/Makefile
 	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory >$(BUILD)/build.log 2>&1 || { cat $(BUILD)/build.log; exit 1; }
@@ -87,6 +87,11 @@ test-clock-offset: all
 # socket read/write, accept, connect and poll fails with EINTR.
 test-eintr: all
 	@tools/eintr-storm.sh $(BUILD)
+
+# Kernel TLS under a kernel that has it: Debian's cloud kernel in qemu
+# (tools/ktls-vm.sh; needs qemu-system-x86 and busybox-static).
+test-ktls: all
+	@tools/ktls-vm.sh $(BUILD)
 
 # The suite with every internal buffer, batch and threshold shrunk
 # (src/tune.h), so that rare paths run in every test.

@@ -89,7 +89,7 @@ static void say_ktls(void) {
   else if (setsockopt(c, SOL_TCP, TCP_ULP, "tls", 4) < 0)
     printf("# kTLS: unavailable (TCP_ULP \"tls\": %s)\n", strerror(errno));
   else
-    printf("# kTLS: available (TCP_ULP \"tls\" accepted; cio does not use it)\n");
+    printf("# kTLS: available (TCP_ULP \"tls\" accepted)\n");
   if (c >= 0) close(c);
   if (l >= 0) close(l);
 }
@@ -162,6 +162,7 @@ static int client(void *arg) {
     return rc;
   }
   say_agreed("client");
+  printf("client kTLS send: %s\n", cio_tls_ktls_send(st) ? "on" : "off");
   char *buf = malloc(CHUNK);
   if (buf) memset(buf, 'b', CHUNK);
   long chunks = a->mib * (1024 * 1024 / CHUNK);

@@ -11,8 +11,10 @@
 # verifies.  Every side prints what its connection agreed on and its CPU use
 # (busy share of the transfer's time); a comment line per pair shows them,
 # another says whether both pairs use the same cipher suite, and another
-# whether the kernel offers kTLS (neither pair uses it).  The pairs take
-# turns, TLS_ROUNDS times (default 2), and each keeps its best round.
+# whether the kernel offers kTLS (cio uses it for sending where it does;
+# tools/ktls-vm.sh measures it on and off under a kernel that has it).  The
+# pairs take turns, TLS_ROUNDS times (default 2), and each keeps its best
+# round.
 # Prints one row per pair and, last, "tls_bulk <cio's MB/s> MB/s".
 #
 #   bench/tls_bulk.sh BUILD_DIR

@@ -6,8 +6,11 @@
 // certificates are made at test time with the openssl command in a temp
 // directory: a CA, a server certificate for localhost and 127.0.0.1, an
 // expired one, one for another host.
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +117,7 @@ struct server {
   size_t got;
   size_t first_bad;
   double delay; // before reading
+  bool ktls;    // the kernel encrypts what the server sends
 };
 
 static void check_pattern(struct server *s, const unsigned char *b, size_t n) {
@@ -130,6 +134,7 @@ static int echo_server(void *arg) {
   cio_stream *st;
   s->rc = cio_tls_accept(&st, s->ctx, c);
   if (s->rc < 0) return 0;
+  s->ktls = cio_tls_ktls_send(st);
   char line[64];
   ASSERT_EQ(cio_stream_readuntil(st, "lo", 2, line, sizeof line), 5);
   ASSERT_EQ(cio_stream_readline(st, line, sizeof line), 1);
@@ -145,18 +150,27 @@ static int echo_server(void *arg) {
   return 0;
 }
 
+// Kernel TLS asked for on each side, and what each side got.
+struct exchange {
+  bool server_ktls, client_ktls; // asked
+  bool server_got, client_got;   // got
+};
+
 static int loopback_main(void *arg) {
-  (void)arg;
+  struct exchange *x = arg;
   char port[8];
   struct server s = {.first_bad = SIZE_MAX};
   s.l = listen_any(port);
   s.ctx = server_ctx("srv.pem");
+  ASSERT_EQ(cio_tls_ctx_set_ktls(s.ctx, x->server_ktls), 0);
   cio_task *t = cio_spawn(echo_server, &s);
   cio_tls_ctx *cc = client_ctx(true);
+  ASSERT_EQ(cio_tls_ctx_set_ktls(cc, x->client_ktls), 0);
   cio_stream *st;
   int rc = cio_tls_connect(&st, cc, "127.0.0.1", port);
   if (rc < 0) fprintf(stderr, "connect: %s: %s\n", cio_strerror(rc), cio_tls_last_error());
   ASSERT_EQ(rc, 0);
+  x->client_got = cio_tls_ktls_send(st);
   ASSERT_EQ(cio_stream_write(st, "hello\n", 6), 0);
   ASSERT_EQ(cio_stream_drain(st), 0);
   char line[64];
@@ -176,6 +190,7 @@ static int loopback_main(void *arg) {
   ASSERT_EQ(s.rc, 0);
   ASSERT_EQ(s.got, BIG);
   ASSERT_EQ(s.first_bad, SIZE_MAX);
+  x->server_got = s.ktls;
   free(b);
   cio_tls_ctx_free(cc);
   cio_tls_ctx_free(s.ctx);
@@ -185,7 +200,54 @@ static int loopback_main(void *arg) {
 
 static void cio_client_and_server_exchange_lines_and_a_mebibyte(void) {
   make_certs();
-  ASSERT_EQ(cio_run(loopback_main, NULL), 0);
+  struct exchange x = {0};
+  ASSERT_EQ(cio_run(loopback_main, &x), 0);
+}
+
+// Whether the kernel offers TLS (the ULP loads on a connected socket).
+static bool kernel_offers_tls(void) {
+  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0),
+      c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof a;
+  ASSERT(l >= 0 && c >= 0);
+  ASSERT_EQ(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+  ASSERT_EQ(listen(l, 1), 0);
+  ASSERT_EQ(getsockname(l, (struct sockaddr *)&a, &len), 0);
+  int r;
+  while ((r = connect(c, (struct sockaddr *)&a, sizeof a)) < 0 && errno == EINTR) {
+  }
+  ASSERT(r == 0 || errno == EISCONN);
+  bool offered = setsockopt(c, SOL_TCP, TCP_ULP, "tls", sizeof "tls") == 0;
+  close(c);
+  close(l);
+  return offered;
+}
+
+// Kernel TLS: where the kernel offers it, a side that asks for it gets it
+// and the other side, kTLS or not, reads every byte, the line exchange, the
+// TLS 1.3 tickets and the close_notify (both control records the kernel
+// sends with their type).  Where it does not, nobody gets it and nothing
+// changes.  CIO_TEST_KTLS=1 (CI's run under a kernel with TLS) requires it.
+static void kernel_tls_sends_where_the_kernel_offers_it(void) {
+  make_certs();
+  bool offered = kernel_offers_tls();
+  const char *req = getenv("CIO_TEST_KTLS");
+  if (req && strcmp(req, "1") == 0 && !offered)
+    test_fail(__FILE__, __LINE__, "CIO_TEST_KTLS=1, but the kernel has no TLS ULP");
+  printf("    the kernel %s TLS\n", offered ? "offers" : "does not offer");
+  struct exchange rounds[] = {{.server_ktls = true},
+                              {.client_ktls = true},
+                              {.server_ktls = true, .client_ktls = true},
+                              {0}};
+  for (size_t i = 0; i < sizeof rounds / sizeof rounds[0]; i++) {
+    struct exchange *x = &rounds[i];
+    ASSERT_EQ(cio_run(loopback_main, x), 0);
+    printf("    asked server %d client %d: got %d %d\n", x->server_ktls, x->client_ktls,
+           x->server_got, x->client_got);
+    ASSERT_EQ(x->server_got, offered && x->server_ktls);
+    ASSERT_EQ(x->client_got, offered && x->client_ktls);
+  }
 }
 
 // ---------------------------------------------------------------- verification
@@ -1470,6 +1532,7 @@ static const test_case cases[] = {
     {"tls_codes_are_named", tls_codes_are_named, 0},
     {"cio_client_and_server_exchange_lines_and_a_mebibyte",
      cio_client_and_server_exchange_lines_and_a_mebibyte, 0},
+    {"kernel_tls_sends_where_the_kernel_offers_it", kernel_tls_sends_where_the_kernel_offers_it, 0},
     {"unknown_ca_is_refused_as_untrusted", unknown_ca_is_refused_as_untrusted, 0},
     {"expired_certificate_is_refused_as_expired", expired_certificate_is_refused_as_expired, 0},
     {"certificate_for_another_host_is_refused", certificate_for_another_host_is_refused, 0},

@@ -65,6 +65,16 @@ int cio_tls_ctx_verify_clients(cio_tls_ctx *ctx, const char *ca_file, bool requi
 /// await.  Returns 0, -EINVAL (NULL, a client context, n over 16).
 int cio_tls_ctx_set_session_tickets(cio_tls_ctx *ctx, unsigned n);
 
+/// Kernel TLS for the connections that start with this context: after the
+/// handshake the kernel encrypts what a stream sends (Linux's TLS ULP, for
+/// AES-GCM and ChaCha20-Poly1305), which saves a copy per record; where the
+/// kernel does not offer it (no `tls` in
+/// /proc/sys/net/ipv4/tcp_available_ulp) OpenSSL encrypts, as without it.
+/// Receiving stays OpenSSL's.  Off by default, as in nginx (CIO_KTLS=1 in
+/// the environment: on for contexts made afterwards).  cio_tls_ktls_send()
+/// tells whether a stream got it.  Does not await.  Returns 0, -EINVAL
+/// (NULL).
+int cio_tls_ctx_set_ktls(cio_tls_ctx *ctx, bool on);
 /// Sets the ALPN protocols (e.g. {"h2", "http/1.1"}), in order of
 /// preference: a client offers them, a server picks the first of its list
 /// the client offers (none in common: the connection goes on without).
@@ -113,6 +123,11 @@ CIO_AWAIT int cio_tls_accept(cio_stream **out, cio_tls_ctx *ctx, cio_sock *sock)
 /// fail with CIO_TLS_PROTOCOL or the like): close it.
 CIO_AWAIT int cio_tls_upgrade(cio_stream *st, cio_tls_ctx *ctx, const char *server_name);
 
+/// True if the kernel encrypts what TLS stream `st` sends (kernel TLS:
+/// cio_tls_ctx_set_ktls()); false for a stream that is not TLS, before its
+/// handshake, or where the kernel or the cipher did not allow it.  Does not
+/// await.
+bool cio_tls_ktls_send(const cio_stream *st);
 /// OpenSSL's reason for the last TLS failure on stream `st`, or "" if none
 /// (or not a TLS stream).  Does not await.  Valid until the next call on st.
 const char *cio_tls_error_string(const cio_stream *st);

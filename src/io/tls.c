@@ -17,6 +17,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/tls.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -200,16 +203,71 @@ static const cio__transport_ops tls_ops = {
 // OpenSSL's socket BIO writes with write(2), which raises SIGPIPE when the
 // peer has reset the connection (killing the process by default); cio's
 // sockets send with MSG_NOSIGNAL, and so does this BIO.
+//
+// Kernel TLS (send side).  With SSL_OP_ENABLE_KTLS, once a connection's
+// application keys are set OpenSSL offers them to its write BIO (control
+// BIO_CTRL_SET_KTLS, an internal one whose number OpenSSL 3 keeps); this
+// BIO hands them to the kernel (TCP_ULP "tls", then SOL_TLS/TLS_TX) and,
+// if the kernel takes them, says so to BIO_CTRL_GET_KTLS_SEND: OpenSSL then
+// writes plaintext, and the kernel makes the records.  A record that is
+// not application data (an alert, a TLS 1.3 ticket) is announced by
+// BIO_CTRL_SET_KTLS_TX_SEND_CTRL_MSG before its one write, and sent with
+// its type in a control message.  The receive side stays OpenSSL's (its TLS 1.3 kTLS receive is
+// not in OpenSSL 3.0).  A kernel without the TLS ULP refuses the keys and
+// OpenSSL goes on as before.
+//
+// The BIO's data: the descriptor in the low 32 bits, then whether the
+// kernel encrypts (BIO_KTLS_SEND), then the type of the control record
+// about to be written (0: none).
 
-static int bio_fd(BIO *b) { return (int)(intptr_t)BIO_get_data(b); }
+#define BIO_CTRL_SET_KTLS_KEYS 72 // OpenSSL's internal BIO_CTRL_SET_KTLS
+#define BIO_CTRL_KTLS_CTRL_MSG 74 // ... BIO_CTRL_SET_KTLS_TX_SEND_CTRL_MSG
+#define BIO_CTRL_KTLS_CTRL_END 75 // ... BIO_CTRL_CLEAR_KTLS_TX_CTRL_MSG
+#define BIO_KTLS_SEND ((uintptr_t)1 << 32)
+#define BIO_RECORD_TYPE_SHIFT 40
+
+static uintptr_t bio_state(BIO *b) { return (uintptr_t)BIO_get_data(b); }
+static int bio_fd(BIO *b) { return (int)(uint32_t)bio_state(b); }
+static unsigned bio_record_type(BIO *b) {
+  return (unsigned)(bio_state(b) >> BIO_RECORD_TYPE_SHIFT);
+}
+static void bio_set_record_type(BIO *b, unsigned type) {
+  uintptr_t keep = bio_state(b) & (((uintptr_t)1 << BIO_RECORD_TYPE_SHIFT) - 1);
+  BIO_set_data(b, (void *)(keep | (uintptr_t)type << BIO_RECORD_TYPE_SHIFT));
+}
+
+// Sends a record of `type` through the kernel's TLS (a control record).
+static ssize_t send_record(int fd, unsigned type, const char *buf, size_t len) {
+  union {
+    char space[CMSG_SPACE(sizeof(unsigned char))];
+    struct cmsghdr align;
+  } control;
+  memset(&control, 0, sizeof control);
+  struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+  struct msghdr m = {.msg_iov = &iov,
+                     .msg_iovlen = 1,
+                     .msg_control = control.space,
+                     .msg_controllen = sizeof control.space};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_TLS;
+  c->cmsg_type = TLS_SET_RECORD_TYPE;
+  c->cmsg_len = CMSG_LEN(sizeof(unsigned char));
+  *CMSG_DATA(c) = (unsigned char)type;
+  return sendmsg(fd, &m, MSG_NOSIGNAL);
+}
 
 static int bio_write(BIO *b, const char *buf, int len) {
   BIO_clear_retry_flags(b);
+  unsigned type = bio_record_type(b);
   ssize_t w;
   do {
-    w = send(bio_fd(b), buf, (size_t)len, MSG_NOSIGNAL);
+    w = type ? send_record(bio_fd(b), type, buf, (size_t)len)
+             : send(bio_fd(b), buf, (size_t)len, MSG_NOSIGNAL);
   } while (w < 0 && errno == EINTR);
   if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) BIO_set_retry_write(b);
+  // A control record is announced for one write: what follows is
+  // application data again (a part left unsent keeps the type).
+  if (type && w == len) bio_set_record_type(b, 0);
   return (int)w;
 }
 
@@ -224,12 +282,43 @@ static int bio_read(BIO *b, char *buf, int len) {
   return (int)r;
 }
 
+// The size of the kernel's key structure for a cipher, or 0.
+static socklen_t ktls_info_len(const struct tls_crypto_info *info) {
+  switch (info->cipher_type) {
+  case TLS_CIPHER_AES_GCM_128: return sizeof(struct tls12_crypto_info_aes_gcm_128);
+  case TLS_CIPHER_AES_GCM_256: return sizeof(struct tls12_crypto_info_aes_gcm_256);
+  case TLS_CIPHER_CHACHA20_POLY1305: return sizeof(struct tls12_crypto_info_chacha20_poly1305);
+  default: return 0;
+  }
+}
+
+// Gives the send keys to the kernel.  Returns 1 if it took them, else 0
+// (OpenSSL then encrypts, as without kTLS).
+static long ktls_start_send(BIO *b, const struct tls_crypto_info *info) {
+  int fd = bio_fd(b);
+  socklen_t len = ktls_info_len(info);
+  if (!len || (setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof "tls") < 0 && errno != EEXIST) ||
+      setsockopt(fd, SOL_TLS, TLS_TX, info, len) < 0)
+    return 0;
+  BIO_set_data(b, (void *)(bio_state(b) | BIO_KTLS_SEND));
+  return 1;
+}
+
 // OpenSSL asks BIO_CTRL_EOF to tell an end without close_notify (an error:
 // a truncation) from a failed call.
 static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
-  (void)num, (void)ptr;
-  if (cmd == BIO_CTRL_EOF) return BIO_test_flags(b, BIO_FLAGS_IN_EOF) != 0;
-  return cmd == BIO_CTRL_FLUSH ? 1 : 0; // nothing buffered here
+  switch (cmd) {
+  case BIO_CTRL_EOF: return BIO_test_flags(b, BIO_FLAGS_IN_EOF) != 0;
+  case BIO_CTRL_FLUSH: return 1; // nothing buffered here
+  case BIO_CTRL_SET_KTLS_KEYS: return num && ptr ? ktls_start_send(b, ptr) : 0;
+  case BIO_CTRL_GET_KTLS_SEND: return (bio_state(b) & BIO_KTLS_SEND) != 0;
+  case BIO_CTRL_KTLS_CTRL_MSG:
+    if (!(bio_state(b) & BIO_KTLS_SEND) || num <= 0 || num > 255) return 0;
+    bio_set_record_type(b, (unsigned)num);
+    return 1;
+  case BIO_CTRL_KTLS_CTRL_END: bio_set_record_type(b, 0); return 1;
+  default: return 0;
+  }
 }
 
 static BIO_METHOD *bio_method;
@@ -250,7 +339,7 @@ static BIO *bio_new(int fd) {
   if (!bio_method) return NULL;
   BIO *b = BIO_new(bio_method);
   if (!b) return NULL;
-  BIO_set_data(b, (void *)(intptr_t)fd);
+  BIO_set_data(b, (void *)(uintptr_t)(uint32_t)fd);
   BIO_set_init(b, 1);
   return b;
 }
@@ -308,6 +397,12 @@ int cio_tls_ctx_add_sni(cio_tls_ctx *ctx, const char *name, cio_tls_ctx *other) 
   return 0;
 }
 
+// Kernel TLS is off unless CIO_KTLS=1 (or cio_tls_ctx_set_ktls()) asks.
+static bool ktls_wanted(void) {
+  const char *e = getenv("CIO_KTLS");
+  return e && *e && strcmp(e, "0") != 0;
+}
+
 static int ctx_new(cio_tls_ctx **out, bool server) {
   cio_tls_ctx *c = cio__calloc(1, sizeof *c);
   if (!c) return -ENOMEM;
@@ -321,6 +416,7 @@ static int ctx_new(cio_tls_ctx **out, bool server) {
   SSL_CTX_set_min_proto_version(x, TLS1_2_VERSION);
   SSL_CTX_set_options(x, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
                              SSL_OP_NO_COMPRESSION);
+  if (ktls_wanted()) SSL_CTX_set_options(x, SSL_OP_ENABLE_KTLS);
   (void)SSL_CTX_set_cipher_list(x, "ECDHE+AESGCM:ECDHE+CHACHA20");
   // TLS 1.3: AES-128-GCM first, as Go, BoringSSL and Mozilla's guidelines
   // order them (OpenSSL's default puts AES-256 first: 4.65 GB/s against
@@ -529,6 +625,15 @@ int cio_tls_ctx_verify_clients(cio_tls_ctx *ctx, const char *ca_file, bool requi
   return 0;
 }
 
+int cio_tls_ctx_set_ktls(cio_tls_ctx *ctx, bool on) {
+  if (!ctx) return -EINVAL;
+  if (on)
+    SSL_CTX_set_options(ctx->ssl_ctx, SSL_OP_ENABLE_KTLS);
+  else
+    SSL_CTX_clear_options(ctx->ssl_ctx, SSL_OP_ENABLE_KTLS);
+  return 0;
+}
+
 int cio_tls_ctx_set_session_tickets(cio_tls_ctx *ctx, unsigned n) {
   if (!ctx || !ctx->server || n > 16) return -EINVAL;
   return SSL_CTX_set_num_tickets(ctx->ssl_ctx, n) == 1 ? 0 : -EINVAL;
@@ -692,6 +797,13 @@ int cio_tls_upgrade(cio_stream *st, cio_tls_ctx *ctx, const char *server_name) {
   if (!ctx || !cio_stream_sock(st) || (!ctx->server && !server_name)) return -EINVAL;
   last_reason[0] = '\0';
   return start(st, ctx, server_name);
+}
+
+bool cio_tls_ktls_send(const cio_stream *st) {
+  const cio__transport *b = cio__stream_transport(st);
+  if (!b || b->ops != &tls_ops) return false;
+  BIO *w = SSL_get_wbio(((const tls_transport *)b)->ssl);
+  return w && BIO_get_ktls_send(w);
 }
 
 const char *cio_tls_error_string(const cio_stream *st) {
