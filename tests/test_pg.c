@@ -1154,7 +1154,7 @@ static int pool_maintenance_body(void *arg) {
 static void pool_maintenance(void) { run_case(pool_maintenance_body); }
 
 // Lifetimes: an idle connection past max_idle above min_size is closed,
-// one past max_lifetime is replaced, and both happen at the pool's next use.
+// one past max_lifetime is replaced (by the pool's task, or at the next use).
 static int pool_expiry_body(void *arg) {
   (void)arg;
   cio_pg_pool *pool;

@@ -387,9 +387,12 @@ int cio_pg_pool_release(cio_pg_pool *pool, cio_pg *c) {
     (void)cio_pg_close(c);
   expire_idle(pool);
   (void)cio_sem_release(pool->permits);
-  // An owed reset is due RESET_DELAY from now; a closed connection may
-  // leave the pool below min_size: wake the task if it sleeps past that.
-  if (pool->maint_at > cio_now() + RESET_DELAY) (void)cio_event_set(pool->wake);
+  // An owed reset is due RESET_DELAY from now: wake the task if it sleeps
+  // past that; a closed connection may leave the pool below min_size.  Not
+  // at every release: a wakeup per query would cost the loop a task switch.
+  if ((keep && c->reset_owed && pool->maint_at > cio_now() + RESET_DELAY) ||
+      (!keep && pool->nidle + pool->in_use < pool->opts.min_size))
+    (void)cio_event_set(pool->wake);
   return 0;
 }
 
