@@ -1007,8 +1007,154 @@ static int pool_fifo_body(void *arg) {
 }
 static void pool_fifo(void) { run_case(pool_fifo_body); }
 
+// What a session left, as one cached SELECT sees it: settings made,
+// advisory locks held, cursors open (0 each when clean; the unnamed portal
+// is the query's own).  $1 is 1 (0 fails: division by zero).  LISTEN is seen by the statement after
+// (UNLISTEN takes effect at the end of a transaction).
+#define LEFTOVERS                                                                                  \
+  "SELECT (current_setting('statement_timeout') <> '0')::int4 + "                                  \
+  "(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid())::int4 "  \
+  "+ (SELECT count(*) FROM pg_cursors WHERE name <> '')::int4 + 1 / $1::int4 - 1"
+
+// Leaves settings, a LISTEN, an advisory lock and a held cursor behind.
+static void dirty_session(cio_pg *c) {
+  exec_ok(c, "SET statement_timeout = 12345");
+  ASSERT_EQ(cio_pg_listen(c, "x"), 0);
+  exec_ok(c, "SELECT pg_advisory_lock(4242)");
+  exec_ok(c, "DECLARE held CURSOR WITH HOLD FOR SELECT 1");
+  cio_pg_param one = {CIO_PG_T_INT4, .i = 1};
+  ASSERT_EQ(int_of(c, LEFTOVERS, &one), 3);
+  ASSERT_EQ(int_of(c, "SELECT count(*) FROM pg_listening_channels()", NULL), 1);
+}
+
+// The session as the next user finds it: clean.
+static void clean_session(cio_pg *c) {
+  cio_pg_param one = {CIO_PG_T_INT4, .i = 1};
+  ASSERT_EQ(int_of(c, LEFTOVERS, &one), 0);
+  ASSERT_EQ(int_of(c, "SELECT count(*) FROM pg_listening_channels()", NULL), 0);
+}
+
+// The reset a released connection owes goes out with the next user's first
+// cached SELECT (one pipeline): that SELECT already sees a clean session; a
+// query failing there rolls the reset back with it, and the reset is made
+// again before the next statement; a reset statement deallocated behind the
+// pool's back (DEALLOCATE ALL) is noticed and the reset made on its own.
+static int pool_reset_pipelined_body(void *arg) {
+  (void)arg;
+  cio_pg_pool *pool;
+  cio_pg_pool_opts o = {.max_size = 1, .health_check_after = 60};
+  ASSERT_EQ(cio_pg_pool_open(&pool, conninfo, &o), 0);
+  cio_pg *c;
+  cio_pg_param bad = {CIO_PG_T_INT4, .i = 0};
+  for (int round = 0; round < 3; round++) {
+    ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c), 0);
+    clean_session(c); // its first query cached (and known plain) from round 1 on
+    dirty_session(c);
+    ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+  }
+  // The failing query (division by zero) takes the reset down with it ...
+  ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c), 0);
+  cio_pg_result *r = NULL;
+  ASSERT_EQ(cio_pg_query(c, LEFTOVERS, &bad, 1, &r), CIO_PG_ERROR);
+  ASSERT(strcmp(cio_pg_sqlstate(c), "22012") == 0);
+  // ... and the next statement still finds the session clean.
+  clean_session(c);
+  dirty_session(c);
+  exec_ok(c, "DEALLOCATE ALL");
+  ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+  ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c), 0);
+  clean_session(c);
+  dirty_session(c);
+  ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+  ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c), 0);
+  clean_session(c); // prepared again under new names
+  ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+  ASSERT_EQ(cio_pg_pool_close(pool), 0);
+  return 0;
+}
+static void pool_reset_pipelined(void) { run_case(pool_reset_pipelined_body); }
+
+// Backends of application `name`, from pg_stat_activity.
+static int64_t backends_of(cio_pg *c, const char *name) {
+  cio_pg_param p = {CIO_PG_T_TEXT, .s = name};
+  return int_of(c,
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                "AND application_name = $1",
+                &p);
+}
+
+// Awaits until `name` has `want` backends, for at most `seconds`; returns
+// the last count.
+static int64_t await_backends(cio_pg *c, const char *name, int64_t want, double seconds) {
+  double end = cio_now() + seconds;
+  int64_t n;
+  while ((n = backends_of(c, name)) != want && cio_now() < end) ASSERT_EQ(cio_sleep(0.05), 0);
+  return n;
+}
+
+// Maintenance without any acquire: an advisory lock a user left is let go
+// soon after release (the owed reset is made by the pool's task); idle
+// connections past max_idle above min_size are closed; connections closed
+// behind the pool's back are replaced up to min_size.
+static int pool_maintenance_body(void *arg) {
+  (void)arg;
+  cio_pg *watch;
+  ASSERT_EQ(cio_pg_connect(&watch, conninfo, 10), 0);
+  char info[256];
+  snprintf(info, sizeof info, "%s application_name=cio_maint", conninfo);
+  cio_pg_pool *pool;
+  cio_pg_pool_opts o = {.min_size = 2, .max_size = 4, .max_idle = 0.3, .health_check_after = 0.2};
+  ASSERT_EQ(cio_pg_pool_open(&pool, info, &o), 0);
+  ASSERT_EQ(backends_of(watch, "cio_maint"), 2);
+  cio_pg *c[4];
+  for (int i = 0; i < 4; i++) ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c[i]), 0);
+  exec_ok(c[0], "SELECT pg_advisory_lock(777)");
+  for (int i = 0; i < 4; i++) ASSERT_EQ(cio_pg_pool_release(pool, c[i]), 0);
+  ASSERT_EQ(backends_of(watch, "cio_maint"), 4);
+  // The lock is free within a second, though nobody used the pool since.
+  double t0 = cio_now();
+  int64_t got = 0;
+  while (!got && cio_now() - t0 < 2) {
+    got = int_of(watch, "SELECT pg_try_advisory_lock(777)::int4", NULL);
+    if (!got) ASSERT_EQ(cio_sleep(0.02), 0);
+  }
+  ASSERT_EQ(got, 1);
+  exec_ok(watch, "SELECT pg_advisory_unlock(777)");
+  // The two above min_size are closed once idle past max_idle.
+  ASSERT_EQ(await_backends(watch, "cio_maint", 2, 5), 2);
+  cio_pg_pool_counts st;
+  ASSERT_EQ(cio_pg_pool_stats(pool, &st), 0);
+  ASSERT_EQ(st.size, 2);
+  ASSERT_EQ(st.idle, 2);
+  // Both killed: the pool opens two new ones by itself (a few seconds at most).
+  exec_ok(watch, "CREATE TEMP TABLE old AS SELECT pid FROM pg_stat_activity "
+                 "WHERE application_name = 'cio_maint'");
+  exec_ok(watch, "SELECT pg_terminate_backend(pid) FROM old");
+  double t1 = cio_now();
+  int64_t fresh = 0;
+  while (fresh != 2 && cio_now() - t1 < 5) {
+    ASSERT_EQ(cio_sleep(0.05), 0);
+    fresh = int_of(watch,
+                   "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'cio_maint' "
+                   "AND pid NOT IN (SELECT pid FROM old)",
+                   NULL);
+  }
+  ASSERT_EQ(fresh, 2);
+  ASSERT_EQ(await_backends(watch, "cio_maint", 2, 5), 2);
+  ASSERT_EQ(cio_pg_pool_stats(pool, &st), 0);
+  ASSERT_EQ(st.size, 2);
+  ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c[0]), 0);
+  ASSERT_EQ(cio_pg_exec(c[0], "SELECT 1", NULL, 0, NULL), 0);
+  ASSERT_EQ(cio_pg_pool_release(pool, c[0]), 0);
+  ASSERT_EQ(cio_pg_pool_close(pool), 0);
+  ASSERT_EQ(await_backends(watch, "cio_maint", 0, 5), 0);
+  ASSERT_EQ(cio_pg_close(watch), 0);
+  return 0;
+}
+static void pool_maintenance(void) { run_case(pool_maintenance_body); }
+
 // Lifetimes: an idle connection past max_idle above min_size is closed,
-// one past max_lifetime is replaced, and both happen at the pool's next use.
+// one past max_lifetime is replaced (by the pool's task, or at the next use).
 static int pool_expiry_body(void *arg) {
   (void)arg;
   cio_pg_pool *pool;
@@ -1457,6 +1603,8 @@ static const test_case cases[] = {
     {"pool", pool, 0},
     {"pool_fifo", pool_fifo, 0},
     {"pool_expiry", pool_expiry, 0},
+    {"pool_reset_pipelined", pool_reset_pipelined, 0},
+    {"pool_maintenance", pool_maintenance, 0},
     {"cancel_chaos", cancel_chaos, 300},
     {"server_restart", server_restart, 60},
     {"server_restart_under_load", server_restart_under_load, 60},

@@ -304,21 +304,24 @@ CIO_AWAIT int cio_pg_notification_next(cio_pg *conn, double timeout, cio_pg_noti
 
 /// A pool's settings (asyncpg's create_pool).  Zeroes give the defaults.
 typedef struct cio_pg_pool_opts {
-  size_t min_size;           ///< connections opened at once and kept (0: none)
+  size_t min_size;           ///< connections opened at once and kept, reopened when lost (0: none)
   size_t max_size;           ///< connections at most (0: 10)
   double connect_timeout;    ///< seconds to open one (0: 10)
-  double max_idle;           ///< seconds an idle connection above min_size is kept (0: 300)
+  double max_idle;           ///< seconds an idle connection above min_size is kept (0: 300;
+                             ///< closed by the pool's maintenance task, without any acquire)
   double max_lifetime;       ///< seconds a connection is used at most (0: 3600)
-  double health_check_after; ///< idle this long, a connection is checked before use (0: 1)
+  double health_check_after; ///< idle this long, a connection is checked before use; also how
+                             ///< often idle sockets are looked at for a closed connection (0: 1)
   size_t statement_cache;    ///< per connection (0: 100)
   const char *reset_sql;     ///< run on release (copied); NULL: CLOSE ALL, UNLISTEN *, RESET
-                             ///< ALL, advisory locks released; "": none (as pgx: faster, but
-                             ///< settings made by one user stay for the next)
+                             ///< ALL, advisory locks released, sent with the next statement
+                             ///< (see cio_pg_pool_release()); "": none (as pgx: settings made
+                             ///< by one user stay for the next)
 } cio_pg_pool_opts;
 
 /// Pool counters.
 typedef struct cio_pg_pool_counts {
-  size_t size;    ///< connections open (idle + in use)
+  size_t size;    ///< connections open (idle + in use + one the pool's task works on)
   size_t idle;    ///< waiting in the pool
   size_t in_use;  ///< acquired
   size_t waiting; ///< tasks waiting in cio_pg_pool_acquire()
@@ -326,7 +329,11 @@ typedef struct cio_pg_pool_counts {
 
 /// Awaits: makes a pool for `conninfo` (copied) and opens opts->min_size
 /// connections.  Sets *out (the caller closes it with cio_pg_pool_close()).
-/// opts may be NULL.  Returns 0, or as cio_pg_connect() (nothing is kept).
+/// The pool's maintenance task (detached, on this loop) then closes idle
+/// connections past max_idle (above min_size) or max_lifetime, closes those
+/// the server closed, and opens connections back up to min_size (one
+/// attempt a second while they fail).  opts may be NULL.  Returns 0, or as
+/// cio_pg_connect() (nothing is kept).
 CIO_AWAIT int cio_pg_pool_open(cio_pg_pool **out, const char *conninfo,
                                const cio_pg_pool_opts *opts);
 
@@ -339,20 +346,26 @@ CIO_AWAIT int cio_pg_pool_open(cio_pg_pool **out, const char *conninfo,
 /// -ENOMEM, -EINVAL, -EPERM.
 CIO_AWAIT int cio_pg_pool_acquire(cio_pg_pool *pool, double timeout, cio_pg **conn);
 
-/// Awaits: gives back a connection: a transaction left open is rolled back,
-/// a stream closed, and the session reset (opts->reset_sql; prepared
-/// statements are kept), shielded and at most 5 s; a broken connection is
-/// closed instead.  The reset's answer is read by the connection's next
-/// acquirer, so a release takes no round trip.  The next waiter gets it.
-/// Returns 0, or -EINVAL for a connection not acquired from `pool`.
+/// Awaits: gives back a connection: a stream is closed and a transaction
+/// left open rolled back (a round trip, shielded, at most 5 s); a broken
+/// connection is closed instead.  The session reset (cursors, LISTEN,
+/// settings, advisory locks; prepared statements are kept) is owed: the
+/// next user's first statement carries it (the same write, and for a
+/// cached SELECT or DML the same implicit transaction), so the next user
+/// always finds the session reset, and a release takes no round trip.  A
+/// connection nobody takes within 0.1 s is reset by the pool's task.  A
+/// custom opts->reset_sql is sent here, its answer read by the next
+/// acquirer.  The next waiter gets the connection.  Returns 0, or -EINVAL
+/// for a connection not acquired from `pool`.
 CIO_AWAIT int cio_pg_pool_release(cio_pg_pool *pool, cio_pg *conn);
 
 /// Sets *out to the pool's counters.  Returns 0 or -EINVAL.  Does not await.
 int cio_pg_pool_stats(const cio_pg_pool *pool, cio_pg_pool_counts *out);
 
-/// Closes the idle connections and frees the pool.  Every connection must
-/// have been released first: returns -EBUSY (and does nothing) otherwise;
-/// 0, -EINVAL for NULL.  Does not await.
+/// Closes the idle connections, stops the maintenance task and frees the
+/// pool (or leaves it to the task to free as it ends, if it was awaiting).
+/// Every connection must have been released first: returns -EBUSY (and
+/// does nothing) otherwise; 0, -EINVAL for NULL.  Does not await.
 int cio_pg_pool_close(cio_pg_pool *pool);
 
 #ifdef __cplusplus

@@ -19,6 +19,11 @@
 #define CIO__PG_RECOVER_SECONDS 5.0    // cancel-and-drain, rollback and reset bound
 #define CIO__PG_DEFAULT_STATEMENTS 100 // prepared statements kept per connection
 
+// The pool's session reset: what a connection's previous user may have left
+// (asyncpg's reset query, without DEALLOCATE: the statement cache stays).
+// Also sent statement by statement in a pipeline (pg_query.c).
+#define CIO__PG_RESET_SQL "CLOSE ALL; UNLISTEN *; RESET ALL; SELECT pg_advisory_unlock_all()"
+
 // A prepared statement of the cache: its SQL and parameter types are the key.
 typedef struct cio__pg_stmt {
   struct cio__pg_stmt *prev, *next; // the LRU list, most recent first
@@ -27,6 +32,7 @@ typedef struct cio__pg_stmt {
   int ntypes;                       // parameters
   Oid *types;                       // their types (in the same allocation)
   char *sql;                        // the statement (likewise)
+  bool plain;                       // its last run said SELECT, INSERT, UPDATE, DELETE or MERGE
 } cio__pg_stmt;
 
 struct cio_pg {
@@ -50,6 +56,11 @@ struct cio_pg {
   struct cio_pg *pool_next;       // the pool's idle list
   bool in_use;                    // acquired from its pool
   bool reset_pending;             // its pool reset was sent, its answer not read yet
+  bool reset_owed;                // the pool's reset (CIO__PG_RESET_SQL) is due before its next
+                                  //   statement, and not sent yet
+  bool reset_prepared;            // the reset's statements are prepared (pg_query.c)
+  uint64_t reset_generation;      //   under names of this generation
+  bool last_plain;                // the last result read had a plain tag (cio__pg_stmt.plain)
   double opened_at;               // cio_now() when connected
   double idle_since;              // cio_now() when last released
 };
@@ -76,8 +87,13 @@ int cio__pg_fail_conn(cio_pg *c, int code);
 // Clears the last failure.
 void cio__pg_clear_error(cio_pg *c);
 // The connection as usable: 0, CIO_PG_CONN_LOST, -EBUSY while another call (or
-// a stream, a COPY) is under way, -EINVAL.
+// a stream, a COPY) is under way, -EINVAL.  Does not await.
+int cio__pg_check_idle(cio_pg *c);
+// Awaits: cio__pg_check_idle(), then the reset the pool owes the session
+// (reset_owed), if any.  Returns as cio__pg_check_idle().
 int cio__pg_check(cio_pg *c);
+// Drops the notifications not yet taken.
+void cio__pg_drop_notifications(cio_pg *c);
 // Awaits: sends what libpq holds.  On an interruption, recovers first.
 int cio__pg_flush(cio_pg *c);
 // Awaits: the next result of the query under way (NULL once it is done).
@@ -103,5 +119,9 @@ void cio__pg_break(cio_pg *c);
 // Awaits: runs `sql` as a simple query (several statements allowed), shielded
 // from cancellation and bounded by CIO__PG_RECOVER_SECONDS (rollback, reset).
 int cio__pg_exec_shielded(cio_pg *c, const char *sql);
+// Awaits (shielded, bounded): runs the reset the pool owes the session
+// (CIO__PG_RESET_SQL) and drops the notifications received before it.
+// Returns 0, or CIO_PG_CONN_LOST (the connection is then broken).
+int cio__pg_reset_now(cio_pg *c);
 
 #endif

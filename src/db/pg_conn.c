@@ -140,7 +140,7 @@ const char *cio_pg_sqlstate(const cio_pg *c) { return c ? c->sqlstate : ""; }
 const char *cio_pg_error_message(const cio_pg *c) { return c && c->error ? c->error : ""; }
 int cio_pg_backend_pid(const cio_pg *c) { return c && c->pq ? PQbackendPID(c->pq) : 0; }
 
-int cio__pg_check(cio_pg *c) {
+int cio__pg_check_idle(cio_pg *c) {
   if (!c || c->magic != CIO__PG_MAGIC) return -EINVAL;
   if (!c->pq) {
     set_error(c, "the connection is broken");
@@ -156,7 +156,21 @@ int cio__pg_check(cio_pg *c) {
   return 0;
 }
 
+int cio__pg_check(cio_pg *c) {
+  int rc = cio__pg_check_idle(c);
+  if (rc == 0 && c->reset_owed) rc = cio__pg_reset_now(c);
+  return rc;
+}
+
 // ---------------------------------------------------------------- notifications
+
+void cio__pg_drop_notifications(cio_pg *c) {
+  while (c->notes_count) {
+    free(c->notes[c->notes_head]);
+    c->notes_head = (c->notes_head + 1) % c->notes_cap;
+    c->notes_count--;
+  }
+}
 
 void cio__pg_take_notifications(cio_pg *c) {
   PGnotify *n;
@@ -282,8 +296,18 @@ static int st_copy(cio_pg *c, ExecStatusType st, const char *why) {
   return st == PGRES_COPY_IN ? cio__pg_copy_in_end(c, why) : cio__pg_copy_out_drain(c);
 }
 
+// A command tag of a statement that can share an implicit transaction with
+// others (not BEGIN, COMMIT, VACUUM, CALL, DO, ...): "SELECT 1", "INSERT 0 1".
+static bool plain_tag(const char *tag) {
+  static const char *const plain[] = {"SELECT ", "INSERT ", "UPDATE ", "DELETE ", "MERGE "};
+  for (size_t i = 0; i < sizeof plain / sizeof *plain; i++)
+    if (strncmp(tag, plain[i], strlen(plain[i])) == 0) return true;
+  return false;
+}
+
 int cio__pg_collect(cio_pg *c, PGresult **rows, int64_t *affected) {
   int first = 0;
+  c->last_plain = false;
   PGresult *res, *kept = NULL;
   for (;;) {
     int rc = cio__pg_next_result(c, &res);
@@ -302,6 +326,7 @@ int cio__pg_collect(cio_pg *c, PGresult **rows, int64_t *affected) {
       }
       /* fall through */
     case PGRES_COMMAND_OK:
+      c->last_plain = plain_tag(PQcmdStatus(res ? res : kept));
       if (affected && res)
         *affected = strtoll(PQcmdTuples(res), NULL, 10);
       else if (affected)

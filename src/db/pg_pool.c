@@ -4,18 +4,32 @@
 // max_size permits is the FIFO queue of acquirers: a task holds a permit
 // from acquire to release, so connections in use (or being opened) never
 // exceed max_size, and idle ones are only opened when none is idle.  Idle
-// connections wait in a queue: the one released longest ago is handed out
-// first, which gives the reset sent at each release (below) time to be
-// answered before the connection is used again.
+// connections wait in a queue, the one released longest ago handed out
+// first.
 //
-// The session reset of a released connection is sent at release and its
-// answer read by the next acquirer of that connection (usually it is there
-// by then): a release costs no round trip, as in pools that do not reset
-// (pgx), while the session is still reset as asyncpg's pool does.
+// The session reset.  At release a transaction left open is rolled back at
+// once; the rest of the reset (CIO__PG_RESET_SQL: cursors, LISTEN, settings,
+// advisory locks) is owed by the connection and goes out with its next
+// statement, in the same write and the same implicit transaction when that
+// statement is a cached SELECT or DML (pg_query.c's run_with_reset), else
+// just before it.  The server thus wakes once per query, not twice: with
+// the server on one core, a reset round trip of its own per release costs
+// the server about as much as the query itself (a wakeup and a context
+// switch of the backend each).  The next user always finds the session
+// reset; what the previous user left lasts at most about RESET_DELAY after
+// release (the maintenance task resets connections idle that long).  A
+// custom opts.reset_sql is sent at release instead, its answer read by the
+// next acquirer.
 //
-// Expiry is lazy: idle connections past max_idle (above min_size) or past
-// max_lifetime are closed when the pool is next used (an acquire or a
-// release), not by a timer; an idle pool keeps its connections until then.
+// Maintenance: a task per pool (maintain) sleeps until something is due:
+// an owed reset older than RESET_DELAY, an idle connection past max_idle
+// (while the pool holds more than min_size) or past max_lifetime, a look
+// at the idle sockets (every health_check_after: a connection the server
+// closed is closed), or fewer than min_size connections (it opens them,
+// retrying every RETRY_SECONDS while that fails).  It takes a permit for what it does, so the pool
+// never exceeds max_size, and takes the connection it works on out of the idle queue, so no
+// acquirer gets one it is working on.  Pool close cancels it; a close while it awaits leaves the
+// pool for it to free.
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -28,10 +42,8 @@
 #include "pg.h"
 
 #define POOL_MAGIC 0x70677070u // "pgpp"
-
-// The session reset on release: what a connection's previous user may have
-// left (asyncpg's reset query, without DEALLOCATE: the statement cache stays).
-#define RESET_SQL "CLOSE ALL; UNLISTEN *; RESET ALL; SELECT pg_advisory_unlock_all()"
+#define RESET_DELAY 0.1        // seconds an idle connection may owe its reset
+#define RETRY_SECONDS 1.0      // between attempts to refill to min_size
 
 struct cio_pg_pool {
   uint32_t magic;        // POOL_MAGIC while open
@@ -44,6 +56,14 @@ struct cio_pg_pool {
   size_t nidle;          //   how many
   size_t in_use;         // acquired (or being opened for an acquirer)
   size_t waiting;        // tasks waiting for a permit
+  bool default_reset;    // reset_sql is CIO__PG_RESET_SQL: owed, not sent at release
+  cio_task *maint;       // the maintenance task (detached), NULL once it ended
+  cio_event *wake;       //   set to wake it before the time it planned
+  double maint_at;       //   when it plans to wake (cio_now() clock)
+  size_t maint_held;     //   connections it holds (being reset or opened): 0 or 1
+  double refill_after;   //   no refill before (after a failed connect)
+  double sweep_at;       //   when to look at the idle sockets next
+  bool closing;          // closed while the task held a connection: the task frees it
 };
 
 static void fill_defaults(cio_pg_pool_opts *o) {
@@ -91,7 +111,7 @@ static void expire_idle(cio_pg_pool *pool) {
   for (cio_pg **p = &pool->idle; *p;) {
     cio_pg *c = *p;
     bool stale = now - c->idle_since > pool->opts.max_idle &&
-                 pool->nidle + pool->in_use > pool->opts.min_size;
+                 pool->nidle + pool->in_use + pool->maint_held > pool->opts.min_size;
     if (stale || too_old(pool, c, now) || !cio_pg_is_ok(c)) {
       *p = c->pool_next;
       pool->nidle--;
@@ -103,6 +123,109 @@ static void expire_idle(cio_pg_pool *pool) {
   }
 }
 
+static void pool_free(cio_pg_pool *pool);
+
+// The first idle connection whose owed reset is older than RESET_DELAY, or
+// NULL; *due gets the earliest time one falls due.
+static cio_pg *reset_due(cio_pg_pool *pool, double now, double *due) {
+  for (cio_pg *c = pool->idle; c; c = c->pool_next) {
+    if (!c->reset_owed) continue;
+    if (now - c->idle_since >= RESET_DELAY) return c;
+    *due = fmin(*due, c->idle_since + RESET_DELAY);
+  }
+  return NULL;
+}
+
+static void unlink_idle(cio_pg_pool *pool, cio_pg *c) {
+  cio_pg *prev = NULL;
+  for (cio_pg *p = pool->idle; p != c; p = p->pool_next) prev = p;
+  if (prev)
+    prev->pool_next = c->pool_next;
+  else
+    pool->idle = c->pool_next;
+  if (pool->idle_tail == c) pool->idle_tail = prev;
+  pool->nidle--;
+}
+
+// Awaits: one step of maintenance, holding a permit: resets a connection
+// whose reset is overdue, or opens one below min_size.  Returns 1 if it did
+// something (look again at once), 0 if nothing is due before *due.
+static int maintain_step(cio_pg_pool *pool, double *due) {
+  double now = cio_now();
+  // Idle sockets are read without waiting, every health_check_after: one
+  // the server closed (a terminated backend, a restart) is seen broken and
+  // closed below, and min_size made up again.
+  if (now >= pool->sweep_at) {
+    for (cio_pg *c = pool->idle; c; c = c->pool_next)
+      if (c->pq && (!PQconsumeInput(c->pq) || PQstatus(c->pq) == CONNECTION_BAD)) cio__pg_break(c);
+    pool->sweep_at = now + pool->opts.health_check_after;
+  }
+  expire_idle(pool);
+  *due = pool->nidle ? pool->sweep_at : INFINITY;
+  for (cio_pg *c = pool->idle; c; c = c->pool_next) {
+    *due = fmin(*due, c->opened_at + pool->opts.max_lifetime);
+    if (pool->nidle + pool->in_use > pool->opts.min_size)
+      *due = fmin(*due, c->idle_since + pool->opts.max_idle);
+  }
+  cio_pg *c = reset_due(pool, now, due);
+  bool refill = !c && pool->nidle + pool->in_use < pool->opts.min_size;
+  if (refill && now < pool->refill_after) {
+    *due = fmin(*due, pool->refill_after);
+    refill = false;
+  }
+  if (!c && !refill) return 0;
+  if (cio_sem_try_acquire(pool->permits) < 0) { // every permit is taken: look again later
+    *due = fmin(*due, now + RESET_DELAY);
+    return 0;
+  }
+  pool->maint_held++;
+  int rc;
+  bool opened = !c;
+  if (c) {
+    unlink_idle(pool, c);
+    rc = cio__pg_reset_now(c); // shielded, bounded
+  } else {
+    rc = open_one(pool, &c);
+    if (rc < 0) pool->refill_after = cio_now() + RETRY_SECONDS;
+  }
+  pool->maint_held--;
+  (void)cio_sem_release(pool->permits);
+  if (pool->closing || rc < 0) {
+    if (c) (void)cio_pg_close(c);
+    return pool->closing ? -ECANCELED : 1;
+  }
+  if (opened) {
+    push_idle(pool, c);
+    return 1;
+  }
+  // Back at the head of the queue, where the longest idle wait.
+  c->pool_next = pool->idle;
+  pool->idle = c;
+  if (!pool->idle_tail) pool->idle_tail = c;
+  pool->nidle++;
+  return 1;
+}
+
+// The maintenance task (the file comment says what it does).
+static int maintain(void *arg) {
+  cio_pg_pool *pool = arg;
+  for (;;) {
+    double due;
+    int rc = maintain_step(pool, &due);
+    if (rc == 1) continue;
+    if (rc == 0) {
+      pool->maint_at = due;
+      (void)cio_event_clear(pool->wake);
+      rc = cio_event_wait_for(pool->wake, isinf(due) ? CIO_FOREVER : fmax(due - cio_now(), 0));
+      pool->maint_at = INFINITY;
+    }
+    if (rc == -ECANCELED || pool->closing) break; // closed, or the loop ends
+  }
+  pool->maint = NULL;
+  if (pool->closing) pool_free(pool); // cio_pg_pool_close() left it to the task
+  return 0;
+}
+
 int cio_pg_pool_open(cio_pg_pool **out, const char *conninfo, const cio_pg_pool_opts *opts) {
   if (!out || !conninfo) return -EINVAL;
   if (!cio_current()) return -EPERM;
@@ -112,13 +235,21 @@ int cio_pg_pool_open(cio_pg_pool **out, const char *conninfo, const cio_pg_pool_
   fill_defaults(&pool->opts);
   pool->magic = POOL_MAGIC;
   pool->conninfo = cio__strdup(conninfo);
-  pool->reset_sql = cio__strdup(pool->opts.reset_sql ? pool->opts.reset_sql : RESET_SQL);
+  pool->default_reset = !pool->opts.reset_sql;
+  pool->reset_sql = cio__strdup(pool->opts.reset_sql ? pool->opts.reset_sql : CIO__PG_RESET_SQL);
   pool->opts.reset_sql = NULL; // the copy is the pool's
   pool->permits = cio_sem_new((int64_t)pool->opts.max_size);
-  int rc = pool->conninfo && pool->reset_sql && pool->permits ? 0 : -ENOMEM;
+  pool->wake = cio_event_new();
+  int rc = pool->conninfo && pool->reset_sql && pool->permits && pool->wake ? 0 : -ENOMEM;
   while (rc == 0 && pool->nidle < pool->opts.min_size) {
     cio_pg *c;
     if ((rc = open_one(pool, &c)) == 0) push_idle(pool, c);
+  }
+  if (rc == 0) {
+    pool->maint_at = INFINITY;
+    pool->maint = cio_spawn_named("cio_pg_pool maintenance", maintain, pool);
+    if (!pool->maint) rc = -ENOMEM;
+    if (rc == 0) (void)cio_detach(pool->maint);
   }
   if (rc < 0) {
     (void)cio_pg_pool_close(pool);
@@ -141,18 +272,11 @@ static int wait_permit(cio_pg_pool *pool, double timeout) {
   return rc;
 }
 
-static void drop_notifications(cio_pg *c) {
-  while (c->notes_count) {
-    free(c->notes[c->notes_head]);
-    c->notes_head = (c->notes_head + 1) % c->notes_cap;
-    c->notes_count--;
-  }
-}
-
 // Awaits (shielded, bounded): ends what the connection's user left under
-// way (a stream, a transaction) and sends the reset, without waiting for
-// its answer.
-static int reset_send(cio_pg *c, const char *sql) {
+// way (a stream, a transaction), then owes the default reset or sends a
+// custom one without waiting for its answer.
+static int reset_send(cio_pg_pool *pool, cio_pg *c) {
+  const char *sql = pool->reset_sql;
   if (c->streaming && cio__pg_recover(c) < 0) return CIO_PG_CONN_LOST;
   if (!c->pq) return CIO_PG_CONN_LOST;
   if (PQtransactionStatus(c->pq) != PQTRANS_IDLE) {
@@ -160,7 +284,11 @@ static int reset_send(cio_pg *c, const char *sql) {
     if (rc < 0) return rc;
   }
   c->tx_depth = 0;
-  drop_notifications(c);
+  cio__pg_drop_notifications(c);
+  if (pool->default_reset) {
+    c->reset_owed = true;
+    return 0;
+  }
   if (!sql[0]) return 0;
   if (!PQsendQuery(c->pq, sql)) return cio__pg_fail_conn(c, CIO_PG_CONN_LOST);
   cio_scope shield, bound;
@@ -182,7 +310,7 @@ static int reset_finish(cio_pg *c) {
   int rc = cio__pg_collect(c, NULL, NULL);
   (void)cio_scope_end(&bound);
   (void)cio_scope_end(&shield);
-  drop_notifications(c); // those that came before the UNLISTEN
+  cio__pg_drop_notifications(c); // those that came before the UNLISTEN
   if (rc == 0 && (!c->pq || PQtransactionStatus(c->pq) != PQTRANS_IDLE)) rc = CIO_PG_CONN_LOST;
   return rc;
 }
@@ -201,7 +329,8 @@ static int take_idle(cio_pg_pool *pool, cio_pg **out) {
     bool ok = cio_pg_is_ok(c) && !too_old(pool, c, now);
     if (ok && c->reset_pending) ok = reset_finish(c) == 0;
     if (ok && now - c->idle_since > pool->opts.health_check_after) {
-      int rc = cio_pg_exec(c, "", NULL, 0, NULL);
+      // The owed reset checks the connection as well as an empty query does.
+      int rc = c->reset_owed ? cio__pg_reset_now(c) : cio_pg_exec(c, "", NULL, 0, NULL);
       if (rc == -ECANCELED || rc == -ETIMEDOUT) {
         pool->in_use--;
         if (cio_pg_is_ok(c))
@@ -250,7 +379,7 @@ int cio_pg_pool_release(cio_pg_pool *pool, cio_pg *c) {
   if (!pool || pool->magic != POOL_MAGIC || !c || c->magic != CIO__PG_MAGIC || c->pool != pool ||
       !c->in_use)
     return -EINVAL;
-  bool keep = reset_send(c, pool->reset_sql) == 0 && !too_old(pool, c, cio_now());
+  bool keep = reset_send(pool, c) == 0 && !too_old(pool, c, cio_now());
   pool->in_use--;
   if (keep)
     push_idle(pool, c);
@@ -258,6 +387,12 @@ int cio_pg_pool_release(cio_pg_pool *pool, cio_pg *c) {
     (void)cio_pg_close(c);
   expire_idle(pool);
   (void)cio_sem_release(pool->permits);
+  // An owed reset is due RESET_DELAY from now: wake the task if it sleeps
+  // past that; a closed connection may leave the pool below min_size.  Not
+  // at every release: a wakeup per query would cost the loop a task switch.
+  if ((keep && c->reset_owed && pool->maint_at > cio_now() + RESET_DELAY) ||
+      (!keep && pool->nidle + pool->in_use < pool->opts.min_size))
+    (void)cio_event_set(pool->wake);
   return 0;
 }
 
@@ -265,9 +400,17 @@ int cio_pg_pool_stats(const cio_pg_pool *pool, cio_pg_pool_counts *out) {
   if (!pool || pool->magic != POOL_MAGIC || !out) return -EINVAL;
   out->idle = pool->nidle;
   out->in_use = pool->in_use;
-  out->size = pool->nidle + pool->in_use;
+  out->size = pool->nidle + pool->in_use + pool->maint_held;
   out->waiting = pool->waiting;
   return 0;
+}
+
+static void pool_free(cio_pg_pool *pool) {
+  if (pool->permits) (void)cio_sem_free(pool->permits);
+  if (pool->wake) (void)cio_event_free(pool->wake);
+  free(pool->conninfo);
+  free(pool->reset_sql);
+  cio__quarantine(pool); // a second close reads the cleared magic
 }
 
 int cio_pg_pool_close(cio_pg_pool *pool) {
@@ -280,9 +423,13 @@ int cio_pg_pool_close(cio_pg_pool *pool) {
     pool->idle = c->pool_next;
     (void)cio_pg_close(c);
   }
-  if (pool->permits) (void)cio_sem_free(pool->permits);
-  free(pool->conninfo);
-  free(pool->reset_sql);
-  cio__quarantine(pool); // a second close reads the cleared magic
+  pool->idle_tail = NULL;
+  pool->nidle = 0;
+  if (pool->maint) { // the task may be awaiting with the pool: it frees the pool as it ends
+    pool->closing = true;
+    (void)cio_cancel(pool->maint);
+    return 0;
+  }
+  pool_free(pool);
   return 0;
 }

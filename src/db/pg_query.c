@@ -118,6 +118,7 @@ static int stmt_prepare(cio_pg *c, const char *sql, const cio__pg_params *p, cio
   memcpy(s->sql, sql, lsql);
   s->ntypes = p->n;
   s->hash = stmt_hash(sql, p->types, p->n);
+  s->plain = false;
   snprintf(s->name, sizeof s->name, "cio_%" PRIu64, ++c->stmt_serial);
   int rc = PQsendPrepare(c->pq, s->name, sql, p->n, p->types)
                ? cio__pg_flush(c)
@@ -136,8 +137,10 @@ static int stmt_prepare(cio_pg *c, const char *sql, const cio__pg_params *p, cio
 
 // Awaits: sends the query (prepared through the cache, or unnamed without
 // one) in single-row mode if asked; does not read its results.
-static int send_query(cio_pg *c, const char *sql, const cio__pg_params *p, bool single_row) {
+static int send_query(cio_pg *c, const char *sql, const cio__pg_params *p, bool single_row,
+                      cio__pg_stmt **used) {
   int ok;
+  *used = NULL;
   if (c->stmt_capacity == 0) {
     ok = PQsendQueryParams(c->pq, sql, p->n, p->types, p->values, p->lengths, p->formats, 1);
   } else {
@@ -148,26 +151,167 @@ static int send_query(cio_pg *c, const char *sql, const cio__pg_params *p, bool 
       if (rc < 0) return rc;
     }
     ok = PQsendQueryPrepared(c->pq, s->name, p->n, p->values, p->lengths, p->formats, 1);
+    *used = s;
   }
   if (!ok) return cio__pg_fail_conn(c, CIO_PG_CONN_LOST);
   if (single_row) PQsetSingleRowMode(c->pq);
   return cio__pg_flush(c);
 }
 
-// Awaits: runs a query and collects its results.  A statement the server no
-// longer knows (a DEALLOCATE ALL or DISCARD ALL behind the cache's back) is
-// prepared again, once, when no transaction is open (in one, the failure has
-// already aborted it).
+// The pool's reset (CIO__PG_RESET_SQL) statement by statement, for a
+// pipeline (the extended protocol takes one statement per message): each
+// prepared once per connection (named "cio_reset_<generation>_<i>"), and
+// the command tag its run must answer.  The tags are checked, so that a
+// statement of that name prepared by someone else (after a DEALLOCATE) is
+// never taken for the reset; after any failure the next preparation takes
+// a new generation of names, which nothing can hold yet.
+static const struct {
+  const char *sql, *tag;
+} reset_statements[] = {
+    {"CLOSE ALL", "CLOSE CURSOR ALL"},
+    {"UNLISTEN *", "UNLISTEN"},
+    {"RESET ALL", "RESET"},
+    {"SELECT pg_advisory_unlock_all()", "SELECT 1"},
+};
+#define NRESET (sizeof reset_statements / sizeof *reset_statements)
+
+// Awaits: the results of the reset's statements in a pipeline (and of their
+// preparation first if `prepare`).  Returns 0, 1 if one of them failed or
+// was not what it should be, or the connection's failure.
+static int reset_results(cio_pg *c, bool prepare) {
+  int failed = 0;
+  for (size_t i = 0; i < NRESET * (prepare ? 2 : 1); i++) {
+    bool run = !prepare || i >= NRESET;
+    PGresult *res;
+    int rc = cio__pg_next_result(c, &res);
+    if (rc < 0) return rc;
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    const char *tag = run ? reset_statements[i % NRESET].tag : "";
+    if ((st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) || strcmp(PQcmdStatus(res), tag) != 0)
+      failed = 1;
+    PQclear(res);
+    if (!c->pq) return CIO_PG_CONN_LOST;
+    if (res && (rc = cio__pg_next_result(c, &res)) < 0) return rc; // the NULL that ends it
+    PQclear(res);
+  }
+  return failed;
+}
+
+int cio__pg_reset_now(cio_pg *c) {
+  int rc = cio__pg_exec_shielded(c, CIO__PG_RESET_SQL);
+  cio__pg_drop_notifications(c); // those that came before the UNLISTEN
+  if (rc == 0 && c->pq && PQtransactionStatus(c->pq) == PQTRANS_IDLE) {
+    c->reset_owed = false;
+    return 0;
+  }
+  cio__pg_break(c); // a session that could not be reset is not handed on
+  return CIO_PG_CONN_LOST;
+}
+
+// Awaits: after the query of run_with_reset failed, and its transaction
+// with it: makes the parts of the reset the abort undid again (settings and
+// LISTEN are transactional; CLOSE ALL and the advisory unlock are not, and
+// stand).  Nothing of the failed query's own is touched: its settings and
+// LISTENs went with the same abort.  Keeps the query's error for the
+// caller; CIO_PG_CONN_LOST if this fails (the connection is then broken).
+static int redo_transactional(cio_pg *c, int query_rc) {
+  char state[6], *msg = c->error;
+  memcpy(state, c->sqlstate, sizeof state);
+  c->error = NULL;
+  int rc = cio__pg_exec_shielded(c, "RESET ALL; UNLISTEN *");
+  free(c->error);
+  c->error = msg;
+  memcpy(c->sqlstate, state, sizeof state);
+  cio__pg_drop_notifications(c);
+  if (rc < 0 || !c->pq) {
+    cio__pg_break(c);
+    return CIO_PG_CONN_LOST;
+  }
+  c->reset_owed = false;
+  return query_rc;
+}
+
+// Awaits: the reset the pool owes the session and a cached statement, in
+// one pipeline, one write and one round trip: the reset's statements, then
+// the query, then one Sync, so all of them are one implicit transaction.  A
+// reset that fails therefore skips the query (which is then run after a
+// reset of its own); a query that fails rolls the reset back with it, and
+// the reset stays owed.  Only for statements whose last run on this
+// connection was a SELECT or DML (s->plain): those run in an implicit
+// transaction with others as they would alone, while BEGIN, COMMIT, VACUUM,
+// CALL and the like would not.  Returns 1 if the reset failed (nothing of
+// the query's kept), else as run().
+static int run_with_reset(cio_pg *c, const cio__pg_stmt *s, const cio__pg_params *p,
+                          PGresult **rows, int64_t *affected) {
+  if (!PQenterPipelineMode(c->pq)) return cio__pg_fail_conn(c, CIO_PG_PROTOCOL);
+  bool prepare = !c->reset_prepared;
+  int ok = 1;
+  char name[NRESET][40];
+  for (size_t i = 0; i < NRESET; i++)
+    snprintf(name[i], sizeof name[i], "cio_reset_%" PRIu64 "_%zu", c->reset_generation, i);
+  for (size_t i = 0; ok && prepare && i < NRESET; i++)
+    ok = PQsendPrepare(c->pq, name[i], reset_statements[i].sql, 0, NULL);
+  for (size_t i = 0; ok && i < NRESET; i++)
+    ok = PQsendQueryPrepared(c->pq, name[i], 0, NULL, NULL, NULL, 0);
+  ok = ok && PQsendQueryPrepared(c->pq, s->name, p->n, p->values, p->lengths, p->formats, 1);
+  ok = ok && PQpipelineSync(c->pq);
+  int rc = ok ? cio__pg_flush(c) : cio__pg_fail_conn(c, CIO_PG_CONN_LOST);
+  if (rc == 0) rc = reset_results(c, prepare);
+  bool reset_failed = rc == 1; // the rest was skipped
+  if (reset_failed) rc = 0;
+  c->reset_prepared = rc == 0 && !reset_failed;
+  if (!c->reset_prepared) c->reset_generation++; // whatever the old names hold now
+  int query_rc = 0; // the query's own failure (rc: the connection's, or an interruption)
+  if (rc == 0) {
+    query_rc = cio__pg_collect(c, rows, affected);
+    if (query_rc != CIO_PG_ERROR && query_rc != CIO_PG_PROTOCOL) rc = query_rc, query_rc = 0;
+  }
+  PGresult *sync = NULL;
+  if (rc == 0) rc = cio__pg_next_result(c, &sync);
+  if (rc == 0 &&
+      (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC || !PQexitPipelineMode(c->pq)))
+    rc = CIO_PG_PROTOCOL;
+  PQclear(sync);
+  if (rc < 0 || reset_failed || query_rc < 0) {
+    if (rows) {
+      PQclear(*rows);
+      *rows = NULL;
+    }
+    if (c->pq && PQpipelineStatus(c->pq) != PQ_PIPELINE_OFF) (void)cio__pg_recover(c);
+    if (rc < 0 || reset_failed) return rc < 0 ? rc : 1;
+    return redo_transactional(c, query_rc);
+  }
+  c->reset_owed = false;
+  cio__pg_drop_notifications(c); // the previous session's
+  return 0;
+}
+
+// Awaits: runs a query and collects its results.  The reset the pool owes
+// the session goes with the query when it can (run_with_reset), else first.
+// A statement the server no longer knows (a DEALLOCATE ALL or DISCARD ALL
+// behind the cache's back) is prepared again, once, when no transaction is
+// open (in one, the failure has already aborted it).
 static int run(cio_pg *c, const char *sql, const cio_pg_param *params, size_t n, PGresult **rows,
                int64_t *affected) {
-  int rc = cio__pg_check(c);
+  int rc = cio__pg_check_idle(c);
   if (rc < 0) return rc;
   if (!sql) return -EINVAL;
   cio__pg_params *p;
   if ((rc = cio__pg_params_encode(params, n, &p)) < 0) return rc;
   for (int attempt = 0; attempt < 2; attempt++) {
-    rc = send_query(c, sql, p, false);
-    if (rc == 0) rc = cio__pg_collect(c, rows, affected);
+    cio__pg_stmt *s = c->reset_owed && c->stmt_capacity ? stmt_find(c, sql, p) : NULL;
+    rc = 1;
+    if (s && s->plain && PQtransactionStatus(c->pq) == PQTRANS_IDLE) {
+      rc = run_with_reset(c, s, p, rows, affected);
+      if (rc == 0) s->plain = c->last_plain;
+    }
+    if (rc == 1) { // not tried, or the reset failed: reset first, then the query alone
+      cio__pg_clear_error(c);
+      rc = c->reset_owed ? cio__pg_reset_now(c) : 0;
+      if (rc == 0) rc = send_query(c, sql, p, false, &s);
+      if (rc == 0) rc = cio__pg_collect(c, rows, affected);
+      if (rc == 0 && s) s->plain = c->last_plain;
+    }
     if (rc != CIO_PG_ERROR || strcmp(c->sqlstate, SQLSTATE_NO_SUCH_STATEMENT) != 0 ||
         PQtransactionStatus(c->pq) != PQTRANS_IDLE)
       break;
@@ -231,7 +375,8 @@ int cio_pg_query_stream(cio_pg *c, const char *sql, const cio_pg_param *params, 
   if (!sql) return -EINVAL;
   cio__pg_params *p;
   if ((rc = cio__pg_params_encode(params, nparams, &p)) < 0) return rc;
-  rc = send_query(c, sql, p, true);
+  cio__pg_stmt *s;
+  rc = send_query(c, sql, p, true, &s);
   free(p);
   if (rc == 0) c->streaming = true;
   return rc;
