@@ -572,6 +572,43 @@ static int cache_body(void *arg) {
 }
 static void statement_cache(void) { run_case(cache_body); }
 
+// A cached statement whose table changed shape ("cached plan must not
+// change result type", SQLSTATE 0A000) is prepared again, once, and the
+// stale one deallocated, outside a transaction (as asyncpg does); inside
+// one the failure is the caller's, the transaction being aborted.
+static int reshaped_body(void *arg) {
+  (void)arg;
+  cio_pg *c = connect_ok();
+  exec_ok(c, "CREATE TEMP TABLE shape (a int)");
+  exec_ok(c, "INSERT INTO shape VALUES (1)");
+  cio_pg_result *r = query1(c, "SELECT * FROM shape", NULL);
+  ASSERT_EQ(cio_pg_ncols(r), 1);
+  cio_pg_result_free(r);
+  exec_ok(c, "ALTER TABLE shape ADD COLUMN b int DEFAULT 7");
+  r = query1(c, "SELECT * FROM shape", NULL); // the old code: CIO_PG_ERROR, 0A000
+  ASSERT_EQ(cio_pg_ncols(r), 2);
+  int64_t b = 0;
+  ASSERT_EQ(cio_pg_get_int(r, 0, 1, &b), 0);
+  ASSERT_EQ(b, 7);
+  cio_pg_result_free(r);
+  ASSERT_EQ(int_of(c,
+                   "SELECT count(*) FROM pg_prepared_statements WHERE statement = "
+                   "'SELECT * FROM shape'",
+                   NULL),
+            1); // the stale one is gone
+  exec_ok(c, "BEGIN");
+  exec_ok(c, "ALTER TABLE shape ADD COLUMN d int");
+  ASSERT_EQ(cio_pg_query(c, "SELECT * FROM shape", NULL, 0, &r), CIO_PG_ERROR);
+  ASSERT(strcmp(cio_pg_sqlstate(c), "0A000") == 0);
+  exec_ok(c, "ROLLBACK");
+  r = query1(c, "SELECT * FROM shape", NULL); // the shape it was prepared for again
+  ASSERT_EQ(cio_pg_ncols(r), 2);
+  cio_pg_result_free(r);
+  ASSERT_EQ(cio_pg_close(c), 0);
+  return 0;
+}
+static void reshaped_table(void) { run_case(reshaped_body); }
+
 // ---------------------------------------------------------------- batches
 
 static int batch_body(void *arg) {
@@ -1594,6 +1631,7 @@ static const test_case cases[] = {
     {"transactions", transactions, 0},
     {"stream", stream, 60},
     {"statement_cache", statement_cache, 0},
+    {"reshaped_table", reshaped_table, 0},
     {"batch", batch, 0},
     {"copy", copy, 60},
     {"cancellation", cancellation, 0},

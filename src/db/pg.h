@@ -43,6 +43,7 @@ struct cio_pg {
   bool notification_wait;         // a task awaits a notification on it
   int tx_depth;                   // transactions and savepoints open
   char sqlstate[6];               // of the last CIO_PG_ERROR, or ""
+  bool plan_changed;              // it was "cached plan must not change result type"
   char *error;                    // the last failure's message (malloc), or NULL
   cio__pg_stmt *lru_head;         // the statement cache, most recently used first
   cio__pg_stmt *lru_tail;         //   least recently used

@@ -98,6 +98,7 @@ int cio_pg_connect(cio_pg **out, const char *conninfo, double timeout) {
 
 void cio__pg_clear_error(cio_pg *c) {
   c->sqlstate[0] = '\0';
+  c->plan_changed = false;
   free(c->error);
   c->error = NULL;
 }
@@ -127,6 +128,12 @@ int cio__pg_fail_conn(cio_pg *c, int code) {
 int cio__pg_fail(cio_pg *c, const PGresult *res) {
   const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
   snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
+  // A prepared statement whose table changed shape: 0A000 raised where the
+  // server revalidates a cached plan (the function's name, unlike the
+  // message, is not translated).
+  const char *where = PQresultErrorField(res, PG_DIAG_SOURCE_FUNCTION);
+  c->plan_changed =
+      state && strcmp(state, "0A000") == 0 && where && strcmp(where, "RevalidateCachedQuery") == 0;
   set_error(c, PQresultErrorMessage(res));
   if (PQstatus(c->pq) == CONNECTION_BAD) {
     cio__pg_break(c);

@@ -85,6 +85,21 @@ static void stmt_forget_all(cio_pg *c) {
   c->nstmts = 0;
 }
 
+// Awaits: DEALLOCATEs cached statement s and forgets it (one the server
+// no longer has is simply forgotten).  Returns 0 or the failure.
+static int stmt_drop(cio_pg *c, cio__pg_stmt *s) {
+  lru_unlink(c, s);
+  char sql[48];
+  snprintf(sql, sizeof sql, "DEALLOCATE %s", s->name);
+  free(s);
+  int rc = simple(c, sql, NULL);
+  if (rc == CIO_PG_ERROR && strcmp(c->sqlstate, SQLSTATE_NO_SUCH_STATEMENT) == 0) {
+    cio__pg_clear_error(c);
+    rc = 0;
+  }
+  return rc;
+}
+
 // Awaits: makes room for one more statement, DEALLOCATEing the least
 // recently used ones.  Not inside a transaction, where a failed DEALLOCATE
 // (of a statement the server dropped behind the cache's back) would abort
@@ -93,16 +108,8 @@ static void stmt_forget_all(cio_pg *c) {
 // simply forgotten.
 static int stmt_make_room(cio_pg *c) {
   while (c->nstmts >= c->stmt_capacity && PQtransactionStatus(c->pq) == PQTRANS_IDLE) {
-    cio__pg_stmt *s = c->lru_tail;
-    lru_unlink(c, s);
-    char sql[48];
-    snprintf(sql, sizeof sql, "DEALLOCATE %s", s->name);
-    free(s);
-    int rc = simple(c, sql, NULL);
-    if (rc == CIO_PG_ERROR && strcmp(c->sqlstate, SQLSTATE_NO_SUCH_STATEMENT) == 0)
-      cio__pg_clear_error(c);
-    else if (rc < 0)
-      return rc;
+    int rc = stmt_drop(c, c->lru_tail);
+    if (rc < 0) return rc;
   }
   return 0;
 }
@@ -289,8 +296,11 @@ static int run_with_reset(cio_pg *c, const cio__pg_stmt *s, const cio__pg_params
 // Awaits: runs a query and collects its results.  The reset the pool owes
 // the session goes with the query when it can (run_with_reset), else first.
 // A statement the server no longer knows (a DEALLOCATE ALL or DISCARD ALL
-// behind the cache's back) is prepared again, once, when no transaction is
-// open (in one, the failure has already aborted it).
+// behind the cache's back), or whose table changed shape since it was
+// prepared ("cached plan must not change result type", as asyncpg's
+// InvalidCachedStatementError), is prepared again, once, when no
+// transaction is open (in one, the failure has already aborted it, and the
+// caller gets it).
 static int run(cio_pg *c, const char *sql, const cio_pg_param *params, size_t n, PGresult **rows,
                int64_t *affected) {
   int rc = cio__pg_check_idle(c);
@@ -312,10 +322,15 @@ static int run(cio_pg *c, const char *sql, const cio_pg_param *params, size_t n,
       if (rc == 0) rc = cio__pg_collect(c, rows, affected);
       if (rc == 0 && s) s->plain = c->last_plain;
     }
-    if (rc != CIO_PG_ERROR || strcmp(c->sqlstate, SQLSTATE_NO_SUCH_STATEMENT) != 0 ||
-        PQtransactionStatus(c->pq) != PQTRANS_IDLE)
-      break;
-    stmt_forget_all(c);
+    bool unknown = rc == CIO_PG_ERROR && strcmp(c->sqlstate, SQLSTATE_NO_SUCH_STATEMENT) == 0;
+    bool reshaped = rc == CIO_PG_ERROR && c->plan_changed && s;
+    if (attempt > 0 || !(unknown || reshaped) || PQtransactionStatus(c->pq) != PQTRANS_IDLE) break;
+    if (unknown) {
+      stmt_forget_all(c);
+    } else {
+      cio__pg_clear_error(c);
+      if ((rc = stmt_drop(c, s)) < 0) break;
+    }
   }
   free(p);
   return rc;
