@@ -34,6 +34,7 @@
 
 #ifdef CIO_HAVE_PQ
 #include "cio/pg.h"
+#include "cio/sync.h"
 
 // ---------------------------------------------------------------- the cluster
 
@@ -866,6 +867,26 @@ static int terminated_body(void *arg) {
 }
 static void terminated_backend(void) { run_case(terminated_body); }
 
+// libpq closes its socket itself when it finds the connection broken: the
+// loop's count of registered descriptors must come back to zero all the
+// same, or a deadlock after it would hang instead of being reported.
+static int lost_then_stuck_body(void *arg) {
+  (void)arg;
+  cio_pg *victim = connect_ok(), *killer = connect_ok();
+  ASSERT_EQ(int_of(victim, "SELECT 1", NULL), 1); // its socket is registered now
+  cio_pg_param pid = {CIO_PG_T_INT4, .i = cio_pg_backend_pid(victim)};
+  cio_pg_result_free(query1(killer, "SELECT pg_terminate_backend($1)", &pid));
+  ASSERT_EQ(cio_pg_exec(victim, "SELECT 1", NULL, 0, NULL), CIO_PG_CONN_LOST);
+  ASSERT_EQ(cio_pg_close(victim), 0);
+  ASSERT_EQ(cio_pg_close(killer), 0);
+  cio_event *never = cio_event_new();
+  ASSERT(never != NULL);
+  return cio_event_wait(never); // nothing can set it: a deadlock
+}
+static void broken_connection_leaves_no_registration(void) {
+  ASSERT_EQ(cio_run(lost_then_stuck_body, NULL), -EDEADLK);
+}
+
 // ---------------------------------------------------------------- LISTEN/NOTIFY
 
 static int notify_body(void *arg) {
@@ -1637,6 +1658,7 @@ static const test_case cases[] = {
     {"cancellation", cancellation, 0},
     {"two_tasks_one_connection", two_tasks_one_connection, 0},
     {"terminated_backend", terminated_backend, 0},
+    {"broken_connection_leaves_no_registration", broken_connection_leaves_no_registration, 30},
     {"listen_notify", listen_notify, 0},
     {"pool", pool, 0},
     {"pool_fifo", pool_fifo, 0},

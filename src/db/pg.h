@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "../../include/cio/pg.h"
+#include "../loop/loop.h"
 
 #define CIO__PG_MAGIC 0x70676367u      // "pgcg"
 #define CIO__PG_RECOVER_SECONDS 5.0    // cancel-and-drain, rollback and reset bound
@@ -63,6 +64,9 @@ struct cio_pg {
   uint64_t reset_generation;      //   under names of this generation
   bool last_plain;                // the last result read had a plain tag (cio__pg_stmt.plain)
   double opened_at;               // cio_now() when connected
+  cio__io watch;                  // libpq's socket in its loop's poller, once connected
+  uint64_t watch_loop;            //   that loop's serial, or 0 if not registered
+  struct cio_task *waiter[2];     //   the tasks awaiting it readable, writable
   double idle_since;              // cio_now() when last released
 };
 
@@ -115,6 +119,9 @@ int cio__pg_recover(cio_pg *c);
 void cio__pg_take_notifications(cio_pg *c);
 // Breaks the connection for good: closes libpq's side.
 void cio__pg_break(cio_pg *c);
+// Awaits libpq's socket readable.  Returns 0, CIO_PG_CONN_LOST (no socket),
+// -ECANCELED, -ETIMEDOUT, -EBUSY (another task awaits it).
+int cio__pg_wait_readable(cio_pg *c);
 
 // pg_query.c
 // Awaits: runs `sql` as a simple query (several statements allowed), shielded

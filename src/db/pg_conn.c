@@ -2,10 +2,14 @@
 //
 // A PostgreSQL connection driven by cio's loop: libpq works in its
 // non-blocking mode, and every time it would block the task awaits libpq's
-// socket with cio_wait_readable()/cio_wait_writable() (the descriptor stays
-// libpq's).  In order: connecting (PQconnectPoll), sending (PQflush),
-// reading results (PQconsumeInput, PQisBusy, PQgetResult), the recovery of
-// an interrupted query (cancel, drain), failures, notifications, closing.
+// socket (the descriptor stays libpq's).  While connecting (the socket may
+// change between steps) that is cio_wait_readable()/cio_wait_writable();
+// once connected the socket stays registered with the loop's poller until
+// it closes, so a wait costs one poll() when the answer is there already
+// and nothing more when it is not: a query is a send, a poll and a read
+// (cio_wait_readable's registration per wait added two epoll_ctl calls).  In order: connecting
+// (PQconnectPoll), sending (PQflush), reading results (PQconsumeInput, PQisBusy, PQgetResult), the
+// recovery of an interrupted query (cancel, drain), failures, notifications, closing.
 //
 // A limit: while libpq cannot send all of a query (PQflush says 1) the task
 // awaits writability only, reading what the server sent meanwhile at each
@@ -14,6 +18,8 @@
 // both directions; cio's one-direction waits would need a second task.
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +29,7 @@
 #include "../../include/cio/net.h"
 #include "../alloc.h"
 #include "../sync/quarantine.h"
+#include "../task/task.h"
 #include "pg.h"
 
 static _Thread_local char connect_error[512]; // cio_pg_connect_error()
@@ -94,6 +101,66 @@ int cio_pg_connect(cio_pg **out, const char *conninfo, double timeout) {
   return 0;
 }
 
+// ---------------------------------------------------------------- the socket's registration
+
+enum { READ, WRITE };
+
+static void on_ready(cio__io *io, uint32_t ev) {
+  cio_pg *c = cio__container_of(io, cio_pg, watch);
+  cio__loop *L = cio__tls_loop;
+  if ((ev & CIO__IO_READ) && c->waiter[READ]) cio__wake(L, c->waiter[READ], 0);
+  if ((ev & CIO__IO_WRITE) && c->waiter[WRITE]) cio__wake(L, c->waiter[WRITE], 0);
+}
+
+// Takes libpq's socket out of the poller before it closes.  libpq closes
+// it itself when a read finds the connection broken (PQsocket then says
+// -1): the kernel has dropped the registration with it, and the number may
+// belong to another socket by now, so only the loop's count is corrected.
+// (Registered with a loop that has ended, it went with that loop's epoll.)
+static void unwatch(cio_pg *c) {
+  cio__loop *L = cio__tls_loop;
+  if (c->watch_loop && L && L->serial == c->watch_loop) {
+    if (c->pq && PQsocket(c->pq) == c->watch.fd)
+      cio__loop_unwatch(L, &c->watch);
+    else
+      L->watched--;
+  }
+  c->watch_loop = 0;
+}
+
+// Registers fd with this loop's poller unless it is already.  Returns 0,
+// or a negative errno (the caller then waits with cio_wait_*()).
+static int watch(cio__loop *L, cio_pg *c, int fd) {
+  if (c->watch_loop == L->serial && c->watch.fd == fd) return 0; // libpq never reopens it
+  unwatch(c);
+  c->watch = (cio__io){.fd = fd, .ready = on_ready};
+  int rc = cio__loop_watch(L, &c->watch, CIO__IO_READ | CIO__IO_WRITE);
+  if (rc == 0) c->watch_loop = L->serial;
+  return rc;
+}
+
+// Awaits fd readable (or writable).  Edge-triggered registration reports
+// changes, not states, and an edge may have come while nobody waited: a
+// poll() with no timeout asks first.
+static int wait_fd(cio_pg *c, int fd, int dir) {
+  cio__loop *L = cio__tls_loop;
+  if (!L || watch(L, c, fd) < 0)
+    return dir == READ ? cio_wait_readable(fd, CIO_FOREVER) : cio_wait_writable(fd, CIO_FOREVER);
+  int rc = cio__checkpoint(L);
+  if (rc < 0) return rc;
+  struct pollfd p = {.fd = fd, .events = dir == READ ? POLLIN : POLLOUT};
+  int n;
+  while ((n = poll(&p, 1, 0)) < 0 && errno == EINTR) {
+  }
+  if (n != 0) return 0; // ready, hung up or failed: libpq's next call says which
+  if (c->waiter[dir]) return -EBUSY;
+  c->waiter[dir] = L->current;
+  L->current->wait_obj = (const void *)(intptr_t)fd; // task dumps show the fd
+  rc = cio__park(L, CIO__NEVER, dir == READ ? "pg socket readable" : "pg socket writable");
+  c->waiter[dir] = NULL;
+  return rc;
+}
+
 // ---------------------------------------------------------------- failures
 
 void cio__pg_clear_error(cio_pg *c) {
@@ -112,6 +179,7 @@ static void set_error(cio_pg *c, const char *msg) {
 
 void cio__pg_break(cio_pg *c) {
   if (!c->pq) return;
+  unwatch(c);
   PQfinish(c->pq);
   c->pq = NULL;
   c->streaming = false;
@@ -218,7 +286,12 @@ void cio__pg_take_notifications(cio_pg *c) {
 static int wait_socket(cio_pg *c, bool writable) {
   int fd = PQsocket(c->pq);
   if (fd < 0) return cio__pg_fail_conn(c, CIO_PG_CONN_LOST);
-  return writable ? cio_wait_writable(fd, CIO_FOREVER) : cio_wait_readable(fd, CIO_FOREVER);
+  return wait_fd(c, fd, writable ? WRITE : READ);
+}
+
+int cio__pg_wait_readable(cio_pg *c) {
+  int fd = PQsocket(c->pq);
+  return fd < 0 ? CIO_PG_CONN_LOST : wait_fd(c, fd, READ);
 }
 
 // Reads what the socket holds into libpq.  Does not await.

@@ -90,8 +90,7 @@ int cio_pg_copy_get(cio_pg *c, void **buf, size_t *len) {
       c->copying = 0;
       return cio__pg_collect(c, NULL, NULL);
     }
-    int fd = PQsocket(c->pq);
-    int rc = fd < 0 ? CIO_PG_CONN_LOST : cio_wait_readable(fd, CIO_FOREVER);
+    int rc = cio__pg_wait_readable(c);
     if (rc == 0 && !PQconsumeInput(c->pq)) rc = cio__pg_fail_conn(c, CIO_PG_CONN_LOST);
     if (rc < 0) return copy_failed(c, rc);
     cio__pg_take_notifications(c);

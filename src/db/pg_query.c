@@ -543,8 +543,7 @@ int cio_pg_notification_next(cio_pg *c, double timeout, cio_pg_notification **ou
   if ((rc = cio_timeout_begin(&scope, timeout)) < 0) return rc;
   c->notification_wait = true;
   while (rc == 0 && !(*out = note_pop(c))) {
-    int fd = PQsocket(c->pq);
-    rc = fd < 0 ? CIO_PG_CONN_LOST : cio_wait_readable(fd, CIO_FOREVER);
+    rc = cio__pg_wait_readable(c);
     if (rc == 0 && !PQconsumeInput(c->pq)) rc = cio__pg_fail_conn(c, CIO_PG_CONN_LOST);
     if (rc == 0) cio__pg_take_notifications(c);
   }
