@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "helpers/test.h"
+#include "loop/loop.h" // a loop's queue of posts
 
 #define LOOPS 4
 
@@ -413,6 +414,47 @@ static void a_call_runs_on_the_other_loop(void) {
   ASSERT_EQ(cio_run_loops(LOOPS, call_neighbours, NULL, NULL), 0);
 }
 
+// A call that reaches a loop as it ends is answered -ESHUTDOWN, and its
+// function never runs.  Loop 1 holds its thread until loop 0's call is in
+// its queue of posts (read under the queue's lock), then its main returns:
+// the loop ends with the call unstarted, and its teardown answers it.
+static struct {
+  _Atomic(cio_loop *) callee; // loop 1, once its main runs
+  atomic_bool ran;            // the function ran (it must not)
+} ending;
+
+static int must_not_run(void *arg) {
+  (void)arg;
+  atomic_store(&ending.ran, true);
+  return 0;
+}
+
+static int call_or_end(void *arg, int index) {
+  (void)arg;
+  if (index == 1) {
+    cio__loop *L = cio__tls_loop;
+    atomic_store(&ending.callee, cio_loop_current());
+    for (size_t queued = 0; queued == 0; usleep(1000)) { // the thread held: no pass runs posts
+      pthread_mutex_lock(&L->post_lock);
+      queued = L->post_count;
+      pthread_mutex_unlock(&L->post_lock);
+    }
+    return 0;
+  }
+  cio_loop *to;
+  while (!(to = atomic_load(&ending.callee))) ASSERT_EQ(cio_sleep(0.001), 0);
+  int result = 12345;
+  ASSERT_EQ(cio_loop_call(to, must_not_run, NULL, &result), -ESHUTDOWN);
+  ASSERT_EQ(result, 12345); // untouched
+  return 0;
+}
+
+static void a_call_to_a_loop_that_ends_is_refused(void) {
+  memset(&ending, 0, sizeof ending);
+  ASSERT_EQ(cio_run_loops(2, call_or_end, NULL, NULL), 0);
+  ASSERT(!atomic_load(&ending.ran));
+}
+
 // Chaos: every loop calls the others many times, each call interrupted at a
 // random moment (a timeout of 0-3 ms, or none) while the task sleeps 0-2 ms.
 // Each call returns 0; its task's body ran at most once; a call that got
@@ -652,6 +694,7 @@ static const test_case cases[] = {
     {"pin_puts_each_loop_on_one_cpu", pin_puts_each_loop_on_one_cpu, 30},
     {"misuse_is_refused", misuse_is_refused, 30},
     {"a_call_runs_on_the_other_loop", a_call_runs_on_the_other_loop, 30},
+    {"a_call_to_a_loop_that_ends_is_refused", a_call_to_a_loop_that_ends_is_refused, 30},
     {"calls_between_loops_survive_chaos", calls_between_loops_survive_chaos, 120},
     {"http_on_two_loops_shares_the_port", http_on_two_loops_shares_the_port, 60},
     {"a_port_in_use_is_reported", a_port_in_use_is_reported, 30},

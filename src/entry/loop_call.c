@@ -12,8 +12,9 @@
 //   2. start(), on B: spawns the task, watches it finish (a waiter on its
 //      done queue), attaches the record's `asked` hook to B and counts a
 //      ref on B, so B cannot end while C may still signal it.  If B is
-//      already ending (start() runs in its teardown) or has no memory, it
-//      answers at once (step 3) with -ESHUTDOWN or -ENOMEM.
+//      already ending (its main has returned, or start() runs in its
+//      teardown) or has no memory, it answers at once (step 3) with
+//      -ESHUTDOWN or -ENOMEM.
 //   3. When the task finishes (its body ran or not), B stores the outcome,
 //      signals `woken` on A and only then marks the record DONE: B touches
 //      A last in that signal, so once C sees DONE, A may end.
@@ -94,7 +95,7 @@ static void asked(cio__loop *L, cio__loop_hook *h) {
 static void start(void *arg) {
   struct call *c = arg;
   cio__loop *L = cio__tls_loop;
-  if (!L) { // B's teardown runs what was posted too late
+  if (!L || L->closing) { // B's main has returned: B is ending, whatever it still runs
     answer(c, -ESHUTDOWN);
     drop(c);
     return;
