@@ -98,15 +98,15 @@ struct xlist {
 
 struct cio_xqueue {
   // Set at creation, then read only (shutdown and the counts: rarely written).
-  uint32_t magic;           // CIO__XQUEUE_MAGIC while alive
-  size_t maxsize;           // 0: unbounded
-  uint64_t cap;             // ring slots, a power of two
-  uint64_t mask;            //   minus one
-  uint64_t bound;           // items the ring may hold (maxsize, or cap)
-  uint64_t batch;           // what a waiting side waits for (BATCH, at most bound / 2)
-  struct slot *ring;        // the slots
-  atomic_bool shutdown;     // cio_xqueue_shutdown was called
-  atomic_bool spilled;      // unbounded: items wait in the spill list
+  uint32_t magic;            // CIO__XQUEUE_MAGIC while alive
+  size_t maxsize;            // 0: unbounded
+  uint64_t cap;              // ring slots, a power of two
+  uint64_t mask;             //   minus one
+  uint64_t bound;            // items the ring may hold (maxsize, or cap)
+  uint64_t batch;            // what a waiting side waits for (BATCH, at most bound / 2)
+  struct slot *ring;         // the slots
+  atomic_bool shutdown;      // cio_xqueue_shutdown was called
+  atomic_bool spilled;       // unbounded: items wait in the spill list
   _Atomic uint32_t ngetters; // waiters in getters (written under the mutex)
   _Atomic uint32_t nputters; //   in putters
   _Atomic uint32_t njoiners; //   in joiners
@@ -239,8 +239,7 @@ static int spill_push(cio_xqueue *q, void *item) {
     size_t cap = q->spill_cap ? q->spill_cap * 2 : 64;
     void **s = cio__malloc(cap * sizeof *s);
     if (!s) return -ENOMEM;
-    for (size_t i = 0; i < q->spill_len; i++)
-      s[i] = q->spill[(q->spill_head + i) % q->spill_cap];
+    for (size_t i = 0; i < q->spill_len; i++) s[i] = q->spill[(q->spill_head + i) % q->spill_cap];
     free(q->spill);
     q->spill = s;
     q->spill_cap = cap;
@@ -269,8 +268,8 @@ static int spill_pop(cio_xqueue *q, void **item) {
 // hook whose run() wakes their tasks.  One per thread, attached to the loop
 // running there while it runs.
 struct xhome {
-  cio__loop_hook hook;              // signalled by wakers (first member: run() finds the home)
-  cio__loop *L;                     // the loop it is attached to, or NULL
+  cio__loop_hook hook;             // signalled by wakers (first member: run() finds the home)
+  cio__loop *L;                    // the loop it is attached to, or NULL
   _Atomic(struct xwaiter *) inbox; // woken waiters, newest first
 };
 
@@ -357,10 +356,12 @@ static void wake_first(struct xlist *l, _Atomic uint32_t *n) {
   }
   struct xhome *h = w->home;
   struct xwaiter *old = atomic_load_explicit(&h->inbox, memory_order_relaxed);
-  do
+  for (;;) {
     w->inbox_next = old;
-  while (!atomic_compare_exchange_weak_explicit(&h->inbox, &old, w, memory_order_release,
-                                                memory_order_relaxed));
+    if (atomic_compare_exchange_weak_explicit(&h->inbox, &old, w, memory_order_release,
+                                              memory_order_relaxed))
+      break;
+  }
   // Under the mutex: the waiter cannot leave (and its loop cannot end)
   // before this returns.
   cio__loop_hook_signal(w->L, &h->hook);
