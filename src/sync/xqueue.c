@@ -221,9 +221,12 @@ static int ring_get(cio_xqueue *q, void **item) {
 }
 
 // Positions claimed by puts and not yet by gets.  head is read first, so
-// the difference is never negative.
+// the difference is never negative.  Both loads are sequentially
+// consistent: a registering getter's second look is its load of tail, a
+// putter's its load of head (see the prologue; on AArch64 an acquire load
+// may be LDAPR, which a store-release before it does not order).
 static uint64_t ring_count(cio_xqueue *q) {
-  uint64_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+  uint64_t h = atomic_load_explicit(&q->head, memory_order_seq_cst);
   return atomic_load_explicit(&q->tail, memory_order_seq_cst) - h;
 }
 
