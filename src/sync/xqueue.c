@@ -64,12 +64,22 @@
 // Items a waiting side waits for before it goes on (at most half the
 // bound), so that producer and consumer stay cache lines apart.
 #define BATCH CIO__TUNED(16u, 2u)
-// Pauses (about 27 ns each on the machine of docs/benchmarks.md) spent
-// waiting for a batch, then for anything, before parking: parking costs
-// the other side a wakeup through this loop's eventfd, several
-// microseconds.
+// Spinning before parking, in pauses (about 27 ns each on the machine of
+// docs/benchmarks.md): the first SPIN_BATCH wait for a batch, the rest for
+// anything.  A park costs the other side a wakeup through this loop's
+// eventfd, and this side the time its thread takes to be scheduled again
+// (tens of microseconds on a VM), during which the other side may run dry
+// (or fill up) and park in turn.  So each side adapts its limit, as glibc's
+// adaptive mutex does: doubled (up to SPIN_MAX) after a park that ended
+// within SHORT_PARK_NS, which a longer spin would have saved; halved (down
+// to SPIN_MIN) after a longer one, when the other side was really idle.
+// Beyond SPIN_MIN a spinner gives up its core every SPIN_YIELD pauses, in
+// case the thread it waits for is queued behind it.
 #define SPIN_BATCH 16
-#define SPIN 160
+#define SPIN_MIN 160
+#define SPIN_MAX CIO__TUNED(2048u, 320u)
+#define SPIN_YIELD 8
+#define SHORT_PARK_NS 50000
 
 enum { TOOK = 0, EMPTY = 1, BUSY = 2 }; // done; nothing (no room); another thread is half way
 
@@ -88,6 +98,7 @@ struct xwaiter {
   cio_task *task;             //   and the task
   struct xhome *home;         // that loop's inbox
   bool posted;                // taken off the list to be woken (under the mutex)
+  bool remote;                //   by another thread, through the inbox
   bool woken;                 // the wakeup reached the task's loop (on its thread)
 };
 
@@ -112,10 +123,12 @@ struct cio_xqueue {
   _Atomic uint32_t njoiners; //   in joiners
 
   alignas(64) _Atomic uint64_t tail; // positions claimed by puts (producers' line)
+  _Atomic uint32_t put_spin;         // pauses a put spins before parking (adapts)
 
   alignas(64) _Atomic uint64_t head; // positions claimed by gets (consumers' line)
   _Atomic uint64_t done;             // task_done calls, and items dropped by shutdown
   _Atomic uint64_t puts_seen;        // puts as task_done last saw them
+  _Atomic uint32_t get_spin;         // pauses a get spins before parking (adapts)
 
   alignas(64) pthread_mutex_t mu; // guards what follows
   struct xlist getters;           // waiting for an item
@@ -125,7 +138,7 @@ struct cio_xqueue {
   size_t spill_cap;               //   slots
   size_t spill_head;              //   the oldest
   size_t spill_len;               //   how many
-  _Atomic uint64_t spill_puts;    // items ever put to the spill (read unlocked)
+  _Atomic uint64_t spill_puts; // items put to the spill and not moved to the ring (read unlocked)
 };
 
 static bool valid(const cio_xqueue *q) { return q && q->magic == CIO__XQUEUE_MAGIC; }
@@ -265,6 +278,21 @@ static int spill_pop(cio_xqueue *q, void **item) {
   return TOOK;
 }
 
+// Moves up to a quarter of the ring's worth of the spill's oldest items
+// into the ring (the mutex held, by a get that took from the spill, so
+// the ring was empty), so that the gets after it need no lock.  FIFO
+// holds: while items wait in the spill, puts go after them.  A moved item
+// is counted by tail from then on, and no longer by spill_puts (in that
+// order: puts_of() may count it twice for a moment, never not at all).
+static void spill_refill(cio_xqueue *q) {
+  for (uint64_t n = 0; n < q->cap / 4 && q->spill_len; n++) {
+    if (ring_put(q, q->spill[q->spill_head]) != TOOK) return;
+    void *moved;
+    spill_pop(q, &moved);
+    atomic_fetch_sub_explicit(&q->spill_puts, 1, memory_order_seq_cst);
+  }
+}
+
 // ---------------------------------------------------------------- waking
 
 // A loop's inbox: waiters woken from other threads, newest first, and the
@@ -357,6 +385,7 @@ static void wake_first(struct xlist *l, _Atomic uint32_t *n) {
     cio__wake(w->L, w->task, 0);
     return;
   }
+  w->remote = true;
   struct xhome *h = w->home;
   struct xwaiter *old = atomic_load_explicit(&h->inbox, memory_order_relaxed);
   for (;;) {
@@ -384,13 +413,19 @@ static void wake_if_waiting(cio_xqueue *q, struct xlist *l, _Atomic uint32_t *n)
   unlock(q);
 }
 
+static void spin_adapt(_Atomic uint32_t *limit, bool grow);
+
 // Parks the calling task on list l (counted in *n) until woken or
 // `deadline`, unless go_on(q), looked at after registering, says that
 // what it waits for has come.  Returns 0 (woken, or no need to park),
 // -ECANCELED or -ETIMEDOUT; in the latter cases a wakeup it was given is
-// passed on to the next waiter.
+// passed on to the next waiter.  A wakeup adapts the side's spin limit
+// (*spin, unless NULL): up if it came soon from another thread, down if
+// it came late, or from this loop (which cannot run while its thread
+// spins).
 static int wait_on(cio_xqueue *q, struct xlist *l, _Atomic uint32_t *n,
-                   bool (*go_on)(cio_xqueue *q), cio__loop *L, int64_t deadline, const char *what) {
+                   bool (*go_on)(cio_xqueue *q), cio__loop *L, int64_t deadline, const char *what,
+                   _Atomic uint32_t *spin) {
   struct xwaiter w = {.L = L, .task = L->current, .home = home_of(L)};
   lock(q);
   list_push(l, &w);
@@ -403,8 +438,10 @@ static int wait_on(cio_xqueue *q, struct xlist *l, _Atomic uint32_t *n,
   }
   unlock(q);
   cio_loop_hold(L, 1);
+  int64_t t0 = spin ? cio__clock_ns() : 0;
   int rc = cio__park(L, deadline, what);
   cio_loop_hold(L, -1);
+  if (spin && rc == 0) spin_adapt(spin, w.remote && cio__clock_ns() - t0 < SHORT_PARK_NS);
   lock(q);
   if (!w.posted) {
     list_remove(l, &w);
@@ -429,8 +466,11 @@ static bool putter_go_on(cio_xqueue *q) {
   return atomic_load(&q->shutdown) || ring_count(q) < q->bound;
 }
 
-// Items put and not yet marked done.  The spill's count is read first:
-// both only grow, and a put is counted in one of them.
+// Items ever put: those counted by tail and those still counted by the
+// spill.  The spill's count is read first: a move into the ring adds to
+// tail before it takes from spill_puts, so a count read without the mutex
+// may include a moved item twice for a moment (task_done then allows one
+// call too many, in a race), never miss one; under the mutex it is exact.
 static uint64_t puts_of(cio_xqueue *q) {
   uint64_t spilled = atomic_load(&q->spill_puts);
   return atomic_load(&q->tail) + spilled;
@@ -440,13 +480,21 @@ static bool joiner_go_on(cio_xqueue *q) { return atomic_load(&q->done) == puts_o
 
 // ---------------------------------------------------------------- spinning
 
-// Spins for up to SPIN pauses until the ring has a batch of items (or,
-// after SPIN_BATCH, any), or it is shut down or spilled.  True if so.
-static bool spin_for_items(cio_xqueue *q) {
-  uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
-  for (int i = 0; i < SPIN; i++) {
-    cpu_relax();
-    if (item_at(q, i < SPIN_BATCH ? h + q->batch - 1 : h)) return true;
+static bool room_for(const cio_xqueue *q, uint64_t pos) { return room_at(q, pos) >= 0; }
+
+// Spins up to `limit` pauses until ready(q, position) says that what the
+// caller waits for has come: a batch (the position `batch` places on)
+// during the first SPIN_BATCH pauses, then anything (position `next`).
+// True if it came, or the queue was shut down or spilled.
+static bool spin_for(cio_xqueue *q, bool (*ready)(const cio_xqueue *q, uint64_t pos), uint64_t next,
+                     uint32_t limit) {
+  uint64_t far = next + q->batch - 1;
+  for (uint32_t i = 1; i <= limit; i++) {
+    if (i > SPIN_MIN && i % SPIN_YIELD == 0)
+      sched_yield();
+    else
+      cpu_relax();
+    if (ready(q, i <= SPIN_BATCH ? far : next)) return true;
     if (atomic_load_explicit(&q->shutdown, memory_order_relaxed) ||
         atomic_load_explicit(&q->spilled, memory_order_relaxed))
       return true;
@@ -454,15 +502,26 @@ static bool spin_for_items(cio_xqueue *q) {
   return false;
 }
 
-// The same for room to put.
-static bool spin_for_room(cio_xqueue *q) {
-  uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
-  for (int i = 0; i < SPIN; i++) {
-    cpu_relax();
-    if (room_at(q, i < SPIN_BATCH ? t + q->batch - 1 : t) >= 0) return true;
-    if (atomic_load_explicit(&q->shutdown, memory_order_relaxed)) return true;
-  }
-  return false;
+// Doubles a side's spin limit (up to SPIN_MAX), or halves it (down to
+// SPIN_MIN).
+static void spin_adapt(_Atomic uint32_t *limit, bool grow) {
+  uint32_t s = atomic_load_explicit(limit, memory_order_relaxed);
+  if (grow)
+    s = s * 2 > SPIN_MAX ? SPIN_MAX : s * 2;
+  else
+    s = s / 2 < SPIN_MIN ? SPIN_MIN : s / 2;
+  atomic_store_explicit(limit, s, memory_order_relaxed);
+}
+
+// The pauses a call with `deadline` may spin: the side's limit, cut to
+// about the time left before the call's (or its scope's) deadline.
+static uint32_t spin_budget(_Atomic uint32_t *limit, cio__loop *L, int64_t deadline) {
+  uint32_t n = atomic_load_explicit(limit, memory_order_relaxed);
+  int64_t until = deadline < L->current->scope_deadline ? deadline : L->current->scope_deadline;
+  if (until == CIO__NEVER) return n;
+  int64_t left = (until - cio__loop_now(L)) / 32; // a pause is about 27 ns here
+  if (left <= 0) return 0;
+  return left < (int64_t)n ? (uint32_t)left : n;
 }
 
 // ---------------------------------------------------------------- put and take
@@ -496,6 +555,7 @@ static int take(cio_xqueue *q, void **item) {
   if (atomic_load_explicit(&q->spilled, memory_order_acquire)) {
     lock(q);
     int rc = spill_pop(q, item);
+    if (rc == TOOK) spill_refill(q);
     unlock(q);
     if (rc == TOOK) return TOOK;
   }
@@ -536,6 +596,8 @@ cio_xqueue *cio_xqueue_new(size_t maxsize) {
   q->batch = q->bound / 2 < BATCH ? q->bound / 2 : BATCH;
   if (q->batch == 0) q->batch = 1;
   q->maxsize = maxsize;
+  atomic_init(&q->put_spin, SPIN_MIN);
+  atomic_init(&q->get_spin, SPIN_MIN);
   pthread_mutexattr_t a;
   pthread_mutexattr_init(&a);
 #ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
@@ -583,9 +645,11 @@ int cio_xqueue_put_for(cio_xqueue *q, void *item, double timeout) {
     }
     if (!spun) {
       spun = true;
-      if (spin_for_room(q)) continue;
+      uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+      if (spin_for(q, room_for, t, spin_budget(&q->put_spin, L, deadline))) continue;
     }
-    rc = wait_on(q, &q->putters, &q->nputters, putter_go_on, L, deadline, "cio_xqueue_put");
+    rc = wait_on(q, &q->putters, &q->nputters, putter_go_on, L, deadline, "cio_xqueue_put",
+                 &q->put_spin);
     if (rc < 0) return rc;
   }
   coop_after(L);
@@ -627,9 +691,11 @@ int cio_xqueue_get_for(cio_xqueue *q, void **item, double timeout) {
     if (down) return -ESHUTDOWN;
     if (!spun) {
       spun = true;
-      if (spin_for_items(q)) continue;
+      uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+      if (spin_for(q, item_at, h, spin_budget(&q->get_spin, L, deadline))) continue;
     }
-    rc = wait_on(q, &q->getters, &q->ngetters, getter_go_on, L, deadline, "cio_xqueue_get");
+    rc = wait_on(q, &q->getters, &q->ngetters, getter_go_on, L, deadline, "cio_xqueue_get",
+                 &q->get_spin);
     if (rc < 0) return rc;
   }
   coop_after(L);
@@ -681,7 +747,7 @@ int cio_xqueue_join_for(cio_xqueue *q, double timeout) {
   if (!valid(q)) return -EINVAL;
   int rc = cio__checkpoint(L);
   while (rc == 0 && !joiner_go_on(q))
-    rc = wait_on(q, &q->joiners, &q->njoiners, joiner_go_on, L, deadline, "cio_xqueue_join");
+    rc = wait_on(q, &q->joiners, &q->njoiners, joiner_go_on, L, deadline, "cio_xqueue_join", NULL);
   return rc;
 }
 
