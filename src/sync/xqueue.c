@@ -17,16 +17,18 @@
 // looking at the slot `maxsize` places back: position p may be put once
 // position p - maxsize has been taken.  An unbounded queue has a ring of
 // 1,024 and a spill list under the mutex: once the ring is full, puts go
-// to the spill (in order) until the gets have emptied it.
+// to the spill (in order) until the gets have emptied it, and a get that
+// takes from the spill moves a batch of it back into the ring.
 //
 // Sleeping without losing a wakeup.  A task that finds the ring empty
-// (full) spins a few microseconds, waiting for a batch rather than a single
-// item (so that the two threads do not work on the same cache line, item
-// by item), then registers as a waiter: under the mutex it joins a list,
-// increments that list's count (a sequentially consistent RMW), then looks
-// at the queue again (a sequentially consistent load of tail, or head).  A
-// put claims its position with a sequentially consistent CAS on tail, then
-// loads the getters' count.  Of the two, one must see the other (Dekker's
+// (full) spins a while (how long adapts: see SPIN_MIN), waiting for a
+// batch rather than a single item at first (so that the two threads do
+// not work on the same cache line, item by item), then registers as a
+// waiter: under the mutex it joins a list, increments that list's count
+// (a sequentially consistent RMW), then looks at the queue again (a
+// sequentially consistent load of tail, or head).  A put claims its
+// position with a sequentially consistent CAS on tail, then loads the
+// getters' count.  Of the two, one must see the other (Dekker's
 // pattern): either the put sees the waiter and wakes it after storing its
 // item, or the waiter sees the claimed position and does not sleep.  The
 // same holds between gets and putters, and task_done and joiners.  Nobody
