@@ -443,8 +443,9 @@ static int wait_on(cio_xqueue *q, struct xlist *l, _Atomic uint32_t *n,
   int64_t t0 = spin ? cio__clock_ns() : 0;
   int rc = cio__park(L, deadline, what);
   cio_loop_hold(L, -1);
-  if (spin && rc == 0) spin_adapt(spin, w.remote && cio__clock_ns() - t0 < SHORT_PARK_NS);
+  bool soon = spin && cio__clock_ns() - t0 < SHORT_PARK_NS;
   lock(q);
+  if (spin && rc == 0) spin_adapt(spin, w.remote && soon);
   if (!w.posted) {
     list_remove(l, &w);
     atomic_fetch_sub_explicit(n, 1, memory_order_relaxed);
