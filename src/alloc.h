@@ -41,6 +41,14 @@ static inline void *cio__calloc(size_t n, size_t size) {
 static inline void *cio__realloc(void *p, size_t n) {
   return cio__alloc_fails() ? cio__alloc_failed() : realloc(p, n);
 }
+// `n` bytes aligned to `align` (a power of two, a multiple of sizeof(void *)),
+// zeroed; freed with free().
+static inline void *cio__aligned_zalloc(size_t align, size_t n) {
+  void *p = NULL;
+  if (cio__alloc_fails()) return cio__alloc_failed();
+  if (posix_memalign(&p, align, n) != 0) return cio__alloc_failed();
+  return memset(p, 0, n);
+}
 static inline char *cio__strdup(const char *s) {
   return cio__alloc_fails() ? cio__alloc_failed() : strdup(s);
 }
