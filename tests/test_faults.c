@@ -25,6 +25,7 @@
 // it a request.
 #include <cio.h>
 #include <cio/http.h>
+#include <cio/sync.h>
 #include <execinfo.h>
 #include <fcntl.h>
 #include <math.h>
@@ -301,6 +302,39 @@ static int wl_queue(void) {
   return rc;
 }
 
+// 5 items through a queue between loops (cio_xqueue: here both ends on one
+// loop) of 2, from main to a consumer that acknowledges each.
+static int xconsumer(void *arg) {
+  cio_xqueue *q = arg;
+  for (int i = 0; i < 5; i++) {
+    void *item;
+    int rc = cio_xqueue_get_for(q, &item, TIMEOUT);
+    if (rc < 0) return rc;
+    ASSERT(item == &items[i]);
+    ASSERT_EQ(cio_xqueue_task_done(q), 0);
+  }
+  return 0;
+}
+
+static int wl_xqueue(void) {
+  cio_xqueue *q = cio_xqueue_new(2);
+  if (!q) return null_means_enomem("cio_xqueue_new");
+  cio_task *t = cio_spawn(xconsumer, q);
+  int rc = t ? 0 : null_means_enomem("cio_spawn");
+  for (int i = 0; t && i < 5 && rc == 0; i++) rc = cio_xqueue_put_for(q, &items[i], TIMEOUT);
+  if (t) {
+    if (rc < 0) cio_cancel(t);
+    int c = cio_join(t);
+    if (rc == 0) rc = c;
+  }
+  if (rc == 0) ASSERT_EQ(cio_xqueue_join_for(q, TIMEOUT), 0);
+  void *item;
+  while (cio_xqueue_get_nowait(q, &item) == 0) {
+  }
+  ASSERT_EQ(cio_xqueue_free(q), 0);
+  return rc;
+}
+
 // ---------------------------------------------------------------- threads
 
 static void *add_one(void *arg) { return (void *)((intptr_t)arg + 1); }
@@ -310,6 +344,17 @@ static void release_arg(void *arg, void *unclaimed) {
   (void)unclaimed;
   free(arg);
   released++;
+}
+
+static int times_two(void *arg) { return *(int *)arg * 2; }
+
+// cio_loop_call() to the caller's own loop (the path is the one between
+// loops: a record, hooks, a post, a task).
+static int wl_loop_call(void) {
+  int v = 21, result = 0;
+  int rc = cio_loop_call(cio_loop_current(), times_two, &v, &result);
+  if (rc == 0 && result != -ENOMEM) ASSERT_EQ(result, 42); // the task's own outcome
+  return rc == 0 && result == -ENOMEM ? -ENOMEM : rc;
 }
 
 static int wl_to_thread(void) {
@@ -583,6 +628,8 @@ static const struct workload {
     {"sync", wl_sync, false, NULL, NULL},
     {"queue", wl_queue, false, NULL, NULL},
     {"to_thread", wl_to_thread, false, NULL, NULL},
+    {"loop_call", wl_loop_call, false, NULL, NULL},
+    {"xqueue", wl_xqueue, false, NULL, NULL},
     {"stream", wl_stream, false, NULL, NULL},
     {"server", wl_server, false, last_stack_to_acceptor, release_stacks},
     {"process", wl_process, false, NULL, NULL},
@@ -795,6 +842,8 @@ static void group_with_a_failing_member(void) { walk_named("group"); }
 static void sync_objects(void) { walk_named("sync"); }
 static void queue_between_two_tasks(void) { walk_named("queue"); }
 static void to_thread(void) { walk_named("to_thread"); }
+static void loop_call_to_its_own_loop(void) { walk_named("loop_call"); }
+static void xqueue_between_two_tasks(void) { walk_named("xqueue"); }
 static void stream_over_tcp(void) { walk_named("stream"); }
 static void server_accepting(void) { walk_named("server"); }
 static void process_with_pipes(void) { walk_named("process"); }
@@ -817,6 +866,8 @@ static const test_case cases[] = {
     {"sync_objects", sync_objects, 300},
     {"queue_between_two_tasks", queue_between_two_tasks, 300},
     {"to_thread", to_thread, 300},
+    {"loop_call_to_its_own_loop", loop_call_to_its_own_loop, 300},
+    {"xqueue_between_two_tasks", xqueue_between_two_tasks, 300},
     {"stream_over_tcp", stream_over_tcp, 300},
     {"server_accepting", server_accepting, 300},
     {"process_with_pipes", process_with_pipes, 300},
