@@ -881,7 +881,9 @@ static int lost_then_stuck_body(void *arg) {
   ASSERT_EQ(cio_pg_close(killer), 0);
   cio_event *never = cio_event_new();
   ASSERT(never != NULL);
-  return cio_event_wait(never); // nothing can set it: a deadlock
+  int rc = cio_event_wait(never); // nothing can set it: a deadlock, reported and cancelled
+  cio_event_free(never);
+  return rc;
 }
 static void broken_connection_leaves_no_registration(void) {
   ASSERT_EQ(cio_run(lost_then_stuck_body, NULL), -EDEADLK);
