@@ -3,6 +3,7 @@
 // The loop: waking it from another thread, posted callbacks in order,
 // deadlock detection, and holds that keep a waiting loop alive.
 #include <cio.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -365,6 +366,20 @@ static void full_post_queue_refuses_the_loop_thread(void) {
 // A loop that busy-polls before it sleeps still wakes for everything that
 // can wake a sleeping one: a descriptor, a thread's post, a thread-pool
 // job's completion, a timer.
+// The test's own reads and writes retry EINTR (the EINTR storm injects it).
+static ssize_t read_retrying(int fd, void *buf, size_t len) {
+  ssize_t n;
+  while ((n = read(fd, buf, len)) < 0 && errno == EINTR) {
+  }
+  return n;
+}
+static ssize_t write_retrying(int fd, const void *buf, size_t len) {
+  ssize_t n;
+  while ((n = write(fd, buf, len)) < 0 && errno == EINTR) {
+  }
+  return n;
+}
+
 struct pinger {
   int fd;     // the thread's end of a socketpair
   int rounds; // bytes to send, each after the loop's answer
@@ -378,8 +393,8 @@ static void *pinger_body(void *arg) {
                ? 0
                : rand_r(&seed) % 300); // some answers come within the window, some not
     char c = (char)i;
-    ASSERT_EQ(write(p->fd, &c, 1), 1);
-    ASSERT_EQ(read(p->fd, &c, 1), 1);
+    ASSERT_EQ(write_retrying(p->fd, &c, 1), 1);
+    ASSERT_EQ(read_retrying(p->fd, &c, 1), 1);
     ASSERT_EQ(c, (char)i);
   }
   atomic_store(&p->gone, 1);
@@ -409,9 +424,9 @@ static int polling_main(void *arg) {
   for (int i = 0; i < p.rounds; i++) {
     ASSERT_EQ(cio_wait_readable(sv[0], test_timeout(10)), 0);
     char c;
-    ASSERT_EQ(read(sv[0], &c, 1), 1);
+    ASSERT_EQ(read_retrying(sv[0], &c, 1), 1);
     ASSERT_EQ(c, (char)i);
-    ASSERT_EQ(write(sv[0], &c, 1), 1);
+    ASSERT_EQ(write_retrying(sv[0], &c, 1), 1);
     if (i % 50 == 0) { // and a timer, now and then
       double t0 = cio_now();
       ASSERT_EQ(cio_sleep(0.002), 0);
@@ -468,8 +483,10 @@ static void polling_spins_through_short_sleeps_and_backs_off_from_long_ones(void
          " not polling: %.0f ms, %.0f ms\n",
          polling.short_cpu * 1e3, polling.short_wall * 1e3, polling.long_cpu * 1e3,
          sleeping.short_cpu * 1e3, sleeping.long_cpu * 1e3);
-  ASSERT(polling.short_cpu > 0.2 * polling.short_wall); // it spun (not polling: ~1%)
-  ASSERT(polling.long_cpu < 0.2);                       // a window that never shrank: 0.4 s
+  // It spun (not polling: ~1%; under strace, whose stops at each call the
+  // thread's CPU time leaves out, about 20%).
+  ASSERT(polling.short_cpu > 0.1 * polling.short_wall);
+  ASSERT(polling.long_cpu < 0.2); // a window that never shrank: 0.4 s
 }
 
 static int never_runs(void *arg) {
