@@ -56,7 +56,8 @@ typedef struct cio_opts {
   /// sleeps (0: the CIO_POLL_US environment variable, else never; at most
   /// 100000).  Trades CPU for latency: on a VM a sleeping thread takes tens
   /// of microseconds to wake, so a client waiting on one request at a time
-  /// gets its answers ~1.7x sooner with 200.  The window shrinks by itself
+  /// made 1.33x the requests per second with 250 (docs/benchmarks.md), for
+  /// a core kept busy while it waits.  The window shrinks by itself
   /// while the loop's sleeps are longer than this (docs/runtime.md).
   unsigned poll_us;
 } cio_opts;

@@ -212,9 +212,9 @@ static const cio__transport_ops tls_ops = {
 // writes plaintext, and the kernel makes the records.  A record that is
 // not application data (an alert, a TLS 1.3 ticket) is announced by
 // BIO_CTRL_SET_KTLS_TX_SEND_CTRL_MSG before its one write, and sent with
-// its type in a control message.  The receive side stays OpenSSL's (its TLS 1.3 kTLS receive is
-// not in OpenSSL 3.0).  A kernel without the TLS ULP refuses the keys and
-// OpenSSL goes on as before.
+// its type in a control message.  The receive side stays OpenSSL's (its
+// TLS 1.3 kTLS receive is not in OpenSSL 3.0).  A kernel without the TLS
+// ULP refuses the keys and OpenSSL goes on as before.
 //
 // The BIO's data: the descriptor in the low 32 bits, then whether the
 // kernel encrypts (BIO_KTLS_SEND), then the type of the control record
