@@ -11,9 +11,12 @@
 //   fetch: one connection reads `SELECT id, name, balance FROM big` (1,000,000
 //     rows) whole into memory and sums the ids, best of N rounds.  Prints
 //     "pg-fetch <rows/s> rows/s".
+//   stream: the same rows as a stream (cio_pg_query_stream), one row at a
+//     time, nothing kept; best of N rounds.  Prints "pg-stream <rows/s> rows/s".
 //
 //   bench_pg_load CONNINFO select N [SECONDS [WARMUP]]
 //   bench_pg_load CONNINFO fetch ROUNDS
+//   bench_pg_load CONNINFO stream ROUNDS
 //
 // With PG_NO_RESET set in the environment, the pool resets nothing on
 // release (as pgxpool), to tell the reset's cost from the driver's.
@@ -30,9 +33,10 @@ struct params {
   long n; // tasks (select) or rounds (fetch)
   double seconds, warmup;
   cio_pg_pool *pool;
-  long done;  // queries answered
-  int failed; // the first failure's code
-  bool stop;  // the tasks are to end
+  long done;   // queries answered
+  int failed;  // the first failure's code
+  bool stop;   // the tasks are to end
+  bool stream; // fetch as a row stream
   double rate;
 };
 
@@ -121,18 +125,53 @@ static int run_fetch(struct params *p) {
   return 0;
 }
 
+// The same rows as a stream (cio_pg_query_stream: libpq's single-row mode),
+// one row at a time, as pgx's rows.Next() reads them.
+static int run_stream(struct params *p) {
+  cio_pg *c;
+  int rc = cio_pg_connect(&c, p->conninfo, 10);
+  if (rc < 0) return rc;
+  double best = 0;
+  for (long round = 0; round < p->n && rc == 0; round++) {
+    double t0 = bench_now();
+    rc = cio_pg_query_stream(c, "SELECT id, name, balance FROM big", NULL, 0);
+    int64_t sum = 0, v;
+    size_t rows = 0;
+    cio_pg_result *r;
+    while (rc == 0 && (rc = cio_pg_stream_next(c, &r)) == 1) {
+      if (cio_pg_get_int(r, 0, 0, &v) == 0) sum += v;
+      rows++;
+      cio_pg_result_free(r);
+      rc = 0;
+    }
+    if (rc < 0) break;
+    double rate = (double)rows / (bench_now() - t0);
+    printf("round %ld: %zu rows, sum %lld, %.0f rows/s\n", round, rows, (long long)sum, rate);
+    if (rate > best) best = rate;
+  }
+  (void)cio_pg_close(c);
+  if (rc < 0) {
+    fprintf(stderr, "pg_load: %s\n", cio_strerror(rc));
+    return rc;
+  }
+  printf("pg-stream %.0f rows/s\n", best);
+  return 0;
+}
+
 static int run(void *arg) {
   struct params *p = arg;
-  return p->seconds > 0 ? run_select(p) : run_fetch(p);
+  if (p->seconds > 0) return run_select(p);
+  return p->stream ? run_stream(p) : run_fetch(p);
 }
 
 int main(int argc, char **argv) {
-  if (argc < 4 || (strcmp(argv[2], "select") != 0 && strcmp(argv[2], "fetch") != 0)) {
+  if (argc < 4 || (strcmp(argv[2], "select") != 0 && strcmp(argv[2], "fetch") != 0 &&
+                   strcmp(argv[2], "stream") != 0)) {
     fprintf(stderr, "usage: bench_pg_load CONNINFO select N [SECONDS [WARMUP]]\n"
-                    "       bench_pg_load CONNINFO fetch ROUNDS\n");
+                    "       bench_pg_load CONNINFO fetch|stream ROUNDS\n");
     return 2;
   }
-  struct params p = {.conninfo = argv[1], .n = atol(argv[3])};
+  struct params p = {.conninfo = argv[1], .n = atol(argv[3]), .stream = !strcmp(argv[2], "stream")};
   if (strcmp(argv[2], "select") == 0) {
     p.seconds = argc > 4 ? atof(argv[4]) : 3;
     p.warmup = argc > 5 ? atof(argv[5]) : 0.5;

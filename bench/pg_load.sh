@@ -7,7 +7,12 @@
 #   pg-select-N  queries per second, N tasks (goroutines) over one pool of N
 #                connections, each `SELECT ... WHERE id = $1` by primary key
 #                on a table of 100,000 rows (N = 1, 10, 100);
-#   pg-fetch     rows per second reading a 1,000,000-row table whole.
+#   pg-fetch     rows per second reading a 1,000,000-row table whole into
+#                memory (cio_pg_query; asyncpg's fetch; pgx's rows appended
+#                to a slice);
+#   pg-stream    the same rows one at a time as they arrive, nothing kept
+#                (cio_pg_query_stream; pgx's rows.Next; an asyncpg cursor
+#                with prefetch 10,000).
 # Runtimes: cio (bench_pg_load), Go's pgx v4 (go1: GOMAXPROCS=1, and go),
 # asyncpg on uvloop (bench/peers/run_peer.sh).  A pool's release resets
 # the session in asyncpg and in cio (four statements: the server's work per
@@ -120,4 +125,5 @@ for n in $inflight; do
   select_ours=$ours
 done
 measure pg-fetch rows/s fetch 3
+measure pg-stream rows/s stream 3
 echo "pg $select_ours q/s"

@@ -837,6 +837,37 @@ static void walk_named(const char *name) {
 
 static void spawn_and_join(void) { walk_named("spawn+join"); }
 static void gather_of_ten(void) { walk_named("gather"); }
+// ---------------------------------------------------------------- zeroed memory
+
+// cio__calloc clears a small block itself (malloc + memset, which glibc
+// serves from its per-thread cache) and leaves larger ones to calloc: both
+// come back zeroed, even where the block was used and dirtied before; a
+// size that overflows and an injected failure are NULL with ENOMEM.
+static void calloc_zeroes_and_refuses_overflow(void) {
+  static const size_t sizes[] = {1, 16, 48, 200, 1024, 1025, 4096, 1 << 20};
+  for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+    for (int round = 0; round < 3; round++) {
+      unsigned char *dirty = malloc(sizes[k]);
+      ASSERT(dirty);
+      memset(dirty, 0xa5, sizes[k]);
+      free(dirty); // the next block of this size is likely this one
+      unsigned char *p = cio__calloc(1, sizes[k]);
+      ASSERT(p);
+      for (size_t i = 0; i < sizes[k]; i++) ASSERT_EQ(p[i], 0);
+      free(p);
+    }
+  }
+  volatile size_t huge = SIZE_MAX / 2; // (unknown to the compiler, which would refuse it)
+  errno = 0;
+  ASSERT(cio__calloc(huge, 3) == NULL);
+  ASSERT_EQ(errno, ENOMEM);
+  cio__alloc_fail_after(1);
+  errno = 0;
+  ASSERT(cio__calloc(1, 32) == NULL);
+  ASSERT_EQ(errno, ENOMEM);
+  ASSERT_EQ(cio__alloc_fail_after(0), 0);
+}
+
 static void wait_wait_for_and_scopes(void) { walk_named("wait"); }
 static void group_with_a_failing_member(void) { walk_named("group"); }
 static void sync_objects(void) { walk_named("sync"); }
@@ -876,6 +907,7 @@ static const test_case cases[] = {
     {"http_request", http_request, 300},
     {"all_in_one_loop", all_in_one_loop, 600},
     {"queue_put_from_a_thread_without_memory", queue_put_from_a_thread_without_memory, 30},
+    {"calloc_zeroes_and_refuses_overflow", calloc_zeroes_and_refuses_overflow, 30},
 };
 
 TEST_MAIN(cases)

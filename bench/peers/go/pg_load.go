@@ -5,7 +5,8 @@
 // do: one more round trip per query in select).
 //
 //	pg_load CONNINFO select N [SECONDS [WARMUP]]
-//	pg_load CONNINFO fetch ROUNDS
+//	pg_load CONNINFO fetch ROUNDS   (the rows kept in a slice, as asyncpg's fetch)
+//	pg_load CONNINFO stream ROUNDS  (rows.Next: one row at a time, nothing kept)
 package main
 
 import (
@@ -72,7 +73,13 @@ func runSelect(ctx context.Context, conninfo string, n int, seconds, warmup floa
 	return nil
 }
 
-func runFetch(ctx context.Context, conninfo string, rounds int) error {
+type bigRow struct {
+	id      int64
+	name    string
+	balance float64
+}
+
+func runFetch(ctx context.Context, conninfo string, rounds int, keep bool) error {
 	c, err := pgx.Connect(ctx, conninfo)
 	if err != nil {
 		return err
@@ -86,18 +93,24 @@ func runFetch(ctx context.Context, conninfo string, rounds int) error {
 			return err
 		}
 		var sum, count int64
+		var kept []bigRow
 		for rows.Next() {
-			var id int64
-			var name string
-			var balance float64
-			if err := rows.Scan(&id, &name, &balance); err != nil {
+			var row bigRow
+			if err := rows.Scan(&row.id, &row.name, &row.balance); err != nil {
 				return err
 			}
-			sum += id
+			if keep {
+				kept = append(kept, row)
+			} else {
+				sum += row.id
+			}
 			count++
 		}
 		if err := rows.Err(); err != nil {
 			return err
+		}
+		for i := range kept {
+			sum += kept[i].id
 		}
 		rate := float64(count) / time.Since(t0).Seconds()
 		fmt.Printf("round %d: %d rows, sum %d, %.0f rows/s\n", r, count, sum, rate)
@@ -105,13 +118,17 @@ func runFetch(ctx context.Context, conninfo string, rounds int) error {
 			best = rate
 		}
 	}
-	fmt.Printf("pg-fetch %.0f rows/s\n", best)
+	mode := "stream"
+	if keep {
+		mode = "fetch"
+	}
+	fmt.Printf("pg-%s %.0f rows/s\n", mode, best)
 	return nil
 }
 
 func main() {
 	if len(os.Args) < 4 {
-		fmt.Fprintln(os.Stderr, "usage: pg_load CONNINFO select N [SECONDS [WARMUP]] | fetch ROUNDS")
+		fmt.Fprintln(os.Stderr, "usage: pg_load CONNINFO select N [SECONDS [WARMUP]] | fetch ROUNDS | stream ROUNDS")
 		os.Exit(2)
 	}
 	ctx := context.Background()
@@ -127,7 +144,7 @@ func main() {
 		}
 		err = runSelect(ctx, os.Args[1], n, seconds, warmup)
 	} else {
-		err = runFetch(ctx, os.Args[1], n)
+		err = runFetch(ctx, os.Args[1], n, os.Args[2] == "fetch")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pg_load:", err)
