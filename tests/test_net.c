@@ -5,6 +5,7 @@
 #include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1085,6 +1086,67 @@ static void buffered_reads_still_let_others_run(void) {
   ASSERT(c.ticks_at_end >= 8000 / 128 / 2); // (a budget of 128)
 }
 
+// ---------------------------------------------------------------- accepted connections
+
+// A connection accepted from cio's listener has TCP_NODELAY (set once on the
+// listener, which Linux copies to each connection), and a server names the
+// task of each connection after its peer, from accept's own address.
+static char conn_task_name[64];
+
+static int namer(cio_stream *conn, void *arg) {
+  (void)conn, (void)arg;
+  snprintf(conn_task_name, sizeof conn_task_name, "%s", cio_task_name(cio_current()));
+  return 0;
+}
+
+// A non-blocking libc socket connected to 127.0.0.1:port; its local port in *local.
+static int connect_loopback(int port, int *local) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  ASSERT(fd >= 0);
+  struct sockaddr_in to = {.sin_family = AF_INET,
+                           .sin_port = htons((uint16_t)port),
+                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  int r;
+  while ((r = connect(fd, (struct sockaddr *)&to, sizeof to)) < 0 && errno == EINTR) {
+  }
+  ASSERT(r == 0 || errno == EINPROGRESS || errno == EALREADY);
+  ASSERT_EQ(cio_wait_writable(fd, 5), 0);
+  struct sockaddr_in me;
+  socklen_t len = sizeof me;
+  ASSERT_EQ(getsockname(fd, (struct sockaddr *)&me, &len), 0);
+  *local = ntohs(me.sin_port);
+  return fd;
+}
+
+static int accepted_main(void *arg) {
+  (void)arg;
+  cio_sock *l, *s;
+  ASSERT_EQ(cio_tcp_listen(&l, "127.0.0.1", "0", 0, 0), 0);
+  int local, fd = connect_loopback(cio_sock_port(l), &local);
+  ASSERT_EQ(cio_sock_accept(l, &s), 0);
+  int on = 0;
+  socklen_t len = sizeof on;
+  ASSERT_EQ(getsockopt(cio_sock_fd(s), IPPROTO_TCP, TCP_NODELAY, &on, &len), 0);
+  ASSERT_EQ(on, 1);
+  ASSERT_EQ(cio_sock_close(s), 0);
+  ASSERT_EQ(cio_sock_close(l), 0);
+  close(fd);
+
+  cio_server *srv;
+  ASSERT_EQ(cio_server_start(&srv, "127.0.0.1", "0", namer, NULL, NULL), 0);
+  fd = connect_loopback(cio_server_port(srv), &local);
+  for (int i = 0; i < 5000 && !conn_task_name[0]; i++) ASSERT_EQ(cio_sleep(0.001), 0);
+  char want[64];
+  snprintf(want, sizeof want, "conn 127.0.0.1:%d", local);
+  ASSERT(strcmp(conn_task_name, want) == 0);
+  close(fd);
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  return 0;
+}
+static void accepted_connections_have_nodelay_and_their_peer_as_name(void) {
+  ASSERT_EQ(cio_run(accepted_main, NULL), 0);
+}
+
 static const test_case cases[] = {
     {"buffered_reads_still_let_others_run", buffered_reads_still_let_others_run, 0},
     {"thousand_concurrent_connections", thousand_concurrent_connections, 60},
@@ -1111,5 +1173,7 @@ static const test_case cases[] = {
     {"wait_readable_writable_on_foreign_descriptors", wait_readable_writable_on_foreign_descriptors,
      0},
     {"wait_on_a_socket_made_with_libc", wait_on_a_socket_made_with_libc, 0},
+    {"accepted_connections_have_nodelay_and_their_peer_as_name",
+     accepted_connections_have_nodelay_and_their_peer_as_name, 0},
 };
 TEST_MAIN(cases)

@@ -168,10 +168,14 @@ static int listen_on(cio__loop *L, int family, const struct sockaddr *addr, sock
     close(fd);
     return err;
   }
+  // Set once here, TCP_NODELAY is inherited by every accepted connection.
+  bool nodelay =
+      family != AF_UNIX && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0;
   int rc = 0;
   if (bind(fd, addr, len) < 0 || listen(fd, backlog > 0 ? backlog : SOMAXCONN) < 0) rc = -errno;
   if (rc == 0) rc = cio__sock_wrap(L, fd, out);
   if (rc < 0) close(fd);
+  if (rc == 0 && nodelay) cio__sock_inherits_nodelay(*out);
   return rc;
 }
 

@@ -27,6 +27,7 @@
 #include "../loop/loop.h"
 #include "../task/task.h"
 #include "server.h"
+#include "sock.h"
 #include "stream.h"
 
 #define EMFILE_BACKOFF 0.05 // seconds to wait when out of descriptors
@@ -128,7 +129,8 @@ static int accept_loop(void *arg) {
       if (rc < 0) return rc;
     }
     cio_sock *s;
-    int rc = cio_sock_accept(srv->listener, &s);
+    struct sockaddr_storage peer = {0};
+    int rc = cio__sock_accept(srv->listener, &s, &peer);
     if (rc == -EMFILE || rc == -ENFILE || rc == -ENOBUFS || rc == -ENOMEM) {
       if (srv->slots) cio_sem_release(srv->slots);
       if ((rc = cio_sleep(EMFILE_BACKOFF)) < 0) return rc;
@@ -141,7 +143,7 @@ static int accept_loop(void *arg) {
     struct conn *c = cio__calloc(1, sizeof *c);
     cio_stream *st = c ? cio_stream_new(s, srv->limit) : NULL;
     char name[64] = "conn ";
-    cio_sock_peer_name(s, name + 5, sizeof name - 5);
+    cio__sock_addr_name(&peer, name + 5, sizeof name - 5);
     cio_task *t = st ? cio_spawn_named(name, handle, c) : NULL;
     if (!t) {
       if (st)

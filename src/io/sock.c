@@ -40,6 +40,7 @@ struct cio_sock {
   bool datagram;    // a short read does not mean the queue is empty
   bool hup;         // the peer closed (or the socket failed): reads never wait again
   bool not_socket;  // a pipe or terminal: written with write(), not send()
+  bool nodelay;     // a listener whose connections inherit TCP_NODELAY
   cio_task *on_hup; // task to cancel when the peer closes (cio__sock_cancel_on_hup)
   uint32_t magic;   // SOCK_MAGIC while open
 };
@@ -406,17 +407,19 @@ ssize_t cio_sock_sendto(cio_sock *s, const void *buf, size_t len, const struct s
   }
 }
 
-int cio_sock_accept(cio_sock *l, cio_sock **out) {
+int cio__sock_accept(cio_sock *l, cio_sock **out, struct sockaddr_storage *peer) {
   int err;
   cio__loop *L = sock_loop(l, "cio_sock_accept", &err);
   if (!L) return err;
   if (!out) return -EINVAL;
   for (;;) {
-    int fd = accept4(l->io.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    socklen_t len = sizeof *peer;
+    int fd = accept4(l->io.fd, (struct sockaddr *)peer, peer ? &len : NULL,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
       int one = 1;
-      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-                 sizeof one); // fails harmlessly on Unix sockets
+      if (!l->nodelay) // (fails harmlessly on Unix sockets)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       int rc = wrap(L, fd, true, out);
       if (rc < 0) close(fd);
       return rc;
@@ -428,6 +431,10 @@ int cio_sock_accept(cio_sock *l, cio_sock **out) {
     if (rc < 0) return rc;
   }
 }
+
+int cio_sock_accept(cio_sock *l, cio_sock **out) { return cio__sock_accept(l, out, NULL); }
+
+void cio__sock_inherits_nodelay(cio_sock *listener) { listener->nodelay = true; }
 
 int cio_sock_shutdown(cio_sock *s, int how) {
   if (!valid(s)) return -EINVAL;
@@ -446,24 +453,27 @@ int cio_sock_port(const cio_sock *s) {
   return -EAFNOSUPPORT;
 }
 
+void cio__sock_addr_name(const struct sockaddr_storage *a, char *buf, size_t cap) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (a->ss_family == AF_INET) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)a;
+    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    snprintf(buf, cap, "%s:%d", host, ntohs(in->sin_port));
+  } else if (a->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)a;
+    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+    snprintf(buf, cap, "[%s]:%d", host, ntohs(in6->sin6_port));
+  } else {
+    snprintf(buf, cap, "unix");
+  }
+}
+
 int cio_sock_peer_name(const cio_sock *s, char *buf, size_t cap) {
   if (!valid(s) || !buf || !cap) return -EINVAL;
   struct sockaddr_storage a = {0}; // (for the analyzer: getpeername fills it)
   socklen_t len = sizeof a;
   if (getpeername(s->io.fd, (struct sockaddr *)&a, &len) < 0) return -errno;
-  char host[INET6_ADDRSTRLEN] = "?";
-  int port = 0;
-  if (a.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &((struct sockaddr_in *)&a)->sin_addr, host, sizeof host);
-    port = ntohs(((struct sockaddr_in *)&a)->sin_port);
-    snprintf(buf, cap, "%s:%d", host, port);
-  } else if (a.ss_family == AF_INET6) {
-    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&a)->sin6_addr, host, sizeof host);
-    port = ntohs(((struct sockaddr_in6 *)&a)->sin6_port);
-    snprintf(buf, cap, "[%s]:%d", host, port);
-  } else {
-    snprintf(buf, cap, "unix");
-  }
+  cio__sock_addr_name(&a, buf, cap);
   return 0;
 }
 

@@ -17,6 +17,17 @@ int cio__sock_wrap(cio__loop *L, int fd, cio_sock **out);
 // or -errno (-ECONNREFUSED, -ETIMEDOUT, -ECANCELED...).
 int cio__sock_connect(cio__loop *L, cio_sock *s, const struct sockaddr *addr, socklen_t len);
 
+// cio_sock_accept(), also giving the peer's address (peer may be NULL).
+// Awaits.  Returns 0 or -errno as cio_sock_accept().
+int cio__sock_accept(cio_sock *listener, cio_sock **out, struct sockaddr_storage *peer);
+
+// Marks a listener that has TCP_NODELAY set: Linux copies it to every
+// connection accepted from it, which then needs no setsockopt() each.
+void cio__sock_inherits_nodelay(cio_sock *listener);
+
+// Writes "host:port", "[host]:port" or "unix" for an address into buf.
+void cio__sock_addr_name(const struct sockaddr_storage *a, char *buf, size_t cap);
+
 // Awaits the next readability edge on `s` (for descriptors that are never
 // read, like a pidfd).  Returns 0, -ECANCELED, -ETIMEDOUT, -EBADF.
 int cio__sock_wait_edge(cio_sock *s);
