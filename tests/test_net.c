@@ -999,17 +999,13 @@ static void wait_readable_writable_on_foreign_descriptors(void) {
   ASSERT_EQ(cio_wait_readable(0, 0), -EPERM); // outside a task
 }
 
-// A socket made and connected with libc, as a client library would, driven
-// through cio_wait_writable/readable: connect completes, the request goes
-// out, the answer comes back (from an echo server on the same loop).
-static int libc_socket_main(void *arg) {
-  (void)arg;
-  char port[8];
-  cio_server *srv = start_echo(port, sizeof port);
+// A non-blocking libc socket connected to 127.0.0.1:port (awaited through
+// cio_wait_writable); its local port in *local.
+static int connect_loopback(int port, int *local) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   ASSERT(fd >= 0);
   struct sockaddr_in to = {.sin_family = AF_INET,
-                           .sin_port = htons((uint16_t)atoi(port)),
+                           .sin_port = htons((uint16_t)port),
                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   int r;
   while ((r = connect(fd, (struct sockaddr *)&to, sizeof to)) < 0 && errno == EINTR) {
@@ -1020,6 +1016,21 @@ static int libc_socket_main(void *arg) {
   socklen_t el = sizeof err;
   ASSERT_EQ(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el), 0);
   ASSERT_EQ(err, 0);
+  struct sockaddr_in me;
+  socklen_t len = sizeof me;
+  ASSERT_EQ(getsockname(fd, (struct sockaddr *)&me, &len), 0);
+  *local = ntohs(me.sin_port);
+  return fd;
+}
+
+// A socket made and connected with libc, as a client library would, driven
+// through cio_wait_writable/readable: connect completes, the request goes
+// out, the answer comes back (from an echo server on the same loop).
+static int libc_socket_main(void *arg) {
+  (void)arg;
+  char port[8];
+  cio_server *srv = start_echo(port, sizeof port);
+  int local, fd = connect_loopback(atoi(port), &local);
   ASSERT_EQ(send(fd, "hello", 5, 0), 5);
   char buf[8];
   size_t got = 0;
@@ -1097,25 +1108,6 @@ static int namer(cio_stream *conn, void *arg) {
   (void)conn, (void)arg;
   snprintf(conn_task_name, sizeof conn_task_name, "%s", cio_task_name(cio_current()));
   return 0;
-}
-
-// A non-blocking libc socket connected to 127.0.0.1:port; its local port in *local.
-static int connect_loopback(int port, int *local) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  ASSERT(fd >= 0);
-  struct sockaddr_in to = {.sin_family = AF_INET,
-                           .sin_port = htons((uint16_t)port),
-                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  int r;
-  while ((r = connect(fd, (struct sockaddr *)&to, sizeof to)) < 0 && errno == EINTR) {
-  }
-  ASSERT(r == 0 || errno == EINPROGRESS || errno == EALREADY);
-  ASSERT_EQ(cio_wait_writable(fd, 5), 0);
-  struct sockaddr_in me;
-  socklen_t len = sizeof me;
-  ASSERT_EQ(getsockname(fd, (struct sockaddr *)&me, &len), 0);
-  *local = ntohs(me.sin_port);
-  return fd;
 }
 
 static int accepted_main(void *arg) {
