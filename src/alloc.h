@@ -40,8 +40,10 @@ static inline void *cio__malloc(size_t n) {
 // cache, so a calloc/free pair per item (a request, a row) overflows it into
 // the fast bins and every larger malloc after that first walks them
 // (malloc_consolidate: 12% of a row stream's client time, measured).
+// (The static analyzer is shown calloc itself, which this is to it.)
 static inline void *cio__calloc(size_t n, size_t size) {
   if (cio__alloc_fails()) return cio__alloc_failed();
+#ifndef __clang_analyzer__
   size_t bytes;
   if (!__builtin_mul_overflow(n, size, &bytes) && bytes <= 1024) {
     void *p = malloc(bytes);
@@ -49,6 +51,7 @@ static inline void *cio__calloc(size_t n, size_t size) {
     __asm__("" : "+r"(p)); // else the compiler turns malloc + memset back into calloc
     return memset(p, 0, bytes);
   }
+#endif
   return calloc(n, size);
 }
 static inline void *cio__realloc(void *p, size_t n) {
