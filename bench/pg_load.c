@@ -97,53 +97,47 @@ static int run_select(struct params *p) {
   return rc;
 }
 
-static int run_fetch(struct params *p) {
-  cio_pg *c;
-  int rc = cio_pg_connect(&c, p->conninfo, 10);
+#define BIG_SQL "SELECT id, name, balance FROM big"
+
+// One round of fetch: the rows whole (cio_pg_query), then summed.
+static int fetch_round(cio_pg *c, size_t *rows, int64_t *sum) {
+  cio_pg_result *r;
+  int rc = cio_pg_query(c, BIG_SQL, NULL, 0, &r);
   if (rc < 0) return rc;
-  double best = 0;
-  for (long round = 0; round < p->n && rc == 0; round++) {
-    double t0 = bench_now();
-    cio_pg_result *r;
-    rc = cio_pg_query(c, "SELECT id, name, balance FROM big", NULL, 0, &r);
-    if (rc < 0) break;
-    int64_t sum = 0, v;
-    size_t rows = cio_pg_nrows(r);
-    for (size_t i = 0; i < rows; i++)
-      if (cio_pg_get_int(r, i, 0, &v) == 0) sum += v;
-    cio_pg_result_free(r);
-    double rate = (double)rows / (bench_now() - t0);
-    printf("round %ld: %zu rows, sum %lld, %.0f rows/s\n", round, rows, (long long)sum, rate);
-    if (rate > best) best = rate;
-  }
-  (void)cio_pg_close(c);
-  if (rc < 0) {
-    fprintf(stderr, "pg_load: %s\n", cio_strerror(rc));
-    return rc;
-  }
-  printf("pg-fetch %.0f rows/s\n", best);
+  int64_t v;
+  *rows = cio_pg_nrows(r);
+  for (size_t i = 0; i < *rows; i++)
+    if (cio_pg_get_int(r, i, 0, &v) == 0) *sum += v;
+  cio_pg_result_free(r);
   return 0;
 }
 
-// The same rows as a stream (cio_pg_query_stream: libpq's single-row mode),
-// one row at a time, as pgx's rows.Next() reads them.
-static int run_stream(struct params *p) {
+// One round of stream: the rows one at a time (cio_pg_query_stream:
+// libpq's single-row mode), as pgx's rows.Next() reads them.
+static int stream_round(cio_pg *c, size_t *rows, int64_t *sum) {
+  int rc = cio_pg_query_stream(c, BIG_SQL, NULL, 0);
+  int64_t v;
+  cio_pg_result *r;
+  while (rc == 0 && (rc = cio_pg_stream_next(c, &r)) == 1) {
+    if (cio_pg_get_int(r, 0, 0, &v) == 0) *sum += v;
+    ++*rows;
+    cio_pg_result_free(r);
+    rc = 0;
+  }
+  return rc;
+}
+
+// fetch or stream: p->n rounds on one connection; prints each and the best.
+static int run_rows(struct params *p) {
   cio_pg *c;
   int rc = cio_pg_connect(&c, p->conninfo, 10);
   if (rc < 0) return rc;
   double best = 0;
   for (long round = 0; round < p->n && rc == 0; round++) {
     double t0 = bench_now();
-    rc = cio_pg_query_stream(c, "SELECT id, name, balance FROM big", NULL, 0);
-    int64_t sum = 0, v;
     size_t rows = 0;
-    cio_pg_result *r;
-    while (rc == 0 && (rc = cio_pg_stream_next(c, &r)) == 1) {
-      if (cio_pg_get_int(r, 0, 0, &v) == 0) sum += v;
-      rows++;
-      cio_pg_result_free(r);
-      rc = 0;
-    }
+    int64_t sum = 0;
+    rc = p->stream ? stream_round(c, &rows, &sum) : fetch_round(c, &rows, &sum);
     if (rc < 0) break;
     double rate = (double)rows / (bench_now() - t0);
     printf("round %ld: %zu rows, sum %lld, %.0f rows/s\n", round, rows, (long long)sum, rate);
@@ -154,14 +148,13 @@ static int run_stream(struct params *p) {
     fprintf(stderr, "pg_load: %s\n", cio_strerror(rc));
     return rc;
   }
-  printf("pg-stream %.0f rows/s\n", best);
+  printf("pg-%s %.0f rows/s\n", p->stream ? "stream" : "fetch", best);
   return 0;
 }
 
 static int run(void *arg) {
   struct params *p = arg;
-  if (p->seconds > 0) return run_select(p);
-  return p->stream ? run_stream(p) : run_fetch(p);
+  return p->seconds > 0 ? run_select(p) : run_rows(p);
 }
 
 int main(int argc, char **argv) {

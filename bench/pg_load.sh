@@ -23,10 +23,9 @@
 # cio for the row workloads) with its loop busy-polling PG_POLL_US (default
 # 200) before it sleeps (CIO_POLL_US, cio_opts.poll_us): on this VM a client
 # that sleeps between answers makes the server's core pay a wake-up
-# (an inter-processor interrupt, a VM exit) per answer, 41-53 µs of server
-# CPU per query at 100 tasks against 47-75 µs when it sleeps, and the
-# server's one core is what limits these workloads; pgx is measured beside
-# both.  Prints "<workload> <runtime> <value>
+# (an inter-processor interrupt, a VM exit) per answer, and the server's
+# one core is what limits these workloads (docs/pg.md measures it); pgx is
+# measured beside both.  Prints "<workload> <runtime> <value>
 # <unit>" rows with cio's ratio to each peer, and last "pg <cio's
 # pg-select-100> q/s".
 #
