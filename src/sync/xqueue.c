@@ -556,11 +556,19 @@ static int take(cio_xqueue *q, void **item) {
     return TOOK;
   }
   if (atomic_load_explicit(&q->spilled, memory_order_acquire)) {
+    // The ring again first: the look above may have missed an item that a
+    // putter stored just before it began to spill (this thread can see the
+    // spill's flag and not yet that store).  Under the mutex no put adds
+    // to the ring while items are spilled, so an empty ring is really empty.
     lock(q);
-    int rc = spill_pop(q, item);
-    if (rc == TOOK) spill_refill(q);
+    int rc = ring_get(q, item);
+    if (rc != TOOK && ring_count(q)) rc = BUSY; // a put half way: its item comes first
+    if (rc == EMPTY && spill_pop(q, item) == TOOK) {
+      spill_refill(q);
+      rc = TOOK;
+    }
     unlock(q);
-    if (rc == TOOK) return TOOK;
+    if (rc != EMPTY) return rc;
   }
   return ring_count(q) ? BUSY : EMPTY;
 }
