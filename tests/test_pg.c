@@ -10,12 +10,15 @@
 // that directory, its data in data/): tools/eintr-storm.sh starts one
 // before the storm, which the server's own tools would not survive.
 // demo_service runs examples/fastapi_demo against the cluster (its
-// DATABASE_URL routes).
+// DATABASE_URL routes).  One case, fatal_in_place_of_sync, talks to a
+// misbehaving server of its own instead: an answer out of order that a real
+// server gives only by a race (a shutdown between two messages).
 #include <arpa/inet.h>
 #include <errno.h>
 #include <glob.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1134,6 +1137,185 @@ static int pool_reset_pipelined_body(void *arg) {
 }
 static void pool_reset_pipelined(void) { run_case(pool_reset_pipelined_body); }
 
+// A pooled connection whose backend was terminated while it sat idle: the
+// next user's first query (its reset pipelined with it) meets the server's
+// FATAL and then the closed socket, and gets the connection's loss, never
+// "unexpected answer"; the pool then connects again.
+#define SLOW_ONE "SELECT $1::int8 FROM pg_sleep(0.5)"
+static int slow_one(void *arg) {
+  cio_pg_param one = {CIO_PG_T_INT8, .i = 1};
+  cio_pg_result *r = NULL;
+  int rc = cio_pg_query(arg, SLOW_ONE, &one, 1, &r);
+  cio_pg_result_free(r);
+  return rc;
+}
+
+static int pool_reset_on_terminated_body(void *arg) {
+  (void)arg;
+  cio_pg_pool *pool;
+  cio_pg_pool_opts o = {.max_size = 1, .health_check_after = 60};
+  ASSERT_EQ(cio_pg_pool_open(&pool, conninfo, &o), 0);
+  cio_pg *killer = connect_ok(), *c;
+  cio_pg_param one = {CIO_PG_T_INT8, .i = 1};
+  for (int round = 0; round < 5; round++) {
+    for (int i = 0; i < 2; i++) { // cached and known plain
+      ASSERT_EQ(cio_pg_pool_acquire(pool, 5, &c), 0);
+      ASSERT_EQ(int_of(c, "SELECT $1::int8", &one), 1);
+      ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+    }
+    ASSERT_EQ(cio_pg_pool_acquire(pool, 5, &c), 0);
+    cio_pg_param pid = {CIO_PG_T_INT4, .i = cio_pg_backend_pid(c)};
+    ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+    cio_pg_result_free(query1(killer, "SELECT pg_terminate_backend($1)", &pid));
+    while (int_of(killer, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", &pid) > 0)
+      ASSERT_EQ(cio_sleep(0.005), 0);
+    ASSERT_EQ(cio_pg_pool_acquire(pool, 5, &c), 0);
+    cio_pg_result *r = NULL;
+    int rc = cio_pg_query(c, "SELECT $1::int8", &one, 1, &r);
+    cio_pg_result_free(r);
+    if (rc != CIO_PG_CONN_LOST)
+      fprintf(stderr, "round %d: %s [%s] %s\n", round, cio_strerror(rc), cio_pg_sqlstate(c),
+              cio_pg_error_message(c));
+    ASSERT_EQ(rc, CIO_PG_CONN_LOST);
+    ASSERT(!cio_pg_is_ok(c));
+    ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+  }
+  // Terminated in the middle of the query that carries the reset.
+  for (int round = 0; round < 3; round++) {
+    for (int i = 0; i < 2; i++) {
+      ASSERT_EQ(cio_pg_pool_acquire(pool, 5, &c), 0);
+      ASSERT_EQ(int_of(c, SLOW_ONE, &one), 1);
+      ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+    }
+    ASSERT_EQ(cio_pg_pool_acquire(pool, 5, &c), 0);
+    cio_pg_param pid = {CIO_PG_T_INT4, .i = cio_pg_backend_pid(c)};
+    cio_task *t = cio_spawn(slow_one, c);
+    ASSERT_EQ(cio_sleep(0.1), 0);
+    cio_pg_result_free(query1(killer, "SELECT pg_terminate_backend($1)", &pid));
+    int rc = cio_join(t);
+    if (rc != CIO_PG_CONN_LOST)
+      fprintf(stderr, "mid-query round %d: %s [%s] %s\n", round, cio_strerror(rc),
+              cio_pg_sqlstate(c), cio_pg_error_message(c));
+    ASSERT_EQ(rc, CIO_PG_CONN_LOST);
+    ASSERT(strcmp(cio_pg_sqlstate(c), "57P01") == 0);
+    ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+  }
+  ASSERT_EQ(cio_pg_pool_acquire(pool, 5, &c), 0);
+  ASSERT_EQ(int_of(c, "SELECT $1::int8", &one), 1);
+  ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+  ASSERT_EQ(cio_pg_close(killer), 0);
+  ASSERT_EQ(cio_pg_pool_close(pool), 0);
+  return 0;
+}
+static void pool_reset_on_terminated(void) { run_case(pool_reset_on_terminated_body); }
+
+// ---------------------------------------------------------------- a misbehaving server
+
+// A server of one connection that speaks just enough of the protocol for
+// libpq to connect, then answers the first pipeline it is sent (everything
+// up to a Sync) with `reply` and closes.  On 127.0.0.1, port in *port.
+typedef struct fake_server {
+  int listener, port;
+  const char *reply; // protocol messages, written as they are
+  size_t reply_len;
+  pthread_t thread;
+} fake_server;
+
+static bool read_full(int fd, void *buf, size_t n) {
+  for (size_t got = 0; got < n;) {
+    ssize_t r = read(fd, (char *)buf + got, n - got);
+    if (r <= 0) return false;
+    got += (size_t)r;
+  }
+  return true;
+}
+
+static uint32_t be32(const unsigned char *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void *fake_serve(void *arg) {
+  fake_server *f = arg;
+  int fd = accept(f->listener, NULL, NULL);
+  if (fd < 0) return NULL;
+  unsigned char head[8], body[4096];
+  if (!read_full(fd, head, 4) || be32(head) < 8 || be32(head) - 4 > sizeof body ||
+      !read_full(fd, body, be32(head) - 4)) // the startup message
+    goto out;
+  static const char hello[] = "R\0\0\0\x08\0\0\0\0" // AuthenticationOk
+                              "S\0\0\0\x18server_version\0"
+                              "15.0\0" // ParameterStatus
+                              "S\0\0\0\x19"
+                              "client_encoding\0UTF8\0"
+                              "S\0\0\0\x19"
+                              "integer_datetimes\0on\0"
+                              "S\0\0\0\x23standard_conforming_strings\0on\0"
+                              "K\0\0\0\x0c\0\0\0\x01\0\0\0\x02" // BackendKeyData
+                              "Z\0\0\0\x05I";                   // ReadyForQuery, idle
+  if (write(fd, hello, sizeof hello - 1) != (ssize_t)(sizeof hello - 1)) goto out;
+  for (;;) { // messages up to the pipeline's Sync
+    if (!read_full(fd, head, 5) || be32(head + 1) < 4 || be32(head + 1) - 4 > sizeof body ||
+        !read_full(fd, body, be32(head + 1) - 4))
+      goto out;
+    if (head[0] == 'S') break;
+  }
+  if (write(fd, f->reply, f->reply_len) != (ssize_t)f->reply_len) goto out;
+out:
+  close(fd);
+  return NULL;
+}
+
+static void fake_start(fake_server *f, const char *reply, size_t len) {
+  f->reply = reply;
+  f->reply_len = len;
+  f->listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t alen = sizeof a;
+  ASSERT_EQ(bind(f->listener, (struct sockaddr *)&a, sizeof a), 0);
+  ASSERT_EQ(listen(f->listener, 1), 0);
+  ASSERT_EQ(getsockname(f->listener, (struct sockaddr *)&a, &alen), 0);
+  f->port = ntohs(a.sin_port);
+  ASSERT_EQ(pthread_create(&f->thread, NULL, fake_serve, f), 0);
+}
+
+static void fake_stop(fake_server *f) {
+  ASSERT_EQ(pthread_join(f->thread, NULL), 0);
+  close(f->listener);
+}
+
+// The server's FATAL comes where the pipeline's Sync should be answered (a
+// shutdown that reached the backend after the last statement, which is
+// then not committed), and the connection closes: the batch fails with the
+// connection's loss and the server's SQLSTATE, never "unexpected answer".
+static int fatal_in_place_of_sync_body(void *arg) {
+  (void)arg;
+  static const char reply[] = "1\0\0\0\x04"
+                              "2\0\0\0\x04"
+                              "n\0\0\0\x04"
+                              "C\0\0\0\x08SET\0" // the statement went through
+                              "E\0\0\0\x4fSFATAL\0VFATAL\0C57P01\0"
+                              "Mterminating connection due to administrator command\0\0";
+  fake_server f;
+  fake_start(&f, reply, sizeof reply - 1);
+  char info[160];
+  snprintf(info, sizeof info,
+           "host=127.0.0.1 port=%d user=u dbname=d sslmode=disable gssencmode=disable", f.port);
+  cio_pg *c = NULL;
+  int rc = cio_pg_connect(&c, info, 5);
+  if (rc < 0) test_fail(__FILE__, __LINE__, "connect: %s", cio_pg_connect_error());
+  cio_pg_batch_item it[1] = {{.sql = "SET application_name = 'x'"}};
+  rc = cio_pg_batch(c, it, 1);
+  ASSERT_EQ(rc, CIO_PG_CONN_LOST);
+  ASSERT(strcmp(cio_pg_sqlstate(c), "57P01") == 0);
+  ASSERT(strstr(cio_pg_error_message(c), "administrator command") != NULL);
+  ASSERT(!cio_pg_is_ok(c));
+  ASSERT(it[0].result == NULL);
+  ASSERT_EQ(cio_pg_close(c), 0);
+  fake_stop(&f);
+  return 0;
+}
+static void fatal_in_place_of_sync(void) { run_case(fatal_in_place_of_sync_body); }
+
 // Backends of application `name`, from pg_stat_activity.
 static int64_t backends_of(cio_pg *c, const char *name) {
   cio_pg_param p = {CIO_PG_T_TEXT, .s = name};
@@ -1447,6 +1629,9 @@ static int busy_loop(void *arg) {
       if (rc == CIO_PG_ERROR &&
           (strcmp(cio_pg_sqlstate(c), "57P01") == 0 || strcmp(cio_pg_sqlstate(c), "57P03") == 0))
         rc = CIO_PG_CONNECT; // the server said it is shutting down or starting
+      if (rc < 0 && rc != CIO_PG_CONN_LOST && rc != CIO_PG_CONNECT)
+        fprintf(stderr, "busy_loop: query: %s [%s] %s\n", cio_strerror(rc), cio_pg_sqlstate(c),
+                cio_pg_error_message(c));
       cio_pg_result_free(r);
       ASSERT_EQ(cio_pg_pool_release(w->pool, c), 0);
     }
@@ -1666,6 +1851,8 @@ static const test_case cases[] = {
     {"pool_fifo", pool_fifo, 0},
     {"pool_expiry", pool_expiry, 0},
     {"pool_reset_pipelined", pool_reset_pipelined, 0},
+    {"pool_reset_on_terminated", pool_reset_on_terminated, 0},
+    {"fatal_in_place_of_sync", fatal_in_place_of_sync, 0},
     {"pool_maintenance", pool_maintenance, 0},
     {"cancel_chaos", cancel_chaos, 300},
     {"server_restart", server_restart, 60},

@@ -115,6 +115,14 @@ int cio__pg_copy_out_drain(cio_pg *c);
 // Awaits (shielded, bounded): cancels the query under way and reads until
 // the connection is idle; closes it if that fails.  Returns 0 or CIO_PG_CONN_LOST.
 int cio__pg_recover(cio_pg *c);
+// Awaits: the end of a pipeline whose results were all read (rc 0) or
+// whose reading failed (rc < 0): its Sync, then out of pipeline mode.  A
+// FATAL in the Sync's place (a server shutting down after the last
+// statement, which is then not committed) is the server's error; whatever
+// failed, the pipeline is brought to its end or the connection closed, and
+// an error that left the connection closed is returned as CIO_PG_CONN_LOST
+// (the SQLSTATE says why).  Returns 0, that error, or rc as given.
+int cio__pg_pipeline_end(cio_pg *c, int rc);
 // Takes the notifications libpq has read into the connection's queue.
 void cio__pg_take_notifications(cio_pg *c);
 // Breaks the connection for good: closes libpq's side.

@@ -92,13 +92,8 @@ int cio_pg_batch(cio_pg *c, cio_pg_batch_item *items, size_t n) {
   free(params);
   if (rc == 0) rc = cio__pg_flush(c);
   for (size_t i = 0; rc == 0 && i < n; i++) rc = read_item(c, &items[i]);
-  PGresult *sync = NULL;
-  if (rc == 0) rc = cio__pg_next_result(c, &sync);
-  if (rc == 0 && (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC)) rc = CIO_PG_PROTOCOL;
-  PQclear(sync);
-  if (rc == 0 && !PQexitPipelineMode(c->pq)) rc = CIO_PG_PROTOCOL;
+  rc = cio__pg_pipeline_end(c, rc);
   if (rc < 0) {
-    if (c->pq && PQpipelineStatus(c->pq) != PQ_PIPELINE_OFF) (void)cio__pg_recover(c);
     drop_results(items, n);
     return rc;
   }

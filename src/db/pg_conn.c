@@ -490,12 +490,29 @@ int cio__pg_recover(cio_pg *c) {
   c->streaming = false;
   c->copying = 0;
   if (rc < 0 || PQstatus(c->pq) == CONNECTION_BAD) {
-    set_error(c, "the query could not be cancelled in time: connection closed");
+    if (c->pq && PQstatus(c->pq) != CONNECTION_BAD) // else the message says why it closed
+      set_error(c, "the query could not be cancelled in time: connection closed");
     cio__pg_break(c);
     return CIO_PG_CONN_LOST;
   }
   if (PQtransactionStatus(c->pq) == PQTRANS_IDLE) c->tx_depth = 0;
   return 0;
+}
+
+int cio__pg_pipeline_end(cio_pg *c, int rc) {
+  PGresult *sync = NULL;
+  if (rc == 0) rc = cio__pg_next_result(c, &sync);
+  if (rc == 0) {
+    ExecStatusType st = sync ? PQresultStatus(sync) : PGRES_FATAL_ERROR;
+    if (sync && st == PGRES_FATAL_ERROR)
+      rc = cio__pg_fail(c, sync); // a FATAL in its place: the server is going away
+    else if (st != PGRES_PIPELINE_SYNC || !PQexitPipelineMode(c->pq))
+      rc = CIO_PG_PROTOCOL;
+  }
+  PQclear(sync);
+  if (rc < 0 && c->pq && PQpipelineStatus(c->pq) != PQ_PIPELINE_OFF) (void)cio__pg_recover(c);
+  if ((rc == CIO_PG_ERROR || rc == CIO_PG_PROTOCOL) && !c->pq) rc = CIO_PG_CONN_LOST;
+  return rc;
 }
 
 // ---------------------------------------------------------------- closing

@@ -273,18 +273,13 @@ static int run_with_reset(cio_pg *c, const cio__pg_stmt *s, const cio__pg_params
     query_rc = cio__pg_collect(c, rows, affected);
     if (query_rc != CIO_PG_ERROR && query_rc != CIO_PG_PROTOCOL) rc = query_rc, query_rc = 0;
   }
-  PGresult *sync = NULL;
-  if (rc == 0) rc = cio__pg_next_result(c, &sync);
-  if (rc == 0 &&
-      (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC || !PQexitPipelineMode(c->pq)))
-    rc = CIO_PG_PROTOCOL;
-  PQclear(sync);
+  rc = cio__pg_pipeline_end(c, rc);
   if (rc < 0 || reset_failed || query_rc < 0) {
     if (rows) {
       PQclear(*rows);
       *rows = NULL;
     }
-    if (c->pq && PQpipelineStatus(c->pq) != PQ_PIPELINE_OFF) (void)cio__pg_recover(c);
+    if (query_rc < 0 && !c->pq) return CIO_PG_CONN_LOST;
     if (rc < 0 || reset_failed) return rc < 0 ? rc : 1;
     return redo_transactional(c, query_rc);
   }
