@@ -1213,7 +1213,7 @@ static void pool_reset_on_terminated(void) { run_case(pool_reset_on_terminated_b
 
 // A server of one connection that speaks just enough of the protocol for
 // libpq to connect, then answers the first pipeline it is sent (everything
-// up to a Sync) with `reply` and closes.  On 127.0.0.1, port in *port.
+// up to a Sync) with `reply` and closes.  Listens on 127.0.0.1, f->port.
 typedef struct fake_server {
   int listener, port;
   const char *reply; // protocol messages, written as they are
