@@ -11,9 +11,16 @@
 // and two counters, no wait queue.
 //
 // From other threads only put_nowait is allowed: the item travels to the
-// loop as a posted callback.  `len` and `pending` are atomics so those
-// threads can check for room; the loop side uses relaxed accesses, which
-// compile to plain loads and stores.
+// loop as a posted callback.  Those threads claim room with a
+// compare-and-swap on `claimed`, a count that only ever grows (a failed
+// post aside), checked against `len` and `received`, which only the loop
+// writes: items in flight are claimed - received.  (A count of items in
+// flight, which the loop decremented as they arrived, let a thread whose
+// look at the queue was stale win the swap after an arrival and another
+// claim had brought it back to the value it had seen: two threads took one
+// last slot.)  The loop side uses relaxed accesses, which compile to plain
+// loads and stores: its own puts are not serialised with the threads'
+// claims (see cio_queue_put_nowait in the header).
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -33,7 +40,8 @@ struct cio_queue {
   size_t cap;               // slots allocated
   size_t head;              // FIFO: index of the oldest item
   atomic_size_t len;        // items queued (read by other threads)
-  atomic_size_t pending;    // items posted by other threads, not yet queued
+  atomic_size_t claimed;    // puts from other threads that found room, ever
+  atomic_size_t received;   // of those, arrived on the loop (or dropped)
   uint64_t seq;             // next arrival number
   size_t unfinished;        // items put and not yet task_done()
   bool shutdown;            // cio_queue_shutdown() was called
@@ -55,10 +63,14 @@ static void set_length(cio_queue *q, size_t n) {
   atomic_store_explicit(&q->len, n, memory_order_relaxed);
 }
 
+// Items posted by other threads and not yet queued.
+static size_t in_flight(const cio_queue *q) {
+  return atomic_load_explicit((atomic_size_t *)&q->claimed, memory_order_relaxed) -
+         atomic_load_explicit((atomic_size_t *)&q->received, memory_order_relaxed);
+}
+
 static bool is_full(const cio_queue *q) {
-  return q->maxsize &&
-         length(q) + atomic_load_explicit((atomic_size_t *)&q->pending, memory_order_relaxed) >=
-             q->maxsize;
+  return q->maxsize && length(q) + in_flight(q) >= q->maxsize;
 }
 
 cio_queue *cio_queue_new(enum cio_queue_kind kind, size_t maxsize) {
@@ -74,7 +86,8 @@ cio_queue *cio_queue_new(enum cio_queue_kind kind, size_t maxsize) {
   q->maxsize = maxsize;
   q->cap = cap;
   atomic_init(&q->len, 0);
-  atomic_init(&q->pending, 0);
+  atomic_init(&q->claimed, 0);
+  atomic_init(&q->received, 0);
   q->loop = cio__tls_loop;
   cio__waitq_init(&q->getters);
   cio__waitq_init(&q->putters);
@@ -84,7 +97,7 @@ cio_queue *cio_queue_new(enum cio_queue_kind kind, size_t maxsize) {
 
 int cio_queue_free(cio_queue *q) {
   if (!valid(q)) return cio__bad_handle("cio_queue_free", "queue", q);
-  if (length(q) || atomic_load(&q->pending)) return -ENOTEMPTY;
+  if (length(q) || in_flight(q)) return -ENOTEMPTY;
   q->magic = 0;
   if (cio__tls_loop) {
     cio__waitq_wake_all(cio__tls_loop, &q->getters, -EIDRM, NULL);
@@ -242,15 +255,17 @@ struct posted {
 static void receive(void *arg) {
   struct posted *p = arg;
   cio_queue *q = p->q;
-  // Queue it before releasing its reservation: a thread checking for room
-  // must never see it in neither count, or it could overfill the queue.
+  // Queue it before counting it received (a release: a thread that sees
+  // the count sees the item in `len`): a thread checking for room must
+  // never see it in neither count, or it could overfill the queue.
   if (put_now(cio__tls_loop, q, p->item, 0) < 0) {
-    // Out of memory to store it: try again at the next pass, still counted
-    // in `pending`, rather than drop it.
+    // Out of memory to store it: try again at the next pass, still in
+    // flight, rather than drop it.
     if (cio_call_soon_threadsafe(cio__tls_loop, receive, p) == 0) return;
     cio__warn("queue: out of memory adding an item from another thread (item %p dropped)", p->item);
   }
-  atomic_fetch_sub(&q->pending, 1);
+  size_t received = atomic_load_explicit(&q->received, memory_order_relaxed);
+  atomic_store_explicit(&q->received, received + 1, memory_order_release);
   free(p);
 }
 
@@ -264,11 +279,13 @@ int cio_queue_put_nowait(cio_queue *q, void *item) {
     return put_now(L, q, item, 0);
   }
   if (!q->loop) return -EINVAL; // no loop to hand it to yet
-  // Another thread: reserve room, then post the item to the loop.
-  size_t pend = atomic_load(&q->pending);
+  // Another thread: claim room, then post the item to the loop.  `received`
+  // is read before `len` (see receive) and after the count being swapped.
+  size_t claimed = atomic_load(&q->claimed);
   do {
-    if (q->maxsize && length(q) + pend >= q->maxsize) return -EAGAIN;
-  } while (!atomic_compare_exchange_weak(&q->pending, &pend, pend + 1));
+    size_t received = atomic_load_explicit(&q->received, memory_order_acquire);
+    if (q->maxsize && length(q) + (claimed - received) >= q->maxsize) return -EAGAIN;
+  } while (!atomic_compare_exchange_weak(&q->claimed, &claimed, claimed + 1));
   struct posted *p = cio__malloc(sizeof *p);
   int rc = -ENOMEM;
   if (p) {
@@ -277,7 +294,7 @@ int cio_queue_put_nowait(cio_queue *q, void *item) {
   }
   if (rc < 0) {
     free(p);
-    atomic_fetch_sub(&q->pending, 1);
+    atomic_fetch_sub(&q->claimed, 1); // as if never claimed
   }
   return rc;
 }
