@@ -608,6 +608,24 @@ static int reshaped_body(void *arg) {
   r = query1(c, "SELECT * FROM shape", NULL); // the shape it was prepared for again
   ASSERT_EQ(cio_pg_ncols(r), 2);
   cio_pg_result_free(r);
+  // A stream of the same statement (the cache's) is prepared again too: the
+  // failure comes before its first row.
+  exec_ok(c, "ALTER TABLE shape ADD COLUMN e int DEFAULT 9");
+  ASSERT_EQ(cio_pg_query_stream(c, "SELECT * FROM shape", NULL, 0), 0);
+  ASSERT_EQ(cio_pg_stream_next(c, &r), 1); // the old code: CIO_PG_ERROR, 0A000
+  ASSERT_EQ(cio_pg_ncols(r), 3);
+  int64_t e = 0;
+  ASSERT_EQ(cio_pg_get_int(r, 0, 2, &e), 0);
+  ASSERT_EQ(e, 9);
+  cio_pg_result_free(r);
+  ASSERT_EQ(cio_pg_stream_next(c, &r), 0);
+  // In a transaction the stream gets the failure, as a query does.
+  exec_ok(c, "BEGIN");
+  exec_ok(c, "ALTER TABLE shape ADD COLUMN f int");
+  ASSERT_EQ(cio_pg_query_stream(c, "SELECT * FROM shape", NULL, 0), CIO_PG_ERROR);
+  ASSERT(strcmp(cio_pg_sqlstate(c), "0A000") == 0);
+  ASSERT_EQ(cio_pg_stream_next(c, &r), -EINVAL); // no stream open
+  exec_ok(c, "ROLLBACK");
   ASSERT_EQ(cio_pg_close(c), 0);
   return 0;
 }

@@ -142,7 +142,11 @@ CIO_AWAIT int cio_pg_exec(cio_pg *conn, const char *sql, const cio_pg_param *par
 /// cio_pg_stream_next(), so that a result larger than memory can be walked
 /// (libpq's single-row mode; the server is held back by TCP while the rows
 /// are not read).  Until the stream ends or is closed, the connection takes
-/// no other query (-EBUSY).  Returns as cio_pg_query().
+/// no other query (-EBUSY).  It reads as far as the first row: a failure
+/// before it (a bad statement, a division by zero in the first row) is
+/// returned here, with no stream left open, and a cached statement the
+/// server refuses is prepared again as cio_pg_query() does.  Returns as
+/// cio_pg_query().
 CIO_AWAIT int cio_pg_query_stream(cio_pg *conn, const char *sql, const cio_pg_param *params,
                                   size_t nparams);
 

@@ -40,6 +40,7 @@ struct cio_pg {
   uint32_t magic;                 // CIO__PG_MAGIC while open
   PGconn *pq;                     // libpq's connection; NULL once broken and closed
   bool streaming;                 // a single-row query is under way
+  PGresult *stream_first;         //   its first result, read by cio_pg_query_stream, not yet taken
   int copying;                    // a COPY is under way: 'i' from the client, 'o' to it, or 0
   bool notification_wait;         // a task awaits a notification on it
   int tx_depth;                   // transactions and savepoints open
@@ -125,6 +126,8 @@ int cio__pg_recover(cio_pg *c);
 int cio__pg_pipeline_end(cio_pg *c, int rc);
 // Takes the notifications libpq has read into the connection's queue.
 void cio__pg_take_notifications(cio_pg *c);
+// Marks the stream over and frees the first result it kept, if any.
+void cio__pg_stream_forget(cio_pg *c);
 // Breaks the connection for good: closes libpq's side.
 void cio__pg_break(cio_pg *c);
 // Awaits libpq's socket readable.  Returns 0, CIO_PG_CONN_LOST (no socket),

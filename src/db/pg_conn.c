@@ -177,12 +177,18 @@ static void set_error(cio_pg *c, const char *msg) {
   while (n && c->error[n - 1] == '\n') c->error[--n] = '\0';
 }
 
+void cio__pg_stream_forget(cio_pg *c) {
+  c->streaming = false;
+  PQclear(c->stream_first);
+  c->stream_first = NULL;
+}
+
 void cio__pg_break(cio_pg *c) {
   if (!c->pq) return;
   unwatch(c);
   PQfinish(c->pq);
   c->pq = NULL;
-  c->streaming = false;
+  cio__pg_stream_forget(c);
   c->copying = 0;
   c->tx_depth = 0;
 }
@@ -487,7 +493,7 @@ int cio__pg_recover(cio_pg *c) {
   }
   (void)cio_scope_end(&bound);
   (void)cio_scope_end(&shield);
-  c->streaming = false;
+  cio__pg_stream_forget(c);
   c->copying = 0;
   if (rc < 0 || PQstatus(c->pq) == CONNECTION_BAD) {
     if (c->pq && PQstatus(c->pq) != CONNECTION_BAD) // else the message says why it closed

@@ -288,6 +288,26 @@ static int run_with_reset(cio_pg *c, const cio__pg_stmt *s, const cio__pg_params
   return 0;
 }
 
+// True if the failure just recorded is one run() answers by preparing the
+// statement again (see there): the server no longer knows it, or its
+// table changed shape; never inside a transaction.
+static bool prepare_again(cio_pg *c, int rc, const cio__pg_stmt *s) {
+  bool unknown = rc == CIO_PG_ERROR && strcmp(c->sqlstate, SQLSTATE_NO_SUCH_STATEMENT) == 0;
+  bool reshaped = rc == CIO_PG_ERROR && c->plan_changed && s;
+  return (unknown || reshaped) && c->pq && PQtransactionStatus(c->pq) == PQTRANS_IDLE;
+}
+
+// Forgets the statement the server refused (prepare_again): all of them if
+// it knew none, else that one, dropped on the server too.
+static int forget_refused(cio_pg *c, cio__pg_stmt *s) {
+  if (strcmp(c->sqlstate, SQLSTATE_NO_SUCH_STATEMENT) == 0) {
+    stmt_forget_all(c);
+    return 0;
+  }
+  cio__pg_clear_error(c);
+  return stmt_drop(c, s);
+}
+
 // Awaits: runs a query and collects its results.  The reset the pool owes
 // the session goes with the query when it can (run_with_reset), else first.
 // A statement the server no longer knows (a DEALLOCATE ALL or DISCARD ALL
@@ -317,15 +337,8 @@ static int run(cio_pg *c, const char *sql, const cio_pg_param *params, size_t n,
       if (rc == 0) rc = cio__pg_collect(c, rows, affected);
       if (rc == 0 && s) s->plain = c->last_plain;
     }
-    bool unknown = rc == CIO_PG_ERROR && strcmp(c->sqlstate, SQLSTATE_NO_SUCH_STATEMENT) == 0;
-    bool reshaped = rc == CIO_PG_ERROR && c->plan_changed && s;
-    if (attempt > 0 || !(unknown || reshaped) || PQtransactionStatus(c->pq) != PQTRANS_IDLE) break;
-    if (unknown) {
-      stmt_forget_all(c);
-    } else {
-      cio__pg_clear_error(c);
-      if ((rc = stmt_drop(c, s)) < 0) break;
-    }
+    if (attempt > 0 || !prepare_again(c, rc, s)) break;
+    if ((rc = forget_refused(c, s)) < 0) break;
   }
   free(p);
   return rc;
@@ -379,23 +392,49 @@ int cio_pg_set_statement_cache(cio_pg *c, size_t capacity) {
 
 // ---------------------------------------------------------------- streams
 
+// Starts the stream and reads its first result, which stream_next then
+// takes.  A failure there comes before any row: it is returned here, and a
+// statement the server refuses as run() would is prepared again, once, as
+// run() does.
 int cio_pg_query_stream(cio_pg *c, const char *sql, const cio_pg_param *params, size_t nparams) {
   int rc = cio__pg_check(c);
   if (rc < 0) return rc;
   if (!sql) return -EINVAL;
   cio__pg_params *p;
   if ((rc = cio__pg_params_encode(params, nparams, &p)) < 0) return rc;
-  cio__pg_stmt *s;
-  rc = send_query(c, sql, p, true, &s);
+  for (int attempt = 0; attempt < 2; attempt++) {
+    cio__pg_stmt *s;
+    PGresult *first = NULL;
+    rc = send_query(c, sql, p, true, &s);
+    if (rc == 0) rc = cio__pg_next_result(c, &first);
+    if (rc < 0) break;
+    if (first && PQresultStatus(first) == PGRES_FATAL_ERROR) {
+      // Failed before its first row: the query's failure, as cio_pg_query's.
+      rc = cio__pg_fail(c, first);
+      PQclear(first);
+      int more = c->pq ? cio__pg_collect(c, NULL, NULL) : 0; // to idle
+      if (more < 0 && more != CIO_PG_ERROR) rc = more;
+      if (attempt > 0 || !prepare_again(c, rc, s)) break;
+      int forgot = forget_refused(c, s);
+      if (forgot < 0) {
+        rc = forgot;
+        break;
+      }
+      continue;
+    }
+    c->stream_first = first;
+    c->streaming = true;
+    break;
+  }
   free(p);
-  if (rc == 0) c->streaming = true;
   return rc;
 }
 
 int cio_pg_stream_next(cio_pg *c, cio_pg_result **row) {
   if (!c || c->magic != CIO__PG_MAGIC || !row || !c->streaming) return -EINVAL;
-  PGresult *res;
-  int rc = cio__pg_next_result(c, &res);
+  PGresult *res = c->stream_first;
+  c->stream_first = NULL;
+  int rc = res ? 0 : cio__pg_next_result(c, &res);
   if (rc < 0) return rc; // recovered (or broken): the stream is over
   ExecStatusType st = res ? PQresultStatus(res) : PGRES_TUPLES_OK;
   if (st == PGRES_SINGLE_TUPLE) {
