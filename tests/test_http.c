@@ -474,13 +474,21 @@ static int concurrency_main(void *arg) {
     t[i] = cio_spawn(profile_client, &c[i]);
   }
   ASSERT_EQ(cio_gather(t, (size_t)n, NULL, 0), 0);
-  double worst = 0;
+  double worst = 0, best = 1e9;
   for (int i = 0; i < n; i++) {
     ASSERT(c[i].ok);
     if (c[i].took > worst) worst = c[i].took;
+    if (c[i].took < best) best = c[i].took;
   }
-  printf("  %d concurrent clients on the gather endpoint, slowest answer %.3f s\n", n, worst);
-  ASSERT(worst < 1.0); // each two 0.5 s fetches gathered: ~0.5 s, not 1 s
+  printf("  %d concurrent clients on the gather endpoint, answers in %.3f-%.3f s\n", n, best,
+         worst);
+  // Each answer gathers two 0.5 s fetches: ~0.5 s; one after the other
+  // takes 1 s however idle the machine.
+  ASSERT(best < 1.0);
+  // And none left out: a SYN dropped by a full accept queue is sent again
+  // after 1 s, so its answer takes 1.5 s.  The margin below that is for a
+  // loaded machine (1.33 s seen under ctest -j2, when the bound was 1 s).
+  ASSERT(worst < 1.45);
   ASSERT_EQ(cio_server_close(srv, 1), 0);
   cio_http_app_free(app);
   free(c);
