@@ -1231,11 +1231,13 @@ static void pool_reset_on_terminated(void) { run_case(pool_reset_on_terminated_b
 
 // A server of one connection that speaks just enough of the protocol for
 // libpq to connect, then answers the first pipeline it is sent (everything
-// up to a Sync) with `reply` and closes.  Listens on 127.0.0.1, f->port.
+// up to a Sync) with `reply` and closes, at once or `close_after` seconds
+// later.  Listens on 127.0.0.1, f->port.
 typedef struct fake_server {
   int listener, port;
   const char *reply; // protocol messages, written as they are
   size_t reply_len;
+  double close_after;
   pthread_t thread;
 } fake_server;
 
@@ -1278,14 +1280,16 @@ static void *fake_serve(void *arg) {
     if (head[0] == 'S') break;
   }
   if (write(fd, f->reply, f->reply_len) != (ssize_t)f->reply_len) goto out;
+  usleep((useconds_t)(f->close_after * 1e6));
 out:
   close(fd);
   return NULL;
 }
 
-static void fake_start(fake_server *f, const char *reply, size_t len) {
+static void fake_start(fake_server *f, const char *reply, size_t len, double close_after) {
   f->reply = reply;
   f->reply_len = len;
+  f->close_after = close_after;
   f->listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t alen = sizeof a;
@@ -1313,23 +1317,28 @@ static int fatal_in_place_of_sync_body(void *arg) {
                               "C\0\0\0\x08SET\0" // the statement went through
                               "E\0\0\0\x4fSFATAL\0VFATAL\0C57P01\0"
                               "Mterminating connection due to administrator command\0\0";
-  fake_server f;
-  fake_start(&f, reply, sizeof reply - 1);
-  char info[160];
-  snprintf(info, sizeof info,
-           "host=127.0.0.1 port=%d user=u dbname=d sslmode=disable gssencmode=disable", f.port);
-  cio_pg *c = NULL;
-  int rc = cio_pg_connect(&c, info, 5);
-  if (rc < 0) test_fail(__FILE__, __LINE__, "connect: %s", cio_pg_connect_error());
-  cio_pg_batch_item it[1] = {{.sql = "SET application_name = 'x'"}};
-  rc = cio_pg_batch(c, it, 1);
-  ASSERT_EQ(rc, CIO_PG_CONN_LOST);
-  ASSERT(strcmp(cio_pg_sqlstate(c), "57P01") == 0);
-  ASSERT(strstr(cio_pg_error_message(c), "administrator command") != NULL);
-  ASSERT(!cio_pg_is_ok(c));
-  ASSERT(it[0].result == NULL);
-  ASSERT_EQ(cio_pg_close(c), 0);
-  fake_stop(&f);
+  // Closed with the FATAL, libpq sees both at once; closed a little later,
+  // the FATAL first and the close while the pipeline is recovered, whose
+  // "server closed the connection" must not replace the server's reason.
+  for (int late = 0; late < 2; late++) {
+    fake_server f;
+    fake_start(&f, reply, sizeof reply - 1, late ? 0.2 : 0);
+    char info[160];
+    snprintf(info, sizeof info,
+             "host=127.0.0.1 port=%d user=u dbname=d sslmode=disable gssencmode=disable", f.port);
+    cio_pg *c = NULL;
+    int rc = cio_pg_connect(&c, info, 5);
+    if (rc < 0) test_fail(__FILE__, __LINE__, "connect: %s", cio_pg_connect_error());
+    cio_pg_batch_item it[1] = {{.sql = "SET application_name = 'x'"}};
+    rc = cio_pg_batch(c, it, 1);
+    ASSERT_EQ(rc, CIO_PG_CONN_LOST);
+    ASSERT(strcmp(cio_pg_sqlstate(c), "57P01") == 0);
+    ASSERT(strstr(cio_pg_error_message(c), "administrator command") != NULL);
+    ASSERT(!cio_pg_is_ok(c));
+    ASSERT(it[0].result == NULL);
+    ASSERT_EQ(cio_pg_close(c), 0);
+    fake_stop(&f);
+  }
   return 0;
 }
 static void fatal_in_place_of_sync(void) { run_case(fatal_in_place_of_sync_body); }

@@ -92,6 +92,16 @@ int cio__pg_fail(cio_pg *c, const PGresult *res);
 int cio__pg_fail_conn(cio_pg *c, int code);
 // Clears the last failure.
 void cio__pg_clear_error(cio_pg *c);
+// A failure set aside while something else runs on the connection (a
+// rollback, a recovery) whose own failure must not replace it.
+typedef struct cio__pg_failure {
+  char sqlstate[6];
+  char *error;
+} cio__pg_failure;
+// Moves the last failure into *f (the connection then has none).
+void cio__pg_failure_keep(cio_pg *c, cio__pg_failure *f);
+// Puts *f back as the last failure, dropping whatever was recorded since.
+void cio__pg_failure_restore(cio_pg *c, cio__pg_failure *f);
 // The connection as usable: 0, CIO_PG_CONN_LOST, -EBUSY while another call (or
 // a stream, a COPY) is under way, -EINVAL.  Does not await.
 int cio__pg_check_idle(cio_pg *c);

@@ -170,6 +170,18 @@ void cio__pg_clear_error(cio_pg *c) {
   c->error = NULL;
 }
 
+void cio__pg_failure_keep(cio_pg *c, cio__pg_failure *f) {
+  memcpy(f->sqlstate, c->sqlstate, sizeof f->sqlstate);
+  f->error = c->error;
+  c->error = NULL;
+}
+
+void cio__pg_failure_restore(cio_pg *c, cio__pg_failure *f) {
+  free(c->error);
+  c->error = f->error;
+  memcpy(c->sqlstate, f->sqlstate, sizeof c->sqlstate);
+}
+
 static void set_error(cio_pg *c, const char *msg) {
   free(c->error);
   c->error = cio__strdup(msg ? msg : "");
@@ -516,7 +528,15 @@ int cio__pg_pipeline_end(cio_pg *c, int rc) {
       rc = CIO_PG_PROTOCOL;
   }
   PQclear(sync);
-  if (rc < 0 && c->pq && PQpipelineStatus(c->pq) != PQ_PIPELINE_OFF) (void)cio__pg_recover(c);
+  if (rc < 0 && c->pq && PQpipelineStatus(c->pq) != PQ_PIPELINE_OFF) {
+    // The server's error says why; the recovery's (the close that follows
+    // a FATAL, if libpq had not seen it yet) would only say the connection
+    // went.
+    cio__pg_failure kept;
+    if (rc == CIO_PG_ERROR) cio__pg_failure_keep(c, &kept);
+    (void)cio__pg_recover(c);
+    if (rc == CIO_PG_ERROR) cio__pg_failure_restore(c, &kept);
+  }
   if ((rc == CIO_PG_ERROR || rc == CIO_PG_PROTOCOL) && !c->pq) rc = CIO_PG_CONN_LOST;
   return rc;
 }

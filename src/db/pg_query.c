@@ -222,13 +222,10 @@ int cio__pg_reset_now(cio_pg *c) {
 // LISTENs went with the same abort.  Keeps the query's error for the
 // caller; CIO_PG_CONN_LOST if this fails (the connection is then broken).
 static int redo_transactional(cio_pg *c, int query_rc) {
-  char state[6], *msg = c->error;
-  memcpy(state, c->sqlstate, sizeof state);
-  c->error = NULL;
+  cio__pg_failure kept;
+  cio__pg_failure_keep(c, &kept);
   int rc = cio__pg_exec_shielded(c, "RESET ALL; UNLISTEN *");
-  free(c->error);
-  c->error = msg;
-  memcpy(c->sqlstate, state, sizeof state);
+  cio__pg_failure_restore(c, &kept);
   cio__pg_drop_notifications(c);
   if (rc < 0 || !c->pq) {
     cio__pg_break(c);
@@ -521,13 +518,10 @@ int cio_pg_tx_end(cio_pg *c, int rc) {
     return rc;
   }
   // Keep the failure's SQLSTATE and message for the caller: the rollback's own are dropped.
-  char state[6], *msg = c->error;
-  memcpy(state, c->sqlstate, sizeof state);
-  c->error = NULL;
+  cio__pg_failure kept;
+  cio__pg_failure_keep(c, &kept);
   (void)rollback(c);
-  free(c->error);
-  c->error = msg;
-  memcpy(c->sqlstate, state, sizeof state);
+  cio__pg_failure_restore(c, &kept);
   return rc;
 }
 
