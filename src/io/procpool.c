@@ -193,6 +193,7 @@ static _Noreturn void zygote_main(int ctl, const cio_procpool_fn_entry *fns, siz
       struct cmsghdr h;
       char buf[CMSG_SPACE(sizeof(int))];
     } cm;
+    memset(&cm, 0, sizeof cm); // the padding after the descriptor goes out too
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
     if (pid > 0) {
       msg.msg_control = cm.buf;
@@ -277,7 +278,9 @@ int cio_procpool_new(cio_procpool **out, const cio_procpool_opts *opts) {
     prctl(PR_SET_PDEATHSIG, SIGKILL); // with the parent
     signal(SIGINT, SIG_IGN);          // Ctrl-C is the parent's (workers inherit this)
     if (opts->nice) (void)setpriority(PRIO_PROCESS, 0, getpriority(PRIO_PROCESS, 0) + opts->nice);
-    zygote_main(pair[1], opts->functions, p->max_message);
+    size_t max = p->max_message;
+    free(p); // the parent's record: the zygote and its workers never use it
+    zygote_main(pair[1], opts->functions, max);
   }
   int rc = p->zygote < 0 ? -errno : 0;
   close(pair[1]);
