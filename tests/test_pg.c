@@ -1343,6 +1343,39 @@ static int fatal_in_place_of_sync_body(void *arg) {
 }
 static void fatal_in_place_of_sync(void) { run_case(fatal_in_place_of_sync_body); }
 
+// A query answered by the server's FATAL (a shutdown as it arrived), the
+// close coming at once or a little later: the call fails with the
+// connection's loss and the server's reason, whichever of the two libpq
+// reads first.
+static int fatal_answer_body(void *arg) {
+  (void)arg;
+  static const char reply[] = "E\0\0\0\x4fSFATAL\0VFATAL\0C57P01\0"
+                              "Mterminating connection due to administrator command\0\0";
+  for (int late = 0; late < 2; late++) {
+    fake_server f;
+    fake_start(&f, reply, sizeof reply - 1, late ? 0.2 : 0);
+    char info[160];
+    snprintf(info, sizeof info,
+             "host=127.0.0.1 port=%d user=u dbname=d sslmode=disable gssencmode=disable", f.port);
+    cio_pg *c = NULL;
+    int rc = cio_pg_connect(&c, info, 5);
+    if (rc < 0) test_fail(__FILE__, __LINE__, "connect: %s", cio_pg_connect_error());
+    ASSERT_EQ(cio_pg_set_statement_cache(c, 0), 0); // one message sequence, one Sync
+    cio_pg_param one = {CIO_PG_T_INT4, .i = 1};
+    cio_pg_result *r = NULL;
+    ASSERT_EQ(cio_pg_query(c, "SELECT $1::int4", &one, 1, &r), CIO_PG_CONN_LOST);
+    ASSERT(strcmp(cio_pg_sqlstate(c), "57P01") == 0);
+    if (!strstr(cio_pg_error_message(c), "administrator command"))
+      test_fail(__FILE__, __LINE__, "close %s: message \"%s\"", late ? "late" : "at once",
+                cio_pg_error_message(c));
+    ASSERT(!cio_pg_is_ok(c));
+    ASSERT_EQ(cio_pg_close(c), 0);
+    fake_stop(&f);
+  }
+  return 0;
+}
+static void fatal_answer(void) { run_case(fatal_answer_body); }
+
 // Backends of application `name`, from pg_stat_activity.
 static int64_t backends_of(cio_pg *c, const char *name) {
   cio_pg_param p = {CIO_PG_T_TEXT, .s = name};
@@ -1880,6 +1913,7 @@ static const test_case cases[] = {
     {"pool_reset_pipelined", pool_reset_pipelined, 0},
     {"pool_reset_on_terminated", pool_reset_on_terminated, 0},
     {"fatal_in_place_of_sync", fatal_in_place_of_sync, 0},
+    {"fatal_answer", fatal_answer, 0},
     {"pool_maintenance", pool_maintenance, 0},
     {"cancel_chaos", cancel_chaos, 300},
     {"server_restart", server_restart, 60},

@@ -46,6 +46,8 @@ struct cio_pg {
   int tx_depth;                   // transactions and savepoints open
   char sqlstate[6];               // of the last CIO_PG_ERROR, or ""
   bool plan_changed;              // it was "cached plan must not change result type"
+  bool fatal;                     // it was the server's FATAL: the close that follows is its
+                                  //   consequence, and keeps its message
   char *error;                    // the last failure's message (malloc), or NULL
   cio__pg_stmt *lru_head;         // the statement cache, most recently used first
   cio__pg_stmt *lru_tail;         //   least recently used

@@ -166,6 +166,7 @@ static int wait_fd(cio_pg *c, int fd, int dir) {
 void cio__pg_clear_error(cio_pg *c) {
   c->sqlstate[0] = '\0';
   c->plan_changed = false;
+  c->fatal = false;
   free(c->error);
   c->error = NULL;
 }
@@ -206,7 +207,7 @@ void cio__pg_break(cio_pg *c) {
 }
 
 int cio__pg_fail_conn(cio_pg *c, int code) {
-  if (c->pq) set_error(c, PQerrorMessage(c->pq));
+  if (c->pq && !c->fatal) set_error(c, PQerrorMessage(c->pq));
   if (code == CIO_PG_CONN_LOST) cio__pg_break(c);
   return code;
 }
@@ -220,6 +221,9 @@ int cio__pg_fail(cio_pg *c, const PGresult *res) {
   const char *where = PQresultErrorField(res, PG_DIAG_SOURCE_FUNCTION);
   c->plan_changed =
       state && strcmp(state, "0A000") == 0 && where && strcmp(where, "RevalidateCachedQuery") == 0;
+  // FATAL (or PANIC): the server ends the session, and says why.
+  const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+  c->fatal = severity && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0);
   set_error(c, PQresultErrorMessage(res));
   if (PQstatus(c->pq) == CONNECTION_BAD) {
     cio__pg_break(c);
@@ -508,7 +512,7 @@ int cio__pg_recover(cio_pg *c) {
   cio__pg_stream_forget(c);
   c->copying = 0;
   if (rc < 0 || PQstatus(c->pq) == CONNECTION_BAD) {
-    if (c->pq && PQstatus(c->pq) != CONNECTION_BAD) // else the message says why it closed
+    if (c->pq && PQstatus(c->pq) != CONNECTION_BAD && !c->fatal) // else the message says why
       set_error(c, "the query could not be cancelled in time: connection closed");
     cio__pg_break(c);
     return CIO_PG_CONN_LOST;
@@ -528,15 +532,7 @@ int cio__pg_pipeline_end(cio_pg *c, int rc) {
       rc = CIO_PG_PROTOCOL;
   }
   PQclear(sync);
-  if (rc < 0 && c->pq && PQpipelineStatus(c->pq) != PQ_PIPELINE_OFF) {
-    // The server's error says why; the recovery's (the close that follows
-    // a FATAL, if libpq had not seen it yet) would only say the connection
-    // went.
-    cio__pg_failure kept;
-    if (rc == CIO_PG_ERROR) cio__pg_failure_keep(c, &kept);
-    (void)cio__pg_recover(c);
-    if (rc == CIO_PG_ERROR) cio__pg_failure_restore(c, &kept);
-  }
+  if (rc < 0 && c->pq && PQpipelineStatus(c->pq) != PQ_PIPELINE_OFF) (void)cio__pg_recover(c);
   if ((rc == CIO_PG_ERROR || rc == CIO_PG_PROTOCOL) && !c->pq) rc = CIO_PG_CONN_LOST;
   return rc;
 }
