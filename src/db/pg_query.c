@@ -302,7 +302,7 @@ static int forget_refused(cio_pg *c, cio__pg_stmt *s) {
     return 0;
   }
   cio__pg_clear_error(c);
-  return stmt_drop(c, s);
+  return s ? stmt_drop(c, s) : 0; // (prepare_again said there is one)
 }
 
 // Awaits: runs a query and collects its results.  The reset the pool owes
