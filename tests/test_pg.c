@@ -1305,6 +1305,18 @@ static void fake_stop(fake_server *f) {
   close(f->listener);
 }
 
+// Awaits: starts a fault server (as fake_start) and connects to it.
+static cio_pg *fake_connect(fake_server *f, const char *reply, size_t len, double close_after) {
+  fake_start(f, reply, len, close_after);
+  char info[160];
+  snprintf(info, sizeof info,
+           "host=127.0.0.1 port=%d user=u dbname=d sslmode=disable gssencmode=disable", f->port);
+  cio_pg *c = NULL;
+  if (cio_pg_connect(&c, info, 5) < 0)
+    test_fail(__FILE__, __LINE__, "connect: %s", cio_pg_connect_error());
+  return c;
+}
+
 // The server's FATAL comes where the pipeline's Sync should be answered (a
 // shutdown that reached the backend after the last statement, which is
 // then not committed), and the connection closes: the batch fails with the
@@ -1322,16 +1334,9 @@ static int fatal_in_place_of_sync_body(void *arg) {
   // "server closed the connection" must not replace the server's reason.
   for (int late = 0; late < 2; late++) {
     fake_server f;
-    fake_start(&f, reply, sizeof reply - 1, late ? 0.2 : 0);
-    char info[160];
-    snprintf(info, sizeof info,
-             "host=127.0.0.1 port=%d user=u dbname=d sslmode=disable gssencmode=disable", f.port);
-    cio_pg *c = NULL;
-    int rc = cio_pg_connect(&c, info, 5);
-    if (rc < 0) test_fail(__FILE__, __LINE__, "connect: %s", cio_pg_connect_error());
+    cio_pg *c = fake_connect(&f, reply, sizeof reply - 1, late ? 0.2 : 0);
     cio_pg_batch_item it[1] = {{.sql = "SET application_name = 'x'"}};
-    rc = cio_pg_batch(c, it, 1);
-    ASSERT_EQ(rc, CIO_PG_CONN_LOST);
+    ASSERT_EQ(cio_pg_batch(c, it, 1), CIO_PG_CONN_LOST);
     ASSERT(strcmp(cio_pg_sqlstate(c), "57P01") == 0);
     ASSERT(strstr(cio_pg_error_message(c), "administrator command") != NULL);
     ASSERT(!cio_pg_is_ok(c));
@@ -1353,13 +1358,7 @@ static int fatal_answer_body(void *arg) {
                               "Mterminating connection due to administrator command\0\0";
   for (int late = 0; late < 2; late++) {
     fake_server f;
-    fake_start(&f, reply, sizeof reply - 1, late ? 0.2 : 0);
-    char info[160];
-    snprintf(info, sizeof info,
-             "host=127.0.0.1 port=%d user=u dbname=d sslmode=disable gssencmode=disable", f.port);
-    cio_pg *c = NULL;
-    int rc = cio_pg_connect(&c, info, 5);
-    if (rc < 0) test_fail(__FILE__, __LINE__, "connect: %s", cio_pg_connect_error());
+    cio_pg *c = fake_connect(&f, reply, sizeof reply - 1, late ? 0.2 : 0);
     ASSERT_EQ(cio_pg_set_statement_cache(c, 0), 0); // one message sequence, one Sync
     cio_pg_param one = {CIO_PG_T_INT4, .i = 1};
     cio_pg_result *r = NULL;
