@@ -541,6 +541,12 @@ static int stream_body(void *arg) {
   ASSERT_EQ(rc, CIO_PG_ERROR);
   ASSERT(strcmp(cio_pg_sqlstate(c), "22012") == 0);
   ASSERT_EQ(int_of(c, "SELECT 8::int8", NULL), 8);
+  // One in its first row is the start's failure, and no stream is open.
+  ASSERT_EQ(cio_pg_query_stream(c, "SELECT 1/(1-g) FROM generate_series(1, 5) g", NULL, 0),
+            CIO_PG_ERROR);
+  ASSERT(strcmp(cio_pg_sqlstate(c), "22012") == 0);
+  ASSERT_EQ(cio_pg_stream_next(c, &row), -EINVAL);
+  ASSERT_EQ(int_of(c, "SELECT 9::int8", NULL), 9);
   ASSERT_EQ(cio_pg_close(c), 0);
   return 0;
 }

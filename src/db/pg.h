@@ -95,7 +95,7 @@ int cio__pg_fail_conn(cio_pg *c, int code);
 // Clears the last failure.
 void cio__pg_clear_error(cio_pg *c);
 // A failure set aside while something else runs on the connection (a
-// rollback, a recovery) whose own failure must not replace it.
+// rollback, a reset) whose own failure must not replace it.
 typedef struct cio__pg_failure {
   char sqlstate[6];
   char *error;
