@@ -48,7 +48,7 @@ export CIO_TEST_SCALE="${CIO_TEST_SCALE:-0.05}"
 export CIO_TEST_TIMEOUT_MULT="${CIO_TEST_TIMEOUT_MULT:-10}"
 export CIO_TEST_EMULATED=qemu # for the few checks an emulator cannot pass
 status=0
-(cd "$build" && ctest --output-on-failure) || status=$?
+(cd "$build" && ctest --output-on-failure -j "$jobs") || status=$?
 
 echo "--- bench_switch under $qemu (figures mean nothing under emulation)"
 "$qemu" -L "$sysroot" "$build/bench/bench_switch" "${CIO_BENCH_SWITCHES:-2000000}" || status=$?
