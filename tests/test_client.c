@@ -913,20 +913,8 @@ static const char *in_dir(const char *dir, const char *name) {
   return p;
 }
 
-static void remove_dir(const char *dir) {
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-}
-static void remove_cert_dir(void) { remove_dir(cert_dir); }
-static void remove_work_dir(void) { remove_dir(work_dir); }
-
-// A temporary directory for the case's files, removed when it exits.
-static void make_work_dir(void) {
-  snprintf(work_dir, sizeof work_dir, "/tmp/cio_client_XXXXXX");
-  ASSERT(mkdtemp(work_dir) != NULL);
-  atexit(remove_work_dir);
-}
+// A directory for the case's files (the runner removes it).
+static void make_work_dir(void) { test_tmpdir(work_dir, sizeof work_dir, "client_"); }
 
 // Makes a test CA and a server certificate for localhost and 127.0.0.1 it
 // signed, with the openssl command (skips the case without it); in
@@ -941,11 +929,7 @@ static void make_certs(void) {
   }
   if (system("command -v openssl >/dev/null 2>&1") != 0)
     missing_peer("needs the openssl command (apt-get install openssl)");
-  if (!keep) {
-    snprintf(cert_dir, sizeof cert_dir, "/tmp/cio_client_ca_XXXXXX");
-    ASSERT(mkdtemp(cert_dir) != NULL);
-    atexit(remove_cert_dir);
-  }
+  if (!keep) test_tmpdir(cert_dir, sizeof cert_dir, "client_ca_");
   char cmd[1024];
   snprintf(cmd, sizeof cmd,
            "( cd %s && K='-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes' && "

@@ -514,7 +514,7 @@ static int wl_process(void) {
   return n < 0 ? (int)n : 0;
 }
 
-static char file_path[64]; // a file of FILE_SIZE bytes, made before the walk
+static char file_path[96]; // a file of FILE_SIZE bytes, made before the walk
 #define FILE_SIZE 10000
 
 static int wl_file(void) {
@@ -808,8 +808,10 @@ static void setup(void) {
       mmap(NULL, sizeof *shared_count, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   ASSERT(shared_count != MAP_FAILED);
   signal(SIGUSR1, SIG_IGN); // a stray SIGUSR1 (wl_signal) must not end a child
-  snprintf(file_path, sizeof file_path, "/tmp/cio_faults_XXXXXX");
-  int fd = mkstemp(file_path);
+  char dir[64];
+  test_tmpdir(dir, sizeof dir, "faults_");
+  snprintf(file_path, sizeof file_path, "%s/file", dir);
+  int fd = open(file_path, O_WRONLY | O_CREAT | O_EXCL, 0644);
   ASSERT(fd >= 0);
   char buf[FILE_SIZE];
   memset(buf, 'x', sizeof buf);

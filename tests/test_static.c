@@ -42,12 +42,6 @@ static char root[128];   // base/root
 #define BIG (8u << 20)   // big.bin's size
 #define MTIME 1704164645 // every file's mtime: Tue, 02 Jan 2024 03:04:05 GMT
 
-static void cleanup(void) {
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", base);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", base);
-}
-
 static unsigned char big_byte(size_t i) { return (unsigned char)(i * 7 % 251); }
 
 static void put(const char *rel, const void *data, size_t len) {
@@ -65,9 +59,7 @@ static void put(const char *rel, const void *data, size_t len) {
 // file, big.bin, a FIFO, a symlink that stays inside and three that lead
 // out (to a file and a directory beside root, and to an absolute path).
 static void make_tree(void) {
-  snprintf(base, sizeof base, "/tmp/cio_static_XXXXXX");
-  ASSERT(mkdtemp(base) != NULL);
-  atexit(cleanup);
+  test_tmpdir(base, sizeof base, "static_");
   snprintf(root, sizeof root, "%s/root", base);
   char p[256];
   ASSERT_EQ(mkdir(root, 0755), 0);
@@ -1005,9 +997,7 @@ static void cors_same_answers_as_starlette(void) {
   if (access("/usr/bin/python3", X_OK) != 0 ||
       system("/usr/bin/python3 -c 'import starlette, uvicorn' >/dev/null 2>&1") != 0)
     missing_peer("needs Starlette and uvicorn (apt-get install python3-starlette python3-uvicorn)");
-  snprintf(base, sizeof base, "/tmp/cio_cors_XXXXXX");
-  ASSERT(mkdtemp(base) != NULL);
-  atexit(cleanup);
+  test_tmpdir(base, sizeof base, "cors_");
   ASSERT_EQ(cio_run(cors_main, NULL), 0);
 }
 

@@ -36,12 +36,6 @@ static const char *path(const char *name) {
   return p;
 }
 
-static void cleanup(void) {
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-}
-
 // Skips the case for want of a peer program, or fails it where CI asks
 // for every peer (CIO_REQUIRE_CLIENTS=1).
 static void missing_peer(const char *why) {
@@ -62,11 +56,7 @@ static void make_certs(void) {
   }
   if (system("command -v openssl >/dev/null 2>&1") != 0)
     missing_peer("needs the openssl command (apt-get install openssl)");
-  if (!keep) {
-    snprintf(dir, sizeof dir, "/tmp/cio_tls_XXXXXX");
-    ASSERT(mkdtemp(dir) != NULL);
-    atexit(cleanup);
-  }
+  if (!keep) test_tmpdir(dir, sizeof dir, "tls_");
   char cmd[2048];
   snprintf(cmd, sizeof cmd,
            "cd %s && K='-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes' && "

@@ -7,12 +7,67 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 #include <dirent.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+// The run's scratch directory (test_tmpdir), made by test_main before any
+// case and owned by that process: it empties it after each case's process
+// and removes it at the end.
+static char scratch[256];
+static pid_t scratch_owner;
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)ftw;
+  if (flag == FTW_DP)
+    rmdir(path);
+  else
+    unlink(path);
+  return 0;
+}
+
+// Removes what the cases left in the scratch directory, and with `all` the
+// directory too.  Only its owner does (a case's process may fail first).
+static void scratch_clear(bool all) {
+  if (!scratch[0] || getpid() != scratch_owner) return;
+  DIR *d = opendir(scratch);
+  if (d) {
+    struct dirent *e;
+    char p[512];
+    while ((e = readdir(d)))
+      if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+        snprintf(p, sizeof p, "%s/%s", scratch, e->d_name);
+        nftw(p, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+      }
+    closedir(d);
+  }
+  if (all) {
+    rmdir(scratch);
+    scratch[0] = '\0';
+  }
+}
+
+static void scratch_make(void) {
+  const char *tmp = getenv("TMPDIR");
+  snprintf(scratch, sizeof scratch, "%s/cio_test_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+  if (!mkdtemp(scratch)) {
+    fprintf(stderr, "test runner: mkdtemp %s: %s\n", scratch, strerror(errno));
+    exit(1);
+  }
+  scratch_owner = getpid();
+}
+
+void test_tmpdir(char *buf, size_t cap, const char *prefix) {
+  if (!scratch[0]) test_fail(__FILE__, __LINE__, "test_tmpdir outside test_main");
+  int n = snprintf(buf, cap, "%s/%sXXXXXX", scratch, prefix);
+  if (n < 0 || (size_t)n >= cap) test_fail(__FILE__, __LINE__, "test_tmpdir: %zu bytes is short", cap);
+  if (!mkdtemp(buf)) test_fail(__FILE__, __LINE__, "mkdtemp %s: %s", buf, strerror(errno));
+}
 
 _Noreturn void test_fail(const char *file, int line, const char *fmt, ...) {
   va_list ap;
@@ -22,12 +77,14 @@ _Noreturn void test_fail(const char *file, int line, const char *fmt, ...) {
   fprintf(stderr, "\n");
   va_end(ap);
   fflush(stderr);
+  scratch_clear(true); // a case run in-process (`test_x name`)
   _exit(1);
 }
 
 _Noreturn void test_skip(const char *reason) {
   fprintf(stderr, "skipped: %s\n", reason);
   fflush(stderr);
+  scratch_clear(true);
   _exit(77);
 }
 
@@ -147,6 +204,7 @@ static int run_one(const test_case *c) {
   }
   int limit = (int)((c->timeout_s ? c->timeout_s : 30) * mult());
   int status = wait_child(pid, t0, limit);
+  scratch_clear(false);
   if (status == -1) {
     printf("FAIL %s: timed out after %d s\n", c->name, limit);
     return 1;
@@ -185,12 +243,15 @@ static bool skip_listed(const char *name) {
 
 int test_main(int argc, char **argv, const test_case *cases, size_t n) {
   setvbuf(stdout, NULL, _IOLBF, 0);
+  scratch_make();
   if (argc > 1) {
     for (size_t i = 0; i < n; i++)
       if (strcmp(cases[i].name, argv[1]) == 0) {
         cases[i].fn();
+        scratch_clear(true);
         return 0;
       }
+    scratch_clear(true);
     fprintf(stderr, "no case named %s\n", argv[1]);
     return 2;
   }
@@ -205,6 +266,7 @@ int test_main(int argc, char **argv, const test_case *cases, size_t n) {
     failed += r == 1;
     skipped += r == 77;
   }
+  scratch_clear(true);
   printf("%zu cases: %zu passed, %d failed, %d skipped\n", n, n - failed - skipped, failed,
          skipped);
   return failed ? 1 : 0;

@@ -89,6 +89,14 @@ double test_timeout(double seconds);
 // namespace (the clock-offset run: unshare -r) has no mapping for.
 const char *nginx_user(void);
 
+// Makes a new directory for the case's files (certificates, configurations,
+// trees to serve) under the run's scratch directory, its path written to
+// buf[0..cap) as "<scratch>/<prefix>XXXXXX"; fails the case if it cannot.
+// The runner removes everything there when the case's process has ended,
+// however it ended (a failed assertion, a crash, a timeout's SIGKILL), so a
+// case never cleans up after itself.
+void test_tmpdir(char *buf, size_t cap, const char *prefix);
+
 // The next number of a seeded pseudo-random sequence (xorshift64; *state
 // must not be 0), for randomized tests that replay from their seed.
 uint64_t test_random(uint64_t *state);
