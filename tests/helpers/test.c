@@ -65,7 +65,8 @@ static void scratch_make(void) {
 void test_tmpdir(char *buf, size_t cap, const char *prefix) {
   if (!scratch[0]) test_fail(__FILE__, __LINE__, "test_tmpdir outside test_main");
   int n = snprintf(buf, cap, "%s/%sXXXXXX", scratch, prefix);
-  if (n < 0 || (size_t)n >= cap) test_fail(__FILE__, __LINE__, "test_tmpdir: %zu bytes is short", cap);
+  if (n < 0 || (size_t)n >= cap)
+    test_fail(__FILE__, __LINE__, "test_tmpdir: %zu bytes is short", cap);
   if (!mkdtemp(buf)) test_fail(__FILE__, __LINE__, "mkdtemp %s: %s", buf, strerror(errno));
 }
 
