@@ -395,14 +395,16 @@ static void errors_are_named(void) { ASSERT_EQ(cio_run(errors_main, NULL), 0); }
 // told after it has read a request head.  It counts connections accepted,
 // open now and open at most: the server's side of the pool's story.
 enum fault {
-  FAULT_OK,      // answers "ok" (after `delay`), keeps the connection alive
-  FAULT_RESET,   // resets the connection (SO_LINGER 0)
-  FAULT_STALL,   // answers nothing, reads until the client closes
-  FAULT_GARBAGE, // "HELLO\r\n\r\n", and keeps the connection open
-  FAULT_SHORT,   // 3 bytes of a Content-Length: 10 body, then closes
-  FAULT_LONG,    // 10 bytes after a Content-Length: 5, keeps the connection alive
-  FAULT_CHUNKED, // a chunked body, one byte per write with a sleep between
-  FAULT_CLOSE,   // closes without a word
+  FAULT_OK,       // answers "ok" (after `delay`), keeps the connection alive
+  FAULT_RESET,    // resets the connection (SO_LINGER 0)
+  FAULT_STALL,    // answers nothing, reads until the client closes
+  FAULT_GARBAGE,  // "HELLO\r\n\r\n", and keeps the connection open
+  FAULT_SHORT,    // 3 bytes of a Content-Length: 10 body, then closes
+  FAULT_LONG,     // 10 bytes after a Content-Length: 5, keeps the connection alive
+  FAULT_CHUNKED,  // a chunked body, one byte per write with a sleep between
+  FAULT_CLOSE,    // closes without a word
+  FAULT_LATE,     // answers "ok", then 0.1 s later an answer to nothing ("stale")
+  FAULT_LATE_408, // answers "ok", then 0.1 s later "408 Request Timeout", and closes
 };
 
 #define FAULT_CONNS 256
@@ -494,6 +496,16 @@ static int fault_conn_main(void *arg) {
         rc = w < 0 ? (int)w : cio_sleep(0.002);
       }
       if (rc < 0) break;
+    } else if (s->mode == FAULT_LATE || s->mode == FAULT_LATE_408) {
+      if ((rc = write_str(fc->sock, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")) < 0) break;
+      if ((rc = cio_sleep(0.1)) < 0) break;
+      if (s->mode == FAULT_LATE_408) {
+        rc = write_str(fc->sock, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 7\r\n"
+                                 "Connection: close\r\n\r\ntimeout");
+        break;
+      }
+      if ((rc = write_str(fc->sock, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale")) < 0)
+        break;
     } else { // FAULT_CLOSE
       break;
     }
@@ -652,6 +664,37 @@ static int excess_main(void *arg) {
 
 static void body_past_content_length_is_cut_and_not_reused(void) {
   ASSERT_EQ(cio_run(excess_main, NULL), 0);
+}
+
+// An idle pooled connection on which the server writes (a 408 before its
+// close, an answer to nothing) is not reused: what it sent answers no
+// request, and reading it as the next one's answer would shift every answer
+// after it.  The next request goes out on a new connection and gets its own
+// answer (as httpx and Go's client do); the old connection is closed.
+static int late_main(void *arg) {
+  enum fault mode = *(enum fault *)arg;
+  cio_http_client *c;
+  ASSERT_EQ(cio_http_client_new(&c, NULL), 0);
+  struct fault_srv *s = fault_start(mode);
+  cio_http_response *r;
+  for (int i = 1; i <= 3; i++) {
+    ASSERT_EQ(fault_get(c, s, &r), 0);
+    ASSERT_EQ(cio_http_response_status(r), 200);
+    ASSERT(strcmp(cio_http_response_body(r, NULL), "ok") == 0);
+    cio_http_response_free(r);
+    ASSERT_EQ(s->requests, i);
+    ASSERT_EQ(s->accepts, i);     // one connection per request: none was reused
+    ASSERT_EQ(cio_sleep(0.3), 0); // the late bytes arrive while it is idle
+  }
+  fault_wait_open(s, 0); // every connection written on was closed, before the client's close
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  fault_stop(s);
+  return 0;
+}
+
+static void idle_connection_written_on_is_not_reused(void) {
+  enum fault modes[] = {FAULT_LATE, FAULT_LATE_408};
+  for (int i = 0; i < 2; i++) ASSERT_EQ(cio_run(late_main, &modes[i]), 0);
 }
 
 // A chunked body trickled one byte per write (a sleep between each): the
@@ -1630,6 +1673,7 @@ static const test_case cases[] = {
     {"timeouts_by_phase_and_cancellation", timeouts_by_phase_and_cancellation, 0},
     {"errors_are_named", errors_are_named, 0},
     {"faults_fail_with_named_codes", faults_fail_with_named_codes, 0},
+    {"idle_connection_written_on_is_not_reused", idle_connection_written_on_is_not_reused, 0},
     {"body_past_content_length_is_cut_and_not_reused",
      body_past_content_length_is_cut_and_not_reused, 0},
     {"chunked_body_one_byte_per_write_arrives_whole", chunked_body_one_byte_per_write_arrives_whole,

@@ -63,6 +63,7 @@ struct cio_http_client {
   CURLM *multi;         // the connection pool and the transfers
   CURLSH *share;        // TLS sessions shared by the transfers
   int epfd;             // curl's sockets (level-triggered)
+  int dead_fd;          // a socket whose peer has gone (retire_idle), or -1
   cio__io io;           // epfd, watched by the loop
   cio_task *driver;     // the driver task (handle)
   cio_task *driver_rec; // its record, to wake it
@@ -168,12 +169,14 @@ static void on_epfd(cio__io *io, uint32_t ev) {
 // stays in the inner epoll between its requests, so that reusing a pooled
 // connection costs no epoll_ctl (there were two per request): curl's
 // "remove" only clears FD_WANTED, and an idle socket that reports an event
-// anyway (the server closed it) is taken out then.  Other descriptors
-// (the resolver's) are added and removed as curl says.
+// anyway (the server closed it or wrote on it) is taken out then, and an
+// HTTP/1 one retired (retire_idle).  Other descriptors (the resolver's) are
+// added and removed as curl says.
 #define FD_OURS 1u   // opened by on_open_socket, to be closed by on_close_socket
 #define FD_IN 2u     // in the inner epoll for reading
 #define FD_OUT 4u    //   and for writing
 #define FD_WANTED 8u // curl waits for it now
+#define FD_IDLE 16u  // an HTTP/1 connection back in curl's pool: no transfer on it
 
 static uint8_t *fd_state(cio_http_client *c, curl_socket_t s) {
   if (s < 0) return NULL;
@@ -219,7 +222,7 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
       // writing, which an idle socket always is.
       return fd_register(c, s, st, *st & FD_IN);
     }
-    *st |= FD_WANTED;
+    *st = (uint8_t)((*st | FD_WANTED) & ~FD_IDLE);
     return fd_register(
         c, s, st,
         (uint8_t)((what & CURL_POLL_IN ? FD_IN : 0) | (what & CURL_POLL_OUT ? FD_OUT : 0)));
@@ -248,12 +251,48 @@ static int on_timer(CURLM *m, long ms, void *userp) {
   return 0;
 }
 
+// A transfer has ended: if it leaves an HTTP/1 connection in curl's pool,
+// that connection is idle until curl takes it for another request.  (An
+// HTTP/2 connection may carry other transfers, and its frames can arrive
+// while it is idle: it is left to curl.)
+static void note_idle(cio_http_client *c, CURL *e) {
+  curl_socket_t s = CURL_SOCKET_BAD;
+  long version = 0;
+  if (curl_easy_getinfo(e, CURLINFO_ACTIVESOCKET, &s) != CURLE_OK || s == CURL_SOCKET_BAD ||
+      curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &version) != CURLE_OK ||
+      (version != CURL_HTTP_VERSION_1_0 && version != CURL_HTTP_VERSION_1_1))
+    return;
+  if ((size_t)s < c->nfds && (c->fds[s] & FD_OURS)) c->fds[s] |= FD_IDLE;
+}
+
+// An idle HTTP/1 connection the server wrote on or closed.  Whatever it
+// sent (a 408 before its close, an answer to nothing) answers no request of
+// ours, yet curl (7.88) would reuse the connection and read those bytes as
+// the next request's answer, shifting every answer after it.  So it is never
+// reused, as httpx and Go's client do: its descriptor now holds a socket
+// whose peer has gone (the connection is closed by that), which curl finds
+// dead when it looks, and closes as its own.
+static void retire_idle(cio_http_client *c, int fd) {
+  (void)fd_register(c, fd, &c->fds[fd], 0);
+  c->fds[fd] &= (uint8_t)~FD_IDLE;
+  if (c->dead_fd < 0) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
+      close(sv[1]);
+      c->dead_fd = sv[0];
+    }
+  }
+  if (c->dead_fd < 0 || dup3(c->dead_fd, fd, O_CLOEXEC) < 0)
+    (void)shutdown(fd, SHUT_RDWR); // no descriptor to spare: curl may still read the bytes
+}
+
 // Wakes the requests whose transfers curl finished.
 static void finish_done(cio_http_client *c) {
   CURLMsg *m;
   int left;
   while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
     if (m->msg != CURLMSG_DONE) continue;
+    note_idle(c, m->easy_handle);
     struct request *r = NULL;
     (void)curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
     if (!r || r->done) continue;
@@ -287,8 +326,11 @@ static int drive(void *arg) {
     for (int i = 0; i < n; i++) {
       int fd = evs[i].data.fd;
       if ((size_t)fd < c->nfds && (c->fds[fd] & (FD_OURS | FD_WANTED)) == FD_OURS) {
-        (void)fd_register(c, fd, &c->fds[fd], 0); // idle, and closed or written to: curl
-        continue;                                 // finds out when it reuses it
+        if (c->fds[fd] & FD_IDLE)
+          retire_idle(c, fd);
+        else // a paused transfer's: curl finds out when it goes on
+          (void)fd_register(c, fd, &c->fds[fd], 0);
+        continue;
       }
       int mask = 0;
       if (evs[i].events & (EPOLLIN | EPOLLHUP)) mask |= CURL_CSELECT_IN;
@@ -334,6 +376,7 @@ int cio_http_client_new(cio_http_client **out, const cio_http_client_opts *opts)
   if (!c) return -ENOMEM;
   c->L = L;
   c->epfd = -1;
+  c->dead_fd = -1;
   c->timer_at = -1;
   c->inner_ready = true;
   c->pool_ns = seconds_ns(o.pool_timeout, 5);
@@ -409,6 +452,7 @@ int cio_http_client_close(cio_http_client *c) {
   curl_share_cleanup(c->share);
   cio__loop_unwatch(c->L, &c->io);
   close(c->epfd);
+  if (c->dead_fd >= 0) close(c->dead_fd);
   free(c->fds);
   free(c->ca_file);
   free(c->user_agent);
