@@ -7,7 +7,9 @@
 // spent), the loop stays responsive while every worker computes, misuse is
 // refused, and nothing is left behind (the runner checks descriptors).
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,6 +338,57 @@ static void the_loop_stays_responsive(void) {
   ASSERT_EQ(cio_procpool_free(pool), 0);
 }
 
+// ---------------------------------------------------------------- two loops at once
+
+// Two loops call at the same instant, round after round (a barrier of
+// spins between rounds): in each round one loop's job runs and the other's
+// call is refused with -EXDEV, or they run one after the other; no caller
+// gets another's answer, and no other code comes back.  (The look at who
+// holds the pool and the take were two steps: two loops both took it, and
+// shared one worker.)
+#define RACE_ROUNDS 1500
+static atomic_int race_arrived[RACE_ROUNDS];
+static atomic_int race_ran, race_refused;
+static int race_rounds; // RACE_ROUNDS scaled (sanitizers, valgrind)
+
+static int race_main(void *arg, int index) {
+  (void)arg;
+  for (int round = 0; round < race_rounds; round++) {
+    atomic_fetch_add(&race_arrived[round], 1);
+    for (long spins = 0; atomic_load(&race_arrived[round]) < 2; spins++) {
+      if (spins > 1000) sched_yield(); // the other loop may wait for this core
+      if (spins > 100000000) test_fail(__FILE__, __LINE__, "the other loop never came");
+    }
+    int64_t v = (int64_t)round * 2 + index + 1, sq = 0;
+    void *out = NULL;
+    size_t n = 0;
+    int rc = cio_procpool_run(pool, "square", &v, sizeof v, &out, &n);
+    if (rc == -EXDEV) {
+      atomic_fetch_add(&race_refused, 1);
+      continue;
+    }
+    if (rc != 0) test_fail(__FILE__, __LINE__, "round %d: %s", round, cio_strerror(rc));
+    ASSERT_EQ(n, sizeof sq);
+    memcpy(&sq, out, sizeof sq);
+    free(out);
+    ASSERT_EQ(sq, v * v); // its own answer
+    atomic_fetch_add(&race_ran, 1);
+  }
+  return 0;
+}
+
+static void two_loops_at_once_never_share_a_job(void) {
+  race_rounds = (int)(RACE_ROUNDS * test_scale());
+  if (race_rounds < 5) race_rounds = 5;
+  pool = new_pool(1);
+  ASSERT_EQ(cio_run_loops(2, race_main, NULL, NULL), 0);
+  printf("  %d jobs ran, %d calls refused with -EXDEV\n", atomic_load(&race_ran),
+         atomic_load(&race_refused));
+  ASSERT_EQ(atomic_load(&race_ran) + atomic_load(&race_refused), 2 * race_rounds);
+  ASSERT(atomic_load(&race_ran) >= race_rounds); // at least one per round
+  ASSERT_EQ(cio_procpool_free(pool), 0);
+}
+
 // ---------------------------------------------------------------- misuse
 
 static void misuse_is_refused(void) {
@@ -363,6 +416,7 @@ static const test_case cases[] = {
     {"dead_workers_are_replaced", dead_workers_are_replaced, 60},
     {"cancelled_jobs_kill_their_worker", cancelled_jobs_kill_their_worker, 60},
     {"the_loop_stays_responsive", the_loop_stays_responsive, 60},
+    {"two_loops_at_once_never_share_a_job", two_loops_at_once_never_share_a_job, 120},
     {"misuse_is_refused", misuse_is_refused, 0},
 };
 

@@ -64,6 +64,7 @@ struct cio_procpool {
   int nworkers;                       // how many
   int replaced;                       // workers replaced so far
   struct worker workers[MAX_WORKERS]; // (nworkers used)
+  pthread_mutex_t owner_lock;         // guards owner and in_flight (loops on other threads)
   pthread_t owner;                    // the thread whose loop's tasks have jobs in flight
   int in_flight;                      //   how many (another thread may take over at 0)
   cio_sem *free_workers;              // counts the workers not busy (FIFO waiters)
@@ -263,6 +264,7 @@ int cio_procpool_new(cio_procpool **out, const cio_procpool_opts *opts) {
   *out = NULL;
   cio_procpool *p = cio__calloc(1, sizeof *p);
   if (!p) return -ENOMEM;
+  pthread_mutex_init(&p->owner_lock, NULL);
   p->max_message = opts->max_message ? opts->max_message : (size_t)64 << 20;
   p->fns = opts->functions;
   int n = opts->workers ? opts->workers : cpus_allowed();
@@ -327,6 +329,7 @@ int cio_procpool_free(cio_procpool *p) {
   }
 reaped:
   if (p->free_workers) cio_sem_free(p->free_workers);
+  pthread_mutex_destroy(&p->owner_lock);
   free(p);
   return 0;
 }
@@ -425,6 +428,30 @@ static int exchange(cio_procpool *p, struct worker *w, const char *name, const v
   return 0;
 }
 
+// Takes the pool for this thread's loop: -EXDEV while another loop's tasks
+// have jobs in flight.  The look and the take are one step under the lock:
+// two loops looking at once both saw none in flight, and then shared the
+// workers and the semaphore of one loop (a job's answer went to another's
+// caller).
+static int claim(cio_procpool *p) {
+  int rc = 0;
+  pthread_mutex_lock(&p->owner_lock);
+  if (p->in_flight && !pthread_equal(p->owner, pthread_self())) {
+    rc = -EXDEV;
+  } else {
+    p->owner = pthread_self();
+    p->in_flight++;
+  }
+  pthread_mutex_unlock(&p->owner_lock);
+  return rc;
+}
+
+static void unclaim(cio_procpool *p) {
+  pthread_mutex_lock(&p->owner_lock);
+  p->in_flight--;
+  pthread_mutex_unlock(&p->owner_lock);
+}
+
 int cio_procpool_run(cio_procpool *p, const char *name, const void *in, size_t len, void **out,
                      size_t *out_len) {
   if (!p || !name || !out || !out_len || (len && !in)) return -EINVAL;
@@ -433,12 +460,11 @@ int cio_procpool_run(cio_procpool *p, const char *name, const void *in, size_t l
   if (!cio_loop_current()) return -EPERM;
   if (strlen(name) > 255 || len > p->max_message) return strlen(name) > 255 ? -EINVAL : -EMSGSIZE;
   // One thread's loop at a time: jobs in flight pin it.
-  if (p->in_flight && !pthread_equal(p->owner, pthread_self())) return -EXDEV;
-  p->owner = pthread_self();
-  p->in_flight++;
-  int rc = cio_sem_acquire(p->free_workers);
+  int rc = claim(p);
+  if (rc < 0) return rc;
+  rc = cio_sem_acquire(p->free_workers);
   if (rc < 0) {
-    p->in_flight--;
+    unclaim(p);
     return rc;
   }
   struct worker *w = NULL;
@@ -446,7 +472,7 @@ int cio_procpool_run(cio_procpool *p, const char *name, const void *in, size_t l
     if (!p->workers[i].busy) w = &p->workers[i];
   if (!w) { // (the semaphore counts the free workers: not reached)
     cio_sem_release(p->free_workers);
-    p->in_flight--;
+    unclaim(p);
     return -EAGAIN;
   }
   w->busy = true;
@@ -464,6 +490,6 @@ int cio_procpool_run(cio_procpool *p, const char *name, const void *in, size_t l
   }
   w->busy = false;
   cio_sem_release(p->free_workers);
-  p->in_flight--;
+  unclaim(p);
   return rc;
 }
