@@ -68,12 +68,16 @@ typedef struct cio_http_request_opts {
 /// cio_http_client_error() gives libcurl's words for the last one.
 /// Other failures: -ECONNREFUSED, -ECONNRESET, CIO_EAI_NONAME (no such
 /// host), CIO_TLS_CERT_* (the server's certificate), CIO_TLS_HANDSHAKE,
-/// -EINVAL (a URL or method libcurl refuses), -ENOMEM, and -ETIMEDOUT or
+/// -EINVAL (a URL or method libcurl refuses; a header line that is not
+/// "Name: value" with a token for a name, or a header value, bearer token
+/// or User-Agent with a control character other than a tab: a CR or LF
+/// would start a header of its own), -ENOMEM, and -ETIMEDOUT or
 /// -ECANCELED from the task's own scopes and cancellation.
 
 /// Makes a client.  Call it from a task; it does not await.  Returns 0 and
 /// sets *out (close it with cio_http_client_close()), -EINVAL (a negative
-/// or NaN timeout), -ENOMEM, -EPERM outside a task.
+/// or NaN timeout, a user_agent with a control character), -ENOMEM, -EPERM
+/// outside a task.
 int cio_http_client_new(cio_http_client **out, const cio_http_client_opts *opts);
 
 /// Closes the client's connections and frees it.  Awaits (briefly: no

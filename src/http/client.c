@@ -28,6 +28,7 @@
 #ifdef CIO_HAVE_JANSSON
 #include <jansson.h>
 #endif
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -152,6 +153,22 @@ static bool valid(const cio_http_client *c) { return c && c->magic == CLIENT_MAG
 static int64_t seconds_ns(double s, double dflt) {
   if (s == 0) s = dflt;
   return isinf(s) ? -1 : (int64_t)(s * NS);
+}
+
+// Whether a header value has no control character but HTAB (RFC 9110
+// 5.5: a CR or LF would end the line early).
+static bool header_value_ok(const char *v) {
+  for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+    if ((*p < 0x20 && *p != '\t') || *p == 0x7f) return false;
+  return true;
+}
+
+// Whether a header line is "Name: value": a token, a colon, a value as
+// above (which may be empty: curl then sends none of that name).
+static bool header_line_ok(const char *line) {
+  const char *p = line;
+  while (*p && (isalnum((unsigned char)*p) || strchr("!#$%&'*+-.^_`|~", *p))) p++;
+  return p > line && *p == ':' && header_value_ok(p + 1);
 }
 
 // ---------------------------------------------------------------- the driver
@@ -369,7 +386,7 @@ int cio_http_client_new(cio_http_client **out, const cio_http_client_opts *opts)
                 o.pool_timeout};
   for (size_t i = 0; i < sizeof t / sizeof *t; i++)
     if (isnan(t[i]) || t[i] < 0) return -EINVAL;
-  if (o.max_redirects < 0) return -EINVAL;
+  if (o.max_redirects < 0 || (o.user_agent && !header_value_ok(o.user_agent))) return -EINVAL;
   pthread_once(&curl_once, curl_start);
   if (curl_ready != CURLE_OK) return -ENOMEM;
   cio_http_client *c = cio__calloc(1, sizeof *c);
@@ -828,33 +845,39 @@ static int prepare(struct request *r, const char *method, const char *url,
   SET(CURLOPT_USERNAME, basic ? o->user : NULL);
   SET(CURLOPT_PASSWORD, basic ? o->password : NULL);
   // Headers: the caller's; curl's Expect: 100-continue and form type are
-  // not sent (httpx sends neither).
+  // not sent (httpx sends neither).  A line that is not "Name: value" with
+  // a token for a name and no control character in the value is refused,
+  // as h11 and Go's client refuse it: a CR or LF would end the line there
+  // and send what follows as a header of its own.
   bool own_type = false;
   struct curl_slist *l = NULL;
   for (const char *const *h = o && o->headers ? o->headers : NULL; h && *h; h++) {
+    if (!header_line_ok(*h)) goto invalid;
     if (strncasecmp(*h, "Content-Type:", 13) == 0) own_type = true;
     struct curl_slist *n = curl_slist_append(l, *h);
     if (!n) goto nomem;
     l = n;
   }
   const char *extra[3] = {NULL, NULL, NULL};
-  char auth[1024];
+  char *auth = NULL;
   if (has_body) extra[0] = "Expect:";
-  if (has_body && !own_type)
+  if ((has_body || strcmp(method, "POST") == 0) && !own_type)
     extra[1] = o && o->json ? "Content-Type: application/json" : "Content-Type:";
-  if (o && o->bearer) {
-    if (snprintf(auth, sizeof auth, "Authorization: Bearer %s", o->bearer) >= (int)sizeof auth) {
-      curl_slist_free_all(l);
-      return -EINVAL;
-    }
+  if (o && o->bearer) { // a token of any length (JWTs run to kilobytes)
+    if (!header_value_ok(o->bearer)) goto invalid;
+    if (asprintf(&auth, "Authorization: Bearer %s", o->bearer) < 0) goto nomem;
     extra[2] = auth;
   }
   for (int i = 0; i < 3; i++) {
     if (!extra[i]) continue;
-    struct curl_slist *n = curl_slist_append(l, extra[i]);
-    if (!n) goto nomem;
+    struct curl_slist *n = curl_slist_append(l, extra[i]); // (copies the line)
+    if (!n) {
+      free(auth);
+      goto nomem;
+    }
     l = n;
   }
+  free(auth);
   *hl = l;
   SET(CURLOPT_HTTPHEADER, l);
   if (ok == CURLE_OUT_OF_MEMORY) return -ENOMEM;
@@ -862,6 +885,9 @@ static int prepare(struct request *r, const char *method, const char *url,
 nomem:
   curl_slist_free_all(l);
   return -ENOMEM;
+invalid:
+  curl_slist_free_all(l);
+  return -EINVAL;
 }
 
 #undef SET
