@@ -1666,6 +1666,13 @@ static int upload_main(void *arg) {
   ASSERT_EQ(len - (size_t)(sent - body), 500000);
   for (size_t i = 0; i < 500000; i++) ASSERT_EQ(sent[i], 'a' + (int)(i / 1000) % 26);
   cio_http_response_free(r);
+  // The upload is gone with its finish: a write, a second finish or an
+  // abort given it are refused, not a use of freed memory (ASan).
+  ASSERT_EQ(cio_http_upload_write(up, "late", 4), -EINVAL);
+  cio_http_response *again = NULL;
+  ASSERT_EQ(cio_http_upload_finish(up, &again), -EINVAL);
+  ASSERT(again == NULL);
+  cio_http_upload_abort(up);
 
   ASSERT_EQ(cio_http_upload_begin(c, "POST", u, NULL, &up), 0); // 4 MB against a 1 MiB limit
   static char big[65536];
@@ -1684,6 +1691,7 @@ static int upload_main(void *arg) {
   ASSERT_EQ(cio_http_upload_begin(c, "PUT", u, NULL, &up), 0);
   ASSERT_EQ(cio_http_upload_write(up, "part", 4), 0);
   cio_http_upload_abort(up);
+  ASSERT_EQ(cio_http_upload_write(up, "late", 4), -EINVAL); // after the abort too
   ASSERT_EQ(cio_http_get(c, u, &r), 0);
   ASSERT_EQ(cio_http_response_status(r), 200);
   cio_http_response_free(r);

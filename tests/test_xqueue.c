@@ -75,6 +75,10 @@ static int one_loop_main(void *arg) {
   ASSERT_EQ(cio_xqueue_shutdown(q, true), 100);
   ASSERT_EQ(cio_xqueue_join(q), 0);
   ASSERT_EQ(cio_xqueue_free(q), 0);
+  // A freed queue is refused (sync.h), not read after its free (ASan).
+  ASSERT_EQ(cio_xqueue_free(q), -EINVAL);
+  ASSERT_EQ(cio_xqueue_size(q), 0);
+  ASSERT_EQ(cio_xqueue_put(q, as_item(1)), -EINVAL);
   ASSERT_EQ(cio_xqueue_free(NULL), -EINVAL);
   return 0;
 }

@@ -137,7 +137,8 @@ CIO_AWAIT int cio_http_upload_begin(cio_http_client *c, const char *method, cons
 /// written stays queued); -EINVAL after finish, -ENOMEM.
 CIO_AWAIT int cio_http_upload_write(cio_http_upload *up, const void *data, size_t len);
 /// Ends the body, awaits the response and frees `up`.  Returns as
-/// cio_http_request().
+/// cio_http_request(); -EINVAL for an upload already finished or aborted
+/// (as do the write and the abort then, for the last 64 handles freed).
 CIO_AWAIT int cio_http_upload_finish(cio_http_upload *up, cio_http_response **out);
 /// Gives the upload up (its connection is closed) and frees it (NULL:
 /// nothing).  Does not await.

@@ -1209,9 +1209,22 @@ int cio_http_stream(cio_http_client *c, const char *method, const char *url,
 
 // ---------------------------------------------------------------- uploads
 
+#define UPLOAD_MAGIC 0x75706c64u // "upld"
+
+// Freed through the quarantine, its magic cleared: a write, finish or
+// abort given it after its finish or abort finds no magic and is refused.
 struct cio_http_upload {
+  uint32_t magic; // UPLOAD_MAGIC while open
   struct request *r;
 };
+
+static bool upload_open(const cio_http_upload *up) { return up && up->magic == UPLOAD_MAGIC; }
+
+static void upload_free(cio_http_upload *up) {
+  up->magic = 0;
+  up->r = NULL;
+  cio__quarantine(up);
+}
 
 int cio_http_upload_begin(cio_http_client *c, const char *method, const char *url,
                           const cio_http_request_opts *o, cio_http_upload **out) {
@@ -1224,6 +1237,7 @@ int cio_http_upload_begin(cio_http_client *c, const char *method, const char *ur
     free(up);
     return rc;
   }
+  up->magic = UPLOAD_MAGIC;
   *out = up;
   return 0;
 }
@@ -1239,7 +1253,8 @@ static void resume_upload(struct request *r) {
 int cio_http_upload_write(cio_http_upload *up, const void *data, size_t len) {
   cio__loop *L = cio__await_loop("cio_http_upload_write");
   if (!L) return -EPERM;
-  if (!up || (!data && len) || up->r->up_eof) return -EINVAL;
+  if (!upload_open(up)) return cio__bad_handle("cio_http_upload_write", "HTTP upload", up);
+  if (!data && len) return -EINVAL;
   struct request *r = up->r;
   if (r->done || !r->c) return -EPIPE; // the server answered (or the transfer failed): finish
   int rc = cio__coop(L);
@@ -1270,9 +1285,10 @@ int cio_http_upload_write(cio_http_upload *up, const void *data, size_t len) {
 
 int cio_http_upload_finish(cio_http_upload *up, cio_http_response **out) {
   if (out) *out = NULL;
-  if (!up || !out) return -EINVAL;
+  if (!upload_open(up)) return cio__bad_handle("cio_http_upload_finish", "HTTP upload", up);
+  if (!out) return -EINVAL;
   struct request *r = up->r;
-  free(up);
+  upload_free(up);
   if (r->error || !r->c) {
     int rc = r->error ? r->error : -ECANCELED;
     request_free(r);
@@ -1289,9 +1305,12 @@ int cio_http_upload_finish(cio_http_upload *up, cio_http_response **out) {
 }
 
 void cio_http_upload_abort(cio_http_upload *up) {
-  if (!up) return;
+  if (!upload_open(up)) {
+    if (up) (void)cio__bad_handle("cio_http_upload_abort", "HTTP upload", up);
+    return;
+  }
   request_free(up->r); // the transfer is removed: curl closes its connection
-  free(up);
+  upload_free(up);
 }
 
 // A stream's end: the transfer is done and everything read.  Returns 0, or

@@ -57,6 +57,7 @@
 #include "../alloc.h"
 #include "../task/task.h"
 #include "../tune.h"
+#include "quarantine.h"
 #include "sync.h"
 
 #define CIO__XQUEUE_MAGIC 0x78717565u // "xque"
@@ -621,7 +622,7 @@ cio_xqueue *cio_xqueue_new(size_t maxsize) {
 }
 
 int cio_xqueue_free(cio_xqueue *q) {
-  if (!valid(q)) return -EINVAL;
+  if (!valid(q)) return cio__bad_handle("cio_xqueue_free", "cross-loop queue", q);
   lock(q);
   bool busy = q->getters.head || q->putters.head || q->joiners.head;
   bool items = ring_count(q) != 0 || q->spill_len != 0;
@@ -632,7 +633,7 @@ int cio_xqueue_free(cio_xqueue *q) {
   pthread_mutex_destroy(&q->mu);
   free(q->spill);
   free(q->ring);
-  free(q);
+  cio__quarantine(q); // a later call reads the cleared magic (sync.h)
   return 0;
 }
 
