@@ -5,8 +5,10 @@
 // reset or answer garbage, nginx (HTTPS, HTTP/2, gzip) and Python's
 // http.server, started by the cases and stopped by them.
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -1705,6 +1707,87 @@ static int upload_main(void *arg) {
 
 static void uploads_written_by_a_task(void) { ASSERT_EQ(cio_run(upload_main, NULL), 0); }
 
+// ---------------------------------------------------------------- a slow name server
+
+// Looking up "slow.test" takes 2 s and finds nothing, as with a name
+// server slow to answer.  Defined here, this getaddrinfo is the one
+// libcurl's resolver thread calls (the executable's symbol comes first);
+// every other name goes to the C library's.
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                struct addrinfo **res) {
+  if (node && strcmp(node, "slow.test") == 0) {
+    struct timespec left = {2, 0};
+    while (nanosleep(&left, &left) < 0 && errno == EINTR) continue;
+    return EAI_NONAME;
+  }
+  int (*next)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+  *(void **)&next = dlsym(RTLD_NEXT, "getaddrinfo");
+  return next ? next(node, service, hints, res) : EAI_SYSTEM;
+}
+
+static double tick_gap; // the longest the loop stood still, as a ticker saw it
+static bool tick_stop;
+
+static int ticker(void *arg) {
+  (void)arg;
+  double last = cio_now();
+  while (!tick_stop && cio_sleep(0.01) == 0) {
+    double now = cio_now();
+    if (now - last > tick_gap) tick_gap = now - last;
+    last = now;
+  }
+  return 0;
+}
+
+// A request given up during its name's lookup (its connect timeout, the
+// task's timeout scope, a cancel) returns at once, and the loop runs on
+// meanwhile: the lookup finishes in curl's resolver thread alone.  (The
+// loop stood still until the lookup ended: curl joined the thread.)
+static int cancel_waiter(void *arg) {
+  return cio_http_get(arg, "http://slow.test:8/", &(cio_http_response *){NULL});
+}
+
+static int slow_lookup_main(void *arg) {
+  (void)arg;
+  cio_http_client *c;
+  ASSERT_EQ(cio_http_client_new(&c, &(cio_http_client_opts){.connect_timeout = 0.3}), 0);
+  cio_task *tick = cio_spawn(ticker, NULL);
+  ASSERT(tick);
+  cio_http_response *r = NULL;
+  double t0 = cio_now();
+  ASSERT_EQ(cio_http_get(c, "http://slow.test:8/", &r), CIO_HTTP_CONNECT_TIMEOUT);
+  ASSERT(cio_now() - t0 < 1.5);
+  cio_http_client *patient;
+  ASSERT_EQ(cio_http_client_new(&patient, NULL), 0);
+  cio_scope scope;
+  ASSERT_EQ(cio_timeout_begin(&scope, 0.3), 0);
+  t0 = cio_now();
+  ASSERT_EQ(cio_http_get(patient, "http://slow.test:8/", &r), -ETIMEDOUT);
+  ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
+  ASSERT(cio_now() - t0 < 1.5);
+  cio_task *w = cio_spawn(cancel_waiter, patient);
+  ASSERT(w);
+  ASSERT_EQ(cio_sleep(0.2), 0);
+  ASSERT_EQ(cio_cancel(w), 1);
+  t0 = cio_now();
+  ASSERT_EQ(cio_join(w), -ECANCELED);
+  ASSERT(cio_now() - t0 < 1.0);
+  printf("  the loop stood still %.3f s at most\n", tick_gap);
+  ASSERT(tick_gap < 1.0); // the lookups take 2 s
+  // The lookups end in their threads, which then close what they held (the
+  // runner checks that no descriptor is left).
+  ASSERT_EQ(cio_sleep(2.5), 0);
+  tick_stop = true;
+  ASSERT_EQ(cio_join(tick), 0);
+  ASSERT_EQ(cio_http_client_close(patient), 0);
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  return 0;
+}
+
+static void lookups_given_up_leave_the_loop_running(void) {
+  ASSERT_EQ(cio_run(slow_lookup_main, NULL), 0);
+}
+
 static const test_case cases[] = {
     {"uploads_written_by_a_task", uploads_written_by_a_task, 0},
     {"proxy_from_the_environment", proxy_from_the_environment, 0},
@@ -1728,6 +1811,7 @@ static const test_case cases[] = {
     {"against_nginx_http_https_http2_gzip", against_nginx_http_https_http2_gzip, 60},
     {"against_python_http_server", against_python_http_server, 60},
     {"cancellation_chaos_leaves_nothing_behind", cancellation_chaos_leaves_nothing_behind, 180},
+    {"lookups_given_up_leave_the_loop_running", lookups_given_up_leave_the_loop_running, 60},
 };
 
 int main(int argc, char **argv) {

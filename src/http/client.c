@@ -31,6 +31,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -81,7 +82,7 @@ struct cio_http_client {
   int nspare;
   // Settings.
   int64_t pool_ns, read_ns, write_ns; // -1: none
-  long connect_ms;                    // 0: none
+  long connect_ms;                    // (INT_MAX: none)
   long keepalive_s;
   int max_redirects;
   size_t max_body;
@@ -400,7 +401,9 @@ int cio_http_client_new(cio_http_client **out, const cio_http_client_opts *opts)
   c->read_ns = seconds_ns(o.read_timeout, 5);
   c->write_ns = seconds_ns(o.write_timeout, 5);
   double ct = o.connect_timeout == 0 ? 5 : o.connect_timeout;
-  c->connect_ms = isinf(ct) ? 0 : (long)ceil(ct * 1000);
+  // (curl reads 0 as its default of 300 s: "none" is 24 days, as long as
+  // curl's timers go.)
+  c->connect_ms = isinf(ct) || ct * 1000 > INT_MAX ? INT_MAX : (long)ceil(ct * 1000);
   // curl reuses a connection whose idle whole seconds do not exceed
   // CURLOPT_MAXAGE_CONN: N - 1 closes it once idle N seconds.
   double ka = o.keepalive_expiry == 0 ? 5 : o.keepalive_expiry;
@@ -727,6 +730,12 @@ static bool set_constant(cio_http_client *c, CURL *e) {
   SET(CURLOPT_PROTOCOLS_STR, "http,https");
   SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   SET(CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075700
+  // A transfer given up while its name is being looked up (a timeout, a
+  // cancel) leaves curl's resolver thread to finish alone: without this
+  // curl joins it, and the loop stood still until getaddrinfo returned.
+  SET(CURLOPT_QUICK_EXIT, 1L);
+#endif
   SET(CURLOPT_WRITEFUNCTION, on_body);
   SET(CURLOPT_HEADERFUNCTION, on_header);
   SET(CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
