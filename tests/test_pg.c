@@ -690,6 +690,25 @@ static int batch_body(void *arg) {
   for (int i = 0; i < 3; i++) ASSERT(slow[i].result == NULL);
   ASSERT(cio_pg_is_ok(c));
   ASSERT_EQ(int_of(c, "SELECT 5::int8", NULL), 5);
+  // COPY has no place in a batch (the server would read the queries after
+  // it as its data and end the session): refused before anything is sent,
+  // comments and case aside.  (libpq gave its result again and again, and
+  // the loop spun.)
+  const char *copies[] = {"COPY b FROM STDIN",
+                          " -- load\n /* a /* nested */ one */ copy(SELECT 1) TO STDOUT"};
+  for (int k = 0; k < 2; k++) {
+    cio_pg_batch_item with_copy[] = {
+        {.sql = "INSERT INTO b VALUES (7)", .params = NULL, .nparams = 0},
+        {.sql = copies[k], .params = NULL, .nparams = 0}};
+    ASSERT_EQ(cio_pg_batch(c, with_copy, 2), -EINVAL);
+    ASSERT(with_copy[0].result == NULL && with_copy[1].result == NULL);
+    ASSERT(cio_pg_is_ok(c));
+    ASSERT_EQ(int_of(c, "SELECT count(*) FROM b", NULL), 2); // the INSERT was not sent
+  }
+  cio_pg_batch_item quoted[] = {
+      {.sql = "SELECT 'COPY b FROM STDIN'", .params = NULL, .nparams = 0}};
+  ASSERT_EQ(cio_pg_batch(c, quoted, 1), 0); // COPY's words in a string are no COPY
+  cio_pg_result_free(quoted[0].result);
   // Many in one round trip.
   enum { MANY = 2000 };
   cio_pg_batch_item *many = calloc(MANY, sizeof *many);

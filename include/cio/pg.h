@@ -180,7 +180,8 @@ typedef struct cio_pg_batch_item {
 /// (the items say which; cio_pg_sqlstate() is the failed query's);
 /// -ECANCELED / -ETIMEDOUT (the batch cancelled, no item's result is kept),
 /// CIO_PG_CONN_LOST, -EBUSY (as cio_pg_query()), -ENOMEM, -EINVAL (a NULL
-/// argument or sql, a bad parameter), -EPERM outside a task.
+/// argument or sql, a bad parameter, a COPY statement: its data needs
+/// cio_pg_copy_*; nothing is sent then), -EPERM outside a task.
 CIO_AWAIT int cio_pg_batch(cio_pg *conn, cio_pg_batch_item *items, size_t n);
 
 // ---------------------------------------------------------------- COPY

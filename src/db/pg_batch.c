@@ -4,8 +4,11 @@
 // one Sync after the last, sent in one flush, and the answers are read in
 // order.  An interruption goes through the connection's recovery, which
 // knows to read up to the pipeline's Sync and leave the mode.
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "../../include/cio.h"
 #include "../alloc.h"
@@ -62,19 +65,57 @@ static int read_item(cio_pg *c, cio_pg_batch_item *item) {
       item->rc = 0;
       continue;
     }
-    if (st == PGRES_FATAL_ERROR)
+    if (st == PGRES_FATAL_ERROR) {
       item->rc = cio__pg_fail(c, res);
-    else if (st == PGRES_PIPELINE_ABORTED)
+    } else if (st == PGRES_PIPELINE_ABORTED) {
       item->rc = CIO_PG_ABORTED;
+    } else if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+      // A COPY that is_copy() did not see: the server now reads the rest
+      // of the pipeline as COPY data.  The connection is given up (libpq
+      // gave this result again and again, and the loop spun on it).
+      PQclear(res);
+      item->rc = cio__pg_fail_conn(c, CIO_PG_PROTOCOL);
+      return item->rc;
+    }
     PQclear(res);
     if (!c->pq) return CIO_PG_CONN_LOST;
   }
+}
+
+// Whether `sql` is a COPY statement: its first word, after blanks and
+// comments, is COPY.  (A statement of the extended protocol is one
+// statement, and COPY cannot be nested in another.)
+static bool is_copy(const char *sql) {
+  const char *p = sql;
+  for (;;) {
+    while (isspace((unsigned char)*p)) p++;
+    if (p[0] == '-' && p[1] == '-') {
+      p += strcspn(p, "\n");
+    } else if (p[0] == '/' && p[1] == '*') { // comments nest in PostgreSQL
+      int depth = 0;
+      do {
+        if (p[0] == '/' && p[1] == '*')
+          depth++, p += 2;
+        else if (p[0] == '*' && p[1] == '/')
+          depth--, p += 2;
+        else
+          p++;
+      } while (depth > 0 && *p);
+    } else {
+      break;
+    }
+  }
+  return strncasecmp(p, "copy", 4) == 0 && !isalnum((unsigned char)p[4]) && p[4] != '_';
 }
 
 int cio_pg_batch(cio_pg *c, cio_pg_batch_item *items, size_t n) {
   int rc = cio__pg_check(c);
   if (rc < 0) return rc;
   if (!items || n == 0) return -EINVAL;
+  // COPY in a pipeline: the server would read the queries after it as its
+  // data and end the session.  Refused before anything is sent.
+  for (size_t i = 0; i < n; i++)
+    if (!items[i].sql || is_copy(items[i].sql)) return -EINVAL;
   for (size_t i = 0; i < n; i++) {
     items[i].result = NULL;
     items[i].rc = CIO_PG_ABORTED;
