@@ -816,6 +816,22 @@ static int sleeper(void *arg) {
   return cio_pg_exec(c, "SELECT pg_sleep(10)", NULL, 0, NULL);
 }
 
+// Cancels itself, then inserts (refused) and rolls back its transaction
+// (done); returns 0 when both went so.
+static int insert_cancelled(void *arg) {
+  cio_pg *c = arg;
+  ASSERT_EQ(cio_pg_begin(c, CIO_PG_READ_COMMITTED), 0);
+  ASSERT_EQ(cio_cancel(cio_current()), 1);
+  ASSERT_EQ(cio_pg_exec(c, "INSERT INTO cx VALUES (1)", NULL, 0, NULL), -ECANCELED);
+  cio_pg_result *r = NULL;
+  ASSERT_EQ(
+      cio_pg_query(c, "INSERT INTO cx VALUES ($1)", &(cio_pg_param){CIO_PG_T_INT4, .i = 1}, 1, &r),
+      -ECANCELED);
+  ASSERT_EQ(cio_pg_rollback(c), 0);
+  ASSERT_EQ(cio_pg_tx_depth(c), 0);
+  return 0;
+}
+
 static int cancel_body(void *arg) {
   (void)arg;
   cio_pg *c = connect_ok();
@@ -843,6 +859,21 @@ static int cancel_body(void *arg) {
                    NULL),
             0);
   ASSERT_EQ(int_of(c, "SELECT 2::int8", NULL), 2);
+  // A call by a task already cancelled, or past its scope's deadline, sends
+  // nothing: a statement run and committed, then reported cancelled, was
+  // the worst of both.  A rollback still runs (it cleans up).
+  exec_ok(c, "DROP TABLE IF EXISTS cx; CREATE TABLE cx (id int)");
+  cio_task *self_cancelled = cio_spawn(insert_cancelled, c);
+  ASSERT_EQ(cio_join(self_cancelled), 0);
+  ASSERT_EQ(cio_timeout_begin(&scope, 0), 0);
+  ASSERT_EQ(cio_pg_exec(c, "INSERT INTO cx VALUES (2)", NULL, 0, NULL), -ETIMEDOUT);
+  cio_pg_result *r = NULL;
+  ASSERT_EQ(
+      cio_pg_query(c, "INSERT INTO cx VALUES ($1)", &(cio_pg_param){CIO_PG_T_INT4, .i = 3}, 1, &r),
+      -ETIMEDOUT);
+  ASSERT(r == NULL);
+  ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
+  ASSERT_EQ(int_of(c, "SELECT count(*) FROM cx", NULL), 0);
   ASSERT_EQ(cio_pg_close(c), 0);
   return 0;
 }

@@ -14,7 +14,10 @@
 // non-blocking cancel) and reads what the server still sends until the
 // connection is idle again, for at most 5 s; a connection that cannot be
 // brought back so is closed and reports CIO_PG_CONN_LOST from then on.  No
-// connection is ever left in the middle of a query.
+// connection is ever left in the middle of a query.  A call made by a task
+// already cancelled or past its scope's deadline sends nothing and returns
+// -ECANCELED / -ETIMEDOUT (so a statement reported cancelled never ran);
+// cio_pg_rollback() and cio_pg_tx_end() still roll back.
 #ifndef CIO_PG_H
 #define CIO_PG_H
 

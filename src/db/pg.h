@@ -107,8 +107,9 @@ void cio__pg_failure_restore(cio_pg *c, cio__pg_failure *f);
 // The connection as usable: 0, CIO_PG_CONN_LOST, -EBUSY while another call (or
 // a stream, a COPY) is under way, -EINVAL.  Does not await.
 int cio__pg_check_idle(cio_pg *c);
-// Awaits: cio__pg_check_idle(), then the reset the pool owes the session
-// (reset_owed), if any.  Returns as cio__pg_check_idle().
+// Awaits: cio__pg_check_idle(), then -ECANCELED / -ETIMEDOUT if the task is
+// interrupted already (nothing is sent), then the reset the pool owes the
+// session (reset_owed), if any.  Returns as cio__pg_check_idle().
 int cio__pg_check(cio_pg *c);
 // Drops the notifications not yet taken.
 void cio__pg_drop_notifications(cio_pg *c);

@@ -255,6 +255,11 @@ int cio__pg_check_idle(cio_pg *c) {
 
 int cio__pg_check(cio_pg *c) {
   int rc = cio__pg_check_idle(c);
+  // A task already cancelled, or past its scope's deadline, sends nothing:
+  // a statement run (and committed) and then reported cancelled was the
+  // worst of both.
+  cio__loop *L = cio__tls_loop;
+  if (rc == 0 && L && L->current) rc = cio__checkpoint(L);
   if (rc == 0 && c->reset_owed) rc = cio__pg_reset_now(c);
   return rc;
 }

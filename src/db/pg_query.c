@@ -506,7 +506,9 @@ static int rollback(cio_pg *c) {
 
 int cio_pg_rollback(cio_pg *c) {
   int rc = cio__pg_check(c);
-  if (rc < 0 && !(rc == -EBUSY && c->streaming)) return rc; // a stream of ours is ended first
+  // A stream of ours is ended first; a task cancelled or out of time still
+  // rolls back (cleaning up is what it does next), shielded.
+  if (rc < 0 && !(rc == -EBUSY && c->streaming) && rc != -ECANCELED && rc != -ETIMEDOUT) return rc;
   return rollback(c);
 }
 
