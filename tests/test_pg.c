@@ -491,6 +491,27 @@ static int tx_body(void *arg) {
   ASSERT_EQ(cio_pg_tx_end(c, rc), -ETIMEDOUT);
   ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
   ASSERT_EQ(int_of(c, "SELECT sum(v)::int8 FROM tx", NULL), 4);
+  // A failure the caller let pass: the server answers the COMMIT with
+  // ROLLBACK (and no error), which the commit reports as the failure it is.
+  ASSERT_EQ(cio_pg_begin(c, CIO_PG_READ_COMMITTED), 0);
+  exec_ok(c, "INSERT INTO tx VALUES (10000)");
+  ASSERT_EQ(cio_pg_exec(c, "INSERT INTO tx VALUES ('y')", NULL, 0, NULL), CIO_PG_ERROR);
+  ASSERT_EQ(cio_pg_tx_end(c, 0), CIO_PG_ERROR);
+  ASSERT(strcmp(cio_pg_sqlstate(c), "25P02") == 0);
+  ASSERT_STR_CONTAINS(cio_pg_error_message(c), "rolled the transaction back");
+  ASSERT_EQ(cio_pg_tx_depth(c), 0);
+  ASSERT_EQ(int_of(c, "SELECT sum(v)::int8 FROM tx", NULL), 4);
+  // A commit by a task cancelled already sends nothing and leaves the
+  // transaction open, for the rollback that follows.
+  ASSERT_EQ(cio_pg_begin(c, CIO_PG_READ_COMMITTED), 0);
+  exec_ok(c, "INSERT INTO tx VALUES (20000)");
+  ASSERT_EQ(cio_timeout_begin(&scope, 0), 0);
+  ASSERT_EQ(cio_pg_commit(c), -ETIMEDOUT);
+  ASSERT_EQ(cio_pg_tx_depth(c), 1);
+  ASSERT_EQ(cio_pg_tx_end(c, -ETIMEDOUT), -ETIMEDOUT);
+  ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
+  ASSERT_EQ(cio_pg_tx_depth(c), 0);
+  ASSERT_EQ(int_of(c, "SELECT sum(v)::int8 FROM tx", NULL), 4);
   ASSERT_EQ(cio_pg_close(c), 0);
   return 0;
 }

@@ -271,7 +271,10 @@ typedef enum cio_pg_isolation {
 /// then ignored).  Returns as cio_pg_exec().
 CIO_AWAIT int cio_pg_begin(cio_pg *conn, cio_pg_isolation isolation);
 /// Awaits: commits the innermost transaction or releases its savepoint.
-/// Returns as cio_pg_exec(); -EINVAL outside a transaction.
+/// Returns as cio_pg_exec(); -EINVAL outside a transaction; CIO_PG_ERROR
+/// with SQLSTATE 25P02 when the server rolled the transaction back instead
+/// (a statement in it had failed); -ECANCELED / -ETIMEDOUT with nothing
+/// sent and the transaction still open if the task was interrupted already.
 CIO_AWAIT int cio_pg_commit(cio_pg *conn);
 /// Awaits: rolls back the innermost transaction or savepoint.  Returns as
 /// cio_pg_exec(); -EINVAL outside a transaction.

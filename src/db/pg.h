@@ -66,11 +66,12 @@ struct cio_pg {
   bool reset_prepared;            // the reset's statements are prepared (pg_query.c)
   uint64_t reset_generation;      //   under names of this generation
   bool last_plain;                // the last result read had a plain tag (cio__pg_stmt.plain)
-  double opened_at;               // cio_now() when connected
-  cio__io watch;                  // libpq's socket in its loop's poller, once connected
-  uint64_t watch_loop;            //   that loop's serial, or 0 if not registered
-  struct cio_task *waiter[2];     //   the tasks awaiting it readable, writable
-  double idle_since;              // cio_now() when last released
+  bool last_rollback;         // the last result read was tagged ROLLBACK (a COMMIT that was not)
+  double opened_at;           // cio_now() when connected
+  cio__io watch;              // libpq's socket in its loop's poller, once connected
+  uint64_t watch_loop;        //   that loop's serial, or 0 if not registered
+  struct cio_task *waiter[2]; //   the tasks awaiting it readable, writable
+  double idle_since;          // cio_now() when last released
 };
 
 // The parameters of a query as libpq takes them (one allocation).
@@ -90,6 +91,9 @@ cio_pg_result *cio__pg_result_wrap(PGresult *res);
 // pg_conn.c
 // Records the failure of `res` (SQLSTATE and message) or of the connection.
 int cio__pg_fail(cio_pg *c, const PGresult *res);
+// Records a failure the server did not report as one (SQLSTATE `state`,
+// message `msg`).  Returns CIO_PG_ERROR.
+int cio__pg_fail_as(cio_pg *c, const char *state, const char *msg);
 // Records a message of libpq's own (the connection's) and returns `code`.
 int cio__pg_fail_conn(cio_pg *c, int code);
 // Clears the last failure.
@@ -107,6 +111,9 @@ void cio__pg_failure_restore(cio_pg *c, cio__pg_failure *f);
 // The connection as usable: 0, CIO_PG_CONN_LOST, -EBUSY while another call (or
 // a stream, a COPY) is under way, -EINVAL.  Does not await.
 int cio__pg_check_idle(cio_pg *c);
+// -ECANCELED or -ETIMEDOUT if the running task is cancelled or past its
+// scope's deadline already, else 0.  Does not await.
+int cio__pg_interrupted(void);
 // Awaits: cio__pg_check_idle(), then -ECANCELED / -ETIMEDOUT if the task is
 // interrupted already (nothing is sent), then the reset the pool owes the
 // session (reset_owed), if any.  Returns as cio__pg_check_idle().

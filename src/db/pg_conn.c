@@ -232,6 +232,12 @@ int cio__pg_fail(cio_pg *c, const PGresult *res) {
   return state ? CIO_PG_ERROR : CIO_PG_PROTOCOL;
 }
 
+int cio__pg_fail_as(cio_pg *c, const char *state, const char *msg) {
+  snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state);
+  set_error(c, msg);
+  return CIO_PG_ERROR;
+}
+
 bool cio_pg_is_ok(const cio_pg *c) { return c && c->magic == CIO__PG_MAGIC && c->pq; }
 const char *cio_pg_sqlstate(const cio_pg *c) { return c ? c->sqlstate : ""; }
 const char *cio_pg_error_message(const cio_pg *c) { return c && c->error ? c->error : ""; }
@@ -253,13 +259,17 @@ int cio__pg_check_idle(cio_pg *c) {
   return 0;
 }
 
+int cio__pg_interrupted(void) {
+  cio__loop *L = cio__tls_loop;
+  return L && L->current ? cio__checkpoint(L) : 0;
+}
+
 int cio__pg_check(cio_pg *c) {
   int rc = cio__pg_check_idle(c);
   // A task already cancelled, or past its scope's deadline, sends nothing:
   // a statement run (and committed) and then reported cancelled was the
   // worst of both.
-  cio__loop *L = cio__tls_loop;
-  if (rc == 0 && L && L->current) rc = cio__checkpoint(L);
+  if (rc == 0) rc = cio__pg_interrupted();
   if (rc == 0 && c->reset_owed) rc = cio__pg_reset_now(c);
   return rc;
 }
@@ -414,7 +424,7 @@ static bool plain_tag(const char *tag) {
 
 int cio__pg_collect(cio_pg *c, PGresult **rows, int64_t *affected) {
   int first = 0;
-  c->last_plain = false;
+  c->last_plain = c->last_rollback = false;
   PGresult *res, *kept = NULL;
   for (;;) {
     int rc = cio__pg_next_result(c, &res);
@@ -434,6 +444,7 @@ int cio__pg_collect(cio_pg *c, PGresult **rows, int64_t *affected) {
       /* fall through */
     case PGRES_COMMAND_OK:
       c->last_plain = plain_tag(PQcmdStatus(res ? res : kept));
+      c->last_rollback = strcmp(PQcmdStatus(res ? res : kept), "ROLLBACK") == 0;
       if (affected && res)
         *affected = strtoll(PQcmdTuples(res), NULL, 10);
       else if (affected)

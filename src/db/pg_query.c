@@ -482,9 +482,19 @@ int cio_pg_begin(cio_pg *c, cio_pg_isolation isolation) {
 
 int cio_pg_commit(cio_pg *c) {
   if (!c || c->magic != CIO__PG_MAGIC || c->tx_depth == 0) return -EINVAL;
+  // Interrupted already: nothing is sent, the transaction stays open (for
+  // the rollback that follows).
+  int rc = cio__pg_interrupted();
+  if (rc < 0) return rc;
   char sql[48];
   if (c->tx_depth > 1) snprintf(sql, sizeof sql, "RELEASE SAVEPOINT cio_%d", c->tx_depth - 1);
-  int rc = cio_pg_exec(c, c->tx_depth > 1 ? sql : "COMMIT", NULL, 0, NULL);
+  rc = cio_pg_exec(c, c->tx_depth > 1 ? sql : "COMMIT", NULL, 0, NULL);
+  // The server answers COMMIT of a transaction in which a statement failed
+  // with ROLLBACK, and no error: the work is gone, which is no success (as
+  // pgx's ErrTxCommitRollback).
+  if (rc == 0 && c->tx_depth == 1 && c->last_rollback)
+    rc = cio__pg_fail_as(c, "25P02",
+                         "COMMIT rolled the transaction back: a statement in it had failed");
   if (rc != -EBUSY) c->tx_depth--; // a failed COMMIT ends the transaction too
   sync_depth(c);
   return rc;
