@@ -912,6 +912,10 @@ static int waiter(void *arg) {
   return rc;
 }
 
+static int short_sleeper(void *arg) {
+  return cio_pg_exec(arg, "SELECT pg_sleep(0.3)", NULL, 0, NULL);
+}
+
 static int two_tasks_body(void *arg) {
   (void)arg;
   cio_pg *c = connect_ok(), *other = connect_ok();
@@ -922,6 +926,20 @@ static int two_tasks_body(void *arg) {
   ASSERT_EQ(cio_pg_query(c, "SELECT 1", NULL, 0, &r), -EBUSY);
   ASSERT_EQ(cio_cancel(t), 1);
   ASSERT_EQ(cio_join(t), -ECANCELED);
+  // Ending a transaction, a stream or a COPY while another task's query
+  // runs is refused too: it broke the connection under that task, which
+  // then waited for ever.
+  ASSERT_EQ(cio_pg_begin(c, CIO_PG_READ_COMMITTED), 0);
+  t = cio_spawn(short_sleeper, c);
+  ASSERT_EQ(cio_sleep(0.05), 0);
+  ASSERT_EQ(cio_pg_tx_end(c, -1), -EBUSY);
+  ASSERT_EQ(cio_pg_rollback(c), -EBUSY);
+  ASSERT_EQ(cio_pg_stream_close(c), -EBUSY);
+  ASSERT_EQ(cio_pg_copy_close(c), -EBUSY);
+  ASSERT_EQ(cio_join(t), 0); // its answer, whole
+  ASSERT_EQ(cio_pg_tx_depth(c), 1);
+  ASSERT_EQ(cio_pg_rollback(c), 0);
+  ASSERT(cio_pg_is_ok(c));
   ASSERT_EQ(cio_pg_listen(c, "ch"), 0);
   t = cio_spawn(waiter, c);
   ASSERT_EQ(cio_sleep(0.05), 0);

@@ -162,7 +162,8 @@ CIO_AWAIT int cio_pg_stream_next(cio_pg *conn, cio_pg_result **row);
 
 /// Awaits: closes an open stream before its end: cancels the rest of the
 /// query and reads until the connection is idle (shielded, at most 5 s).
-/// Returns 0 (also if no stream was open), or CIO_PG_CONN_LOST.
+/// Returns 0 (also if no stream was open), or CIO_PG_CONN_LOST; -EBUSY
+/// (nothing done) while another task's call on the connection is under way.
 CIO_AWAIT int cio_pg_stream_close(cio_pg *conn);
 
 /// One query of a batch: what to run, and after cio_pg_batch() its outcome.
@@ -218,7 +219,7 @@ CIO_AWAIT int cio_pg_copy_get(cio_pg *conn, void **buf, size_t *len);
 void cio_pg_copy_free(void *buf);
 /// Awaits: ends a COPY before its end (COPY FROM failed, COPY TO cancelled),
 /// shielded, at most 5 s.  Returns 0 (also when none is under way) or
-/// CIO_PG_CONN_LOST.
+/// CIO_PG_CONN_LOST; -EBUSY as cio_pg_stream_close().
 CIO_AWAIT int cio_pg_copy_close(cio_pg *conn);
 
 // ---------------------------------------------------------------- results
@@ -277,7 +278,8 @@ CIO_AWAIT int cio_pg_begin(cio_pg *conn, cio_pg_isolation isolation);
 /// sent and the transaction still open if the task was interrupted already.
 CIO_AWAIT int cio_pg_commit(cio_pg *conn);
 /// Awaits: rolls back the innermost transaction or savepoint.  Returns as
-/// cio_pg_exec(); -EINVAL outside a transaction.
+/// cio_pg_exec(); -EINVAL outside a transaction.  A task cancelled or out of
+/// time still rolls back (shielded).
 CIO_AWAIT int cio_pg_rollback(cio_pg *conn);
 /// Awaits: ends the innermost transaction by the outcome of the work done in
 /// it: commits if `rc` >= 0 and returns the commit's result, else rolls back
@@ -287,6 +289,9 @@ CIO_AWAIT int cio_pg_rollback(cio_pg *conn);
 ///     int rc = cio_pg_begin(c, CIO_PG_SERIALIZABLE);
 ///     if (rc < 0) return rc;
 ///     rc = cio_pg_tx_end(c, transfer(c, from, to));
+///
+/// -EBUSY (nothing done) while another task's call on the connection is
+/// under way: ending its transaction under it would break that call.
 CIO_AWAIT int cio_pg_tx_end(cio_pg *conn, int rc);
 /// How many transactions and savepoints are open (0: none).
 int cio_pg_tx_depth(const cio_pg *conn);

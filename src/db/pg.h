@@ -111,6 +111,11 @@ void cio__pg_failure_restore(cio_pg *c, cio__pg_failure *f);
 // The connection as usable: 0, CIO_PG_CONN_LOST, -EBUSY while another call (or
 // a stream, a COPY) is under way, -EINVAL.  Does not await.
 int cio__pg_check_idle(cio_pg *c);
+// Whether a task awaits the connection now (its socket, a notification):
+// another task's call under way, which nothing else may touch.
+static inline bool cio__pg_awaited(const cio_pg *c) {
+  return c->waiter[0] || c->waiter[1] || c->notification_wait;
+}
 // -ECANCELED or -ETIMEDOUT if the running task is cancelled or past its
 // scope's deadline already, else 0.  Does not await.
 int cio__pg_interrupted(void);

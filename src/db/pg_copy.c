@@ -99,6 +99,7 @@ int cio_pg_copy_get(cio_pg *c, void **buf, size_t *len) {
 
 int cio_pg_copy_close(cio_pg *c) {
   if (!c || c->magic != CIO__PG_MAGIC) return -EINVAL;
+  if (cio__pg_awaited(c)) return -EBUSY; // another task's call
   if (!c->copying) return 0;
   if (c->copying == 'i') {
     int rc = cio_pg_copy_in_end(c, "closed by cio_pg_copy_close", NULL);

@@ -456,6 +456,7 @@ int cio_pg_stream_next(cio_pg *c, cio_pg_result **row) {
 
 int cio_pg_stream_close(cio_pg *c) {
   if (!c || c->magic != CIO__PG_MAGIC) return -EINVAL;
+  if (cio__pg_awaited(c)) return -EBUSY; // another task's call
   return c->streaming ? cio__pg_recover(c) : 0;
 }
 
@@ -515,6 +516,7 @@ static int rollback(cio_pg *c) {
 }
 
 int cio_pg_rollback(cio_pg *c) {
+  if (c && c->magic == CIO__PG_MAGIC && cio__pg_awaited(c)) return -EBUSY; // another task's call
   int rc = cio__pg_check(c);
   // A stream of ours is ended first; a task cancelled or out of time still
   // rolls back (cleaning up is what it does next), shielded.
@@ -524,6 +526,9 @@ int cio_pg_rollback(cio_pg *c) {
 
 int cio_pg_tx_end(cio_pg *c, int rc) {
   if (!c || c->magic != CIO__PG_MAGIC) return -EINVAL;
+  // Another task's call under way: its connection is not to be broken
+  // under it (a rollback sent now would do that).
+  if (cio__pg_awaited(c)) return -EBUSY;
   if (rc >= 0) return cio_pg_commit(c);
   if (!c->pq) {
     c->tx_depth = 0;
