@@ -698,6 +698,15 @@ static int batch_body(void *arg) {
       {.sql = "SELECT $1::int2", .params = &huge, .nparams = 1}};
   ASSERT_EQ(cio_pg_batch(c, invalid, 2), -EINVAL);
   ASSERT_EQ(int_of(c, "SELECT count(*) FROM b", NULL), 2);
+  // A parameter whose type is no parameter type (CIO_PG_T_OTHER names
+  // result columns; a number past the enum): -EINVAL, not a read past the
+  // table of types (ASan, UBSan).
+  cio_pg_param other = {CIO_PG_T_OTHER, .s = "x"}, beyond = {(cio_pg_type)100000000, .i = 1};
+  cio_pg_result *none = NULL;
+  ASSERT_EQ(cio_pg_query(c, "SELECT $1", &other, 1, &none), -EINVAL);
+  ASSERT_EQ(cio_pg_query(c, "SELECT $1", &beyond, 1, &none), -EINVAL);
+  ASSERT_EQ(cio_pg_exec(c, "SELECT $1", &beyond, 1, NULL), -EINVAL);
+  ASSERT(none == NULL);
   // Interrupted: the rest is cancelled and the connection leaves pipeline mode.
   cio_pg_batch_item slow[] = {{.sql = "SELECT 1", .params = NULL, .nparams = 0},
                               {.sql = "SELECT pg_sleep(5)", .params = NULL, .nparams = 0},

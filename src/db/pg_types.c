@@ -93,6 +93,9 @@ static int timestamp_to_pg(int64_t unix_us, int64_t *out) {
 // Puts parameter i's value into p (the binary ones into p->bytes).
 static int encode_one(const cio_pg_param *in, int i, cio__pg_params *p) {
   unsigned char *b = p->bytes + 8 * i;
+  // CIO_PG_T_OTHER names result columns only, and a value beyond the enum
+  // is no type: both refused before the table of types is read.
+  if ((unsigned)in->type >= CIO_PG_T_OTHER) return -EINVAL;
   p->types[i] = oid_of(in->type);
   p->formats[i] = 1;
   p->values[i] = (const char *)b;
