@@ -1187,6 +1187,17 @@ static int pool_fifo_body(void *arg) {
   ASSERT_EQ(cio_pg_pool_release(fifo_pool, held), 0);
   for (int i = 0; i < 5; i++) ASSERT_EQ(cio_join(t[i]), 0);
   for (int i = 0; i < 5; i++) ASSERT_EQ(fifo_order[i], i);
+  // A close right after a release handed the connection's place to a
+  // waiter that has not run yet: refused (the waiter went on with a closed
+  // pool and opened a connection nobody could release).
+  ASSERT_EQ(cio_pg_pool_acquire(fifo_pool, 1, &held), 0);
+  fifo_next = 0;
+  cio_task *late = cio_spawn(fifo_waiter, (void *)(intptr_t)0);
+  ASSERT_EQ(cio_sleep(0.01), 0);
+  ASSERT_EQ(cio_pg_pool_release(fifo_pool, held), 0);
+  ASSERT_EQ(cio_pg_pool_close(fifo_pool), -EBUSY);
+  ASSERT_EQ(cio_join(late), 0);
+  ASSERT_EQ(fifo_next, 1);
   ASSERT_EQ(cio_pg_pool_close(fifo_pool), 0);
   return 0;
 }

@@ -380,8 +380,9 @@ int cio_pg_pool_stats(const cio_pg_pool *pool, cio_pg_pool_counts *out);
 
 /// Closes the idle connections, stops the maintenance task and frees the
 /// pool (or leaves it to the task to free as it ends, if it was awaiting).
-/// Every connection must have been released first: returns -EBUSY (and
-/// does nothing) otherwise; 0, -EINVAL for NULL.  Does not await.
+/// Every connection must have been released first, and no task be waiting
+/// in cio_pg_pool_acquire(): returns -EBUSY (and does nothing) otherwise;
+/// 0, -EINVAL for NULL.  Does not await.
 int cio_pg_pool_close(cio_pg_pool *pool);
 
 #ifdef __cplusplus

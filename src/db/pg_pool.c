@@ -416,7 +416,9 @@ static void pool_free(cio_pg_pool *pool) {
 int cio_pg_pool_close(cio_pg_pool *pool) {
   if (!pool || pool->magic != POOL_MAGIC)
     return cio__bad_handle("cio_pg_pool_close", "cio_pg_pool", pool);
-  if (pool->in_use > 0) return -EBUSY;
+  // A waiter counts as a user: one may hold a place a release handed it
+  // and not have run yet (it would go on with a closed pool).
+  if (pool->in_use > 0 || pool->waiting > 0) return -EBUSY;
   pool->magic = 0;
   while (pool->idle) {
     cio_pg *c = pool->idle;
