@@ -893,6 +893,9 @@ static int cancel_body(void *arg) {
   // nothing: a statement run and committed, then reported cancelled, was
   // the worst of both.  A rollback still runs (it cleans up).
   exec_ok(c, "DROP TABLE IF EXISTS cx; CREATE TABLE cx (id int)");
+  cio_pg_param zero = {CIO_PG_T_INT4, .i = 0}; // the statement prepared and cached first
+  ASSERT_EQ(cio_pg_exec(c, "INSERT INTO cx VALUES ($1)", &zero, 1, NULL), 0);
+  exec_ok(c, "DELETE FROM cx");
   cio_task *self_cancelled = cio_spawn(insert_cancelled, c);
   ASSERT_EQ(cio_join(self_cancelled), 0);
   ASSERT_EQ(cio_timeout_begin(&scope, 0), 0);

@@ -316,6 +316,7 @@ static int forget_refused(cio_pg *c, cio__pg_stmt *s) {
 static int run(cio_pg *c, const char *sql, const cio_pg_param *params, size_t n, PGresult **rows,
                int64_t *affected) {
   int rc = cio__pg_check_idle(c);
+  if (rc == 0) rc = cio__pg_interrupted(); // nothing sent for an interrupted task
   if (rc < 0) return rc;
   if (!sql) return -EINVAL;
   cio__pg_params *p;
