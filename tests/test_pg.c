@@ -300,6 +300,12 @@ static int types_body(void *arg) {
   ASSERT_EQ(int_of(c, "SELECT '1969-12-31 23:59:59'::timestamp", NULL), -1000000);
   ASSERT_EQ(int_of(c, "SELECT 'infinity'::timestamptz", NULL), INT64_MAX);
   ASSERT_EQ(int_of(c, "SELECT '-infinity'::timestamp", NULL), INT64_MIN);
+  // Past 294246 AD the microseconds since 1970 do not fit 64 bits (those
+  // since 2000 still do): out of range, not a value 30 years off.
+  cio_pg_result *far = query1(c, "SELECT '294270-01-01'::timestamp", NULL);
+  int64_t far_us = 0;
+  ASSERT_EQ(cio_pg_get_int(far, 0, 0, &far_us), -EINVAL);
+  cio_pg_result_free(far);
   int64_t stamps[] = {0, INT64_C(1700000000123456), -INT64_C(1000000), INT64_MAX, INT64_MIN};
   for (size_t i = 0; i < sizeof stamps / sizeof *stamps; i++) {
     int_round_trip(c, CIO_PG_T_TIMESTAMPTZ, "timestamptz", stamps[i]);

@@ -274,9 +274,11 @@ int cio_pg_get_int(const cio_pg_result *r, size_t row, size_t col, int64_t *out)
     *out = (int64_t)be64(v);
   else if ((t == CIO_PG_T_TIMESTAMP || t == CIO_PG_T_TIMESTAMPTZ) && len == 8) {
     int64_t pg = (int64_t)be64(v);
-    *out = pg == INT64_MAX || pg == INT64_MIN || pg > INT64_MAX - EPOCH_SHIFT_US
-               ? pg
-               : pg + EPOCH_SHIFT_US;
+    // (Past 294246 AD the microseconds since 1970 no longer fit 64 bits,
+    // though PostgreSQL's since 2000 do: out of range, not a value 30
+    // years off.)
+    if (pg != INT64_MAX && pg > INT64_MAX - EPOCH_SHIFT_US) return -EINVAL;
+    *out = pg == INT64_MAX || pg == INT64_MIN ? pg : pg + EPOCH_SHIFT_US;
   } else if (PQftype(r->res, (int)col) == OID_OID && len == 4)
     *out = be32(v);
   else
