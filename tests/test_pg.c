@@ -403,8 +403,7 @@ static int connect_silent(void *arg) {
 
 static int connect_timeout_body(void *arg) {
   (void)arg;
-  snprintf(silent_dir, sizeof silent_dir, "/tmp/cio_pg_silent_XXXXXX");
-  ASSERT(mkdtemp(silent_dir));
+  test_tmpdir(silent_dir, sizeof silent_dir, "pg_silent_");
   int fd = socket(AF_UNIX, SOCK_STREAM, 0);
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
   snprintf(sa.sun_path, sizeof sa.sun_path, "%s/.s.PGSQL.5432", silent_dir);
@@ -423,9 +422,18 @@ static int connect_timeout_body(void *arg) {
   ASSERT_EQ(cio_cancel(t), 1);
   ASSERT_EQ(cio_join(t), -ECANCELED);
   ASSERT(c == NULL);
+  // A pool's acquire counts opening a connection in its timeout (the
+  // connect_timeout is longer here): CIO_PG_POOL_TIMEOUT when it runs out.
+  cio_pg_pool *pool;
+  ASSERT_EQ(cio_pg_pool_open(&pool, info, &(cio_pg_pool_opts){.max_size = 2, .connect_timeout = 5}),
+            0);
+  t0 = cio_now();
+  ASSERT_EQ(cio_pg_pool_acquire(pool, 0.3, &c), CIO_PG_POOL_TIMEOUT);
+  ASSERT_BETWEEN(cio_now() - t0, 0.29, 2);
+  ASSERT(c == NULL);
+  ASSERT_EQ(cio_pg_pool_close(pool), 0);
   close(fd);
   unlink(sa.sun_path);
-  rmdir(silent_dir);
   return 0;
 }
 static void connect_timeout(void) { run_case(connect_timeout_body); }

@@ -358,7 +358,8 @@ CIO_AWAIT int cio_pg_pool_open(cio_pg_pool **out, const char *conninfo,
 /// connection past max_lifetime or broken is replaced; one idle past
 /// health_check_after is checked with an empty query first.  Give it back with
 /// cio_pg_pool_release().  Returns 0, CIO_PG_POOL_TIMEOUT after `timeout`
-/// seconds, -ECANCELED, -ETIMEDOUT (a timeout scope), CIO_PG_CONNECT,
+/// seconds (opening a connection counts in it, as in asyncpg; so does
+/// connect_timeout, the sooner), -ECANCELED, -ETIMEDOUT (a timeout scope), CIO_PG_CONNECT,
 /// -ENOMEM, -EINVAL, -EPERM.
 CIO_AWAIT int cio_pg_pool_acquire(cio_pg_pool *pool, double timeout, cio_pg **conn);
 

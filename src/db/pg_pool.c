@@ -352,8 +352,22 @@ static int take_idle(cio_pg_pool *pool, cio_pg **out) {
   return 0;
 }
 
+// Awaits: open_one() within what is left of an acquire's timeout (ending
+// at `until`, cio_now()'s clock): CIO_PG_POOL_TIMEOUT when that runs out
+// first, as asyncpg's acquire counts the connection's setup in its timeout.
+static int open_by(cio_pg_pool *pool, double until, cio_pg **out) {
+  cio_scope scope;
+  double left = until - cio_now();
+  int rc = cio_timeout_begin(&scope, isinf(until) ? CIO_FOREVER : left > 0 ? left : 0);
+  if (rc < 0) return rc;
+  rc = open_one(pool, out);
+  int end = cio_scope_end(&scope);
+  return rc == -ETIMEDOUT && end == -ETIMEDOUT ? CIO_PG_POOL_TIMEOUT : rc;
+}
+
 int cio_pg_pool_acquire(cio_pg_pool *pool, double timeout, cio_pg **out) {
   if (!pool || pool->magic != POOL_MAGIC || !out || isnan(timeout)) return -EINVAL;
+  double until = cio_now() + timeout; // (infinite for CIO_FOREVER)
   int rc = wait_permit(pool, timeout);
   if (rc < 0) return rc;
   expire_idle(pool);
@@ -361,7 +375,7 @@ int cio_pg_pool_acquire(cio_pg_pool *pool, double timeout, cio_pg **out) {
   rc = take_idle(pool, &c);
   if (rc == 0 && !c) {
     pool->in_use++;
-    rc = open_one(pool, &c);
+    rc = open_by(pool, until, &c);
     if (rc < 0)
       pool->in_use--;
     else
