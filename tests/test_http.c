@@ -2184,7 +2184,51 @@ static int cut_main(void *arg) {
 }
 static void a_stream_cut_short_is_never_complete(void) { ASSERT_EQ(cio_run(cut_main, NULL), 0); }
 
+// An admin route that shuts its own server down: closing it from its own
+// handler is refused with -EDEADLK (it waited for that handler for ever);
+// a task spawned to close it does the job, after the answer went out.
+static cio_server *own_server;
+static cio_task *closer;
+static int close_rc_in_handler = 1;
+
+static int close_own_server(void *arg) {
+  (void)arg;
+  return cio_server_close(own_server, 5);
+}
+
+static int shutdown_route(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)req, (void)arg;
+  close_rc_in_handler = cio_server_close(own_server, 5);
+  closer = cio_spawn(close_own_server, NULL);
+  return closer ? cio_http_json(res, 200, "{\"closing\":true}") : -ENOMEM;
+}
+
+static int close_from_handler_main(void *arg) {
+  (void)arg;
+  cio_http_app *app = cio_http_app_new();
+  ASSERT_EQ(cio_http_route(app, "GET", "/shutdown", shutdown_route, NULL), 0);
+  ASSERT_EQ(cio_http_serve(app, "127.0.0.1", "0", NULL, &own_server), 0);
+  char port[8], out[2048];
+  snprintf(port, sizeof port, "%d", cio_server_port(own_server));
+  const char *req = "GET /shutdown HTTP/1.1\r\nHost: a\r\n\r\n";
+  double t0 = cio_now();
+  exchange(port, req, strlen(req), out, sizeof out, 1);
+  ASSERT_STR_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+  ASSERT_STR_CONTAINS(out, "{\"closing\":true}");
+  ASSERT_EQ(close_rc_in_handler, -EDEADLK);
+  ASSERT(closer);
+  ASSERT_EQ(cio_join(closer), 0); // closed, no handler cancelled
+  ASSERT(cio_now() - t0 < 4);
+  cio_http_app_free(app);
+  return 0;
+}
+
+static void server_closed_from_its_own_handler(void) {
+  ASSERT_EQ(cio_run(close_from_handler_main, NULL), 0);
+}
+
 static const test_case cases[] = {
+    {"server_closed_from_its_own_handler", server_closed_from_its_own_handler, 30},
     {"http10_streams_are_not_chunked", http10_streams_are_not_chunked, 0},
     {"a_stream_cut_short_is_never_complete", a_stream_cut_short_is_never_complete, 0},
     {"app_freed_twice_is_einval", app_freed_twice_is_einval, 0},

@@ -138,7 +138,9 @@ size_t cio_server_connections(const cio_server *srv);
 /// own).  Returns the number of handlers that had to be cancelled; -EINVAL
 /// for NULL, a negative or NaN grace, or a server already closed or closing
 /// (a second close: no memory is touched, and debug mode prints a line);
-/// -EPERM outside a task.  The server belongs to the thread that started
+/// -EPERM outside a task; -EDEADLK (nothing done) from one of its own
+/// connections' handlers, which the close would wait for: spawn a task that
+/// closes it instead.  The server belongs to the thread that started
 /// it: closing it from another thread's loop is -EINVAL.
 CIO_AWAIT int cio_server_close(cio_server *srv, double grace);
 

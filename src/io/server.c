@@ -222,6 +222,11 @@ void cio__server_abort(cio_server *srv) {
 int cio_server_close(cio_server *srv, double grace) {
   if (!is_live(srv) || srv->closing) return bad_handle("cio_server_close", srv);
   if (isnan(grace) || grace < 0) return -EINVAL;
+  // One of its own connections' tasks (a handler's /shutdown): the close
+  // would wait for that task, which waits for the close, for ever.
+  cio_task *self = cio_current();
+  for (struct conn *c = srv->conns; c && self; c = c->next)
+    if (c->task == self) return -EDEADLK;
   // Shielded from the caller's cancellation and timeouts: the grace asked
   // for is given, then the rest is aborted, so this always ends (a caller
   // cancelled meanwhile sees it at its next await).
