@@ -2227,7 +2227,69 @@ static void server_closed_from_its_own_handler(void) {
   ASSERT_EQ(cio_run(close_from_handler_main, NULL), 0);
 }
 
+// A status for an answer is 2xx-5xx: a 1xx (interim: a client takes the
+// next answer for this request's) or 600 and up is refused, and the
+// handler's second choice goes out; a 205 goes without its body, framed by
+// Content-Length: 0, so the next answer on the connection stays its own; a
+// body set after a stream started is refused (it was dropped silently).
+static int status_route(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)arg;
+  const char *code = cio_http_query(req, "code");
+  int rc = cio_http_send(res, code ? atoi(code) : 200, "text/plain", "body", 4);
+  if (rc == 0) return 0;
+  char text[32];
+  snprintf(text, sizeof text, "{\"rc\":%d}", rc);
+  return cio_http_json(res, 200, text);
+}
+
+static int late_body_route(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)req, (void)arg;
+  int rc = cio_http_stream_start(res, 200, "text/plain");
+  if (rc < 0) return rc;
+  char text[32];
+  snprintf(text, sizeof text, "json=%d", cio_http_json(res, 200, "{}"));
+  return cio_http_stream_write(res, text, strlen(text));
+}
+
+static int statuses_main(void *arg) {
+  (void)arg;
+  cio_http_app *app = cio_http_app_new();
+  ASSERT_EQ(cio_http_route(app, "GET", "/status", status_route, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "GET", "/late", late_body_route, NULL), 0);
+  cio_server *srv;
+  ASSERT_EQ(cio_http_serve(app, "127.0.0.1", "0", NULL, &srv), 0);
+  char port[8], out[4096], req[512];
+  snprintf(port, sizeof port, "%d", cio_server_port(srv));
+  const char *refused[] = {"100", "103", "199", "600", "999", "99"};
+  for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+    snprintf(req, sizeof req, "GET /status?code=%s HTTP/1.1\r\nHost: a\r\n\r\n", refused[i]);
+    exchange(port, req, strlen(req), out, sizeof out, 1);
+    ASSERT(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    ASSERT_STR_CONTAINS(out, "{\"rc\":-22}");
+  }
+  snprintf(req, sizeof req,
+           "GET /status?code=205 HTTP/1.1\r\nHost: a\r\n\r\n"
+           "GET /status?code=201 HTTP/1.1\r\nHost: a\r\n\r\n");
+  exchange(port, req, strlen(req), out, sizeof out, 2);
+  ASSERT(strncmp(out, "HTTP/1.1 205 Reset Content\r\n", 28) == 0);
+  const char *second = strstr(out + 1, "HTTP/1.1 201 Created\r\n");
+  ASSERT(second);
+  const char *head_end = strstr(out, "\r\n\r\n");
+  ASSERT(head_end + 4 == second); // no content between the two answers
+  ASSERT(memmem(out, (size_t)(second - out), "Content-Length: 0\r\n", 19));
+  ASSERT_STR_CONTAINS(second, "\r\n\r\nbody");
+  const char *late = "GET /late HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+  exchange(port, late, strlen(late), out, sizeof out, 0);
+  ASSERT_STR_CONTAINS(out, "json=-114"); // -EALREADY
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  cio_http_app_free(app);
+  return 0;
+}
+
+static void statuses_outside_finals_and_205(void) { ASSERT_EQ(cio_run(statuses_main, NULL), 0); }
+
 static const test_case cases[] = {
+    {"statuses_outside_finals_and_205", statuses_outside_finals_and_205, 30},
     {"server_closed_from_its_own_handler", server_closed_from_its_own_handler, 30},
     {"http10_streams_are_not_chunked", http10_streams_are_not_chunked, 0},
     {"a_stream_cut_short_is_never_complete", a_stream_cut_short_is_never_complete, 0},

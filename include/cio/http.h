@@ -266,14 +266,17 @@ const char *cio_http_body(const cio_http_req *req, size_t *len);
 /// Content-Type, Content-Length and body, whatever body was set.
 ///
 /// Sets the response: status, a JSON body (copied).  Does not await.
-/// Returns 0, -ENOMEM, or -EINVAL for a NULL response or body or a status
-/// outside 100-999.
+/// Returns 0, -ENOMEM, -EALREADY after cio_http_stream_start(), or -EINVAL
+/// for a NULL response or body or a status outside 200-599 (a 1xx is
+/// interim, never an answer: RFC 9110 §15).  A 205's body is dropped (it
+/// must have none: §15.3.6).
 int cio_http_json(cio_http_res *res, int status, const char *json);
 /// Any body with its content type (copied; NULL with len 0 is an empty
 /// body; a NULL type is application/octet-stream).  Does not await.
-/// Returns 0, -ENOMEM, or -EINVAL for a NULL response, a NULL body with a
-/// length, a status outside 100-999, or a content type of 128 bytes or more
-/// or with a control character (CR, LF: it would start another header).
+/// Returns 0, -ENOMEM, -EALREADY after cio_http_stream_start(), or -EINVAL
+/// for a NULL response, a NULL body with a length, a status outside
+/// 200-599, or a content type of 128 bytes or more or with a control
+/// character (CR, LF: it would start another header).
 int cio_http_send(cio_http_res *res, int status, const char *content_type, const void *body,
                   size_t len);
 /// Adds a response header (copied).  Does not await.  Returns 0, -EINVAL
@@ -295,7 +298,7 @@ int cio_http_set_header(cio_http_res *res, const char *name, const char *value);
 /// or content type cio_http_send refuses, -errno from the socket;
 /// stream_write returns 0, -EINVAL if no stream was started or for a NULL
 /// piece with a length, -errno from the socket (an empty piece, and any
-/// piece of a HEAD, 1xx, 204 or 304 response, sends nothing).
+/// piece of a HEAD, 204, 205 or 304 response, sends nothing).
 CIO_AWAIT int cio_http_stream_start(cio_http_res *res, int status, const char *content_type);
 CIO_AWAIT int cio_http_stream_write(cio_http_res *res, const void *data, size_t len);
 

@@ -34,11 +34,21 @@ static bool field_value_ok(const char *v) {
   return true;
 }
 
+static bool final_status(int status) { return status >= 200 && status <= 599; }
+
 // Sets the response, taking `owned` (malloc'd, len bytes).
 int cio__http_set_body(cio_http_res *res, int status, const char *type, char *owned, size_t len) {
   if (!type) type = "application/octet-stream";
-  if (status < 100 || status > 999 || strlen(type) >= MAX_TYPE || !field_value_ok(type))
-    return -EINVAL;
+  // A final answer is 2xx to 5xx: a 1xx is interim (a client would take the
+  // next answer for this request's), and 600 and up are no status (RFC
+  // 9110 §15).  After a stream has started, its head is out already.
+  if (!final_status(status) || strlen(type) >= MAX_TYPE || !field_value_ok(type)) return -EINVAL;
+  if (res->streaming) return -EALREADY;
+  if (status == 205) { // "MUST NOT generate content" (RFC 9110 §15.3.6): Content-Length: 0
+    free(owned);
+    owned = NULL;
+    len = 0;
+  }
   free(res->body);
   if (res->has_file) close(res->file_fd); // a middleware's answer replaces a file's
   res->has_file = false;
@@ -93,6 +103,7 @@ static const char *reason(int status) {
   case 201: return "Created";
   case 202: return "Accepted";
   case 204: return "No Content";
+  case 205: return "Reset Content";
   case 206: return "Partial Content";
   case 301: return "Moved Permanently";
   case 302: return "Found";
@@ -217,19 +228,20 @@ ssize_t cio__http_res_write(cio_http_res *res, const void *buf, size_t len) {
 int cio_http_stream_start(cio_http_res *res, int status, const char *type) {
   if (!res || res->status || res->streaming) return -EALREADY;
   if (!type) type = "application/octet-stream";
-  if (status < 100 || status > 999 || strlen(type) >= MAX_TYPE || !field_value_ok(type))
-    return -EINVAL;
+  if (!final_status(status) || strlen(type) >= MAX_TYPE || !field_value_ok(type)) return -EINVAL;
   strcpy(res->type, type);
   // An HTTP/1.0 client knows no chunked coding (RFC 9112 §6.1): its stream
   // is the raw bytes, ended by closing the connection.
   if (res->http10) res->keep_alive = false;
   char top[1024];
-  int n = format_head(top, sizeof top, res, status,
-                      res->head_only || res->http10 ? NO_LENGTH : CHUNKED, res->keep_alive);
+  // A 205 has no content, and says so (Content-Length: 0) to keep the
+  // connection's framing (RFC 9112 §6.3 lists no 205 among the bodiless).
+  long long framing = status == 205 ? 0 : res->head_only || res->http10 ? NO_LENGTH : CHUNKED;
+  int n = format_head(top, sizeof top, res, status, framing, res->keep_alive);
   if (n < 0) return n;
   res->status = status;
   res->streaming = true;
-  if (bodiless(status)) res->head_only = true; // no chunks, no last chunk
+  if (bodiless(status) || status == 205) res->head_only = true; // no chunks, no last chunk
   ssize_t w = cio__http_res_write(res, top, (size_t)n);
   return w < 0 ? (int)w : 0;
 }
