@@ -157,7 +157,7 @@ def h11_view(data):
         n == b"transfer-encoding" for n, _ in ev.headers) else None
     cl = [v for n, v in ev.headers if n == b"content-length"]
     return "ok", {
-        "m": ev.method, "t": ev.target, "v": int(ev.http_version.split(b".")[1]),
+        "m": ev.method, "t": ev.target, "v": min(int(ev.http_version.split(b".")[1]), 1),  # 1.2 is read as 1.1 (RFC 9110 2.5)
         "h": [(n.lower(), v) for n, v in ev.headers],  # h11 lowercases TE's value
         "cl": int(cl[0]) if cl else -1, "ch": framing is not None,
     }

@@ -298,7 +298,7 @@ static int behaviour_main(void *arg) {
   const char *e405 = "DELETE / HTTP/1.1\r\nHost: a\r\n\r\n";
   exchange(port, e405, strlen(e405), out, sizeof out, 1);
   ASSERT_STR_CONTAINS(out, "HTTP/1.1 405 ");
-  ASSERT_STR_CONTAINS(out, "Allow: GET\r\n");
+  ASSERT_STR_CONTAINS(out, "Allow: GET, HEAD\r\n"); // a GET route serves HEAD
   const char *e404 = "GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n";
   int before = request_log.requests;
   exchange(port, e404, strlen(e404), out, sizeof out, 1);
@@ -1942,7 +1942,7 @@ static void walk_parse(struct walk *w, const char *buf, size_t len) {
       return;
     }
     w->status[w->answers++] = atoi(p + 9);
-    const char *allow = strstr(p, "\r\nAllow: POST, GET\r\n"); // a 405 names both routes
+    const char *allow = strstr(p, "\r\nAllow: POST, GET, HEAD\r\n"); // a 405 names both routes
     if (w->status[w->answers - 1] == 405 && (!allow || allow > head_end)) {
       snprintf(w->error, sizeof w->error, "a 405 without its whole Allow: %.*s",
                (int)(head_end - p), p);

@@ -385,7 +385,7 @@ static int types_main(void *arg) {
   // Other methods: 405 with Allow, as for any GET route.
   fetch(s.port, "POST", "/static/a.txt", "Content-Length: 0\r\n", &r);
   ASSERT_EQ(r.status, 405);
-  ASSERT_EQ(strcmp(field(&r, "Allow"), "GET"), 0);
+  ASSERT_EQ(strcmp(field(&r, "Allow"), "GET, HEAD"), 0);
   reply_free(&r);
   // The traversals are 404 in html mode too.
   for (size_t i = 0; i < sizeof traversals / sizeof traversals[0]; i++) {

@@ -118,15 +118,18 @@ static int parse_request_line(const char *p, const char *eol, cio__http_request 
   if (s == p || s >= eol || *s != ' ') return -CIO__HTTP_BAD;
   r->method = (cio__http_slice){p, (size_t)(s - p)};
   const char *t = ++s;
-  while (s < eol && (unsigned char)*s > ' ' && (unsigned char)*s < 0x7f) s++;
+  // (No '#': a fragment is never sent, RFC 9112 §3.2; it would reach the
+  // route as part of the path.)
+  while (s < eol && (unsigned char)*s > ' ' && (unsigned char)*s < 0x7f && *s != '#') s++;
   if (s == t || s >= eol || *s != ' ') return -CIO__HTTP_BAD;
   r->target = (cio__http_slice){t, (size_t)(s - t)};
   s++;
   if (eol - s != 8 || memcmp(s, "HTTP/", 5) != 0 || s[6] != '.' || s[5] < '0' || s[5] > '9' ||
       s[7] < '0' || s[7] > '9')
     return -CIO__HTTP_BAD;
-  if (s[5] != '1' || (s[7] != '0' && s[7] != '1')) return -CIO__HTTP_VERSION;
-  r->minor = s[7] - '0';
+  // HTTP/1.2 and up are answered as 1.1 (RFC 9110 §2.5); 2.0 and up is 505.
+  if (s[5] != '1') return -CIO__HTTP_VERSION;
+  r->minor = s[7] == '0' ? 0 : 1;
   return 0;
 }
 
@@ -306,7 +309,8 @@ enum {
   DONE,
 };
 
-#define MAX_TRAILER 8192
+#define MAX_TRAILER 8192            // a size line's extensions; the trailers
+#define MAX_EXT_TOTAL (1024 * 1024) // the extensions of all chunks
 
 // The states that want one exact byte, and the state each goes to then.
 static const struct {
@@ -341,6 +345,7 @@ int cio__http_chunked_decode(cio__http_chunked *d, char *buf, size_t *len, size_
       if (!d->digits) return -CIO__HTTP_BAD; // a size line without a size
       if (c == ';' || c == ' ' || c == '\t') {
         d->state = EXT;
+        d->trailer = 0; // the limit is per size line (and on all of them: ext_total)
       } else if (c == '\r') {
         d->state = SIZE_LF;
         in++;
@@ -353,7 +358,8 @@ int cio__http_chunked_decode(cio__http_chunked *d, char *buf, size_t *len, size_
     case TRAILER_IN: // to its CR, with no control character in it
       if (c == '\r') {
         d->state = d->state == EXT ? SIZE_LF : TRAILER_LF;
-      } else if (((unsigned char)c < ' ' && c != '\t') || ++d->trailer > MAX_TRAILER) {
+      } else if (((unsigned char)c < ' ' && c != '\t') || ++d->trailer > MAX_TRAILER ||
+                 (d->state == EXT && ++d->ext_total > MAX_EXT_TOTAL)) {
         return -CIO__HTTP_BAD; // a control character, or extensions and trailers too long
       }
       in++;

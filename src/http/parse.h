@@ -66,7 +66,8 @@ const cio__http_slice *cio__http_header_get(const cio__http_request *req, const 
 typedef struct cio__http_chunked {
   int state;          // where the decoder is (parse.c)
   uint64_t remaining; // bytes left in the current chunk
-  size_t trailer;     // bytes of extensions and trailers seen (bounded)
+  size_t trailer;     // bytes of this size line's extensions, then of the trailers (bounded)
+  size_t ext_total;   // bytes of extensions in the whole body (bounded)
   bool digits;        // the current size line has a digit
 } cio__http_chunked;
 

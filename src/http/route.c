@@ -196,6 +196,8 @@ void cio__http_dispatch(cio_http_app *app, cio_http_req *req, cio_http_res *res,
     if (nv < 0) continue;
     if (strcmp(r->method, req->method) != 0 && !(head && strcmp(r->method, "GET") == 0)) {
       allow_whole &= allow_add(&allow, &allow_len, r->method);
+      // A GET route serves HEAD too (RFC 9110 §9.3.2), and says so.
+      if (strcmp(r->method, "GET") == 0) allow_whole &= allow_add(&allow, &allow_len, "HEAD");
       continue;
     }
     free(allow);
