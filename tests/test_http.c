@@ -2251,11 +2251,21 @@ static int late_body_route(cio_http_req *req, cio_http_res *res, void *arg) {
   return cio_http_stream_write(res, text, strlen(text));
 }
 
+// Content-Type set as a header replaces the body's, before or after it,
+// and is sent once; a value goes without the blanks around it.
+static int ctype_route(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)req, (void)arg;
+  ASSERT_EQ(cio_http_set_header(res, "content-type", " text/csv; charset=utf-8 "), 0);
+  ASSERT_EQ(cio_http_set_header(res, "X-Lead", "  v \t"), 0);
+  return cio_http_send(res, 200, "text/plain", "a,b\n", 4);
+}
+
 static int statuses_main(void *arg) {
   (void)arg;
   cio_http_app *app = cio_http_app_new();
   ASSERT_EQ(cio_http_route(app, "GET", "/status", status_route, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/late", late_body_route, NULL), 0);
+  ASSERT_EQ(cio_http_route(app, "GET", "/ctype", ctype_route, NULL), 0);
   cio_server *srv;
   ASSERT_EQ(cio_http_serve(app, "127.0.0.1", "0", NULL, &srv), 0);
   char port[8], out[4096], req[512];
@@ -2281,6 +2291,13 @@ static int statuses_main(void *arg) {
   const char *late = "GET /late HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
   exchange(port, late, strlen(late), out, sizeof out, 0);
   ASSERT_STR_CONTAINS(out, "json=-114"); // -EALREADY
+  const char *ctype = "GET /ctype HTTP/1.1\r\nHost: a\r\n\r\n";
+  exchange(port, ctype, strlen(ctype), out, sizeof out, 1);
+  ASSERT_STR_CONTAINS(out, "\r\nContent-Type: text/csv; charset=utf-8\r\n");
+  ASSERT(!strstr(out, "text/plain"));
+  const char *first = strstr(out, "Content-Type:");
+  ASSERT(first && !strstr(first + 1, "Content-Type:")); // once
+  ASSERT_STR_CONTAINS(out, "\r\nX-Lead: v\r\n");
   ASSERT_EQ(cio_server_close(srv, 1), 0);
   cio_http_app_free(app);
   return 0;

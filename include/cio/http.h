@@ -279,7 +279,9 @@ int cio_http_json(cio_http_res *res, int status, const char *json);
 /// character (CR, LF: it would start another header).
 int cio_http_send(cio_http_res *res, int status, const char *content_type, const void *body,
                   size_t len);
-/// Adds a response header (copied).  Does not await.  Returns 0, -EINVAL
+/// Adds a response header (copied, without the blanks around the value).
+/// Content-Type is one field: set here, it replaces the one the body gives
+/// (before or after).  Does not await.  Returns 0, -EINVAL
 /// for a NULL argument, a name that is not an RFC 9110 token, a value with a
 /// control character other than tab, or Content-Length, Transfer-Encoding or
 /// Connection (the server frames the answer); -ENOSPC when the response's

@@ -156,6 +156,7 @@ struct cio_http_res {
   bool http10;         // the request was HTTP/1.0 (Connection: keep-alive is said)
   bool own_date;       // the handler set Date: send its, not ours
   bool own_server;     // the handler set Server: the same
+  bool own_type;       // the handler set Content-Type (cio_http_set_header): it wins
   int status;          // 0 until set
   char *body;          // response body (malloc'd)
   size_t len;          //   its length (of a file body: the bytes of it to send)

@@ -56,7 +56,7 @@ int cio__http_set_body(cio_http_res *res, int status, const char *type, char *ow
   res->len = len;
   res->status = status;
   // (memcpy: the analyzer loses res->body, set above, across a strcpy into *res)
-  memcpy(res->type, type, strlen(type) + 1);
+  if (!res->own_type) memcpy(res->type, type, strlen(type) + 1);
   return 0;
 }
 
@@ -84,8 +84,21 @@ int cio_http_set_header(cio_http_res *res, const char *name, const char *value) 
   if (!strcasecmp(name, "content-length") || !strcasecmp(name, "transfer-encoding") ||
       !strcasecmp(name, "connection"))
     return -EINVAL;
-  int n = snprintf(res->headers + res->hlen, sizeof res->headers - res->hlen, "%s: %s\r\n", name,
-                   value);
+  // A value goes without the blanks around it (RFC 9110 §5.5).
+  size_t len = strlen(value);
+  while (len && (value[len - 1] == ' ' || value[len - 1] == '\t')) len--;
+  while (len && (*value == ' ' || *value == '\t')) value++, len--;
+  // Content-Type is one field (RFC 9110 §8.3): the handler's replaces the
+  // body's, whichever comes first, as a Starlette handler's headers do.
+  if (!strcasecmp(name, "content-type")) {
+    if (len >= MAX_TYPE) return -EINVAL;
+    memcpy(res->type, value, len);
+    res->type[len] = '\0';
+    res->own_type = true;
+    return 0;
+  }
+  int n = snprintf(res->headers + res->hlen, sizeof res->headers - res->hlen, "%s: %.*s\r\n", name,
+                   (int)len, value);
   if (n < 0 || (size_t)n >= sizeof res->headers - res->hlen) return -ENOSPC;
   res->hlen += (size_t)n;
   if (!strcasecmp(name, "date")) res->own_date = true;
@@ -229,7 +242,7 @@ int cio_http_stream_start(cio_http_res *res, int status, const char *type) {
   if (!res || res->status || res->streaming) return -EALREADY;
   if (!type) type = "application/octet-stream";
   if (!final_status(status) || strlen(type) >= MAX_TYPE || !field_value_ok(type)) return -EINVAL;
-  strcpy(res->type, type);
+  if (!res->own_type) strcpy(res->type, type);
   // An HTTP/1.0 client knows no chunked coding (RFC 9112 §6.1): its stream
   // is the raw bytes, ended by closing the connection.
   if (res->http10) res->keep_alive = false;
