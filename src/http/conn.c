@@ -183,7 +183,11 @@ static int read_body(struct conn *c, const struct http_server *srv, const cio__h
   double start = cio_now();
   if (h->chunked) {
     cio__http_chunked d = {0};
-    char *body = cio__malloc(max + 1);
+    // Grown as the chunks come (doubling, up to max + 1): reserving
+    // max_body for every chunked request cost a big max_body its address
+    // space, and failed (503) where it exceeded what the host could give.
+    size_t cap = max < 4096 ? max + 1 : 4096;
+    char *body = cio__malloc(cap);
     size_t blen = 0, pos = head_len;
     if (!body) return 503;
     for (;;) {
@@ -196,6 +200,17 @@ static int read_body(struct conn *c, const struct http_server *srv, const cio__h
       if (blen + len > max) {
         free(body);
         return 413;
+      }
+      if (blen + len + 1 > cap) {
+        size_t want = cap;
+        while (want < blen + len + 1) want = want > max / 2 ? max + 1 : want * 2;
+        char *grown = cio__realloc(body, want);
+        if (!grown) {
+          free(body);
+          return 503;
+        }
+        body = grown;
+        cap = want;
       }
       memcpy(body + blen, c->buf + pos, len);
       blen += len;
