@@ -238,7 +238,27 @@ static void frame_past_the_guard_is_named(void) {
   ASSERT_STR_CONTAINS(out, "pkg-config --cflags cio");
 }
 
+// Debug mode's watchdog borrows SIGURG (to take a blocking task's
+// backtrace on its thread) and gives the program's own handler back when
+// cio_run() returns (it kept cio's for good).
+static void program_urg(int sig) { (void)sig; }
+
+static int quiet_main(void *arg) {
+  (void)arg;
+  return cio_sleep(0.01);
+}
+
+static void sigurg_handler_is_given_back(void) {
+  struct sigaction mine = {.sa_handler = program_urg}, now;
+  sigemptyset(&mine.sa_mask);
+  ASSERT_EQ(sigaction(SIGURG, &mine, NULL), 0);
+  ASSERT_EQ(cio_run_opts(&(cio_opts){.debug = true}, quiet_main, NULL), 0);
+  ASSERT_EQ(sigaction(SIGURG, NULL, &now), 0);
+  ASSERT(now.sa_handler == program_urg);
+}
+
 static const test_case cases[] = {
+    {"sigurg_handler_is_given_back", sigurg_handler_is_given_back, 0},
     {"blocking_the_loop_is_reported_while_it_happens",
      blocking_the_loop_is_reported_while_it_happens, 0},
     {"release_mode_is_quiet", release_mode_is_quiet, 0},

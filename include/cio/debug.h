@@ -7,7 +7,11 @@
 ///   - a watchdog that reports, while it happens, a task that keeps the loop
 ///     from running others for longer than cio_opts.block_threshold (100 ms
 ///     by default; CIO_BLOCK_MS overrides): its name, spawn site and current
-///     backtrace, and afterwards how long it blocked;
+///     backtrace, and afterwards how long it blocked.  The backtrace is taken
+///     on the loop's thread by a signal (SIGURG; the program's own handler
+///     is put back when cio_run() returns), which also interrupts the
+///     blocking call once: a sleep, poll() or select() then returns EINTR
+///     early (SA_RESTART restarts the others), as under a profiler;
 ///   - at the end of cio_run(), every task handle that was neither joined nor
 ///     detached (a lost task), and every detached task whose failure nobody
 ///     read, by name and spawn site;

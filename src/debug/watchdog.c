@@ -37,6 +37,7 @@ struct cio__watchdog {
   char blocked_name[CIO__NAME_MAX]; // the task that blocked (written by the handler)
   atomic_bool named;                // blocked_name is written (release/acquire)
   atomic_long longest_ms;           // longest block seen
+  struct sigaction before;          // SIGURG's handler before ours, put back at the end
 };
 
 // Async-signal-safe output.
@@ -140,9 +141,10 @@ int cio__watchdog_start(cio__loop *L, double threshold) {
   sa.sa_handler = on_sigurg;
   sa.sa_flags = SA_RESTART | SA_ONSTACK;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGURG, &sa, NULL);
+  sigaction(SIGURG, &sa, &w->before);
   L->watchdog = w;
   if (pthread_create(&w->thread, NULL, watch, w) != 0) {
+    sigaction(SIGURG, &w->before, NULL);
     L->watchdog = NULL;
     free(w);
     return -EAGAIN;
@@ -155,6 +157,7 @@ long cio__watchdog_stop(cio__loop *L) {
   if (!w) return 0;
   atomic_store(&w->stop, true);
   pthread_join(w->thread, NULL);
+  sigaction(SIGURG, &w->before, NULL); // the program's own handler, if it had one
   long longest = atomic_load(&w->longest_ms);
   L->watchdog = NULL;
   free(w);
