@@ -224,6 +224,16 @@ static int dying_main(void *arg) {
   ASSERT_EQ(run_int("square", 3, &r), 0);
   ASSERT_EQ(r, 9);
   ASSERT_EQ(cio_procpool_replaced(pool), 2);
+  // Killed while idle: the next job never reached it, so a new worker takes
+  // it (it failed with CIO_PROC_WORKER_DIED, though nothing of it ran).
+  ASSERT_EQ(cio_procpool_run(pool, "pid", NULL, 0, &out, &n), 0);
+  memcpy(&pid, out, sizeof pid);
+  free(out);
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  for (int i = 0; i < 200 && kill(pid, 0) == 0; i++) ASSERT_EQ(cio_sleep(0.01), 0); // reaped
+  ASSERT_EQ(run_int("square", 5, &r), 0);
+  ASSERT_EQ(r, 25);
+  ASSERT_EQ(cio_procpool_replaced(pool), 3);
   ASSERT(strcmp(cio_strerror(CIO_PROC_WORKER_DIED), "the worker process died during the job") == 0);
   return 0;
 }

@@ -340,8 +340,15 @@ reaped:
 // cio_wait_readable/writable, so the pool holds nothing of a loop's and
 // may outlive one (created before cio_run, freed after it).
 
-// Sends buf whole.  Returns 0, CIO_PROC_WORKER_DIED, -ECANCELED, -ETIMEDOUT.
+// What exchange() returns when the worker was gone before any byte of the
+// job reached it (it died while idle): the job never ran, and a new worker
+// can take it.
+#define NOT_DELIVERED (-ENOTCONN)
+
+// Sends buf whole.  Returns 0, CIO_PROC_WORKER_DIED (NOT_DELIVERED if no
+// byte went), -ECANCELED, -ETIMEDOUT.
 static int send_all(int fd, const char *buf, size_t len) {
+  size_t whole = len;
   while (len) {
     ssize_t r = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (r > 0) {
@@ -355,7 +362,7 @@ static int send_all(int fd, const char *buf, size_t len) {
       if (rc < 0) return rc;
       continue;
     }
-    return CIO_PROC_WORKER_DIED; // EPIPE, ECONNRESET
+    return len == whole ? NOT_DELIVERED : CIO_PROC_WORKER_DIED; // EPIPE, ECONNRESET
   }
   return 0;
 }
@@ -380,7 +387,7 @@ static ssize_t recv_some(int fd, char *buf, size_t len) {
 // Sends the job and reads its result on w.  Returns 0 with the function's
 // status in *status and its output in *out, or a failure that leaves the
 // worker mid-job or gone (it must then be killed): -ECANCELED, -ETIMEDOUT,
-// CIO_PROC_WORKER_DIED, -ENOMEM, -EPROTO.
+// CIO_PROC_WORKER_DIED, NOT_DELIVERED, -ENOMEM, -EPROTO.
 static int exchange(cio_procpool *p, struct worker *w, const char *name, const void *in, size_t len,
                     int *status, void **out, size_t *out_len) {
   struct job_head h = {JOB_MAGIC, (uint32_t)strlen(name), len};
@@ -483,6 +490,15 @@ int cio_procpool_run(cio_procpool *p, const char *name, const void *in, size_t l
   if (rc == 0) {
     int status = 0;
     rc = exchange(p, w, name, in, len, &status, out, out_len);
+    if (rc == NOT_DELIVERED) { // it died while idle: the job goes to a new one
+      worker_kill(w);
+      rc = spawn_worker(p, w);
+      if (rc == 0) {
+        p->replaced++;
+        rc = exchange(p, w, name, in, len, &status, out, out_len);
+        if (rc == NOT_DELIVERED) rc = CIO_PROC_WORKER_DIED;
+      }
+    }
     if (rc < 0)
       worker_kill(w); // mid-job or gone: replaced when next needed
     else
