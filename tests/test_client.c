@@ -522,12 +522,16 @@ static int fault_conn_main(void *arg) {
     } else if (s->mode == FAULT_CHUNKED) {
       char msg[512];
       const char *body = CHUNKED_BODY;
-      int n = snprintf(msg, sizeof msg, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+      int n = snprintf(msg, sizeof msg,
+                       "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                       "Transfer-Encoding: chunked\r\n\r\n");
       for (size_t at = 0, len = strlen(body); at < len; at += 7) { // chunks of 7 bytes at most
         size_t k = len - at < 7 ? len - at : 7;
         n += snprintf(msg + n, sizeof msg - (size_t)n, "%zx\r\n%.*s\r\n", k, (int)k, body + at);
       }
-      n += snprintf(msg + n, sizeof msg - (size_t)n, "0\r\n\r\n");
+      // Trailer fields after the last chunk (one would override the head's).
+      n += snprintf(msg + n, sizeof msg - (size_t)n,
+                    "0\r\nContent-Type: text/evil\r\nX-Trailer: 1\r\n\r\n");
       for (int i = 0; i < n && rc >= 0; i++) {
         ssize_t w = cio_sock_write(fc->sock, msg + i, 1);
         rc = w < 0 ? (int)w : cio_sleep(0.002);
@@ -750,6 +754,9 @@ static int trickle_main(void *arg) {
     ASSERT_EQ(len, strlen(CHUNKED_BODY));
     ASSERT(strcmp(body, CHUNKED_BODY) == 0);
     ASSERT(strcmp(cio_http_response_header(r, "Transfer-Encoding"), "chunked") == 0);
+    // Trailers are not the head's fields (httpx keeps them out too).
+    ASSERT(strcmp(cio_http_response_header(r, "Content-Type"), "text/plain") == 0);
+    ASSERT(cio_http_response_header(r, "X-Trailer") == NULL);
     cio_http_response_free(r);
   }
   ASSERT_EQ(s->accepts, 1);

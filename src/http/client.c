@@ -125,6 +125,7 @@ struct request {
   size_t len, cap;
   char *head; // the final response's header lines
   size_t hlen, hcap;
+  bool head_ended; // an empty line ended the head in `head`: lines after it are trailers
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -580,7 +581,14 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg) {
     r->sent = true; // an answer (even a 100 Continue) comes after the request
     phase_changed(r);
   }
-  if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) r->hlen = 0; // a redirect's or a 1xx's next answer
+  bool status_line = len >= 5 && memcmp(p, "HTTP/", 5) == 0;
+  if (status_line) { // a redirect's or a 1xx's next answer
+    r->hlen = 0;
+    r->head_ended = false;
+  } else if (r->head_ended) {
+    return len; // a trailer field (after a chunked body): not one of the head's, as in httpx
+  }
+  bool empty = (len == 2 || len == 1) && (p[0] == '\r' || p[0] == '\n');
   if (len > 15 && strncasecmp(p, "Content-Length:", 15) == 0 &&
       !length_agrees(r, p + 15, len - 15)) {
     r->bad_head = true; // which length frames the body? (RFC 9112 §6.3): the connection goes
@@ -593,8 +601,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg) {
   memcpy(r->head + r->hlen, p, len);
   r->hlen += len;
   r->head[r->hlen] = '\0';
-  if (r->stream && !r->head_done && (len == 2 || len == 1) && (p[0] == '\r' || p[0] == '\n') &&
-      head_is_final(r)) {
+  if (empty) r->head_ended = true;
+  if (r->stream && !r->head_done && empty && head_is_final(r)) {
     r->head_done = true;
     phase_changed(r);
   }
