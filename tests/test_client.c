@@ -440,6 +440,7 @@ enum fault {
   FAULT_LONG,     // 10 bytes after a Content-Length: 5, keeps the connection alive
   FAULT_CHUNKED,  // a chunked body, one byte per write with a sleep between
   FAULT_CLOSE,    // closes without a word
+  FAULT_BIG_HEAD, // a header line of 200 KB
   FAULT_LATE,     // answers "ok", then 0.1 s later an answer to nothing ("stale")
   FAULT_LATE_408, // answers "ok", then 0.1 s later "408 Request Timeout", and closes
 };
@@ -537,6 +538,13 @@ static int fault_conn_main(void *arg) {
         rc = w < 0 ? (int)w : cio_sleep(0.002);
       }
       if (rc < 0) break;
+    } else if (s->mode == FAULT_BIG_HEAD) {
+      static char big[200000 + 64];
+      int n = snprintf(big, sizeof big, "HTTP/1.1 200 OK\r\nX-Big: ");
+      memset(big + n, 'a', 200000);
+      snprintf(big + n + 200000, sizeof big - (size_t)n - 200000,
+               "\r\nContent-Length: 2\r\n\r\nok");
+      if ((rc = write_str(fc->sock, big)) < 0) break;
     } else if (s->mode == FAULT_LATE || s->mode == FAULT_LATE_408) {
       if ((rc = write_str(fc->sock, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")) < 0) break;
       if ((rc = cio_sleep(0.1)) < 0) break;
@@ -650,7 +658,7 @@ static int faults_main(void *arg) {
   } cases[] = {
       {FAULT_RESET, -ECONNRESET},         {FAULT_STALL, CIO_HTTP_READ_TIMEOUT},
       {FAULT_GARBAGE, CIO_HTTP_PROTOCOL}, {FAULT_SHORT, CIO_HTTP_PROTOCOL},
-      {FAULT_CLOSE, CIO_HTTP_PROTOCOL},
+      {FAULT_CLOSE, CIO_HTTP_PROTOCOL},   {FAULT_BIG_HEAD, CIO_HTTP_PROTOCOL}, // not -ENOMEM
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     struct fault_srv *s = fault_start(cases[i].mode);

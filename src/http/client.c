@@ -997,7 +997,10 @@ static int result_code(const struct request *r) {
   long os_errno = 0, verify = 0;
   switch (r->result) {
   case CURLE_OK: return 0;
-  case CURLE_OUT_OF_MEMORY: return -ENOMEM;
+  case CURLE_OUT_OF_MEMORY:
+    // libcurl (7.88) says this too of a header line past its 100 KB limit:
+    // an answer's head that big is the server's fault, not our memory's.
+    return r->sent && !r->head_ended && !r->nomem ? CIO_HTTP_PROTOCOL : -ENOMEM;
   case CURLE_UNSUPPORTED_PROTOCOL:
     // Before connecting: a URL's scheme; after: an answer curl refuses (no
     // status line, which it takes for HTTP/0.9; a status it cannot read).
