@@ -517,7 +517,8 @@ static int rollback(cio_pg *c) {
 }
 
 int cio_pg_rollback(cio_pg *c) {
-  if (c && c->magic == CIO__PG_MAGIC && cio__pg_awaited(c)) return -EBUSY; // another task's call
+  if (!c || c->magic != CIO__PG_MAGIC) return -EINVAL;
+  if (cio__pg_awaited(c)) return -EBUSY; // another task's call
   int rc = cio__pg_check(c);
   // A stream of ours is ended first; a task cancelled or out of time still
   // rolls back (cleaning up is what it does next), shielded.
