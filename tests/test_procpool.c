@@ -356,7 +356,7 @@ static void the_loop_stays_responsive(void) {
 // gets another's answer, and no other code comes back.  (The look at who
 // holds the pool and the take were two steps: two loops both took it, and
 // shared one worker.)
-#define RACE_ROUNDS 1500
+#define RACE_ROUNDS 500
 static atomic_int race_arrived[RACE_ROUNDS];
 static atomic_int race_ran, race_refused;
 static int race_rounds; // RACE_ROUNDS scaled (sanitizers, valgrind)
