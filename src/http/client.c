@@ -28,7 +28,6 @@
 #ifdef CIO_HAVE_JANSSON
 #include <jansson.h>
 #endif
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -51,6 +50,7 @@
 #include "../sync/quarantine.h"
 #include "../task/task.h"
 #include "json_check.h"
+#include "parse.h"
 
 #define CLIENT_MAGIC 0x68636c69u // "hcli"
 #define DEFAULT_MAX_BODY ((size_t)64 << 20)
@@ -157,20 +157,13 @@ static int64_t seconds_ns(double s, double dflt) {
   return isinf(s) ? -1 : (int64_t)(s * NS);
 }
 
-// Whether a header value has no control character but HTAB (RFC 9110
-// 5.5: a CR or LF would end the line early).
-static bool header_value_ok(const char *v) {
-  for (const unsigned char *p = (const unsigned char *)v; *p; p++)
-    if ((*p < 0x20 && *p != '\t') || *p == 0x7f) return false;
-  return true;
-}
-
-// Whether a header line is "Name: value": a token, a colon, a value as
-// above (which may be empty: curl then sends none of that name).
+// Whether a header line is "Name: value": a token, a colon, a value with
+// no control character but HTAB (which may be empty: curl then sends none
+// of that name).
 static bool header_line_ok(const char *line) {
   const char *p = line;
-  while (*p && (isalnum((unsigned char)*p) || strchr("!#$%&'*+-.^_`|~", *p))) p++;
-  return p > line && *p == ':' && header_value_ok(p + 1);
+  while (cio__http_is_tchar((unsigned char)*p)) p++;
+  return p > line && *p == ':' && cio__http_field_value_ok(p + 1);
 }
 
 // ---------------------------------------------------------------- the driver
@@ -388,7 +381,8 @@ int cio_http_client_new(cio_http_client **out, const cio_http_client_opts *opts)
                 o.pool_timeout};
   for (size_t i = 0; i < sizeof t / sizeof *t; i++)
     if (isnan(t[i]) || t[i] < 0) return -EINVAL;
-  if (o.max_redirects < 0 || (o.user_agent && !header_value_ok(o.user_agent))) return -EINVAL;
+  if (o.max_redirects < 0 || (o.user_agent && !cio__http_field_value_ok(o.user_agent)))
+    return -EINVAL;
   pthread_once(&curl_once, curl_start);
   if (curl_ready != CURLE_OK) return -ENOMEM;
   cio_http_client *c = cio__calloc(1, sizeof *c);
@@ -881,7 +875,7 @@ static int prepare(struct request *r, const char *method, const char *url,
   if ((has_body || strcmp(method, "POST") == 0) && !own_type)
     extra[1] = o && o->json ? "Content-Type: application/json" : "Content-Type:";
   if (o && o->bearer) { // a token of any length (JWTs run to kilobytes)
-    if (!header_value_ok(o->bearer)) goto invalid;
+    if (!cio__http_field_value_ok(o->bearer)) goto invalid;
     if (asprintf(&auth, "Authorization: Bearer %s", o->bearer) < 0) goto nomem;
     extra[2] = auth;
   }

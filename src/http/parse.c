@@ -35,13 +35,6 @@
 #define DEFAULT_LINE 8192
 #define DEFAULT_HEAD 16384
 
-// RFC 9110 token characters.
-static bool is_tchar(unsigned char c) {
-  static const char extra[] = "!#$%&'*+-.^_`|~";
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c && strchr(extra, c));
-}
-
 static bool slice_is(cio__http_slice s, const char *lit) {
   size_t n = strlen(lit);
   return s.n == n && strncasecmp(s.p, lit, n) == 0;
@@ -88,7 +81,7 @@ static int parse_te(cio__http_request *r, cio__http_slice v, bool *seen_chunked)
     if (*seen_chunked) return -CIO__HTTP_BAD; // something after chunked
     if (!slice_is(coding, "chunked")) {
       for (size_t k = 0; k < coding.n; k++)
-        if (!is_tchar((unsigned char)coding.p[k])) return -CIO__HTTP_BAD;
+        if (!cio__http_is_tchar((unsigned char)coding.p[k])) return -CIO__HTTP_BAD;
       return -CIO__HTTP_NOT_IMPLEMENTED;
     }
     *seen_chunked = true;
@@ -114,7 +107,7 @@ static void parse_connection(cio__http_slice v, bool *close, bool *keep) {
 
 static int parse_request_line(const char *p, const char *eol, cio__http_request *r) {
   const char *s = p;
-  while (s < eol && is_tchar((unsigned char)*s)) s++;
+  while (s < eol && cio__http_is_tchar((unsigned char)*s)) s++;
   if (s == p || s >= eol || *s != ' ') return -CIO__HTTP_BAD;
   r->method = (cio__http_slice){p, (size_t)(s - p)};
   const char *t = ++s;
@@ -206,7 +199,7 @@ static int parse_target(cio__http_request *r) {
 
 static int parse_header(const char *p, const char *eol, cio__http_header *h) {
   const char *s = p;
-  while (s < eol && is_tchar((unsigned char)*s)) s++;
+  while (s < eol && cio__http_is_tchar((unsigned char)*s)) s++;
   // An empty name, obs-fold (a line starting with whitespace) and
   // whitespace before the colon all end up here.
   if (s == p || s >= eol || *s != ':') return -CIO__HTTP_BAD;

@@ -11,6 +11,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+// RFC 9110 token characters (methods, header names).
+static inline bool cio__http_is_tchar(unsigned char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+// Whether a header value (or Content-Type) has no control character but
+// HTAB (RFC 9110 §5.5): a CR or LF would end its line and start another
+// header.  For the values the server and the client send.
+static inline bool cio__http_field_value_ok(const char *v) {
+  for (; *v; v++)
+    if (((unsigned char)*v < ' ' && *v != '\t') || *v == 0x7f) return false;
+  return true;
+}
 
 // Errors, each the status a server answers with.
 #define CIO__HTTP_BAD 400             // malformed

@@ -6,7 +6,6 @@
 // timeout.  Then the answers cio writes itself (errors, 422 validation
 // details), and the connection loop's side: writing a finished response
 // and clearing it for the next request.
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,15 +24,6 @@
 
 // ---------------------------------------------------------------- response
 
-// A Content-Type or header value: visible characters, spaces and tabs, no
-// other control characters (RFC 9110 §5.5), so no CR or LF that would end
-// the line and start another header.
-static bool field_value_ok(const char *v) {
-  for (; *v; v++)
-    if (((unsigned char)*v < ' ' && *v != '\t') || *v == 0x7f) return false;
-  return true;
-}
-
 static bool final_status(int status) { return status >= 200 && status <= 599; }
 
 // Sets the response, taking `owned` (malloc'd, len bytes).
@@ -42,7 +32,8 @@ int cio__http_set_body(cio_http_res *res, int status, const char *type, char *ow
   // A final answer is 2xx to 5xx: a 1xx is interim (a client would take the
   // next answer for this request's), and 600 and up are no status (RFC
   // 9110 §15).  After a stream has started, its head is out already.
-  if (!final_status(status) || strlen(type) >= MAX_TYPE || !field_value_ok(type)) return -EINVAL;
+  if (!final_status(status) || strlen(type) >= MAX_TYPE || !cio__http_field_value_ok(type))
+    return -EINVAL;
   if (res->streaming) return -EALREADY;
   if (status == 205) { // "MUST NOT generate content" (RFC 9110 §15.3.6): Content-Length: 0
     free(owned);
@@ -76,9 +67,9 @@ int cio_http_json(cio_http_res *res, int status, const char *json) {
 }
 
 int cio_http_set_header(cio_http_res *res, const char *name, const char *value) {
-  if (!res || !name || !value || !*name || !field_value_ok(value)) return -EINVAL;
+  if (!res || !name || !value || !*name || !cio__http_field_value_ok(value)) return -EINVAL;
   for (const char *c = name; *c; c++)
-    if (!isalnum((unsigned char)*c) && !strchr("!#$%&'*+-.^_`|~", *c)) return -EINVAL;
+    if (!cio__http_is_tchar((unsigned char)*c)) return -EINVAL;
   // The framing is the server's to say: a handler's Content-Length or
   // Transfer-Encoding could contradict the body (a response split in two).
   if (!strcasecmp(name, "content-length") || !strcasecmp(name, "transfer-encoding") ||
@@ -241,7 +232,8 @@ ssize_t cio__http_res_write(cio_http_res *res, const void *buf, size_t len) {
 int cio_http_stream_start(cio_http_res *res, int status, const char *type) {
   if (!res || res->status || res->streaming) return -EALREADY;
   if (!type) type = "application/octet-stream";
-  if (!final_status(status) || strlen(type) >= MAX_TYPE || !field_value_ok(type)) return -EINVAL;
+  if (!final_status(status) || strlen(type) >= MAX_TYPE || !cio__http_field_value_ok(type))
+    return -EINVAL;
   if (!res->own_type) strcpy(res->type, type);
   // An HTTP/1.0 client knows no chunked coding (RFC 9112 §6.1): its stream
   // is the raw bytes, ended by closing the connection.
