@@ -43,9 +43,16 @@ static void report(bool ok, const char *name, const char *fmt, ...) {
   ok ? passed++ : failed++;
 }
 
+// How many fetches run now, and the most at once since it was reset: the
+// checks below ask whether work overlapped, which a loaded machine cannot
+// blur, where elapsed time can.
+static int fetching, most_fetching;
+
 // "async def fetch(i): await asyncio.sleep(1); return i * 10"
 static int fetch(void *arg) {
+  if (++fetching > most_fetching) most_fetching = fetching;
   int rc = cio_sleep(1.0 * unit);
+  fetching--;
   return rc < 0 ? rc : (int)(intptr_t)arg * 10;
 }
 
@@ -59,14 +66,17 @@ static void quick_start(void) {
 
 static void sequential_vs_concurrent(void) {
   double t0 = cio_now();
+  most_fetching = 0;
   int a = fetch((void *)1), b = fetch((void *)2);
   double seq = cio_now() - t0;
+  int seq_most = most_fetching;
+  most_fetching = 0;
   t0 = cio_now();
   cio_task *t[2] = {cio_spawn(fetch, (void *)1), cio_spawn(fetch, (void *)2)};
   int out[2];
   int rc = cio_gather(t, 2, out, 0);
   double conc = cio_now() - t0;
-  report(a == 10 && b == 20 && rc == 0 && out[1] == 20 && conc < seq * 0.75,
+  report(a == 10 && b == 20 && rc == 0 && out[1] == 20 && seq_most == 1 && most_fetching == 2,
          "sequential/concurrent", "sequential %.2f s · gathered %.2f s", seq, conc);
 }
 
@@ -110,25 +120,36 @@ static void rate_limiting(void) {
   cio_sem_free(l.sem);
 }
 
+struct ticking {
+  int ticks;       // done so far
+  double shortest; // the shortest time between two, in seconds
+};
+
 static int ticker(void *arg) {
-  int *ticks = arg;
+  struct ticking *tk = arg;
+  double last = cio_now();
   for (;;) { // while True: await asyncio.sleep(...); do_something()
     int rc = cio_sleep(0.2 * unit);
     if (rc < 0) return rc;
-    ++*ticks;
+    double now = cio_now();
+    if (now - last < tk->shortest) tk->shortest = now - last;
+    last = now;
+    ++tk->ticks;
   }
 }
 
 static void loop_with_delay(void) {
-  int ticks = 0;
-  cio_task *t = cio_spawn(ticker, &ticks);
+  struct ticking tk = {0, 1e9};
+  cio_task *t = cio_spawn(ticker, &tk);
   int rc = cio_sleep(1.05 * unit);
   cio_cancel(t);
   int jrc = cio_join(t);
   // Five ticks on an idle machine; each sleep counts from its call, so on a
-  // loaded one the wake-up latencies add up and the fifth may come late.
-  report(rc == 0 && ticks >= 3 && ticks <= 5 && jrc == -ECANCELED, "loop with delay",
-         "every %.2f s: %d ticks in %.2f s, then cancelled", 0.2 * unit, ticks, 1.05 * unit);
+  // loaded one the wake-up latencies add up and fewer fit. None comes early.
+  report(rc == 0 && tk.ticks >= 1 && tk.ticks <= 5 && tk.shortest >= 0.2 * unit &&
+             jrc == -ECANCELED,
+         "loop with delay", "every %.2f s: %d ticks in %.2f s, then cancelled", 0.2 * unit,
+         tk.ticks, 1.05 * unit);
 }
 
 static int long_running(void *arg) {
@@ -162,8 +183,13 @@ static void wait_first(void) {
   for (int i = 1; i < 3; i++) cio_cancel(t[i]); // cancel the rest
   int outcomes[2];
   int failed = cio_gather(t + 1, 2, outcomes, CIO_GATHER_COLLECT);
-  report(done == 1 && first == 200 && failed == 2 && outcomes[0] == -ECANCELED, "wait for first",
-         "first result %d after %.2f s, the other 2 cancelled", first, dt);
+  // On a loaded machine the next may have finished too by the time this
+  // task runs; the first to finish still comes first, and the rest are
+  // cancelled.
+  bool cancelled = done >= 1 && failed == 3 - done;
+  for (int i = done; i < 3 && cancelled; i++) cancelled = outcomes[i - 1] == -ECANCELED;
+  report(first == 200 && cancelled, "wait for first",
+         "first result %d after %.2f s, the other %d cancelled", first, dt, failed);
 }
 
 static void as_completed(void) {
@@ -316,7 +342,9 @@ struct profile_fetch {
 
 static int profile_fetch(void *arg) {
   struct profile_fetch *f = arg;
+  if (++fetching > most_fetching) most_fetching = fetching;
   int rc = cio_sleep(0.5 * unit);
+  fetching--;
   if (rc < 0) return rc;
 #ifdef CIO_HAVE_JANSSON
   f->result = f->posts ? json_pack("{s:I, s:[]}", "user_id", (json_int_t)f->user_id, "posts")
@@ -358,6 +386,7 @@ static void fastapi(void) {
   cio_server *srv;
   char port[8], reply[512] = "";
   bool ok = cio_http_serve(app, "127.0.0.1", "0", NULL, &srv) == 0;
+  most_fetching = 0;
   double t0 = cio_now();
   if (ok) {
     snprintf(port, sizeof port, "%d", cio_server_port(srv));
@@ -379,8 +408,8 @@ static void fastapi(void) {
   }
   double dt = cio_now() - t0;
   const char *body = strstr(reply, "\r\n\r\n");
-  // Two 0.5 s fetches gathered take 0.5 s, not 1 s.
-  report(ok && strstr(reply, "200 OK") && body && dt < 0.9 * unit, "FastAPI demo",
+  // Two 0.5 s fetches gathered take 0.5 s, not 1 s: they ran at once.
+  report(ok && strstr(reply, "200 OK") && body && most_fetching == 2, "FastAPI demo",
          "GET /user/7/profile -> %s in %.2f s (two 0.5 s fetches gathered)", body ? body + 4 : "?",
          dt);
   cio_http_app_free(app);
@@ -495,7 +524,9 @@ static int slow_query(void *arg) {
   int rc = cio_pg_pool_acquire(db, 5, &c);
   if (rc < 0) return rc;
   cio_pg_param p = {CIO_PG_T_FLOAT8, .f = slow};
+  if (++fetching > most_fetching) most_fetching = fetching;
   rc = cio_pg_exec(c, "SELECT pg_sleep($1)", &p, 1, NULL);
+  fetching--;
   int rel = cio_pg_pool_release(db, c);
   return rc < 0 ? rc : rel;
 }
@@ -570,6 +601,7 @@ static void database(void) {
   t0 = cio_now();
   int s1 = slow_query(NULL), s2 = slow_query(NULL);
   double seq = cio_now() - t0;
+  most_fetching = 0;
   t0 = cio_now();
   cio_task *t[2] = {cio_spawn(slow_query, NULL), cio_spawn(slow_query, NULL)};
   int grc = cio_gather(t, 2, NULL, 0);
@@ -585,7 +617,8 @@ static void database(void) {
   (void)cio_pg_pool_close(db);
   db = NULL;
   cluster_stop(&cl);
-  report(s1 == 0 && s2 == 0 && grc == 0 && conc < seq * 0.75 && rows == 2 && clean, name,
+  report(s1 == 0 && s2 == 0 && grc == 0 && most_fetching == 2 && conc < seq && rows == 2 && clean,
+         name,
          "server up in %.1f s · 2 × pg_sleep(%.1f): sequential %.2f s, gathered %.2f s · "
          "transaction: %d rows · pg_sleep(10) cut off at %.2f s, connection %s",
          started, slow, seq, conc, rows, took, clean ? "clean" : "NOT clean");
