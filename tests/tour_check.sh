@@ -4,8 +4,16 @@
 # Runs the tour with --quick and checks that every pattern reported its line
 # as passing, and the summary.  Usage: tour_check.sh [emulator...] path/to/tour
 set -eu
-out=$("$@" --quick 2>&1)
+# The tour exits non-zero when a pattern fails: print what it said first
+# (under `set -e` a failing $(...) would end the script silently).
+rc=0
+out=$("$@" --quick 2>&1) || rc=$?
 printf '%s\n' "$out"
+if [ "$rc" -ne 0 ]; then
+  printf '%s\n' "$out" | grep -v '^ok ' | grep -v '^-  ' >&2 || true
+  echo "tour: exited $rc" >&2
+  exit 1
+fi
 passing() { printf '%s\n' "$out" | grep -q "^ok $1 " || { echo "tour: no passing line for '$1'"; exit 1; }; }
 patterns=0
 for pattern in "quick start" "sequential/concurrent" "timeout" "rate limiting" "loop with delay" \
