@@ -1222,8 +1222,8 @@ static void pool_fifo(void) { run_case(pool_fifo_body); }
 
 // What a session left, as one cached SELECT sees it: settings made,
 // advisory locks held, cursors open (0 each when clean; the unnamed portal
-// is the query's own).  $1 is 1 (0 fails: division by zero).  LISTEN is seen by the statement after
-// (UNLISTEN takes effect at the end of a transaction).
+// is the query's own).  $1 is 1 (0 fails: division by zero).  LISTEN is
+// checked apart (pg_listening_channels()).
 #define LEFTOVERS                                                                                  \
   "SELECT (current_setting('statement_timeout') <> '0')::int4 + "                                  \
   "(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid())::int4 "  \
@@ -1249,9 +1249,8 @@ static void clean_session(cio_pg *c) {
 
 // The reset a released connection owes goes out with the next user's first
 // cached SELECT (one pipeline): that SELECT already sees a clean session; a
-// query failing there rolls the reset back with it, and the reset is made
-// again before the next statement; a reset statement deallocated behind the
-// pool's back (DEALLOCATE ALL) is noticed and the reset made on its own.
+// query failing there leaves the reset done; DEALLOCATE ALL by the previous
+// user does not touch the reset (its statements are unnamed).
 static int pool_reset_pipelined_body(void *arg) {
   (void)arg;
   cio_pg_pool *pool;
@@ -1265,7 +1264,7 @@ static int pool_reset_pipelined_body(void *arg) {
     dirty_session(c);
     ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
   }
-  // The failing query (division by zero) takes the reset down with it ...
+  // The failing query (division by zero) leaves the reset done ...
   ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c), 0);
   cio_pg_result *r = NULL;
   ASSERT_EQ(cio_pg_query(c, LEFTOVERS, &bad, 1, &r), CIO_PG_ERROR);
@@ -1286,6 +1285,58 @@ static int pool_reset_pipelined_body(void *arg) {
   return 0;
 }
 static void pool_reset_pipelined(void) { run_case(pool_reset_pipelined_body); }
+
+// The reset goes out in a transaction of its own, ahead of the next user's
+// first statement: that statement's transaction starts under the defaults
+// again, though the previous user made every transaction read-only,
+// serializable and deferrable (the old pipeline, one implicit transaction,
+// ran the INSERT read-only: 25006).
+#define RESET_INSERT "INSERT INTO reset_tx VALUES ($1)"
+#define RESET_DEFAULTS                                                                             \
+  "SELECT (current_setting('transaction_isolation') = 'read committed' AND "                       \
+  "current_setting('transaction_read_only') = 'off' AND "                                          \
+  "current_setting('transaction_deferrable') = 'off')::int4 * $1::int4"
+static void leave_transaction_defaults(cio_pg_pool *pool) {
+  cio_pg *c;
+  ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c), 0);
+  exec_ok(c, "SET default_transaction_read_only = on");
+  exec_ok(c, "SET default_transaction_isolation = 'serializable'");
+  exec_ok(c, "SET default_transaction_deferrable = on");
+  ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+}
+
+static int pool_reset_own_transaction_body(void *arg) {
+  (void)arg;
+  cio_pg_pool *pool;
+  cio_pg_pool_opts o = {.max_size = 1, .health_check_after = 60};
+  ASSERT_EQ(cio_pg_pool_open(&pool, conninfo, &o), 0);
+  cio_pg *c;
+  cio_pg_param one = {CIO_PG_T_INT4, .i = 1};
+  ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c), 0);
+  exec_ok(c, "CREATE TABLE IF NOT EXISTS reset_tx (v int4)");
+  ASSERT_EQ(cio_pg_exec(c, RESET_INSERT, &one, 1, NULL), 0); // both cached, and known plain
+  ASSERT_EQ(int_of(c, RESET_DEFAULTS, &one), 1);
+  ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+  for (int round = 0; round < 3; round++) {
+    leave_transaction_defaults(pool);
+    ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c), 0);
+    int rc = cio_pg_exec(c, RESET_INSERT, &one, 1, NULL);
+    if (rc < 0) fprintf(stderr, "%s [%s]\n", cio_pg_error_message(c), cio_pg_sqlstate(c));
+    ASSERT_EQ(rc, 0);
+    ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+    leave_transaction_defaults(pool);
+    ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c), 0);
+    ASSERT_EQ(int_of(c, RESET_DEFAULTS, &one), 1);
+    ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+  }
+  ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c), 0);
+  ASSERT_EQ(int_of(c, "SELECT count(*)::int4 FROM reset_tx", NULL), 4);
+  exec_ok(c, "DROP TABLE reset_tx");
+  ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+  ASSERT_EQ(cio_pg_pool_close(pool), 0);
+  return 0;
+}
+static void pool_reset_own_transaction(void) { run_case(pool_reset_own_transaction_body); }
 
 // A pooled connection whose backend was terminated while it sat idle: the
 // next user's first query (its reset pipelined with it) meets the server's
@@ -2042,6 +2093,7 @@ static const test_case cases[] = {
     {"pool_fifo", pool_fifo, 0},
     {"pool_expiry", pool_expiry, 0},
     {"pool_reset_pipelined", pool_reset_pipelined, 0},
+    {"pool_reset_own_transaction", pool_reset_own_transaction, 0},
     {"pool_reset_on_terminated", pool_reset_on_terminated, 0},
     {"fatal_in_place_of_sync", fatal_in_place_of_sync, 0},
     {"fatal_answer", fatal_answer, 0},

@@ -367,8 +367,8 @@ CIO_AWAIT int cio_pg_pool_acquire(cio_pg_pool *pool, double timeout, cio_pg **co
 /// left open rolled back (a round trip, shielded, at most 5 s); a broken
 /// connection is closed instead.  The session reset (cursors, LISTEN,
 /// settings, advisory locks; prepared statements are kept) is owed: the
-/// next user's first statement carries it (the same write, and for a
-/// cached SELECT or DML the same implicit transaction), so the next user
+/// next user's first statement carries it (for a cached SELECT or DML the
+/// same write, as a transaction of its own just before), so the next user
 /// always finds the session reset, and a release takes no round trip.  A
 /// connection nobody takes within 0.1 s is reset by the pool's task.  A
 /// custom opts->reset_sql is sent here, its answer read by the next

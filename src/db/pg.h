@@ -23,7 +23,8 @@
 // The pool's session reset: what a connection's previous user may have left
 // (asyncpg's reset query, without DEALLOCATE: the statement cache stays).
 // Also sent statement by statement in a pipeline (pg_query.c).
-#define CIO__PG_RESET_SQL "CLOSE ALL; UNLISTEN *; RESET ALL; SELECT pg_advisory_unlock_all()"
+#define CIO__PG_RESET_SQL                                                                          \
+  "RESET ALL; CLOSE ALL; UNLISTEN *; SELECT pg_catalog.pg_advisory_unlock_all()"
 
 // A prepared statement of the cache: its SQL and parameter types are the key.
 typedef struct cio__pg_stmt {
@@ -63,8 +64,6 @@ struct cio_pg {
   bool reset_pending;             // its pool reset was sent, its answer not read yet
   bool reset_owed;                // the pool's reset (CIO__PG_RESET_SQL) is due before its next
                                   //   statement, and not sent yet
-  bool reset_prepared;            // the reset's statements are prepared (pg_query.c)
-  uint64_t reset_generation;      //   under names of this generation
   bool last_plain;                // the last result read had a plain tag (cio__pg_stmt.plain)
   bool last_rollback;         // the last result read was tagged ROLLBACK (a COMMIT that was not)
   double opened_at;           // cio_now() when connected

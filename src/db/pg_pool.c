@@ -10,9 +10,9 @@
 // The session reset.  At release a transaction left open is rolled back at
 // once; the rest of the reset (CIO__PG_RESET_SQL: cursors, LISTEN, settings,
 // advisory locks) is owed by the connection and goes out with its next
-// statement, in the same write and the same implicit transaction when that
-// statement is a cached SELECT or DML (pg_query.c's run_with_reset), else
-// just before it.  The server thus wakes once per query, not twice: with
+// statement, in the same write (a transaction of its own, then the
+// statement's) when that statement is a cached SELECT or DML (pg_query.c's
+// run_with_reset), else just before it.  The server thus wakes once per query, not twice: with
 // the server on one core, a reset round trip of its own per release costs
 // the server about as much as the query itself (a wakeup and a context
 // switch of the backend each).  The next user always finds the session

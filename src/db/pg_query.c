@@ -166,42 +166,50 @@ static int send_query(cio_pg *c, const char *sql, const cio__pg_params *p, bool 
 }
 
 // The pool's reset (CIO__PG_RESET_SQL) statement by statement, for a
-// pipeline (the extended protocol takes one statement per message): each
-// prepared once per connection (named "cio_reset_<generation>_<i>"), and
-// the command tag its run must answer.  The tags are checked, so that a
-// statement of that name prepared by someone else (after a DEALLOCATE) is
-// never taken for the reset; after any failure the next preparation takes
-// a new generation of names, which nothing can hold yet.
+// pipeline (the extended protocol takes one statement per message), and the
+// command tag each must answer.  RESET ALL comes first, so that nothing
+// after it runs under the previous user's settings; the statements are
+// unnamed, so that nothing the previous user did (DEALLOCATE ALL, a
+// statement prepared under some name) can take one's place or make it
+// missing; the function is schema-qualified, so no function of theirs
+// shadows it.
 static const struct {
   const char *sql, *tag;
 } reset_statements[] = {
+    {"RESET ALL", "RESET"},
     {"CLOSE ALL", "CLOSE CURSOR ALL"},
     {"UNLISTEN *", "UNLISTEN"},
-    {"RESET ALL", "RESET"},
-    {"SELECT pg_advisory_unlock_all()", "SELECT 1"},
+    {"SELECT pg_catalog.pg_advisory_unlock_all()", "SELECT 1"},
 };
 #define NRESET (sizeof reset_statements / sizeof *reset_statements)
 
-// Awaits: the results of the reset's statements in a pipeline (and of their
-// preparation first if `prepare`).  Returns 0, 1 if one of them failed or
-// was not what it should be, or the connection's failure.
-static int reset_results(cio_pg *c, bool prepare) {
+// Awaits: the results of the reset's statements in a pipeline, up to and
+// with their Sync.  Returns 0, 1 if one of them failed or was not what it
+// should be, or the connection's failure.
+static int reset_results(cio_pg *c) {
   int failed = 0;
-  for (size_t i = 0; i < NRESET * (prepare ? 2 : 1); i++) {
-    bool run = !prepare || i >= NRESET;
+  for (size_t i = 0; i < NRESET; i++) {
     PGresult *res;
     int rc = cio__pg_next_result(c, &res);
     if (rc < 0) return rc;
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    const char *tag = run ? reset_statements[i % NRESET].tag : "";
-    if ((st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) || strcmp(PQcmdStatus(res), tag) != 0)
+    if (res && st == PGRES_FATAL_ERROR && !failed) (void)cio__pg_fail(c, res); // says why
+    if ((st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) ||
+        strcmp(PQcmdStatus(res), reset_statements[i].tag) != 0)
       failed = 1;
     PQclear(res);
     if (!c->pq) return CIO_PG_CONN_LOST;
     if (res && (rc = cio__pg_next_result(c, &res)) < 0) return rc; // the NULL that ends it
     PQclear(res);
   }
-  return failed;
+  PGresult *sync;
+  int rc = cio__pg_next_result(c, &sync);
+  if (rc == 0 && (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC))
+    rc =
+        sync && PQresultStatus(sync) == PGRES_FATAL_ERROR ? cio__pg_fail(c, sync) : CIO_PG_PROTOCOL;
+  PQclear(sync);
+  if (rc < 0 && !c->pq) rc = CIO_PG_CONN_LOST;
+  return rc < 0 ? rc : failed;
 }
 
 int cio__pg_reset_now(cio_pg *c) {
@@ -215,74 +223,56 @@ int cio__pg_reset_now(cio_pg *c) {
   return CIO_PG_CONN_LOST;
 }
 
-// Awaits: after the query of run_with_reset failed, and its transaction
-// with it: makes the parts of the reset the abort undid again (settings and
-// LISTEN are transactional; CLOSE ALL and the advisory unlock are not, and
-// stand).  Nothing of the failed query's own is touched: its settings and
-// LISTENs went with the same abort.  Keeps the query's error for the
-// caller; CIO_PG_CONN_LOST if this fails (the connection is then broken).
-static int redo_transactional(cio_pg *c, int query_rc) {
-  cio__pg_failure kept;
-  cio__pg_failure_keep(c, &kept);
-  int rc = cio__pg_exec_shielded(c, "RESET ALL; UNLISTEN *");
-  cio__pg_failure_restore(c, &kept);
-  cio__pg_drop_notifications(c);
-  if (rc < 0 || !c->pq) {
-    cio__pg_break(c);
-    return CIO_PG_CONN_LOST;
-  }
-  c->reset_owed = false;
-  return query_rc;
-}
-
-// Awaits: the reset the pool owes the session and a cached statement, in
-// one pipeline, one write and one round trip: the reset's statements, then
-// the query, then one Sync, so all of them are one implicit transaction.  A
-// reset that fails therefore skips the query (which is then run after a
-// reset of its own); a query that fails rolls the reset back with it, and
-// the reset stays owed.  Only for statements whose last run on this
-// connection was a SELECT or DML (s->plain): those run in an implicit
-// transaction with others as they would alone, while BEGIN, COMMIT, VACUUM,
-// CALL and the like would not.  Returns 1 if the reset failed (nothing of
-// the query's kept), else as run().
+// Awaits: the reset the pool owes the session and a cached statement in
+// one pipeline, one write and one round trip, as two transactions: the
+// reset's statements and a Sync, then the query and a Sync.  The query's
+// transaction thus starts under the defaults the reset restored (a
+// previous user's default_transaction_read_only or isolation level does
+// not reach it), and the query failing leaves the reset done.  The server
+// runs the query even if the reset failed, which takes a broken server or
+// connection (nothing the previous user can do makes these statements
+// fail); the caller then gets CIO_PG_CONN_LOST and the connection is given
+// up, whatever the query did.  Only for statements whose last run on this
+// connection was a SELECT or DML (s->plain), which run in a pipeline as
+// they would alone.  Returns as run().
 static int run_with_reset(cio_pg *c, const cio__pg_stmt *s, const cio__pg_params *p,
                           PGresult **rows, int64_t *affected) {
   if (!PQenterPipelineMode(c->pq)) return cio__pg_fail_conn(c, CIO_PG_PROTOCOL);
-  bool prepare = !c->reset_prepared;
   int ok = 1;
-  char name[NRESET][40];
-  for (size_t i = 0; i < NRESET; i++)
-    snprintf(name[i], sizeof name[i], "cio_reset_%" PRIu64 "_%zu", c->reset_generation, i);
-  for (size_t i = 0; ok && prepare && i < NRESET; i++)
-    ok = PQsendPrepare(c->pq, name[i], reset_statements[i].sql, 0, NULL);
   for (size_t i = 0; ok && i < NRESET; i++)
-    ok = PQsendQueryPrepared(c->pq, name[i], 0, NULL, NULL, NULL, 0);
+    ok = PQsendQueryParams(c->pq, reset_statements[i].sql, 0, NULL, NULL, NULL, NULL, 0);
+  ok = ok && PQpipelineSync(c->pq);
   ok = ok && PQsendQueryPrepared(c->pq, s->name, p->n, p->values, p->lengths, p->formats, 1);
   ok = ok && PQpipelineSync(c->pq);
   int rc = ok ? cio__pg_flush(c) : cio__pg_fail_conn(c, CIO_PG_CONN_LOST);
-  if (rc == 0) rc = reset_results(c, prepare);
-  bool reset_failed = rc == 1; // the rest was skipped
-  if (reset_failed) rc = 0;
-  c->reset_prepared = rc == 0 && !reset_failed;
-  if (!c->reset_prepared) c->reset_generation++; // whatever the old names hold now
+  if (rc == 0) rc = reset_results(c);
+  bool reset_failed = rc == 1;
+  cio__pg_failure why = {0}; // the reset's failure, kept over the query's
+  if (reset_failed) {
+    rc = 0;
+    cio__pg_failure_keep(c, &why);
+  }
   int query_rc = 0; // the query's own failure (rc: the connection's, or an interruption)
   if (rc == 0) {
     query_rc = cio__pg_collect(c, rows, affected);
     if (query_rc != CIO_PG_ERROR && query_rc != CIO_PG_PROTOCOL) rc = query_rc, query_rc = 0;
   }
   rc = cio__pg_pipeline_end(c, rc);
-  if (rc < 0 || reset_failed || query_rc < 0) {
-    if (rows) {
-      PQclear(*rows);
-      *rows = NULL;
-    }
-    if (query_rc < 0 && !c->pq) return CIO_PG_CONN_LOST;
-    if (rc < 0 || reset_failed) return rc < 0 ? rc : 1;
-    return redo_transactional(c, query_rc);
+  if (rc == 0 && !reset_failed) {
+    c->reset_owed = false;
+    cio__pg_drop_notifications(c); // the previous session's
+    return query_rc;
   }
-  c->reset_owed = false;
-  cio__pg_drop_notifications(c); // the previous session's
-  return 0;
+  if (rows) {
+    PQclear(*rows);
+    *rows = NULL;
+  }
+  if (reset_failed) {
+    cio__pg_failure_restore(c, &why);
+    cio__pg_break(c);
+    return CIO_PG_CONN_LOST;
+  }
+  return rc;
 }
 
 // True if the failure just recorded is one run() answers by preparing the
@@ -328,7 +318,7 @@ static int run(cio_pg *c, const char *sql, const cio_pg_param *params, size_t n,
       rc = run_with_reset(c, s, p, rows, affected);
       if (rc == 0) s->plain = c->last_plain;
     }
-    if (rc == 1) { // not tried, or the reset failed: reset first, then the query alone
+    if (rc == 1) { // not tried: reset first, then the query alone
       cio__pg_clear_error(c);
       rc = c->reset_owed ? cio__pg_reset_now(c) : 0;
       if (rc == 0) rc = send_query(c, sql, p, false, &s);
