@@ -80,6 +80,23 @@ static int redirect(cio_http_req *req, cio_http_res *res, void *arg) {
   return cio_http_send(res, 302, "text/plain", "", 0);
 }
 
+// /go/{code}?to=URL: answers `code` with Location: URL (/echo without
+// one), for every method; /loop: 307 to itself, counted.
+static int redirect_to(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)arg;
+  const char *to = cio_http_query(req, "to");
+  ASSERT_EQ(cio_http_set_header(res, "Location", to ? to : "/echo"), 0);
+  return cio_http_send(res, (int)cio_http_param_int(req, "code"), "text/plain", "", 0);
+}
+
+static int loops_served;
+static int loop_forever(cio_http_req *req, cio_http_res *res, void *arg) {
+  (void)req, (void)arg;
+  loops_served++;
+  ASSERT_EQ(cio_http_set_header(res, "Location", "/loop"), 0);
+  return cio_http_send(res, 307, "text/plain", "", 0);
+}
+
 static int big(cio_http_req *req, cio_http_res *res, void *arg) {
   (void)req, (void)arg;
   static char b[5000];
@@ -111,7 +128,11 @@ static cio_server *serve(cio_http_app **app_out, char port[8]) {
   cio_http_app *app = cio_http_app_new();
   ASSERT_EQ(cio_http_route(app, "GET", "/", hello, NULL), 0);
   const char *methods[] = {"GET", "POST", "PUT", "DELETE", "PATCH"};
-  for (int i = 0; i < 5; i++) ASSERT_EQ(cio_http_route(app, methods[i], "/echo", echo, NULL), 0);
+  for (int i = 0; i < 5; i++) {
+    ASSERT_EQ(cio_http_route(app, methods[i], "/echo", echo, NULL), 0);
+    ASSERT_EQ(cio_http_route(app, methods[i], "/go/{code:int}", redirect_to, NULL), 0);
+    ASSERT_EQ(cio_http_route(app, methods[i], "/loop", loop_forever, NULL), 0);
+  }
   ASSERT_EQ(cio_http_route(app, "GET", "/slow", slow, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/r/{to}", redirect, NULL), 0);
   ASSERT_EQ(cio_http_route(app, "GET", "/big", big, NULL), 0);
@@ -425,6 +446,109 @@ static int errors_main(void *arg) {
 }
 
 static void errors_are_named(void) { ASSERT_EQ(cio_run(errors_main, NULL), 0); }
+
+// Sends `method` to `path` on `port` and returns the echoed line (or the
+// status of an answer that is not 200 as "status N"), in `out`.
+static int redirected(cio_http_client *c, const char *method, const char *port, const char *path,
+                      const cio_http_request_opts *o, char *out, size_t cap) {
+  char u[256];
+  url(u, sizeof u, port, path);
+  cio_http_response *r;
+  int rc = cio_http_request(c, method, u, o, &r);
+  if (rc < 0) return rc;
+  if (cio_http_response_status(r) != 200)
+    snprintf(out, cap, "status %d", cio_http_response_status(r));
+  else
+    snprintf(out, cap, "%s", cio_http_response_body(r, NULL));
+  cio_http_response_free(r);
+  return 0;
+}
+
+// Redirects of PUT, DELETE, PATCH (methods curl sends by name) are
+// followed as httpx follows them: a 303 makes a GET without a body (libcurl
+// 7.88 sent PUT again, bodiless); 301, 302, 307 and 308 keep the method and
+// the body; no credentials go to another origin; the limit holds.
+static int named_redirects_main(void *arg) {
+  (void)arg;
+  cio_http_app *app, *app2;
+  char port[8], port2[8], out[512], path[256];
+  cio_server *srv = serve(&app, port), *srv2 = serve(&app2, port2); // two origins
+  cio_http_client *c;
+  ASSERT_EQ(cio_http_client_new(&c, &(cio_http_client_opts){.max_redirects = 5}), 0);
+  cio_http_request_opts put = {.body = "x", .body_len = 1, .bearer = "tok"};
+  ASSERT_EQ(redirected(c, "PUT", port, "/go/303", &put, out, sizeof out), 0);
+  ASSERT_STR_EQ(out, "GET q=[] x=[] type=[] auth=[Bearer tok] body=");
+  ASSERT_EQ(redirected(c, "DELETE", port, "/go/303", NULL, out, sizeof out), 0);
+  ASSERT_STR_EQ(out, "GET q=[] x=[] type=[] auth=[] body=");
+  const int keep[] = {301, 302, 307, 308};
+  for (size_t i = 0; i < 4; i++) {
+    snprintf(path, sizeof path, "/go/%d", keep[i]);
+    ASSERT_EQ(redirected(c, "PATCH", port, path, &put, out, sizeof out), 0);
+    ASSERT_STR_EQ(out, "PATCH q=[] x=[] type=[] auth=[Bearer tok] body=x");
+  }
+  // The query parameters were the first URL's.
+  cio_http_query_param q = {"q", "1"};
+  cio_http_request_opts with_query = {.query = &q, .nquery = 1};
+  ASSERT_EQ(redirected(c, "DELETE", port, "/go/307", &with_query, out, sizeof out), 0);
+  ASSERT_STR_EQ(out, "DELETE q=[] x=[] type=[] auth=[] body=");
+  // To another origin: no bearer, no Authorization header of the caller's;
+  // its other headers go.
+  snprintf(path, sizeof path, "/go/307?to=http://127.0.0.1:%s/echo", port2);
+  ASSERT_EQ(redirected(c, "PUT", port, path, &put, out, sizeof out), 0);
+  ASSERT_STR_EQ(out, "PUT q=[] x=[] type=[] auth=[] body=x");
+  const char *headers[] = {"Authorization: Basic eDp5", "X-Test: kept", NULL};
+  cio_http_request_opts own = {.headers = headers, .body = "y", .body_len = 1};
+  ASSERT_EQ(redirected(c, "PUT", port, path, &own, out, sizeof out), 0);
+  ASSERT_STR_EQ(out, "PUT q=[] x=[kept] type=[] auth=[] body=y");
+  snprintf(path, sizeof path, "/go/303?to=http://127.0.0.1:%s/go/302", port2); // then curl's
+  ASSERT_EQ(redirected(c, "PUT", port, path, &own, out, sizeof out), 0);
+  ASSERT_STR_EQ(out, "GET q=[] x=[kept] type=[] auth=[] body=");
+  // curl's own methods: a GET keeps no credentials to another origin either.
+  snprintf(path, sizeof path, "/go/302?to=http://127.0.0.1:%s/echo", port2);
+  ASSERT_EQ(
+      redirected(c, "GET", port, path, &(cio_http_request_opts){.bearer = "tok"}, out, sizeof out),
+      0);
+  ASSERT_STR_EQ(out, "GET q=[] x=[] type=[] auth=[] body=");
+  // The limit: 5 redirects followed, the 6th answer is an error.
+  loops_served = 0;
+  ASSERT_EQ(redirected(c, "PUT", port, "/loop", &put, out, sizeof out),
+            CIO_HTTP_TOO_MANY_REDIRECTS);
+  ASSERT_EQ(loops_served, 6);
+  // A stream follows too.
+  char u[128];
+  url(u, sizeof u, port, "/go/303");
+  cio_http_response *r;
+  ASSERT_EQ(cio_http_stream(c, "PUT", u, &put, &r), 0);
+  ASSERT_EQ(cio_http_response_status(r), 200);
+  ssize_t n = cio_http_response_read(r, out, sizeof out - 1);
+  ASSERT(n > 0);
+  out[n] = '\0';
+  ASSERT(strncmp(out, "GET ", 4) == 0);
+  cio_http_response_free(r);
+  // An upload's body cannot go twice: its redirect is the answer.
+  const char *upload_method[] = {"PUT", "POST"};
+  for (int i = 0; i < 2; i++) {
+    cio_http_upload *up;
+    url(u, sizeof u, port, "/go/307");
+    ASSERT_EQ(cio_http_upload_begin(c, upload_method[i], u, NULL, &up), 0);
+    ASSERT_EQ(cio_http_upload_write(up, "abc", 3), 0);
+    ASSERT_EQ(cio_http_upload_finish(up, &r), 0);
+    ASSERT_EQ(cio_http_response_status(r), 307);
+    cio_http_response_free(r);
+  }
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  // Redirects off: the 303 is the answer.
+  ASSERT_EQ(cio_http_client_new(&c, NULL), 0);
+  ASSERT_EQ(redirected(c, "PUT", port, "/go/303", &put, out, sizeof out), 0);
+  ASSERT_STR_EQ(out, "status 303");
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  ASSERT_EQ(cio_server_close(srv2, 1), 0);
+  ASSERT_EQ(cio_http_app_free(app), 0);
+  ASSERT_EQ(cio_http_app_free(app2), 0);
+  return 0;
+}
+static void named_redirects(void) { ASSERT_EQ(cio_run(named_redirects_main, NULL), 0); }
 
 // ---------------------------------------------------------------- a fault server
 
@@ -1813,6 +1937,7 @@ static const test_case cases[] = {
     {"pool_limits_hold", pool_limits_hold, 0},
     {"timeouts_by_phase_and_cancellation", timeouts_by_phase_and_cancellation, 0},
     {"errors_are_named", errors_are_named, 0},
+    {"named_redirects", named_redirects, 0},
     {"faults_fail_with_named_codes", faults_fail_with_named_codes, 0},
     {"idle_connection_written_on_is_not_reused", idle_connection_written_on_is_not_reused, 0},
     {"body_past_content_length_is_cut_and_not_reused",

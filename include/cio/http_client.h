@@ -39,11 +39,17 @@ typedef struct cio_http_client_opts {
   double read_timeout;             ///< seconds the server may send nothing (0: 5)
   double write_timeout;            ///< seconds sending the request may make no progress (0: 5)
   double pool_timeout;             ///< seconds to wait for a connection under the limits (0: 5)
-  int max_redirects;               ///< redirects followed (0: none, the 3xx is the answer)
-  size_t max_body;                 ///< bytes of a response body at most (0: 64 MiB)
-  bool http2;                      ///< offer HTTP/2 (ALPN) over TLS and multiplex requests
-  const char *ca_file;             ///< CAs trusted (PEM; copied); NULL: the system's store
-  const char *user_agent;          ///< User-Agent (copied); NULL: "cio/<version>"
+  /// Redirects followed (0: none, the 3xx is the answer), as httpx follows
+  /// them: a 303 turns any method but HEAD into a GET without a body, a 301
+  /// or 302 turns a POST into one, 307 and 308 keep method and body; no
+  /// credentials (bearer, basic, an Authorization header) go to another
+  /// origin.  An upload's body cannot be sent twice: its redirect is the
+  /// answer.
+  int max_redirects;
+  size_t max_body;        ///< bytes of a response body at most (0: 64 MiB)
+  bool http2;             ///< offer HTTP/2 (ALPN) over TLS and multiplex requests
+  const char *ca_file;    ///< CAs trusted (PEM; copied); NULL: the system's store
+  const char *user_agent; ///< User-Agent (copied); NULL: "cio/<version>"
 } cio_http_client_opts;
 
 /// A query parameter: percent-encoded and appended to the URL.

@@ -94,19 +94,21 @@ struct cio_http_client {
 struct request {
   cio_http_client *c; // NULL once finished (the handle went back to the client)
   CURL *easy;
-  cio_task *task; // the task waiting on it (record)
-  bool parked;    //   parked in this request's wait: only then is it woken
-  bool in_multi;  // the transfer is in the client's multi handle
-  bool stream;    // cio_http_stream(): the head ends the wait, the body comes after
-  bool head_done; //   the final head has come
-  bool paused;    //   curl is paused: the reader has STREAM_HIGH unread
-  size_t rstart;  //   the unread body is body[rstart, len)
-  int error;      //   a stream's failure, returned by every read after it
-  int body_fd;    // a body sent from a file (opts.body_file), or -1
-  bool upload;    // cio_http_upload_begin(): a task writes the body
-  bool up_paused; //   curl waits for the next bytes
-  bool up_eof;    //   cio_http_upload_finish() was called
-  char *up;       //   bytes written, not yet sent: up[up_start, up_len)
+  cio_task *task;     // the task waiting on it (record)
+  bool parked;        //   parked in this request's wait: only then is it woken
+  bool in_multi;      // the transfer is in the client's multi handle
+  bool stream;        // cio_http_stream(): the head ends the wait, the body comes after
+  bool head_done;     //   the final head has come
+  bool paused;        //   curl is paused: the reader has STREAM_HIGH unread
+  size_t rstart;      //   the unread body is body[rstart, len)
+  int error;          //   a stream's failure, returned by every read after it
+  int body_fd;        // a body sent from a file (opts.body_file), or -1
+  bool upload;        // cio_http_upload_begin(): a task writes the body
+  int redirects_left; // redirects this request may still follow
+  bool follows;       // curl follows its redirects (a method of curl's own)
+  bool up_paused;     //   curl waits for the next bytes
+  bool up_eof;        //   cio_http_upload_finish() was called
+  char *up;           //   bytes written, not yet sent: up[up_start, up_len)
   size_t up_start, up_len, up_cap;
   struct curl_slist *headers; // the request's headers
   char *full_url;             // the URL with its query, or NULL
@@ -561,7 +563,7 @@ static bool head_is_final(const struct request *r) {
   (void)curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
   if (status < 200) return false;
   bool redirect = status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
-  if (!redirect || !r->c->max_redirects) return true;
+  if (!redirect || !r->follows) return true;
   for (const char *at = r->head; at && *at; at = strchr(at, '\n'), at = at ? at + 1 : NULL)
     if (strncasecmp(at, "Location:", 9) == 0) return false; // (past max_redirects, curl fails)
   return true;
@@ -755,10 +757,6 @@ static bool set_constant(cio_http_client *c, CURL *e) {
   SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC); // when a user and password are given
   if (c->http2) SET(CURLOPT_PIPEWAIT, 1L);
   if (c->ca_file) SET(CURLOPT_CAINFO, c->ca_file);
-  if (c->max_redirects) {
-    SET(CURLOPT_FOLLOWLOCATION, 1L);
-    SET(CURLOPT_MAXREDIRS, (long)c->max_redirects);
-  }
   return ok == CURLE_OK;
 }
 
@@ -851,6 +849,12 @@ static int prepare(struct request *r, const char *method, const char *url,
                    ? has_body
                    : strcmp(method, "HEAD") != 0 && strcmp(method, "POST") != 0;
   if (named) SET(CURLOPT_CUSTOMREQUEST, method);
+  // curl would send a named method again after a 303 (libcurl 7.88):
+  // follow_redirect() follows those.  An upload's body cannot go twice:
+  // its redirect is the answer.
+  r->follows = !named && !r->upload && r->redirects_left > 0;
+  SET(CURLOPT_FOLLOWLOCATION, r->follows ? 1L : 0L);
+  SET(CURLOPT_MAXREDIRS, (long)r->redirects_left);
   r->to_send = body_len == SIZE_MAX ? (curl_off_t)INT64_MAX : (curl_off_t)body_len;
   bool basic = o && o->user && o->password;
   SET(CURLOPT_USERNAME, basic ? o->user : NULL);
@@ -1146,7 +1150,8 @@ static void request_free(struct request *r) {
 // Checks the call, makes the request and adds its transfer.  Returns 0 and
 // *out, or a negative code (nothing left behind).
 static int submit(cio_http_client *c, const char *fn, const char *method, const char *url,
-                  const cio_http_request_opts *o, bool stream, bool upload, struct request **out) {
+                  const cio_http_request_opts *o, bool stream, bool upload, int redirects_left,
+                  struct request **out) {
   cio__loop *L = cio__await_loop(fn);
   if (!L) return -EPERM;
   if (!valid(c)) {
@@ -1166,6 +1171,7 @@ static int submit(cio_http_client *c, const char *fn, const char *method, const 
   r->task = L->current;
   r->stream = stream;
   r->upload = upload;
+  r->redirects_left = redirects_left < 0 ? c->max_redirects : redirects_left;
   r->easy = take_easy(c);
   rc = r->easy ? prepare(r, method, url, o, &r->headers, &r->full_url) : -ENOMEM;
   if (rc == 0) {
@@ -1185,18 +1191,123 @@ static int submit(cio_http_client *c, const char *fn, const char *method, const 
   return 0;
 }
 
+// ---------------------------------------------------------------- redirects
+//
+// curl follows the redirects of its own methods, GET, HEAD and POST, as
+// httpx does (a 301, 302 or 303 turns a POST into a GET).  A named method
+// (PUT, DELETE, PATCH, any other, or a GET with a body) is followed here:
+// libcurl 7.88 sends a named method again after a 303.  As httpx: a 303
+// makes it a GET without a body; 301, 302, 307 and 308 keep the method and
+// the body; the Location's URL is taken as it is (no query parameters are
+// added again); to another origin (scheme, host or port) no credentials go
+// (bearer, basic, an Authorization header of the caller's), as curl does
+// for its own.
+
+// The next request of a chain of redirects.
+struct hop {
+  const char *method;      // its method (the caller's string, or "GET")
+  char *url;               // its URL (owned), or NULL before the first redirect
+  cio_http_request_opts o; // its options
+  const char **headers;    // o.headers without Authorization (owned), or NULL
+};
+
+static void hop_free(struct hop *h) {
+  free(h->url);
+  free(h->headers);
+}
+
+// Whether URLs a and b have the same scheme, host and port.
+static bool same_origin(const char *a, const char *b) {
+  CURLU *u[2] = {curl_url(), curl_url()};
+  bool same = u[0] && u[1] && curl_url_set(u[0], CURLUPART_URL, a, 0) == CURLUE_OK &&
+              curl_url_set(u[1], CURLUPART_URL, b, 0) == CURLUE_OK;
+  const CURLUPart parts[] = {CURLUPART_SCHEME, CURLUPART_HOST, CURLUPART_PORT};
+  for (size_t i = 0; same && i < sizeof parts / sizeof *parts; i++) {
+    char *x = NULL, *y = NULL;
+    same = curl_url_get(u[0], parts[i], &x, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+           curl_url_get(u[1], parts[i], &y, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+           strcasecmp(x, y) == 0;
+    curl_free(x);
+    curl_free(y);
+  }
+  curl_url_cleanup(u[0]);
+  curl_url_cleanup(u[1]);
+  return same;
+}
+
+// After a request of `method` with options `o` (which may be h's own)
+// that curl did not follow: sets *h to the redirect to follow and returns
+// 1; returns 0 if the answer stands (not a redirect, no Location,
+// redirects off), CIO_HTTP_TOO_MANY_REDIRECTS, or -ENOMEM.
+static int follow_redirect(struct request *r, const char *method, const cio_http_request_opts *o,
+                           struct hop *h) {
+  long status = 0;
+  char *to = NULL, *from = NULL;
+  (void)curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+  bool redirect = status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+  if (r->follows || r->upload || !r->c->max_redirects || !redirect) return 0;
+  if (curl_easy_getinfo(r->easy, CURLINFO_REDIRECT_URL, &to) != CURLE_OK || !to) return 0;
+  if (r->redirects_left <= 0) return CIO_HTTP_TOO_MANY_REDIRECTS;
+  (void)curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &from);
+  cio_http_request_opts next = o ? *o : (cio_http_request_opts){0};
+  next.query = NULL;
+  next.nquery = 0;
+  const char *next_method = method;
+  if (status == 303 && strcmp(method, "HEAD") != 0) {
+    next_method = "GET";
+    next.body = NULL;
+    next.body_len = 0;
+    next.json = NULL;
+    next.body_file = NULL;
+  }
+  const char **kept = NULL;
+  if (!from || !same_origin(from, to)) {
+    next.bearer = next.user = next.password = NULL;
+    size_t n = 0;
+    while (next.headers && next.headers[n]) n++;
+    if (n && !(kept = calloc(n + 1, sizeof *kept))) return -ENOMEM;
+    for (size_t i = 0, k = 0; i < n; i++)
+      if (strncasecmp(next.headers[i], "Authorization:", 14) != 0) kept[k++] = next.headers[i];
+    next.headers = kept;
+  }
+  char *url = cio__strdup(to);
+  if (!url) {
+    free(kept);
+    return -ENOMEM;
+  }
+  if (kept || next.headers != h->headers) { // the old list is not the new one's
+    free(h->headers);
+    h->headers = kept;
+  }
+  free(h->url);
+  h->url = url;
+  h->method = next_method;
+  h->o = next;
+  return 1;
+}
+
 int cio_http_request(cio_http_client *c, const char *method, const char *url,
                      const cio_http_request_opts *o, cio_http_response **out) {
   if (out) *out = NULL;
   if (!out) return -EINVAL;
-  struct request *r = NULL;
-  int rc = submit(c, "cio_http_request", method, url, o, false, false, &r);
-  if (rc < 0) return rc;
-  rc = await_request(r);
-  if (rc == 0) rc = result_code(r);
-  if (rc == 0) rc = make_response(r, out);
-  if (rc < 0) note_error(r, rc);
-  request_free(r); // done, or abandoned: curl closes a connection left half used
+  struct hop h = {.method = method};
+  int rc, left = -1; // (-1: the client's max_redirects)
+  for (;;) {
+    struct request *r = NULL;
+    rc = submit(c, "cio_http_request", h.method, h.url ? h.url : url, h.url ? &h.o : o, false,
+                false, left, &r);
+    if (rc < 0) break;
+    rc = await_request(r);
+    if (rc == 0) rc = result_code(r);
+    int next = rc == 0 ? follow_redirect(r, h.method, h.url ? &h.o : o, &h) : 0;
+    left = r->redirects_left - 1;
+    if (next < 0) rc = next;
+    if (rc == 0 && next == 0) rc = make_response(r, out);
+    if (rc < 0) note_error(r, rc);
+    request_free(r); // done, or abandoned: curl closes a connection left half used
+    if (rc < 0 || next == 0) break;
+  }
+  hop_free(&h);
   return rc;
 }
 
@@ -1204,21 +1315,33 @@ int cio_http_stream(cio_http_client *c, const char *method, const char *url,
                     const cio_http_request_opts *o, cio_http_response **out) {
   if (out) *out = NULL;
   if (!out) return -EINVAL;
-  struct request *r = NULL;
-  int rc = submit(c, "cio_http_stream", method, url, o, true, false, &r);
-  if (rc < 0) return rc;
-  rc = await_request(r);
-  if (rc == 0 && r->done) rc = result_code(r);
-  cio_http_response *resp = NULL;
-  if (rc == 0) rc = make_response(r, &resp);
-  if (rc < 0 || !resp) {
-    note_error(r, rc);
-    request_free(r);
-    return rc < 0 ? rc : -ENOMEM;
+  struct hop h = {.method = method};
+  int rc, left = -1;
+  for (;;) {
+    struct request *r = NULL;
+    rc = submit(c, "cio_http_stream", h.method, h.url ? h.url : url, h.url ? &h.o : o, true, false,
+                left, &r);
+    if (rc < 0) break;
+    rc = await_request(r);
+    if (rc == 0 && r->done) rc = result_code(r);
+    int next = rc == 0 ? follow_redirect(r, h.method, h.url ? &h.o : o, &h) : 0;
+    left = r->redirects_left - 1;
+    cio_http_response *resp = NULL;
+    if (next < 0) rc = next;
+    if (rc == 0 && next == 0) rc = make_response(r, &resp);
+    if (rc < 0 || next > 0 || !resp) {
+      if (rc < 0) note_error(r, rc);
+      request_free(r); // a redirect's body is not read: curl closes its connection
+      if (next > 0 && rc == 0) continue;
+      rc = rc < 0 ? rc : -ENOMEM;
+      break;
+    }
+    resp->stream = r;
+    *out = resp;
+    break;
   }
-  resp->stream = r;
-  *out = resp;
-  return 0;
+  hop_free(&h);
+  return rc;
 }
 
 // ---------------------------------------------------------------- uploads
@@ -1246,7 +1369,7 @@ int cio_http_upload_begin(cio_http_client *c, const char *method, const char *ur
   if (!out) return -EINVAL;
   cio_http_upload *up = cio__calloc(1, sizeof *up);
   if (!up) return -ENOMEM;
-  int rc = submit(c, "cio_http_upload_begin", method, url, o, false, true, &up->r);
+  int rc = submit(c, "cio_http_upload_begin", method, url, o, false, true, -1, &up->r);
   if (rc < 0) {
     free(up);
     return rc;

@@ -59,6 +59,13 @@ _Noreturn void test_skip(const char *reason);
       test_fail(__FILE__, __LINE__, "`%s` = %g not in [%g, %g]", #x, x_, a_, b_);                  \
   } while (0)
 
+#define ASSERT_STR_EQ(a, b)                                                                        \
+  do {                                                                                             \
+    const char *a_ = (a), *b_ = (b);                                                               \
+    if (strcmp(a_, b_) != 0)                                                                       \
+      test_fail(__FILE__, __LINE__, "`%s == %s` (\"%s\" vs \"%s\")", #a, #b, a_, b_);              \
+  } while (0)
+
 #define ASSERT_STR_CONTAINS(hay, needle)                                                           \
   do {                                                                                             \
     if (!strstr((hay), (needle)))                                                                  \
