@@ -222,6 +222,15 @@ static int basics_main(void *arg) {
               -EINVAL);
     ASSERT(r == NULL);
   }
+  // Two bodies: refused, not one silently dropped.
+  ASSERT_EQ(cio_http_request(c, "POST", u,
+                             &(cio_http_request_opts){.json = "{}", .body = "x", .body_len = 1},
+                             &r),
+            -EINVAL);
+  ASSERT_EQ(cio_http_request(c, "POST", u,
+                             &(cio_http_request_opts){.json = "{}", .body_file = "/etc/hostname"},
+                             &r),
+            -EINVAL);
   ASSERT_EQ(cio_http_request(c, "GET", u, &(cio_http_request_opts){.bearer = "t\r\nX: y"}, &r),
             -EINVAL);
   ASSERT_EQ(cio_http_request(c, "GET", u, &(cio_http_request_opts){.headers = tab}, &r), 0);
@@ -567,6 +576,7 @@ enum fault {
   FAULT_BIG_HEAD, // a header line of 200 KB
   FAULT_LATE,     // answers "ok", then 0.1 s later an answer to nothing ("stale")
   FAULT_LATE_408, // answers "ok", then 0.1 s later "408 Request Timeout", and closes
+  FAULT_TE_CL,    // a chunked body with a Content-Length too, keeps the connection open
 };
 
 #define FAULT_CONNS 256
@@ -636,6 +646,10 @@ static int fault_conn_main(void *arg) {
       ssize_t n;
       while ((n = cio_sock_read(fc->sock, b, sizeof b)) > 0) continue;
       break;
+    } else if (s->mode == FAULT_TE_CL) {
+      if ((rc = write_str(fc->sock, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                                    "Content-Length: 3\r\n\r\n2\r\nok\r\n0\r\n\r\n")) < 0)
+        break;
     } else if (s->mode == FAULT_GARBAGE) {
       if ((rc = write_str(fc->sock, "HELLO\r\n\r\n")) < 0) break;
     } else if (s->mode == FAULT_SHORT) {
@@ -783,6 +797,7 @@ static int faults_main(void *arg) {
       {FAULT_RESET, -ECONNRESET},         {FAULT_STALL, CIO_HTTP_READ_TIMEOUT},
       {FAULT_GARBAGE, CIO_HTTP_PROTOCOL}, {FAULT_SHORT, CIO_HTTP_PROTOCOL},
       {FAULT_CLOSE, CIO_HTTP_PROTOCOL},   {FAULT_BIG_HEAD, CIO_HTTP_PROTOCOL}, // not -ENOMEM
+      {FAULT_TE_CL, CIO_HTTP_PROTOCOL}, // framed two ways (RFC 9112 §6.3; h11 refuses it)
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     struct fault_srv *s = fault_start(cases[i].mode);
@@ -1896,6 +1911,16 @@ static int slow_lookup_main(void *arg) {
   double t0 = cio_now();
   ASSERT_EQ(cio_http_get(c, "http://slow.test:8/", &r), CIO_HTTP_CONNECT_TIMEOUT);
   ASSERT(cio_now() - t0 < 1.5);
+  // The lookup is the connect's time, not the pool's: a short pool timeout
+  // does not cut it (it gave CIO_HTTP_POOL_TIMEOUT).
+  cio_http_client *short_pool;
+  ASSERT_EQ(cio_http_client_new(
+                &short_pool, &(cio_http_client_opts){.pool_timeout = 0.2, .connect_timeout = 0.6}),
+            0);
+  t0 = cio_now();
+  ASSERT_EQ(cio_http_get(short_pool, "http://slow.test:8/", &r), CIO_HTTP_CONNECT_TIMEOUT);
+  ASSERT_BETWEEN(cio_now() - t0, 0.5, 1.9);
+  ASSERT_EQ(cio_http_client_close(short_pool), 0);
   cio_http_client *patient;
   ASSERT_EQ(cio_http_client_new(&patient, NULL), 0);
   cio_scope scope;

@@ -64,10 +64,10 @@ typedef struct cio_http_request_opts {
   size_t nquery;                     ///<   how many
   const void *body;                  ///< a body (copied before the call returns)...
   size_t body_len;                   ///<   its length
-  const char *json;                  ///< or a JSON text (Content-Type: application/json)
-  const char *body_file;             ///< or the contents of this regular file, read as it is sent
-  const char *bearer;                ///< "Authorization: Bearer " and this token
-  const char *user, *password;       ///< Authorization: Basic (both set)
+  const char *json; ///< or a JSON text (Content-Type: application/json); with a body too: -EINVAL
+  const char *body_file;       ///< or the contents of this regular file, read as it is sent
+  const char *bearer;          ///< "Authorization: Bearer " and this token
+  const char *user, *password; ///< Authorization: Basic (both set)
 } cio_http_request_opts;
 
 /// HTTP client failures, codes of their own like CIO_TLS_* (see cio.h);

@@ -121,7 +121,9 @@ struct request {
   int64_t start;              // when it was submitted
   int64_t progress;           // the last byte moved
   bool too_large, nomem;
-  bool bad_head;       // two Content-Length values that differ
+  bool bad_head;       // two Content-Length values that differ, or one with Transfer-Encoding
+  bool head_length;    //   the head being read has a Content-Length
+  bool head_coding;    //   and a Transfer-Encoding
   int connect_retries; // after an interrupted connect(2)
   char *body;          // the response body
   size_t len, cap;
@@ -580,16 +582,18 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg) {
   bool status_line = len >= 5 && memcmp(p, "HTTP/", 5) == 0;
   if (status_line) { // a redirect's or a 1xx's next answer
     r->hlen = 0;
-    r->head_ended = false;
+    r->head_ended = r->head_length = r->head_coding = false;
   } else if (r->head_ended) {
     return len; // a trailer field (after a chunked body): not one of the head's, as in httpx
   }
   bool empty = (len == 2 || len == 1) && (p[0] == '\r' || p[0] == '\n');
-  if (len > 15 && strncasecmp(p, "Content-Length:", 15) == 0 &&
-      !length_agrees(r, p + 15, len - 15)) {
-    r->bad_head = true; // which length frames the body? (RFC 9112 §6.3): the connection goes
-    return 0;
+  if (len > 15 && strncasecmp(p, "Content-Length:", 15) == 0) {
+    r->head_length = true;
+    if (!length_agrees(r, p + 15, len - 15)) r->bad_head = true;
   }
+  if (len > 18 && strncasecmp(p, "Transfer-Encoding:", 18) == 0) r->head_coding = true;
+  if (r->head_length && r->head_coding) r->bad_head = true; // (a server MUST NOT send both)
+  if (r->bad_head) return 0; // which length frames the body? (RFC 9112 §6.3): the connection goes
   if (!grow(&r->head, &r->hcap, r->hlen + len + 1)) {
     r->nomem = true;
     return 0;
@@ -623,6 +627,19 @@ static int on_close_socket(void *arg, curl_socket_t s) {
   cio_http_client *c = arg;
   if (s >= 0 && (size_t)s < c->nfds) c->fds[s] = 0;
   return close(s);
+}
+
+// curl starts a name lookup for a new connection: the request has its
+// place under the pool's limits, and the lookup counts as the connect's
+// time (curl's connect timeout covers it), as in httpx.
+static int on_resolver_start(void *resolver, void *reserved, void *arg) {
+  (void)resolver, (void)reserved;
+  struct request *r = arg;
+  if (!r->acquired) {
+    r->acquired = true;
+    phase_changed(r);
+  }
+  return 0;
 }
 
 // NOLINTNEXTLINE(readability-non-const-parameter): libcurl's callback type
@@ -746,6 +763,7 @@ static bool set_constant(cio_http_client *c, CURL *e) {
   SET(CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
   SET(CURLOPT_CLOSESOCKETDATA, c);
   SET(CURLOPT_PREREQFUNCTION, on_prereq);
+  SET(CURLOPT_RESOLVER_START_FUNCTION, on_resolver_start);
   SET(CURLOPT_XFERINFOFUNCTION, on_progress);
   SET(CURLOPT_NOPROGRESS, 0L);
   SET(CURLOPT_SHARE, c->share);
@@ -799,6 +817,7 @@ static int prepare(struct request *r, const char *method, const char *url,
   SET(CURLOPT_HEADERDATA, r);
   SET(CURLOPT_OPENSOCKETDATA, r);
   SET(CURLOPT_PREREQDATA, r);
+  SET(CURLOPT_RESOLVER_START_DATA, r);
   SET(CURLOPT_XFERINFODATA, r);
   SET(CURLOPT_MAXFILESIZE_LARGE, r->stream ? (curl_off_t)0 : (curl_off_t)r->c->max_body);
   SET(CURLOPT_HTTPGET, 1L); // GET, no body: forgets the last request's method
@@ -806,6 +825,7 @@ static int prepare(struct request *r, const char *method, const char *url,
   const void *body = o ? o->body : NULL;
   size_t body_len = o ? o->body_len : 0;
   if (o && o->json) {
+    if (body || body_len || o->body_file) return -EINVAL; // one body
     body = o->json;
     body_len = strlen(o->json);
   }
@@ -1111,7 +1131,8 @@ static void note_error(const struct request *r, int code) {
   bool ours = code >= CIO_HTTP_POOL_TIMEOUT && code <= CIO_HTTP_CONNECT_TIMEOUT && !r->done;
   const char *why = cio_strerror(code);
   if (r->bad_head)
-    why = "two Content-Length values that differ";
+    why = r->head_coding ? "Content-Length and Transfer-Encoding both (framed two ways)"
+                         : "two Content-Length values that differ";
   else if (!ours && r->errbuf[0])
     why = r->errbuf;
   else if (!ours && r->done && r->result != CURLE_OK)
