@@ -389,6 +389,8 @@ static int limits_main(void *arg) {
       {"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", "HTTP/1.1 501 "},
       {"GET / HTTP/1.1\nHost: a\n\n", "HTTP/1.1 400 "},
       {"GET / HTTP/3.0\r\nHost: a\r\n\r\n", "HTTP/1.1 505 "},
+      {"POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\nhi",
+       "HTTP/1.1 417 Expectation Failed"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     exchange(port, cases[i].req, strlen(cases[i].req), out, sizeof out, 0);
@@ -415,6 +417,12 @@ static int limits_main(void *arg) {
   }
   n += snprintf(big + n, sizeof big - (size_t)n, "0\r\n\r\n");
   exchange(port, big, (size_t)n, out, sizeof out, 0);
+  ASSERT_STR_CONTAINS(out, "HTTP/1.1 413 ");
+  // A chunk announced bigger than max_body: 413 at its size line, not 408
+  // after waiting for bytes that would be refused anyway.
+  const char *huge = "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "100000\r\nabc";
+  exchange(port, huge, strlen(huge), out, sizeof out, 0);
   ASSERT_STR_CONTAINS(out, "HTTP/1.1 413 ");
   // Slow loris: half a head, then nothing; dropped at the header timeout
   // (0.3 s here) while another client is served meanwhile.

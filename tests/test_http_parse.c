@@ -77,7 +77,10 @@ static const struct req_case cases_table[] = {
     {"GET / HTTP/1.9\r\nHost: a\r\n\r\n", 0},
     {"GET /s/a#frag HTTP/1.1\r\nHost: a\r\n\r\n", -CIO__HTTP_BAD}, // no fragment (§3.2)
     {"GET /\x80 HTTP/1.1\r\nHost: a\r\n\r\n", -CIO__HTTP_BAD},
-    {"GET / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n", -CIO__HTTP_BAD},
+    {"GET / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n", -CIO__HTTP_EXPECTATION_FAILED},
+    {"GET / HTTP/1.0\r\nExpect: 100-continue, x\r\n\r\n", -CIO__HTTP_EXPECTATION_FAILED},
+    // Malformed stays 400, whatever the Expect (the head is checked first).
+    {"GET / HTTP/1.1\r\nExpect: 200-ok\r\n\r\n", -CIO__HTTP_BAD},
     // Empty lines before the request line are skipped (RFC 9112 §2.2), any
     // number; a bare LF is not an empty line.
     {"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 0},
@@ -303,6 +306,22 @@ static const struct chunk_case chunk_cases[] = {
     {"5\nhello\r\n0\r\n\r\n", NULL, 0},
     {"fffffffffffffffff\r\n", NULL, 0},
     {"1\r\na\r\n0\r\nBad\x01: y\r\n\r\n", NULL, 0},
+    // Extensions in their grammar (RFC 9112 §7.1.1): blanks around ';' and
+    // '=', token and quoted values, names alone, blanks before the CR ...
+    {"3 ; a = b ;c;d=\"x\\\"y; z\" \r\nabc\r\n0;last\r\n\r\n", "abc", 0},
+    {"3 \r\nabc\r\n0\r\n\r\n", "abc", 0},
+    {"3;a\t=\t\"\"\r\nabc\r\n0\r\n\r\n", "abc", 0},
+    // ... and nothing else: text after the size, no name, no value, a
+    // value that is not a token, an unclosed quote, a control character.
+    {"5 xyz\r\nhello\r\n0\r\n\r\n", NULL, 0},
+    {"5;=\r\nhello\r\n0\r\n\r\n", NULL, 0},
+    {"5;\r\nhello\r\n0\r\n\r\n", NULL, 0},
+    {"5;a=\r\nhello\r\n0\r\n\r\n", NULL, 0},
+    {"5;a=b c\r\nhello\r\n0\r\n\r\n", NULL, 0},
+    {"5;a=(b)\r\nhello\r\n0\r\n\r\n", NULL, 0},
+    {"5;a=\"b\r\nhello\r\n0\r\n\r\n", NULL, 0},
+    {"5;a=\"b\x01\"\r\nhello\r\n0\r\n\r\n", NULL, 0},
+    {"5;a b\r\nhello\r\n0\r\n\r\n", NULL, 0},
 };
 
 static void chunked_decoder(void) {

@@ -140,7 +140,7 @@ static int fail(struct conn *c, cio_http_res *res, int status) {
 // in; before its first byte a kept-alive connection may idle for
 // idle_timeout.  Returns the head's length; 0 to close quietly (the client
 // left or idled out, or the server is closing); or -status to answer: 408,
-// 503 out of memory, or the parser's 400, 414, 431, 501, 505.
+// 503 out of memory, or the parser's 400, 414, 417, 431, 501, 505.
 static int read_head(struct conn *c, cio__http_request *h, double head_by) {
   struct http_server *srv = c->srv;
   cio__http_limits lim = {srv->opts.max_line, srv->opts.max_head, 0};
@@ -197,7 +197,9 @@ static int read_body(struct conn *c, const struct http_server *srv, const cio__h
         free(body);
         return 400;
       }
-      if (blen + len > max) {
+      // Too big already, or announced to be (a chunk's size is known at
+      // its size line: 413 then, not after waiting for its bytes).
+      if (blen + len > max || d.remaining > max - (blen + len)) {
         free(body);
         return 413;
       }

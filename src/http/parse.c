@@ -231,7 +231,7 @@ static int parse_head(const char *buf, size_t len, cio__http_request *r, size_t 
   const char *eol = memchr(p, '\r', (size_t)(stop - p));
   int rc = parse_request_line(p, eol, r);
   if (rc < 0 || (rc = parse_target(r)) < 0) return rc;
-  bool close = false, keep = false, seen_chunked = false, seen_te = false;
+  bool close = false, keep = false, seen_chunked = false, seen_te = false, expect_other = false;
   int hosts = 0;
   for (p = eol + 2; p < stop; p = eol + 2) {
     eol = memchr(p, '\r', (size_t)(stop - p));
@@ -254,14 +254,17 @@ static int parse_head(const char *buf, size_t len, cio__http_request *r, size_t 
     } else if (slice_is(h->name, "connection")) {
       parse_connection(h->value, &close, &keep);
     } else if (slice_is(h->name, "expect")) {
-      if (!slice_is(h->value, "100-continue")) return -CIO__HTTP_BAD; // 417 in spirit
-      // RFC 9110 §10.1.1: an HTTP/1.0 client cannot have asked for it.
-      r->expect_continue = r->minor == 1;
+      // RFC 9110 §10.1.1: 100-continue is the only expectation; an HTTP/1.0
+      // client cannot have asked for it.  Any other: 417, once the head is
+      // known to be well-formed.
+      expect_other |= !slice_is(h->value, "100-continue");
+      r->expect_continue = r->minor == 1 && !expect_other;
     }
   }
   if (seen_te && (!r->chunked || r->content_length >= 0 || r->minor == 0)) return -CIO__HTTP_BAD;
   // Missing: only HTTP/1.1 must have one.  Repeated: 400 for any version.
   if (hosts > 1 || (r->minor == 1 && hosts != 1)) return -CIO__HTTP_BAD;
+  if (expect_other) return -CIO__HTTP_EXPECTATION_FAILED;
   r->keep_alive = r->minor == 1 ? !close : keep && !close;
   return (int)end;
 }
@@ -290,7 +293,6 @@ const cio__http_slice *cio__http_header_get(const cio__http_request *r, const ch
 
 enum {
   SIZE,       // hex digits of the chunk size
-  EXT,        // ";ext" after the size, up to CR
   SIZE_LF,    // LF after the size line
   DATA,       // chunk payload
   DATA_CR,    // CR after the payload
@@ -300,6 +302,17 @@ enum {
   TRAILER_LF, // LF ending a trailer line
   END_LF,     // LF of the final empty line
   DONE,
+  // The extensions after a size (RFC 9112 §7.1.1), in their grammar:
+  // *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ), blanks
+  // before the CR allowed (as h11 and Go allow them).
+  EXT_BWS,      // blanks after the size or a value: ';' or CR next
+  EXT_NAME0,    // after ';': blanks, then a name's first byte
+  EXT_NAME,     // in a name (a token)
+  EXT_NAME_BWS, // blanks after a name: '=', ';' or CR next
+  EXT_VAL0,     // after '=': blanks, then a token or a quoted string
+  EXT_TOKEN,    // in a token value
+  EXT_QUOTED,   // in a quoted value
+  EXT_PAIR,     // after a backslash in a quoted value
 };
 
 #define MAX_TRAILER 8192            // a size line's extensions; the trailers
@@ -321,6 +334,31 @@ static int hex(char c) {
   return -1;
 }
 
+static bool blank(char c) { return c == ' ' || c == '\t'; }
+
+// The state after byte c of a size line's extensions in state `st`, SIZE_LF
+// at its CR, or -1 where the grammar has no place for c.
+static int ext_next(int st, char c) {
+  unsigned char u = (unsigned char)c;
+  bool tchar = cio__http_is_tchar(u);
+  switch (st) {
+  case EXT_NAME0: return blank(c) ? EXT_NAME0 : tchar ? EXT_NAME : -1;
+  case EXT_VAL0: return blank(c) ? EXT_VAL0 : c == '"' ? EXT_QUOTED : tchar ? EXT_TOKEN : -1;
+  case EXT_QUOTED: // qdtext, a quoted pair, or the end
+    if (c == '"') return EXT_BWS;
+    if (c == '\\') return EXT_PAIR;
+    return c == '\t' || (u >= 0x20 && u != 0x7f) ? EXT_QUOTED : -1;
+  case EXT_PAIR: return c == '\t' || (u >= 0x20 && u != 0x7f) ? EXT_QUOTED : -1;
+  default: // EXT_NAME, EXT_TOKEN, EXT_BWS, EXT_NAME_BWS
+    if (tchar && (st == EXT_NAME || st == EXT_TOKEN)) return st;
+    if (blank(c)) return st == EXT_NAME || st == EXT_NAME_BWS ? EXT_NAME_BWS : EXT_BWS;
+    if (c == ';') return EXT_NAME0;
+    if (c == '\r') return SIZE_LF;
+    if (c == '=' && (st == EXT_NAME || st == EXT_NAME_BWS)) return EXT_VAL0;
+    return -1;
+  }
+}
+
 int cio__http_chunked_decode(cio__http_chunked *d, char *buf, size_t *len, size_t *used) {
   size_t in = 0, out = 0, n = *len;
   while (in < n && d->state != DONE) {
@@ -336,24 +374,22 @@ int cio__http_chunked_decode(cio__http_chunked *d, char *buf, size_t *len, size_
         break;
       }
       if (!d->digits) return -CIO__HTTP_BAD; // a size line without a size
-      if (c == ';' || c == ' ' || c == '\t') {
-        d->state = EXT;
-        d->trailer = 0; // the limit is per size line (and on all of them: ext_total)
-      } else if (c == '\r') {
+      if (c == '\r') {
         d->state = SIZE_LF;
         in++;
+      } else if (c == ';' || blank(c)) {
+        d->state = EXT_BWS;
+        d->trailer = 0; // the limit is per size line (and on all of them: ext_total)
       } else {
         return -CIO__HTTP_BAD;
       }
       break;
     }
-    case EXT:        // the rest of a size line, and a trailer line: text up
-    case TRAILER_IN: // to its CR, with no control character in it
+    case TRAILER_IN: // a trailer line: text up to its CR, no control character in it
       if (c == '\r') {
-        d->state = d->state == EXT ? SIZE_LF : TRAILER_LF;
-      } else if (((unsigned char)c < ' ' && c != '\t') || ++d->trailer > MAX_TRAILER ||
-                 (d->state == EXT && ++d->ext_total > MAX_EXT_TOTAL)) {
-        return -CIO__HTTP_BAD; // a control character, or extensions and trailers too long
+        d->state = TRAILER_LF;
+      } else if (((unsigned char)c < ' ' && c != '\t') || ++d->trailer > MAX_TRAILER) {
+        return -CIO__HTTP_BAD; // a control character, or trailers too long
       }
       in++;
       break;
@@ -385,6 +421,15 @@ int cio__http_chunked_decode(cio__http_chunked *d, char *buf, size_t *len, size_
       }
       d->state = TRAILER_IN;
       break;
+    default: { // the extensions
+      int next = ext_next(d->state, c);
+      if (next < 0) return -CIO__HTTP_BAD;
+      if (next != SIZE_LF && (++d->trailer > MAX_TRAILER || ++d->ext_total > MAX_EXT_TOTAL))
+        return -CIO__HTTP_BAD; // too long on this line, or in all
+      d->state = next;
+      in++;
+      break;
+    }
     }
   }
   *len = out;

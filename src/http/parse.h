@@ -29,11 +29,12 @@ static inline bool cio__http_field_value_ok(const char *v) {
 }
 
 // Errors, each the status a server answers with.
-#define CIO__HTTP_BAD 400             // malformed
-#define CIO__HTTP_URI_TOO_LONG 414    // request line over the limit
-#define CIO__HTTP_HEAD_TOO_LARGE 431  // header block or count over the limit
-#define CIO__HTTP_NOT_IMPLEMENTED 501 // a transfer coding other than chunked
-#define CIO__HTTP_VERSION 505         // not HTTP/1.0 or 1.1
+#define CIO__HTTP_BAD 400                // malformed
+#define CIO__HTTP_URI_TOO_LONG 414       // request line over the limit
+#define CIO__HTTP_EXPECTATION_FAILED 417 // an Expect other than 100-continue
+#define CIO__HTTP_HEAD_TOO_LARGE 431     // header block or count over the limit
+#define CIO__HTTP_NOT_IMPLEMENTED 501    // a transfer coding other than chunked
+#define CIO__HTTP_VERSION 505            // not HTTP/1.0 or 1.1
 
 #define CIO__HTTP_MAX_HEADERS 64
 
