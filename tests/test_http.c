@@ -1848,6 +1848,55 @@ static int linger_main(void *arg) {
 }
 static void lingering_close_keeps_an_early_413(void) { ASSERT_EQ(cio_run(linger_main, NULL), 0); }
 
+// A lingering close does not hold a graceful close for its grace: a client
+// that read its 413 and goes on sending (never closing) is dropped about
+// LINGER_QUIET (2 s) after the close begins, not at the end of a 30 s
+// grace (it was: the close took the whole grace).
+static bool trickle_stop;
+static int trickle(void *arg) {
+  cio_sock *s = arg;
+  char junk[100] = {0};
+  while (!trickle_stop && cio_sock_write(s, junk, sizeof junk) >= 0)
+    if (cio_sleep(0.1) < 0) break;
+  return 0;
+}
+
+static int linger_close_main(void *arg) {
+  (void)arg;
+  cio_http_app *app;
+  char port[8];
+  cio_server *srv = start(&app, port, 5.0); // max_body 1000
+  cio_sock *s;
+  ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", port), 0);
+  const char *head = "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n";
+  ASSERT_EQ(cio_sock_write(s, head, strlen(head)), (ssize_t)strlen(head));
+  char out[2048] = "";
+  size_t got = 0;
+  while (!strstr(out, "\r\n\r\n") && got < sizeof out - 1) { // the 413's head
+    ssize_t n = cio_sock_read(s, out + got, sizeof out - 1 - got);
+    ASSERT(n > 0);
+    got += (size_t)n;
+    out[got] = '\0';
+  }
+  ASSERT_STR_CONTAINS(out, "HTTP/1.1 413 ");
+  trickle_stop = false;
+  cio_task *t = cio_spawn(trickle, s);
+  ASSERT_EQ(cio_sleep(0.3), 0); // lingering now, the client still sending
+  double t0 = cio_now();
+  ASSERT_EQ(cio_server_close(srv, 30), 0);
+  double took = cio_now() - t0;
+  printf("  the close took %.2f s with a lingering client\n", took);
+  ASSERT_BETWEEN(took, 0, 10);
+  trickle_stop = true;
+  ASSERT_EQ(cio_join(t), 0);
+  ASSERT_EQ(cio_sock_close(s), 0);
+  cio_http_app_free(app);
+  return 0;
+}
+static void lingering_close_ends_with_the_server(void) {
+  ASSERT_EQ(cio_run(linger_close_main, NULL), 0);
+}
+
 // Middleware runs around the answers the server gives itself once it has a
 // request line: 413 (before the body), 408 (a slow body), 400 (bad chunked
 // coding); it can read the request and change the answer.
@@ -2377,6 +2426,7 @@ static const test_case cases[] = {
     {"send_timeout_resets_a_client_that_never_reads", send_timeout_resets_a_client_that_never_reads,
      0},
     {"lingering_close_keeps_an_early_413", lingering_close_keeps_an_early_413, 60},
+    {"lingering_close_ends_with_the_server", lingering_close_ends_with_the_server, 60},
     {"middleware_sees_the_servers_own_answers", middleware_sees_the_servers_own_answers, 0},
     {"middleware_without_an_answer_gets_a_500", middleware_without_an_answer_gets_a_500, 0},
     {"every_allocation_failure_answers_503_or_closes",

@@ -80,7 +80,8 @@ static void set_busy(struct conn *c, bool busy) {
 void cio__http_closing(void *arg, double grace) {
   struct http_server *srv = arg;
   srv->draining = true;
-  srv->abort_at = cio_now() + grace;
+  srv->drain_at = cio_now();
+  srv->abort_at = srv->drain_at + grace;
   close_idle(srv);
 }
 
@@ -282,12 +283,17 @@ static void answer_hung_up(struct conn *c, cio_http_res *res, bool head_only) {
 }
 
 // Shuts down the sending side, then drops what the client still sends (see
-// LINGER_TIME), so that it reads the answer before any reset.
+// LINGER_TIME), so that it reads the answer before any reset.  A closing
+// server does not wait for it past LINGER_QUIET after the close began:
+// the client had that long to read its answer (a client that kept
+// sending held the close for its whole grace).
 static void linger_close(struct conn *c) {
   cio__stream_goodbye(c->conn); // TLS: close_notify before the FIN
   if (cio_sock_shutdown(c->sock, SHUT_WR) < 0) return;
   double end = cio_now() + LINGER_TIME;
   for (size_t dropped = 0; dropped < LINGER_MAX;) {
+    const struct http_server *srv = c->srv;
+    if (srv->draining && srv->drain_at + LINGER_QUIET < end) end = srv->drain_at + LINGER_QUIET;
     double quiet = cio_now() + LINGER_QUIET;
     cio_scope scope;
     (void)cio_timeout_at_begin(&scope, quiet < end ? quiet : end);

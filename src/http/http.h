@@ -73,7 +73,8 @@ struct http_server {
   struct conn *conns;       // connections being served
   size_t busy;              // of them, how many are inside a request
   bool draining;            // closing: finish each request, then close its connection
-  double abort_at;          // once draining: when the close cancels what is left (cio_now())
+  double drain_at;          // once draining: when it began (cio_now())
+  double abort_at;          //   and when the close cancels what is left
 };
 
 // Something the app owns and frees with itself (a static mount, the CORS
