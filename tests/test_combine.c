@@ -453,6 +453,38 @@ static void as_completed_overall_timeout(void) {
   ASSERT_EQ(cio_run(as_completed_timeout_main, NULL), 0);
 }
 
+// Interrupted (its task cancelled, or a scope of the caller's run out), a
+// call ends and the iteration goes on, as an interrupted await of asyncio's
+// as_completed: the next call waits again, completions still come in
+// order.  Between two calls a completion never wakes the task from a wait
+// of another kind (a sleep between two calls returned early, with 0: the
+// watch woke whatever the task was parked in).  end() leaves no waiter.
+static int as_completed_interrupted_main(void *arg) {
+  (void)arg;
+  struct job j[2] = {{.delay = 0.1, .outcome = 1}, {.delay = 0.3, .outcome = 2}};
+  cio_task *t[2] = {start(&j[0]), start(&j[1])}, *done = t[0];
+  cio_as_completed *it;
+  ASSERT_EQ(cio_as_completed_begin(&it, t, 2, CIO_FOREVER), 0);
+  cio_scope scope;
+  ASSERT_EQ(cio_timeout_begin(&scope, 0.02), 0);
+  ASSERT_EQ(cio_as_completed_next(it, &done), -ETIMEDOUT);
+  ASSERT_EQ(cio_scope_end(&scope), -ETIMEDOUT);
+  ASSERT(done == NULL);
+  ASSERT_EQ(cio_as_completed_next(it, &done), 1); // goes on
+  ASSERT_EQ(cio_join(done), 1);
+  double t0 = cio_now();
+  ASSERT_EQ(cio_sleep(0.4), 0); // the second finishes meanwhile, at 0.3 s
+  ASSERT_BETWEEN(cio_now() - t0, 0.39, 5);
+  ASSERT_EQ(cio_as_completed_next(it, &done), 1);
+  ASSERT_EQ(cio_join(done), 2);
+  ASSERT_EQ(cio_as_completed_next(it, &done), 0);
+  ASSERT_EQ(cio_as_completed_end(it), 0);
+  return 0;
+}
+static void as_completed_interrupted_goes_on(void) {
+  ASSERT_EQ(cio_run(as_completed_interrupted_main, NULL), 0);
+}
+
 struct iterate {
   cio_task *t[2]; // watched
   int rc;         // what next() returned
@@ -463,11 +495,9 @@ static int iterate_fn(void *arg) {
   ASSERT_EQ(cio_as_completed_begin(&it, s->t, 2, CIO_FOREVER), 0);
   cio_task *done;
   s->rc = cio_as_completed_next(it, &done);
-  // Interrupted: no waiter is left on the watched tasks, even before end().
-  ASSERT(cio__waitq_empty(&s->t[0]->done_waiters));
+  ASSERT_EQ(cio_as_completed_end(it), 0);
+  ASSERT(cio__waitq_empty(&s->t[0]->done_waiters)); // end() left no waiter
   ASSERT(cio__waitq_empty(&s->t[1]->done_waiters));
-  ASSERT_EQ(cio_as_completed_next(it, &done), -ECANCELED);
-  cio_as_completed_end(it);
   return s->rc;
 }
 static int as_completed_cancel_main(void *arg) {
@@ -478,6 +508,7 @@ static int as_completed_cancel_main(void *arg) {
   ASSERT_EQ(cio_sleep(0.02), 0);
   cio_cancel(outer);
   ASSERT_EQ(cio_join(outer), -ECANCELED);
+  ASSERT_EQ(s.rc, -ECANCELED);
   ASSERT(cio__waitq_empty(&s.t[0]->done_waiters));
   for (int i = 0; i < 2; i++) cio_cancel(s.t[i]);
   ASSERT_EQ(cio_gather(s.t, 2, NULL, 0), -ECANCELED);
@@ -877,6 +908,7 @@ static const test_case cases[] = {
     {"as_completed_in_completion_order", as_completed_in_completion_order, 0},
     {"as_completed_overall_timeout", as_completed_overall_timeout, 0},
     {"as_completed_cancelled_leaves_no_waiter", as_completed_cancelled_leaves_no_waiter, 0},
+    {"as_completed_interrupted_goes_on", as_completed_interrupted_goes_on, 0},
     {"group_waits_for_all", group_waits_for_all, 0},
     {"group_failure_cancels_siblings_reports_all", group_failure_cancels_siblings_reports_all, 0},
     {"cancelling_owner_cancels_group", cancelling_owner_cancels_group, 0},

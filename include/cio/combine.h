@@ -89,8 +89,10 @@ int cio_as_completed_begin(cio_as_completed **it, cio_task **tasks, size_t n, do
 /// handed out; -ETIMEDOUT once the overall timeout has passed, with *task one
 /// of the tasks still running (each remaining task is reported this way
 /// once, then 0); -ECANCELED / -ETIMEDOUT (with *task NULL) if the caller was
-/// cancelled or its own scope expired, after which the iterator watches
-/// nothing and only cio_as_completed_end() is left to call.
+/// cancelled or its own scope expired: that call ends, the iteration does
+/// not (a later call waits again, as after an interrupted await of asyncio's
+/// as_completed).  Between calls, a completion never wakes the task from
+/// another wait.
 CIO_AWAIT int cio_as_completed_next(cio_as_completed *it, cio_task **task);
 
 /// Stops watching and frees the iterator.  Tasks not handed out are still the

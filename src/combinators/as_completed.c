@@ -17,7 +17,6 @@ struct cio_as_completed {
   size_t handed;    // completions handed out so far
   int64_t deadline; // end of the whole iteration
   bool timed_out;   // the deadline passed: report the rest as timed out
-  bool stopped;     // watching nothing any more (caller interrupted)
   size_t next_late; // scan position over tasks for timed-out reports
   bool *handed_out; // per task: already handed out (used after the timeout)
 };
@@ -64,7 +63,6 @@ int cio_as_completed_next(cio_as_completed *it, cio_task **task) {
   if (!task) return -EINVAL;
   *task = NULL;
   cio__watch *w = &it->watch;
-  if (it->stopped) return -ECANCELED;
   if (it->timed_out) return report_late(it, task);
   if (it->handed == w->n) return 0;
   while (it->handed == w->ndone) {
@@ -76,11 +74,10 @@ int cio_as_completed_next(cio_as_completed *it, cio_task **task) {
       it->timed_out = true;
       return report_late(it, task);
     }
-    if (rc < 0) {
-      cio__watch_detach(w); // no waiter stays registered
-      it->stopped = true;
-      return rc;
-    }
+    // Cancelled, or a timeout scope of the caller's ran out: this call
+    // ends, the iteration does not (as an interrupted await of asyncio's
+    // as_completed); the next call goes on waiting.
+    if (rc < 0) return rc;
   }
   *task = w->tasks[w->order[it->handed++]];
   return 1;

@@ -13,7 +13,7 @@ static void on_done(cio__waiter *waiter, void *from) {
   (void)from;
   cio__watch *w = waiter->data;
   w->order[w->ndone++] = (size_t)(waiter - w->waiters);
-  cio__wake(w->L, w->owner, 0);
+  if (w->parked) cio__wake(w->L, w->owner, 0);
 }
 
 static int check(cio__loop *L, cio_task **tasks, size_t n, const char *fn) {
@@ -126,6 +126,7 @@ int cio__watch_start(cio__watch *w, cio__loop *L, cio_task **tasks, size_t n, co
   w->tasks = tasks;
   w->n = n;
   w->ndone = 0;
+  w->parked = false;
   if (storage_get(w, n) < 0) return -ENOMEM;
   for (size_t i = 0; i < n; i++) {
     cio__waiter *waiter = &w->waiters[i];
@@ -155,7 +156,11 @@ void cio__watch_stop(cio__watch *w) {
 
 int cio__watch_park(cio__watch *w, size_t seen, int64_t deadline, const char *what) {
   if (w->ndone > seen) return 0;
-  return cio__park(w->L, deadline, what);
+  w->owner = w->L->current;
+  w->parked = true;
+  int rc = cio__park(w->L, deadline, what);
+  w->parked = false;
+  return rc;
 }
 
 void cio__watch_cancel_rest(cio__watch *w) {

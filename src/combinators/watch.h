@@ -16,7 +16,8 @@
 
 typedef struct cio__watch {
   cio__loop *L;                                  // the loop
-  cio_task *owner;                               // the watching task, woken on each completion
+  cio_task *owner;                               // the watching task, woken on a completion
+  bool parked;                                   //   only while parked in cio__watch_park()
   cio_task **tasks;                              // the watched tasks' handles (the caller's array)
   size_t n;                                      // how many
   cio__waiter *waiters;                          // one per task
@@ -42,9 +43,12 @@ void cio__watch_detach(cio__watch *w);
 // Stops watching: unlinks every waiter still registered, frees storage.
 void cio__watch_stop(cio__watch *w);
 
-// Parks the owner until another task finishes, the deadline passes or the
-// owner is cancelled; returns cio__park()'s code.  Returns 0 at once if a
-// completion is already unread (ndone > seen).
+// Parks the calling task (the owner from then on) until another task
+// finishes, the deadline passes or it is cancelled; returns cio__park()'s
+// code.  Returns 0 at once if a completion is already unread (ndone >
+// seen).  A completion wakes the owner only while it is parked here: a
+// watch kept between calls (as_completed) never cuts short a wait of
+// another kind (a sleep between two cio_as_completed_next() returned early).
 int cio__watch_park(cio__watch *w, size_t seen, int64_t deadline, const char *what);
 
 // The spare buffer kept for the next large watch on this thread, and how
