@@ -342,6 +342,7 @@ int cio_scope_end(cio_scope *scope);
 
 /// The process pool's (<cio/procpool.h>).
 #define CIO_PROC_WORKER_DIED (-3401) ///< the worker running the job crashed or exited
+#define CIO_PROC_POOL_BROKEN (-3402) ///< the pool's zygote is gone: no worker can be started
 /// The range the process pool's codes are in.
 #define CIO_PROC_FIRST (-3401)
 #define CIO_PROC_LAST (-3499)

@@ -37,6 +37,7 @@ const char *cio_strerror(int code) {
   case CIO_HTTP_TOO_MANY_REDIRECTS: return "too many HTTP redirects";
   case CIO_HTTP_BODY_TOO_LARGE: return "HTTP response body too large";
   case CIO_PROC_WORKER_DIED: return "the worker process died during the job";
+  case CIO_PROC_POOL_BROKEN: return "the process pool is broken: its zygote is gone";
   case CIO_PG_ERROR: return "PostgreSQL error (see its SQLSTATE)";
   case CIO_PG_CONNECT: return "could not connect to PostgreSQL";
   case CIO_PG_CONN_LOST: return "PostgreSQL connection lost";

@@ -71,6 +71,16 @@ static int my_pid(const void *in, size_t len, void **out, size_t *out_len) {
   return 0;
 }
 
+static int parent_pid(const void *in, size_t len, void **out, size_t *out_len) {
+  (void)in, (void)len;
+  pid_t *p = malloc(sizeof *p);
+  if (!p) return -ENOMEM;
+  *p = getppid(); // the zygote
+  *out = p;
+  *out_len = sizeof *p;
+  return 0;
+}
+
 static int echo(const void *in, size_t len, void **out, size_t *out_len) {
   *out = len ? malloc(len) : NULL;
   if (len && !*out) return -ENOMEM;
@@ -90,8 +100,9 @@ static int priority(const void *in, size_t len, void **out, size_t *out_len) {
 }
 
 static const cio_procpool_fn_entry fns[] = {
-    {"priority", priority}, {"square", square}, {"refuses", refuses}, {"crashes", crashes},
-    {"spin", spin},         {"pid", my_pid},    {"echo", echo},       {0},
+    {"priority", priority}, {"square", square},     {"refuses", refuses},
+    {"crashes", crashes},   {"spin", spin},         {"pid", my_pid},
+    {"echo", echo},         {"parent", parent_pid}, {0},
 };
 
 static cio_procpool *pool;
@@ -241,6 +252,57 @@ static int dying_main(void *arg) {
 static void dead_workers_are_replaced(void) {
   pool = new_pool(1);
   ASSERT_EQ(cio_run(dying_main, NULL), 0);
+  ASSERT_EQ(cio_procpool_free(pool), 0);
+}
+
+// The zygote and the workers ignore what a signal to the process group
+// brings (systemd's SIGTERM at stop, a hangup): the parent decides, and
+// they die with it.  A zygote killed all the same (SIGKILL) cannot be
+// replaced from a threaded parent: every job then fails with
+// CIO_PROC_POOL_BROKEN, at once (it was -EPIPE, from each attempt).
+static pid_t pid_from(const char *fn) {
+  void *out;
+  size_t n;
+  ASSERT_EQ(cio_procpool_run(pool, fn, NULL, 0, &out, &n), 0);
+  pid_t pid;
+  ASSERT_EQ(n, sizeof pid);
+  memcpy(&pid, out, sizeof pid);
+  free(out);
+  return pid;
+}
+
+static int zygote_main(void *arg) {
+  (void)arg;
+  pid_t zygote = pid_from("parent"), worker = pid_from("pid");
+  ASSERT_EQ(zygote == getpid(), 0);
+  for (int sig = 0; sig < 2; sig++) {
+    ASSERT_EQ(kill(zygote, sig ? SIGHUP : SIGTERM), 0);
+    ASSERT_EQ(kill(worker, sig ? SIGHUP : SIGTERM), 0);
+  }
+  ASSERT_EQ(cio_sleep(0.2), 0);
+  int64_t r;
+  ASSERT_EQ(run_int("square", 7, &r), 0);
+  ASSERT_EQ(r, 49);
+  ASSERT_EQ(pid_from("pid"), worker); // the same worker
+  ASSERT_EQ(cio_procpool_replaced(pool), 0);
+  ASSERT_EQ(kill(zygote, SIGKILL), 0);
+  int rc = 0;
+  for (int i = 0; i < 300 && rc != CIO_PROC_POOL_BROKEN; i++) { // until the workers are gone
+    rc = run_int("square", 2, &r);
+    ASSERT(rc == 0 || rc == CIO_PROC_WORKER_DIED || rc == CIO_PROC_POOL_BROKEN);
+    if (rc != CIO_PROC_POOL_BROKEN) ASSERT_EQ(cio_sleep(0.01), 0);
+  }
+  ASSERT_EQ(rc, CIO_PROC_POOL_BROKEN);
+  double t0 = cio_now();
+  for (int i = 0; i < 10; i++) ASSERT_EQ(run_int("square", 2, &r), CIO_PROC_POOL_BROKEN);
+  ASSERT(cio_now() - t0 < 1.0);
+  ASSERT(strstr(cio_strerror(CIO_PROC_POOL_BROKEN), "zygote"));
+  return 0;
+}
+
+static void a_lost_zygote_breaks_the_pool_clearly(void) {
+  pool = new_pool(2);
+  ASSERT_EQ(cio_run(zygote_main, NULL), 0);
   ASSERT_EQ(cio_procpool_free(pool), 0);
 }
 
@@ -424,6 +486,7 @@ static void misuse_is_refused(void) {
 static const test_case cases[] = {
     {"results_come_back", results_come_back, 60},
     {"dead_workers_are_replaced", dead_workers_are_replaced, 60},
+    {"a_lost_zygote_breaks_the_pool_clearly", a_lost_zygote_breaks_the_pool_clearly, 60},
     {"cancelled_jobs_kill_their_worker", cancelled_jobs_kill_their_worker, 60},
     {"the_loop_stays_responsive", the_loop_stays_responsive, 60},
     {"two_loops_at_once_never_share_a_job", two_loops_at_once_never_share_a_job, 120},

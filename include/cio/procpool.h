@@ -19,8 +19,12 @@
 /// program has one thread; the zygote forks each worker (and each
 /// replacement later), so no worker is forked from a threaded process.  A
 /// worker reads a job from its socket, runs the function and writes the
-/// result back.  Workers ignore SIGINT (Ctrl-C is the parent's to handle)
-/// and die with the zygote, which dies with the parent.
+/// result back.  The zygote and the workers ignore SIGINT, SIGTERM and
+/// SIGHUP (what a signal to the process group brings, from Ctrl-C,
+/// systemd's stop or a hangup, is the parent's to act on) and die with
+/// the parent.  A zygote killed anyway (SIGKILL) takes its workers with it
+/// and cannot be replaced from a threaded parent: the pool is then broken,
+/// and every job fails with CIO_PROC_POOL_BROKEN.
 #ifndef CIO_PROCPOOL_H
 #define CIO_PROCPOOL_H
 
@@ -72,7 +76,8 @@ int cio_procpool_new(cio_procpool **out, const cio_procpool_opts *opts);
 /// exited during the job; it is replaced), -ECANCELED / -ETIMEDOUT (the
 /// caller was cancelled or timed out: a job already sent is abandoned and
 /// its worker killed and replaced, so no result arrives late and no CPU is
-/// spent on it), -EXDEV (the pool is in use by another loop's tasks), or
+/// spent on it), -EXDEV (the pool is in use by another loop's tasks),
+/// CIO_PROC_POOL_BROKEN (the zygote is gone: at once, from then on), or
 /// -errno from replacing a worker.  Usable from the tasks of one loop at
 /// a time.
 CIO_AWAIT int cio_procpool_run(cio_procpool *pool, const char *name, const void *in, size_t len,

@@ -63,6 +63,7 @@ struct cio_procpool {
   size_t max_message;                 // a job's input or output limit
   int nworkers;                       // how many
   int replaced;                       // workers replaced so far
+  bool broken;                        // the zygote is gone: no worker can be started
   struct worker workers[MAX_WORKERS]; // (nworkers used)
   pthread_mutex_t owner_lock;         // guards owner and in_flight (loops on other threads)
   pthread_t owner;                    // the thread whose loop's tasks have jobs in flight
@@ -168,6 +169,12 @@ static _Noreturn void worker_main(int fd, const cio_procpool_fn_entry *fns, size
 // socket.  Ends when the parent closes ctl.
 static _Noreturn void zygote_main(int ctl, const cio_procpool_fn_entry *fns, size_t max) {
   signal(SIGCHLD, SIG_IGN); // workers are reaped by the kernel
+  // A signal to the process group (Ctrl-C, systemd's stop, a hangup) is
+  // the parent's to act on: the zygote and the workers (who inherit this)
+  // go on until the parent goes, and die with it (PR_SET_PDEATHSIG).
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
   for (;;) {
     char c;
     ssize_t r = recv(ctl, &c, 1, 0);
@@ -211,13 +218,22 @@ static _Noreturn void zygote_main(int ctl, const cio_procpool_fn_entry *fns, siz
   }
 }
 
-// Asks the zygote for a worker into w.  Blocks.  Returns 0 or -errno.
+// The zygote is gone (killed: it ignores the group's SIGINT, SIGTERM and
+// SIGHUP), and its workers with it.  Nothing can start a new one from the
+// parent, which has threads now: the pool stays broken.
+static int pool_broken(cio_procpool *p) {
+  p->broken = true;
+  return CIO_PROC_POOL_BROKEN;
+}
+
+// Asks the zygote for a worker into w.  Blocks.  Returns 0,
+// CIO_PROC_POOL_BROKEN or -errno.
 static int spawn_worker(cio_procpool *p, struct worker *w) {
   char c = 's';
   ssize_t r;
   do r = send(p->ctl, &c, 1, MSG_NOSIGNAL);
   while (r < 0 && errno == EINTR);
-  if (r != 1) return -EPIPE;
+  if (r != 1) return pool_broken(p);
   int32_t answer;
   struct iovec iov = {&answer, sizeof answer};
   union {
@@ -228,7 +244,7 @@ static int spawn_worker(cio_procpool *p, struct worker *w) {
       .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
   do r = recvmsg(p->ctl, &msg, MSG_CMSG_CLOEXEC);
   while (r < 0 && errno == EINTR);
-  if (r != (ssize_t)sizeof answer) return -EPIPE;
+  if (r != (ssize_t)sizeof answer) return pool_broken(p);
   if (answer < 0) return answer;
   struct cmsghdr *h = CMSG_FIRSTHDR(&msg);
   if (!h || h->cmsg_type != SCM_RIGHTS) return -EPROTO;
@@ -278,7 +294,6 @@ int cio_procpool_new(cio_procpool **out, const cio_procpool_opts *opts) {
   if (p->zygote == 0) {
     close(pair[0]);
     prctl(PR_SET_PDEATHSIG, SIGKILL); // with the parent
-    signal(SIGINT, SIG_IGN);          // Ctrl-C is the parent's (workers inherit this)
     if (opts->nice) (void)setpriority(PRIO_PROCESS, 0, getpriority(PRIO_PROCESS, 0) + opts->nice);
     size_t max = p->max_message;
     free(p); // the parent's record: the zygote and its workers never use it
@@ -466,6 +481,7 @@ int cio_procpool_run(cio_procpool *p, const char *name, const void *in, size_t l
   *out_len = 0;
   if (!cio_loop_current()) return -EPERM;
   if (strlen(name) > 255 || len > p->max_message) return strlen(name) > 255 ? -EINVAL : -EMSGSIZE;
+  if (p->broken) return CIO_PROC_POOL_BROKEN;
   // One thread's loop at a time: jobs in flight pin it.
   int rc = claim(p);
   if (rc < 0) return rc;
