@@ -783,8 +783,21 @@ static int json_main(void *arg) {
       {"{\"a\": 40, \"b\": 2, \"name\": \"q\\\"\u00e9\\n\"}",
        "{\"sum\":42,\"echo\":\"q\\\"\u00e9\\n\"}"}, // escaped again on the way out
       {"{\"a\": 1,", "\"type\":\"json_invalid\",\"loc\":[\"body\","},
-      {"{\"name\": \"\xff\xfe\"}", "HTTP/1.1 422 "}, // invalid UTF-8 refused
-      {"{\"a\": 1, \"a\": 2}", "HTTP/1.1 422 "},     // duplicate keys refused
+      // Read as Python's json.loads reads it: not UTF-8 is FastAPI's 400;
+      // the last duplicate key wins; \u0000 is kept; any value at the top;
+      // too deep is 400; an integer beyond 64 bits and 1e400 (Python's
+      // inf) cannot be held: json_invalid, in Jansson's words, at the
+      // position Jansson stopped.
+      {"{\"name\": \"\xff\xfe\"}", "HTTP/1.1 400 "},
+      {"{\"a\": 1, \"a\": 40, \"b\": 2}", "{\"sum\":42,"},
+      {"{\"a\": 99999999999999999999, \"b\": 2}", "\"ctx\":{\"error\":\"too big integer"},
+      {"{\"name\": \"x\\u0000y\"}", "{\"sum\":0,\"echo\":\"x\\u0000y\"}"},
+      {"5", "{\"sum\":0,\"echo\":null}"},
+      {"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+       "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+       "There was an error parsing the body"},
+      {"{\"a\": 1e400}", "\"loc\":[\"body\",11],\"msg\":\"JSON decode "
+                         "error\",\"input\":{},\"ctx\":{\"error\":\"real number overflow"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     int n =

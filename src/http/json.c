@@ -17,18 +17,16 @@ int cio_http_body_json(cio_http_req *req, cio_http_res *res, json_t **out) {
   if (!req || !res || !out) return -EINVAL;
   size_t len;
   const char *body = cio_http_body(req, &len);
+  size_t pos = 0;
+  const char *why = "Expecting value"; // no body at all: Python's json.loads(b"")
+  int rc = body ? cio__http_json_parse(body, len, false, out, &pos, &why) : -EINVAL;
+  if (rc == 0) return 0;
   *out = NULL;
-  if (body && !cio__json_depth_ok(body, len)) { // beyond what a task's stack parses
+  if (rc == -EBADMSG) { // not UTF-8, or nested too deep
     cio_http_json(res, 400, "{\"detail\":\"There was an error parsing the body\"}");
     return -EINVAL;
   }
-  json_error_t err;
-  *out = body ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &err) : NULL;
-  if (*out) return 0;
-  // FastAPI's json_invalid: where and why in Python's words.
-  size_t pos = 0;
-  const char *why = "Expecting value";
-  if (body && !cio__json_check(body, len, &pos, &why)) why = err.text; // Python would take it
+  // FastAPI's json_invalid: where and why, in Python's words.
   struct cio__jtext j = cio__jt_new(160);
   char at[24];
   snprintf(at, sizeof at, "%zu", pos);

@@ -124,6 +124,20 @@ bool cio__http_have_json(void);
 // Appends v as Python's json.dumps writes it for FastAPI (compact, floats
 // as repr, objects in their order).
 void cio__json_dump(struct cio__jtext *j, const json_t *v);
+
+// Parses a request body's JSON text as Python's json.loads takes it: a
+// UTF-8 BOM skipped, any value at the top, \u0000 in strings, the last of
+// duplicate keys; with `big_as_real`, a text with an integer beyond 64
+// bits is read again with every number a real (else that integer stops
+// it: a reader of json_integer_value() would get 0 for the others).
+// Returns 0
+// and *out (owned; JSON null too); -EBADMSG for text that is not UTF-8 or
+// nests deeper than CIO__JSON_MAX_DEPTH (FastAPI's 400); -EINVAL with
+// *pos (characters) and *why where it stops parsing, in Python's words
+// when Python fails there too, else in Jansson's (1e400, a lone
+// surrogate: Python takes them, cio cannot hold them).
+int cio__http_json_parse(const char *body, size_t len, bool big_as_real, json_t **out, size_t *pos,
+                         const char **why);
 #endif
 
 // json_check.h: cio__json_depth_ok, cio__json_check.

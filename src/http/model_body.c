@@ -382,6 +382,37 @@ static bool utf8_valid(const unsigned char *s, size_t n) {
   return true;
 }
 
+int cio__http_json_parse(const char *body, size_t len, bool big_as_real, json_t **out, size_t *pos,
+                         const char **why) {
+  *out = NULL;
+  *pos = 0;
+  *why = NULL;
+  // Python's json.loads(bytes) takes a UTF-8 BOM; text that is not UTF-8
+  // fails to decode, which FastAPI answers 400.
+  if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) body += 3, len -= 3;
+  // Not UTF-8, or nested beyond what a task's stack parses (Python's json
+  // module fails too, deeper): FastAPI's 400.
+  if (!utf8_valid((const unsigned char *)body, len) || !cio__json_depth_ok(body, len))
+    return -EBADMSG;
+  json_error_t jerr;
+  json_t *v = json_loadb(body, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+  bool python_fails = !v && cio__json_check(body, len, pos, why);
+  // An integer beyond 64 bits, which Python reads: as a float (a float
+  // field takes it; an int field then refuses it as too large).
+  if (!v && !python_fails && big_as_real)
+    v = json_loadb(body, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &jerr);
+  if (!v && !python_fails) { // Python would take it (1e400, a lone surrogate): Jansson's words
+    static _Thread_local char text[JSON_ERROR_TEXT_LENGTH];
+    snprintf(text, sizeof text, "%s", jerr.text);
+    *why = text;
+    *pos = 0;
+    for (size_t i = 0; i < (size_t)jerr.position && i < len; i++) // characters, as Python counts
+      *pos += ((unsigned char)body[i] & 0xC0) != 0x80;
+  }
+  *out = v;
+  return v ? 0 : -EINVAL;
+}
+
 int cio__http_body_read(cio_http_req *req, struct errs *e, struct body_in *in) {
   in->kind = BODY_NONE;
   in->json = NULL;
@@ -393,24 +424,12 @@ int cio__http_body_read(cio_http_req *req, struct errs *e, struct body_in *in) {
     in->kind = BODY_BYTES;
     return 0;
   }
-  // Python's json.loads(bytes) takes a UTF-8 BOM; text that is not UTF-8
-  // fails to decode, which FastAPI answers 400.
-  if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) body += 3, len -= 3;
-  // Not UTF-8, or nested beyond what a task's stack parses (Python's json
-  // module fails too, deeper): FastAPI's 400.
-  if (!utf8_valid((const unsigned char *)body, len) || !cio__json_depth_ok(body, len))
-    return -EBADMSG;
-  json_error_t jerr;
-  json_t *v = json_loadb(body, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+  json_t *v = NULL;
   size_t pos = 0;
   const char *why = NULL;
-  bool python_fails = !v && cio__json_check(body, len, &pos, &why);
-  // An integer beyond 64 bits, which Python reads: as a float (a float
-  // field takes it; an int field then refuses it as too large).
-  if (!v && !python_fails)
-    v = json_loadb(body, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &jerr);
+  int rc = cio__http_json_parse(body, len, true, &v, &pos, &why);
+  if (rc == -EBADMSG) return rc;
   if (!v) {
-    if (!why) why = jerr.text; // (Python would take it: NaN, Infinity)
     struct cio__jtext ctx = cio__jt_new(96);
     cio__jt_lit(&ctx, "{\"error\":");
     cio__jt_str(&ctx, why, strlen(why));
