@@ -220,6 +220,10 @@ static void loc_write(struct cio__jtext *j, const struct loc *at) {
 
 void cio__http_err_add(struct errs *e, const char *type, const struct loc *at, const char *msg,
                        const char *input, size_t input_len, const char *ctx) {
+  if (e->n >= CIO__HTTP_MAX_ERRORS) {
+    e->n++;
+    return;
+  }
   cio__jt_lit(&e->j, e->n++ ? ",{\"type\":" : "{\"detail\":[{\"type\":");
   cio__jt_str(&e->j, type, strlen(type));
   cio__jt_lit(&e->j, ",\"loc\":");

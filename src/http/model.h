@@ -67,9 +67,12 @@ struct loc {
 };
 
 // The 422 list being built: "{"detail":[" then one item per error.
+// A 422's errors: at most CIO__HTTP_MAX_ERRORS are listed (pydantic lists
+// them all: a 1 MiB body of bad list items answered about 50 MiB).
+#define CIO__HTTP_MAX_ERRORS 100
 struct errs {
   struct cio__jtext j; // the text
-  int n;               // errors so far
+  int n;               // errors so far (listed or not)
 };
 
 // Compiles decl into *out (fields checked as cio_http_route_decl says).
