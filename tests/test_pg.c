@@ -1280,6 +1280,29 @@ static int pool_reset_pipelined_body(void *arg) {
   ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
   ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c), 0);
   clean_session(c); // prepared again under new names
+  // The same through a batch.
+  cio_pg_batch_item drop = {.sql = "DEALLOCATE ALL"};
+  ASSERT_EQ(cio_pg_batch(c, &drop, 1), 0);
+  cio_pg_result_free(drop.result);
+  dirty_session(c);
+  ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+  ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c), 0);
+  clean_session(c);
+  // Where cio cannot see it (inside a DO block), the reset fails: the
+  // connection is given up with its error (the statement ran too, in the
+  // previous user's session), and the pool connects again.
+  dirty_session(c);
+  exec_ok(c, "DO $$ BEGIN EXECUTE 'DEALLOCATE ALL'; END $$");
+  ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+  ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c), 0);
+  cio_pg_param one = {CIO_PG_T_INT4, .i = 1};
+  r = NULL;
+  ASSERT_EQ(cio_pg_query(c, LEFTOVERS, &one, 1, &r), CIO_PG_CONN_LOST);
+  ASSERT(r == NULL);
+  ASSERT(strcmp(cio_pg_sqlstate(c), "26000") == 0);
+  ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
+  ASSERT_EQ(cio_pg_pool_acquire(pool, 1, &c), 0);
+  clean_session(c);
   ASSERT_EQ(cio_pg_pool_release(pool, c), 0);
   ASSERT_EQ(cio_pg_pool_close(pool), 0);
   return 0;

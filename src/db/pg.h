@@ -64,6 +64,8 @@ struct cio_pg {
   bool reset_pending;             // its pool reset was sent, its answer not read yet
   bool reset_owed;                // the pool's reset (CIO__PG_RESET_SQL) is due before its next
                                   //   statement, and not sent yet
+  bool reset_prepared;            // the reset's statements are prepared (pg_query.c)
+  uint64_t reset_generation;      //   under names of this generation
   bool last_plain;                // the last result read had a plain tag (cio__pg_stmt.plain)
   bool last_rollback;         // the last result read was tagged ROLLBACK (a COMMIT that was not)
   double opened_at;           // cio_now() when connected
@@ -88,6 +90,10 @@ int cio__pg_params_encode(const cio_pg_param *params, size_t n, cio__pg_params *
 cio_pg_result *cio__pg_result_wrap(PGresult *res);
 
 // pg_conn.c
+// Notes a result's command tag: a DEALLOCATE or DISCARD ALL may have
+// dropped the pool reset's prepared statements, which are then prepared
+// again, under new names, with the next reset.
+void cio__pg_saw_tag(cio_pg *c, const char *tag);
 // Records the failure of `res` (SQLSTATE and message) or of the connection.
 int cio__pg_fail(cio_pg *c, const PGresult *res);
 // Records a failure the server did not report as one (SQLSTATE `state`,

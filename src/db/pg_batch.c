@@ -57,6 +57,7 @@ static int read_item(cio_pg *c, cio_pg_batch_item *item) {
     if (rc < 0) return rc;
     if (!res) return 0;
     ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_COMMAND_OK) cio__pg_saw_tag(c, PQcmdStatus(res));
     if ((st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) && !item->result) {
       if (!(item->result = cio__pg_result_wrap(res))) {
         PQclear(res);

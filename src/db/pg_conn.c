@@ -422,6 +422,13 @@ static bool plain_tag(const char *tag) {
   return false;
 }
 
+void cio__pg_saw_tag(cio_pg *c, const char *tag) {
+  if (tag[0] != 'D' || (strncmp(tag, "DEALLOCATE", 10) != 0 && strcmp(tag, "DISCARD ALL") != 0))
+    return;
+  c->reset_prepared = false;
+  c->reset_generation++; // (one of the old names may still be taken)
+}
+
 int cio__pg_collect(cio_pg *c, PGresult **rows, int64_t *affected) {
   int first = 0;
   c->last_plain = c->last_rollback = false;
@@ -443,6 +450,7 @@ int cio__pg_collect(cio_pg *c, PGresult **rows, int64_t *affected) {
       }
       /* fall through */
     case PGRES_COMMAND_OK:
+      cio__pg_saw_tag(c, PQcmdStatus(res ? res : kept));
       c->last_plain = plain_tag(PQcmdStatus(res ? res : kept));
       c->last_rollback = strcmp(PQcmdStatus(res ? res : kept), "ROLLBACK") == 0;
       if (affected && res)

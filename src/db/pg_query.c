@@ -166,13 +166,15 @@ static int send_query(cio_pg *c, const char *sql, const cio__pg_params *p, bool 
 }
 
 // The pool's reset (CIO__PG_RESET_SQL) statement by statement, for a
-// pipeline (the extended protocol takes one statement per message), and the
-// command tag each must answer.  RESET ALL comes first, so that nothing
-// after it runs under the previous user's settings; the statements are
-// unnamed, so that nothing the previous user did (DEALLOCATE ALL, a
-// statement prepared under some name) can take one's place or make it
-// missing; the function is schema-qualified, so no function of theirs
-// shadows it.
+// pipeline (the extended protocol takes one statement per message): each
+// prepared once per connection (named "cio_reset_<generation>_<i>"; parsing
+// them for each reset cost a third of the server's time at 10 tasks), and
+// the command tag its run must answer.  RESET ALL comes first; the
+// function is schema-qualified, so no function of the previous user's
+// shadows it.  The tags are checked, so that a statement of that name
+// prepared by someone else is never taken for the reset; a DEALLOCATE or
+// DISCARD ALL seen in a result (cio__pg_saw_tag), and any failure, makes
+// the next preparation take a new generation of names.
 static const struct {
   const char *sql, *tag;
 } reset_statements[] = {
@@ -186,16 +188,17 @@ static const struct {
 // Awaits: the results of the reset's statements in a pipeline, up to and
 // with their Sync.  Returns 0, 1 if one of them failed or was not what it
 // should be, or the connection's failure.
-static int reset_results(cio_pg *c) {
+static int reset_results(cio_pg *c, bool prepare) {
   int failed = 0;
-  for (size_t i = 0; i < NRESET; i++) {
+  for (size_t i = 0; i < NRESET * (prepare ? 2 : 1); i++) {
+    bool run = !prepare || i >= NRESET;
     PGresult *res;
     int rc = cio__pg_next_result(c, &res);
     if (rc < 0) return rc;
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (res && st == PGRES_FATAL_ERROR && !failed) (void)cio__pg_fail(c, res); // says why
     if ((st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) ||
-        strcmp(PQcmdStatus(res), reset_statements[i].tag) != 0)
+        strcmp(PQcmdStatus(res), run ? reset_statements[i % NRESET].tag : "") != 0)
       failed = 1;
     PQclear(res);
     if (!c->pq) return CIO_PG_CONN_LOST;
@@ -229,25 +232,34 @@ int cio__pg_reset_now(cio_pg *c) {
 // transaction thus starts under the defaults the reset restored (a
 // previous user's default_transaction_read_only or isolation level does
 // not reach it), and the query failing leaves the reset done.  The server
-// runs the query even if the reset failed, which takes a broken server or
-// connection (nothing the previous user can do makes these statements
-// fail); the caller then gets CIO_PG_CONN_LOST and the connection is given
-// up, whatever the query did.  Only for statements whose last run on this
-// connection was a SELECT or DML (s->plain), which run in a pipeline as
-// they would alone.  Returns as run().
+// runs the query even if the reset failed: a broken server, or the reset's
+// statements deallocated where cio could not see it (EXECUTE in a DO
+// block).  The caller then gets CIO_PG_CONN_LOST with the reset's error,
+// and the connection is given up, whatever the query did.  Only for
+// statements whose last run on this connection was a SELECT or DML
+// (s->plain), which run in a pipeline as they would alone.  Returns as
+// run().
 static int run_with_reset(cio_pg *c, const cio__pg_stmt *s, const cio__pg_params *p,
                           PGresult **rows, int64_t *affected) {
   if (!PQenterPipelineMode(c->pq)) return cio__pg_fail_conn(c, CIO_PG_PROTOCOL);
+  bool prepare = !c->reset_prepared;
   int ok = 1;
+  char name[NRESET][40];
+  for (size_t i = 0; i < NRESET; i++)
+    snprintf(name[i], sizeof name[i], "cio_reset_%" PRIu64 "_%zu", c->reset_generation, i);
+  for (size_t i = 0; ok && prepare && i < NRESET; i++)
+    ok = PQsendPrepare(c->pq, name[i], reset_statements[i].sql, 0, NULL);
   for (size_t i = 0; ok && i < NRESET; i++)
-    ok = PQsendQueryParams(c->pq, reset_statements[i].sql, 0, NULL, NULL, NULL, NULL, 0);
+    ok = PQsendQueryPrepared(c->pq, name[i], 0, NULL, NULL, NULL, 0);
   ok = ok && PQpipelineSync(c->pq);
   ok = ok && PQsendQueryPrepared(c->pq, s->name, p->n, p->values, p->lengths, p->formats, 1);
   ok = ok && PQpipelineSync(c->pq);
   int rc = ok ? cio__pg_flush(c) : cio__pg_fail_conn(c, CIO_PG_CONN_LOST);
-  if (rc == 0) rc = reset_results(c);
+  if (rc == 0) rc = reset_results(c, prepare);
   bool reset_failed = rc == 1;
-  cio__pg_failure why = {0}; // the reset's failure, kept over the query's
+  c->reset_prepared = rc == 0 && !reset_failed;
+  if (!c->reset_prepared) c->reset_generation++; // whatever the old names hold now
+  cio__pg_failure why = {0};                     // the reset's failure, kept over the query's
   if (reset_failed) {
     rc = 0;
     cio__pg_failure_keep(c, &why);
