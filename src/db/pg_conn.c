@@ -371,6 +371,7 @@ int cio__pg_flush(cio_pg *c) {
 }
 
 int cio__pg_next_result(cio_pg *c, PGresult **out) {
+  *out = NULL; // (also on failure: a caller may PQclear it)
   int rc = await_result(c);
   if (rc < 0) {
     if (interrupted(rc)) (void)cio__pg_recover(c);

@@ -205,7 +205,7 @@ static int reset_results(cio_pg *c, bool prepare) {
     if (res && (rc = cio__pg_next_result(c, &res)) < 0) return rc; // the NULL that ends it
     PQclear(res);
   }
-  PGresult *sync;
+  PGresult *sync = NULL;
   int rc = cio__pg_next_result(c, &sync);
   if (rc == 0 && (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC))
     rc =
