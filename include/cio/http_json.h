@@ -18,7 +18,7 @@ extern "C" {
 
 /// Parses the request body as JSON, as FastAPI's json.loads takes it (the
 /// same reading as a declared model's body): any value at the top, a UTF-8
-/// BOM skipped, \u0000 in strings, the last of duplicate keys.  Returns 0
+/// BOM skipped, NUL (\\u0000) in strings, the last of duplicate keys.  Returns 0
 /// and *out (the caller json_decref()s it; JSON null is a value), or
 /// -EINVAL after answering 422 in FastAPI's shape ({"detail":[{"type":
 /// "json_invalid","loc":["body",pos], ...}]}, also for an integer beyond
