@@ -136,7 +136,9 @@ void cio__loop_pass(cio__loop *L, int64_t timeout_ns) {
   // (The caller found nothing ready, but a timer can come due between its
   // look and ours; with no other timer left the poll would wait forever.)
   if (L->ready_len) timeout_ns = 0;
-  if (timeout_ns != 0 || L->watched) {
+  bool look = timeout_ns != 0 ||
+              (L->watched && cio__loop_now(L) - L->polled_at >= CIO__POLL_GAP_NS);
+  if (look) {
     if (L->timers.live) {
       int64_t until = cio__timers_next(&L->timers) - cio__loop_now(L);
       if (until < 0) until = 0;
@@ -146,7 +148,8 @@ void cio__loop_pass(cio__loop *L, int64_t timeout_ns) {
     poll_events(L, timeout_ns);
     if (L->debug) atomic_store_explicit(&L->polling, false, memory_order_relaxed);
     L->now_valid = false;
-    if (L->timers.live) cio__timers_run(&L->timers, cio__loop_now(L), L->timer_fired);
+    L->polled_at = cio__loop_now(L);
+    if (L->timers.live) cio__timers_run(&L->timers, L->polled_at, L->timer_fired);
   }
   if (posted || atomic_load_explicit(&L->post_pending, memory_order_acquire)) run_posts(L);
   if (atomic_load_explicit(&L->hook_pending, memory_order_acquire)) run_hooks(L);

@@ -119,6 +119,7 @@ typedef struct cio_loop {
   bool debug;                              // debug mode
   int64_t spin_max;               // busy-poll at most this long before sleeping (ns; 0: never)
   int64_t spin_window;            // how long the next sleep is preceded by polling (ns)
+  int64_t polled_at;              // when the descriptors were last looked at (ns)
   atomic_uint_fast64_t beat;      // debug: bumped at every await (the watchdog watches it)
   atomic_bool polling;            // debug: the loop sleeps in the poller (not blocked)
   struct cio__watchdog *watchdog; // debug: the watchdog, or NULL
