@@ -136,8 +136,8 @@ void cio__loop_pass(cio__loop *L, int64_t timeout_ns) {
   // (The caller found nothing ready, but a timer can come due between its
   // look and ours; with no other timer left the poll would wait forever.)
   if (L->ready_len) timeout_ns = 0;
-  bool look = timeout_ns != 0 ||
-              (L->watched && cio__loop_now(L) - L->polled_at >= CIO__POLL_GAP_NS);
+  bool look =
+      timeout_ns != 0 || (L->watched && cio__loop_now(L) - L->polled_at >= CIO__POLL_GAP_NS);
   if (look) {
     if (L->timers.live) {
       int64_t until = cio__timers_next(&L->timers) - cio__loop_now(L);
