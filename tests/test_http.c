@@ -341,7 +341,8 @@ static int behaviour_main(void *arg) {
   // A client that half-closes after its request (HTTP/1.0 style, `nc -N`)
   // still gets the answer of a handler that finishes, then the close; one
   // whose handler awaits gets it cancelled (as a client that left) and no
-  // answer.
+  // answer.  (Whether the answer says Connection: close depends on whether
+  // the server saw the FIN before answering: both are right.)
   const char *hello1 = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
   ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", port), 0);
   ASSERT_EQ(cio_sock_write(s, hello1, strlen(hello1)), (ssize_t)strlen(hello1));
@@ -351,8 +352,8 @@ static int behaviour_main(void *arg) {
   out[n] = 0;
   ASSERT_EQ(r, 0); // then closed
   ASSERT_STR_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
-  ASSERT_STR_CONTAINS(out, "Connection: close\r\n");
   ASSERT_STR_CONTAINS(out, "\r\n\r\n{\"message\":\"Hello\"}");
+  ASSERT(!strstr(strstr(out, "HTTP/1.1 ") + 1, "HTTP/1.1 ")); // one answer
   cio_sock_close(s);
   slow_cancelled = 0;
   ASSERT_EQ(cio_tcp_connect(&s, "127.0.0.1", port), 0);
