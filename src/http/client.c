@@ -1307,28 +1307,47 @@ static int follow_redirect(struct request *r, const char *method, const cio_http
   return 1;
 }
 
-int cio_http_request(cio_http_client *c, const char *method, const char *url,
-                     const cio_http_request_opts *o, cio_http_response **out) {
-  if (out) *out = NULL;
-  if (!out) return -EINVAL;
+// Awaits: the request, and each redirect cio follows (see above), until
+// an answer stands: the whole transfer, or for a stream its head.  Returns
+// 0 and *out (the caller frees it with request_free()), or a negative code
+// (nothing left behind).  `fn` names the public call.
+static int request_following(cio_http_client *c, const char *fn, const char *method,
+                             const char *url, const cio_http_request_opts *o, bool stream,
+                             struct request **out) {
   struct hop h = {.method = method};
   int rc, left = -1; // (-1: the client's max_redirects)
   for (;;) {
     struct request *r = NULL;
-    rc = submit(c, "cio_http_request", h.method, h.url ? h.url : url, h.url ? &h.o : o, false,
-                false, left, &r);
+    const cio_http_request_opts *ho = h.url ? &h.o : o;
+    rc = submit(c, fn, h.method, h.url ? h.url : url, ho, stream, false, left, &r);
     if (rc < 0) break;
     rc = await_request(r);
-    if (rc == 0) rc = result_code(r);
-    int next = rc == 0 ? follow_redirect(r, h.method, h.url ? &h.o : o, &h) : 0;
+    if (rc == 0 && r->done) rc = result_code(r);
+    int next = rc == 0 ? follow_redirect(r, h.method, ho, &h) : 0;
     left = r->redirects_left - 1;
     if (next < 0) rc = next;
-    if (rc == 0 && next == 0) rc = make_response(r, out);
+    if (rc == 0 && next == 0) {
+      *out = r;
+      break;
+    }
     if (rc < 0) note_error(r, rc);
-    request_free(r); // done, or abandoned: curl closes a connection left half used
-    if (rc < 0 || next == 0) break;
+    request_free(r); // abandoned, or a redirect not read: curl closes a connection left half used
+    if (rc < 0) break;
   }
   hop_free(&h);
+  return rc;
+}
+
+int cio_http_request(cio_http_client *c, const char *method, const char *url,
+                     const cio_http_request_opts *o, cio_http_response **out) {
+  if (out) *out = NULL;
+  if (!out) return -EINVAL;
+  struct request *r = NULL;
+  int rc = request_following(c, "cio_http_request", method, url, o, false, &r);
+  if (rc < 0) return rc;
+  rc = make_response(r, out);
+  if (rc < 0) note_error(r, rc);
+  request_free(r); // done
   return rc;
 }
 
@@ -1336,33 +1355,19 @@ int cio_http_stream(cio_http_client *c, const char *method, const char *url,
                     const cio_http_request_opts *o, cio_http_response **out) {
   if (out) *out = NULL;
   if (!out) return -EINVAL;
-  struct hop h = {.method = method};
-  int rc, left = -1;
-  for (;;) {
-    struct request *r = NULL;
-    rc = submit(c, "cio_http_stream", h.method, h.url ? h.url : url, h.url ? &h.o : o, true, false,
-                left, &r);
-    if (rc < 0) break;
-    rc = await_request(r);
-    if (rc == 0 && r->done) rc = result_code(r);
-    int next = rc == 0 ? follow_redirect(r, h.method, h.url ? &h.o : o, &h) : 0;
-    left = r->redirects_left - 1;
-    cio_http_response *resp = NULL;
-    if (next < 0) rc = next;
-    if (rc == 0 && next == 0) rc = make_response(r, &resp);
-    if (rc < 0 || next > 0 || !resp) {
-      if (rc < 0) note_error(r, rc);
-      request_free(r); // a redirect's body is not read: curl closes its connection
-      if (next > 0 && rc == 0) continue;
-      rc = rc < 0 ? rc : -ENOMEM;
-      break;
-    }
-    resp->stream = r;
-    *out = resp;
-    break;
+  struct request *r = NULL;
+  int rc = request_following(c, "cio_http_stream", method, url, o, true, &r);
+  if (rc < 0) return rc;
+  cio_http_response *resp = NULL;
+  rc = make_response(r, &resp);
+  if (rc < 0 || !resp) {
+    note_error(r, rc < 0 ? rc : -ENOMEM);
+    request_free(r);
+    return rc < 0 ? rc : -ENOMEM;
   }
-  hop_free(&h);
-  return rc;
+  resp->stream = r;
+  *out = resp;
+  return 0;
 }
 
 // ---------------------------------------------------------------- uploads
