@@ -174,6 +174,24 @@ static void check_child(const char *name, const fd_set_snapshot *before) {
 #endif
 }
 
+// Prints where a stuck case is (every thread's stack, through gdb if this
+// machine has it), so that a hang in CI says where it hung.
+static void show_stuck(pid_t pid) {
+  if (access("/usr/bin/gdb", X_OK) != 0) {
+    printf("(no gdb here: no stack of the stuck case)\n");
+    return;
+  }
+  char cmd[256];
+  snprintf(cmd, sizeof cmd,
+           "timeout 60 /usr/bin/gdb -p %d -batch -nx -ex 'thread apply all bt' 2>&1 "
+           "| grep -E '^(#|Thread)' | head -n 60",
+           (int)pid);
+  printf("the stuck case's stacks:\n");
+  fflush(stdout);
+  if (system(cmd) != 0) printf("(gdb failed)\n");
+  fflush(stdout);
+}
+
 // Waits for child `pid` at most limit_s seconds from t0, then kills it.
 // Returns its wait status, or -1 if it had to be killed.
 static int wait_child(pid_t pid, double t0, double limit_s) {
@@ -182,6 +200,7 @@ static int wait_child(pid_t pid, double t0, double limit_s) {
     pid_t r = waitpid(pid, &status, WNOHANG);
     if (r == pid) return status;
     if (now_s() - t0 > limit_s) {
+      show_stuck(pid);
       kill(pid, SIGKILL);
       waitpid(pid, &status, 0);
       return -1;
