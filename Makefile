@@ -139,9 +139,9 @@ fuzz:
 	@for t in fuzz_http fuzz_http_server; do \
 	  build-fuzz/fuzz/$$t -artifact_prefix=build-fuzz/ $(FUZZ_REGRESSION) >build-fuzz/regression.log 2>&1 \
 	    || { tail -n 30 build-fuzz/regression.log; echo "a regression input fails $$t again"; exit 1; }; done
-	@echo "-- the request parser and chunked decoder, $(FUZZ_SECONDS) s"
+	@echo "-- the request and response parsers and the chunked decoder, $(FUZZ_SECONDS) s"
 	@build-fuzz/fuzz/fuzz_http -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
-	  -artifact_prefix=fuzz/crashes/ build-fuzz/corpus fuzz/corpus/http >build-fuzz/parser.log 2>&1; \
+	  -artifact_prefix=fuzz/crashes/ build-fuzz/corpus fuzz/corpus/http fuzz/corpus/http_client >build-fuzz/parser.log 2>&1; \
 	  rc=$$?; tail -n 12 build-fuzz/parser.log; [ $$rc = 0 ] || $(FUZZ_FOUND)
 	@echo "-- the whole server over a loopback connection, $(FUZZ_SECONDS) s"
 	@build-fuzz/fuzz/fuzz_http_server -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=30 \

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 //
-// libFuzzer target for the HTTP request parser and the chunked decoder:
-// any input must be parsed without a crash, a read outside the buffer, or a
-// result that contradicts itself (a head longer than the input, a body
-// decoded to more bytes than it had, a path or authority outside the
-// target, a decoded path longer than the encoded one or not UTF-8).
+// libFuzzer target for the HTTP request parser, the response parser and
+// the chunked decoder: any input must be parsed without a crash, a read
+// outside the buffer, or a result that contradicts itself (a head longer
+// than the input, a body decoded to more bytes than it had, a path or
+// authority outside the target, a decoded path longer than the encoded one
+// or not UTF-8, a response head complete in fewer bytes than it has, or read
+// otherwise a second time).
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,33 @@ static int inside(cio__http_slice s, const cio__http_request *r) {
          (s.n == 1 && s.p[0] == '/'); // "http://h" has the path "/"
 }
 
+// The response parser on its own exact-size copy (it writes obs-folds).
+static void check_response(const uint8_t *data, size_t size) {
+  char *buf = malloc(size ? size : 1);
+  memcpy(buf, data, size);
+  cio__http_response_head r;
+  cio__http_limits lim = {.max_line = 1024, .max_head = 4096, .max_headers = 16};
+  int head = cio__http_parse_response(buf, size, &r, &lim);
+  if (head > (int)size) abort();
+  if (head > 0) {
+    if (r.status < 100 || r.status > 999 || r.nheaders > 16) abort();
+    for (size_t i = 0; i < r.nheaders; i++)
+      if (r.headers[i].name.p < buf || r.headers[i].value.p + r.headers[i].value.n > buf + size)
+        abort();
+    if (r.chunked && r.content_length >= 0) abort();
+    int status = r.status;
+    bool chunked = r.chunked, keep = r.keep_alive;
+    int64_t length = r.content_length;
+    // Read again (its folds now blanks): the same head.  One byte short:
+    // not complete.
+    if (cio__http_parse_response(buf, size, &r, &lim) != head || r.status != status ||
+        r.chunked != chunked || r.keep_alive != keep || r.content_length != length)
+      abort();
+    if (cio__http_parse_response(buf, (size_t)head - 1, &r, &lim) > 0) abort();
+  }
+  free(buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   // An exact-size copy, so ASan sees any read past the end.
   char *buf = malloc(size ? size : 1);
@@ -65,6 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (rc >= 0 && (len > size - (size_t)head || used > size - (size_t)head)) abort();
     }
   }
+  check_response(data, size);
   // Percent-decoding of any bytes (raw ones above 0x7f too: U+FFFD can
   // then take 3 bytes for 1, so the room is 3 per input byte).
   char *text = malloc(3 * size + 1);

@@ -2,8 +2,8 @@
 //
 // The HTTP request parser: an RFC 9112 edge-case table (including the
 // request-smuggling disguises), each case parsed whole, split at every byte,
-// and placed right before an unmapped page; and the chunked decoder, fed
-// whole and one byte at a time.
+// and placed right before an unmapped page; the chunked decoder, fed whole
+// and one byte at a time; and the response parser, tabled the same way.
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -31,6 +31,8 @@ static const struct req_case cases_table[] = {
     {"GET / HTTP/1.1\nHost: a\n\n", -CIO__HTTP_BAD},
     {"GET / HTTP/1.1\r\nHost: a\n\r\n", -CIO__HTTP_BAD},
     {"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", -CIO__HTTP_BAD},
+    // A bare CR ending the request line once hid the byte after it.
+    {"GET / HTTP/1.1\rXHost: a\r\n\r\n", -CIO__HTTP_BAD},
     // Field syntax.
     {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", -CIO__HTTP_BAD},
     {"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n folded\r\n\r\n", -CIO__HTTP_BAD},
@@ -383,6 +385,164 @@ static void chunk_extensions_bounded_per_line(void) {
   ASSERT(cio__http_chunked_decode(&d2, one, &n, &used) < 0);
 }
 
+// ---------------------------------------------------------------- responses
+
+struct resp_case {
+  const char *text; // the response head (and maybe body bytes after it)
+  int expect;       // 0: the whole text is the head; >0: head length; <0: -status
+  int status;       //   and, when parsed, the status
+  int body;         //   and how the body of a GET's answer ends
+};
+
+static const struct resp_case responses[] = {
+    {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", 0, 200, CIO__HTTP_BODY_LENGTH},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 0, 200, CIO__HTTP_BODY_CHUNKED},
+    {"HTTP/1.1 200 OK\r\n\r\n", 0, 200, CIO__HTTP_BODY_CLOSE},
+    {"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", 0, 200, CIO__HTTP_BODY_LENGTH}, // no reason
+    {"HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n", 0, 200, CIO__HTTP_BODY_LENGTH},
+    {"HTTP/1.1 404 Not \xc3\xa9 found\t!\r\n\r\n", 0, 404, CIO__HTTP_BODY_CLOSE}, // obs-text
+    {"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi", 38, 200, CIO__HTTP_BODY_LENGTH},
+    {"HTTP/1.2 200 OK\r\n\r\n", 0, 200, CIO__HTTP_BODY_CLOSE}, // a later 1.x reads as 1.1
+    {"HTTP/1.1 204 No Content\r\nContent-Length: 9\r\n\r\n", 0, 204, CIO__HTTP_BODY_NONE},
+    {"HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n", 0, 304,
+     CIO__HTTP_BODY_NONE},
+    {"HTTP/1.1 100 Continue\r\n\r\n", 0, 100, CIO__HTTP_BODY_NONE},
+    {"HTTP/1.1 599 x\r\n\r\n", 0, 599, CIO__HTTP_BODY_CLOSE},
+    {"HTTP/1.1 999 x\r\n\r\n", 0, 999, CIO__HTTP_BODY_CLOSE}, // invalid, yet readable
+    {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", 0, 200,
+     CIO__HTTP_BODY_LENGTH},
+    {"HTTP/1.1 200 OK\r\nX: a\r\n  b\r\n\tc\r\nContent-Length: 1\r\n\r\n", 0, 200,
+     CIO__HTTP_BODY_LENGTH}, // obs-fold, kept (RFC 9112 §5.2)
+    // The status line.
+    {"HTTP/2.0 200 OK\r\n\r\n", -CIO__HTTP_VERSION, 0, 0},
+    {"HTTP/2-0 200 OK\r\n\r\n", -CIO__HTTP_BAD, 0, 0}, // fuzz/regression/client-status-line-http2-0
+    {"HTTP/1.1 20 OK\r\n\r\n", -CIO__HTTP_BAD, 0, 0},
+    {"HTTP/1.1 2000 OK\r\n\r\n", -CIO__HTTP_BAD, 0, 0},
+    {"HTTP/1.1 099 OK\r\n\r\n", -CIO__HTTP_BAD, 0, 0},
+    {"HTTP/1.1 2x0 OK\r\n\r\n", -CIO__HTTP_BAD, 0, 0},
+    {"HTTP/1.1  200 OK\r\n\r\n", -CIO__HTTP_BAD, 0, 0},
+    {"HTTP/1.1 200 O\x01K\r\n\r\n", -CIO__HTTP_BAD, 0, 0},
+    {"http/1.1 200 OK\r\n\r\n", -CIO__HTTP_BAD, 0, 0},
+    {"ICY 200 OK\r\n\r\n", -CIO__HTTP_BAD, 0, 0},
+    // Line endings and fields.
+    {"HTTP/1.1 200 OK\nContent-Length: 0\n\n", -CIO__HTTP_BAD, 0, 0},
+    {"HTTP/1.1 200 OK\rX: a\r\n\r\n", -CIO__HTTP_BAD, 0, 0},
+    {"HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n", -CIO__HTTP_BAD, 0, 0},
+    {"HTTP/1.1 200 OK\r\n folded-first: x\r\n\r\n", -CIO__HTTP_BAD, 0, 0},
+    {"HTTP/1.1 200 OK\r\nX : a\r\n\r\n", -CIO__HTTP_BAD, 0, 0},
+    {"HTTP/1.1 200 OK\r\n: a\r\n\r\n", -CIO__HTTP_BAD, 0, 0},
+    {"HTTP/1.1 200 OK\r\nX: \x7f\r\n\r\n", -CIO__HTTP_BAD, 0, 0},
+    // Framing.
+    {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", -CIO__HTTP_BAD, 0, 0},
+    {"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", -CIO__HTTP_BAD, 0, 0},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n", -CIO__HTTP_BAD, 0, 0},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 1e3\r\n\r\n", -CIO__HTTP_BAD, 0, 0},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n", -CIO__HTTP_BAD, 0, 0},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", -CIO__HTTP_BAD,
+     0, 0},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", -CIO__HTTP_BAD,
+     0, 0},
+    {"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", -CIO__HTTP_BAD, 0, 0},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", -CIO__HTTP_BAD, 0, 0},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+     -CIO__HTTP_BAD, 0, 0},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", -CIO__HTTP_NOT_IMPLEMENTED, 0,
+     0},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\n", -CIO__HTTP_NOT_IMPLEMENTED, 0, 0},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: \r\n\r\n", -CIO__HTTP_BAD, 0, 0},
+};
+
+// As parse_guarded, for a response (its buffer is written: obs-fold).
+static int parse_response_guarded(const char *text, size_t len, cio__http_response_head *r) {
+  static char *pages;
+  long ps = sysconf(_SC_PAGESIZE);
+  size_t room = 4 * (size_t)ps;
+  if (!pages) {
+    pages =
+        mmap(NULL, room + (size_t)ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT(pages != MAP_FAILED);
+    ASSERT_EQ(mprotect(pages + room, (size_t)ps, PROT_NONE), 0);
+  }
+  ASSERT(len <= room);
+  char *at = pages + room - len;
+  memcpy(at, text, len);
+  return cio__http_parse_response(at, len, r, NULL);
+}
+
+static void response_table(void) {
+  for (size_t i = 0; i < sizeof responses / sizeof responses[0]; i++) {
+    const struct resp_case *c = &responses[i];
+    size_t len = strlen(c->text);
+    int want = c->expect == 0 ? (int)len : c->expect;
+    cio__http_response_head r;
+    int got = parse_response_guarded(c->text, len, &r);
+    if (got != want)
+      test_fail(__FILE__, __LINE__, "response %zu: got %d, want %d: %s", i, got, want, c->text);
+    if (got > 0 && (r.status != c->status || (int)cio__http_response_body(&r, false) != c->body))
+      test_fail(__FILE__, __LINE__, "response %zu: status %d, body end %d: %s", i, r.status,
+                (int)cio__http_response_body(&r, false), c->text);
+    for (size_t k = 0; k < (size_t)(want > 0 ? want : (int)len); k++) {
+      int part = parse_response_guarded(c->text, k, &r);
+      if (part != 0 && !(want < 0 && part == want))
+        test_fail(__FILE__, __LINE__, "response %zu split at %zu: got %d", i, k, part);
+    }
+  }
+}
+
+static void response_fields(void) {
+  char text[] = "HTTP/1.1 201 Created here\r\nLocation: /u/1\r\nX-Fold: a\r\n  b\r\n"
+                "Connection: close\r\nContent-Length: 3\r\n\r\nabc";
+  cio__http_response_head r;
+  ASSERT_EQ(cio__http_parse_response(text, strlen(text), &r, NULL), (int)strlen(text) - 3);
+  ASSERT_EQ(r.status, 201);
+  ASSERT_EQ(r.minor, 1);
+  ASSERT(r.reason.n == 12 && memcmp(r.reason.p, "Created here", 12) == 0);
+  ASSERT_EQ(r.nheaders, 4);
+  ASSERT_EQ(r.content_length, 3);
+  ASSERT(!r.keep_alive && !r.chunked);
+  const cio__http_slice *v = cio__http_response_header(&r, "LOCATION");
+  ASSERT(v && v->n == 4 && memcmp(v->p, "/u/1", 4) == 0);
+  v = cio__http_response_header(&r, "x-fold"); // the fold is blanks now: one value
+  ASSERT(v && v->n == 6 && memcmp(v->p, "a    b", 6) == 0);
+  ASSERT(cio__http_response_header(&r, "absent") == NULL);
+  // The answer to a HEAD has no body, whatever its head says.
+  ASSERT_EQ(cio__http_response_body(&r, true), CIO__HTTP_BODY_NONE);
+  ASSERT_EQ(cio__http_response_body(&r, false), CIO__HTTP_BODY_LENGTH);
+
+  // Keep-alive: HTTP/1.1 unless "close"; HTTP/1.0 only with "keep-alive".
+  static const struct {
+    const char *text;
+    bool keep;
+  } keep[] = {
+      {"HTTP/1.1 200 OK\r\n\r\n", true},
+      {"HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\n\r\n", false},
+      {"HTTP/1.0 200 OK\r\n\r\n", false},
+      {"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n\r\n", true},
+      {"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n", false},
+  };
+  for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+    char buf[128];
+    size_t n = strlen(keep[i].text);
+    memcpy(buf, keep[i].text, n);
+    ASSERT_EQ(cio__http_parse_response(buf, n, &r, NULL), (int)n);
+    if (r.keep_alive != keep[i].keep) test_fail(__FILE__, __LINE__, "keep-alive: %s", buf);
+  }
+
+  // Limits: the status line, the head, the header count.
+  static char big[20000];
+  cio__http_limits lim = {.max_line = 64, .max_head = 256, .max_headers = 4};
+  size_t n = (size_t)sprintf(big, "HTTP/1.1 200 %070d\r\n\r\n", 0);
+  ASSERT_EQ(cio__http_parse_response(big, n, &r, &lim), -CIO__HTTP_HEAD_TOO_LARGE);
+  ASSERT_EQ(cio__http_parse_response(big, 40, &r, &lim), 0); // not over yet
+  ASSERT_EQ(cio__http_parse_response(big, 70, &r, &lim), -CIO__HTTP_HEAD_TOO_LARGE);
+  n = (size_t)sprintf(big, "HTTP/1.1 200 OK\r\nX: %0250d\r\n\r\n", 0);
+  ASSERT_EQ(cio__http_parse_response(big, n, &r, &lim), -CIO__HTTP_HEAD_TOO_LARGE);
+  n = (size_t)sprintf(big, "HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n");
+  ASSERT_EQ(cio__http_parse_response(big, n, &r, &lim), (int)n);
+  n = (size_t)sprintf(big, "HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n");
+  ASSERT_EQ(cio__http_parse_response(big, n, &r, &lim), -CIO__HTTP_HEAD_TOO_LARGE);
+}
+
 static const test_case cases[] = {
     {"chunk_extensions_bounded_per_line", chunk_extensions_bounded_per_line, 0},
     {"request_table", request_table, 0},
@@ -391,5 +551,7 @@ static const test_case cases[] = {
     {"text_decoding", text_decoding, 0},
     {"limits", limits, 0},
     {"chunked_decoder", chunked_decoder, 0},
+    {"response_table", response_table, 0},
+    {"response_fields", response_fields, 0},
 };
 TEST_MAIN(cases)

@@ -229,6 +229,7 @@ static int parse_head(const char *buf, size_t len, cio__http_request *r, size_t 
   r->content_length = -1;
   const char *p = buf, *stop = buf + end - 2; // the final CRLF
   const char *eol = memchr(p, '\r', (size_t)(stop - p));
+  if (!eol || eol[1] != '\n') return -CIO__HTTP_BAD; // a bare CR in the request line
   int rc = parse_request_line(p, eol, r);
   if (rc < 0 || (rc = parse_target(r)) < 0) return rc;
   bool close = false, keep = false, seen_chunked = false, seen_te = false, expect_other = false;
@@ -435,6 +436,111 @@ int cio__http_chunked_decode(cio__http_chunked *d, char *buf, size_t *len, size_
   *len = out;
   *used = in;
   return d->state == DONE ? 1 : 0;
+}
+
+// ---------------------------------------------------------------- responses
+
+// "HTTP/1.x SP 3DIGIT [SP reason]": a reason of visible characters, blanks
+// and obs-text; the SP before an empty reason may be missing (curl, Go and
+// h11 read "HTTP/1.1 200" too).
+static int parse_status_line(const char *p, const char *eol, cio__http_response_head *r) {
+  if (eol - p < 12 || memcmp(p, "HTTP/", 5) != 0 || p[6] != '.' || p[5] < '0' || p[5] > '9' ||
+      p[7] < '0' || p[7] > '9' || p[8] != ' ')
+    return -CIO__HTTP_BAD;
+  if (p[5] != '1') return -CIO__HTTP_VERSION;
+  r->minor = p[7] == '0' ? 0 : 1;
+  const char *d = p + 9;
+  if (d[0] < '1' || d[0] > '9' || d[1] < '0' || d[1] > '9' || d[2] < '0' || d[2] > '9')
+    return -CIO__HTTP_BAD;
+  r->status = (d[0] - '0') * 100 + (d[1] - '0') * 10 + (d[2] - '0');
+  const char *s = d + 3;
+  if (s < eol && *s++ != ' ') return -CIO__HTTP_BAD; // "2000", "200x"
+  for (const char *c = s; c < eol; c++) {
+    unsigned char ch = (unsigned char)*c;
+    if ((ch < ' ' && ch != '\t') || ch == 0x7f) return -CIO__HTTP_BAD;
+  }
+  r->reason = (cio__http_slice){s, (size_t)(eol - s)};
+  return 0;
+}
+
+// Transfer-Encoding in a response: "chunked", once and last (across every
+// such header); any other coding is one cio cannot take off
+// (-CIO__HTTP_NOT_IMPLEMENTED).  The request's rules (parse_te).
+static int parse_response_te(cio__http_slice v, bool *chunked) {
+  cio__http_request scratch;
+  return parse_te(&scratch, v, chunked);
+}
+
+int cio__http_parse_response(char *buf, size_t len, cio__http_response_head *r,
+                             const cio__http_limits *lim) {
+  size_t max_line = lim && lim->max_line ? lim->max_line : DEFAULT_LINE;
+  size_t max_head = lim && lim->max_head ? lim->max_head : DEFAULT_HEAD;
+  size_t max_headers = lim && lim->max_headers ? lim->max_headers : CIO__HTTP_MAX_HEADERS;
+  if (max_headers > CIO__HTTP_MAX_HEADERS) max_headers = CIO__HTTP_MAX_HEADERS;
+  const char *line_end = memchr(buf, '\n', len);
+  if ((size_t)((line_end ? line_end : buf + len) - buf) > max_line)
+    return -CIO__HTTP_HEAD_TOO_LARGE;
+  long end = find_end(buf, len < max_head + 4 ? len : max_head + 4);
+  if (end < 0) return -CIO__HTTP_BAD;
+  if (end == 0) return len > max_head ? -CIO__HTTP_HEAD_TOO_LARGE : 0;
+
+  memset(r, 0, sizeof *r);
+  r->content_length = -1;
+  char *p = buf, *stop = buf + end - 2; // the final CRLF
+  char *eol = memchr(p, '\r', (size_t)(stop - p));
+  if (!eol || eol[1] != '\n') return -CIO__HTTP_BAD; // a bare CR in the status line
+  int rc = parse_status_line(p, eol, r);
+  if (rc < 0) return rc;
+  // Whitespace before the first header (RFC 9112 §2.2: reject, or skip
+  // those lines unread): rejected, as a fold with nothing to fold into.
+  if (eol + 2 < stop && (eol[2] == ' ' || eol[2] == '\t')) return -CIO__HTTP_BAD;
+  bool close = false, keep = false, seen_te = false;
+  for (p = eol + 2; p < stop; p = eol + 2) {
+    eol = memchr(p, '\r', (size_t)(stop - p));
+    if (!eol || eol[1] != '\n') return -CIO__HTTP_BAD; // a bare CR
+    // obs-fold: the line goes on in the next one, which starts with a blank.
+    while (eol + 2 < stop && (eol[2] == ' ' || eol[2] == '\t')) {
+      eol[0] = eol[1] = ' ';
+      eol = memchr(eol + 2, '\r', (size_t)(stop - (eol + 2)));
+      if (!eol || eol[1] != '\n') return -CIO__HTTP_BAD;
+    }
+    if (r->nheaders == max_headers) return -CIO__HTTP_HEAD_TOO_LARGE;
+    cio__http_header *h = &r->headers[r->nheaders];
+    if ((rc = parse_header(p, eol, h)) < 0) return rc;
+    r->nheaders++;
+    if (slice_is(h->name, "content-length")) {
+      int64_t v;
+      if (!parse_length(h->value, &v)) return -CIO__HTTP_BAD;
+      if (r->content_length >= 0 && r->content_length != v) return -CIO__HTTP_BAD;
+      r->content_length = v;
+    } else if (slice_is(h->name, "transfer-encoding")) {
+      seen_te = true;
+      if ((rc = parse_response_te(h->value, &r->chunked)) < 0) return rc;
+    } else if (slice_is(h->name, "connection")) {
+      parse_connection(h->value, &close, &keep);
+    }
+  }
+  // Both framings at once is how responses are smuggled to a client behind
+  // a shared connection (§6.1 lets a recipient reject it; curl and Go
+  // would pick one).  Transfer-Encoding came only with HTTP/1.1.
+  if (seen_te && (r->content_length >= 0 || r->minor == 0)) return -CIO__HTTP_BAD;
+  r->keep_alive = r->minor == 1 ? !close : keep && !close;
+  return (int)end;
+}
+
+cio__http_body_end cio__http_response_body(const cio__http_response_head *r, bool head_request) {
+  if (head_request || r->status < 200 || r->status == 204 || r->status == 304)
+    return CIO__HTTP_BODY_NONE;
+  if (r->chunked) return CIO__HTTP_BODY_CHUNKED;
+  if (r->content_length >= 0) return CIO__HTTP_BODY_LENGTH;
+  return CIO__HTTP_BODY_CLOSE;
+}
+
+const cio__http_slice *cio__http_response_header(const cio__http_response_head *r,
+                                                 const char *name) {
+  for (size_t i = 0; i < r->nheaders; i++)
+    if (slice_is(r->headers[i].name, name)) return &r->headers[i].value;
+  return NULL;
 }
 
 // ---------------------------------------------------------------- text

@@ -127,4 +127,49 @@ size_t cio__http_decode(char *dst, size_t cap, const char *src, size_t n, bool p
 // path, no whitespace.
 bool cio__http_valid_host(cio__http_slice s);
 
+// ---------------------------------------------------------------- responses
+
+// A response head (the client's side), as strict as the request parser:
+// CRLF line endings only, header names tokens, no control characters in
+// values, Content-Length digits only (several must agree), Transfer-Encoding
+// "chunked" only (once, last) and never with Content-Length.  obs-fold, which
+// RFC 9112 §5.2 has a user agent accept in a response, is replaced in place
+// by spaces (so the buffer is written).
+typedef struct cio__http_response_head {
+  int status;                                      // 100..999
+  int minor;                                       // HTTP/1.<minor> (1.2 and up read as 1.1)
+  cio__http_slice reason;                          // the reason phrase (may be empty)
+  cio__http_header headers[CIO__HTTP_MAX_HEADERS]; // in order
+  size_t nheaders;                                 // how many
+  int64_t content_length;                          // -1 if no Content-Length
+  bool chunked;                                    // Transfer-Encoding: chunked
+  bool keep_alive;                                 // the connection may carry another request
+} cio__http_response_head;
+
+// Parses the response head at the start of buf[0..len).  Returns the head's
+// length (through the empty line) when complete, 0 if more data is needed,
+// -CIO__HTTP_BAD (malformed), -CIO__HTTP_HEAD_TOO_LARGE (status line over
+// max_line, head over max_head or more than max_headers headers),
+// -CIO__HTTP_VERSION (not HTTP/1.x) or -CIO__HTTP_NOT_IMPLEMENTED (a
+// transfer coding other than chunked).  `lim` may be NULL (8 KiB, 16 KiB,
+// CIO__HTTP_MAX_HEADERS).
+int cio__http_parse_response(char *buf, size_t len, cio__http_response_head *r,
+                             const cio__http_limits *lim);
+
+// How a response's body ends (RFC 9112 §6.3).
+typedef enum cio__http_body_end {
+  CIO__HTTP_BODY_NONE,    // no body: a HEAD's answer, 1xx, 204, 304
+  CIO__HTTP_BODY_LENGTH,  // content_length bytes
+  CIO__HTTP_BODY_CHUNKED, // chunked (cio__http_chunked_decode)
+  CIO__HTTP_BODY_CLOSE,   // until the server closes (the connection is not reused)
+} cio__http_body_end;
+
+// How the body of a response with this head ends; `head_request`: it
+// answers a HEAD.
+cio__http_body_end cio__http_response_body(const cio__http_response_head *r, bool head_request);
+
+// The value of the first header named `name` (case-insensitive), or NULL.
+const cio__http_slice *cio__http_response_header(const cio__http_response_head *r,
+                                                 const char *name);
+
 #endif
