@@ -83,10 +83,25 @@ int cio_process_spawn(cio_process **out, const char *file, char *const argv[],
   }
   cio_process *proc = rc == 0 ? cio__calloc(1, sizeof *proc) : NULL;
   if (rc == 0 && !proc) rc = -ENOMEM;
+  // The child starts with no signal blocked, whatever this thread blocks
+  // (a TSan build's loop blocks the asynchronous ones outside its wait:
+  // poll_epoll.c), as libuv's children do.
+  posix_spawnattr_t attr;
+  bool have_attr = rc == 0 && posix_spawnattr_init(&attr) == 0;
+  if (have_attr) {
+    sigset_t none;
+    sigemptyset(&none);
+    if (posix_spawnattr_setsigmask(&attr, &none) != 0 ||
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK) != 0)
+      rc = -ENOMEM;
+  } else if (rc == 0) {
+    rc = -ENOMEM;
+  }
   if (rc == 0) {
-    int err = posix_spawnp(&proc->pid, file, &fa, NULL, argv, opts->envp ? opts->envp : environ);
+    int err = posix_spawnp(&proc->pid, file, &fa, &attr, argv, opts->envp ? opts->envp : environ);
     if (err) rc = -err;
   }
+  if (have_attr) posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);
   if (rc == 0) {
     cio_stream **streams[3] = {&proc->in, &proc->out, &proc->err};
