@@ -121,10 +121,9 @@ static const struct req_case cases_table[] = {
     {"POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n", 0},
 };
 
-// Parses text[0..len) placed right before an unmapped page, so a read past
-// the end faults.
-static int parse_guarded(const char *text, size_t len, cio__http_request *r,
-                         const cio__http_limits *lim) {
+// A copy of text[0..len) placed right before an unmapped page, so a read
+// past its end faults.  The copy lives until the next call.
+static char *guarded_copy(const char *text, size_t len) {
   static char *pages;
   long ps = sysconf(_SC_PAGESIZE);
   size_t room = 16 * (size_t)ps;
@@ -137,7 +136,12 @@ static int parse_guarded(const char *text, size_t len, cio__http_request *r,
   ASSERT(len <= room);
   char *at = pages + room - len;
   memcpy(at, text, len);
-  return cio__http_parse_request(at, len, r, lim);
+  return at;
+}
+
+static int parse_guarded(const char *text, size_t len, cio__http_request *r,
+                         const cio__http_limits *lim) {
+  return cio__http_parse_request(guarded_copy(text, len), len, r, lim);
 }
 
 static void request_table(void) {
@@ -452,21 +456,9 @@ static const struct resp_case responses[] = {
     {"HTTP/1.1 200 OK\r\nTransfer-Encoding: \r\n\r\n", -CIO__HTTP_BAD, 0, 0},
 };
 
-// As parse_guarded, for a response (its buffer is written: obs-fold).
+// As parse_guarded, for a response (the copy is written: obs-fold).
 static int parse_response_guarded(const char *text, size_t len, cio__http_response_head *r) {
-  static char *pages;
-  long ps = sysconf(_SC_PAGESIZE);
-  size_t room = 4 * (size_t)ps;
-  if (!pages) {
-    pages =
-        mmap(NULL, room + (size_t)ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    ASSERT(pages != MAP_FAILED);
-    ASSERT_EQ(mprotect(pages + room, (size_t)ps, PROT_NONE), 0);
-  }
-  ASSERT(len <= room);
-  char *at = pages + room - len;
-  memcpy(at, text, len);
-  return cio__http_parse_response(at, len, r, NULL);
+  return cio__http_parse_response(guarded_copy(text, len), len, r, NULL);
 }
 
 static void response_table(void) {

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -342,7 +343,13 @@ static int add_slab(cio__stack_pool *p) {
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
   } else if (p->total >= PREFETCH_AFTER) {
+    // Like the thread pool's workers, it takes no signals: they are the
+    // loops' (with TSan, a loop's thread takes them only in its wait).
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     p->prefetching = pthread_create(&p->thread, NULL, prefetcher, p) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
   }
   if (!slab) slab = build_slab(p->size, p->guard_size, p->next_slab, false);
   if (!slab) return -ENOMEM;

@@ -143,7 +143,13 @@ int cio__watchdog_start(cio__loop *L, double threshold) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGURG, &sa, &w->before);
   L->watchdog = w;
-  if (pthread_create(&w->thread, NULL, watch, w) != 0) {
+  // Its thread takes no signals (they are the loop's); it only sends SIGURG.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int started = pthread_create(&w->thread, NULL, watch, w);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (started != 0) {
     sigaction(SIGURG, &w->before, NULL);
     L->watchdog = NULL;
     free(w);

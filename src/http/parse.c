@@ -68,7 +68,7 @@ static bool parse_length(cio__http_slice s, int64_t *v) {
 // recipient skip, are refused, as nginx, Go and h11 refuse them: a framing
 // header that a proxy in front may read another way is how requests are
 // smuggled (the differential test against h11 found this one).
-static int parse_te(cio__http_request *r, cio__http_slice v, bool *seen_chunked) {
+static int parse_te(cio__http_slice v, bool *seen_chunked) {
   size_t i = 0;
   for (;;) {
     while (i < v.n && (v.p[i] == ' ' || v.p[i] == '\t')) i++;
@@ -88,7 +88,6 @@ static int parse_te(cio__http_request *r, cio__http_slice v, bool *seen_chunked)
     if (i == v.n) break;
     i++; // past the comma
   }
-  r->chunked = *seen_chunked;
   return 0;
 }
 
@@ -103,6 +102,45 @@ static void parse_connection(cio__http_slice v, bool *close, bool *keep) {
     if (slice_is(opt, "close")) *close = true;
     if (slice_is(opt, "keep-alive")) *keep = true;
   }
+}
+
+// What a head's fields say about its framing and its connection, in
+// requests and responses alike.
+struct framing {
+  int64_t content_length; // -1: none
+  bool te, chunked;       // Transfer-Encoding seen; its last coding was chunked
+  bool close, keep;       // Connection: close, keep-alive
+};
+
+// Takes header h into f if it is Content-Length (digits only; several must
+// agree), Transfer-Encoding (parse_te) or Connection.  Returns 1 if it was
+// one of them, 0 if not, or a negative status.
+static int framing_field(const cio__http_header *h, struct framing *f) {
+  if (slice_is(h->name, "content-length")) {
+    int64_t v;
+    if (!parse_length(h->value, &v)) return -CIO__HTTP_BAD;
+    if (f->content_length >= 0 && f->content_length != v) return -CIO__HTTP_BAD;
+    f->content_length = v;
+  } else if (slice_is(h->name, "transfer-encoding")) {
+    f->te = true;
+    int rc = parse_te(h->value, &f->chunked);
+    if (rc < 0) return rc;
+  } else if (slice_is(h->name, "connection")) {
+    parse_connection(h->value, &f->close, &f->keep);
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
+// The limits with their defaults filled in.
+static cio__http_limits limits_or_defaults(const cio__http_limits *lim) {
+  cio__http_limits l = lim ? *lim : (cio__http_limits){0};
+  if (!l.max_line) l.max_line = DEFAULT_LINE;
+  if (!l.max_head) l.max_head = DEFAULT_HEAD;
+  if (!l.max_headers || l.max_headers > CIO__HTTP_MAX_HEADERS)
+    l.max_headers = CIO__HTTP_MAX_HEADERS;
+  return l;
 }
 
 static int parse_request_line(const char *p, const char *eol, cio__http_request *r) {
@@ -232,7 +270,8 @@ static int parse_head(const char *buf, size_t len, cio__http_request *r, size_t 
   if (!eol || eol[1] != '\n') return -CIO__HTTP_BAD; // a bare CR in the request line
   int rc = parse_request_line(p, eol, r);
   if (rc < 0 || (rc = parse_target(r)) < 0) return rc;
-  bool close = false, keep = false, seen_chunked = false, seen_te = false, expect_other = false;
+  struct framing f = {.content_length = -1};
+  bool expect_other = false;
   int hosts = 0;
   for (p = eol + 2; p < stop; p = eol + 2) {
     eol = memchr(p, '\r', (size_t)(stop - p));
@@ -241,19 +280,11 @@ static int parse_head(const char *buf, size_t len, cio__http_request *r, size_t 
     cio__http_header *h = &r->headers[r->nheaders];
     if ((rc = parse_header(p, eol, h)) < 0) return rc;
     r->nheaders++;
-    if (slice_is(h->name, "content-length")) {
-      int64_t v;
-      if (!parse_length(h->value, &v)) return -CIO__HTTP_BAD;
-      if (r->content_length >= 0 && r->content_length != v) return -CIO__HTTP_BAD;
-      r->content_length = v;
-    } else if (slice_is(h->name, "transfer-encoding")) {
-      seen_te = true;
-      if ((rc = parse_te(r, h->value, &seen_chunked)) < 0) return rc;
-    } else if (slice_is(h->name, "host")) {
+    if ((rc = framing_field(h, &f)) < 0) return rc;
+    if (rc > 0) continue;
+    if (slice_is(h->name, "host")) {
       if (!cio__http_valid_host(h->value)) return -CIO__HTTP_BAD;
       hosts++;
-    } else if (slice_is(h->name, "connection")) {
-      parse_connection(h->value, &close, &keep);
     } else if (slice_is(h->name, "expect")) {
       // RFC 9110 §10.1.1: 100-continue is the only expectation; an HTTP/1.0
       // client cannot have asked for it.  Any other: 417, once the head is
@@ -262,25 +293,24 @@ static int parse_head(const char *buf, size_t len, cio__http_request *r, size_t 
       r->expect_continue = r->minor == 1 && !expect_other;
     }
   }
-  if (seen_te && (!r->chunked || r->content_length >= 0 || r->minor == 0)) return -CIO__HTTP_BAD;
+  r->content_length = f.content_length;
+  r->chunked = f.chunked;
+  if (f.te && (!f.chunked || f.content_length >= 0 || r->minor == 0)) return -CIO__HTTP_BAD;
   // Missing: only HTTP/1.1 must have one.  Repeated: 400 for any version.
   if (hosts > 1 || (r->minor == 1 && hosts != 1)) return -CIO__HTTP_BAD;
   if (expect_other) return -CIO__HTTP_EXPECTATION_FAILED;
-  r->keep_alive = r->minor == 1 ? !close : keep && !close;
+  r->keep_alive = r->minor == 1 ? !f.close : f.keep && !f.close;
   return (int)end;
 }
 
 int cio__http_parse_request(const char *buf, size_t len, cio__http_request *r,
                             const cio__http_limits *lim) {
-  size_t max_line = lim && lim->max_line ? lim->max_line : DEFAULT_LINE;
-  size_t max_head = lim && lim->max_head ? lim->max_head : DEFAULT_HEAD;
-  size_t max_headers = lim && lim->max_headers ? lim->max_headers : CIO__HTTP_MAX_HEADERS;
-  if (max_headers > CIO__HTTP_MAX_HEADERS) max_headers = CIO__HTTP_MAX_HEADERS;
+  cio__http_limits l = limits_or_defaults(lim);
   // Empty lines before the request line (§2.2) count against the head limit.
   size_t skip = 0;
   while (len - skip >= 2 && buf[skip] == '\r' && buf[skip + 1] == '\n') skip += 2;
-  if (skip >= max_head) return -CIO__HTTP_HEAD_TOO_LARGE;
-  int rc = parse_head(buf + skip, len - skip, r, max_line, max_head - skip, max_headers);
+  if (skip >= l.max_head) return -CIO__HTTP_HEAD_TOO_LARGE;
+  int rc = parse_head(buf + skip, len - skip, r, l.max_line, l.max_head - skip, l.max_headers);
   return rc > 0 ? rc + (int)skip : rc;
 }
 
@@ -463,26 +493,15 @@ static int parse_status_line(const char *p, const char *eol, cio__http_response_
   return 0;
 }
 
-// Transfer-Encoding in a response: "chunked", once and last (across every
-// such header); any other coding is one cio cannot take off
-// (-CIO__HTTP_NOT_IMPLEMENTED).  The request's rules (parse_te).
-static int parse_response_te(cio__http_slice v, bool *chunked) {
-  cio__http_request scratch;
-  return parse_te(&scratch, v, chunked);
-}
-
 int cio__http_parse_response(char *buf, size_t len, cio__http_response_head *r,
                              const cio__http_limits *lim) {
-  size_t max_line = lim && lim->max_line ? lim->max_line : DEFAULT_LINE;
-  size_t max_head = lim && lim->max_head ? lim->max_head : DEFAULT_HEAD;
-  size_t max_headers = lim && lim->max_headers ? lim->max_headers : CIO__HTTP_MAX_HEADERS;
-  if (max_headers > CIO__HTTP_MAX_HEADERS) max_headers = CIO__HTTP_MAX_HEADERS;
+  cio__http_limits l = limits_or_defaults(lim);
   const char *line_end = memchr(buf, '\n', len);
-  if ((size_t)((line_end ? line_end : buf + len) - buf) > max_line)
+  if ((size_t)((line_end ? line_end : buf + len) - buf) > l.max_line)
     return -CIO__HTTP_HEAD_TOO_LARGE;
-  long end = find_end(buf, len < max_head + 4 ? len : max_head + 4);
+  long end = find_end(buf, len < l.max_head + 4 ? len : l.max_head + 4);
   if (end < 0) return -CIO__HTTP_BAD;
-  if (end == 0) return len > max_head ? -CIO__HTTP_HEAD_TOO_LARGE : 0;
+  if (end == 0) return len > l.max_head ? -CIO__HTTP_HEAD_TOO_LARGE : 0;
 
   memset(r, 0, sizeof *r);
   r->content_length = -1;
@@ -494,7 +513,7 @@ int cio__http_parse_response(char *buf, size_t len, cio__http_response_head *r,
   // Whitespace before the first header (RFC 9112 §2.2: reject, or skip
   // those lines unread): rejected, as a fold with nothing to fold into.
   if (eol + 2 < stop && (eol[2] == ' ' || eol[2] == '\t')) return -CIO__HTTP_BAD;
-  bool close = false, keep = false, seen_te = false;
+  struct framing f = {.content_length = -1};
   for (p = eol + 2; p < stop; p = eol + 2) {
     eol = memchr(p, '\r', (size_t)(stop - p));
     if (!eol || eol[1] != '\n') return -CIO__HTTP_BAD; // a bare CR
@@ -504,27 +523,20 @@ int cio__http_parse_response(char *buf, size_t len, cio__http_response_head *r,
       eol = memchr(eol + 2, '\r', (size_t)(stop - (eol + 2)));
       if (!eol || eol[1] != '\n') return -CIO__HTTP_BAD;
     }
-    if (r->nheaders == max_headers) return -CIO__HTTP_HEAD_TOO_LARGE;
+    if (r->nheaders == l.max_headers) return -CIO__HTTP_HEAD_TOO_LARGE;
     cio__http_header *h = &r->headers[r->nheaders];
-    if ((rc = parse_header(p, eol, h)) < 0) return rc;
+    if ((rc = parse_header(p, eol, h)) < 0 || (rc = framing_field(h, &f)) < 0) return rc;
     r->nheaders++;
-    if (slice_is(h->name, "content-length")) {
-      int64_t v;
-      if (!parse_length(h->value, &v)) return -CIO__HTTP_BAD;
-      if (r->content_length >= 0 && r->content_length != v) return -CIO__HTTP_BAD;
-      r->content_length = v;
-    } else if (slice_is(h->name, "transfer-encoding")) {
-      seen_te = true;
-      if ((rc = parse_response_te(h->value, &r->chunked)) < 0) return rc;
-    } else if (slice_is(h->name, "connection")) {
-      parse_connection(h->value, &close, &keep);
-    }
   }
+  // Transfer-Encoding: "chunked", once and last, as in a request; another
+  // coding is one cio cannot take off (parse_te: -CIO__HTTP_NOT_IMPLEMENTED).
+  r->content_length = f.content_length;
+  r->chunked = f.chunked;
   // Both framings at once is how responses are smuggled to a client behind
   // a shared connection (§6.1 lets a recipient reject it; curl and Go
   // would pick one).  Transfer-Encoding came only with HTTP/1.1.
-  if (seen_te && (r->content_length >= 0 || r->minor == 0)) return -CIO__HTTP_BAD;
-  r->keep_alive = r->minor == 1 ? !close : keep && !close;
+  if (f.te && (f.content_length >= 0 || r->minor == 0)) return -CIO__HTTP_BAD;
+  r->keep_alive = r->minor == 1 ? !f.close : f.keep && !f.close;
   return (int)end;
 }
 
