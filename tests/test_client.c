@@ -577,6 +577,7 @@ enum fault {
   FAULT_LATE,     // answers "ok", then 0.1 s later an answer to nothing ("stale")
   FAULT_LATE_408, // answers "ok", then 0.1 s later "408 Request Timeout", and closes
   FAULT_TE_CL,    // a chunked body with a Content-Length too, keeps the connection open
+  FAULT_ONE,      // answers "ok" as FAULT_OK, then closes without saying so
 };
 
 #define FAULT_CONNS 256
@@ -637,6 +638,15 @@ static int fault_conn_main(void *arg) {
       if (rc >= 0) rc = write_str(fc->sock, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
       fault_busy_now--;
       if (rc < 0) break;
+    } else if (s->mode == FAULT_ONE) {
+      // Closed as a server closes an idle connection: a FIN (not a reset
+      // for the unread body), then what comes is read until the client
+      // closes its end.
+      (void)write_str(fc->sock, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      (void)cio_sock_shutdown(fc->sock, SHUT_WR);
+      char b[256];
+      while (cio_sock_read(fc->sock, b, sizeof b) > 0) continue;
+      break;
     } else if (s->mode == FAULT_RESET) {
       struct linger lg = {1, 0};
       ASSERT_EQ(setsockopt(cio_sock_fd(fc->sock), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
@@ -878,6 +888,39 @@ static int late_main(void *arg) {
   ASSERT_EQ(cio_http_client_close(c), 0);
   fault_stop(s);
   return 0;
+}
+
+// A server that closes each connection after one answer without saying so
+// (no "Connection: close"): the next request, sent at once (before the
+// loop has seen the close), goes out on a new connection and is answered,
+// whatever its method: a POST too, which must not be sent on a connection
+// the server has closed and then failed or sent twice.
+static int closes_after_one_main(void *arg) {
+  (void)arg;
+  cio_http_client *c;
+  ASSERT_EQ(cio_http_client_new(&c, NULL), 0);
+  struct fault_srv *s = fault_start(FAULT_ONE);
+  char u[128];
+  url(u, sizeof u, s->port, "/");
+  const char *methods[] = {"GET", "GET", "POST", "DELETE", "POST"};
+  cio_http_request_opts o = {.body = "x", .body_len = 1};
+  for (int i = 0; i < 5; i++) {
+    cio_http_response *r;
+    ASSERT_EQ(cio_http_request(c, methods[i], u, strcmp(methods[i], "POST") ? NULL : &o, &r), 0);
+    ASSERT_EQ(cio_http_response_status(r), 200);
+    ASSERT(strcmp(cio_http_response_body(r, NULL), "ok") == 0);
+    cio_http_response_free(r);
+    ASSERT_EQ(s->requests, i + 1); // each sent once
+    ASSERT_EQ(s->accepts, i + 1);
+  }
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  fault_wait_open(s, 0);
+  fault_stop(s);
+  return 0;
+}
+
+static void kept_alive_connection_closed_unseen_is_not_used(void) {
+  ASSERT_EQ(cio_run(closes_after_one_main, NULL), 0);
 }
 
 static void idle_connection_written_on_is_not_reused(void) {
@@ -1305,6 +1348,20 @@ static int nginx_main(void *arg) {
     const char *body = cio_http_response_body(r, &len);
     ASSERT_EQ(len, TEXT);
     ASSERT(memcmp(body, text, TEXT) == 0);
+    cio_http_response_free(r);
+    // Streamed, read 777 bytes at a time: decoded as it comes, exact.
+    ASSERT_EQ(cio_http_stream(c, "GET", u, NULL, &r), 0);
+    char *got = malloc(TEXT + 1);
+    ASSERT(got);
+    size_t have = 0;
+    ssize_t n;
+    while ((n = cio_http_response_read(r, got + have, have + 777 <= TEXT ? 777 : TEXT + 1 - have)) >
+           0)
+      have += (size_t)n;
+    ASSERT_EQ(n, 0);
+    ASSERT_EQ(have, TEXT);
+    ASSERT(memcmp(got, text, TEXT) == 0);
+    free(got);
     cio_http_response_free(r);
   }
   free(text);
@@ -1865,11 +1922,12 @@ static void uploads_written_by_a_task(void) { ASSERT_EQ(cio_run(upload_main, NUL
 
 // Looking up "slow.test" takes 2 s and finds nothing, as with a name
 // server slow to answer.  Defined here, this getaddrinfo is the one
-// libcurl's resolver thread calls (the executable's symbol comes first);
-// every other name goes to the C library's.
+// libcurl's resolver thread and cio's thread pool call (the executable's
+// symbol comes first); every other name goes to the C library's, and so
+// does a numeric-only lookup (AI_NUMERICHOST), which asks no name server.
 int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
                 struct addrinfo **res) {
-  if (node && strcmp(node, "slow.test") == 0) {
+  if (node && strcmp(node, "slow.test") == 0 && !(hints && (hints->ai_flags & AI_NUMERICHOST))) {
     struct timespec left = {2, 0};
     while (nanosleep(&left, &left) < 0 && errno == EINTR) continue;
     return EAI_NONAME;
@@ -1895,7 +1953,8 @@ static int ticker(void *arg) {
 
 // A request given up during its name's lookup (its connect timeout, the
 // task's timeout scope, a cancel) returns at once, and the loop runs on
-// meanwhile: the lookup finishes in curl's resolver thread alone.  (The
+// meanwhile: the lookup finishes in its thread alone (a pool worker's for
+// http://, curl's resolver thread for https://).  (The
 // loop stood still until the lookup ended: curl joined the thread.)
 static int cancel_waiter(void *arg) {
   return cio_http_get(arg, "http://slow.test:8/", &(cio_http_response *){NULL});
@@ -1965,6 +2024,8 @@ static const test_case cases[] = {
     {"named_redirects", named_redirects, 0},
     {"faults_fail_with_named_codes", faults_fail_with_named_codes, 0},
     {"idle_connection_written_on_is_not_reused", idle_connection_written_on_is_not_reused, 0},
+    {"kept_alive_connection_closed_unseen_is_not_used",
+     kept_alive_connection_closed_unseen_is_not_used, 0},
     {"body_past_content_length_is_cut_and_not_reused",
      body_past_content_length_is_cut_and_not_reused, 0},
     {"chunked_body_one_byte_per_write_arrives_whole", chunked_body_one_byte_per_write_arrives_whole,

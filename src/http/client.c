@@ -33,6 +33,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@
 #include "../loop/loop.h"
 #include "../sync/quarantine.h"
 #include "../task/task.h"
+#include "client.h"
 #include "json_check.h"
 #include "parse.h"
 
@@ -88,27 +90,27 @@ struct cio_http_client {
   size_t max_body;
   bool http2;
   char *ca_file, *user_agent;
+  size_t max_total; // max_connections
+  cio__h1_pool h1;  // the own engine's connections (http:// origins)
 };
 
 // A request in flight, and a streamed response's transfer.
 struct request {
   cio_http_client *c; // NULL once finished (the handle went back to the client)
   CURL *easy;
-  cio_task *task;     // the task waiting on it (record)
-  bool parked;        //   parked in this request's wait: only then is it woken
-  bool in_multi;      // the transfer is in the client's multi handle
-  bool stream;        // cio_http_stream(): the head ends the wait, the body comes after
-  bool head_done;     //   the final head has come
-  bool paused;        //   curl is paused: the reader has STREAM_HIGH unread
-  size_t rstart;      //   the unread body is body[rstart, len)
-  int error;          //   a stream's failure, returned by every read after it
-  int body_fd;        // a body sent from a file (opts.body_file), or -1
-  bool upload;        // cio_http_upload_begin(): a task writes the body
-  int redirects_left; // redirects this request may still follow
-  bool follows;       // curl follows its redirects (a method of curl's own)
-  bool up_paused;     //   curl waits for the next bytes
-  bool up_eof;        //   cio_http_upload_finish() was called
-  char *up;           //   bytes written, not yet sent: up[up_start, up_len)
+  cio_task *task; // the task waiting on it (record)
+  bool parked;    //   parked in this request's wait: only then is it woken
+  bool in_multi;  // the transfer is in the client's multi handle
+  bool stream;    // cio_http_stream(): the head ends the wait, the body comes after
+  bool head_done; //   the final head has come
+  bool paused;    //   curl is paused: the reader has STREAM_HIGH unread
+  size_t rstart;  //   the unread body is body[rstart, len)
+  int error;      //   a stream's failure, returned by every read after it
+  int body_fd;    // a body sent from a file (opts.body_file), or -1
+  bool upload;    // cio_http_upload_begin(): a task writes the body
+  bool up_paused; //   curl waits for the next bytes
+  bool up_eof;    //   cio_http_upload_finish() was called
+  char *up;       //   bytes written, not yet sent: up[up_start, up_len)
   size_t up_start, up_len, up_cap;
   struct curl_slist *headers; // the request's headers
   char *full_url;             // the URL with its query, or NULL
@@ -133,22 +135,16 @@ struct request {
   char errbuf[CURL_ERROR_SIZE];
 };
 
-struct cio_http_response {
-  int status;
-  char *body;
-  size_t len;
-  char *url;
-  const char *version;
-  char *head; // header lines, split in place
-  size_t nfields;
-  const char **names, **values;
-  struct request *stream; // cio_http_stream(): its transfer (owned)
-  size_t read_at;         // cio_http_response_read() of a whole body: bytes read
-};
-
 static _Thread_local char last_error[CURL_ERROR_SIZE];
 
 const char *cio_http_client_error(void) { return last_error; }
+
+void cio__http_client_error_set(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(last_error, sizeof last_error, fmt, ap);
+  va_end(ap);
+}
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_ready = CURLE_FAILED_INIT;
@@ -375,6 +371,15 @@ static int drive(void *arg) {
 
 // ---------------------------------------------------------------- client
 
+// The own engine opened or closed a connection: libcurl may open what is
+// left of max_connections (at least 1: 0 would be no limit; then submit()
+// waits for a place first).
+static void h1_open_changed(cio__h1_pool *p) {
+  cio_http_client *c = cio__container_of(p, cio_http_client, h1);
+  size_t left = c->max_total > p->open ? c->max_total - p->open : 1;
+  curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)left);
+}
+
 int cio_http_client_new(cio_http_client **out, const cio_http_client_opts *opts) {
   if (!out) return -EINVAL;
   *out = NULL;
@@ -408,12 +413,28 @@ int cio_http_client_new(cio_http_client **out, const cio_http_client_opts *opts)
   double ka = o.keepalive_expiry == 0 ? 5 : o.keepalive_expiry;
   c->keepalive_s = isinf(ka) || ka > 1e9 ? 1000000000L : (long)ceil(ka) - 1;
   c->max_redirects = o.max_redirects;
+  c->max_total = o.max_connections ? o.max_connections : 100;
+  c->h1 = (cio__h1_pool){
+      .L = L,
+      .max_total = c->max_total,
+      .max_per_host = o.max_connections_per_host,
+      .max_idle = o.max_keepalive ? o.max_keepalive : 20,
+      .keepalive_ns = isinf(ka) ? -1 : (int64_t)(ka * NS),
+      .connect_ns = isinf(ct) ? -1 : (int64_t)(ct * NS),
+      .read_ns = c->read_ns,
+      .write_ns = c->write_ns,
+      .pool_ns = c->pool_ns,
+      .max_body = o.max_body ? o.max_body : DEFAULT_MAX_BODY,
+      .other_busy = &c->in_flight,
+      .open_changed = h1_open_changed,
+  };
   c->max_body = o.max_body ? o.max_body : DEFAULT_MAX_BODY;
   c->http2 = o.http2;
   char ua[64];
   snprintf(ua, sizeof ua, "cio/%s", cio_version_string());
   c->ca_file = o.ca_file ? strdup(o.ca_file) : NULL;
   c->user_agent = strdup(o.user_agent ? o.user_agent : ua);
+  c->h1.user_agent = c->user_agent;
   c->multi = curl_multi_init();
   c->share = curl_share_init();
   c->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -426,8 +447,7 @@ int cio_http_client_new(cio_http_client **out, const cio_http_client_opts *opts)
   curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-  curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-                    (long)(o.max_connections ? o.max_connections : 100));
+  curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)c->max_total);
   curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)o.max_connections_per_host);
   curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)(o.max_keepalive ? o.max_keepalive : 20));
   curl_multi_setopt(c->multi, CURLMOPT_PIPELINING,
@@ -457,7 +477,7 @@ fail:
 
 int cio_http_client_close(cio_http_client *c) {
   if (!valid(c)) return cio__bad_handle("cio_http_client_close", "HTTP client", c);
-  if (c->in_flight) return -EBUSY;
+  if (c->in_flight || c->h1.busy) return -EBUSY;
   c->closing = true;
   if (c->driver_rec) cio__wake(c->L, c->driver_rec, 0);
   cio_scope shield;
@@ -466,6 +486,7 @@ int cio_http_client_close(cio_http_client *c) {
   (void)cio_scope_end(&shield);
   (void)rc;
   c->magic = 0;
+  cio__h1_fini(&c->h1);
   for (int i = 0; i < c->nspare; i++) curl_easy_cleanup(c->spare[i]);
   curl_multi_cleanup(c->multi); // closes the pooled connections
   curl_share_cleanup(c->share);
@@ -480,7 +501,7 @@ int cio_http_client_close(cio_http_client *c) {
 }
 
 size_t cio_http_client_connections(const cio_http_client *c) {
-  return valid(c) ? c->connections : 0;
+  return valid(c) ? c->connections + c->h1.opened : 0;
 }
 
 // ---------------------------------------------------------------- curl's callbacks
@@ -564,11 +585,7 @@ static bool head_is_final(const struct request *r) {
   long status = 0;
   (void)curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
   if (status < 200) return false;
-  bool redirect = status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
-  if (!redirect || !r->follows) return true;
-  for (const char *at = r->head; at && *at; at = strchr(at, '\n'), at = at ? at + 1 : NULL)
-    if (strncasecmp(at, "Location:", 9) == 0) return false; // (past max_redirects, curl fails)
-  return true;
+  return status >= 200; // (redirects are followed by cio, one transfer each)
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *arg) {
@@ -617,6 +634,7 @@ static curl_socket_t on_open_socket(void *arg, curlsocktype purpose, struct curl
   int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
   if (fd < 0) return CURL_SOCKET_BAD;
   r->c->connections++;
+  r->c->h1.other_open++;
   uint8_t *st = fd_state(r->c, fd);
   if (st) *st = FD_OURS;
   return fd;
@@ -625,7 +643,13 @@ static curl_socket_t on_open_socket(void *arg, curlsocktype purpose, struct curl
 // curl closes a connection's socket (the kernel takes it out of the epoll).
 static int on_close_socket(void *arg, curl_socket_t s) {
   cio_http_client *c = arg;
-  if (s >= 0 && (size_t)s < c->nfds) c->fds[s] = 0;
+  if (s >= 0 && (size_t)s < c->nfds) {
+    if (c->fds[s] & FD_OURS) {
+      c->h1.other_open--;
+      cio__h1_room(&c->h1); // room under max_connections
+    }
+    c->fds[s] = 0;
+  }
   return close(s);
 }
 
@@ -869,12 +893,8 @@ static int prepare(struct request *r, const char *method, const char *url,
                    ? has_body
                    : strcmp(method, "HEAD") != 0 && strcmp(method, "POST") != 0;
   if (named) SET(CURLOPT_CUSTOMREQUEST, method);
-  // curl would send a named method again after a 303 (libcurl 7.88):
-  // follow_redirect() follows those.  An upload's body cannot go twice:
-  // its redirect is the answer.
-  r->follows = !named && !r->upload && r->redirects_left > 0;
-  SET(CURLOPT_FOLLOWLOCATION, r->follows ? 1L : 0L);
-  SET(CURLOPT_MAXREDIRS, (long)r->redirects_left);
+  // Redirects are followed by cio (request_following()), for both engines.
+  SET(CURLOPT_FOLLOWLOCATION, 0L);
   r->to_send = body_len == SIZE_MAX ? (curl_off_t)INT64_MAX : (curl_off_t)body_len;
   bool basic = o && o->user && o->password;
   SET(CURLOPT_USERNAME, basic ? o->user : NULL);
@@ -1051,7 +1071,7 @@ static int result_code(const struct request *r) {
 }
 
 // Splits the head into fields (in place).  Returns false for ENOMEM.
-static bool split_head(cio_http_response *resp) {
+bool cio__http_client_split_head(cio_http_response *resp) {
   size_t lines = 0;
   for (const char *p = resp->head; *p; p++) lines += *p == '\n';
   resp->names = cio__calloc(lines + 1, sizeof *resp->names);
@@ -1118,7 +1138,7 @@ static int make_response(struct request *r, cio_http_response **out) {
     r->body = NULL;
   }
   resp->url = strdup(url ? url : "");
-  if (!resp->url || !split_head(resp)) {
+  if (!resp->url || !cio__http_client_split_head(resp)) {
     cio_http_response_free(resp);
     return -ENOMEM;
   }
@@ -1168,11 +1188,11 @@ static void request_free(struct request *r) {
   free(r);
 }
 
-// Checks the call, makes the request and adds its transfer.  Returns 0 and
-// *out, or a negative code (nothing left behind).
-static int submit(cio_http_client *c, const char *fn, const char *method, const char *url,
-                  const cio_http_request_opts *o, bool stream, bool upload, int redirects_left,
-                  struct request **out) {
+// Checks a call on the client (`fn` names it).  Returns 0, or a negative
+// code: -EPERM (not a task of the client's loop), -EINVAL (a closed
+// client, no method or URL, a method with a blank), -ECANCELED (the client
+// is closing), the task's -ECANCELED or -ETIMEDOUT.
+static int call_begin(cio_http_client *c, const char *fn, const char *method, const char *url) {
   cio__loop *L = cio__await_loop(fn);
   if (!L) return -EPERM;
   if (!valid(c)) {
@@ -1182,9 +1202,20 @@ static int submit(cio_http_client *c, const char *fn, const char *method, const 
   if (!method || !url || !*method || strpbrk(method, " \r\n\t")) return -EINVAL;
   if (c->L != L) return -EPERM;
   if (c->ended || c->closing) return -ECANCELED;
-  int rc = cio__checkpoint(L);
-  if (rc < 0) return rc;
   last_error[0] = '\0';
+  return cio__checkpoint(L);
+}
+
+// Makes the request and adds its transfer (call_begin() passed).  Returns
+// 0 and *out, or a negative code (nothing left behind).
+static int submit(cio_http_client *c, const char *method, const char *url,
+                  const cio_http_request_opts *o, bool stream, bool upload, struct request **out) {
+  cio__loop *L = c->L;
+  int64_t start = cio__loop_now_fresh(L);
+  // The own engine's connections count under max_connections too: libcurl
+  // is left the places they do not hold.
+  int rc = c->h1.open ? cio__h1_room_for_other(&c->h1, start) : 0;
+  if (rc < 0) return rc;
   struct request *r = cio__calloc(1, sizeof *r);
   if (!r) return -ENOMEM;
   r->c = c;
@@ -1192,11 +1223,10 @@ static int submit(cio_http_client *c, const char *fn, const char *method, const 
   r->task = L->current;
   r->stream = stream;
   r->upload = upload;
-  r->redirects_left = redirects_left < 0 ? c->max_redirects : redirects_left;
   r->easy = take_easy(c);
   rc = r->easy ? prepare(r, method, url, o, &r->headers, &r->full_url) : -ENOMEM;
   if (rc == 0) {
-    r->start = r->progress = cio__loop_now_fresh(L);
+    r->start = r->progress = start;
     CURLMcode m = curl_multi_add_handle(c->multi, r->easy);
     rc = m == CURLM_OK ? 0 : m == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
   }
@@ -1212,17 +1242,41 @@ static int submit(cio_http_client *c, const char *fn, const char *method, const 
   return 0;
 }
 
+// One request, no redirect followed, through the engine that serves its
+// URL.  Awaits.  Returns 0 and *out (a stream's body still to read), or a
+// negative code (nothing left behind).
+static int one_request(cio_http_client *c, const char *fn, const char *method, const char *url,
+                       const cio_http_request_opts *o, bool stream, cio_http_response **out) {
+  int rc = call_begin(c, fn, method, url);
+  if (rc < 0) return rc;
+  if (cio__h1_serves(url)) return cio__h1_request(&c->h1, method, url, o, stream, out);
+  struct request *r = NULL;
+  rc = submit(c, method, url, o, stream, false, &r);
+  if (rc < 0) return rc;
+  rc = await_request(r);
+  if (rc == 0 && r->done) rc = result_code(r);
+  if (rc == 0) rc = make_response(r, out);
+  if (rc != 0 || !*out) {
+    rc = rc < 0 ? rc : -ENOMEM;
+    note_error(r, rc);
+    request_free(r); // abandoned: curl closes a connection left half used
+    return rc;
+  }
+  if (stream)
+    (*out)->stream = r;
+  else
+    request_free(r); // done
+  return 0;
+}
+
 // ---------------------------------------------------------------- redirects
 //
-// curl follows the redirects of its own methods, GET, HEAD and POST, as
-// httpx does (a 301, 302 or 303 turns a POST into a GET).  A named method
-// (PUT, DELETE, PATCH, any other, or a GET with a body) is followed here:
-// libcurl 7.88 sends a named method again after a 303.  As httpx: a 303
-// makes it a GET without a body; 301, 302, 307 and 308 keep the method and
-// the body; the Location's URL is taken as it is (no query parameters are
-// added again); to another origin (scheme, host or port) no credentials go
-// (bearer, basic, an Authorization header of the caller's), as curl does
-// for its own.
+// Redirects are followed here, for both engines, as httpx follows them: a
+// 303 makes any method but HEAD a GET without a body, a 301 or 302 makes
+// a POST one; 307 and 308 keep the method and the body; the Location is
+// taken relative to the URL answered (no query parameters are added
+// again); to another origin (scheme, host or port) no credentials go
+// (bearer, basic, an Authorization header of the caller's).
 
 // The next request of a chain of redirects.
 struct hop {
@@ -1256,25 +1310,43 @@ static bool same_origin(const char *a, const char *b) {
   return same;
 }
 
-// After a request of `method` with options `o` (which may be h's own)
-// that curl did not follow: sets *h to the redirect to follow and returns
-// 1; returns 0 if the answer stands (not a redirect, no Location,
-// redirects off), CIO_HTTP_TOO_MANY_REDIRECTS, or -ENOMEM.
-static int follow_redirect(struct request *r, const char *method, const cio_http_request_opts *o,
+// The Location `to` taken relative to `from`, or NULL (ENOMEM, or not a
+// URL: the answer then stands).
+static char *resolve_location(const char *from, const char *to) {
+  CURLU *u = curl_url();
+  char *out = NULL;
+  if (u && curl_url_set(u, CURLUPART_URL, from, 0) == CURLUE_OK &&
+      curl_url_set(u, CURLUPART_URL, to, CURLU_URLENCODE) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_URL, &out, 0) == CURLUE_OK) {
+    char *copy = cio__strdup(out);
+    curl_free(out);
+    out = copy;
+  }
+  curl_url_cleanup(u);
+  return out;
+}
+
+// After an answer `resp` to `method` with options `o` (which may be h's
+// own), with `left` redirects still allowed: sets *h to the redirect to
+// follow and returns 1; returns 0 if the answer stands (not a redirect, no
+// Location, redirects off), CIO_HTTP_TOO_MANY_REDIRECTS, or -ENOMEM.
+static int follow_redirect(const cio_http_client *c, const cio_http_response *resp,
+                           const char *method, const cio_http_request_opts *o, int left,
                            struct hop *h) {
-  long status = 0;
-  char *to = NULL, *from = NULL;
-  (void)curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+  int status = resp->status;
   bool redirect = status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
-  if (r->follows || r->upload || !r->c->max_redirects || !redirect) return 0;
-  if (curl_easy_getinfo(r->easy, CURLINFO_REDIRECT_URL, &to) != CURLE_OK || !to) return 0;
-  if (r->redirects_left <= 0) return CIO_HTTP_TOO_MANY_REDIRECTS;
-  (void)curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &from);
+  if (!c->max_redirects || !redirect) return 0;
+  const char *loc = cio_http_response_header(resp, "Location");
+  if (!loc || !*loc) return 0;
+  if (left <= 0) return CIO_HTTP_TOO_MANY_REDIRECTS;
+  char *url = resolve_location(resp->url, loc);
+  if (!url) return 0;
   cio_http_request_opts next = o ? *o : (cio_http_request_opts){0};
   next.query = NULL;
   next.nquery = 0;
   const char *next_method = method;
-  if (status == 303 && strcmp(method, "HEAD") != 0) {
+  if ((status == 303 && strcmp(method, "HEAD") != 0) ||
+      ((status == 301 || status == 302) && strcmp(method, "POST") == 0)) {
     next_method = "GET";
     next.body = NULL;
     next.body_len = 0;
@@ -1282,19 +1354,17 @@ static int follow_redirect(struct request *r, const char *method, const cio_http
     next.body_file = NULL;
   }
   const char **kept = NULL;
-  if (!from || !same_origin(from, to)) {
+  if (!same_origin(resp->url, url)) {
     next.bearer = next.user = next.password = NULL;
     size_t n = 0;
     while (next.headers && next.headers[n]) n++;
-    if (n && !(kept = calloc(n + 1, sizeof *kept))) return -ENOMEM;
+    if (n && !(kept = calloc(n + 1, sizeof *kept))) {
+      free(url);
+      return -ENOMEM;
+    }
     for (size_t i = 0, k = 0; i < n; i++)
       if (strncasecmp(next.headers[i], "Authorization:", 14) != 0) kept[k++] = next.headers[i];
     next.headers = kept;
-  }
-  char *url = cio__strdup(to);
-  if (!url) {
-    free(kept);
-    return -ENOMEM;
   }
   if (kept || next.headers != h->headers) { // the old list is not the new one's
     free(h->headers);
@@ -1307,32 +1377,31 @@ static int follow_redirect(struct request *r, const char *method, const cio_http
   return 1;
 }
 
-// Awaits: the request, and each redirect cio follows (see above), until
-// an answer stands: the whole transfer, or for a stream its head.  Returns
-// 0 and *out (the caller frees it with request_free()), or a negative code
-// (nothing left behind).  `fn` names the public call.
+// Awaits: the request, and each redirect followed (see above), until an
+// answer stands: the whole body, or for a stream its head.  Returns 0 and
+// *out, or a negative code (nothing left behind).  `fn` names the public
+// call.
 static int request_following(cio_http_client *c, const char *fn, const char *method,
                              const char *url, const cio_http_request_opts *o, bool stream,
-                             struct request **out) {
+                             cio_http_response **out) {
   struct hop h = {.method = method};
-  int rc, left = -1; // (-1: the client's max_redirects)
+  int rc, left = valid(c) ? c->max_redirects : 0;
   for (;;) {
-    struct request *r = NULL;
+    cio_http_response *resp = NULL;
     const cio_http_request_opts *ho = h.url ? &h.o : o;
-    rc = submit(c, fn, h.method, h.url ? h.url : url, ho, stream, false, left, &r);
+    rc = one_request(c, fn, h.method, h.url ? h.url : url, ho, stream, &resp);
     if (rc < 0) break;
-    rc = await_request(r);
-    if (rc == 0 && r->done) rc = result_code(r);
-    int next = rc == 0 ? follow_redirect(r, h.method, ho, &h) : 0;
-    left = r->redirects_left - 1;
-    if (next < 0) rc = next;
-    if (rc == 0 && next == 0) {
-      *out = r;
+    int next = follow_redirect(c, resp, h.method, ho, left--, &h);
+    if (next == 0) {
+      *out = resp;
       break;
     }
-    if (rc < 0) note_error(r, rc);
-    request_free(r); // abandoned, or a redirect not read: curl closes a connection left half used
-    if (rc < 0) break;
+    cio_http_response_free(resp); // a redirect's body is not read: its connection is closed
+    if (next < 0) {
+      rc = next;
+      snprintf(last_error, sizeof last_error, "%s", cio_strerror(rc));
+      break;
+    }
   }
   hop_free(&h);
   return rc;
@@ -1342,32 +1411,14 @@ int cio_http_request(cio_http_client *c, const char *method, const char *url,
                      const cio_http_request_opts *o, cio_http_response **out) {
   if (out) *out = NULL;
   if (!out) return -EINVAL;
-  struct request *r = NULL;
-  int rc = request_following(c, "cio_http_request", method, url, o, false, &r);
-  if (rc < 0) return rc;
-  rc = make_response(r, out);
-  if (rc < 0) note_error(r, rc);
-  request_free(r); // done
-  return rc;
+  return request_following(c, "cio_http_request", method, url, o, false, out);
 }
 
 int cio_http_stream(cio_http_client *c, const char *method, const char *url,
                     const cio_http_request_opts *o, cio_http_response **out) {
   if (out) *out = NULL;
   if (!out) return -EINVAL;
-  struct request *r = NULL;
-  int rc = request_following(c, "cio_http_stream", method, url, o, true, &r);
-  if (rc < 0) return rc;
-  cio_http_response *resp = NULL;
-  rc = make_response(r, &resp);
-  if (rc < 0 || !resp) {
-    note_error(r, rc < 0 ? rc : -ENOMEM);
-    request_free(r);
-    return rc < 0 ? rc : -ENOMEM;
-  }
-  resp->stream = r;
-  *out = resp;
-  return 0;
+  return request_following(c, "cio_http_stream", method, url, o, true, out);
 }
 
 // ---------------------------------------------------------------- uploads
@@ -1377,8 +1428,9 @@ int cio_http_stream(cio_http_client *c, const char *method, const char *url,
 // Freed through the quarantine, its magic cleared: a write, finish or
 // abort given it after its finish or abort finds no magic and is refused.
 struct cio_http_upload {
-  uint32_t magic; // UPLOAD_MAGIC while open
-  struct request *r;
+  uint32_t magic;            // UPLOAD_MAGIC while open
+  struct request *r;         // through libcurl
+  struct cio__h1_upload *h1; // or through the own engine
 };
 
 static bool upload_open(const cio_http_upload *up) { return up && up->magic == UPLOAD_MAGIC; }
@@ -1386,6 +1438,7 @@ static bool upload_open(const cio_http_upload *up) { return up && up->magic == U
 static void upload_free(cio_http_upload *up) {
   up->magic = 0;
   up->r = NULL;
+  up->h1 = NULL;
   cio__quarantine(up);
 }
 
@@ -1393,9 +1446,14 @@ int cio_http_upload_begin(cio_http_client *c, const char *method, const char *ur
                           const cio_http_request_opts *o, cio_http_upload **out) {
   if (out) *out = NULL;
   if (!out) return -EINVAL;
+  int rc = call_begin(c, "cio_http_upload_begin", method, url);
+  if (rc < 0) return rc;
   cio_http_upload *up = cio__calloc(1, sizeof *up);
   if (!up) return -ENOMEM;
-  int rc = submit(c, "cio_http_upload_begin", method, url, o, false, true, -1, &up->r);
+  if (cio__h1_serves(url))
+    rc = cio__h1_upload_begin(&c->h1, method, url, o, &up->h1);
+  else
+    rc = submit(c, method, url, o, false, true, &up->r);
   if (rc < 0) {
     free(up);
     return rc;
@@ -1418,10 +1476,11 @@ int cio_http_upload_write(cio_http_upload *up, const void *data, size_t len) {
   if (!L) return -EPERM;
   if (!upload_open(up)) return cio__bad_handle("cio_http_upload_write", "HTTP upload", up);
   if (!data && len) return -EINVAL;
-  struct request *r = up->r;
-  if (r->done || !r->c) return -EPIPE; // the server answered (or the transfer failed): finish
   int rc = cio__coop(L);
   if (rc < 0) return rc;
+  if (up->h1) return cio__h1_upload_write(up->h1, data, len);
+  struct request *r = up->r;
+  if (r->done || !r->c) return -EPIPE; // the server answered (or the transfer failed): finish
   if (!grow(&r->up, &r->up_cap, r->up_len + len)) return -ENOMEM;
   if (len) memcpy(r->up + r->up_len, data, len);
   r->up_len += len;
@@ -1451,7 +1510,9 @@ int cio_http_upload_finish(cio_http_upload *up, cio_http_response **out) {
   if (!upload_open(up)) return cio__bad_handle("cio_http_upload_finish", "HTTP upload", up);
   if (!out) return -EINVAL;
   struct request *r = up->r;
+  struct cio__h1_upload *h1 = up->h1;
   upload_free(up);
+  if (h1) return cio__h1_upload_finish(h1, out);
   if (r->error || !r->c) {
     int rc = r->error ? r->error : -ECANCELED;
     request_free(r);
@@ -1472,7 +1533,10 @@ void cio_http_upload_abort(cio_http_upload *up) {
     if (up) (void)cio__bad_handle("cio_http_upload_abort", "HTTP upload", up);
     return;
   }
-  request_free(up->r); // the transfer is removed: curl closes its connection
+  if (up->h1)
+    cio__h1_upload_abort(up->h1); // its connection is closed
+  else
+    request_free(up->r); // the transfer is removed: curl closes its connection
   upload_free(up);
 }
 
@@ -1495,6 +1559,7 @@ ssize_t cio_http_response_read(cio_http_response *resp, void *buf, size_t len) {
   if (!resp || (!buf && len)) return -EINVAL;
   int rc = cio__coop(L); // data already there never suspends
   if (rc < 0) return rc;
+  if (resp->h1) return cio__h1_read(resp->h1, buf, len);
   struct request *r = resp->stream;
   if (!r) { // a body read whole: handed out piece by piece
     size_t n = resp->len - resp->read_at < len ? resp->len - resp->read_at : len;
@@ -1554,13 +1619,14 @@ const char *cio_http_response_header(const cio_http_response *r, const char *nam
 }
 
 const char *cio_http_response_body(const cio_http_response *r, size_t *len) {
-  if (len) *len = r && !r->stream ? r->len : 0;
-  return r && !r->stream ? r->body : NULL;
+  bool whole = r && !r->stream && !r->h1;
+  if (len) *len = whole ? r->len : 0;
+  return whole ? r->body : NULL;
 }
 
 int cio_http_response_json(const cio_http_response *r, struct json_t **out) {
   if (out) *out = NULL;
-  if (!r || !out || r->stream) return -EINVAL;
+  if (!r || !out || r->stream || r->h1) return -EINVAL;
 #ifdef CIO_HAVE_JANSSON
   if (!cio__json_depth_ok(r->body, r->len)) { // Jansson recurses per level; a task's stack is small
     snprintf(last_error, sizeof last_error, "not JSON cio parses: nested deeper than %d levels",
@@ -1585,6 +1651,7 @@ const char *cio_http_response_version(const cio_http_response *r) { return r ? r
 void cio_http_response_free(cio_http_response *r) {
   if (!r) return;
   request_free(r->stream); // a stream not read to its end: its connection is closed
+  cio__h1_body_free(r->h1);
   free(r->body);
   free(r->head);
   free(r->url);

@@ -96,8 +96,8 @@ static bool valid_port(const char *port) {
 
 // Resolves without blocking the loop: numeric addresses at once, names on
 // the worker pool.  *res is the caller's to freeaddrinfo().
-static int resolve(cio__loop *L, const char *host, const char *port, int socktype, int flags,
-                   struct addrinfo **res) {
+int cio__resolve(cio__loop *L, const char *host, const char *port, int socktype, int flags,
+                 struct addrinfo **res) {
   if (!valid_port(port)) return -EINVAL;
   struct addrinfo hints = {
       .ai_family = AF_UNSPEC, .ai_socktype = socktype, .ai_flags = flags | AI_NUMERICHOST};
@@ -129,7 +129,7 @@ int cio_tcp_connect(cio_sock **out, const char *host, const char *port) {
   if (!L) return -EPERM;
   if (!out || !host || !*host) return -EINVAL;
   struct addrinfo *res;
-  int rc = resolve(L, host, port, SOCK_STREAM, 0, &res);
+  int rc = cio__resolve(L, host, port, SOCK_STREAM, 0, &res);
   if (rc < 0) return rc;
   rc = -ECONNREFUSED;
   for (struct addrinfo *a = res; a; a = a->ai_next) {
@@ -185,7 +185,7 @@ int cio_tcp_listen(cio_sock **out, const char *host, const char *port, int backl
   if (!L) return -EPERM;
   if (!out || (flags & ~CIO_REUSEPORT)) return -EINVAL;
   struct addrinfo *res;
-  int rc = resolve(L, host && *host ? host : NULL, port, SOCK_STREAM, AI_PASSIVE, &res);
+  int rc = cio__resolve(L, host && *host ? host : NULL, port, SOCK_STREAM, AI_PASSIVE, &res);
   if (rc < 0) return rc;
   rc = listen_on(L, res->ai_family, res->ai_addr, res->ai_addrlen, backlog, flags, out);
   freeaddrinfo(res);
@@ -236,7 +236,7 @@ int cio_udp_open(cio_sock **out, const char *host, const char *port) {
   int family = AF_INET;
   struct addrinfo *res = NULL;
   if (port) {
-    int rc = resolve(L, host && *host ? host : NULL, port, SOCK_DGRAM, AI_PASSIVE, &res);
+    int rc = cio__resolve(L, host && *host ? host : NULL, port, SOCK_DGRAM, AI_PASSIVE, &res);
     if (rc < 0) return rc;
     family = res->ai_family;
   }

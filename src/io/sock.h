@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+struct addrinfo;
+
 #include "../../include/cio.h"
 #include "../loop/loop.h"
 
@@ -24,6 +26,14 @@ int cio__sock_accept(cio_sock *listener, cio_sock **out, struct sockaddr_storage
 // Marks a listener that has TCP_NODELAY set: Linux copies it to every
 // connection accepted from it, which then needs no setsockopt() each.
 void cio__sock_inherits_nodelay(cio_sock *listener);
+
+// Resolves host and port without blocking the loop: numeric addresses at
+// once, names with getaddrinfo on the worker pool (the task awaits it; one
+// that gives up leaves the lookup to finish alone).  Returns 0 and *res
+// (freeaddrinfo() it), a CIO_EAI_* code, -EINVAL (a bad port), -ENOMEM,
+// -ECANCELED, -ETIMEDOUT.
+int cio__resolve(cio__loop *L, const char *host, const char *port, int socktype, int flags,
+                 struct addrinfo **res);
 
 // Writes "host:port", "[host]:port" or "unix" for an address into buf.
 void cio__sock_addr_name(const struct sockaddr_storage *a, char *buf, size_t cap);
