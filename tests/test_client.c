@@ -27,6 +27,9 @@
 #ifdef CIO_HAVE_CURL
 #include "cio/http.h"
 #include "cio/http_client.h"
+#ifdef CIO_HAVE_OPENSSL
+#include "cio/tls.h"
+#endif
 #ifdef CIO_HAVE_JANSSON
 #include <jansson.h>
 #endif
@@ -1453,6 +1456,68 @@ static int python_main(void *arg) {
   return 0;
 }
 
+// max_connections counts both engines' connections together: 24
+// requests at once, half to cio's server over http:// (the own engine),
+// half to the same app over https:// (libcurl), with room for 2: at most
+// 2 handlers run at once (counted in the app, which both servers share),
+// and every request is answered, in turns between the engines (an idle
+// connection of one is closed to make room for the other).
+#ifdef CIO_HAVE_OPENSSL
+static int engines_main(void *arg) {
+  (void)arg;
+  cio_http_app *app;
+  char port[8], tport[8];
+  cio_server *srv = serve(&app, port);
+  cio_tls_ctx *tls;
+  ASSERT_EQ(cio_tls_server_ctx_new(&tls, in_dir(cert_dir, "srv.pem"), in_dir(cert_dir, "srv.key")),
+            0);
+  cio_http_opts so = {.max_body = 1 << 20, .tls = tls};
+  cio_server *tsrv;
+  ASSERT_EQ(cio_http_serve(app, "127.0.0.1", "0", &so, &tsrv), 0);
+  snprintf(tport, sizeof tport, "%d", cio_server_port(tsrv));
+  cio_http_client_opts co = {.max_connections = 2, .ca_file = in_dir(cert_dir, "ca.pem")};
+  cio_http_client *c;
+  ASSERT_EQ(cio_http_client_new(&c, &co), 0);
+  enum { N = 24 };
+  char urls[2][128];
+  snprintf(urls[0], sizeof urls[0], "http://127.0.0.1:%s/slow?s=0.05", port);
+  snprintf(urls[1], sizeof urls[1], "https://127.0.0.1:%s/slow?s=0.05", tport);
+  struct fetch f[N];
+  cio_task *t[N];
+  served_most = 0;
+  for (int i = 0; i < N; i++) {
+    f[i] = (struct fetch){c, urls[i % 2], -1, 0};
+    t[i] = cio_spawn(fetch, &f[i]);
+  }
+  for (int i = 0; i < N; i++) {
+    ASSERT_EQ(cio_join(t[i]), 0);
+    if (f[i].rc)
+      printf("  %s: %s (%s)\n", f[i].url, cio_strerror(f[i].rc), cio_http_client_error());
+    ASSERT_EQ(f[i].rc, 0);
+    ASSERT_EQ(f[i].status, 200);
+  }
+  printf("  %d requests over two engines, at most %d at once on the servers, %zu connections\n", N,
+         served_most, cio_http_client_connections(c));
+  ASSERT_EQ(served_most, 2);
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  ASSERT_EQ(cio_server_close(tsrv, 1), 0);
+  ASSERT_EQ(cio_server_close(srv, 1), 0);
+  ASSERT_EQ(cio_http_app_free(app), 0);
+  cio_tls_ctx_free(tls);
+  return 0;
+}
+
+#endif
+
+static void total_limit_holds_across_engines(void) {
+#ifdef CIO_HAVE_OPENSSL
+  make_certs();
+  ASSERT_EQ(cio_run(engines_main, NULL), 0);
+#else
+  test_skip("cio was built without OpenSSL: no HTTPS server to reach through libcurl");
+#endif
+}
+
 static void against_python_http_server(void) {
   if (access("/usr/bin/python3", X_OK) != 0) missing_peer("needs /usr/bin/python3");
   make_work_dir();
@@ -2036,6 +2101,7 @@ static const test_case cases[] = {
     {"misuse_is_refused", misuse_is_refused, 0},
     {"against_nginx_http_https_http2_gzip", against_nginx_http_https_http2_gzip, 60},
     {"against_python_http_server", against_python_http_server, 60},
+    {"total_limit_holds_across_engines", total_limit_holds_across_engines, 60},
     {"cancellation_chaos_leaves_nothing_behind", cancellation_chaos_leaves_nothing_behind, 180},
     {"lookups_given_up_leave_the_loop_running", lookups_given_up_leave_the_loop_running, 60},
 };

@@ -184,11 +184,12 @@ static void on_epfd(cio__io *io, uint32_t ev) {
 // anyway (the server closed it or wrote on it) is taken out then, and an
 // HTTP/1 one retired (retire_idle).  Other descriptors (the resolver's) are
 // added and removed as curl says.
-#define FD_OURS 1u   // opened by on_open_socket, to be closed by on_close_socket
-#define FD_IN 2u     // in the inner epoll for reading
-#define FD_OUT 4u    //   and for writing
-#define FD_WANTED 8u // curl waits for it now
-#define FD_IDLE 16u  // an HTTP/1 connection back in curl's pool: no transfer on it
+#define FD_OURS 1u     // opened by on_open_socket, to be closed by on_close_socket
+#define FD_IN 2u       // in the inner epoll for reading
+#define FD_OUT 4u      //   and for writing
+#define FD_WANTED 8u   // curl waits for it now
+#define FD_IDLE 16u    // an HTTP/1 connection back in curl's pool: no transfer on it
+#define FD_RETIRED 32u // retired (retire_idle): no longer counted under max_connections
 
 static uint8_t *fd_state(cio_http_client *c, curl_socket_t s) {
   if (s < 0) return NULL;
@@ -286,7 +287,9 @@ static void note_idle(cio_http_client *c, CURL *e) {
 // dead when it looks, and closes as its own.
 static void retire_idle(cio_http_client *c, int fd) {
   (void)fd_register(c, fd, &c->fds[fd], 0);
-  c->fds[fd] &= (uint8_t)~FD_IDLE;
+  c->fds[fd] = (uint8_t)((c->fds[fd] & ~FD_IDLE) | FD_RETIRED);
+  c->h1.other_open--; // closed, as far as the server and the limits go
+  cio__h1_room(&c->h1);
   if (c->dead_fd < 0) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
@@ -311,6 +314,7 @@ static void finish_done(cio_http_client *c) {
     r->done = true;
     r->result = m->data.result;
     if (r->parked) cio__wake(c->L, r->task, 1);
+    if (c->h1.waiters) cio__h1_room(&c->h1); // an idle connection of libcurl's may be retired
   }
 }
 
@@ -371,6 +375,19 @@ static int drive(void *arg) {
 
 // ---------------------------------------------------------------- client
 
+// The own engine needs a place under max_connections that an idle HTTP/1
+// connection of libcurl's holds: that connection is retired.  Returns
+// whether one was.
+static bool h1_evict_other(cio__h1_pool *p) {
+  cio_http_client *c = cio__container_of(p, cio_http_client, h1);
+  for (size_t fd = 0; fd < c->nfds; fd++)
+    if ((c->fds[fd] & (FD_OURS | FD_IDLE | FD_WANTED | FD_RETIRED)) == (FD_OURS | FD_IDLE)) {
+      retire_idle(c, (int)fd);
+      return true;
+    }
+  return false;
+}
+
 // The own engine opened or closed a connection: libcurl may open what is
 // left of max_connections (at least 1: 0 would be no limit; then submit()
 // waits for a place first).
@@ -427,6 +444,7 @@ int cio_http_client_new(cio_http_client **out, const cio_http_client_opts *opts)
       .max_body = o.max_body ? o.max_body : DEFAULT_MAX_BODY,
       .other_busy = &c->in_flight,
       .open_changed = h1_open_changed,
+      .evict_other = h1_evict_other,
   };
   c->max_body = o.max_body ? o.max_body : DEFAULT_MAX_BODY;
   c->http2 = o.http2;
@@ -644,7 +662,7 @@ static curl_socket_t on_open_socket(void *arg, curlsocktype purpose, struct curl
 static int on_close_socket(void *arg, curl_socket_t s) {
   cio_http_client *c = arg;
   if (s >= 0 && (size_t)s < c->nfds) {
-    if (c->fds[s] & FD_OURS) {
+    if ((c->fds[s] & (FD_OURS | FD_RETIRED)) == FD_OURS) {
       c->h1.other_open--;
       cio__h1_room(&c->h1); // room under max_connections
     }

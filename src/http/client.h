@@ -61,6 +61,8 @@ typedef struct cio__h1_pool {
   const size_t *other_busy; // libcurl's transfers under way (one place is kept for them)
   // Called when `open` changed (client.c gives libcurl what is left).
   void (*open_changed)(struct cio__h1_pool *p);
+  // Closes an idle connection of libcurl's to make room; whether it did.
+  bool (*evict_other)(struct cio__h1_pool *p);
   size_t opened; // connections opened so far
   size_t busy;   // exchanges, streams and uploads under way
   struct h1_origin *origins;
@@ -97,10 +99,10 @@ void cio__h1_upload_abort(struct cio__h1_upload *u);
 // tasks waiting for it look again.
 void cio__h1_room(cio__h1_pool *p);
 
-// Waits, within the pool timeout from `start`, until a connection of
-// libcurl's would fit under max_total beside the engine's own (closing an
-// idle one of the engine's to make room).  Returns 0, CIO_HTTP_POOL_TIMEOUT,
-// -ECANCELED, -ETIMEDOUT.
+// Before a libcurl transfer: while the engine's connections and libcurl's
+// fill max_total, closes the engine's idle ones; if the engine's alone
+// fill it, waits (within the pool timeout from `start`) for one to go.
+// Returns 0, CIO_HTTP_POOL_TIMEOUT, -ECANCELED, -ETIMEDOUT.
 int cio__h1_room_for_other(cio__h1_pool *p, int64_t start);
 
 // Closes the idle connections and frees the pools (nothing may be busy).

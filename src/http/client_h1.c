@@ -442,6 +442,7 @@ static int acquire(cio__h1_pool *p, struct h1_origin *o, int64_t start, struct h
         drop_idle(old);
         continue;
       }
+      if (p->evict_other && p->evict_other(p)) continue; // or one of libcurl's
     }
     if (host_room && total_room(p)) {
       *k = NULL;
@@ -480,12 +481,13 @@ static int acquire(cio__h1_pool *p, struct h1_origin *o, int64_t start, struct h
 
 int cio__h1_room_for_other(cio__h1_pool *p, int64_t start) {
   for (;;) {
-    if (p->open < p->max_total) return 0;
+    if (p->open + p->other_open < p->max_total) return 0;
     struct h1_conn *old = oldest_idle(p);
     if (old) {
       drop_idle(old);
       continue;
     }
+    if (p->open < p->max_total) return 0; // libcurl waits for (or reuses) one of its own
     int64_t at = p->pool_ns < 0 ? CIO__NEVER : start + p->pool_ns;
     if (cio__loop_now(p->L) >= at) {
       cio__http_client_error_set("%s", cio_strerror(CIO_HTTP_POOL_TIMEOUT));
@@ -1039,9 +1041,9 @@ static int exchange(cio__h1_pool *p, struct h1_origin *o, const struct h1_out *o
     if (rc < 0) return rc;
     if (!k) {
       rc = conn_open(p, o, &k);
-      if (rc < 0) {
+      if (rc < 0 || !k) {
         unreserve(p, o);
-        return rc;
+        return rc < 0 ? rc : -EIO;
       }
     }
     int sent = send_request(k, out);
