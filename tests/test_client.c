@@ -201,6 +201,23 @@ static int basics_main(void *arg) {
   ASSERT_EQ(cio_http_request(c, "DELETE", u, NULL, &r), 0);
   ASSERT_STR_CONTAINS(cio_http_response_body(r, NULL), "DELETE q=[]");
   cio_http_response_free(r);
+  // A fragment is not sent (the route matched), nor kept in the URL
+  // answered; a blank or a control character makes no URL.
+  char frag[192];
+  snprintf(frag, sizeof frag, "%s?z=1#part", u);
+  ASSERT_EQ(cio_http_get(c, frag, &r), 0);
+  ASSERT_EQ(cio_http_response_status(r), 200);
+  ASSERT_STR_CONTAINS(cio_http_response_body(r, NULL), "GET q=[]");
+  frag[strlen(frag) - 5] = '\0';
+  ASSERT(strcmp(cio_http_response_url(r), frag) == 0);
+  cio_http_response_free(r);
+  const char *bad_urls[] = {"?a b", "?a\tb", "/x\r\nX-Injected: 1"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(frag, sizeof frag, "%s%s", u, bad_urls[i]);
+    r = (cio_http_response *)1;
+    ASSERT_EQ(cio_http_get(c, frag, &r), -EINVAL);
+    ASSERT(r == NULL);
+  }
   // A POST without a body sends no form type (as httpx); a bearer token of
   // 4 KB goes out whole.
   ASSERT_EQ(cio_http_request(c, "POST", u, NULL, &r), 0);

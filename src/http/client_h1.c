@@ -1093,7 +1093,8 @@ static int prepare(cio__h1_pool *p, const char *method, const char *url,
   *u = (struct h1_url){0};
   *out = (struct h1_out){.body_fd = -1};
   if (o && o->nquery && !o->query) return -EINVAL;
-  *full = o && o->nquery ? url_with_query(url, o->query, o->nquery) : cio__strdup(url);
+  // (The URL answered is without its fragment, as libcurl's.)
+  *full = url_with_query(url, o ? o->query : NULL, o ? o->nquery : 0);
   if (!*full) return -ENOMEM;
   int rc = url_parse(*full, u);
   if (rc == 0) rc = build(out, method, u, o, p->user_agent, upload);
