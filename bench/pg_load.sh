@@ -123,7 +123,8 @@ measure() {
     base=cio poll=""
     case $rt in go*)
       [ -z "${got[cio-noreset]:-}" ] || base=cio-noreset
-      [ -z "${got[cio-poll]:-}" ] || poll="   cio-poll/$rt = $(ratio "${got[cio-poll]}" "${got[$rt]}")"
+      [ -z "${got[cio-poll]:-}" ] || [ -z "${got[$rt]:-}" ] ||
+        poll="   cio-poll/$rt = $(ratio "${got[cio-poll]}" "${got[$rt]}")"
       ;;
     esac
     if [ -n "${got[$rt]:-}" ]; then
