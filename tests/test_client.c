@@ -598,6 +598,7 @@ enum fault {
   FAULT_LATE_408, // answers "ok", then 0.1 s later "408 Request Timeout", and closes
   FAULT_TE_CL,    // a chunked body with a Content-Length too, keeps the connection open
   FAULT_ONE,      // answers "ok" as FAULT_OK, then closes without saying so
+  FAULT_EARLY,    // answers "ok" once some of the request's body has come, then closes
 };
 
 #define FAULT_CONNS 256
@@ -658,6 +659,13 @@ static int fault_conn_main(void *arg) {
       if (rc >= 0) rc = write_str(fc->sock, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
       fault_busy_now--;
       if (rc < 0) break;
+    } else if (s->mode == FAULT_EARLY) {
+      char b[256];
+      if (have == 0 && cio_sock_read(fc->sock, b, sizeof b) <= 0) break; // the body's first bytes
+      (void)write_str(fc->sock, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      (void)cio_sock_shutdown(fc->sock, SHUT_WR);
+      while (cio_sock_read(fc->sock, b, sizeof b) > 0) continue;
+      break;
     } else if (s->mode == FAULT_ONE) {
       // Closed as a server closes an idle connection: a FIN (not a reset
       // for the unread body), then what comes is read until the client
@@ -2000,6 +2008,39 @@ static int upload_main(void *arg) {
 
 static void uploads_written_by_a_task(void) { ASSERT_EQ(cio_run(upload_main, NULL), 0); }
 
+// An upload's bytes go out as they are written, not held until more come:
+// a server that answers once the body's first bytes arrive has answered
+// (the next write says -EPIPE) while the upload is still open, and finish
+// returns that answer.
+static int upload_early_main(void *arg) {
+  (void)arg;
+  cio_http_client *c;
+  ASSERT_EQ(cio_http_client_new(&c, NULL), 0);
+  struct fault_srv *s = fault_start(FAULT_EARLY);
+  char u[128];
+  url(u, sizeof u, s->port, "/");
+  cio_http_upload *up;
+  ASSERT_EQ(cio_http_upload_begin(c, "POST", u, NULL, &up), 0);
+  ASSERT_EQ(cio_http_upload_write(up, "hello", 5), 0);
+  int rc = 0;
+  for (int i = 0; i < 200 && rc == 0; i++) { // up to 2 s for the answer to come
+    ASSERT_EQ(cio_sleep(0.01), 0);
+    rc = cio_http_upload_write(up, "more", 4);
+  }
+  ASSERT_EQ(rc, -EPIPE);
+  cio_http_response *r;
+  ASSERT_EQ(cio_http_upload_finish(up, &r), 0);
+  ASSERT_EQ(cio_http_response_status(r), 200);
+  ASSERT(strcmp(cio_http_response_body(r, NULL), "ok") == 0);
+  cio_http_response_free(r);
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  fault_wait_open(s, 0);
+  fault_stop(s);
+  return 0;
+}
+
+static void upload_bytes_go_out_as_written(void) { ASSERT_EQ(cio_run(upload_early_main, NULL), 0); }
+
 // ---------------------------------------------------------------- a slow name server
 
 // Looking up "slow.test" takes 2 s and finds nothing, as with a name
@@ -2095,6 +2136,7 @@ static void lookups_given_up_leave_the_loop_running(void) {
 
 static const test_case cases[] = {
     {"uploads_written_by_a_task", uploads_written_by_a_task, 0},
+    {"upload_bytes_go_out_as_written", upload_bytes_go_out_as_written, 0},
     {"proxy_from_the_environment", proxy_from_the_environment, 0},
     {"bodies_from_files", bodies_from_files, 0},
     {"streamed_responses", streamed_responses, 60},

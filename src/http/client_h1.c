@@ -1230,6 +1230,8 @@ struct cio__h1_upload {
   int error; // a failure, returned by every call after it
 };
 
+static int upload_push(struct cio__h1_upload *up, bool all);
+
 int cio__h1_upload_begin(cio__h1_pool *p, const char *method, const char *url,
                          const cio_http_request_opts *o, struct cio__h1_upload **res) {
   struct cio__h1_upload *up = cio__calloc(1, sizeof *up);
@@ -1253,20 +1255,21 @@ int cio__h1_upload_begin(cio__h1_pool *p, const char *method, const char *url,
   }
   up->k = k;
   p->busy++;
-  put(&up->pending, up->out.head, up->out.len); // goes out with the first bytes
-  if (up->pending.nomem) {
+  put(&up->pending, up->out.head, up->out.len);
+  rc = up->pending.nomem ? -ENOMEM : upload_push(up, false); // the head goes out now
+  if (rc < 0) {
     cio__h1_upload_abort(up);
-    return -ENOMEM;
+    return rc;
   }
   *res = up;
   return 0;
 }
 
-// Sends pending bytes: all of them (`all`), or until no more than
-// UPLOAD_HIGH are left.  Returns 0 or conn_send()'s codes.
+// Sends the pending bytes the socket takes now; waits for room while more
+// than UPLOAD_HIGH are left (or, with `all`, until none are).  Returns 0 or
+// conn_send()'s codes.
 static int upload_push(struct cio__h1_upload *up, bool all) {
-  size_t limit = all ? 0 : UPLOAD_HIGH;
-  while (up->pending.n - up->sent > limit) {
+  while (up->sent < up->pending.n) {
     ssize_t n = send(up->k->io.fd, up->pending.p + up->sent, up->pending.n - up->sent,
                      MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
