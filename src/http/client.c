@@ -750,38 +750,6 @@ static int on_seek_body(void *arg, curl_off_t offset, int origin) {
   return lseek(r->body_fd, (off_t)offset, origin) < 0 ? CURL_SEEKFUNC_FAIL : CURL_SEEKFUNC_OK;
 }
 
-// The URL with the query parameters appended, or NULL (ENOMEM).
-static char *with_query(CURL *e, const char *url, const cio_http_query_param *q, size_t n) {
-  size_t cap = strlen(url) + 1;
-  char **esc = cio__calloc(2 * n + 1, sizeof *esc);
-  if (!esc) return NULL;
-  bool ok = true;
-  for (size_t i = 0; i < n && ok; i++) {
-    esc[2 * i] = curl_easy_escape(e, q[i].name ? q[i].name : "", 0);
-    esc[2 * i + 1] = curl_easy_escape(e, q[i].value ? q[i].value : "", 0);
-    ok = esc[2 * i] && esc[2 * i + 1];
-    if (ok) cap += strlen(esc[2 * i]) + strlen(esc[2 * i + 1]) + 2;
-  }
-  char *out = ok ? cio__malloc(cap) : NULL;
-  if (out) {
-    const char *hash = strchr(url, '#');
-    size_t base = hash ? (size_t)(hash - url) : strlen(url);
-    memcpy(out, url, base);
-    size_t at = base;
-    char sep = memchr(url, '?', base) ? '&' : '?';
-    if (sep == '&' && base && url[base - 1] == '?') sep = 0;
-    for (size_t i = 0; i < n; i++) {
-      if (sep) out[at++] = sep;
-      at += (size_t)sprintf(out + at, "%s=%s", esc[2 * i], esc[2 * i + 1]);
-      sep = '&';
-    }
-    out[at] = '\0';
-  }
-  for (size_t i = 0; i < 2 * n; i++) curl_free(esc[i]);
-  free(esc);
-  return out;
-}
-
 // curl_easy_setopt, in a run that stops at the first failure (in `ok`).
 #define SET(opt, val) ok = ok != CURLE_OK ? ok : curl_easy_setopt(e, opt, val)
 
@@ -845,7 +813,7 @@ static int prepare(struct request *r, const char *method, const char *url,
   const char *u = url;
   if (o && o->nquery) {
     if (!o->query) return -EINVAL;
-    *full_url = with_query(e, url, o->query, o->nquery);
+    *full_url = cio__http_client_url_with_query(url, o->query, o->nquery);
     if (!*full_url) return -ENOMEM;
     u = *full_url;
   }

@@ -35,6 +35,11 @@ struct cio_http_response {
 // Sets the text cio_http_client_error() gives (printf-style).
 void cio__http_client_error_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+// The URL with the query parameters appended, each name and value
+// percent-encoded (all but RFC 3986's unreserved characters), and its
+// fragment dropped; NULL for ENOMEM.  (Both engines' requests.)
+char *cio__http_client_url_with_query(const char *url, const cio_http_query_param *q, size_t n);
+
 // Splits a response's head (resp->head: the status line, then "Name:
 // value" lines ending in LF or CRLF) into its fields, in place.  Returns
 // false for ENOMEM.

@@ -163,9 +163,7 @@ static void escape(char *b, size_t *at, const char *s) {
   }
 }
 
-// The URL with the query parameters appended (its fragment dropped), or
-// NULL (ENOMEM).
-static char *url_with_query(const char *url, const cio_http_query_param *q, size_t n) {
+char *cio__http_client_url_with_query(const char *url, const cio_http_query_param *q, size_t n) {
   const char *hash = strchr(url, '#');
   size_t base = hash ? (size_t)(hash - url) : strlen(url);
   size_t cap = base + 1;
@@ -1094,7 +1092,7 @@ static int prepare(cio__h1_pool *p, const char *method, const char *url,
   *out = (struct h1_out){.body_fd = -1};
   if (o && o->nquery && !o->query) return -EINVAL;
   // (The URL answered is without its fragment, as libcurl's.)
-  *full = url_with_query(url, o ? o->query : NULL, o ? o->nquery : 0);
+  *full = cio__http_client_url_with_query(url, o ? o->query : NULL, o ? o->nquery : 0);
   if (!*full) return -ENOMEM;
   int rc = url_parse(*full, u);
   if (rc == 0) rc = build(out, method, u, o, p->user_agent, upload);
