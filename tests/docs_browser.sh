@@ -59,7 +59,23 @@ cp "$swagger/swagger-ui-bundle.js" "$swagger/swagger-ui.css" "$redoc" "$work/ass
 
 if [ "$1" = --twin ]; then
   /usr/bin/python3 -c "import fastapi, uvicorn" 2>/dev/null || skip "FastAPI/uvicorn not installed"
-  port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  # A free port below the ephemeral range, which no other program's bind to
+  # port 0 can be given before uvicorn binds it (tests/helpers/test.h).
+  port=$(/usr/bin/python3 -c '
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    p = random.randrange(10000, low)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        print(p)
+        break
+    except OSError:
+        pass
+    finally:
+        s.close()
+')
   PYTHONDONTWRITEBYTECODE=1 CIO_DOCS_ASSETS=$work/assets /usr/bin/python3 -m uvicorn --app-dir "$here/fastapi_ref" demo_app:app \
     --host 127.0.0.1 --port "$port" --log-level warning >"$work/out" 2>&1 &
   pid=$!

@@ -1247,14 +1247,6 @@ static void make_certs(void) {
   ASSERT_EQ(system(cmd), 0);
 }
 
-// A free port (listened on, then given back for another program).
-static void free_port(char port[8]) {
-  cio_sock *l;
-  ASSERT_EQ(cio_tcp_listen(&l, "127.0.0.1", "0", 1, 0), 0);
-  snprintf(port, 8, "%d", cio_sock_port(l));
-  ASSERT_EQ(cio_sock_close(l), 0);
-}
-
 // GETs url until something listens there (up to 10 s).
 static void await_listening(cio_http_client *c, const char *u) {
   cio_http_response *r = NULL;
@@ -1315,8 +1307,8 @@ static int h2_get_one(void *arg) {
 static int nginx_main(void *arg) {
   (void)arg;
   char port[8], tport[8];
-  free_port(port);
-  free_port(tport);
+  test_free_port(port);
+  test_free_port(tport);
   ASSERT_EQ(mkdir(in_dir(work_dir, "www"), 0755), 0);
   ASSERT_EQ(mkdir(in_dir(work_dir, "tmp"), 0755), 0);
   enum { TEXT = 50000 };
@@ -1448,7 +1440,7 @@ static void against_nginx_http_https_http2_gzip(void) {
 static int python_main(void *arg) {
   (void)arg;
   char port[8], u[128];
-  free_port(port);
+  test_free_port(port);
   enum { SIZE = 100000 };
   char *data = make_file("data.bin", SIZE, false);
   char *argv[] = {"timeout",   "60", "/usr/bin/python3", "-m",     "http.server", "--bind",

@@ -710,17 +710,10 @@ static void https_files_are_read_and_written(void) {
 
 static char nginx_port[8];
 
-static int free_port(char port[8]) {
-  cio_sock *l;
-  ASSERT_EQ(cio_tcp_listen(&l, "127.0.0.1", "0", 16, 0), 0);
-  snprintf(port, 8, "%d", cio_sock_port(l));
-  return cio_sock_close(l);
-}
-
 // Starts nginx serving root at /static/ (etag on, if_modified_since
 // before: RFC 9110's comparison, not nginx's default "exact").
 static cio_process *start_nginx(void) {
-  ASSERT_EQ(free_port(nginx_port), 0);
+  test_free_port(nginx_port);
   char conf[2048];
   snprintf(conf, sizeof conf,
            "cat >%s/nginx.conf <<'EOF'\n"
@@ -928,7 +921,7 @@ static int cors_main(void *arg) {
   snprintf(app_py + n, sizeof app_py - (size_t)n, "])\nEOF");
   ASSERT_EQ(system(app_py), 0);
   char py_port[8];
-  ASSERT_EQ(free_port(py_port), 0);
+  test_free_port(py_port);
   char *argv[] = {
       "timeout", "60",    "/usr/bin/python3", "-m",      "uvicorn",     "--app-dir", base,
       "--port",  py_port, "--log-level",      "warning", "corsapp:app", NULL};

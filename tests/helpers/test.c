@@ -6,11 +6,17 @@
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
 #endif
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
 #include <ftw.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -351,4 +357,33 @@ int test_run_checked(const char *name, int (*fn)(void), double timeout_s, char *
   if (cap) out[len] = '\0';
   fclose(capture);
   return status;
+}
+
+void test_free_port(char port[8]) {
+  int low = 32768; // the kernel's default, if its setting cannot be read
+  FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+  if (f) {
+    if (fscanf(f, "%d", &low) != 1 || low > 65535) low = 32768;
+    fclose(f);
+  }
+  int first = 10000, span = low - first;
+  if (span < 1000) test_fail(__FILE__, __LINE__, "the ephemeral range starts at %d", low);
+  uint64_t seed =
+      (uint64_t)getpid() * 0x9e3779b97f4a7c15u ^ (uint64_t)time(NULL) ^ (uint64_t)clock();
+  if (!seed) seed = 1;
+  for (int tries = 0; tries < 200; tries++) {
+    int p = first + (int)(test_random(&seed) % (uint64_t)span);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) break;
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)p),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int rc = bind(fd, (struct sockaddr *)&a, sizeof a);
+    close(fd);
+    if (rc == 0) {
+      snprintf(port, 8, "%u", (unsigned)(uint16_t)p);
+      return;
+    }
+  }
+  test_fail(__FILE__, __LINE__, "no free port below %d: %s", low, strerror(errno));
 }

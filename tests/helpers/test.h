@@ -104,6 +104,15 @@ const char *nginx_user(void);
 // case never cleans up after itself.
 void test_tmpdir(char *buf, size_t cap, const char *prefix);
 
+// A free TCP port on 127.0.0.1 for a peer the case starts (nginx,
+// Python's servers), written to port[0..8).  Taken below the kernel's
+// ephemeral range (ip_local_port_range), where no other program's bind to
+// port 0 or outgoing connection can be given it between this check and
+// the peer's own bind (a port from bind(0) was once given to another
+// test's server meanwhile, which then answered in the peer's place); a
+// random one of those that binds now.  Fails the case if none does.
+void test_free_port(char port[8]);
+
 // The next number of a seeded pseudo-random sequence (xorshift64; *state
 // must not be 0), for randomized tests that replay from their seed.
 uint64_t test_random(uint64_t *state);
