@@ -1032,8 +1032,7 @@ static int find_line(cio_stream *out, const char *want) {
 static int s_server_main(void *arg) {
   (void)arg;
   char port[8];
-  cio_sock *l = listen_any(port); // a free port: taken back for s_server
-  ASSERT_EQ(cio_sock_close(l), 0);
+  test_free_port(port); // (below the ephemeral range: nobody else is given it meanwhile)
   char *argv[] = {"openssl", "s_server",
                   "-accept", port,
                   "-cert",   (char *)path("srv.pem"),
