@@ -2,11 +2,13 @@
 //
 // An HTTP client (httpx's role): a client holds pools of kept-alive
 // connections, and each request awaits like every other cio call, under the
-// task's timeout scopes and cancellation.  Built on libcurl's multi-socket
-// interface, driven by cio's loop: HTTP/1.1 and HTTP/2, HTTPS with
-// verification on, redirects, gzip/deflate/brotli/zstd, proxies from the
-// environment (http_proxy, https_proxy, no_proxy) as curl and httpx take
-// them.  Present when cio was built with libcurl (the CMake package's
+// task's timeout scopes and cancellation.  http:// URLs reached directly go
+// through cio's own HTTP/1.1 engine (gzip and deflate decoded with zlib);
+// the rest through libcurl's multi-socket interface, driven by cio's loop:
+// HTTPS with verification on, HTTP/2, proxies from the environment
+// (http_proxy, https_proxy, no_proxy) as curl and httpx take them,
+// brotli/zstd.  Redirects, limits, timeouts and errors are the same for
+// both.  Present when cio was built with libcurl (the CMake package's
 // CLIENT component, cio.pc's client=yes); it includes <cio.h>.
 #ifndef CIO_HTTP_CLIENT_H
 #define CIO_HTTP_CLIENT_H
@@ -71,7 +73,8 @@ typedef struct cio_http_request_opts {
 } cio_http_request_opts;
 
 /// HTTP client failures, codes of their own like CIO_TLS_* (see cio.h);
-/// cio_http_client_error() gives libcurl's words for the last one.
+/// cio_http_client_error() says what failed (libcurl's words for its
+/// requests).
 /// Other failures: -ECONNREFUSED, -ECONNRESET, CIO_EAI_NONAME (no such
 /// host), CIO_TLS_CERT_* (the server's certificate), CIO_TLS_HANDSHAKE,
 /// -EINVAL (a URL or method libcurl refuses; a header line that is not
@@ -105,8 +108,9 @@ CIO_AWAIT int cio_http_get(cio_http_client *c, const char *url, cio_http_respons
 /// Streams the response (httpx's client.stream()): sends the request and
 /// returns once the answer's head has come, with its status and headers;
 /// the body is read as it comes with cio_http_response_read(), with
-/// backpressure (libcurl stops reading from the server while 64 KiB wait
-/// unread), and max_body does not apply.  Awaits.  Returns as
+/// backpressure (nothing more is read from the server than the reader takes;
+/// through libcurl, 64 KiB at most wait unread), and max_body does not
+/// apply.  Awaits.  Returns as
 /// cio_http_request().  The response holds its connection until the body
 /// is read to its end (the connection then goes back to the pool) or the
 /// response is freed (a connection with a body left unread is closed);
@@ -175,7 +179,8 @@ const char *cio_http_response_version(const cio_http_response *r);
 /// closes its connection.  Does not await.
 void cio_http_response_free(cio_http_response *r);
 
-/// libcurl's words for this thread's last failed request, or "".
+/// What this thread's last failed request ran into (libcurl's words for
+/// the requests it made), or "".
 const char *cio_http_client_error(void);
 
 /// The number of connections the client has opened so far (0 for NULL),
