@@ -599,6 +599,7 @@ enum fault {
   FAULT_TE_CL,    // a chunked body with a Content-Length too, keeps the connection open
   FAULT_ONE,      // answers "ok" as FAULT_OK, then closes without saying so
   FAULT_EARLY,    // answers "ok" once some of the request's body has come, then closes
+  FAULT_DEFLATE,  // "ok" coded deflate: with zlib's header, then without (raw), alternately
 };
 
 #define FAULT_CONNS 256
@@ -659,6 +660,15 @@ static int fault_conn_main(void *arg) {
       if (rc >= 0) rc = write_str(fc->sock, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
       fault_busy_now--;
       if (rc < 0) break;
+    } else if (s->mode == FAULT_DEFLATE) {
+      static const char zlib_ok[] = "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\n"
+                                    "Content-Length: 10\r\n\r\nx\x9c\xcb\xcf\x06\x00\x01K\x00\xdb";
+      static const char raw_ok[] = "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\n"
+                                   "Content-Length: 4\r\n\r\n\xcb\xcf\x06\x00";
+      bool raw = s->requests % 2 == 0;
+      ssize_t w = raw ? cio_sock_write(fc->sock, raw_ok, sizeof raw_ok - 1)
+                      : cio_sock_write(fc->sock, zlib_ok, sizeof zlib_ok - 1);
+      if (w < 0) break;
     } else if (s->mode == FAULT_EARLY) {
       char b[256];
       if (have == 0 && cio_sock_read(fc->sock, b, sizeof b) <= 0) break; // the body's first bytes
@@ -945,6 +955,34 @@ static int closes_after_one_main(void *arg) {
   fault_wait_open(s, 0);
   fault_stop(s);
   return 0;
+}
+
+// "deflate" as RFC 9110 names it (zlib's format) and as some servers send
+// it (raw, no header): both decoded, as libcurl decodes them.
+static int deflate_main(void *arg) {
+  (void)arg;
+  cio_http_client *c;
+  ASSERT_EQ(cio_http_client_new(&c, NULL), 0);
+  struct fault_srv *s = fault_start(FAULT_DEFLATE);
+  for (int i = 0; i < 4; i++) {
+    cio_http_response *r;
+    ASSERT_EQ(fault_get(c, s, &r), 0);
+    ASSERT_EQ(cio_http_response_status(r), 200);
+    size_t len;
+    const char *body = cio_http_response_body(r, &len);
+    ASSERT_EQ(len, 2);
+    ASSERT(strcmp(body, "ok") == 0);
+    cio_http_response_free(r);
+  }
+  ASSERT_EQ(s->accepts, 1); // each answer read whole: the connection kept
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  fault_wait_open(s, 0);
+  fault_stop(s);
+  return 0;
+}
+
+static void deflate_with_and_without_zlib_header(void) {
+  ASSERT_EQ(cio_run(deflate_main, NULL), 0);
 }
 
 static void kept_alive_connection_closed_unseen_is_not_used(void) {
@@ -2143,6 +2181,7 @@ static const test_case cases[] = {
     {"named_redirects", named_redirects, 0},
     {"faults_fail_with_named_codes", faults_fail_with_named_codes, 0},
     {"idle_connection_written_on_is_not_reused", idle_connection_written_on_is_not_reused, 0},
+    {"deflate_with_and_without_zlib_header", deflate_with_and_without_zlib_header, 0},
     {"kept_alive_connection_closed_unseen_is_not_used",
      kept_alive_connection_closed_unseen_is_not_used, 0},
     {"body_past_content_length_is_cut_and_not_reused",

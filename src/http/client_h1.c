@@ -857,6 +857,7 @@ struct cio__h1_body {
 #ifdef CIO_HAVE_ZLIB
   bool inflating; // Content-Encoding gzip or deflate: z decodes
   bool z_end;     //   its stream ended
+  bool z_raw;     //   "deflate" that may come without zlib's header (as some servers send it)
   z_stream z;
 #endif
 };
@@ -939,7 +940,14 @@ static ssize_t body_read(struct cio__h1_body *b, char *out, size_t cap) {
       b->z.avail_in = (unsigned)b->pay_n;
       b->z.next_out = (unsigned char *)out;
       b->z.avail_out = (unsigned)(cap < UINT32_MAX ? cap : UINT32_MAX);
+      bool first = b->z.total_in == 0;
       int z = inflate(&b->z, Z_NO_FLUSH);
+      if (z == Z_DATA_ERROR && first &&
+          b->z_raw) { // no zlib header: raw deflate, as libcurl reads it
+        b->z_raw = false;
+        if (inflateReset2(&b->z, -15) != Z_OK) return body_fail(b, -ENOMEM);
+        continue; // the same bytes again
+      }
       size_t used = b->pay_n - b->z.avail_in;
       b->pay += used;
       b->pay_n -= used;
@@ -1005,6 +1013,7 @@ static int body_begin(struct cio__h1_body *b, cio__h1_pool *p, struct h1_conn *k
        (ce->n == 7 && strncasecmp(ce->p, "deflate", 7) == 0))) {
     if (inflateInit2(&b->z, 15 + 32) != Z_OK) return -ENOMEM; // gzip or zlib, told by its header
     b->inflating = true;
+    b->z_raw = ce->n == 7;
   }
 #endif
   return 0;
