@@ -1178,6 +1178,35 @@ static int keepalive_main(void *arg) {
 
 static void keepalive_count_and_expiry(void) { ASSERT_EQ(cio_run(keepalive_main, NULL), 0); }
 
+// keepalive_expiry holds for an origin no longer asked for: its idle
+// connection is closed while the client goes on with another origin
+// (within the expiry and a second).
+static int expiry_elsewhere_main(void *arg) {
+  (void)arg;
+  struct fault_srv *a = fault_start(FAULT_OK), *b = fault_start(FAULT_OK);
+  cio_http_client *c;
+  ASSERT_EQ(cio_http_client_new(&c, &(cio_http_client_opts){.keepalive_expiry = 1}), 0);
+  cio_http_response *r;
+  ASSERT_EQ(fault_get(c, a, &r), 0);
+  cio_http_response_free(r);
+  for (int i = 0; i < 12; i++) { // 2.4 s of requests to b only
+    ASSERT_EQ(fault_get(c, b, &r), 0);
+    cio_http_response_free(r);
+    ASSERT_EQ(cio_sleep(0.2), 0);
+  }
+  fault_wait_open(a, 0); // a's idle connection was closed
+  ASSERT_EQ(b->open_now, 1);
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  fault_wait_open(b, 0);
+  fault_stop(a);
+  fault_stop(b);
+  return 0;
+}
+
+static void keepalive_expiry_reaches_every_origin(void) {
+  ASSERT_EQ(cio_run(expiry_elsewhere_main, NULL), 0);
+}
+
 // Misuse: a request from another loop's thread is -EPERM, one on a
 // closed client -EINVAL, a close while a request is in flight -EBUSY (and
 // closes nothing: the request completes, then the close succeeds).
@@ -2191,6 +2220,7 @@ static const test_case cases[] = {
     {"connect_to_a_full_backlog_times_out", connect_to_a_full_backlog_times_out, 0},
     {"total_limit_holds_across_hosts", total_limit_holds_across_hosts, 0},
     {"keepalive_count_and_expiry", keepalive_count_and_expiry, 0},
+    {"keepalive_expiry_reaches_every_origin", keepalive_expiry_reaches_every_origin, 0},
     {"misuse_is_refused", misuse_is_refused, 0},
     {"against_nginx_http_https_http2_gzip", against_nginx_http_https_http2_gzip, 60},
     {"against_python_http_server", against_python_http_server, 60},

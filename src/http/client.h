@@ -70,6 +70,7 @@ typedef struct cio__h1_pool {
   bool (*evict_other)(struct cio__h1_pool *p);
   size_t opened; // connections opened so far
   size_t busy;   // exchanges, streams and uploads under way
+  int64_t swept; // when expired idle connections were last closed
   struct h1_origin *origins;
   struct h1_waiter *waiters; // tasks waiting for room under the limits
 } cio__h1_pool;

@@ -403,6 +403,17 @@ static struct h1_conn *oldest_idle(cio__h1_pool *p) {
   return best;
 }
 
+// Closes every origin's idle connections that have outlived
+// keepalive_expiry, at most once a second (as libcurl prunes its cache): an
+// origin no longer asked for does not keep them open.
+static void sweep_expired(cio__h1_pool *p, int64_t now) {
+  if (p->keepalive_ns < 0 || now - p->swept < 1000000000) return;
+  p->swept = now;
+  for (struct h1_origin *o = p->origins; o; o = o->next)
+    while (o->idle_last && now - o->idle_last->idle_since > p->keepalive_ns)
+      drop_idle(o->idle_last);
+}
+
 // Whether one more connection fits under max_total beside libcurl's (one
 // place is left to libcurl while it has transfers and no connection: its
 // limit cannot be set to none).
@@ -420,6 +431,7 @@ static int acquire(cio__h1_pool *p, struct h1_origin *o, int64_t start, struct h
   int rc = 0;
   for (;;) {
     int64_t now = cio__loop_now(p->L);
+    sweep_expired(p, now);
     // Expired idle connections go first (the oldest are at the end).
     while (o->idle_last && p->keepalive_ns >= 0 && now - o->idle_last->idle_since > p->keepalive_ns)
       drop_idle(o->idle_last);
