@@ -600,6 +600,7 @@ enum fault {
   FAULT_ONE,      // answers "ok" as FAULT_OK, then closes without saying so
   FAULT_EARLY,    // answers "ok" once some of the request's body has come, then closes
   FAULT_DEFLATE,  // "ok" coded deflate: with zlib's header, then without (raw), alternately
+  FAULT_FIELDS,   // "ok" with 200 header fields, then one with 300, alternately
 };
 
 #define FAULT_CONNS 256
@@ -660,6 +661,14 @@ static int fault_conn_main(void *arg) {
       if (rc >= 0) rc = write_str(fc->sock, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
       fault_busy_now--;
       if (rc < 0) break;
+    } else if (s->mode == FAULT_FIELDS) {
+      static char msg[300 * 16 + 128];
+      int n = snprintf(msg, sizeof msg, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n");
+      int fields = s->requests % 2 ? 200 : 300;
+      for (int i = 0; i < fields; i++)
+        n += snprintf(msg + n, sizeof msg - (size_t)n, "X-%d: %d\r\n", i, i);
+      snprintf(msg + n, sizeof msg - (size_t)n, "\r\nok");
+      if (write_str(fc->sock, msg) < 0) break;
     } else if (s->mode == FAULT_DEFLATE) {
       static const char zlib_ok[] = "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\n"
                                     "Content-Length: 10\r\n\r\nx\x9c\xcb\xcf\x06\x00\x01K\x00\xdb";
@@ -980,6 +989,31 @@ static int deflate_main(void *arg) {
   fault_stop(s);
   return 0;
 }
+
+// A head with 200 fields is taken (servers send many Set-Cookie lines;
+// libcurl took any number); one with 300 is CIO_HTTP_PROTOCOL, and the
+// client goes on.
+static int fields_main(void *arg) {
+  (void)arg;
+  cio_http_client *c;
+  ASSERT_EQ(cio_http_client_new(&c, NULL), 0);
+  struct fault_srv *s = fault_start(FAULT_FIELDS);
+  cio_http_response *r;
+  ASSERT_EQ(fault_get(c, s, &r), 0);
+  ASSERT_EQ(cio_http_response_status(r), 200);
+  ASSERT(strcmp(cio_http_response_header(r, "X-199"), "199") == 0);
+  ASSERT(strcmp(cio_http_response_body(r, NULL), "ok") == 0);
+  cio_http_response_free(r);
+  ASSERT_EQ(fault_get(c, s, &r), CIO_HTTP_PROTOCOL);
+  ASSERT_EQ(fault_get(c, s, &r), 0); // a new connection: the third answer, 200 fields
+  cio_http_response_free(r);
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  fault_wait_open(s, 0);
+  fault_stop(s);
+  return 0;
+}
+
+static void many_header_fields(void) { ASSERT_EQ(cio_run(fields_main, NULL), 0); }
 
 static void deflate_with_and_without_zlib_header(void) {
   ASSERT_EQ(cio_run(deflate_main, NULL), 0);
@@ -2211,6 +2245,7 @@ static const test_case cases[] = {
     {"faults_fail_with_named_codes", faults_fail_with_named_codes, 0},
     {"idle_connection_written_on_is_not_reused", idle_connection_written_on_is_not_reused, 0},
     {"deflate_with_and_without_zlib_header", deflate_with_and_without_zlib_header, 0},
+    {"many_header_fields", many_header_fields, 0},
     {"kept_alive_connection_closed_unseen_is_not_used",
      kept_alive_connection_closed_unseen_is_not_used, 0},
     {"body_past_content_length_is_cut_and_not_reused",

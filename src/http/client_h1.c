@@ -807,7 +807,7 @@ static int send_request(struct h1_conn *k, const struct h1_out *out) {
 }
 
 static const cio__http_limits head_limits = {
-    .max_line = 16 << 10, .max_head = MAX_HEAD, .max_headers = CIO__HTTP_MAX_HEADERS};
+    .max_line = 16 << 10, .max_head = MAX_HEAD, .max_headers = CIO__HTTP_MAX_RESPONSE_HEADERS};
 
 #define H1_NOTHING (-9999) // no byte of an answer came before the close (or a reset)
 

@@ -133,13 +133,14 @@ static int framing_field(const cio__http_header *h, struct framing *f) {
   return 1;
 }
 
-// The limits with their defaults filled in.
-static cio__http_limits limits_or_defaults(const cio__http_limits *lim) {
+// The limits with their defaults filled in; at most `most` headers (the
+// parsed head's room).
+static cio__http_limits limits_or_defaults(const cio__http_limits *lim, size_t most) {
   cio__http_limits l = lim ? *lim : (cio__http_limits){0};
   if (!l.max_line) l.max_line = DEFAULT_LINE;
   if (!l.max_head) l.max_head = DEFAULT_HEAD;
-  if (!l.max_headers || l.max_headers > CIO__HTTP_MAX_HEADERS)
-    l.max_headers = CIO__HTTP_MAX_HEADERS;
+  if (!l.max_headers) l.max_headers = CIO__HTTP_MAX_HEADERS;
+  if (l.max_headers > most) l.max_headers = most;
   return l;
 }
 
@@ -305,7 +306,7 @@ static int parse_head(const char *buf, size_t len, cio__http_request *r, size_t 
 
 int cio__http_parse_request(const char *buf, size_t len, cio__http_request *r,
                             const cio__http_limits *lim) {
-  cio__http_limits l = limits_or_defaults(lim);
+  cio__http_limits l = limits_or_defaults(lim, CIO__HTTP_MAX_HEADERS);
   // Empty lines before the request line (§2.2) count against the head limit.
   size_t skip = 0;
   while (len - skip >= 2 && buf[skip] == '\r' && buf[skip + 1] == '\n') skip += 2;
@@ -495,7 +496,7 @@ static int parse_status_line(const char *p, const char *eol, cio__http_response_
 
 int cio__http_parse_response(char *buf, size_t len, cio__http_response_head *r,
                              const cio__http_limits *lim) {
-  cio__http_limits l = limits_or_defaults(lim);
+  cio__http_limits l = limits_or_defaults(lim, CIO__HTTP_MAX_RESPONSE_HEADERS);
   const char *line_end = memchr(buf, '\n', len);
   if ((size_t)((line_end ? line_end : buf + len) - buf) > l.max_line)
     return -CIO__HTTP_HEAD_TOO_LARGE;

@@ -37,6 +37,9 @@ static inline bool cio__http_field_value_ok(const char *v) {
 #define CIO__HTTP_VERSION 505            // not HTTP/1.0 or 1.1
 
 #define CIO__HTTP_MAX_HEADERS 64
+// A response may have more (the client takes what servers send; libcurl
+// takes any number): its limit's ceiling.
+#define CIO__HTTP_MAX_RESPONSE_HEADERS 256
 
 typedef struct cio__http_slice {
   const char *p; // start, inside the parsed buffer
@@ -136,14 +139,14 @@ bool cio__http_valid_host(cio__http_slice s);
 // RFC 9112 §5.2 has a user agent accept in a response, is replaced in place
 // by spaces (so the buffer is written).
 typedef struct cio__http_response_head {
-  int status;                                      // 100..999
-  int minor;                                       // HTTP/1.<minor> (1.2 and up read as 1.1)
-  cio__http_slice reason;                          // the reason phrase (may be empty)
-  cio__http_header headers[CIO__HTTP_MAX_HEADERS]; // in order
-  size_t nheaders;                                 // how many
-  int64_t content_length;                          // -1 if no Content-Length
-  bool chunked;                                    // Transfer-Encoding: chunked
-  bool keep_alive;                                 // the connection may carry another request
+  int status;             // 100..999
+  int minor;              // HTTP/1.<minor> (1.2 and up read as 1.1)
+  cio__http_slice reason; // the reason phrase (may be empty)
+  cio__http_header headers[CIO__HTTP_MAX_RESPONSE_HEADERS]; // in order
+  size_t nheaders;                                          // how many
+  int64_t content_length;                                   // -1 if no Content-Length
+  bool chunked;                                             // Transfer-Encoding: chunked
+  bool keep_alive; // the connection may carry another request
 } cio__http_response_head;
 
 // Parses the response head at the start of buf[0..len).  Returns the head's
@@ -152,7 +155,8 @@ typedef struct cio__http_response_head {
 // max_line, head over max_head or more than max_headers headers),
 // -CIO__HTTP_VERSION (not HTTP/1.x) or -CIO__HTTP_NOT_IMPLEMENTED (a
 // transfer coding other than chunked).  `lim` may be NULL (8 KiB, 16 KiB,
-// CIO__HTTP_MAX_HEADERS).
+// CIO__HTTP_MAX_HEADERS); its max_headers may go up to
+// CIO__HTTP_MAX_RESPONSE_HEADERS.
 int cio__http_parse_response(char *buf, size_t len, cio__http_response_head *r,
                              const cio__http_limits *lim);
 
