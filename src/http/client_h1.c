@@ -24,6 +24,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -806,6 +807,15 @@ static int send_request(struct h1_conn *k, const struct h1_out *out) {
   return rc;
 }
 
+// Clears what is read of a head before the parser fills it (not its 8 KiB
+// array of fields).
+static void head_clear(cio__http_response_head *h) {
+  memset(h, 0, offsetof(cio__http_response_head, headers));
+  h->nheaders = 0;
+  h->content_length = -1;
+  h->chunked = h->keep_alive = false;
+}
+
 static const cio__http_limits head_limits = {
     .max_line = 16 << 10, .max_head = MAX_HEAD, .max_headers = CIO__HTTP_MAX_RESPONSE_HEADERS};
 
@@ -1197,7 +1207,8 @@ int cio__h1_request(cio__h1_pool *p, const char *method, const char *url,
   int rc = prepare(p, method, url, o, false, &full, &u, &out, &origin);
   p->busy++;
   struct h1_conn *k = NULL;
-  cio__http_response_head h = {0};
+  cio__http_response_head h;
+  head_clear(&h);
   size_t head_len = 0;
   if (rc == 0) rc = exchange(p, origin, &out, start, &k, &h, &head_len);
   if (rc == 0 && k) rc = answer(p, k, &h, head_len, &out, full, stream, true, res);
@@ -1363,7 +1374,8 @@ int cio__h1_upload_finish(struct cio__h1_upload *up, cio_http_response **res) {
     early = rc == -EPIPE || rc == -ECONNRESET;
     if (early) rc = 0; // its answer may be there
   }
-  cio__http_response_head h = {0};
+  cio__http_response_head h;
+  head_clear(&h);
   int head = 0; // the head's length
   if (rc == 0 && k) {
     bool any;
