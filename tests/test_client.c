@@ -585,22 +585,23 @@ static void named_redirects(void) { ASSERT_EQ(cio_run(named_redirects_main, NULL
 // told after it has read a request head.  It counts connections accepted,
 // open now and open at most: the server's side of the pool's story.
 enum fault {
-  FAULT_OK,       // answers "ok" (after `delay`), keeps the connection alive
-  FAULT_RESET,    // resets the connection (SO_LINGER 0)
-  FAULT_STALL,    // answers nothing, reads until the client closes
-  FAULT_GARBAGE,  // "HELLO\r\n\r\n", and keeps the connection open
-  FAULT_SHORT,    // 3 bytes of a Content-Length: 10 body, then closes
-  FAULT_LONG,     // 10 bytes after a Content-Length: 5, keeps the connection alive
-  FAULT_CHUNKED,  // a chunked body, one byte per write with a sleep between
-  FAULT_CLOSE,    // closes without a word
-  FAULT_BIG_HEAD, // a header line of 200 KB
-  FAULT_LATE,     // answers "ok", then 0.1 s later an answer to nothing ("stale")
-  FAULT_LATE_408, // answers "ok", then 0.1 s later "408 Request Timeout", and closes
-  FAULT_TE_CL,    // a chunked body with a Content-Length too, keeps the connection open
-  FAULT_ONE,      // answers "ok" as FAULT_OK, then closes without saying so
-  FAULT_EARLY,    // answers "ok" once some of the request's body has come, then closes
-  FAULT_DEFLATE,  // "ok" coded deflate: with zlib's header, then without (raw), alternately
-  FAULT_FIELDS,   // "ok" with 200 header fields, then one with 300, alternately
+  FAULT_OK,        // answers "ok" (after `delay`), keeps the connection alive
+  FAULT_RESET,     // resets the connection (SO_LINGER 0)
+  FAULT_STALL,     // answers nothing, reads until the client closes
+  FAULT_GARBAGE,   // "HELLO\r\n\r\n", and keeps the connection open
+  FAULT_SHORT,     // 3 bytes of a Content-Length: 10 body, then closes
+  FAULT_LONG,      // 10 bytes after a Content-Length: 5, keeps the connection alive
+  FAULT_CHUNKED,   // a chunked body, one byte per write with a sleep between
+  FAULT_CLOSE,     // closes without a word
+  FAULT_BIG_HEAD,  // a header line of 200 KB
+  FAULT_LATE,      // answers "ok", then 0.1 s later an answer to nothing ("stale")
+  FAULT_LATE_408,  // answers "ok", then 0.1 s later "408 Request Timeout", and closes
+  FAULT_TE_CL,     // a chunked body with a Content-Length too, keeps the connection open
+  FAULT_ONE,       // answers "ok" as FAULT_OK, then closes without saying so
+  FAULT_EARLY,     // answers "ok" once some of the request's body has come, then closes
+  FAULT_DEFLATE,   // "ok" coded deflate: with zlib's header, then without (raw), alternately
+  FAULT_FIELDS,    // "ok" with 200 header fields, then one with 300, alternately
+  FAULT_HUGE_GZIP, // a gzip body said to be 1 TB long: 3 bytes of it, then closes
 };
 
 #define FAULT_CONNS 256
@@ -709,6 +710,10 @@ static int fault_conn_main(void *arg) {
         break;
     } else if (s->mode == FAULT_GARBAGE) {
       if ((rc = write_str(fc->sock, "HELLO\r\n\r\n")) < 0) break;
+    } else if (s->mode == FAULT_HUGE_GZIP) {
+      rc = write_str(fc->sock, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
+                               "Content-Length: 1000000000000\r\n\r\n\x1f\x8b\x08");
+      break;
     } else if (s->mode == FAULT_SHORT) {
       rc = write_str(fc->sock, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
       break;
@@ -851,10 +856,12 @@ static int faults_main(void *arg) {
     enum fault mode;
     int want;
   } cases[] = {
-      {FAULT_RESET, -ECONNRESET},         {FAULT_STALL, CIO_HTTP_READ_TIMEOUT},
-      {FAULT_GARBAGE, CIO_HTTP_PROTOCOL}, {FAULT_SHORT, CIO_HTTP_PROTOCOL},
-      {FAULT_CLOSE, CIO_HTTP_PROTOCOL},   {FAULT_BIG_HEAD, CIO_HTTP_PROTOCOL}, // not -ENOMEM
-      {FAULT_TE_CL, CIO_HTTP_PROTOCOL}, // framed two ways (RFC 9112 §6.3; h11 refuses it)
+      {FAULT_RESET, -ECONNRESET},           {FAULT_STALL, CIO_HTTP_READ_TIMEOUT},
+      {FAULT_GARBAGE, CIO_HTTP_PROTOCOL},   {FAULT_SHORT, CIO_HTTP_PROTOCOL},
+      {FAULT_CLOSE, CIO_HTTP_PROTOCOL},     {FAULT_BIG_HEAD, CIO_HTTP_PROTOCOL}, // not -ENOMEM
+      {FAULT_TE_CL, CIO_HTTP_PROTOCOL},     // framed two ways (RFC 9112 §6.3; h11 refuses it)
+      {FAULT_HUGE_GZIP, CIO_HTTP_PROTOCOL}, // cut short; nothing allocated for its word (not
+                                            // -ENOMEM)
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     struct fault_srv *s = fault_start(cases[i].mode);

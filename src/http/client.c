@@ -90,8 +90,7 @@ struct cio_http_client {
   size_t max_body;
   bool http2;
   char *ca_file, *user_agent;
-  size_t max_total; // max_connections
-  cio__h1_pool h1;  // the own engine's connections (http:// origins)
+  cio__h1_pool h1; // the own engine's connections (http:// origins), and max_connections
 };
 
 // A request in flight, and a streamed response's transfer.
@@ -155,15 +154,6 @@ static bool valid(const cio_http_client *c) { return c && c->magic == CLIENT_MAG
 static int64_t seconds_ns(double s, double dflt) {
   if (s == 0) s = dflt;
   return isinf(s) ? -1 : (int64_t)(s * NS);
-}
-
-// Whether a header line is "Name: value": a token, a colon, a value with
-// no control character but HTAB (which may be empty: curl then sends none
-// of that name).
-static bool header_line_ok(const char *line) {
-  const char *p = line;
-  while (cio__http_is_tchar((unsigned char)*p)) p++;
-  return p > line && *p == ':' && cio__http_field_value_ok(p + 1);
 }
 
 // ---------------------------------------------------------------- the driver
@@ -314,8 +304,8 @@ static void finish_done(cio_http_client *c) {
     r->done = true;
     r->result = m->data.result;
     if (r->parked) cio__wake(c->L, r->task, 1);
-    if (c->h1.waiters) cio__h1_room(&c->h1); // an idle connection of libcurl's may be retired
   }
+  cio__h1_room(&c->h1); // an idle connection of libcurl's may now be retired for it
 }
 
 static int drive(void *arg) {
@@ -393,7 +383,7 @@ static bool h1_evict_other(cio__h1_pool *p) {
 // waits for a place first).
 static void h1_open_changed(cio__h1_pool *p) {
   cio_http_client *c = cio__container_of(p, cio_http_client, h1);
-  size_t left = c->max_total > p->open ? c->max_total - p->open : 1;
+  size_t left = p->max_total > p->open ? p->max_total - p->open : 1;
   curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)left);
 }
 
@@ -430,10 +420,10 @@ int cio_http_client_new(cio_http_client **out, const cio_http_client_opts *opts)
   double ka = o.keepalive_expiry == 0 ? 5 : o.keepalive_expiry;
   c->keepalive_s = isinf(ka) || ka > 1e9 ? 1000000000L : (long)ceil(ka) - 1;
   c->max_redirects = o.max_redirects;
-  c->max_total = o.max_connections ? o.max_connections : 100;
+  c->max_body = o.max_body ? o.max_body : DEFAULT_MAX_BODY;
   c->h1 = (cio__h1_pool){
       .L = L,
-      .max_total = c->max_total,
+      .max_total = o.max_connections ? o.max_connections : 100,
       .max_per_host = o.max_connections_per_host,
       .max_idle = o.max_keepalive ? o.max_keepalive : 20,
       .keepalive_ns = isinf(ka) ? -1 : (int64_t)(ka * NS),
@@ -441,12 +431,11 @@ int cio_http_client_new(cio_http_client **out, const cio_http_client_opts *opts)
       .read_ns = c->read_ns,
       .write_ns = c->write_ns,
       .pool_ns = c->pool_ns,
-      .max_body = o.max_body ? o.max_body : DEFAULT_MAX_BODY,
+      .max_body = c->max_body,
       .other_busy = &c->in_flight,
       .open_changed = h1_open_changed,
       .evict_other = h1_evict_other,
   };
-  c->max_body = o.max_body ? o.max_body : DEFAULT_MAX_BODY;
   c->http2 = o.http2;
   char ua[64];
   snprintf(ua, sizeof ua, "cio/%s", cio_version_string());
@@ -465,7 +454,7 @@ int cio_http_client_new(cio_http_client **out, const cio_http_client_opts *opts)
   curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-  curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)c->max_total);
+  curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)c->h1.max_total);
   curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)o.max_connections_per_host);
   curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)(o.max_keepalive ? o.max_keepalive : 20));
   curl_multi_setopt(c->multi, CURLMOPT_PIPELINING,
@@ -602,7 +591,6 @@ static bool length_agrees(const struct request *r, const char *v, size_t n) {
 static bool head_is_final(const struct request *r) {
   long status = 0;
   (void)curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
-  if (status < 200) return false;
   return status >= 200; // (redirects are followed by cio, one transfer each)
 }
 
@@ -893,7 +881,7 @@ static int prepare(struct request *r, const char *method, const char *url,
   bool own_type = false;
   struct curl_slist *l = NULL;
   for (const char *const *h = o && o->headers ? o->headers : NULL; h && *h; h++) {
-    if (!header_line_ok(*h)) goto invalid;
+    if (!cio__http_header_line_ok(*h)) goto invalid;
     if (strncasecmp(*h, "Content-Type:", 13) == 0) own_type = true;
     struct curl_slist *n = curl_slist_append(l, *h);
     if (!n) goto nomem;

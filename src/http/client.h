@@ -14,6 +14,7 @@
 
 #include "../../include/cio/http_client.h"
 #include "../loop/loop.h"
+#include "../task/task.h"
 
 struct request;      // a libcurl transfer (client.c)
 struct cio__h1_body; // a body read from one of the own engine's connections
@@ -48,7 +49,6 @@ bool cio__http_client_split_head(cio_http_response *resp);
 // ---------------------------------------------------------------- the own engine
 
 struct h1_origin;
-struct h1_waiter;
 
 // A client's pools of HTTP/1.1 connections, one per origin (scheme http,
 // host, port), under the client's limits.  The settings are the client's;
@@ -72,7 +72,7 @@ typedef struct cio__h1_pool {
   size_t busy;   // exchanges, streams and uploads under way
   int64_t swept; // when expired idle connections were last closed
   struct h1_origin *origins;
-  struct h1_waiter *waiters; // tasks waiting for room under the limits
+  cio__waitq waiters; // tasks waiting for room under the limits
 } cio__h1_pool;
 
 // Whether the own engine takes a request for `url`: an http:// URL with no

@@ -44,6 +44,7 @@
 #include "../loop/loop.h"
 #include "../task/task.h"
 #include "client.h"
+#include "json_text.h"
 #include "parse.h"
 
 #define BUF_START ((size_t)16 << 10)   // a connection's read buffer at first
@@ -210,14 +211,7 @@ struct h1_conn {
   size_t start, len, cap;
 };
 
-struct h1_waiter {
-  cio_task *task;
-  struct h1_waiter *prev, *next;
-};
-
-static void wake_waiters(cio__h1_pool *p) {
-  for (struct h1_waiter *w = p->waiters; w; w = w->next) cio__wake(p->L, w->task, 0);
-}
+static void wake_waiters(cio__h1_pool *p) { (void)cio__waitq_wake_all(p->L, &p->waiters, 0, NULL); }
 
 void cio__h1_room(cio__h1_pool *p) { wake_waiters(p); }
 
@@ -318,7 +312,9 @@ static int connect_one(cio__h1_pool *p, struct h1_origin *o, const struct addrin
     else
       rc = -errno;
   }
-  while (pending) {
+  while (pending) { // (the socket was watched before the connect: no edge is missed)
+    rc = conn_wait(k, CIO__NEVER, 0, "HTTP connect");
+    if (rc < 0) break;
     int err = 0;
     socklen_t len = sizeof err;
     struct sockaddr_storage peer;
@@ -328,9 +324,7 @@ static int connect_one(cio__h1_pool *p, struct h1_origin *o, const struct addrin
       rc = -err;
       break;
     }
-    if (getpeername(fd, (struct sockaddr *)&peer, &plen) == 0) break; // connected
-    rc = conn_wait(k, CIO__NEVER, 0, "HTTP connect");
-    if (rc < 0) break;
+    pending = getpeername(fd, (struct sockaddr *)&peer, &plen) < 0; // not connected yet
   }
   if (rc < 0) {
     cio__loop_unwatch(p->L, &k->io);
@@ -404,15 +398,19 @@ static struct h1_conn *oldest_idle(cio__h1_pool *p) {
   return best;
 }
 
-// Closes every origin's idle connections that have outlived
-// keepalive_expiry, at most once a second (as libcurl prunes its cache): an
-// origin no longer asked for does not keep them open.
+// Closes o's idle connections that have outlived keepalive_expiry (the
+// oldest are at the end).
+static void close_expired(cio__h1_pool *p, struct h1_origin *o, int64_t now) {
+  while (o->idle_last && p->keepalive_ns >= 0 && now - o->idle_last->idle_since > p->keepalive_ns)
+    drop_idle(o->idle_last);
+}
+
+// The same for every origin, at most once a second (as libcurl prunes its
+// cache): an origin no longer asked for does not keep them open.
 static void sweep_expired(cio__h1_pool *p, int64_t now) {
   if (p->keepalive_ns < 0 || now - p->swept < 1000000000) return;
   p->swept = now;
-  for (struct h1_origin *o = p->origins; o; o = o->next)
-    while (o->idle_last && now - o->idle_last->idle_since > p->keepalive_ns)
-      drop_idle(o->idle_last);
+  for (struct h1_origin *o = p->origins; o; o = o->next) close_expired(p, o, now);
 }
 
 // Whether one more connection fits under max_total beside libcurl's (one
@@ -427,15 +425,11 @@ static bool total_room(const cio__h1_pool *p) {
 // new one (counted here; *k NULL).  Returns 0, CIO_HTTP_POOL_TIMEOUT,
 // -ECANCELED, -ETIMEDOUT.
 static int acquire(cio__h1_pool *p, struct h1_origin *o, int64_t start, struct h1_conn **k) {
-  struct h1_waiter w = {.task = p->L->current};
-  bool listed = false;
   int rc = 0;
   for (;;) {
     int64_t now = cio__loop_now(p->L);
     sweep_expired(p, now);
-    // Expired idle connections go first (the oldest are at the end).
-    while (o->idle_last && p->keepalive_ns >= 0 && now - o->idle_last->idle_since > p->keepalive_ns)
-      drop_idle(o->idle_last);
+    close_expired(p, o, now);
     if (o->idle) {
       *k = o->idle;
       idle_remove(*k);
@@ -467,23 +461,10 @@ static int acquire(cio__h1_pool *p, struct h1_origin *o, int64_t start, struct h
       rc = CIO_HTTP_POOL_TIMEOUT;
       break;
     }
-    if (!listed) {
-      w.next = p->waiters;
-      if (w.next) w.next->prev = &w;
-      p->waiters = &w;
-      listed = true;
-    }
-    rc = cio__park(p->L, at, "HTTP connection pool");
+    rc = cio__waitq_wait(p->L, &p->waiters, at, "HTTP connection pool");
     if (rc == CIO__PARK_DEADLINE) rc = CIO_HTTP_POOL_TIMEOUT;
     if (rc < 0) break;
     rc = 0;
-  }
-  if (listed) {
-    if (w.prev)
-      w.prev->next = w.next;
-    else
-      p->waiters = w.next;
-    if (w.next) w.next->prev = w.prev;
   }
   if (rc == CIO_HTTP_POOL_TIMEOUT) cio__http_client_error_set("%s", cio_strerror(rc));
   return rc;
@@ -504,15 +485,7 @@ int cio__h1_room_for_other(cio__h1_pool *p, int64_t start) {
       cio__http_client_error_set("%s", cio_strerror(CIO_HTTP_POOL_TIMEOUT));
       return CIO_HTTP_POOL_TIMEOUT;
     }
-    struct h1_waiter w = {.task = p->L->current, .next = p->waiters};
-    if (w.next) w.next->prev = &w;
-    p->waiters = &w;
-    int rc = cio__park(p->L, at, "HTTP connection pool");
-    if (w.prev)
-      w.prev->next = w.next;
-    else
-      p->waiters = w.next;
-    if (w.next) w.next->prev = w.prev;
+    int rc = cio__waitq_wait(p->L, &p->waiters, at, "HTTP connection pool");
     if (rc < 0) return rc;
   }
 }
@@ -630,40 +603,14 @@ struct h1_out {
   bool is_head, idempotent, chunked;
 };
 
-struct buf {
-  char *p;
-  size_t n, cap;
-  bool nomem;
-};
-
-static void put(struct buf *b, const char *s, size_t n) {
-  if (b->nomem) return;
-  if (b->n + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 512;
-    while (cap < b->n + n + 1) cap *= 2;
-    char *q = cio__realloc(b->p, cap);
-    if (!q) {
-      b->nomem = true;
-      return;
-    }
-    b->p = q;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-  b->p[b->n] = '\0';
-}
-
-static void puts_(struct buf *b, const char *s) { put(b, s, strlen(s)); }
-
-static void base64(struct buf *b, const unsigned char *s, size_t n) {
+static void base64(struct cio__jtext *b, const unsigned char *s, size_t n) {
   static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   for (size_t i = 0; i < n; i += 3) {
     unsigned v = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0) |
                  (i + 2 < n ? s[i + 2] : 0);
     char q[4] = {abc[v >> 18 & 63], abc[v >> 12 & 63], (char)(i + 1 < n ? abc[v >> 6 & 63] : '='),
                  (char)(i + 2 < n ? abc[v & 63] : '=')};
-    put(b, q, 4);
+    cio__jt_raw(b, q, 4);
   }
 }
 
@@ -675,19 +622,13 @@ static bool caller_sets(const cio_http_request_opts *o, const char *name) {
   return false;
 }
 
-static bool header_line_ok(const char *line) {
-  const char *p = line;
-  while (cio__http_is_tchar((unsigned char)*p)) p++;
-  return p > line && *p == ':' && cio__http_field_value_ok(p + 1);
-}
-
-static void put_field(struct buf *b, const cio_http_request_opts *o, const char *name,
+static void put_field(struct cio__jtext *b, const cio_http_request_opts *o, const char *name,
                       const char *value) {
   if (caller_sets(o, name)) return; // the caller's replaces it (or, empty, removes it)
-  puts_(b, name);
-  puts_(b, ": ");
-  puts_(b, value);
-  puts_(b, "\r\n");
+  cio__jt_lit(b, name);
+  cio__jt_lit(b, ": ");
+  cio__jt_lit(b, value);
+  cio__jt_lit(b, "\r\n");
 }
 
 static bool has_token(const char *method, const char *const *list) {
@@ -723,18 +664,18 @@ static int build(struct h1_out *out, const char *method, const struct h1_url *u,
     has_body = true;
   }
   for (const char *const *h = o && o->headers ? o->headers : NULL; h && *h; h++)
-    if (!header_line_ok(*h)) return -EINVAL;
+    if (!cio__http_header_line_ok(*h)) return -EINVAL;
   if (o && o->bearer && !cio__http_field_value_ok(o->bearer)) return -EINVAL;
   static const char *const idempotent[] = {"GET",     "HEAD",  "PUT", "DELETE",
                                            "OPTIONS", "TRACE", NULL};
   out->is_head = strcmp(method, "HEAD") == 0;
   out->idempotent = has_token(method, idempotent);
   out->chunked = upload;
-  struct buf b = {0};
-  puts_(&b, method);
-  puts_(&b, " ");
-  puts_(&b, u->target);
-  puts_(&b, " HTTP/1.1\r\n");
+  struct cio__jtext b = cio__jt_new(256 + (body_len <= INLINE_BODY ? body_len : 0));
+  cio__jt_lit(&b, method);
+  cio__jt_lit(&b, " ");
+  cio__jt_lit(&b, u->target);
+  cio__jt_lit(&b, " HTTP/1.1\r\n");
   put_field(&b, o, "Host", u->authority);
   put_field(&b, o, "User-Agent", user_agent);
   put_field(&b, o, "Accept", "*/*");
@@ -742,28 +683,31 @@ static int build(struct h1_out *out, const char *method, const struct h1_url *u,
   put_field(&b, o, "Accept-Encoding", "gzip, deflate");
 #endif
   if (o && o->user && o->password && !caller_sets(o, "Authorization")) {
-    struct buf cred = {0};
-    puts_(&cred, o->user);
-    puts_(&cred, ":");
-    puts_(&cred, o->password);
-    puts_(&b, "Authorization: Basic ");
-    if (!cred.nomem) base64(&b, (const unsigned char *)cred.p, cred.n);
-    puts_(&b, "\r\n");
-    b.nomem |= cred.nomem;
+    struct cio__jtext cred = cio__jt_new(64);
+    cio__jt_lit(&cred, o->user);
+    cio__jt_lit(&cred, ":");
+    cio__jt_lit(&cred, o->password);
+    cio__jt_lit(&b, "Authorization: Basic ");
+    if (cred.p) base64(&b, (const unsigned char *)cred.p, cred.n);
+    cio__jt_lit(&b, "\r\n");
+    if (!cred.p) { // (the head is given up too)
+      free(b.p);
+      b.p = NULL;
+    }
     free(cred.p);
   }
   if (o && o->bearer && !caller_sets(o, "Authorization")) {
-    puts_(&b, "Authorization: Bearer ");
-    puts_(&b, o->bearer);
-    puts_(&b, "\r\n");
+    cio__jt_lit(&b, "Authorization: Bearer ");
+    cio__jt_lit(&b, o->bearer);
+    cio__jt_lit(&b, "\r\n");
   }
   if (json) put_field(&b, o, "Content-Type", "application/json");
   if (upload) {
-    puts_(&b, "Transfer-Encoding: chunked\r\n");
+    cio__jt_lit(&b, "Transfer-Encoding: chunked\r\n");
   } else if (has_body || strcmp(method, "POST") == 0) {
     char n[32];
     snprintf(n, sizeof n, "Content-Length: %zu\r\n", body_len);
-    puts_(&b, n);
+    cio__jt_lit(&b, n);
   }
   for (const char *const *h = o && o->headers ? o->headers : NULL; h && *h; h++) {
     const char *v = strchr(*h, ':') + 1;
@@ -772,20 +716,17 @@ static int build(struct h1_out *out, const char *method, const struct h1_url *u,
     if (strncasecmp(*h, "Content-Length:", 15) == 0 ||
         strncasecmp(*h, "Transfer-Encoding:", 18) == 0)
       continue; // the body's framing is the client's
-    puts_(&b, *h);
-    puts_(&b, "\r\n");
+    cio__jt_lit(&b, *h);
+    cio__jt_lit(&b, "\r\n");
   }
-  puts_(&b, "\r\n");
+  cio__jt_lit(&b, "\r\n");
   if (has_body && out->body_fd < 0 && body_len <= INLINE_BODY) {
-    put(&b, body, body_len);
+    cio__jt_raw(&b, body, body_len);
   } else if (has_body) {
     out->body = out->body_fd < 0 ? body : NULL;
     out->body_len = body_len;
   }
-  if (b.nomem) {
-    free(b.p);
-    return -ENOMEM;
-  }
+  if (!b.p) return -ENOMEM;
   out->head = b.p;
   out->len = b.n;
   return 0;
@@ -1132,9 +1073,12 @@ static int prepare(cio__h1_pool *p, const char *method, const char *url,
   return rc;
 }
 
-// Reads a whole body into the response.  Returns 0 or a failure.
+// Reads a whole body into the response; `length` (the Content-Length, or
+// -1) sizes the first allocation, up to max_body (a compressed body's
+// length says nothing of its decoded size, and a server's word is no
+// reason to allocate past the limit).  Returns 0 or a failure.
 static int read_whole(struct cio__h1_body *b, cio_http_response *resp, int64_t length) {
-  size_t cap = length >= 0 ? (size_t)length + 1 : 1024;
+  size_t cap = length >= 0 && (uint64_t)length <= b->p->max_body ? (size_t)length + 1 : 1024;
   for (;;) {
     if (cap < resp->len + 1024 + 1) cap = (resp->len + 1024) * 2;
     char *nb = cio__realloc(resp->body, cap);
@@ -1176,7 +1120,7 @@ static int answer(cio__h1_pool *p, struct h1_conn *k, const cio__http_response_h
     *res = resp;
     return 0;
   }
-  if (!stream && b->end == CIO__HTTP_BODY_LENGTH && h->content_length > (int64_t)p->max_body
+  if (b->end == CIO__HTTP_BODY_LENGTH && h->content_length > (int64_t)p->max_body
 #ifdef CIO_HAVE_ZLIB
       && !b->inflating
 #endif
@@ -1255,7 +1199,7 @@ struct cio__h1_upload {
   struct h1_out out;
   struct h1_url u;
   char *full;
-  struct buf pending; // framed bytes not yet sent: pending.p[sent, pending.n)
+  struct cio__jtext pending; // framed bytes not yet sent: pending.p[sent, pending.n)
   size_t sent;
   int error; // a failure, returned by every call after it
 };
@@ -1285,8 +1229,9 @@ int cio__h1_upload_begin(cio__h1_pool *p, const char *method, const char *url,
   }
   up->k = k;
   p->busy++;
-  put(&up->pending, up->out.head, up->out.len);
-  rc = up->pending.nomem ? -ENOMEM : upload_push(up, false); // the head goes out now
+  up->pending = cio__jt_new(up->out.len + 4096);
+  cio__jt_raw(&up->pending, up->out.head, up->out.len);
+  rc = !up->pending.p ? -ENOMEM : upload_push(up, false); // the head goes out now
   if (rc < 0) {
     cio__h1_upload_abort(up);
     return rc;
@@ -1339,10 +1284,10 @@ int cio__h1_upload_write(struct cio__h1_upload *up, const void *data, size_t len
       up->pending.n -= up->sent;
       up->sent = 0;
     }
-    put(&up->pending, size, (size_t)n);
-    put(&up->pending, data, len);
-    put(&up->pending, "\r\n", 2);
-    if (up->pending.nomem) return upload_fail(up, -ENOMEM);
+    cio__jt_raw(&up->pending, size, (size_t)n);
+    cio__jt_raw(&up->pending, data, len);
+    cio__jt_raw(&up->pending, "\r\n", 2);
+    if (!up->pending.p) return upload_fail(up, -ENOMEM);
   }
   int rc = upload_push(up, false);
   if (rc == -EPIPE || rc == -ECONNRESET) return -EPIPE; // the server stopped reading
@@ -1369,8 +1314,8 @@ int cio__h1_upload_finish(struct cio__h1_upload *up, cio_http_response **res) {
   struct h1_conn *k = up->k;
   bool early = rc == 0 && answered(k); // the server answered before the body's end
   if (rc == 0 && !early) {
-    put(&up->pending, "0\r\n\r\n", 5);
-    rc = up->pending.nomem ? -ENOMEM : upload_push(up, true);
+    cio__jt_raw(&up->pending, "0\r\n\r\n", 5);
+    rc = !up->pending.p ? -ENOMEM : upload_push(up, true);
     early = rc == -EPIPE || rc == -ECONNRESET;
     if (early) rc = 0; // its answer may be there
   }

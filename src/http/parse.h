@@ -28,6 +28,15 @@ static inline bool cio__http_field_value_ok(const char *v) {
   return true;
 }
 
+// Whether a header line is "Name: value": a token, a colon, a value with
+// no control character but HTAB (which may be empty).  For the lines a
+// client is given to send.
+static inline bool cio__http_header_line_ok(const char *line) {
+  const char *p = line;
+  while (cio__http_is_tchar((unsigned char)*p)) p++;
+  return p > line && *p == ':' && cio__http_field_value_ok(p + 1);
+}
+
 // Errors, each the status a server answers with.
 #define CIO__HTTP_BAD 400                // malformed
 #define CIO__HTTP_URI_TOO_LONG 414       // request line over the limit
