@@ -8,13 +8,17 @@
 // overflows in test_stack.c.  Built with -rdynamic so backtraces name the
 // (non-static) functions below.
 #include <cio.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
+#include "context/context.h"
 #include "context/valgrind_compat.h"
 #include "helpers/test.h"
 
@@ -66,6 +70,104 @@ static void blocking_the_loop_is_reported_while_it_happens(void) {
   ASSERT_STR_CONTAINS(out, "has not awaited for 100 ms");
   ASSERT_STR_CONTAINS(out, "crunch_numbers"); // its backtrace, symbolized
   ASSERT_STR_CONTAINS(out, "ms by cruncher"); // and how long, afterwards
+}
+
+// The same report when the task is caught in code the unwinder has no
+// table for (on AArch64, a PLT stub is such code: a loop calling
+// clock_gettime() is often caught there).  spin_without_unwind_info is
+// assembly without CFI that waits for a flag another thread sets; the
+// report still names the task's function, from its frame pointers.
+void spin_without_unwind_info(const volatile int *flag);
+#if defined(__x86_64__)
+__asm__(".text\n"
+        ".globl spin_without_unwind_info\n"
+        "spin_without_unwind_info:\n"
+        "1: pause\n"
+        "   cmpl $0, (%rdi)\n"
+        "   je 1b\n"
+        "   ret\n");
+#elif defined(__aarch64__)
+__asm__(".text\n"
+        ".globl spin_without_unwind_info\n"
+        "spin_without_unwind_info:\n"
+        "1: ldr w1, [x0]\n"
+        "   cbz w1, 1b\n"
+        "   ret\n");
+#endif
+
+static volatile int uncharted_done;
+static void *set_after_300ms(void *arg) {
+  (void)arg;
+  nanosleep(&(struct timespec){0, 300000000}, NULL);
+  __atomic_store_n(&uncharted_done, 1, __ATOMIC_RELEASE);
+  return NULL;
+}
+__attribute__((noinline)) int wait_in_uncharted_code(void) {
+  spin_without_unwind_info(&uncharted_done);
+  return uncharted_done; // not a tail call: this frame stays
+}
+int uncharted_cruncher(void *arg) {
+  (void)arg;
+  return wait_in_uncharted_code() == 1 ? 0 : -1;
+}
+static int uncharted_main(void *arg) {
+  (void)arg;
+  pthread_t setter;
+  ASSERT_EQ(pthread_create(&setter, NULL, set_after_300ms, NULL), 0);
+  cio_task *c = cio_spawn_named("uncharted", uncharted_cruncher, NULL);
+  ASSERT_EQ(cio_join(c), 0);
+  pthread_join(setter, NULL);
+  return 0;
+}
+static void run_uncharted(void) {
+  cio_opts o = {.debug = true, .block_threshold = 0.1};
+  ASSERT_EQ(cio_run_opts(&o, uncharted_main, NULL), 0);
+}
+static void blocking_in_code_without_unwind_tables_is_named(void) {
+  if (RUNNING_ON_VALGRIND)
+    test_skip("valgrind serializes threads: the watchdog's timing does not hold");
+  char out[8192];
+  int status = test_run_child(run_uncharted, out, sizeof out);
+  if (!WIFEXITED(status) || WEXITSTATUS(status)) fputs(out, stderr);
+  ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_STR_CONTAINS(out, "cio: the loop is blocked: task 'uncharted'");
+  ASSERT_STR_CONTAINS(out, "uncharted_cruncher"); // found through the frame pointers
+}
+
+// The walk itself, on frame records laid out by hand: the saved program
+// counter first, (on AArch64) the return address register, then each
+// record's return address, stopping at a record that does not lead up the
+// stack or lies outside it.
+static void interrupted_frames_are_walked_from_saved_registers(void) {
+  uintptr_t stack[32] = {0};
+  stack[8] = (uintptr_t)&stack[16], stack[9] = 0x2222;
+  stack[16] = (uintptr_t)&stack[24], stack[17] = 0x3333;
+  stack[24] = 0x10, stack[25] = 0x4444; // a caller's fp below: the walk ends
+  ucontext_t uc;
+  memset(&uc, 0, sizeof uc);
+  void *pcs[8];
+#if defined(__x86_64__)
+  uc.uc_mcontext.gregs[REG_RIP] = 0x1111;
+  uc.uc_mcontext.gregs[REG_RBP] = (greg_t)&stack[8];
+  int n = cio__ctx_interrupted_backtrace(&uc, pcs, 8, stack, stack + 32);
+  ASSERT_EQ(n, 3);
+  ASSERT(pcs[0] == (void *)0x1111 && pcs[1] == (void *)0x2222 && pcs[2] == (void *)0x3333);
+#elif defined(__aarch64__)
+  uc.uc_mcontext.pc = 0x1111;
+  uc.uc_mcontext.regs[29] = (uintptr_t)&stack[8];
+  uc.uc_mcontext.regs[30] = 0x1500; // a leaf's caller
+  int n = cio__ctx_interrupted_backtrace(&uc, pcs, 8, stack, stack + 32);
+  ASSERT_EQ(n, 4);
+  ASSERT(pcs[0] == (void *)0x1111 && pcs[1] == (void *)0x1500);
+  ASSERT(pcs[2] == (void *)0x2222 && pcs[3] == (void *)0x3333);
+  uc.uc_mcontext.regs[30] = 0x2222; // already in the record: listed once
+  ASSERT_EQ(cio__ctx_interrupted_backtrace(&uc, pcs, 8, stack, stack + 32), 3);
+  ASSERT(pcs[1] == (void *)0x2222);
+#endif
+  // A frame pointer outside the stack: the program counter alone.
+  ASSERT(cio__ctx_interrupted_backtrace(&uc, pcs, 8, stack + 20, stack + 32) >= 1);
+  ASSERT(pcs[0] == (void *)0x1111);
+  ASSERT_EQ(cio__ctx_interrupted_backtrace(&uc, pcs, 1, stack, stack + 32), 1);
 }
 
 static void run_blocking_plain(void) { ASSERT_EQ(cio_run(blocking_main, NULL), 0); }
@@ -261,6 +363,10 @@ static const test_case cases[] = {
     {"sigurg_handler_is_given_back", sigurg_handler_is_given_back, 0},
     {"blocking_the_loop_is_reported_while_it_happens",
      blocking_the_loop_is_reported_while_it_happens, 0},
+    {"blocking_in_code_without_unwind_tables_is_named",
+     blocking_in_code_without_unwind_tables_is_named, 0},
+    {"interrupted_frames_are_walked_from_saved_registers",
+     interrupted_frames_are_walked_from_saved_registers, 0},
     {"release_mode_is_quiet", release_mode_is_quiet, 0},
     {"block_threshold_beyond_int64_ns_never_fires", block_threshold_beyond_int64_ns_never_fires, 0},
     {"lost_and_unread_tasks_are_reported", lost_and_unread_tasks_are_reported, 0},

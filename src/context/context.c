@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <ucontext.h>
 
 #include "valgrind_compat.h"
 
@@ -112,6 +113,40 @@ int cio__ctx_backtrace(const cio__ctx *c, void **pcs, int max, const void *lo, c
 #endif
 }
 #endif
+
+#if defined(__aarch64__)
+// The frame record at fp, if inside [lo, hi): its saved return address
+// (and the caller's fp in *up), or 0.
+__attribute__((no_sanitize("address"))) static uintptr_t
+frame_return(uintptr_t fp, uintptr_t *up, const void *lo, const void *hi) {
+  if (fp < (uintptr_t)lo || fp + 16 > (uintptr_t)hi || (fp & 7)) return 0;
+  *up = ((const uintptr_t *)fp)[0];
+  return ((const uintptr_t *)fp)[1];
+}
+#endif
+
+int cio__ctx_interrupted_backtrace(const void *uc, void **pcs, int max, const void *lo,
+                                   const void *hi) {
+  const mcontext_t *m = &((const ucontext_t *)uc)->uc_mcontext;
+  if (max <= 0) return 0;
+#if defined(__x86_64__)
+  return walk_frames((uintptr_t)m->gregs[REG_RBP], (uintptr_t)m->gregs[REG_RIP], pcs, max, lo, hi);
+#elif defined(__aarch64__)
+  // x30 is the return address into the caller while the interrupted code
+  // has not stored it in a frame record (a leaf, a PLT stub, a prologue);
+  // once stored, it is the record's, and listed once.
+  uintptr_t fp = (uintptr_t)m->regs[29], lr = (uintptr_t)m->regs[30];
+  int n = 0;
+  pcs[n++] = (void *)(uintptr_t)m->pc;
+  uintptr_t up = 0, ret = frame_return(fp, &up, lo, hi);
+  if (lr && lr != ret && n < max) pcs[n++] = (void *)lr;
+  if (!ret || n == max) return n;
+  return n + walk_frames(up, ret, pcs + n, max - n, lo, hi);
+#else
+  (void)m, (void)pcs, (void)lo, (void)hi;
+  return 0;
+#endif
+}
 
 #ifdef CIO_ASAN
 void cio__san_start_switch(void **fake_stack_save, const void *to_lo, size_t to_size) {

@@ -60,6 +60,15 @@ static inline void cio__ctx_prefetch(const cio__ctx *c) {
 // swapcontext saved; 0 on architectures it does not know).
 int cio__ctx_backtrace(const cio__ctx *c, void **pcs, int max, const void *lo, const void *hi);
 
+// The same walk for code a signal interrupted, from the registers the kernel
+// saved (uc: the handler's ucontext_t *).  It needs no unwind tables, so it
+// gets past what the unwinder cannot: a PLT stub or code without CFI (on
+// AArch64 the return address register names the caller of a function that
+// has not saved it yet).  Async-signal-safe; reads only within [lo, hi).
+// Returns how many were stored, 0 on architectures it does not know.
+int cio__ctx_interrupted_backtrace(const void *uc, void **pcs, int max, const void *lo,
+                                   const void *hi);
+
 // Sanitizer bookkeeping around a switch.  ASan must be told which stack is
 // about to run (start) and, once running, that the switch happened (finish);
 // a context that will never resume passes NULL for `fake_stack_save`.  These

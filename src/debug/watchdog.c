@@ -55,8 +55,8 @@ static void out_num(long v) {
   out(b + i);
 }
 
-static void on_sigurg(int sig) {
-  (void)sig;
+static void on_sigurg(int sig, siginfo_t *info, void *uc) {
+  (void)sig, (void)info;
   int saved = errno;
   cio__loop *L = cio__tls_loop;
   struct cio__watchdog *w = L ? L->watchdog : NULL;
@@ -85,10 +85,19 @@ static void on_sigurg(int sig) {
   out_num((long)(w->threshold / 1000000));
   out(" ms. A blocking call (sleep(), a long computation, blocking I/O) stalls every other "
       "task: use cio_sleep(), cio_to_thread() or a cio socket. It is here now:\n");
-  void *pcs[32];
-  int n = backtrace(pcs, 32);
-  // Skip this handler and the signal trampoline.
-  if (n > 2) backtrace_symbols_fd(pcs + 2, n - 2, STDERR_FILENO);
+  // The unwinder, past this handler and the signal trampoline; it stops
+  // where the interrupted code has no unwind table (on AArch64, a PLT stub:
+  // a loop calling clock_gettime() is often caught there).  The task's
+  // frame pointers from the saved registers then go further.
+  void *pcs[32], *walked[32];
+  int n = backtrace(pcs, 32) - 2;
+  int m = t && t->stack ? cio__ctx_interrupted_backtrace(uc, walked, 32, t->stack->lo,
+                                                         t->stack->lo + t->stack->size)
+                        : 0;
+  if (m > n)
+    backtrace_symbols_fd(walked, m, STDERR_FILENO);
+  else if (n > 0)
+    backtrace_symbols_fd(pcs + 2, n, STDERR_FILENO);
   errno = saved;
 }
 
@@ -138,8 +147,8 @@ int cio__watchdog_start(cio__loop *L, double threshold) {
   backtrace(prime, 1); // loads libgcc now, not in the signal handler
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_sigurg;
-  sa.sa_flags = SA_RESTART | SA_ONSTACK;
+  sa.sa_sigaction = on_sigurg;
+  sa.sa_flags = SA_RESTART | SA_ONSTACK | SA_SIGINFO;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGURG, &sa, &w->before);
   L->watchdog = w;
