@@ -511,6 +511,10 @@ size_t cio_http_client_connections(const cio_http_client *c) {
   return valid(c) ? c->connections + c->h1.opened : 0;
 }
 
+size_t cio__http_client_origins_kept(const cio_http_client *c) {
+  return valid(c) ? c->h1.origins_kept : 0;
+}
+
 // ---------------------------------------------------------------- curl's callbacks
 
 static bool grow(char **buf, size_t *cap, size_t need) {

@@ -72,7 +72,8 @@ typedef struct cio__h1_pool {
   size_t busy;   // exchanges, streams and uploads under way
   int64_t swept; // when expired idle connections were last closed
   struct h1_origin *origins;
-  cio__waitq waiters; // tasks waiting for room under the limits
+  size_t origins_kept; // records in `origins`
+  cio__waitq waiters;  // tasks waiting for room under the limits
 } cio__h1_pool;
 
 // Whether the own engine takes a request for `url`: an http:// URL with no
@@ -113,5 +114,9 @@ int cio__h1_room_for_other(cio__h1_pool *p, int64_t start);
 
 // Closes the idle connections and frees the pools (nothing may be busy).
 void cio__h1_fini(cio__h1_pool *p);
+
+// How many origin records the own engine keeps (for tests: they are
+// forgotten once unused, sweep() in client_h1.c).
+size_t cio__http_client_origins_kept(const cio_http_client *c);
 
 #endif

@@ -193,6 +193,7 @@ char *cio__http_client_url_with_query(const char *url, const cio_http_query_para
 struct h1_origin {
   struct h1_origin *next;
   char *host, port[8];
+  size_t users;              // requests holding it, from prepare() to their end
   size_t open;               // connections open to it (or being opened)
   struct h1_conn *idle;      // idle ones, the most recently used first
   struct h1_conn *idle_last; //   and the least
@@ -368,18 +369,30 @@ static int conn_open(cio__h1_pool *p, struct h1_origin *o, struct h1_conn **out)
   return rc;
 }
 
-static struct h1_origin *origin_find(cio__h1_pool *p, const struct h1_url *u) {
-  for (struct h1_origin *o = p->origins; o; o = o->next)
-    if (strcmp(o->port, u->port) == 0 && strcmp(o->host, u->host) == 0) return o;
-  struct h1_origin *o = cio__calloc(1, sizeof *o);
-  if (!o || !(o->host = cio__strdup(u->host))) {
-    free(o);
-    return NULL;
+// The origin of u, held for a request (origin_put() gives it back); NULL
+// for ENOMEM.
+static struct h1_origin *origin_get(cio__h1_pool *p, const struct h1_url *u) {
+  struct h1_origin *o = p->origins;
+  while (o && (strcmp(o->port, u->port) != 0 || strcmp(o->host, u->host) != 0)) o = o->next;
+  if (!o) {
+    o = cio__calloc(1, sizeof *o);
+    if (!o || !(o->host = cio__strdup(u->host))) {
+      free(o);
+      return NULL;
+    }
+    memcpy(o->port, u->port, sizeof o->port);
+    o->next = p->origins;
+    p->origins = o;
+    p->origins_kept++;
   }
-  memcpy(o->port, u->port, sizeof o->port);
-  o->next = p->origins;
-  p->origins = o;
+  o->users++;
   return o;
+}
+
+// A request is done with its origin.  The record stays (for its idle
+// connections, or the next request) until sweep() finds it unused.
+static void origin_put(struct h1_origin *o) {
+  if (o) o->users--;
 }
 
 // Whether the server has sent something (an early answer) or closed.
@@ -406,11 +419,24 @@ static void close_expired(cio__h1_pool *p, struct h1_origin *o, int64_t now) {
 }
 
 // The same for every origin, at most once a second (as libcurl prunes its
-// cache): an origin no longer asked for does not keep them open.
-static void sweep_expired(cio__h1_pool *p, int64_t now) {
-  if (p->keepalive_ns < 0 || now - p->swept < 1000000000) return;
+// cache): an origin no longer asked for does not keep them open.  An
+// origin with no connection and no request is forgotten then, so a
+// client that asks thousands of hosts keeps records of those of the last
+// second and those it holds connections to (at most max_connections).
+static void sweep(cio__h1_pool *p, int64_t now) {
+  if (now - p->swept < 1000000000) return;
   p->swept = now;
-  for (struct h1_origin *o = p->origins; o; o = o->next) close_expired(p, o, now);
+  for (struct h1_origin **link = &p->origins, *o; (o = *link);) {
+    close_expired(p, o, now);
+    if (o->users || o->open) {
+      link = &o->next;
+      continue;
+    }
+    *link = o->next;
+    free(o->host);
+    free(o);
+    p->origins_kept--;
+  }
 }
 
 // Whether one more connection fits under max_total beside libcurl's (one
@@ -428,7 +454,7 @@ static int acquire(cio__h1_pool *p, struct h1_origin *o, int64_t start, struct h
   int rc = 0;
   for (;;) {
     int64_t now = cio__loop_now(p->L);
-    sweep_expired(p, now);
+    sweep(p, now);
     close_expired(p, o, now);
     if (o->idle) {
       *k = o->idle;
@@ -1068,7 +1094,7 @@ static int prepare(cio__h1_pool *p, const char *method, const char *url,
   if (!*full) return -ENOMEM;
   int rc = url_parse(*full, u);
   if (rc == 0) rc = build(out, method, u, o, p->user_agent, upload);
-  if (rc == 0 && !(*origin = origin_find(p, u))) rc = -ENOMEM;
+  if (rc == 0 && !(*origin = origin_get(p, u))) rc = -ENOMEM;
   if (rc == -EINVAL) cio__http_client_error_set("bad URL, method or header");
   return rc;
 }
@@ -1157,6 +1183,7 @@ int cio__h1_request(cio__h1_pool *p, const char *method, const char *url,
   if (rc == 0) rc = exchange(p, origin, &out, start, &k, &h, &head_len);
   if (rc == 0 && k) rc = answer(p, k, &h, head_len, &out, full, stream, true, res);
   p->busy--;
+  origin_put(origin);
   out_free(&out);
   url_free(&u);
   free(full);
@@ -1196,6 +1223,7 @@ void cio__h1_body_free(struct cio__h1_body *b) {
 struct cio__h1_upload {
   cio__h1_pool *p;
   struct h1_conn *k; // NULL once failed
+  struct h1_origin *origin;
   struct h1_out out;
   struct h1_url u;
   char *full;
@@ -1212,15 +1240,15 @@ int cio__h1_upload_begin(cio__h1_pool *p, const char *method, const char *url,
   if (!up) return -ENOMEM;
   up->p = p;
   int64_t start = cio__loop_now_fresh(p->L);
-  struct h1_origin *origin = NULL;
-  int rc = prepare(p, method, url, o, true, &up->full, &up->u, &up->out, &origin);
+  int rc = prepare(p, method, url, o, true, &up->full, &up->u, &up->out, &up->origin);
   struct h1_conn *k = NULL;
-  if (rc == 0) rc = acquire(p, origin, start, &k);
+  if (rc == 0) rc = acquire(p, up->origin, start, &k);
   if (rc == 0 && !k) {
-    rc = conn_open(p, origin, &k);
-    if (rc < 0) unreserve(p, origin);
+    rc = conn_open(p, up->origin, &k);
+    if (rc < 0) unreserve(p, up->origin);
   }
   if (rc < 0) {
+    origin_put(up->origin);
     out_free(&up->out);
     url_free(&up->u);
     free(up->full);
@@ -1301,6 +1329,7 @@ static void upload_free(struct cio__h1_upload *up) {
     conn_close(up->k);
     up->p->busy--;
   }
+  origin_put(up->origin);
   out_free(&up->out);
   url_free(&up->u);
   free(up->full);
@@ -1354,5 +1383,6 @@ void cio__h1_fini(cio__h1_pool *p) {
     o = next;
   }
   p->origins = NULL;
+  p->origins_kept = 0;
 }
 // NOLINTEND(clang-analyzer-unix.Malloc)
