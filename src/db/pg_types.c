@@ -184,21 +184,26 @@ int cio__pg_params_encode(const cio_pg_param *params, size_t n, cio__pg_params *
 
 // ---------------------------------------------------------------- results
 
+// The wrapper lives in the result's own memory (PQresultAlloc: a bump in a
+// block libpq holds anyway) and goes with it: a stream's row costs no
+// allocation of cio's.
 cio_pg_result *cio__pg_result_wrap(PGresult *res) {
-  cio_pg_result *r = cio__calloc(1, sizeof *r);
+  cio_pg_result *r = PQresultAlloc(res, sizeof *r);
   if (!r) return NULL;
   r->res = res;
+  r->texts = NULL;
   return r;
 }
 
 void cio_pg_result_free(cio_pg_result *r) {
   if (!r) return;
-  for (made_text *t = r->texts, *next; t; t = next) {
-    next = t->next;
+  made_text *t = r->texts;
+  PQclear(r->res); // r too
+  while (t) {
+    made_text *next = t->next;
     free(t);
+    t = next;
   }
-  PQclear(r->res);
-  free(r);
 }
 
 size_t cio_pg_nrows(const cio_pg_result *r) { return r ? (size_t)PQntuples(r->res) : 0; }
