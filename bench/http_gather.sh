@@ -12,6 +12,12 @@
 #
 # With every request sleeping 0.5 s, the ideal is connections / 0.5 req/s and
 # p50 = p99 = 500 ms; what a server adds on top is its overhead per request.
+# "nginx" is a floor, not a peer doing the same work: nginx's echo module
+# (Debian's libnginx-mod-http-echo, which nginx-light brings) sleeps 0.5 s
+# once per request and answers a fixed body, with nginx's worker count set
+# to the loops' (reuseport).  Whatever latency it adds is what wrk and the
+# machine add to any server.
+#
 # One row per server: requests/s, p50 and p99 latency (ms, from wrk's latency
 # distribution) and errors (wrk's socket errors, connect + read + write +
 # timeout, plus its "Non-2xx or 3xx responses"). A peer whose toolchain is
@@ -21,10 +27,11 @@
 #
 # With GATHER_WORKERS=n (make bench W=http_gather_workers: n = 2, 10,000
 # connections), every core serves: cio with WORKERS=n loops, Go with
-# GOMAXPROCS=n, the servers not pinned and wrk sharing the same cores (the
-# machine has two); the default servers are then cio and Go.
+# GOMAXPROCS=n, nginx with n workers, the servers not pinned and wrk
+# sharing the same cores (the machine has two); the default servers are
+# then cio, Go and nginx.
 #
-# Environment: HTTP_SERVERS (default "cio go node aiohttp fastapi"; also
+# Environment: HTTP_SERVERS (default "cio go nginx node aiohttp fastapi"; also
 # "aiohttp-uvloop"), HTTP_PORT (first port, default 18480; server i uses
 # HTTP_PORT + i), BENCH_BUILD (Go binary and logs, default /tmp/cio-peers),
 # GO (default: go in PATH, else /usr/bin/go), NODE, PYTHON (/usr/bin/python3).
@@ -49,11 +56,11 @@ port=${HTTP_PORT:-18480}
 workers=${GATHER_WORKERS:-}
 case $workers in '' | [1-9] | [1-9][0-9]) ;; *) usage ;; esac
 if [ -n "$workers" ]; then
-	servers=${HTTP_SERVERS:-cio go}
+	servers=${HTTP_SERVERS:-cio go nginx}
 	server_cpus=0-$(($(nproc) - 1)) load_cpus=$server_cpus
 	ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 else
-	servers=${HTTP_SERVERS:-cio go node aiohttp fastapi}
+	servers=${HTTP_SERVERS:-cio go nginx node aiohttp fastapi}
 	server_cpus=0 load_cpus=1
 fi
 py=${PYTHON:-/usr/bin/python3}
@@ -93,7 +100,7 @@ printf 'http_gather: GET /user/1/profile, wrk -t1 -c%s -d%ss --timeout 5s; ideal
 	"$conns" "$secs" "$((conns * 2))"
 for name in $servers; do
 	# The server's command line, or a reason to skip it.
-	cmd=() why="" env=()
+	cmd=() why="" env=() p=$port port_arg=("$port") # the port, the last argument (not nginx's)
 	case $name in
 	cio)
 		cmd=("$build/examples/fastapi_demo")
@@ -129,6 +136,38 @@ for name in $servers; do
 			cmd+=(--uvloop)
 		fi
 		;;
+	nginx)
+		echo_module=/usr/lib/nginx/modules/ngx_http_echo_module.so
+		if ! command -v nginx >/dev/null; then
+			why="nginx not installed (apt-get install nginx-light)"
+		elif [ ! -e "$echo_module" ]; then
+			why="nginx's echo module not installed (apt-get install libnginx-mod-http-echo)"
+		else
+			mkdir -p "$out/nginx-$p"
+			cat >"$out/nginx-$p/nginx.conf" <<CONF
+load_module $echo_module;
+worker_processes ${workers:-1};
+worker_rlimit_nofile $((2 * conns + 100));
+daemon off;
+error_log $out/nginx-$p/error.log;
+pid $out/nginx-$p/nginx.pid;
+events { worker_connections $((conns + 100)); }
+http {
+  access_log off;
+  keepalive_requests 1000000000;
+  server {
+    listen 127.0.0.1:$p reuseport backlog=4096;
+    location = /user/1/profile {
+      default_type application/json;
+      echo_sleep 0.5;
+      echo '{"user":{"id":1,"name":"user1"},"posts":[{"id":1,"title":"post 1"}]}';
+    }
+  }
+}
+CONF
+			cmd=(nginx -c "$out/nginx-$p/nginx.conf" -p "$out/nginx-$p") port_arg=()
+		fi
+		;;
 	fastapi)
 		"$py" -c 'import fastapi, uvicorn' 2>/dev/null ||
 			why="fastapi/uvicorn not installed for $py (apt-get install python3-fastapi python3-uvicorn)"
@@ -143,7 +182,6 @@ for name in $servers; do
 		continue
 	fi
 
-	p=$port
 	port=$((port + 1))
 	if open_port "$p"; then
 		printf '%-15s failed: port %s already in use\n' "$name" "$p"
@@ -151,7 +189,7 @@ for name in $servers; do
 	fi
 	log=$out/http-$name.log
 	# taskset execs the server, so $! is the server's own PID.
-	env ${env[@]+"${env[@]}"} taskset -c "$server_cpus" "${cmd[@]}" "$p" </dev/null >"$log" 2>&1 &
+	env ${env[@]+"${env[@]}"} taskset -c "$server_cpus" "${cmd[@]}" ${port_arg[@]+"${port_arg[@]}"} </dev/null >"$log" 2>&1 &
 	pid=$!
 	up=
 	for _ in $(seq 100); do # up to 10 s
