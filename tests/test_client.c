@@ -603,6 +603,8 @@ enum fault {
   FAULT_DEFLATE,   // "ok" coded deflate: with zlib's header, then without (raw), alternately
   FAULT_FIELDS,    // "ok" with 200 header fields, then one with 300, alternately
   FAULT_HUGE_GZIP, // a gzip body said to be 1 TB long: 3 bytes of it, then closes
+  FAULT_MANY_1XX,  // "100 Continue" every 10 ms for 2 s (each progress), then "ok"
+  FAULT_FEW_1XX,   // 100, 103, 100, 103, 100 (5 interim answers), then "ok"
 };
 
 #define FAULT_CONNS 256
@@ -715,6 +717,16 @@ static int fault_conn_main(void *arg) {
       rc = write_str(fc->sock, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
                                "Content-Length: 1000000000000\r\n\r\n\x1f\x8b\x08");
       break;
+    } else if (s->mode == FAULT_MANY_1XX || s->mode == FAULT_FEW_1XX) {
+      int n = s->mode == FAULT_MANY_1XX ? 200 : 5;
+      for (int i = 0; i < n && rc >= 0; i++) {
+        rc = write_str(fc->sock, i % 2 ? "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
+                                       : "HTTP/1.1 100 Continue\r\n\r\n");
+        if (rc >= 0 && s->mode == FAULT_MANY_1XX) rc = cio_sleep(0.01);
+      }
+      if (rc < 0 ||
+          (rc = write_str(fc->sock, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")) < 0)
+        break;
     } else if (s->mode == FAULT_SHORT) {
       rc = write_str(fc->sock, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
       break;
@@ -857,12 +869,16 @@ static int faults_main(void *arg) {
     enum fault mode;
     int want;
   } cases[] = {
-      {FAULT_RESET, -ECONNRESET},           {FAULT_STALL, CIO_HTTP_READ_TIMEOUT},
-      {FAULT_GARBAGE, CIO_HTTP_PROTOCOL},   {FAULT_SHORT, CIO_HTTP_PROTOCOL},
-      {FAULT_CLOSE, CIO_HTTP_PROTOCOL},     {FAULT_BIG_HEAD, CIO_HTTP_PROTOCOL}, // not -ENOMEM
+      {FAULT_RESET, -ECONNRESET},
+      {FAULT_STALL, CIO_HTTP_READ_TIMEOUT},
+      {FAULT_GARBAGE, CIO_HTTP_PROTOCOL},
+      {FAULT_SHORT, CIO_HTTP_PROTOCOL},
+      {FAULT_CLOSE, CIO_HTTP_PROTOCOL},
+      {FAULT_BIG_HEAD, CIO_HTTP_PROTOCOL},  // not -ENOMEM
       {FAULT_TE_CL, CIO_HTTP_PROTOCOL},     // framed two ways (RFC 9112 §6.3; h11 refuses it)
       {FAULT_HUGE_GZIP, CIO_HTTP_PROTOCOL}, // cut short; nothing allocated for its word (not
                                             // -ENOMEM)
+      {FAULT_MANY_1XX, CIO_HTTP_PROTOCOL},  // at the 6th, not after 2 s of them (Go's bound)
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     struct fault_srv *s = fault_start(cases[i].mode);
@@ -881,7 +897,19 @@ static int faults_main(void *arg) {
     ASSERT(strcmp(cio_http_response_body(r, NULL), "ok") == 0);
     cio_http_response_free(r);
   }
-  ASSERT_EQ(ok->accepts, 1); // the good server's connection was kept throughout
+  // Five interim answers (100 Continue, 103 Early Hints) are skipped.
+  struct fault_srv *few = fault_start(FAULT_FEW_1XX);
+  ASSERT_EQ(fault_get(c, few, &r), 0);
+  ASSERT_EQ(cio_http_response_status(r), 200);
+  ASSERT(strcmp(cio_http_response_body(r, NULL), "ok") == 0);
+  cio_http_response_free(r);
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  fault_wait_open(few, 0);
+  fault_stop(few);
+  ASSERT_EQ(cio_http_client_new(&c, &co), 0);
+  ASSERT_EQ(fault_get(c, ok, &r), 0);
+  cio_http_response_free(r);
+  ASSERT_EQ(ok->accepts, 2); // the good server's connection was kept throughout (until close)
   ASSERT_EQ(cio_http_client_close(c), 0);
   fault_wait_open(ok, 0);
   fault_stop(ok);
@@ -2105,6 +2133,31 @@ static int proxy_main(void *arg) {
   ASSERT_EQ(setenv("no_proxy", "no-such-host.invalid", 1), 0);
   ASSERT_EQ(cio_http_get(c, "http://no-such-host.invalid/", &r), CIO_EAI_NONAME);
   ASSERT_EQ(unsetenv("no_proxy"), 0);
+  // Through libcurl (a proxy's answers): five 1xx answers are skipped; a
+  // stream of them fails at the sixth, as through the own engine.
+  for (int many = 0; many < 2; many++) {
+    struct fault_srv *s = fault_start(many ? FAULT_MANY_1XX : FAULT_FEW_1XX);
+    snprintf(proxy, sizeof proxy, "http://127.0.0.1:%s", s->port);
+    ASSERT_EQ(setenv("http_proxy", proxy, 1), 0);
+    double t0 = cio_now();
+    int rc = cio_http_get(c, "http://no-such-host.invalid/", &r);
+    printf("  %s 1xx answers through libcurl: %s (%s) after %.2f s\n", many ? "200" : "5",
+           cio_strerror(rc), cio_http_client_error(), cio_now() - t0);
+    if (many) {
+      ASSERT_EQ(rc, CIO_HTTP_PROTOCOL);
+      ASSERT(strstr(cio_http_client_error(), "1xx"));
+      ASSERT(cio_now() - t0 < 1.5); // not after the 2 s of them
+    } else {
+      ASSERT_EQ(rc, 0);
+      ASSERT_EQ(cio_http_response_status(r), 200);
+      ASSERT(strcmp(cio_http_response_body(r, NULL), "ok") == 0);
+      cio_http_response_free(r);
+    }
+    ASSERT_EQ(cio_http_client_close(c), 0); // its connection to the fault server goes
+    fault_wait_open(s, 0);
+    fault_stop(s);
+    ASSERT_EQ(cio_http_client_new(&c, NULL), 0);
+  }
   ASSERT_EQ(unsetenv("http_proxy"), 0);
   ASSERT_EQ(cio_http_client_close(c), 0);
   ASSERT_EQ(cio_server_close(srv, 1), 0);

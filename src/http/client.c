@@ -125,6 +125,7 @@ struct request {
   bool bad_head;       // two Content-Length values that differ, or one with Transfer-Encoding
   bool head_length;    //   the head being read has a Content-Length
   bool head_coding;    //   and a Transfer-Encoding
+  int interim;         // 1xx answers so far (CIO__HTTP_MAX_INTERIM)
   int connect_retries; // after an interrupted connect(2)
   char *body;          // the response body
   size_t len, cap;
@@ -607,6 +608,9 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg) {
     phase_changed(r);
   }
   bool status_line = len >= 5 && memcmp(p, "HTTP/", 5) == 0;
+  // A status line after a head that ended: the next answer after a 1xx
+  // (curl skips them, unbounded).  CURLE_WRITE_ERROR: CIO_HTTP_PROTOCOL.
+  if (status_line && r->head_ended && r->interim++ >= CIO__HTTP_MAX_INTERIM) return 0;
   if (status_line) { // a redirect's or a 1xx's next answer
     r->hlen = 0;
     r->head_ended = r->head_length = r->head_coding = false;
@@ -1131,6 +1135,8 @@ static void note_error(const struct request *r, int code) {
   if (r->bad_head)
     why = r->head_coding ? "Content-Length and Transfer-Encoding both (framed two ways)"
                          : "two Content-Length values that differ";
+  else if (r->interim > CIO__HTTP_MAX_INTERIM)
+    why = "too many informational (1xx) responses";
   else if (!ours && r->errbuf[0])
     why = r->errbuf;
   else if (!ours && r->done && r->result != CURLE_OK)

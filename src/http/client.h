@@ -16,6 +16,13 @@
 #include "../loop/loop.h"
 #include "../task/task.h"
 
+// Interim (1xx) answers skipped before a request's final one, by either
+// engine; one more fails the request (CIO_HTTP_PROTOCOL).  Without a bound
+// a server sending them without end would keep a request going for ever,
+// each one progress for the read timeout (Go's net/http allows 5; libcurl
+// has no bound).
+#define CIO__HTTP_MAX_INTERIM 5
+
 struct request;      // a libcurl transfer (client.c)
 struct cio__h1_body; // a body read from one of the own engine's connections
 

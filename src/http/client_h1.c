@@ -794,6 +794,7 @@ static const cio__http_limits head_limits = {
 // -ETIMEDOUT; *any says whether a byte came.
 static int read_head(struct h1_conn *k, cio__http_response_head *h, bool *anyp) {
   bool any = false;
+  int interim = 0;
   *anyp = false;
   for (;;) {
     size_t have = k->len - k->start;
@@ -801,6 +802,10 @@ static int read_head(struct h1_conn *k, cio__http_response_head *h, bool *anyp) 
       any = *anyp = true;
       int rc = cio__http_parse_response(k->buf + k->start, have, h, &head_limits);
       if (rc > 0 && h->status < 200 && h->status != 101) { // 100 Continue, 103 Early Hints
+        if (++interim > CIO__HTTP_MAX_INTERIM) {
+          cio__http_client_error_set("too many informational (1xx) responses");
+          return CIO_HTTP_PROTOCOL;
+        }
         k->start += (size_t)rc;
         continue;
       }
