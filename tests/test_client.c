@@ -829,6 +829,14 @@ static void fault_stop(struct fault_srv *s) {
   free(s);
 }
 
+// Closes the client, waits until the server saw each of its connections
+// close (nothing left open by the client), and stops the server.
+static void close_both(cio_http_client *c, struct fault_srv *s) {
+  ASSERT_EQ(cio_http_client_close(c), 0);
+  fault_wait_open(s, 0);
+  fault_stop(s);
+}
+
 // Whether rc is a code <cio/http_client.h> documents for a failed request.
 static bool documented(int rc) {
   return rc == -ECONNREFUSED || rc == -ECONNRESET || rc == -ETIMEDOUT || rc == -ECANCELED ||
@@ -937,9 +945,7 @@ static int excess_main(void *arg) {
     ASSERT_EQ(s->accepts, i);
     ASSERT_EQ(s->requests, i);
   }
-  ASSERT_EQ(cio_http_client_close(c), 0);
-  fault_wait_open(s, 0);
-  fault_stop(s);
+  close_both(c, s);
   return 0;
 }
 
@@ -996,9 +1002,7 @@ static int closes_after_one_main(void *arg) {
     ASSERT_EQ(s->requests, i + 1); // each sent once
     ASSERT_EQ(s->accepts, i + 1);
   }
-  ASSERT_EQ(cio_http_client_close(c), 0);
-  fault_wait_open(s, 0);
-  fault_stop(s);
+  close_both(c, s);
   return 0;
 }
 
@@ -1020,9 +1024,7 @@ static int deflate_main(void *arg) {
     cio_http_response_free(r);
   }
   ASSERT_EQ(s->accepts, 1); // each answer read whole: the connection kept
-  ASSERT_EQ(cio_http_client_close(c), 0);
-  fault_wait_open(s, 0);
-  fault_stop(s);
+  close_both(c, s);
   return 0;
 }
 
@@ -1043,9 +1045,7 @@ static int fields_main(void *arg) {
   ASSERT_EQ(fault_get(c, s, &r), CIO_HTTP_PROTOCOL);
   ASSERT_EQ(fault_get(c, s, &r), 0); // a new connection: the third answer, 200 fields
   cio_http_response_free(r);
-  ASSERT_EQ(cio_http_client_close(c), 0);
-  fault_wait_open(s, 0);
-  fault_stop(s);
+  close_both(c, s);
   return 0;
 }
 
@@ -1086,9 +1086,7 @@ static int trickle_main(void *arg) {
     cio_http_response_free(r);
   }
   ASSERT_EQ(s->accepts, 1);
-  ASSERT_EQ(cio_http_client_close(c), 0);
-  fault_wait_open(s, 0);
-  fault_stop(s);
+  close_both(c, s);
   return 0;
 }
 
@@ -1220,9 +1218,7 @@ static int keepalive_main(void *arg) {
   burst(c, &s, 1, 3);
   ASSERT_EQ(s->accepts, 5);
   fault_wait_open(s, 1);
-  ASSERT_EQ(cio_http_client_close(c), 0);
-  fault_wait_open(s, 0);
-  fault_stop(s);
+  close_both(c, s);
 
   s = fault_start(FAULT_OK);
   cio_http_client_opts eo = {.keepalive_expiry = 1};
@@ -1240,9 +1236,7 @@ static int keepalive_main(void *arg) {
     ASSERT_EQ(cio_http_client_connections(c), (size_t)accepts[i]);
   }
   fault_wait_open(s, 1); // the expired one was closed
-  ASSERT_EQ(cio_http_client_close(c), 0);
-  fault_wait_open(s, 0);
-  fault_stop(s);
+  close_both(c, s);
   return 0;
 }
 
@@ -2262,9 +2256,7 @@ static int upload_early_main(void *arg) {
   ASSERT_EQ(cio_http_response_status(r), 200);
   ASSERT(strcmp(cio_http_response_body(r, NULL), "ok") == 0);
   cio_http_response_free(r);
-  ASSERT_EQ(cio_http_client_close(c), 0);
-  fault_wait_open(s, 0);
-  fault_stop(s);
+  close_both(c, s);
   return 0;
 }
 

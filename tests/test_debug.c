@@ -59,13 +59,18 @@ static void run_blocking(void) {
   cio_opts o = {.debug = true, .block_threshold = 0.1};
   ASSERT_EQ(cio_run_opts(&o, blocking_main, NULL), 0);
 }
-static void blocking_the_loop_is_reported_while_it_happens(void) {
+// Runs `child` (a program in debug mode) in a child process, its output
+// in out; it must succeed.
+static void run_watched(void (*child)(void), char *out, size_t cap) {
   if (RUNNING_ON_VALGRIND)
     test_skip("valgrind serializes threads: the watchdog's timing does not hold");
-  char out[8192];
-  int status = test_run_child(run_blocking, out, sizeof out);
+  int status = test_run_child(child, out, cap);
   if (!WIFEXITED(status) || WEXITSTATUS(status)) fputs(out, stderr);
   ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+static void blocking_the_loop_is_reported_while_it_happens(void) {
+  char out[8192];
+  run_watched(run_blocking, out, sizeof out);
   ASSERT_STR_CONTAINS(out, "cio: the loop is blocked: task 'cruncher'");
   ASSERT_STR_CONTAINS(out, "has not awaited for 100 ms");
   ASSERT_STR_CONTAINS(out, "crunch_numbers"); // its backtrace, symbolized
@@ -124,15 +129,11 @@ static void run_uncharted(void) {
   ASSERT_EQ(cio_run_opts(&o, uncharted_main, NULL), 0);
 }
 static void blocking_in_code_without_unwind_tables_is_named(void) {
-  if (RUNNING_ON_VALGRIND)
-    test_skip("valgrind serializes threads: the watchdog's timing does not hold");
 #if defined(__SANITIZE_THREAD__)
   test_skip("TSan holds a signal until the next call it intercepts: the spin makes none");
 #endif
   char out[8192];
-  int status = test_run_child(run_uncharted, out, sizeof out);
-  if (!WIFEXITED(status) || WEXITSTATUS(status)) fputs(out, stderr);
-  ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  run_watched(run_uncharted, out, sizeof out);
   ASSERT_STR_CONTAINS(out, "cio: the loop is blocked: task 'uncharted'");
   ASSERT_STR_CONTAINS(out, "uncharted_cruncher"); // found through the frame pointers
 }

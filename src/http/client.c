@@ -1136,7 +1136,7 @@ static void note_error(const struct request *r, int code) {
     why = r->head_coding ? "Content-Length and Transfer-Encoding both (framed two ways)"
                          : "two Content-Length values that differ";
   else if (r->interim > CIO__HTTP_MAX_INTERIM)
-    why = "too many informational (1xx) responses";
+    why = CIO__HTTP_TOO_MANY_INTERIM;
   else if (!ours && r->errbuf[0])
     why = r->errbuf;
   else if (!ours && r->done && r->result != CURLE_OK)

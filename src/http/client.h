@@ -22,6 +22,7 @@
 // each one progress for the read timeout (Go's net/http allows 5; libcurl
 // has no bound).
 #define CIO__HTTP_MAX_INTERIM 5
+#define CIO__HTTP_TOO_MANY_INTERIM "too many informational (1xx) responses"
 
 struct request;      // a libcurl transfer (client.c)
 struct cio__h1_body; // a body read from one of the own engine's connections

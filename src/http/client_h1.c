@@ -24,7 +24,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -774,15 +773,6 @@ static int send_request(struct h1_conn *k, const struct h1_out *out) {
   return rc;
 }
 
-// Clears what is read of a head before the parser fills it (not its 8 KiB
-// array of fields).
-static void head_clear(cio__http_response_head *h) {
-  memset(h, 0, offsetof(cio__http_response_head, headers));
-  h->nheaders = 0;
-  h->content_length = -1;
-  h->chunked = h->keep_alive = false;
-}
-
 static const cio__http_limits head_limits = {
     .max_line = 16 << 10, .max_head = MAX_HEAD, .max_headers = CIO__HTTP_MAX_RESPONSE_HEADERS};
 
@@ -803,7 +793,7 @@ static int read_head(struct h1_conn *k, cio__http_response_head *h, bool *anyp) 
       int rc = cio__http_parse_response(k->buf + k->start, have, h, &head_limits);
       if (rc > 0 && h->status < 200 && h->status != 101) { // 100 Continue, 103 Early Hints
         if (++interim > CIO__HTTP_MAX_INTERIM) {
-          cio__http_client_error_set("too many informational (1xx) responses");
+          cio__http_client_error_set("%s", CIO__HTTP_TOO_MANY_INTERIM);
           return CIO_HTTP_PROTOCOL;
         }
         k->start += (size_t)rc;
@@ -1183,7 +1173,7 @@ int cio__h1_request(cio__h1_pool *p, const char *method, const char *url,
   p->busy++;
   struct h1_conn *k = NULL;
   cio__http_response_head h;
-  head_clear(&h);
+  cio__http_response_head_clear(&h);
   size_t head_len = 0;
   if (rc == 0) rc = exchange(p, origin, &out, start, &k, &h, &head_len);
   if (rc == 0 && k) rc = answer(p, k, &h, head_len, &out, full, stream, true, res);
@@ -1354,7 +1344,7 @@ int cio__h1_upload_finish(struct cio__h1_upload *up, cio_http_response **res) {
     if (early) rc = 0; // its answer may be there
   }
   cio__http_response_head h;
-  head_clear(&h);
+  cio__http_response_head_clear(&h);
   int head = 0; // the head's length
   if (rc == 0 && k) {
     bool any;

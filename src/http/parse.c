@@ -29,7 +29,6 @@
 // paths and query strings.
 #include "parse.h"
 
-#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -505,11 +504,7 @@ int cio__http_parse_response(char *buf, size_t len, cio__http_response_head *r,
   if (end < 0) return -CIO__HTTP_BAD;
   if (end == 0) return len > l.max_head ? -CIO__HTTP_HEAD_TOO_LARGE : 0;
 
-  // (Not the header array, 8 KiB: only its first nheaders are read.)
-  memset(r, 0, offsetof(cio__http_response_head, headers));
-  r->nheaders = 0;
-  r->chunked = r->keep_alive = false;
-  r->content_length = -1;
+  cio__http_response_head_clear(r);
   char *p = buf, *stop = buf + end - 2; // the final CRLF
   char *eol = memchr(p, '\r', (size_t)(stop - p));
   if (!eol || eol[1] != '\n') return -CIO__HTTP_BAD; // a bare CR in the status line

@@ -158,6 +158,15 @@ typedef struct cio__http_response_head {
   bool keep_alive; // the connection may carry another request
 } cio__http_response_head;
 
+// Clears what a parse fills of a response head, not its array of fields
+// (8 KiB: only the first nheaders are read).
+static inline void cio__http_response_head_clear(cio__http_response_head *r) {
+  memset(r, 0, offsetof(cio__http_response_head, headers));
+  r->nheaders = 0;
+  r->content_length = -1;
+  r->chunked = r->keep_alive = false;
+}
+
 // Parses the response head at the start of buf[0..len).  Returns the head's
 // length (through the empty line) when complete, 0 if more data is needed,
 // -CIO__HTTP_BAD (malformed), -CIO__HTTP_HEAD_TOO_LARGE (status line over
